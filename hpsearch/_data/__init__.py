@@ -1,0 +1,1 @@
+"""Data files shipped with hpsearch (an MNIST subset)."""

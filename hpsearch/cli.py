@@ -1,0 +1,239 @@
+"""The command line: ``hpsearch {grid,random,bayes,report} ...``.
+
+Bad input ends in one line on stderr and exit status 2, with nothing written: every value is
+checked where it enters (argument parsing, then the :class:`Study` constructor) before the
+study folder is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any, Sequence
+
+from hpsearch.space import SearchSpace, default_space, parse_dimension
+from hpsearch.storage import StudyError
+from hpsearch.study import Study, StudyInterrupted
+from hpsearch.training import TrainConfig, parse_hidden
+
+__all__ = ["main", "build_parser"]
+
+_DEFAULTS = TrainConfig()
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``hpsearch: error: ...``, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"hpsearch: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, but got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, but got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or -1 (all cores), but got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, but got {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), but got {text!r}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return parse_hidden(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _param(text: str) -> tuple[str, Any]:
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=SPEC (e.g. lr=log:1e-5:1e-1), but got {text!r}")
+    if name not in TrainConfig.field_names():
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a training setting; searchable: {', '.join(TrainConfig.field_names())}"
+        )
+    try:
+        return name, parse_dimension(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
+
+
+def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
+    p = sub.add_parser(strategy, help=help_text, description=help_text)
+    p.set_defaults(command="run", strategy=strategy)
+    g = p.add_argument_group("study")
+    g.add_argument("--trials", type=_positive_int, default=100, help="trials to run in all (default 100)")
+    g.add_argument("--jobs", type=_jobs, default=-1, help="parallel workers, -1 for one per core (default -1)")
+    g.add_argument("--seed", type=_seed, default=0, help="study seed: same seed, same results (default 0)")
+    g.add_argument("--name", help="study name; running again with the same name resumes it "
+                                  f"(default: {strategy}-<date>-<time>)")
+    g.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    g.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=SPEC",
+                   help="a searched dimension, repeatable: lr=log:1e-5:1e-1, weight_decay=float:0:1e-4, "
+                        "batch_size=int:32:256, activation=choice:relu,sigmoid; replaces the default "
+                        "entry of the same name (defaults: lr=log:1e-06:0.01, weight_decay=log:1e-08:0.0001)")
+    if strategy == "bayes":
+        g.add_argument("--bayes-batch", type=_positive_int, default=4,
+                       help="points proposed per model update, whatever --jobs (default 4)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    t = p.add_argument_group("training (defaults: the seed experiment)")
+    t.add_argument("--dataset", default=_DEFAULTS.dataset, help="dataset (default mnist, the shipped subset)")
+    t.add_argument("--samples", type=_positive_int, default=_DEFAULTS.samples,
+                   help=f"images taken from the training set (default {_DEFAULTS.samples})")
+    t.add_argument("--val-ratio", type=_ratio, default=_DEFAULTS.val_ratio,
+                   help=f"share held out for validation (default {_DEFAULTS.val_ratio})")
+    t.add_argument("--epochs", type=_positive_int, default=_DEFAULTS.epochs,
+                   help=f"epochs per trial (default {_DEFAULTS.epochs})")
+    t.add_argument("--batch-size", type=_positive_int, default=_DEFAULTS.batch_size,
+                   help=f"mini-batch size (default {_DEFAULTS.batch_size})")
+    t.add_argument("--hidden", type=_hidden, default=_DEFAULTS.hidden,
+                   help="hidden layer sizes, e.g. 100,100,100 or 100x6 (default 100x6)")
+    t.add_argument("--dtype", choices=("float32", "float64"), default=_DEFAULTS.dtype,
+                   help="floating type of the network (default float32)")
+    t.add_argument("--time-limit", type=float, default=None,
+                   help="seconds after which a trial stops (recorded TIMEOUT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hpsearch",
+        description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.",
+    )
+    sub = parser.add_subparsers(dest="subcommand", metavar="{grid,random,bayes,report}",
+                                parser_class=_Parser)
+    sub.required = True
+    _add_run_parser(sub, "grid", "grid search: evenly spaced points, log-spaced on log ranges")
+    _add_run_parser(sub, "random", "random search: log-uniform on log ranges")
+    _add_run_parser(sub, "bayes", "Bayesian optimisation with a Gaussian process (scikit-optimize)")
+
+    r = sub.add_parser("report", help="rebuild a study's CSV and figures from its log, print the top",
+                       description="Rebuild a study's ranked CSV and figures from its trial log "
+                                   "(finished, interrupted or still running) and print the top trials.")
+    r.set_defaults(command="report")
+    r.add_argument("name", help="the study name")
+    r.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
+    return parser
+
+
+def _space(params: Sequence[tuple[str, Any]]) -> SearchSpace:
+    return default_space().with_dimensions(dict(params))
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        dataset=args.dataset,
+        samples=args.samples,
+        val_ratio=args.val_ratio,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        dtype=args.dtype,
+        time_limit=args.time_limit,
+    )
+
+
+def _print_top(study: Study, k: int) -> None:
+    df = study.ranking().head(k)
+    columns = ["rank", "trial", *study.space.names, "val_acc", "best_val_acc", "train_acc", "state"]
+    print(f"top {min(k, len(df))} of {len(study.trials)} trials ({study.name}):")
+    print(df[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def _resume_command(argv: Sequence[str], name: str) -> str:
+    words = ["python", "-m", "hpsearch", *argv]
+    if "--name" not in argv and not any(a.startswith("--name=") for a in argv):
+        words += ["--name", name]
+    return shlex.join(words)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    study = Study(
+        args.name,
+        strategy=args.strategy,
+        space=_space(args.param),
+        n_trials=args.trials,
+        n_jobs=args.jobs,
+        seed=args.seed,
+        config=_config(args),
+        directory=args.out,
+        resume=True,
+        strategy_options={"batch_size": args.bayes_batch} if args.strategy == "bayes" else None,
+        progress=not args.quiet,
+    )
+    if study.trials:
+        print(f"resuming {study.name}: {len(study.trials)} of {study.planned} trials already done")
+    if study.planned < args.trials:
+        print(f"the grid holds {study.planned} points; running those", file=sys.stderr)
+    try:
+        study.optimize()
+    except StudyInterrupted as stop:
+        print(
+            f"\ninterrupted ({stop}): {len(study.trials)} of {study.planned} trials finished and "
+            f"saved in {study.path}\nresume with: {_resume_command(argv, study.name)}",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    _print_top(study, 5)
+    print(f"wrote {study.path / 'ranking.csv'}\nwrote {study.path / 'best_curves.png'}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    study = Study.load(args.name, args.out, progress=False)
+    paths = study.write_reports()
+    _print_top(study, args.top)
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status.
+
+    Args:
+        argv: The arguments (default: ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, argv)
+        return _report(args)
+    except (ValueError, StudyError) as exc:
+        print(f"hpsearch: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2

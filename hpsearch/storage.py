@@ -1,0 +1,190 @@
+"""The study folder: a JSON definition, an append-only JSON Lines trial log, and a lock.
+
+Everything is JSON; nothing is ever unpickled. Each finished trial is one line, flushed and
+fsynced before the study moves on, so a crash loses at most the trial being written, and a
+torn last line is dropped with a warning when the log is read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+from hpsearch.training import TrialResult
+
+__all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_LOG"]
+
+DEFINITION = "study.json"
+TRIAL_LOG = "trials.jsonl"
+LOCK = ".lock"
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class StudyError(ValueError):
+    """A study cannot be created, opened or resumed as asked."""
+
+
+def validate_name(name: str) -> str:
+    """Returns ``name`` if it is a plain folder name.
+
+    Raises:
+        StudyError: The name is empty, has a path separator, or starts with a dot.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise StudyError(
+            "--name must be a plain folder name (letters, digits, '.', '_', '-', not starting "
+            f"with '.' and with no path separator), but got {name!r}"
+        )
+    return name
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class StudyStorage:
+    """One study's folder, ``<root>/<name>/``.
+
+    Args:
+        root: The studies folder.
+        name: The study name (a plain folder name).
+
+    Raises:
+        StudyError: The name is not a plain folder name.
+
+    Example:
+        >>> import tempfile
+        >>> s = StudyStorage(tempfile.mkdtemp(), "demo")
+        >>> s.exists()
+        False
+    """
+
+    def __init__(self, root: str | os.PathLike[str], name: str) -> None:
+        self.name = validate_name(name)
+        self.root = Path(root)
+        self.path = self.root / name
+
+    @property
+    def definition_path(self) -> Path:
+        return self.path / DEFINITION
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / TRIAL_LOG
+
+    def exists(self) -> bool:
+        return self.definition_path.exists()
+
+    def read_definition(self) -> dict[str, Any]:
+        """The stored definition.
+
+        Raises:
+            StudyError: The file is missing or not a JSON object.
+        """
+        try:
+            data = json.loads(self.definition_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StudyError(f"no study at {self.path} (missing {DEFINITION})") from None
+        except (OSError, ValueError) as exc:
+            raise StudyError(f"corrupt study definition {self.definition_path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise StudyError(f"corrupt study definition {self.definition_path}: expected a JSON object")
+        return data
+
+    def write_definition(self, definition: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n")
+
+    def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
+        """Every trial in the log, by trial number.
+
+        A last line cut short by a crash is dropped with a warning (and, with ``repair``, cut
+        from the file so that new lines start clean). A repeated trial number keeps its first
+        record.
+
+        Raises:
+            StudyError: A line other than the last is not a valid trial record.
+        """
+        if not self.log_path.exists():
+            return []
+        raw = self.log_path.read_bytes()
+        trials: dict[int, TrialResult] = {}
+        offset = 0
+        lines = raw.split(b"\n")
+        for i, line in enumerate(lines):
+            is_last = i == len(lines) - 1
+            if not line.strip():
+                offset += len(line) + 1
+                continue
+            try:
+                trial = TrialResult.from_json(json.loads(line))
+            except (ValueError, TypeError, KeyError) as exc:
+                if is_last or all(not rest.strip() for rest in lines[i + 1 :]):
+                    warnings.warn(
+                        f"{self.log_path}: dropped a torn last line ({len(line)} bytes) left by "
+                        "an interrupted write; every trial before it is kept",
+                        stacklevel=2,
+                    )
+                    if repair:
+                        with open(self.log_path, "r+b") as fh:
+                            fh.truncate(offset)
+                    break
+                raise StudyError(f"corrupt trial log {self.log_path}, line {i + 1}: {exc}") from None
+            trials.setdefault(trial.number, trial)
+            offset += len(line) + 1
+        else:
+            if raw and not raw.endswith(b"\n") and repair:
+                with open(self.log_path, "ab") as fh:
+                    fh.write(b"\n")
+        return [trials[n] for n in sorted(trials)]
+
+    def append(self, trial: TrialResult) -> None:
+        """Appends one finished trial and makes it durable before returning."""
+        line = json.dumps(trial.to_json(), sort_keys=True, allow_nan=False) + "\n"
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the study's lock: a second process opening the same study is refused.
+
+        Raises:
+            StudyError: Another process holds the lock.
+        """
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path / LOCK, "a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                raise StudyError(
+                    f"study {self.name!r} is being run by another process (pid {holder}); "
+                    "wait for it to finish or stop it first"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
+        finally:
+            fh.close()

@@ -1,0 +1,42 @@
+"""Search strategies behind one interface: :class:`Strategy` with ``ask`` and ``tell``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpsearch.space import SearchSpace
+from hpsearch.strategies.base import FAILURE_SCORE, Strategy, score_of
+from hpsearch.strategies.bayes import BayesStrategy
+from hpsearch.strategies.grid import GridStrategy, grid_shape
+from hpsearch.strategies.random import RandomStrategy
+
+__all__ = [
+    "STRATEGIES",
+    "BayesStrategy",
+    "FAILURE_SCORE",
+    "GridStrategy",
+    "RandomStrategy",
+    "Strategy",
+    "grid_shape",
+    "make_strategy",
+    "score_of",
+]
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "grid": GridStrategy,
+    "random": RandomStrategy,
+    "bayes": BayesStrategy,
+}
+
+
+def make_strategy(name: str, space: SearchSpace, seed: int, n_trials: int, **options: Any) -> Strategy:
+    """A strategy by name.
+
+    Raises:
+        ValueError: The name is unknown.
+    """
+    try:
+        cls = STRATEGIES[name]
+    except KeyError:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}") from None
+    return cls(space, seed, n_trials, **options)

@@ -1,0 +1,73 @@
+"""The interface every search strategy implements."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, Sequence
+
+from hpsearch.space import SearchSpace
+from hpsearch.training import TrialResult
+
+__all__ = ["Strategy", "score_of", "FAILURE_SCORE"]
+
+# What a DIVERGED, TIMEOUT or FAILED trial scores for a model-based strategy: the worst
+# accuracy there is, finite so that it never poisons a Gaussian process with NaN.
+FAILURE_SCORE = 0.0
+
+
+def score_of(trial: TrialResult) -> float:
+    """The validation accuracy a strategy learns from (``FAILURE_SCORE`` for failed trials)."""
+    if trial.ok and trial.val_acc is not None:
+        return float(trial.val_acc)
+    return FAILURE_SCORE
+
+
+class Strategy(abc.ABC):
+    """Proposes the params of trials and learns from their results.
+
+    Lifecycle, driven by :class:`hpsearch.Study`:
+
+    1. The study builds the strategy with the search space, the study seed and the number of
+       trials it plans.
+    2. On resume it calls :meth:`tell` once with every trial already in the study's log.
+    3. It then repeats: :meth:`ask` for the next trial numbers (at most :attr:`batch_size` at
+       a time when that is set), runs those trials in parallel, and :meth:`tell` the results,
+       in trial-number order.
+    4. It stops when the planned trials are done, or when :attr:`capacity` (a grid's exact
+       length) is reached: the strategy is then used up.
+
+    ``ask`` takes trial numbers rather than a count so that a strategy whose proposals are a
+    function of the number (grid, random) proposes the same params for the same trial, on
+    resume too; a model-based strategy may ignore them.
+
+    Args:
+        space: The search space.
+        seed: The study seed; every random draw derives from it.
+        n_trials: How many trials the study plans (a grid sizes itself to fit).
+    """
+
+    name: ClassVar[str]
+    #: How many trials to run between two ``tell`` calls; None: as many as are planned.
+    batch_size: int | None = None
+
+    def __init__(self, space: SearchSpace, seed: int, n_trials: int) -> None:
+        self.space = space
+        self.seed = seed
+        self.n_trials = n_trials
+
+    @abc.abstractmethod
+    def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
+        """Params for each of the trial ``numbers``, in the same order."""
+
+    @abc.abstractmethod
+    def tell(self, trials: Sequence[TrialResult]) -> None:
+        """Learns from finished trials."""
+
+    @property
+    def capacity(self) -> int | None:
+        """The most trials this strategy can propose (None: no limit)."""
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """What defines the strategy, stored with the study so a resume can check it."""
+        return {"name": self.name}

@@ -1,0 +1,93 @@
+"""Grid search: the product of evenly spaced points of each dimension."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Sequence
+
+from hpsearch.space import SearchSpace
+from hpsearch.strategies.base import Strategy
+from hpsearch.training import TrialResult
+
+__all__ = ["GridStrategy", "grid_shape"]
+
+
+def grid_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
+    """Points per dimension so that the grid holds at most ``n_trials`` points.
+
+    Dimensions with few distinct values (categories, small int ranges) take all of them; the
+    others share what remains evenly, then grow one at a time, in name order, while the grid
+    still fits. A categorical dimension is never cut, so its choices alone may exceed the budget.
+
+    Example:
+        >>> from hpsearch.space import default_space
+        >>> grid_shape(default_space(), 16)
+        {'lr': 4, 'weight_decay': 4}
+    """
+    shape: dict[str, int] = {}
+    free: list[str] = []
+    fixed = 1
+    for name, dim in space.items():
+        size = dim.grid_size
+        if size is not None and (dim.kind == "choice" or size <= 2):
+            shape[name] = size
+            fixed *= size
+        else:
+            free.append(name)
+    budget = max(n_trials // fixed, 1)
+    if free:
+        per = max(int(math.floor(budget ** (1 / len(free)) + 1e-9)), 1)
+        for name in free:
+            cap = space[name].grid_size
+            shape[name] = min(per, cap) if cap is not None else per
+        grew = True
+        while grew:
+            grew = False
+            for name in free:
+                cap = space[name].grid_size
+                if cap is not None and shape[name] >= cap:
+                    continue
+                trial = math.prod(shape[n] for n in free) // shape[name] * (shape[name] + 1)
+                if trial <= budget:
+                    shape[name] += 1
+                    grew = True
+    return {name: shape[name] for name in space.names}
+
+
+class GridStrategy(Strategy):
+    """Every combination of evenly spaced points (log-spaced on log dimensions).
+
+    The points of each dimension are sorted and dimensions are taken in name order, so trial
+    ``k`` is always the same grid point. Its length is exact; asking past it is an error.
+
+    Example:
+        >>> from hpsearch.space import default_space
+        >>> g = GridStrategy(default_space(), seed=0, n_trials=16)
+        >>> len(g.points), g.ask([0])[0]
+        (16, {'lr': 1e-06, 'weight_decay': 1e-08})
+    """
+
+    name = "grid"
+
+    def __init__(self, space: SearchSpace, seed: int, n_trials: int) -> None:
+        super().__init__(space, seed, n_trials)
+        self.shape = grid_shape(space, n_trials)
+        axes = [space[name].grid(self.shape[name]) for name in space.names]
+        self.points = [dict(zip(space.names, combo)) for combo in itertools.product(*axes)]
+
+    @property
+    def capacity(self) -> int:
+        return len(self.points)
+
+    def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
+        for number in numbers:
+            if not 0 <= number < len(self.points):
+                raise IndexError(f"the grid has {len(self.points)} points; trial {number} lies past it")
+        return [dict(self.points[number]) for number in numbers]
+
+    def tell(self, trials: Sequence[TrialResult]) -> None:
+        pass
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": self.shape}

@@ -1,0 +1,378 @@
+"""The :class:`Study`: ask the strategy, run trials in parallel, log and tell, repeat.
+
+The study folder (see :mod:`hpsearch.storage`) is the single source of truth: each finished
+trial is appended to its log before anything else happens, so an interrupted study resumes
+where it stopped and its reports can always be rebuilt from the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import joblib
+import pandas as pd
+
+from hpsearch import __version__
+from hpsearch.data import check_dataset
+from hpsearch.space import SearchSpace, default_space
+from hpsearch.storage import StudyError, StudyStorage, validate_name
+from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
+from hpsearch.training import TrainConfig, TrialResult, TrialState
+from hpsearch.workers import DeathWatch, LocalBackendCrash, run_trial
+
+__all__ = ["Study", "StudyInterrupted", "StudyError"]
+
+BACKENDS = ("loky", "threading", "dask")
+# The definition keys a resume must match; the number of trials may grow.
+_DEFINING = ("strategy", "space", "seed", "config")
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Raised by :meth:`Study.optimize` after SIGINT or SIGTERM, once finished trials are saved.
+
+    Attributes:
+        signum: The signal received.
+        exit_code: The conventional shell status: 128 + signum (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+def _check_positive_int(option: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{option} must be a positive integer, but got {value!r}")
+    return value
+
+
+class Study:
+    """A hyperparameter search whose trials run in parallel and are kept in a study folder.
+
+    Args:
+        name: The study folder's name under ``directory``; a timestamped name if None.
+        strategy: ``"grid"``, ``"random"`` or ``"bayes"``.
+        space: The search space (default: lr and weight decay, as in the seed experiment).
+        n_trials: Trials to run in all (a grid stops at its own size if that is smaller).
+        n_jobs: Parallel workers; -1 means one per core.
+        seed: The study seed: the same seed gives the same trials, whatever ``n_jobs``.
+        config: The fixed training settings (default: the seed experiment's).
+        directory: The studies folder.
+        resume: Continue the study of this name if it exists (its stored definition must match);
+            if False, an existing study of this name is an error.
+        strategy_options: Extra settings for the strategy (e.g. ``{"batch_size": 8}`` for bayes).
+        backend: joblib backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"``.
+        scheduler: For ``backend="dask"``: a scheduler address ``tcp://host:port`` or a
+            ``distributed.Client``; trials then run on that cluster's workers.
+        progress: Show a progress bar with trials done and the best accuracy so far.
+
+    Raises:
+        ValueError: Any invalid argument, before anything is written.
+
+    Example:
+        >>> from hpsearch import Study, SearchSpace, LogUniform, TrainConfig
+        >>> study = Study(
+        ...     "demo", strategy="random", n_trials=4, n_jobs=2, seed=0,
+        ...     space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}),
+        ...     config=TrainConfig(epochs=3, hidden=(50, 50)), progress=False,
+        ... )  # doctest: +SKIP
+        >>> study.optimize()  # doctest: +SKIP
+        >>> study.best_trial.params  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        strategy: str = "random",
+        space: SearchSpace | None = None,
+        n_trials: int = 100,
+        n_jobs: int = 1,
+        seed: int = 0,
+        config: TrainConfig | None = None,
+        directory: str | os.PathLike[str] = "studies",
+        resume: bool = False,
+        strategy_options: Mapping[str, Any] | None = None,
+        backend: str = "loky",
+        scheduler: Any = None,
+        progress: bool = True,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
+        _check_positive_int("n_trials", n_trials)
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+            raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), but got {n_jobs!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, but got {seed!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+        if scheduler is not None and backend != "dask":
+            raise ValueError(f"scheduler is only used with backend='dask', but backend is {backend!r}")
+        self.name = validate_name(
+            name or f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        )
+        self.space = space if space is not None else default_space()
+        self.config = config if config is not None else TrainConfig()
+        # Every searched name must be a training setting, checked before anything runs.
+        unknown = sorted(set(self.space) - set(TrainConfig.field_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}"
+            )
+        check_dataset(self.config.dataset, self.config.samples)
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.seed = seed
+        self.backend = backend
+        self.scheduler = scheduler
+        self.progress = progress
+        self.resume = resume
+        self.strategy: Strategy = make_strategy(strategy, self.space, seed, n_trials, **(strategy_options or {}))
+        self.storage = StudyStorage(directory, self.name)
+        self._trials: dict[int, TrialResult] = {}
+        if self.storage.exists():
+            if not resume:
+                raise StudyError(
+                    f"study {self.name!r} already exists in {self.storage.root}; "
+                    "resume it (resume=True, or the same command again) or choose another name"
+                )
+            self._check_definition(self.storage.read_definition())
+            self._trials = {t.number: t for t in self.storage.load_trials()}
+
+    # ------------------------------------------------------------------ definition
+    def definition(self) -> dict[str, Any]:
+        """What defines the study; stored in ``study.json`` and checked on resume."""
+        return {
+            "hpsearch_version": __version__,
+            "name": self.name,
+            "strategy": self.strategy.settings(),
+            "space": self.space.to_json(),
+            "seed": self.seed,
+            "config": self.config.to_json(),
+            "n_trials": self.n_trials,
+        }
+
+    def _check_definition(self, stored: Mapping[str, Any]) -> None:
+        mine = self.definition()
+        missing = [key for key in _DEFINING if key not in stored]
+        if missing:
+            raise StudyError(f"corrupt study definition {self.storage.definition_path}: missing {missing}")
+        differ = [key for key in _DEFINING if stored[key] != mine[key]]
+        if differ:
+            details = "; ".join(f"{key}: stored {stored[key]!r}, asked {mine[key]!r}" for key in differ)
+            raise StudyError(
+                f"study {self.name!r} was created with a different {', '.join(differ)} "
+                f"({details}); run it as it was defined, or choose another --name"
+            )
+
+    @classmethod
+    def load(cls, name: str, directory: str | os.PathLike[str] = "studies", **overrides: Any) -> Study:
+        """Opens an existing study from its folder, to report on it or to continue it.
+
+        Args:
+            name: The study name.
+            directory: The studies folder.
+            **overrides: ``n_trials``, ``n_jobs``, ``backend``, ``scheduler`` or ``progress``.
+
+        Raises:
+            StudyError: No study there, or its definition is corrupt.
+        """
+        storage = StudyStorage(directory, name)
+        d = storage.read_definition()
+        try:
+            strategy = dict(d["strategy"])
+            kind = strategy.pop("name")
+            strategy.pop("shape", None)
+            space = SearchSpace.from_json(d["space"])
+            config = TrainConfig.from_json(d["config"])
+            kwargs: dict[str, Any] = dict(
+                strategy=kind, space=space, seed=int(d["seed"]), config=config,
+                n_trials=int(d.get("n_trials", 1)), strategy_options=strategy,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StudyError(f"corrupt study definition {storage.definition_path}: {exc}") from None
+        kwargs.update(overrides)
+        return cls(name, directory=directory, resume=True, **kwargs)
+
+    # ------------------------------------------------------------------ results
+    @property
+    def path(self) -> Path:
+        return self.storage.path
+
+    @property
+    def trials(self) -> list[TrialResult]:
+        """Every finished trial, by trial number."""
+        return [self._trials[n] for n in sorted(self._trials)]
+
+    @property
+    def best_trial(self) -> TrialResult | None:
+        """The top-ranked trial (None if no trial has a score yet)."""
+        scored = [t for t in self.trials if t.ok and t.val_acc is not None]
+        return max(scored, key=lambda t: (t.val_acc, -t.number)) if scored else None
+
+    def ranking(self) -> pd.DataFrame:
+        """The ranked trials (see :func:`hpsearch.report.ranking`)."""
+        from hpsearch.report import ranking
+
+        return ranking(self.trials, self.space.names)
+
+    @property
+    def planned(self) -> int:
+        """Trials the study will have when done: ``n_trials``, or a grid's size if smaller."""
+        capacity = self.strategy.capacity
+        return self.n_trials if capacity is None else min(self.n_trials, capacity)
+
+    def write_reports(self) -> dict[str, Path]:
+        """Rebuilds the study folder's CSV and figures from the trials; returns their paths."""
+        from hpsearch.report import write_reports
+
+        return write_reports(self.path, self.trials, self.space)
+
+    # ------------------------------------------------------------------ running
+    def optimize(self) -> pd.DataFrame:
+        """Runs the trials still to do, then writes the reports; returns the ranking.
+
+        Raises:
+            StudyInterrupted: After SIGINT or SIGTERM, once every finished trial is saved and the
+                reports are written; running the study again resumes it.
+            StudyError: Another process is running this study.
+        """
+        with self.storage.lock():
+            stored = self.storage.read_definition() if self.storage.exists() else None
+            if stored is None:
+                self.storage.write_definition(self.definition())
+            else:
+                self._check_definition(stored)
+                self._trials = {t.number: t for t in self.storage.load_trials(repair=True)}
+                if stored.get("n_trials") != self.n_trials:
+                    self.storage.write_definition({**stored, "n_trials": self.n_trials})
+            self.strategy.tell(self.trials)
+            todo = [n for n in range(self.planned) if n not in self._trials]
+            try:
+                with self._signals(), self._progress_bar() as bar:
+                    self._bar = bar
+                    self._run(todo)
+            except StudyInterrupted:
+                self.write_reports()
+                raise
+            finally:
+                self._bar = None
+            self.write_reports()
+        return self.ranking()
+
+    def _run(self, todo: list[int]) -> None:
+        step = self.strategy.batch_size or len(todo) or 1
+        for start in range(0, len(todo), step):
+            numbers = todo[start : start + step]
+            params = self.strategy.ask(numbers)
+            finished = self._run_batch(dict(zip(numbers, params)))
+            self.strategy.tell(sorted(finished, key=lambda t: t.number))
+
+    def _run_batch(self, pending: dict[int, dict[str, Any]]) -> list[TrialResult]:
+        """Runs trials until each has a record, recording those whose worker process died."""
+        finished: list[TrialResult] = []
+        while pending:
+            results = self._parallel(pending)
+            try:
+                for trial in results:
+                    self._record(trial)
+                    pending.pop(trial.number, None)
+                    finished.append(trial)
+            except LocalBackendCrash as crash:
+                for number in crash.lost:
+                    trial = TrialResult(
+                        number, pending.pop(number), TrialState.FAILED, error=crash.message
+                    )
+                    self._record(trial)
+                    finished.append(trial)
+            finally:
+                results.close()  # an interrupt stops the pool now, not when garbage is collected
+        return finished
+
+    def _parallel(self, pending: Mapping[int, dict[str, Any]]) -> Iterator[TrialResult]:
+        n_jobs = joblib.effective_n_jobs(self.n_jobs) if self.backend != "dask" else self.n_jobs
+        watch = DeathWatch(self.path / ".running") if self.backend == "loky" and n_jobs > 1 else None
+        tasks = (
+            joblib.delayed(run_trial)(self.config, params, self.seed, number,
+                                      str(watch.folder) if watch else None)
+            for number, params in list(pending.items())
+        )
+        with self._backend_config(n_jobs), (watch or contextlib.nullcontext()):
+            parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
+            try:
+                yield from parallel(tasks)
+            except Exception as exc:
+                if watch is not None and watch.is_crash(exc):
+                    raise LocalBackendCrash(watch.lost(pending), exc) from exc
+                raise
+
+    @contextlib.contextmanager
+    def _backend_config(self, n_jobs: int) -> Iterator[None]:
+        if self.backend != "dask":
+            with joblib.parallel_config(backend=self.backend, n_jobs=n_jobs):
+                yield
+            return
+        from hpsearch.cluster import dask_backend
+
+        with dask_backend(self.scheduler, n_jobs):
+            yield
+
+    def _record(self, trial: TrialResult) -> None:
+        self._in_record = True
+        try:
+            self.storage.append(trial)
+            self._trials[trial.number] = trial
+            if self._bar is not None:
+                best = self.best_trial
+                self._bar.set_postfix_str(f"best val_acc {best.val_acc:.4f}" if best else "", refresh=False)
+                self._bar.update(1)
+        finally:
+            self._in_record = False
+        if self._stop_signal is not None:
+            raise StudyInterrupted(self._stop_signal)
+
+    _bar: Any = None
+    _in_record = False
+    _stop_signal: int | None = None
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        """Turns SIGINT and SIGTERM into :class:`StudyInterrupted`, never in mid-record."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            self._stop_signal = signum
+            if not self._in_record:
+                raise StudyInterrupted(signum)
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self._stop_signal = None
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    @contextlib.contextmanager
+    def _progress_bar(self) -> Iterator[Any]:
+        if not self.progress:
+            yield None
+            return
+        from tqdm.auto import tqdm
+
+        with tqdm(total=self.planned, initial=len(self._trials), desc=self.name, unit="trial",
+                  dynamic_ncols=True) as bar:
+            yield bar
+
+    def __repr__(self) -> str:
+        return (f"Study({self.name!r}, strategy={self.strategy.name!r}, trials={len(self._trials)}"
+                f"/{self.planned}, path={str(self.path)!r})")

@@ -1,0 +1,344 @@
+"""One trial: the training settings, the trainer, and the frozen record it returns.
+
+:func:`train_trial` is pure and picklable: settings, params, study seed and trial number in, a
+:class:`TrialResult` out. It never raises: an exception becomes a FAILED record, a NaN or
+infinite loss a DIVERGED one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from hpsearch.data import Split, make_split
+from hpsearch.nn.net import MultiLayerNet
+from hpsearch.nn.optimizers import make_optimizer
+from hpsearch.seeding import TRAIN, rng_for
+
+__all__ = ["TrainConfig", "TrialState", "TrialResult", "Trainer", "train_trial", "parse_hidden"]
+
+
+def parse_hidden(value: Any) -> tuple[int, ...]:
+    """Hidden layer sizes from ``"100,100"``, ``"100-100"``, ``"100x6"``, an int or a sequence.
+
+    Raises:
+        ValueError: Not a list of positive integers.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if "x" in text:
+                units, _, count = text.partition("x")
+                sizes = (int(units),) * int(count)
+            else:
+                sizes = tuple(int(v) for v in text.replace("-", ",").split(",") if v.strip())
+        except ValueError:
+            raise ValueError(
+                f"hidden must look like '100,100,100' or '100x3', but got {value!r}"
+            ) from None
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        sizes = (int(value),)
+    else:
+        try:
+            sizes = tuple(int(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"hidden must be a list of layer sizes, but got {value!r}") from None
+    if any(s < 1 for s in sizes):
+        raise ValueError(f"hidden layer sizes must be positive integers, but got {value!r}")
+    return sizes
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The settings of one training run; every field can be fixed or searched by name.
+
+    The defaults are the seed experiment: the first 500 MNIST images with 20% held out,
+    ``MultiLayerNet(784, [100] * 6, 10)``, ReLU, He init, plain SGD, 50 epochs of batch 100.
+
+    Example:
+        >>> TrainConfig().with_params({"lr": 1e-3}).lr
+        0.001
+    """
+
+    dataset: str = "mnist"
+    samples: int = 500
+    val_ratio: float = 0.2
+    hidden: tuple[int, ...] = (100,) * 6
+    activation: str = "relu"
+    weight_init: str | float = "relu"
+    weight_decay: float = 0.0
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    epochs: int = 50
+    batch_size: int = 100
+    dtype: str = "float32"
+    time_limit: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", parse_hidden(self.hidden))
+        for name in ("samples", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, but got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not 0 < self.val_ratio < 1:
+            raise ValueError(f"val_ratio must lie in (0, 1), but got {self.val_ratio!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive finite number, but got {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a number >= 0, but got {self.weight_decay!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', but got {self.dtype!r}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be positive seconds, but got {self.time_limit!r}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def with_params(self, params: Mapping[str, Any]) -> TrainConfig:
+        """A copy with ``params`` (a trial's searched values) in place of the fixed settings.
+
+        Raises:
+            ValueError: A name is not a setting, or a value is invalid.
+        """
+        unknown = sorted(set(params) - set(self.field_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown training setting(s) {unknown}; expected names from {list(self.field_names())}"
+            )
+        return dataclasses.replace(self, **params)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["hidden"] = list(self.hidden)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrainConfig:
+        return cls(**data)
+
+
+class TrialState(str, enum.Enum):
+    """How a trial ended; written by name in CSV and JSON."""
+
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    DIVERGED = "DIVERGED"
+    TIMEOUT = "TIMEOUT"
+    FAILED = "FAILED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """The frozen record of one finished trial.
+
+    Attributes:
+        number: The trial number within its study (0-based).
+        params: The searched values this trial trained with.
+        state: How it ended.
+        val_acc: Validation accuracy after the last epoch trained (None if no epoch ended).
+        best_val_acc: The highest validation accuracy of any epoch.
+        train_acc: Training accuracy after the last epoch trained.
+        epochs: Epochs completed.
+        train_curve: Training accuracy per epoch.
+        val_curve: Validation accuracy per epoch.
+        loss_curve: Mean training loss per epoch.
+        seconds: Wall time of the trial.
+        error: What went wrong, for DIVERGED, TIMEOUT and FAILED trials.
+    """
+
+    number: int
+    params: dict[str, Any]
+    state: TrialState
+    val_acc: float | None = None
+    best_val_acc: float | None = None
+    train_acc: float | None = None
+    epochs: int = 0
+    train_curve: tuple[float, ...] = ()
+    val_curve: tuple[float, ...] = ()
+    loss_curve: tuple[float | None, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the trial has a score to rank by (COMPLETE or PRUNED)."""
+        return self.state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["state"] = self.state.value
+        for key in ("train_curve", "val_curve", "loss_curve"):
+            data[key] = [_finite_or_none(v) for v in data[key]]
+        for key in ("val_acc", "best_val_acc", "train_acc"):
+            data[key] = _finite_or_none(data[key])
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrialResult:
+        data = dict(data)
+        data["state"] = TrialState(data["state"])
+        for key in ("train_curve", "val_curve", "loss_curve"):
+            data[key] = tuple(data.get(key, ()))
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class History:
+    """What the trainer records, epoch by epoch."""
+
+    train_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    state: TrialState = TrialState.COMPLETE
+    error: str | None = None
+
+
+class Trainer:
+    """Mini-batch training in whole epochs: each epoch is one shuffled pass of ``ceil(n / batch)`` steps.
+
+    After each epoch it records training and validation accuracy (one forward pass over both
+    sets together) and the mean loss of the epoch's steps (already computed by the steps, so
+    recording it costs nothing).
+
+    Args:
+        net: The network.
+        optimizer: Anything with ``update(params, grads)``.
+        split: Training and validation arrays.
+        epochs: Number of passes.
+        batch_size: Images per step.
+        rng: Draws the batch order.
+        time_limit: Seconds after which training stops at the end of an epoch.
+    """
+
+    def __init__(
+        self,
+        net: MultiLayerNet,
+        optimizer: Any,
+        split: Split,
+        *,
+        epochs: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        time_limit: float | None = None,
+    ) -> None:
+        self.net = net
+        self.optimizer = optimizer
+        self.split = split
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.rng = rng
+        self.time_limit = time_limit
+        self.n_train = split.x_train.shape[0]
+        self._x_eval = np.concatenate([split.x_train, split.x_val])
+        self.history = History()
+
+    def _evaluate(self) -> tuple[float, float]:
+        predicted = self.net.predict(self._x_eval).argmax(axis=1)
+        train_hits = predicted[: self.n_train] == self.split.t_train
+        val_hits = predicted[self.n_train :] == self.split.t_val
+        return float(train_hits.mean()), float(val_hits.mean())
+
+    def train(self) -> History:
+        x, t = self.split.x_train, self.split.t_train
+        steps = -(-self.n_train // self.batch_size)
+        start = time.perf_counter()
+        h = self.history
+        # Overflow on the way to a NaN is an outcome we record, not a warning to print.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(1, self.epochs + 1):
+                order = self.rng.permutation(self.n_train)
+                total = 0.0
+                for step in range(steps):
+                    idx = order[step * self.batch_size : (step + 1) * self.batch_size]
+                    loss, grads = self.net.loss_and_gradient(x[idx], t[idx])
+                    if not math.isfinite(loss):
+                        h.state = TrialState.DIVERGED
+                        h.error = f"loss became {loss} at epoch {epoch}"
+                        return h
+                    self.optimizer.update(self.net.params, grads)
+                    total += loss
+                train_acc, val_acc = self._evaluate()
+                h.train_acc.append(train_acc)
+                h.val_acc.append(val_acc)
+                h.loss.append(total / steps)
+                if self.time_limit is not None and time.perf_counter() - start > self.time_limit:
+                    if epoch < self.epochs:
+                        h.state = TrialState.TIMEOUT
+                        h.error = f"time limit of {self.time_limit:g} s reached after epoch {epoch}"
+                    return h
+        return h
+
+
+def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> MultiLayerNet:
+    """The network ``config`` describes, sized for ``split``."""
+    return MultiLayerNet(
+        split.input_size,
+        config.hidden,
+        split.n_classes,
+        activation=config.activation,
+        weight_init_std=config.weight_init,
+        weight_decay_lambda=config.weight_decay,
+        rng=rng,
+        dtype=config.dtype,
+    )
+
+
+def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, number: int) -> TrialResult:
+    """Trains one trial and returns its record; never raises for a trial's own failure.
+
+    Args:
+        config: The study's fixed settings.
+        params: This trial's searched values, overriding ``config``.
+        seed: The study seed (fixes the split; with ``number`` fixes init and batch order).
+        number: The trial number.
+
+    Returns:
+        The frozen record: COMPLETE, DIVERGED, TIMEOUT or FAILED.
+    """
+    start = time.perf_counter()
+    params = dict(params)
+    try:
+        cfg = config.with_params(params)
+        split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
+        rng = rng_for(seed, number, TRAIN)
+        net = build_net(cfg, split, rng)
+        optimizer = make_optimizer(cfg.optimizer, cfg.lr)
+        history = Trainer(
+            net, optimizer, split, epochs=cfg.epochs, batch_size=cfg.batch_size, rng=rng,
+            time_limit=cfg.time_limit,
+        ).train()
+    except Exception as exc:  # a trial's failure is its outcome, never the study's
+        return TrialResult(
+            number, params, TrialState.FAILED, seconds=time.perf_counter() - start,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return TrialResult(
+        number=number,
+        params=params,
+        state=history.state,
+        val_acc=history.val_acc[-1] if history.val_acc else None,
+        best_val_acc=max(history.val_acc) if history.val_acc else None,
+        train_acc=history.train_acc[-1] if history.train_acc else None,
+        epochs=len(history.val_acc),
+        train_curve=tuple(history.train_acc),
+        val_curve=tuple(history.val_acc),
+        loss_curve=tuple(history.loss),
+        seconds=time.perf_counter() - start,
+        error=history.error,
+    )

@@ -1,0 +1,143 @@
+"""What runs in a worker process, and how the study learns which trial a dead worker held.
+
+joblib's process pool (loky) answers the death of one worker by stopping all of them, so the
+error alone cannot tell the trial that crashed (killed, out of memory) from those stopped with
+it. Each worker therefore leaves a marker ``<number>`` holding its pid while it trains, and a
+:class:`DeathWatch` thread in the study's process notes when each of those pids exits (Linux
+pidfds). After a crash, the trials whose worker exited first are the lost ones; the others are
+simply run again, with identical results since a trial depends only on its params and number.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from threadpoolctl import threadpool_limits
+
+from hpsearch.training import TrainConfig, TrialResult, train_trial
+
+__all__ = ["run_trial", "DeathWatch", "LocalBackendCrash"]
+
+
+def run_trial(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    marker_dir: str | None = None,
+) -> TrialResult:
+    """:func:`hpsearch.training.train_trial` on one BLAS thread.
+
+    One thread per trial, on every backend and worker count: a matrix product split over a
+    different number of threads sums in a different order, and float32 results would then
+    depend on ``n_jobs``. It also keeps workers x threads within the cores (no
+    oversubscription), and these small matrices gain little from a second thread anyway.
+
+    Args:
+        marker_dir: Where to leave the ``<number>`` marker holding this process's pid.
+    """
+    marker = Path(marker_dir) / str(number) if marker_dir else None
+    if marker is not None:
+        marker.write_text(str(os.getpid()))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return train_trial(config, params, seed, number)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+class LocalBackendCrash(Exception):
+    """A worker process died; ``lost`` names the trials it held."""
+
+    def __init__(self, lost: list[int], cause: BaseException) -> None:
+        self.lost = lost
+        self.message = f"worker process died (killed or out of memory): {str(cause).splitlines()[0]}"
+        super().__init__(self.message)
+
+
+class DeathWatch:
+    """Notes when each worker process holding a trial exits, while the pool runs.
+
+    Args:
+        folder: Where workers leave their markers (emptied on entry and exit).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.deaths: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> DeathWatch:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        if hasattr(os, "pidfd_open"):
+            self._thread = threading.Thread(target=self._watch, name="hpsearch-death-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @staticmethod
+    def is_crash(exc: BaseException) -> bool:
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        return isinstance(exc, BrokenProcessPool)
+
+    def _markers(self) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for entry in os.scandir(self.folder):
+            try:
+                found[int(entry.name)] = int(Path(entry.path).read_text() or "0")
+            except (OSError, ValueError):
+                continue  # a marker being written or removed right now
+        return found
+
+    def _watch(self) -> None:
+        poller = select.poll()
+        fds: dict[int, int] = {}
+        pids: dict[int, int] = {}
+        try:
+            while not self._stop.is_set():
+                for pid in set(self._markers().values()):
+                    if pid in pids.values() or pid in self.deaths or pid <= 0:
+                        continue
+                    try:
+                        fd = os.pidfd_open(pid)
+                    except ProcessLookupError:
+                        self.deaths[pid] = time.monotonic()
+                        continue
+                    pids[fd] = pid
+                    fds[pid] = fd
+                    poller.register(fd, select.POLLIN)
+                ready = poller.poll(20)
+                now = time.monotonic()  # one time for all pids seen in one wake-up: a tie
+                for fd, _ in ready:
+                    pid = pids.pop(fd)
+                    self.deaths[pid] = now
+                    poller.unregister(fd)
+                    os.close(fds.pop(pid))
+        finally:
+            for fd in pids:
+                os.close(fd)
+
+    def lost(self, pending: Mapping[int, Any]) -> list[int]:
+        """The pending trials whose worker exited first (all that were running, if unknown)."""
+        time.sleep(0.1)  # let the watch thread see the exits the pool has just caused
+        running = {n: pid for n, pid in self._markers().items() if n in pending}
+        times = {n: self.deaths[pid] for n, pid in running.items() if pid in self.deaths}
+        if not times:
+            return sorted(running)
+        first = min(times.values())
+        return sorted(n for n, t in times.items() if t == first)

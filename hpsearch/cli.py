@@ -108,6 +108,16 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     if strategy == "bayes":
         g.add_argument("--bayes-batch", type=_positive_int, default=4,
                        help="points proposed per model update, whatever --jobs (default 4)")
+    g.add_argument("--prune", choices=("none", "halving", "hyperband"), default="none",
+                   help="stop poor trials early by successive halving over epochs, or Hyperband (default none)")
+    g.add_argument("--min-epochs", type=_positive_int, default=5,
+                   help="with --prune: fewest epochs before a trial can be stopped (default 5)")
+    g.add_argument("--reduction-factor", type=_positive_int, default=3,
+                   help="with --prune: each rung keeps the best 1/N (default 3)")
+    g.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
+                   help="where trials run: loky worker processes, threads, or a Dask cluster (default loky)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="the Dask scheduler's address, with --backend dask")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = p.add_argument_group("training (defaults: the seed experiment)")
@@ -193,6 +203,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         directory=args.out,
         resume=True,
         strategy_options={"batch_size": args.bayes_batch} if args.strategy == "bayes" else None,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        prune=args.prune,
+        min_epochs=args.min_epochs,
+        reduction_factor=args.reduction_factor,
         progress=not args.quiet,
     )
     if study.trials:
@@ -209,6 +224,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
         return stop.exit_code
     _print_top(study, 5)
+    if study.pruning.active:
+        trained = sum(t.epochs for t in study.trials)
+        full = len(study.trials) * study.config.epochs
+        print(f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning "
+              f"({trained / full:.0%})")
     print(f"wrote {study.path / 'ranking.csv'}\nwrote {study.path / 'best_curves.png'}")
     return 0
 

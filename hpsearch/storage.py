@@ -16,12 +16,14 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-from hpsearch.training import TrialResult
+from hpsearch.training import Checkpoint, TrialResult
 
 __all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_LOG"]
 
 DEFINITION = "study.json"
 TRIAL_LOG = "trials.jsonl"
+RUNG_LOG = "rungs.jsonl"
+CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -108,19 +110,46 @@ class StudyStorage:
         _atomic_write(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n")
 
     def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
-        """Every trial in the log, by trial number.
+        """Every finished trial in the log, by trial number (see :meth:`_load_log`)."""
+        trials: dict[int, TrialResult] = {}
+        for trial in self._load_log(self.log_path, repair=repair):
+            trials.setdefault(trial.number, trial)
+        return [trials[n] for n in sorted(trials)]
+
+    def load_rungs(self, *, repair: bool = False) -> list[TrialResult]:
+        """Every result of a trial paused at a rung (pruning), in the order written."""
+        return self._load_log(self.path / RUNG_LOG, repair=repair)
+
+    def append_rung(self, trial: TrialResult) -> None:
+        self._append(self.path / RUNG_LOG, trial)
+
+    def _checkpoint_path(self, number: int) -> Path:
+        return self.path / CHECKPOINTS / f"{number}.npz"
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        (self.path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        checkpoint.save(self._checkpoint_path(checkpoint.number))
+
+    def load_checkpoint(self, number: int) -> Checkpoint | None:
+        path = self._checkpoint_path(number)
+        return Checkpoint.load(path) if path.exists() else None
+
+    def drop_checkpoint(self, number: int) -> None:
+        self._checkpoint_path(number).unlink(missing_ok=True)
+
+    def _load_log(self, path: Path, *, repair: bool = False) -> list[TrialResult]:
+        """The records of a JSON Lines log, in the order written.
 
         A last line cut short by a crash is dropped with a warning (and, with ``repair``, cut
-        from the file so that new lines start clean). A repeated trial number keeps its first
-        record.
+        from the file so that new lines start clean).
 
         Raises:
             StudyError: A line other than the last is not a valid trial record.
         """
-        if not self.log_path.exists():
+        if not path.exists():
             return []
-        raw = self.log_path.read_bytes()
-        trials: dict[int, TrialResult] = {}
+        raw = path.read_bytes()
+        records: list[TrialResult] = []
         offset = 0
         lines = raw.split(b"\n")
         for i, line in enumerate(lines):
@@ -133,27 +162,31 @@ class StudyStorage:
             except (ValueError, TypeError, KeyError) as exc:
                 if is_last or all(not rest.strip() for rest in lines[i + 1 :]):
                     warnings.warn(
-                        f"{self.log_path}: dropped a torn last line ({len(line)} bytes) left by "
+                        f"{path}: dropped a torn last line ({len(line)} bytes) left by "
                         "an interrupted write; every trial before it is kept",
                         stacklevel=2,
                     )
                     if repair:
-                        with open(self.log_path, "r+b") as fh:
+                        with open(path, "r+b") as fh:
                             fh.truncate(offset)
                     break
-                raise StudyError(f"corrupt trial log {self.log_path}, line {i + 1}: {exc}") from None
-            trials.setdefault(trial.number, trial)
+                raise StudyError(f"corrupt trial log {path}, line {i + 1}: {exc}") from None
+            records.append(trial)
             offset += len(line) + 1
         else:
             if raw and not raw.endswith(b"\n") and repair:
-                with open(self.log_path, "ab") as fh:
+                with open(path, "ab") as fh:
                     fh.write(b"\n")
-        return [trials[n] for n in sorted(trials)]
+        return records
 
     def append(self, trial: TrialResult) -> None:
         """Appends one finished trial and makes it durable before returning."""
+        self._append(self.log_path, trial)
+
+    @staticmethod
+    def _append(path: Path, trial: TrialResult) -> None:
         line = json.dumps(trial.to_json(), sort_keys=True, allow_nan=False) + "\n"
-        with open(self.log_path, "a", encoding="utf-8") as fh:
+        with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())

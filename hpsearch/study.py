@@ -12,6 +12,7 @@ import datetime as _dt
 import os
 import signal
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -23,14 +24,24 @@ from hpsearch.data import check_dataset
 from hpsearch.space import SearchSpace, default_space
 from hpsearch.storage import StudyError, StudyStorage, validate_name
 from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
-from hpsearch.training import TrainConfig, TrialResult, TrialState
+from hpsearch.pruning import Pruning, rungs_for, survivors
+from hpsearch.training import Checkpoint, TrainConfig, TrialResult, TrialState
 from hpsearch.workers import DeathWatch, LocalBackendCrash, run_trial
 
 __all__ = ["Study", "StudyInterrupted", "StudyError"]
 
 BACKENDS = ("loky", "threading", "dask")
 # The definition keys a resume must match; the number of trials may grow.
-_DEFINING = ("strategy", "space", "seed", "config")
+_DEFINING = ("strategy", "space", "seed", "config", "pruning")
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One unit of work: train these params up to ``until`` (None: to the end), from ``checkpoint``."""
+
+    params: dict[str, Any]
+    until: int | None = None
+    checkpoint: Checkpoint | None = None
 
 
 class StudyInterrupted(KeyboardInterrupt):
@@ -72,6 +83,10 @@ class Study:
         scheduler: For ``backend="dask"``: a scheduler address ``tcp://host:port`` or a
             ``distributed.Client``; trials then run on that cluster's workers.
         progress: Show a progress bar with trials done and the best accuracy so far.
+        prune: Stop poor trials early: ``"none"``, ``"halving"`` (synchronous successive
+            halving over epochs) or ``"hyperband"``; the result never depends on ``n_jobs``.
+        min_epochs: With pruning, the fewest epochs a trial trains before it can be stopped.
+        reduction_factor: With pruning, each rung keeps the best 1/reduction_factor.
 
     Raises:
         ValueError: Any invalid argument, before anything is written.
@@ -103,6 +118,9 @@ class Study:
         backend: str = "loky",
         scheduler: Any = None,
         progress: bool = True,
+        prune: str = "none",
+        min_epochs: int = 5,
+        reduction_factor: int = 3,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
@@ -114,7 +132,9 @@ class Study:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
         if scheduler is not None and backend != "dask":
-            raise ValueError(f"scheduler is only used with backend='dask', but backend is {backend!r}")
+            raise ValueError(f"--scheduler is only used with --backend dask, but the backend is {backend!r}")
+        if backend == "dask" and scheduler is None:
+            raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT (or a distributed.Client)")
         self.name = validate_name(
             name or f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
         )
@@ -127,6 +147,7 @@ class Study:
                 f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}"
             )
         check_dataset(self.config.dataset, self.config.samples)
+        self.pruning = Pruning(prune, min_epochs, reduction_factor)
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.seed = seed
@@ -137,6 +158,12 @@ class Study:
         self.strategy: Strategy = make_strategy(strategy, self.space, seed, n_trials, **(strategy_options or {}))
         self.storage = StudyStorage(directory, self.name)
         self._trials: dict[int, TrialResult] = {}
+        self._rungs: dict[int, dict[int, TrialResult]] = {}
+        if backend == "dask":
+            from hpsearch.cluster import connect
+
+            # Reach the cluster now, so that an unreachable scheduler fails before any write.
+            self.scheduler = connect(scheduler)
         if self.storage.exists():
             if not resume:
                 raise StudyError(
@@ -156,15 +183,16 @@ class Study:
             "space": self.space.to_json(),
             "seed": self.seed,
             "config": self.config.to_json(),
+            "pruning": self.pruning.to_json(),
             "n_trials": self.n_trials,
         }
 
     def _check_definition(self, stored: Mapping[str, Any]) -> None:
         mine = self.definition()
-        missing = [key for key in _DEFINING if key not in stored]
+        missing = [key for key in _DEFINING if key not in stored and key != "pruning"]
         if missing:
             raise StudyError(f"corrupt study definition {self.storage.definition_path}: missing {missing}")
-        differ = [key for key in _DEFINING if stored[key] != mine[key]]
+        differ = [key for key in _DEFINING if stored.get(key) != mine[key]]
         if differ:
             details = "; ".join(f"{key}: stored {stored[key]!r}, asked {mine[key]!r}" for key in differ)
             raise StudyError(
@@ -192,9 +220,12 @@ class Study:
             strategy.pop("shape", None)
             space = SearchSpace.from_json(d["space"])
             config = TrainConfig.from_json(d["config"])
+            pruning = d.get("pruning", {})
             kwargs: dict[str, Any] = dict(
                 strategy=kind, space=space, seed=int(d["seed"]), config=config,
                 n_trials=int(d.get("n_trials", 1)), strategy_options=strategy,
+                prune=pruning.get("kind", "none"), min_epochs=pruning.get("min_epochs", 5),
+                reduction_factor=pruning.get("eta", 3),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StudyError(f"corrupt study definition {storage.definition_path}: {exc}") from None
@@ -251,6 +282,9 @@ class Study:
             else:
                 self._check_definition(stored)
                 self._trials = {t.number: t for t in self.storage.load_trials(repair=True)}
+                self._rungs = {}
+                for t in self.storage.load_rungs(repair=True):
+                    self._rungs.setdefault(t.number, {})[t.epochs] = t
                 if stored.get("n_trials") != self.n_trials:
                     self.storage.write_definition({**stored, "n_trials": self.n_trials})
             self.strategy.tell(self.trials)
@@ -268,42 +302,96 @@ class Study:
         return self.ranking()
 
     def _run(self, todo: list[int]) -> None:
+        if self.pruning.active:
+            self._run_pruned()
+            return
         step = self.strategy.batch_size or len(todo) or 1
         for start in range(0, len(todo), step):
             numbers = todo[start : start + step]
-            params = self.strategy.ask(numbers)
-            finished = self._run_batch(dict(zip(numbers, params)))
+            tasks = {n: _Task(p) for n, p in zip(numbers, self.strategy.ask(numbers))}
+            finished = [trial for trial, _ in self._execute(tasks, self._record_final)]
             self.strategy.tell(sorted(finished, key=lambda t: t.number))
 
-    def _run_batch(self, pending: dict[int, dict[str, Any]]) -> list[TrialResult]:
-        """Runs trials until each has a record, recording those whose worker process died."""
-        finished: list[TrialResult] = []
+    def _run_pruned(self) -> None:
+        """Synchronous successive halving, bracket by bracket (see :mod:`hpsearch.pruning`)."""
+        rungs = self._rungs
+        # A model-based strategy learns between brackets: give it brackets of eta**(rungs) trials.
+        n_rungs = len(rungs_for(self.config.epochs, self.pruning.min_epochs, self.pruning.eta))
+        size = None if self.strategy.batch_size is None else self.pruning.eta**n_rungs
+        brackets = self.pruning.brackets(self.planned, self.config.epochs, size)
+        for bracket in brackets:
+            numbers = list(bracket.numbers)
+            if all(n in self._trials for n in numbers):
+                continue
+            params = {n: self._params_of(n) for n in numbers}
+            unknown = [n for n in numbers if params[n] is None]
+            if unknown:
+                params.update(zip(unknown, self.strategy.ask(unknown)))
+            alive = numbers
+            for i, rung in enumerate(bracket.rungs):
+                last = i == len(bracket.rungs) - 1
+                tasks = {
+                    n: _Task(params[n], None if last else rung, self.storage.load_checkpoint(n))
+                    for n in alive
+                    if n not in self._trials and rung not in rungs.get(n, {})
+                }
+
+                def on_result(trial: TrialResult, checkpoint: Checkpoint | None) -> None:
+                    if trial.state is TrialState.PRUNED and checkpoint is not None:
+                        self._record_rung(trial, checkpoint)
+                    else:
+                        self._record_final(trial)
+
+                self._execute(tasks, on_result)
+                if last:
+                    break
+                at_rung = [rungs[n][rung] for n in alive if rung in rungs.get(n, {})]
+                keep = survivors(at_rung, len(alive), self.pruning.eta)
+                for trial in at_rung:
+                    if trial.number not in keep and trial.number not in self._trials:
+                        self._record_final(trial)  # stopped here: its paused record is final
+                alive = keep
+            self.strategy.tell([self._trials[n] for n in numbers if n in self._trials])
+
+    def _params_of(self, number: int) -> dict[str, Any] | None:
+        if number in self._trials:
+            return self._trials[number].params
+        seen = self._rungs.get(number)
+        return next(iter(seen.values())).params if seen else None
+
+    def _execute(self, tasks: dict[int, _Task], on_result: Any) -> list[tuple[TrialResult, Checkpoint | None]]:
+        """Runs tasks until each has a result, handing each to ``on_result`` as it arrives.
+
+        A worker process that dies costs the trials it held, which get a FAILED result; the
+        others it took down with it are run again.
+        """
+        pending = dict(tasks)
+        done: list[tuple[TrialResult, Checkpoint | None]] = []
         while pending:
             results = self._parallel(pending)
             try:
-                for trial in results:
-                    self._record(trial)
+                for trial, checkpoint in results:
                     pending.pop(trial.number, None)
-                    finished.append(trial)
+                    done.append((trial, checkpoint))
+                    on_result(trial, checkpoint)
             except LocalBackendCrash as crash:
                 for number in crash.lost:
-                    trial = TrialResult(
-                        number, pending.pop(number), TrialState.FAILED, error=crash.message
-                    )
-                    self._record(trial)
-                    finished.append(trial)
+                    trial = TrialResult(number, pending.pop(number).params, TrialState.FAILED,
+                                        error=crash.message)
+                    done.append((trial, None))
+                    on_result(trial, None)
             finally:
                 results.close()  # an interrupt stops the pool now, not when garbage is collected
-        return finished
+        return done
 
-    def _parallel(self, pending: Mapping[int, dict[str, Any]]) -> Iterator[TrialResult]:
+    def _parallel(self, pending: Mapping[int, _Task]) -> Iterator[tuple[TrialResult, Checkpoint | None]]:
         n_jobs = joblib.effective_n_jobs(self.n_jobs) if self.backend != "dask" else self.n_jobs
         watch = DeathWatch(self.path / ".running") if self.backend == "loky" and n_jobs > 1 else None
-        tasks = (
-            joblib.delayed(run_trial)(self.config, params, self.seed, number,
-                                      str(watch.folder) if watch else None)
-            for number, params in list(pending.items())
-        )
+        tasks = [
+            joblib.delayed(run_trial)(self.config, task.params, self.seed, number,
+                                      str(watch.folder) if watch else None, task.until, task.checkpoint)
+            for number, task in pending.items()
+        ]
         with self._backend_config(n_jobs), (watch or contextlib.nullcontext()):
             parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
             try:
@@ -324,15 +412,30 @@ class Study:
         with dask_backend(self.scheduler, n_jobs):
             yield
 
-    def _record(self, trial: TrialResult) -> None:
-        self._in_record = True
-        try:
+    def _record_final(self, trial: TrialResult, checkpoint: Checkpoint | None = None) -> None:
+        """Logs a finished trial (durably, first), then updates the progress bar."""
+        with self._recording():
             self.storage.append(trial)
             self._trials[trial.number] = trial
+            self.storage.drop_checkpoint(trial.number)
             if self._bar is not None:
                 best = self.best_trial
                 self._bar.set_postfix_str(f"best val_acc {best.val_acc:.4f}" if best else "", refresh=False)
                 self._bar.update(1)
+
+    def _record_rung(self, trial: TrialResult, checkpoint: Checkpoint) -> None:
+        """Keeps a paused trial's checkpoint, then its result at the rung."""
+        with self._recording():
+            self.storage.save_checkpoint(checkpoint)
+            self.storage.append_rung(trial)
+            self._rungs.setdefault(trial.number, {})[trial.epochs] = trial
+
+    @contextlib.contextmanager
+    def _recording(self) -> Iterator[None]:
+        """A signal during a write waits for its end, then stops the study."""
+        self._in_record = True
+        try:
+            yield
         finally:
             self._in_record = False
         if self._stop_signal is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -21,7 +23,16 @@ from hpsearch.nn.net import MultiLayerNet
 from hpsearch.nn.optimizers import make_optimizer
 from hpsearch.seeding import TRAIN, rng_for
 
-__all__ = ["TrainConfig", "TrialState", "TrialResult", "Trainer", "train_trial", "parse_hidden"]
+__all__ = [
+    "Checkpoint",
+    "TrainConfig",
+    "TrialResult",
+    "TrialState",
+    "Trainer",
+    "parse_hidden",
+    "train_rung",
+    "train_trial",
+]
 
 
 def parse_hidden(value: Any) -> tuple[int, ...]:
@@ -209,18 +220,59 @@ class History:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Everything a paused trial needs to continue exactly: weights, optimizer, generator, curves.
+
+    Plain arrays and JSON-ready values only, so it is stored with :func:`numpy.savez` and read
+    back without unpickling (see :meth:`save` and :meth:`load`).
+    """
+
+    number: int
+    epochs: int
+    net: dict[str, np.ndarray]
+    optimizer: dict[str, Any]
+    rng_state: dict[str, Any]
+    train_acc: tuple[float, ...]
+    val_acc: tuple[float, ...]
+    loss: tuple[float, ...]
+
+    def save(self, path: str | Any) -> None:
+        meta = {
+            "number": self.number, "epochs": self.epochs, "rng_state": self.rng_state,
+            "train_acc": list(self.train_acc), "val_acc": list(self.val_acc), "loss": list(self.loss),
+            "optimizer_scalars": {k: v for k, v in self.optimizer.items() if not isinstance(v, np.ndarray)},
+        }
+        arrays = {f"net/{k}": v for k, v in self.net.items()}
+        arrays.update({f"opt/{k}": v for k, v in self.optimizer.items() if isinstance(v, np.ndarray)})
+        tmp = f"{path}.tmp.npz"
+        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Any) -> Checkpoint:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            net = {k[4:]: data[k] for k in data.files if k.startswith("net/")}
+            opt: dict[str, Any] = {k[4:]: data[k] for k in data.files if k.startswith("opt/")}
+        opt.update(meta["optimizer_scalars"])
+        return cls(meta["number"], meta["epochs"], net, opt, meta["rng_state"],
+                   tuple(meta["train_acc"]), tuple(meta["val_acc"]), tuple(meta["loss"]))
+
+
 class Trainer:
     """Mini-batch training in whole epochs: each epoch is one shuffled pass of ``ceil(n / batch)`` steps.
 
     After each epoch it records training and validation accuracy (one forward pass over both
     sets together) and the mean loss of the epoch's steps (already computed by the steps, so
-    recording it costs nothing).
+    recording it costs nothing). Training can stop after any epoch and continue later from a
+    :class:`Checkpoint` with the very same result as an unbroken run.
 
     Args:
         net: The network.
         optimizer: Anything with ``update(params, grads)``.
         split: Training and validation arrays.
-        epochs: Number of passes.
+        epochs: Number of passes in all.
         batch_size: Images per step.
         rng: Draws the batch order.
         time_limit: Seconds after which training stops at the end of an epoch.
@@ -254,14 +306,16 @@ class Trainer:
         val_hits = predicted[self.n_train :] == self.split.t_val
         return float(train_hits.mean()), float(val_hits.mean())
 
-    def train(self) -> History:
+    def train(self, until: int | None = None) -> History:
+        """Trains from the last epoch recorded up to epoch ``until`` (default: all epochs)."""
+        until = self.epochs if until is None else min(until, self.epochs)
         x, t = self.split.x_train, self.split.t_train
         steps = -(-self.n_train // self.batch_size)
         start = time.perf_counter()
         h = self.history
         # Overflow on the way to a NaN is an outcome we record, not a warning to print.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(1, self.epochs + 1):
+            for epoch in range(len(h.val_acc) + 1, until + 1):
                 order = self.rng.permutation(self.n_train)
                 total = 0.0
                 for step in range(steps):
@@ -283,6 +337,34 @@ class Trainer:
                         h.error = f"time limit of {self.time_limit:g} s reached after epoch {epoch}"
                     return h
         return h
+
+    def checkpoint(self, number: int) -> Checkpoint:
+        """The state after the epochs trained so far."""
+        state_dict = getattr(self.optimizer, "state_dict", None)
+        net_state = getattr(self.net, "state_dict", None)
+        return Checkpoint(
+            number=number,
+            epochs=len(self.history.val_acc),
+            net={k: v.copy() for k, v in (net_state() if net_state else self.net.params).items()},
+            optimizer=dict(state_dict()) if state_dict else {},
+            rng_state=self.rng.bit_generator.state,
+            train_acc=tuple(self.history.train_acc),
+            val_acc=tuple(self.history.val_acc),
+            loss=tuple(self.history.loss),
+        )
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continues from ``checkpoint``: arrays are copied into the network's own."""
+        load_net = getattr(self.net, "load_state_dict", None)
+        if load_net:
+            load_net(checkpoint.net)
+        else:
+            for key, value in checkpoint.net.items():
+                self.net.params[key][...] = value
+        if checkpoint.optimizer:
+            self.optimizer.load_state_dict(checkpoint.optimizer)
+        self.rng.bit_generator.state = checkpoint.rng_state
+        self.history = History(list(checkpoint.train_acc), list(checkpoint.val_acc), list(checkpoint.loss))
 
 
 def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> MultiLayerNet:
@@ -311,6 +393,23 @@ def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, numbe
     Returns:
         The frozen record: COMPLETE, DIVERGED, TIMEOUT or FAILED.
     """
+    return train_rung(config, params, seed, number)[0]
+
+
+def train_rung(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    until: int | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> tuple[TrialResult, Checkpoint | None]:
+    """Trains one trial up to epoch ``until``, from ``checkpoint`` if given.
+
+    Returns:
+        The record (state PRUNED while the trial is paused before its last epoch, to be
+        confirmed or continued by the study) and, for a paused trial, its checkpoint.
+    """
     start = time.perf_counter()
     params = dict(params)
     try:
@@ -319,19 +418,25 @@ def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, numbe
         rng = rng_for(seed, number, TRAIN)
         net = build_net(cfg, split, rng)
         optimizer = make_optimizer(cfg.optimizer, cfg.lr)
-        history = Trainer(
+        trainer = Trainer(
             net, optimizer, split, epochs=cfg.epochs, batch_size=cfg.batch_size, rng=rng,
             time_limit=cfg.time_limit,
-        ).train()
+        )
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+        history = trainer.train(until)
+        paused = history.state is TrialState.COMPLETE and len(history.val_acc) < cfg.epochs
+        saved = trainer.checkpoint(number) if paused else None
     except Exception as exc:  # a trial's failure is its outcome, never the study's
         return TrialResult(
             number, params, TrialState.FAILED, seconds=time.perf_counter() - start,
             error=f"{type(exc).__name__}: {exc}",
-        )
-    return TrialResult(
+        ), None
+    seconds = time.perf_counter() - start
+    result = TrialResult(
         number=number,
         params=params,
-        state=history.state,
+        state=TrialState.PRUNED if paused else history.state,
         val_acc=history.val_acc[-1] if history.val_acc else None,
         best_val_acc=max(history.val_acc) if history.val_acc else None,
         train_acc=history.train_acc[-1] if history.train_acc else None,
@@ -339,6 +444,7 @@ def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, numbe
         train_curve=tuple(history.train_acc),
         val_curve=tuple(history.val_acc),
         loss_curve=tuple(history.loss),
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         error=history.error,
     )
+    return result, saved

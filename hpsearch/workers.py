@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from threadpoolctl import threadpool_limits
 
-from hpsearch.training import TrainConfig, TrialResult, train_trial
+from hpsearch.training import Checkpoint, TrainConfig, TrialResult, train_rung
 
 __all__ = ["run_trial", "DeathWatch", "LocalBackendCrash"]
 
@@ -31,8 +31,10 @@ def run_trial(
     seed: int,
     number: int,
     marker_dir: str | None = None,
-) -> TrialResult:
-    """:func:`hpsearch.training.train_trial` on one BLAS thread.
+    until: int | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> tuple[TrialResult, Checkpoint | None]:
+    """:func:`hpsearch.training.train_rung` on one BLAS thread.
 
     One thread per trial, on every backend and worker count: a matrix product split over a
     different number of threads sums in a different order, and float32 results would then
@@ -41,13 +43,15 @@ def run_trial(
 
     Args:
         marker_dir: Where to leave the ``<number>`` marker holding this process's pid.
+        until: Stop after this epoch (pruning); None trains every epoch.
+        checkpoint: Continue a paused trial from here.
     """
     marker = Path(marker_dir) / str(number) if marker_dir else None
     if marker is not None:
         marker.write_text(str(os.getpid()))
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            return train_trial(config, params, seed, number)
+            return train_rung(config, params, seed, number, until, checkpoint)
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)

@@ -1,0 +1,116 @@
+"""Early stopping of poor trials: synchronous successive halving and Hyperband over epochs.
+
+Pure schedule arithmetic: which trial numbers form each bracket, at which epochs its rungs
+stand, and who goes on from a rung. Promotions wait for every trial of the rung (synchronous),
+so the outcome never depends on the number of workers or on timing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from hpsearch.training import TrialResult
+
+__all__ = ["PRUNERS", "Bracket", "Pruning", "rungs_for", "survivors"]
+
+PRUNERS = ("none", "halving", "hyperband")
+
+
+def rungs_for(epochs: int, min_epochs: int, eta: int) -> list[int]:
+    """Rung epochs ``round(epochs / eta**k)`` for k = K..0, the smallest at least ``min_epochs``.
+
+    Example:
+        >>> rungs_for(50, 5, 3)
+        [6, 17, 50]
+    """
+    rungs = [epochs]
+    k = 1
+    while True:
+        r = int(round(epochs / eta**k))
+        if r < min_epochs or r >= rungs[0]:
+            break
+        rungs.insert(0, r)
+        k += 1
+    return rungs
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Trials that start together and are halved at each rung."""
+
+    numbers: tuple[int, ...]
+    rungs: tuple[int, ...]
+
+
+def survivors(at_rung: Sequence[TrialResult], n_started: int, eta: int) -> list[int]:
+    """The trial numbers that go on from a rung: the best ``n_started // eta`` (at least one).
+
+    Trials are ordered by validation accuracy at the rung, ties to the lower trial number;
+    trials without a score (diverged, failed) never go on.
+    """
+    scored = [t for t in at_rung if t.val_acc is not None]
+    scored.sort(key=lambda t: (-t.val_acc, t.number))
+    keep = max(1, n_started // eta)
+    return sorted(t.number for t in scored[:keep])
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """The pruning settings of a study.
+
+    Args:
+        kind: ``"none"``, ``"halving"`` or ``"hyperband"``.
+        min_epochs: The fewest epochs a trial trains before it can be stopped.
+        eta: The reduction factor: a rung keeps the best 1/eta.
+    """
+
+    kind: str = "none"
+    min_epochs: int = 5
+    eta: int = 3
+
+    def __post_init__(self) -> None:
+        if self.kind not in PRUNERS:
+            raise ValueError(f"--prune must be one of {list(PRUNERS)}, but got {self.kind!r}")
+        if isinstance(self.min_epochs, bool) or not isinstance(self.min_epochs, int) or self.min_epochs < 1:
+            raise ValueError(f"--min-epochs must be a positive integer, but got {self.min_epochs!r}")
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
+            raise ValueError(f"--reduction-factor must be an integer >= 2, but got {self.eta!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "none"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "min_epochs": self.min_epochs, "eta": self.eta}
+
+    def brackets(self, n_trials: int, epochs: int, bracket_size: int | None = None) -> list[Bracket]:
+        """Trial numbers ``0 .. n_trials - 1`` laid into brackets.
+
+        Args:
+            n_trials: Trials planned.
+            epochs: Epochs of a trial that is never stopped.
+            bracket_size: For halving, trials per bracket (None: all in one bracket).
+        """
+        rungs = rungs_for(epochs, self.min_epochs, self.eta)
+        out: list[Bracket] = []
+        start = 0
+        if self.kind == "halving":
+            size = bracket_size or n_trials
+            while start < n_trials:
+                stop = min(start + size, n_trials)
+                out.append(Bracket(tuple(range(start, stop)), tuple(rungs)))
+                start = stop
+            return out
+        # Hyperband: brackets from the most aggressive (start at the first rung) to none.
+        top = len(rungs) - 1
+        while start < n_trials:
+            for s in range(top, -1, -1):
+                n = math.ceil((top + 1) / (s + 1) * self.eta**s)
+                stop = min(start + n, n_trials)
+                out.append(Bracket(tuple(range(start, stop)), tuple(rungs[top - s :])))
+                start = stop
+                if start >= n_trials:
+                    break
+        return out

@@ -12,7 +12,7 @@ import shlex
 import sys
 from typing import Any, Sequence
 
-from hpsearch.space import SearchSpace, default_space, parse_dimension
+from hpsearch.space import SearchSpace, default_space, parse_dimension, parse_value
 from hpsearch.storage import StudyError
 from hpsearch.study import Study, StudyInterrupted
 from hpsearch.training import TrainConfig, parse_hidden
@@ -91,6 +91,19 @@ def _param(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. optimizer=adam), but got {text!r}")
+    if name not in TrainConfig.field_names():
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a training setting; settings: {', '.join(TrainConfig.field_names())}"
+        )
+    value = value.strip()
+    return name, None if value.lower() == "none" else parse_value(value)
+
+
 def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     p = sub.add_parser(strategy, help=help_text, description=help_text)
     p.set_defaults(command="run", strategy=strategy)
@@ -121,6 +134,9 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = p.add_argument_group("training (defaults: the seed experiment)")
+    t.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
+                   help="fix any training setting, repeatable: optimizer=adam, activation=tanhexp, "
+                        "epochs=20 (the options below are shortcuts for common ones)")
     t.add_argument("--dataset", default=_DEFAULTS.dataset, help="dataset (default mnist, the shipped subset)")
     t.add_argument("--samples", type=_positive_int, default=_DEFAULTS.samples,
                    help=f"images taken from the training set (default {_DEFAULTS.samples})")
@@ -143,12 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hpsearch",
         description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.",
     )
-    sub = parser.add_subparsers(dest="subcommand", metavar="{grid,random,bayes,report}",
+    sub = parser.add_subparsers(dest="subcommand", metavar="{grid,random,bayes,run,report}",
                                 parser_class=_Parser)
     sub.required = True
     _add_run_parser(sub, "grid", "grid search: evenly spaced points, log-spaced on log ranges")
     _add_run_parser(sub, "random", "random search: log-uniform on log ranges")
     _add_run_parser(sub, "bayes", "Bayesian optimisation with a Gaussian process (scikit-optimize)")
+
+    f = sub.add_parser("run", help="run (or resume) the study a TOML or JSON file declares",
+                       description="Run (or resume) the study declared in a TOML or JSON file: "
+                                   "strategy, options, [space] and [set] tables (see the README). "
+                                   "Options given after the file override the file's.")
+    f.set_defaults(command="file")
+    f.add_argument("file", help="the study file (.toml or .json)")
+    f.add_argument("overrides", nargs=argparse.REMAINDER, help="run options, e.g. --jobs 2 --name NAME")
 
     r = sub.add_parser("report", help="rebuild a study's CSV and figures from its log, print the top",
                        description="Rebuild a study's ranked CSV and figures from its trial log "
@@ -160,12 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _space(params: Sequence[tuple[str, Any]]) -> SearchSpace:
-    return default_space().with_dimensions(dict(params))
+def _space(params: Sequence[tuple[str, Any]], fixed: Sequence[tuple[str, Any]]) -> SearchSpace:
+    """The default space, less the settings fixed by --set, with the --param dimensions."""
+    fixed_names = {name for name, _ in fixed}
+    kept = {name: dim for name, dim in default_space().items() if name not in fixed_names}
+    return SearchSpace({**kept, **dict(params)})
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
+    settings: dict[str, Any] = dict(
         dataset=args.dataset,
         samples=args.samples,
         val_ratio=args.val_ratio,
@@ -175,6 +202,12 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         dtype=args.dtype,
         time_limit=args.time_limit,
     )
+    searched = {name for name, _ in args.param}
+    for name, value in args.set:
+        if name in searched:
+            raise ValueError(f"--set {name} conflicts with --param {name}: a setting is fixed or searched")
+        settings[name] = value
+    return TrainConfig(**settings)
 
 
 def _print_top(study: Study, k: int) -> None:
@@ -195,7 +228,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     study = Study(
         args.name,
         strategy=args.strategy,
-        space=_space(args.param),
+        space=_space(args.param, args.set),
         n_trials=args.trials,
         n_jobs=args.jobs,
         seed=args.seed,
@@ -229,7 +262,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         full = len(study.trials) * study.config.epochs
         print(f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning "
               f"({trained / full:.0%})")
-    print(f"wrote {study.path / 'ranking.csv'}\nwrote {study.path / 'best_curves.png'}")
+    for path in study.report_paths.values():
+        print(f"wrote {path}")
     return 0
 
 
@@ -242,6 +276,60 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def study_file_argv(path: str) -> list[str]:
+    """The command line a study file stands for.
+
+    The file holds ``strategy`` and any run option by its long name (``trials = 100``,
+    ``bayes_batch = 8``), a ``[space]`` table of ``NAME = "SPEC"`` and a ``[set]`` table of fixed
+    training settings. Going through the parser gives the file the very checks and messages of
+    the command line.
+
+    Raises:
+        ValueError: The file is missing, unreadable, or not of that shape.
+    """
+    import json
+    from pathlib import Path
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+        if file.suffix == ".json":
+            data = json.loads(text)
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read study file {path}: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict) or data.get("strategy") not in ("grid", "random", "bayes"):
+        raise ValueError(f"study file {path} must set strategy = \"grid\", \"random\" or \"bayes\"")
+    data = dict(data)
+    argv = [data.pop("strategy")]
+
+    def text_of(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return ",".join(text_of(v) for v in value)
+        if isinstance(value, bool):
+            return str(value).lower()
+        return str(value)
+
+    for table, flag in (("space", "--param"), ("set", "--set")):
+        entries = data.pop(table, {})
+        if not isinstance(entries, dict):
+            raise ValueError(f"study file {path}: [{table}] must be a table of NAME = VALUE")
+        for name, value in entries.items():
+            argv += [flag, f"{name}={text_of(value)}"]
+    for key, value in data.items():
+        option = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(option)
+        elif value is not False:
+            argv += [option, text_of(value)]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status.
 
@@ -249,8 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
+        if args.command == "file":
+            return _run(parser.parse_args(study_file_argv(args.file) + args.overrides), argv)
         if args.command == "run":
             return _run(args, argv)
         return _report(args)

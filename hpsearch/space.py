@@ -22,6 +22,7 @@ __all__ = [
     "Categorical",
     "SearchSpace",
     "parse_dimension",
+    "parse_value",
     "default_space",
 ]
 
@@ -282,8 +283,8 @@ def _number(text: str, *, integer: bool) -> float | int:
         raise ValueError(f"expected {kind}, but got {text!r}") from None
 
 
-def _choice_value(text: str) -> Any:
-    """Reads a choice as bool, int or float where it looks like one, else keeps the string."""
+def parse_value(text: str) -> Any:
+    """Reads a CLI value as bool, int or float where it looks like one, else keeps the string."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -320,7 +321,7 @@ def parse_dimension(spec: str) -> Dimension:
         items = [item.strip() for item in rest.split(",")]
         if not rest.strip() or any(item == "" for item in items):
             raise ValueError(f"expected choice:A,B,... with no empty choice, but got {spec!r}")
-        return Categorical([_choice_value(item) for item in items])
+        return Categorical([parse_value(item) for item in items])
     parts = rest.split(":")
     if len(parts) != 2:
         raise ValueError(f"expected {kind}:LOW:HIGH, but got {spec!r}")

@@ -146,6 +146,13 @@ class Study:
             raise ValueError(
                 f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}"
             )
+        # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
+        for name, dim in self.space.items():
+            for value in dim.grid(dim.grid_size or 2):
+                try:
+                    self.config.with_params({name: value})
+                except ValueError as exc:
+                    raise ValueError(f"--param {name}={dim.spec()}: {exc}") from None
         check_dataset(self.config.dataset, self.config.samples)
         self.pruning = Pruning(prune, min_epochs, reduction_factor)
         self.n_trials = n_trials
@@ -159,6 +166,11 @@ class Study:
         self.storage = StudyStorage(directory, self.name)
         self._trials: dict[int, TrialResult] = {}
         self._rungs: dict[int, dict[int, TrialResult]] = {}
+        #: The files the last :meth:`optimize` wrote, by report name.
+        self.report_paths: dict[str, Path] = {}
+        self._bar: Any = None
+        self._in_record = False
+        self._stop_signal: int | None = None
         if backend == "dask":
             from hpsearch.cluster import connect
 
@@ -294,11 +306,11 @@ class Study:
                     self._bar = bar
                     self._run(todo)
             except StudyInterrupted:
-                self.write_reports()
+                self.report_paths = self.write_reports()
                 raise
             finally:
                 self._bar = None
-            self.write_reports()
+            self.report_paths = self.write_reports()
         return self.ranking()
 
     def _run(self, todo: list[int]) -> None:
@@ -441,9 +453,6 @@ class Study:
         if self._stop_signal is not None:
             raise StudyInterrupted(self._stop_signal)
 
-    _bar: Any = None
-    _in_record = False
-    _stop_signal: int | None = None
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -457,13 +466,14 @@ class Study:
             if not self._in_record:
                 raise StudyInterrupted(signum)
 
-        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         self._stop_signal = None
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+            self._stop_signal = None
 
     @contextlib.contextmanager
     def _progress_bar(self) -> Iterator[Any]:

@@ -19,8 +19,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from hpsearch.data import Split, make_split
-from hpsearch.nn.net import MultiLayerNet
-from hpsearch.nn.optimizers import make_optimizer
+from hpsearch.nn.activations import ACTIVATIONS
+from hpsearch.nn.net import MultiLayerNet, init_std
+from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer
 from hpsearch.seeding import TRAIN, rng_for
 
 __all__ = [
@@ -104,6 +105,11 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive finite number, but got {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a number >= 0, but got {self.weight_decay!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, but got {self.activation!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, but got {self.optimizer!r}")
+        init_std(self.weight_init, 1)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', but got {self.dtype!r}")
         if self.time_limit is not None and not self.time_limit > 0:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Affine", "SoftmaxWithLoss", "softmax", "cross_entropy_error"]
+__all__ = [
+    "Affine",
+    "BatchNormalization",
+    "Dropout",
+    "SoftmaxWithLoss",
+    "softmax",
+    "cross_entropy_error",
+]
 
 
 class Affine:
@@ -40,6 +47,109 @@ class Affine:
         self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
         return dout @ self.W.T if self.need_dx else None
+
+
+class BatchNormalization:
+    """Batch normalisation (Ioffe and Szegedy 2015) as in the book's ``MultiLayerNetExtend``.
+
+    In training (``train_flg=True``) each feature is normalised by the batch's mean and variance,
+    then scaled by ``gamma`` and shifted by ``beta``; the running mean and variance, updated as
+    ``running = momentum * running + (1 - momentum) * batch``, take their place in inference.
+    The running variance starts at 1 rather than the book's 0, so that a net evaluated after only
+    a few steps does not divide by ``sqrt(eps)``.
+
+    Args:
+        gamma: Scale, shape ``(features,)``; the network's own array, updated in place.
+        beta: Shift, shape ``(features,)``; likewise.
+        momentum: Weight of the old running statistics.
+        eps: Added to the variance before the square root (the book's ``10e-7``).
+    """
+
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9, eps: float = 10e-7) -> None:
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.eps = eps
+        self.running_mean = np.zeros_like(gamma)
+        self.running_var = np.ones_like(gamma)
+        self.xn: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.dgamma: np.ndarray | None = None
+        self.dbeta: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc * xc, axis=0)
+            self.std = np.sqrt(var + self.eps)
+            self.xn = xc / self.std
+            m = self.momentum
+            self.running_mean *= m
+            self.running_mean += (1 - m) * mu
+            self.running_var *= m
+            self.running_var += (1 - m) * var
+            xn = self.xn
+        else:
+            xn = (x - self.running_mean) / np.sqrt(self.running_var + self.eps)
+        return self.gamma * xn + self.beta
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        xn = self.xn
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(xn * dout, axis=0)
+        # The book's step-by-step chain (dxn, dxc, dstd, dvar, dmu) collapses to this line:
+        # the batch mean and the batch variance each remove one component of dxn.
+        dxn = self.gamma * dout
+        return (dxn - dxn.mean(axis=0) - xn * np.mean(dxn * xn, axis=0)) / self.std
+
+
+class Dropout:
+    """Dropout (Srivastava et al. 2014): in training each unit is kept with ``1 - ratio``.
+
+    This is "inverted" dropout: kept units are scaled by ``1 / (1 - ratio)`` in training, so
+    inference passes ``x`` through unchanged. The book scales by ``1 - ratio`` in inference
+    instead; both give the next layer the same expected input.
+
+    Args:
+        dropout_ratio: Probability of dropping a unit, in ``[0, 1)``.
+        rng: Draws the masks (the network passes its own generator).
+
+    Example:
+        >>> layer = Dropout(0.5, np.random.default_rng(0))
+        >>> layer.fix_mask(np.array([[True, False]]))
+        >>> layer.forward(np.array([[1.0, 1.0]]), train_flg=True)
+        array([[2., 0.]])
+    """
+
+    def __init__(self, dropout_ratio: float, rng: np.random.Generator) -> None:
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(f"dropout_ratio must lie in [0, 1), but got {dropout_ratio!r}")
+        self.dropout_ratio = float(dropout_ratio)
+        self.rng = rng
+        self.fixed_keep: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+
+    def fix_mask(self, keep: np.ndarray | None) -> None:
+        """Use ``keep`` (True where a unit is kept) in every training forward; None to draw again.
+
+        For gradient checks, which need the same function at every probe.
+        """
+        self.fixed_keep = None if keep is None else np.asarray(keep, dtype=bool)
+
+    def forward(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        if not train_flg:
+            return x
+        if self.fixed_keep is not None:
+            keep = self.fixed_keep
+        else:
+            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.dropout_ratio
+        self.mask = keep.astype(x.dtype)
+        self.mask *= 1.0 / (1.0 - self.dropout_ratio)
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.multiply(dout, self.mask, out=dout)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -8,12 +8,13 @@ draw takes a :class:`numpy.random.Generator`, no mutable default arguments, and 
 
 from __future__ import annotations
 
-from typing import Sequence
+import numbers
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from hpsearch.nn.activations import make_activation
-from hpsearch.nn.layers import Affine, SoftmaxWithLoss
+from hpsearch.nn.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
 
 __all__ = ["MultiLayerNet", "init_std", "numerical_gradient"]
 
@@ -44,23 +45,49 @@ def init_std(weight_init_std: str | float, fan_in: int) -> float:
     return float(weight_init_std)
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 class MultiLayerNet:
-    """A fully connected network: (Affine, activation) x hidden layers, Affine, softmax.
+    """A fully connected network: (Affine, [BatchNorm], activation, [Dropout]) x hidden, Affine, softmax.
+
+    The book's ``MultiLayerNet`` and ``MultiLayerNetExtend`` in one class: without batch norm
+    and dropout (the defaults) it is the former.
 
     Args:
         input_size: Number of input features (784 for MNIST).
         hidden_size_list: Units of each hidden layer, e.g. ``[100] * 6``.
         output_size: Number of classes.
-        activation: Name of the hidden layers' activation (``"relu"``, ``"sigmoid"``, ...).
+        activation: Name of the hidden layers' activation: relu, sigmoid, tanh, swish, mish,
+            hswish or tanhexp (see :func:`~hpsearch.nn.activations.make_activation`).
         weight_init_std: ``"relu"``/``"he"``, ``"sigmoid"``/``"xavier"`` or a float.
         weight_decay_lambda: L2 weight decay: the loss gains ``0.5 * lambda * sum(W**2)``.
-        rng: The generator for the initial weights (a fresh unseeded one if None).
+        activation_options: The activation's own options, e.g. ``{"n": 4.0}`` for hswish's
+            width; None values are ignored.
+        use_batchnorm: Put a :class:`BatchNormalization` between each hidden Affine and its
+            activation; its ``gamma1``, ``beta1``, ... join :attr:`params`.
+        dropout_ratio: If positive, a :class:`Dropout` after each hidden activation, dropping
+            units with this probability in training. Its masks are drawn from ``rng``.
+        flooding: The Flooding level ``b`` (Ishida et al. 2020), or None for none. The training
+            loss ``E`` (cross-entropy plus weight decay) becomes ``|E - b| + b``: above ``b``
+            nothing changes, below it the gradient's sign flips and the step climbs back up.
+            :meth:`loss` and :meth:`loss_and_gradient` return this flooded value.
+        rng: The generator for the initial weights and the dropout masks (a fresh unseeded
+            one if None).
         dtype: Floating type of the weights and of the computation.
+
+    Raises:
+        ValueError: An option out of range, an unknown activation or init name.
 
     Example:
         >>> net = MultiLayerNet(784, [100, 100], 10, rng=np.random.default_rng(0))
         >>> sorted(net.params)
         ['W1', 'W2', 'W3', 'b1', 'b2', 'b3']
+        >>> net = MultiLayerNet(4, [3], 2, "hswish", activation_options={"n": 4.0},
+        ...                     use_batchnorm=True, dropout_ratio=0.5, rng=np.random.default_rng(0))
+        >>> [name for name, _ in net.layers]
+        ['Affine1', 'BatchNorm1', 'Activation_function1', 'Dropout1', 'Affine2']
     """
 
     def __init__(
@@ -72,41 +99,72 @@ class MultiLayerNet:
         weight_init_std: str | float = "relu",
         weight_decay_lambda: float = 0.0,
         *,
+        activation_options: Mapping[str, Any] | None = None,
+        use_batchnorm: bool = False,
+        dropout_ratio: float = 0.0,
+        flooding: float | None = None,
         rng: np.random.Generator | None = None,
         dtype: type | str = np.float32,
     ) -> None:
+        if not (_is_real(weight_decay_lambda) and 0 <= weight_decay_lambda < float("inf")):
+            raise ValueError(f"weight_decay_lambda must be a number >= 0, but got {weight_decay_lambda!r}")
+        if not (_is_real(dropout_ratio) and 0 <= dropout_ratio < 1):
+            raise ValueError(f"dropout_ratio must lie in [0, 1), but got {dropout_ratio!r}")
+        if flooding is not None and not (_is_real(flooding) and 0 <= flooding < float("inf")):
+            raise ValueError(f"flooding must be None or a finite number >= 0, but got {flooding!r}")
         self.input_size = input_size
         self.hidden_size_list = list(hidden_size_list)
         self.output_size = output_size
         self.hidden_layer_num = len(self.hidden_size_list)
         self.weight_decay_lambda = weight_decay_lambda
+        self.use_batchnorm = bool(use_batchnorm)
+        self.dropout_ratio = float(dropout_ratio)
+        self.flooding = None if flooding is None else float(flooding)
         self.dtype = np.dtype(dtype)
-        rng = rng if rng is not None else np.random.default_rng()
+        self.rng = rng if rng is not None else np.random.default_rng()
+        options = dict(activation_options or {})
+        make_activation(activation, **options)  # fail here, before drawing any weight
 
         self.params: dict[str, np.ndarray] = {}
         sizes = [input_size, *self.hidden_size_list, output_size]
         for idx in range(1, len(sizes)):
             scale = init_std(weight_init_std, sizes[idx - 1])
-            W = scale * rng.standard_normal((sizes[idx - 1], sizes[idx]))
+            W = scale * self.rng.standard_normal((sizes[idx - 1], sizes[idx]))
             self.params[f"W{idx}"] = W.astype(self.dtype)
             self.params[f"b{idx}"] = np.zeros(sizes[idx], dtype=self.dtype)
 
-        # An ordered list of layers, as in the book; Affine layers share the params' arrays.
+        # An ordered list of layers, as in the book; Affine and BatchNorm layers share the
+        # params' arrays, which the optimizers update in place. The (index, layer) lists below
+        # spare each step a search of ``layers`` for the ones that have gradients.
         self.layers: list[tuple[str, object]] = []
+        self.affine_layers: list[tuple[int, Affine]] = []
+        self.batchnorm_layers: list[tuple[int, BatchNormalization]] = []
+        self.dropout_layers: list[tuple[int, Dropout]] = []
         for idx in range(1, len(sizes)):
-            self.layers.append(
-                (f"Affine{idx}", Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1))
-            )
-            if idx < len(sizes) - 1:
-                self.layers.append((f"Activation_function{idx}", make_activation(activation)))
+            affine = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1)
+            self.layers.append((f"Affine{idx}", affine))
+            self.affine_layers.append((idx, affine))
+            if idx == len(sizes) - 1:
+                break
+            if self.use_batchnorm:
+                self.params[f"gamma{idx}"] = np.ones(sizes[idx], dtype=self.dtype)
+                self.params[f"beta{idx}"] = np.zeros(sizes[idx], dtype=self.dtype)
+                bn = BatchNormalization(self.params[f"gamma{idx}"], self.params[f"beta{idx}"])
+                self.layers.append((f"BatchNorm{idx}", bn))
+                self.batchnorm_layers.append((idx, bn))
+            self.layers.append((f"Activation_function{idx}", make_activation(activation, **options)))
+            if self.dropout_ratio > 0:
+                dropout = Dropout(self.dropout_ratio, self.rng)
+                self.layers.append((f"Dropout{idx}", dropout))
+                self.dropout_layers.append((idx, dropout))
         self.last_layer = SoftmaxWithLoss()
 
-    @property
-    def affine_layers(self) -> list[tuple[int, Affine]]:
-        return [(int(name[6:]), layer) for name, layer in self.layers if isinstance(layer, Affine)]
-
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
-        """Class scores (before softmax) for a batch ``x``."""
+        """Class scores (before softmax) for a batch ``x``.
+
+        ``train_flg=True`` uses batch statistics and draws dropout masks; False (inference)
+        uses the running statistics and keeps every unit.
+        """
         x = np.asarray(x, dtype=self.dtype)
         for _, layer in self.layers:
             x = layer.forward(x, train_flg)
@@ -119,44 +177,91 @@ class MultiLayerNet:
         total = sum(float(np.vdot(W, W)) for key, W in self.params.items() if key[0] == "W")
         return 0.5 * self.weight_decay_lambda * total
 
+    def _flooded(self, loss: float) -> tuple[float, float]:
+        """``(|E - b| + b, sign)``: the flooded loss and the factor its gradient takes."""
+        b = self.flooding
+        if b is None or loss >= b:
+            return loss, 1.0
+        return 2.0 * b - loss, -1.0
+
     def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
-        """Cross-entropy plus weight decay for the batch ``(x, t)``."""
+        """Cross-entropy plus weight decay for the batch ``(x, t)``, flooded if ``flooding`` is set."""
         scores = self.predict(x, train_flg)
-        return self.last_layer.forward(scores, t) + self.weight_decay_loss()
+        return self._flooded(self.last_layer.forward(scores, t) + self.weight_decay_loss())[0]
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
-        """Share of rows whose highest score is the label (``t`` as indices or one-hot)."""
-        y = self.predict(x).argmax(axis=1)
+        """Share of rows whose highest score is the label (``t`` as indices or one-hot); inference mode."""
+        y = self.predict(x, train_flg=False).argmax(axis=1)
         labels = t.argmax(axis=1) if t.ndim != 1 else t
         return float(np.mean(y == labels))
 
     def loss_and_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """One forward and one backward pass: the loss and the gradient of every param.
+        """One training-mode forward and one backward pass: the loss and every param's gradient.
 
         The trainer calls this once per step, so the loss it records costs no second forward.
+
+        Returns:
+            The (flooded) loss, and the gradients keyed as :attr:`params`.
         """
-        loss = self.loss(x, t, train_flg=True)
-        dout = self.last_layer.backward(1.0)
+        scores = self.predict(x, train_flg=True)
+        loss, sign = self._flooded(self.last_layer.forward(scores, t) + self.weight_decay_loss())
+        dout = self.last_layer.backward(sign)
         for _, layer in reversed(self.layers):
             dout = layer.backward(dout)
 
         grads: dict[str, np.ndarray] = {}
-        lam = self.weight_decay_lambda
+        lam = sign * self.weight_decay_lambda
         for idx, layer in self.affine_layers:
             if lam:
                 layer.dW += lam * layer.W
             grads[f"W{idx}"] = layer.dW
             grads[f"b{idx}"] = layer.db
+        for idx, layer in self.batchnorm_layers:
+            grads[f"gamma{idx}"] = layer.dgamma
+            grads[f"beta{idx}"] = layer.dbeta
         return loss, grads
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        """The gradient of :meth:`loss` by backpropagation, keyed as :attr:`params`."""
+        """The gradient of :meth:`loss` (training mode) by backpropagation, keyed as :attr:`params`."""
         return self.loss_and_gradient(x, t)[1]
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        """The gradient of :meth:`loss` by central differences (slow; for checking)."""
+        """The gradient of :meth:`loss` (training mode) by central differences (slow; for checking).
+
+        With dropout, fix the masks first (:meth:`Dropout.fix_mask`), or every probe draws anew.
+        """
         return {key: numerical_gradient(lambda: self.loss(x, t, train_flg=True), param)
                 for key, param in self.params.items()}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the params and the batch-norm running statistics (``running_mean1``, ...).
+
+        Plain arrays only, for ``np.savez``; with the optimizer's state dict, enough to pause a
+        trial and continue it exactly (the generator's state is the caller's to keep).
+        """
+        d = {key: val.copy() for key, val in self.params.items()}
+        for idx, layer in self.batchnorm_layers:
+            d[f"running_mean{idx}"] = layer.running_mean.copy()
+            d[f"running_var{idx}"] = layer.running_var.copy()
+        return d
+
+    def load_state_dict(self, d: Mapping[str, np.ndarray]) -> None:
+        """Copies what :meth:`state_dict` returned into this net's arrays, in place.
+
+        Raises:
+            ValueError: A key is missing or unexpected, or a shape differs.
+        """
+        targets = dict(self.params)
+        for idx, layer in self.batchnorm_layers:
+            targets[f"running_mean{idx}"] = layer.running_mean
+            targets[f"running_var{idx}"] = layer.running_var
+        if set(d) != set(targets):
+            raise ValueError(f"state keys {sorted(d)} do not match the network's {sorted(targets)}")
+        for key, arr in targets.items():
+            value = np.asarray(d[key])
+            if value.shape != arr.shape:
+                raise ValueError(f"state {key!r} has shape {value.shape}, but the network's is {arr.shape}")
+            arr[...] = value
 
 
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 from hpsearch.data import Split, make_split
 from hpsearch.nn.activations import ACTIVATIONS
 from hpsearch.nn.net import MultiLayerNet, init_std
-from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer
+from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer, optimizer_settings
 from hpsearch.seeding import TRAIN, rng_for
 
 __all__ = [
@@ -73,6 +73,13 @@ class TrainConfig:
     The defaults are the seed experiment: the first 500 MNIST images with 20% held out,
     ``MultiLayerNet(784, [100] * 6, 10)``, ReLU, He init, plain SGD, 50 epochs of batch 100.
 
+    ``momentum`` (momentum, nesterov), ``decay_rate`` (rmsprop), ``beta1``/``beta2`` (adam) and
+    ``hswish_n`` (hswish's width) left at None take the optimizer's or activation's own
+    default, and are ignored by optimizers and activations that do not take them, so that
+    ``optimizer=choice:sgd,momentum`` can be searched beside ``momentum``. ``batchnorm``,
+    ``dropout`` (ratio) and ``flooding`` (level b) are the regularisers of the book's
+    MultiLayerNetExtend and of Flooding.
+
     Example:
         >>> TrainConfig().with_params({"lr": 1e-3}).lr
         0.001
@@ -87,6 +94,14 @@ class TrainConfig:
     weight_decay: float = 0.0
     optimizer: str = "sgd"
     lr: float = 0.01
+    momentum: float | None = None
+    decay_rate: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    hswish_n: float | None = None
+    batchnorm: bool = False
+    dropout: float = 0.0
+    flooding: float | None = None
     epochs: int = 50
     batch_size: int = 100
     dtype: str = "float32"
@@ -112,6 +127,18 @@ class TrainConfig:
         init_std(self.weight_init, 1)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', but got {self.dtype!r}")
+        if not isinstance(self.batchnorm, bool):
+            raise ValueError(f"batchnorm must be true or false, but got {self.batchnorm!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must lie in [0, 1), but got {self.dropout!r}")
+        if self.flooding is not None and not (isinstance(self.flooding, (int, float)) and self.flooding >= 0):
+            raise ValueError(f"flooding must be a level >= 0 or None, but got {self.flooding!r}")
+        for name in ("momentum", "decay_rate", "beta1", "beta2"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ValueError(f"{name} must lie in [0, 1), but got {value!r}")
+        if self.hswish_n is not None and not (isinstance(self.hswish_n, (int, float)) and self.hswish_n > 0):
+            raise ValueError(f"hswish_n must be positive, but got {self.hswish_n!r}")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be positive seconds, but got {self.time_limit!r}")
 
@@ -247,7 +274,10 @@ class Checkpoint:
         meta = {
             "number": self.number, "epochs": self.epochs, "rng_state": self.rng_state,
             "train_acc": list(self.train_acc), "val_acc": list(self.val_acc), "loss": list(self.loss),
-            "optimizer_scalars": {k: v for k, v in self.optimizer.items() if not isinstance(v, np.ndarray)},
+            "optimizer_scalars": {
+                k: v.item() if isinstance(v, np.generic) else v
+                for k, v in self.optimizer.items() if not isinstance(v, np.ndarray)
+            },
         }
         arrays = {f"net/{k}": v for k, v in self.net.items()}
         arrays.update({f"opt/{k}": v for k, v in self.optimizer.items() if isinstance(v, np.ndarray)})
@@ -382,9 +412,19 @@ def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> Mu
         activation=config.activation,
         weight_init_std=config.weight_init,
         weight_decay_lambda=config.weight_decay,
+        activation_options={"n": config.hswish_n} if config.activation == "hswish" else None,
+        use_batchnorm=config.batchnorm,
+        dropout_ratio=config.dropout,
+        flooding=config.flooding,
         rng=rng,
         dtype=config.dtype,
     )
+
+
+def build_optimizer(config: TrainConfig) -> Any:
+    """The optimizer ``config`` names, given only the settings it takes."""
+    settings = {name: getattr(config, name) for name in optimizer_settings(config.optimizer)}
+    return make_optimizer(config.optimizer, config.lr, **settings)
 
 
 def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, number: int) -> TrialResult:
@@ -423,7 +463,7 @@ def train_rung(
         split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
         rng = rng_for(seed, number, TRAIN)
         net = build_net(cfg, split, rng)
-        optimizer = make_optimizer(cfg.optimizer, cfg.lr)
+        optimizer = build_optimizer(cfg)
         trainer = Trainer(
             net, optimizer, split, epochs=cfg.epochs, batch_size=cfg.batch_size, rng=rng,
             time_limit=cfg.time_limit,

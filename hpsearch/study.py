@@ -72,7 +72,8 @@ class Study:
         strategy: ``"grid"``, ``"random"`` or ``"bayes"``.
         space: The search space (default: lr and weight decay, as in the seed experiment).
         n_trials: Trials to run in all (a grid stops at its own size if that is smaller).
-        n_jobs: Parallel workers; -1 means one per core.
+        n_jobs: Parallel workers; -1 means one per core (with dask: every thread of the
+            cluster). None: 1 on this machine, the whole cluster with dask.
         seed: The study seed: the same seed gives the same trials, whatever ``n_jobs``.
         config: The fixed training settings (default: the seed experiment's).
         directory: The studies folder.
@@ -109,7 +110,7 @@ class Study:
         strategy: str = "random",
         space: SearchSpace | None = None,
         n_trials: int = 100,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
         seed: int = 0,
         config: TrainConfig | None = None,
         directory: str | os.PathLike[str] = "studies",
@@ -125,6 +126,8 @@ class Study:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
         _check_positive_int("n_trials", n_trials)
+        if n_jobs is None:
+            n_jobs = -1 if backend == "dask" else 1
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
             raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), but got {n_jobs!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -171,11 +174,12 @@ class Study:
         self._bar: Any = None
         self._in_record = False
         self._stop_signal: int | None = None
+        self.cluster = None
         if backend == "dask":
-            from hpsearch.cluster import connect
+            from hpsearch.cluster import describe
 
             # Reach the cluster now, so that an unreachable scheduler fails before any write.
-            self.scheduler = connect(scheduler)
+            self.cluster = describe(scheduler)
         if self.storage.exists():
             if not resume:
                 raise StudyError(
@@ -397,14 +401,17 @@ class Study:
         return done
 
     def _parallel(self, pending: Mapping[int, _Task]) -> Iterator[tuple[TrialResult, Checkpoint | None]]:
-        n_jobs = joblib.effective_n_jobs(self.n_jobs) if self.backend != "dask" else self.n_jobs
+        if self.backend == "dask":
+            yield from self._on_cluster(pending)
+            return
+        n_jobs = joblib.effective_n_jobs(self.n_jobs)
         watch = DeathWatch(self.path / ".running") if self.backend == "loky" and n_jobs > 1 else None
         tasks = [
             joblib.delayed(run_trial)(self.config, task.params, self.seed, number,
                                       str(watch.folder) if watch else None, task.until, task.checkpoint)
             for number, task in pending.items()
         ]
-        with self._backend_config(n_jobs), (watch or contextlib.nullcontext()):
+        with joblib.parallel_config(backend=self.backend, n_jobs=n_jobs), (watch or contextlib.nullcontext()):
             parallel = joblib.Parallel(return_as="generator_unordered", batch_size=1)
             try:
                 yield from parallel(tasks)
@@ -413,16 +420,18 @@ class Study:
                     raise LocalBackendCrash(watch.lost(pending), exc) from exc
                 raise
 
-    @contextlib.contextmanager
-    def _backend_config(self, n_jobs: int) -> Iterator[None]:
-        if self.backend != "dask":
-            with joblib.parallel_config(backend=self.backend, n_jobs=n_jobs):
-                yield
-            return
-        from hpsearch.cluster import dask_backend
+    def _on_cluster(self, pending: Mapping[int, _Task]) -> Iterator[tuple[TrialResult, Checkpoint | None]]:
+        from hpsearch.cluster import run_on_cluster
 
-        with dask_backend(self.scheduler, n_jobs):
-            yield
+        numbers = list(pending)
+        calls = [(run_trial, (self.config, pending[n].params, self.seed, n, None, pending[n].until,
+                              pending[n].checkpoint)) for n in numbers]
+
+        def lost(index: int, message: str) -> tuple[TrialResult, None]:
+            number = numbers[index]
+            return TrialResult(number, pending[number].params, TrialState.FAILED, error=message), None
+
+        yield from run_on_cluster(self.scheduler, self.n_jobs, calls, lost)
 
     def _record_final(self, trial: TrialResult, checkpoint: Checkpoint | None = None) -> None:
         """Logs a finished trial (durably, first), then updates the progress bar."""

@@ -1,0 +1,296 @@
+"""Studies on a real Dask cluster: a scheduler and two workers started here as subprocesses.
+
+Each cluster lives in a fixture that shuts it down itself (terminate, then kill), also when the
+test fails. Workers run without a nanny, so killing a worker's process really loses the worker
+(a nanny would restart it), and they use one thread each, as two small machines would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
+from hpsearch.cluster import ClusterInfo, connect, describe, run_on_cluster  # noqa: E402
+from hpsearch.space import LogUniform  # noqa: E402
+from hpsearch.training import TrialState  # noqa: E402
+
+UNREACHABLE = "tcp://127.0.0.1:1"
+COMPARED = ["rank", "trial", "lr", "weight_decay", "val_acc", "train_acc", "best_val_acc", "state"]
+QUICK = TrainConfig(epochs=2, hidden=(20, 20))
+
+
+class LocalCluster:
+    """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, as a user would start them."""
+
+    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
+        self.folder = folder
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **(env or {})}
+        self.scheduler_file = folder / "scheduler.json"
+        self.scheduler: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.address = ""
+
+    def _spawn(self, *args: str) -> subprocess.Popen:
+        log = open(self.folder / f"{args[0]}-{len(self.workers)}.log", "wb")
+        with log:
+            return subprocess.Popen([sys.executable, "-m", f"distributed.cli.dask_{args[0]}", *args[1:]],
+                                    cwd=self.folder, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start(self, n_workers: int = 2, timeout: float = 60.0) -> None:
+        # --port 0 and a scheduler file: a free port, known without a race.
+        self.scheduler = self._spawn("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                     "--scheduler-file", str(self.scheduler_file))
+        deadline = time.monotonic() + timeout
+        while not self.scheduler_file.exists():
+            if self.scheduler.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the dask scheduler did not start:\n{self.logs()}")
+            time.sleep(0.05)
+        time.sleep(0.1)  # the file is written in one go, but let it be flushed
+        self.address = json.loads(self.scheduler_file.read_text())["address"]
+        for _ in range(n_workers):
+            self.workers.append(self._spawn(
+                "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
+                "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder),
+            ))
+        with connect(self.address) as client:
+            client.wait_for_workers(n_workers, timeout=max(1.0, deadline - time.monotonic()))
+
+    def worker_pids(self) -> dict[str, int]:
+        with connect(self.address) as client:
+            return client.run(os.getpid)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in self.folder.glob("*.log"))
+
+    def stop(self) -> None:
+        procs = [*self.workers, *([self.scheduler] if self.scheduler else [])]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def running_cluster(folder: Path, env: dict[str, str] | None = None) -> Iterator[LocalCluster]:
+    folder.mkdir(parents=True, exist_ok=True)
+    cluster = LocalCluster(folder, env)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with running_cluster(tmp_path_factory.mktemp("dask")) as c:
+        yield c
+
+
+def _pair(tmp_path: Path, address: str, name: str, **kwargs) -> tuple:
+    """The same study run locally (loky, 2 jobs) and on the cluster; their rankings."""
+    local = Study(f"{name}-local", n_jobs=2, directory=tmp_path, progress=False, **kwargs).optimize()
+    remote = Study(f"{name}-dask", backend="dask", scheduler=address, n_jobs=-1,
+                   directory=tmp_path, progress=False, **kwargs).optimize()
+    return local, remote
+
+
+# ---------------------------------------------------------------------- results as a local run
+def _split_cache(cluster: LocalCluster) -> dict[str, tuple[int, int]]:
+    """Per worker: (builds, uses from cache) of the train/validation split."""
+
+    def info() -> tuple[int, int]:
+        from hpsearch import data
+
+        stats = data._make_split.cache_info()
+        return stats.misses, stats.hits
+
+    with connect(cluster.address) as client:
+        return client.run(info)
+
+
+def test_random_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path: Path) -> None:
+    before = _split_cache(cluster)
+    local, remote = _pair(tmp_path, cluster.address, "random", strategy="random", n_trials=6, seed=7,
+                          config=QUICK)
+    after = _split_cache(cluster)
+    # The trials ran on the workers, and each worker built the data once, not once per trial.
+    builds = {w: after[w][0] - before[w][0] for w in after}
+    uses = sum(after[w][0] + after[w][1] - before[w][0] - before[w][1] for w in after)
+    assert uses == 6
+    assert all(n <= 1 for n in builds.values())
+    assert len(remote) == 6
+    assert (remote["state"] == "COMPLETE").all()
+    assert remote[COMPARED].equals(local[COMPARED])
+
+
+def test_bayes_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path: Path) -> None:
+    local, remote = _pair(tmp_path, cluster.address, "bayes", strategy="bayes", n_trials=8, seed=11,
+                          config=QUICK, strategy_options={"batch_size": 4, "n_initial_points": 4})
+    assert len(remote) == 8
+    assert remote[COMPARED].equals(local[COMPARED])
+
+
+def test_existing_client_is_used_and_left_open(cluster: LocalCluster, tmp_path: Path) -> None:
+    with distributed.Client(cluster.address, set_as_default=False) as client:
+        ranking = Study("client", backend="dask", scheduler=client, n_trials=3, config=QUICK,
+                        directory=tmp_path, progress=False).optimize()
+        assert len(ranking) == 3
+        assert client.status == "running"  # the study did not close the user's client
+        assert list(run_on_cluster(client, 1, [(abs, (-3,))], on_lost=None)) == [3]
+        assert client.status == "running"
+
+
+def test_describe_counts_workers_and_threads(cluster: LocalCluster) -> None:
+    info = describe(cluster.address)
+    assert info == ClusterInfo(cluster.address, 2, 2)
+    assert "2 worker(s), 2 thread(s)" in str(info)
+
+
+def test_n_jobs_caps_the_trials_running_at_once(cluster: LocalCluster) -> None:
+    def busy(i: int) -> tuple[int, float, float]:
+        start = time.time()
+        time.sleep(0.3)
+        return os.getpid(), start, time.time()
+
+    spans = list(run_on_cluster(cluster.address, 1, [(busy, (i,)) for i in range(4)], on_lost=None))
+    # On the cluster's workers, not in this process, and one at a time.
+    assert {pid for pid, _, _ in spans} <= set(cluster.worker_pids().values())
+    spans.sort(key=lambda s: s[1])
+    assert all(later[1] >= earlier[2] - 0.05 for earlier, later in zip(spans, spans[1:]))
+    # -1: every thread of the cluster (2 workers of 1 thread): two run side by side.
+    spans = list(run_on_cluster(cluster.address, -1, [(busy, (i,)) for i in range(2)], on_lost=None))
+    (_, start_a, end_a), (_, start_b, end_b) = sorted(spans, key=lambda s: s[1])
+    assert start_b < end_a
+
+
+# ---------------------------------------------------------------------- a worker dies
+LONG = TrainConfig(epochs=150, samples=500)  # about 0.8 s a trial, on an idle core
+
+
+def _kill_a_busy_worker(cluster: LocalCluster, killed: list[int], stop: threading.Event) -> None:
+    """Kills (SIGKILL) the first worker seen running a trial, 0.3 s into it."""
+    pids = cluster.worker_pids()
+    with connect(cluster.address) as client:
+        while not stop.is_set():
+            busy = [addr for addr, keys in client.processing().items() if keys]
+            if busy:
+                time.sleep(0.3)
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(pids[busy[0]])
+                return
+            time.sleep(0.02)
+
+
+def _study_with_a_worker_killed(cluster: LocalCluster, tmp_path: Path, name: str, n_trials: int):
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, killed, stop), daemon=True)
+    killer.start()
+    study = Study(name, backend="dask", scheduler=cluster.address, n_jobs=-1, n_trials=n_trials, seed=5, config=LONG,
+                  space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), directory=tmp_path, progress=False)
+    try:
+        study.optimize()
+    finally:
+        stop.set()
+        killer.join()
+    assert killed and killed[0] in {p.pid for p in cluster.workers}
+    assert any(p.poll() == -signal.SIGKILL for p in cluster.workers)
+    return study
+
+
+def test_killed_worker_costs_a_retry_and_the_study_completes(tmp_path: Path) -> None:
+    with running_cluster(tmp_path / "cluster") as cluster:
+        study = _study_with_a_worker_killed(cluster, tmp_path, "killed", n_trials=3)
+    assert [t.number for t in study.trials] == [0, 1, 2]
+    # The lost trial ran again on the other worker, with the very same result.
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    local = Study("killed-local", n_trials=3, seed=5, config=LONG, n_jobs=2,
+                  space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), directory=tmp_path, progress=False)
+    local.optimize()
+    assert [(t.params, t.val_acc, t.train_acc) for t in study.trials] == \
+           [(t.params, t.val_acc, t.train_acc) for t in local.trials]
+    # And every trial is in the study's log, as a resume would read it.
+    reloaded = Study.load("killed", tmp_path, progress=False)
+    assert len(reloaded.trials) == 3
+
+
+def test_trial_dask_gives_up_on_is_recorded_failed_not_a_hang(tmp_path: Path) -> None:
+    # allowed-failures 0: the scheduler gives up on a task at the first death of its worker
+    # (KilledWorker); joblib's own dask backend would then wait forever.
+    env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    with running_cluster(tmp_path / "cluster", env) as cluster:
+        start = time.monotonic()
+        study = _study_with_a_worker_killed(cluster, tmp_path, "gave-up", n_trials=3)
+        assert time.monotonic() - start < 60
+    assert [t.number for t in study.trials] == [0, 1, 2]
+    failed = [t for t in study.trials if t.state is TrialState.FAILED]
+    assert 1 <= len(failed) <= 2  # the running trial, and one queued on the same worker at most
+    assert all("KilledWorker" in t.error and t.params for t in failed)
+    assert any(t.state is TrialState.COMPLETE for t in study.trials)
+
+
+# ---------------------------------------------------------------------- unreachable scheduler
+def test_connect_to_nothing_fails_fast_with_one_line() -> None:
+    start = time.monotonic()
+    with pytest.raises(ValueError) as info:
+        connect(UNREACHABLE, timeout=2)
+    assert time.monotonic() - start < 6
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot reach the dask scheduler at {UNREACHABLE} within 2 s")
+
+
+@pytest.mark.parametrize("scheduler", [None, "", 8786])
+def test_scheduler_must_be_an_address_or_client(scheduler: object) -> None:
+    with pytest.raises(ValueError, match="needs a scheduler address"):
+        connect(scheduler)
+
+
+def test_dask_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ValueError, match=r'pip install "hpsearch\[dask\]"'):
+        connect(UNREACHABLE)
+
+
+def test_study_with_unreachable_scheduler_fails_on_construction(tmp_path: Path) -> None:
+    # Needs Study.__init__ to connect (see hpsearch.cluster.describe).
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="cannot reach the dask scheduler"):
+        Study("nowhere", backend="dask", scheduler=UNREACHABLE, directory=tmp_path, progress=False)
+    assert time.monotonic() - start < 10
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_with_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) -> None:
+    # Needs the CLI's --backend and --scheduler options.
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "hpsearch", "random", "--trials", "2", "--backend", "dask",
+         "--scheduler", UNREACHABLE, "--out", str(tmp_path / "studies")],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+    )
+    assert time.monotonic() - start < 10
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"hpsearch: error: cannot reach the dask scheduler at {UNREACHABLE}")
+    assert list(tmp_path.iterdir()) == []

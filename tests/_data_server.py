@@ -1,0 +1,63 @@
+"""A tiny HTTP server on 127.0.0.1 for the download tests: serves bytes from a dict, logs requests."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+from typing import Mapping
+
+import numpy as np
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """``array`` (uint8) in the IDX format: magic 0x0000, type 0x08, ndim, big-endian dims, data."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    return header + array.tobytes()
+
+
+def idx_gz(array: np.ndarray) -> bytes:
+    # Level 1: the checksums are of the decoded arrays, so compression level does not matter.
+    return gzip.compress(idx_bytes(array), compresslevel=1, mtime=0)
+
+
+class FileServer:
+    """Serves ``files`` (path without the leading slash -> bytes) on an ephemeral port.
+
+    Attributes:
+        requests: Every path asked for, in order.
+        files: What is served; tests may swap it.
+    """
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = dict(files)
+        self.requests: list[str] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                owner.requests.append(self.path)
+                body = owner.files.get(self.path.lstrip("/"))
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.httpd.shutdown()
+            self.thread.join(5)
+        self.httpd.server_close()

@@ -1,0 +1,61 @@
+"""Synthetic trials for the report, plot and html tests: the score is a known function of the params."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
+from hpsearch.training import TrialResult, TrialState
+
+
+def score_at_edge(params: dict) -> float:
+    """Best at lr's upper bound 1e-2, as in the seed experiment; weight decay does not matter."""
+    return 0.1 + 0.85 * (math.log10(params["lr"]) + 6) / 4
+
+
+def score_inside(params: dict) -> float:
+    """Best at lr = 1e-4 and weight decay = 1e-6, the middle of both log ranges."""
+    u = math.log10(params["lr"]) + 4
+    v = math.log10(params["weight_decay"]) + 6
+    return 0.95 * math.exp(-(u * u + v * v) / 2)
+
+
+def make_trials(
+    n: int = 40,
+    space: SearchSpace | None = None,
+    score: Callable[[dict], float] = score_at_edge,
+    failed: tuple[int, ...] = (),
+    epochs: int = 4,
+    seed: int = 0,
+) -> list[TrialResult]:
+    """``n`` trials drawn from ``space``; those numbered in ``failed`` are DIVERGED without a score."""
+    space = space if space is not None else default_space()
+    rng = np.random.default_rng(seed)
+    trials = []
+    for number in range(n):
+        params = space.sample(rng)
+        if number in failed:
+            trials.append(TrialResult(number, params, TrialState.DIVERGED, epochs=1,
+                                      train_curve=(0.1,), val_curve=(0.1,), loss_curve=(None,),
+                                      seconds=0.1, error="loss became nan at epoch 2"))
+            continue
+        final = float(np.clip(score(params), 0.0, 1.0))
+        val = tuple(final * (e + 1) / epochs for e in range(epochs))
+        train = tuple(min(1.0, v + 0.02) for v in val)
+        loss = tuple(2.3 * (1 - v) for v in val)
+        trials.append(TrialResult(number, params, TrialState.COMPLETE, val_acc=val[-1],
+                                  best_val_acc=max(val), train_acc=train[-1], epochs=epochs,
+                                  train_curve=train, val_curve=val, loss_curve=loss, seconds=1.5))
+    return trials
+
+
+def mixed_space() -> SearchSpace:
+    return SearchSpace({
+        "lr": LogUniform(1e-4, 1e-1),
+        "weight_decay": Uniform(0.0, 1e-3),
+        "batch_size": IntUniform(16, 256),
+        "activation": Categorical(["relu", "sigmoid", "tanh"]),
+    })

@@ -1,0 +1,169 @@
+"""index.html: a static page with the settings, the top table, the notes and every figure.
+
+The page is parsed here, and opened in headless Chromium (Debian's ``chromium``) to check that
+the browser renders the table and loads every image. That test skips only when Chromium is
+missing outside CI; in CI (``CI`` set) ``.ci/run`` installs it, and a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from _report_fixtures import make_trials, mixed_space
+from hpsearch.html import render_index, write_index
+from hpsearch.report import ranking, write_reports
+from hpsearch.space import default_space
+
+SETTINGS = {
+    "name": "demo-study",
+    "strategy": {"name": "random"},
+    "seed": 7,
+    "n_trials": 40,
+    "space": default_space().to_json(),
+    "config": {"dataset": "mnist", "samples": 500, "epochs": 4, "hidden": [100, 100]},
+    "hpsearch_version": "0.1.0",
+}
+
+
+class _Page(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.images: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.text: list[str] = []
+        self._table: str | None = None
+        self._in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag == "table":
+            self._table = attrs.get("id")
+        if tag == "tbody":
+            self._in_body = True
+        if tag == "tr" and self._in_body and self._table:
+            self.rows[self._table] = self.rows.get(self._table, 0) + 1
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.fixture
+def report(tmp_path):
+    (tmp_path / "study.json").write_text(json.dumps(SETTINGS))
+    trials = make_trials(40, failed=(5,))
+    paths = write_reports(tmp_path, trials, default_space())
+    return tmp_path, paths
+
+
+def test_index_is_static_and_complete(report):
+    folder, paths = report
+    page = _Page()
+    page.feed(paths["index"].read_text(encoding="utf-8"))
+    assert "script" not in page.tags and "iframe" not in page.tags
+    assert page.rows["ranking"] == 20
+    figures = {k: p for k, p in paths.items() if p.suffix == ".png"}
+    assert sorted(page.images) == sorted(p.name for p in figures.values())  # relative paths
+    assert all((folder / src).is_file() for src in page.images)
+    text = " ".join(page.text)
+    assert "demo-study" in text and "log:1e-06:0.01" in text and "random" in text
+    assert "lr: " in text and "upper bound 0.01" in text  # the edge note
+    assert page.rows["settings"] >= 5
+
+
+def test_index_without_study_json_and_escaping(tmp_path):
+    space = mixed_space()
+    trials = make_trials(6, space=space, score=lambda p: 0.5)
+    trials[0] = dataclasses.replace(trials[0], params={**trials[0].params, "activation": "<b>x</b>"})
+    df = ranking(trials, space.names)
+    path = write_index(tmp_path, df, notes=["a <note> & more"])
+    text = path.read_text()
+    assert "&lt;b&gt;x&lt;/b&gt;" in text and "<b>x</b>" not in text
+    assert "a &lt;note&gt; &amp; more" in text
+    assert tmp_path.name in text  # the title falls back to the folder name
+    assert "No trials yet" in render_index(df.head(0))
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+# A test-only copy of the page, in the same folder (so relative paths resolve the same way),
+# with a script appended that reports what the browser rendered and loaded. A deliberately
+# missing image proves that a broken one would be caught.
+_PROBE = """<img id="probe-missing" src="no-such-figure.png" alt="">
+<script>
+window.addEventListener("load", function () {
+  var shown = Array.prototype.filter.call(document.images, function (i) { return i.id !== "probe-missing"; });
+  var missing = document.getElementById("probe-missing");
+  var table = document.getElementById("ranking");
+  var out = {
+    images: shown.map(function (i) {
+      return {src: i.getAttribute("src"), complete: i.complete, width: i.naturalWidth, height: i.naturalHeight,
+              shown: i.getBoundingClientRect().width};
+    }),
+    missing_width: missing.naturalWidth,
+    rows: table ? table.tBodies[0].rows.length : -1,
+    columns: table ? table.tHead.rows[0].cells.length : -1,
+    table_height: table ? table.getBoundingClientRect().height : 0,
+    first_cell: table ? table.tBodies[0].rows[0].cells[0].textContent : ""
+  };
+  var pre = document.createElement("pre");
+  pre.id = "probe-result";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def test_index_renders_in_headless_chromium(report, tmp_path_factory):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it in CI")
+        pytest.skip("chromium not installed (apt-get install chromium); CI runs this test")
+    folder, paths = report
+    page = paths["index"].read_text(encoding="utf-8")
+    assert page.count("</body>") == 1
+    probe = folder / "_probe_index.html"
+    probe.write_text(page.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    cmd = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-extensions", f"--user-data-dir={profile}", "--window-size=1280,2000",
+        "--virtual-time-budget=10000", "--dump-dom", probe.as_uri(),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    match = re.search(r'<pre id="probe-result">(.*?)</pre>', done.stdout, re.S)
+    assert match, f"chromium did not render the page (exit {done.returncode}): {done.stderr[-2000:]}"
+    result = json.loads(html.unescape(match.group(1)))
+    assert result["rows"] == 20 and result["first_cell"] == "1"
+    assert result["columns"] >= 10 and result["table_height"] > 100
+    assert result["missing_width"] == 0  # the probe can tell a broken image
+    figures = sorted(p.name for p in paths.values() if p.suffix == ".png")
+    assert sorted(i["src"] for i in result["images"]) == figures
+    for image in result["images"]:
+        assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
+        assert image["shown"] > 100, image

@@ -8,10 +8,13 @@ study folder is touched.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from typing import Any, Sequence
 
+from hpsearch.data import REMOTE_DATASETS, download
+from hpsearch.report import FORMATS, edge_notes, format_top
 from hpsearch.space import SearchSpace, default_space, parse_dimension, parse_value
 from hpsearch.storage import StudyError
 from hpsearch.study import Study, StudyInterrupted
@@ -137,7 +140,10 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     t.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="fix any training setting, repeatable: optimizer=adam, activation=tanhexp, "
                         "epochs=20 (the options below are shortcuts for common ones)")
-    t.add_argument("--dataset", default=_DEFAULTS.dataset, help="dataset (default mnist, the shipped subset)")
+    t.add_argument("--dataset", default=_DEFAULTS.dataset,
+                   help="mnist (the shipped 10,000-image subset; full MNIST is downloaded when --samples "
+                        "> 10000), fashion-mnist, digits, or a path to a .npz with x_train, y_train "
+                        "(default mnist)")
     t.add_argument("--samples", type=_positive_int, default=_DEFAULTS.samples,
                    help=f"images taken from the training set (default {_DEFAULTS.samples})")
     t.add_argument("--val-ratio", type=_ratio, default=_DEFAULTS.val_ratio,
@@ -159,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hpsearch",
         description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.",
     )
-    sub = parser.add_subparsers(dest="subcommand", metavar="{grid,random,bayes,run,report}",
+    sub = parser.add_subparsers(dest="subcommand", metavar="{grid,random,bayes,run,report,data}",
                                 parser_class=_Parser)
     sub.required = True
     _add_run_parser(sub, "grid", "grid search: evenly spaced points, log-spaced on log ranges")
@@ -181,6 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("name", help="the study name")
     r.add_argument("--out", default="studies", help="the studies folder (default studies)")
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
+    r.add_argument("--format", choices=FORMATS, default="table",
+                   help="how to print the top rows: table, markdown, csv or json (default table)")
+
+    d = sub.add_parser("data", help="download a dataset into the cache", description=(
+        "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the cache "
+        "folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline."))
+    d.set_defaults(command="data")
+    d.add_argument("action", choices=("download",), help="what to do")
+    d.add_argument("dataset", choices=sorted(REMOTE_DATASETS), help="the dataset")
+    d.add_argument("--mirror", help="a base URL to download from instead of the usual mirrors")
+    d.add_argument("--cache-dir", help="the cache folder (default $HPSEARCH_DATA or ~/.cache/hpsearch)")
+    d.add_argument("--force", action="store_true", help="download again even if cached")
     return parser
 
 
@@ -210,11 +228,13 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**settings)
 
 
-def _print_top(study: Study, k: int) -> None:
-    df = study.ranking().head(k)
-    columns = ["rank", "trial", *study.space.names, "val_acc", "best_val_acc", "train_acc", "state"]
-    print(f"top {min(k, len(df))} of {len(study.trials)} trials ({study.name}):")
-    print(df[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+def _print_top(study: Study, k: int, fmt: str = "table") -> None:
+    if fmt == "table":
+        print(f"top {min(k, len(study.trials))} of {len(study.trials)} trials ({study.name}):")
+    print(format_top(study.ranking(), k, fmt))
+    if fmt in ("table", "markdown"):
+        for note in edge_notes(study.trials, study.space):
+            print(f"note: {note}")
 
 
 def _resume_command(argv: Sequence[str], name: str) -> str:
@@ -270,9 +290,16 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _report(args: argparse.Namespace) -> int:
     study = Study.load(args.name, args.out, progress=False)
     paths = study.write_reports()
-    _print_top(study, args.top)
-    for path in paths.values():
-        print(f"wrote {path}")
+    _print_top(study, args.top, args.format)
+    if args.format in ("table", "markdown"):
+        for path in paths.values():
+            print(f"wrote {path}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    path = download(args.dataset, cache_dir=args.cache_dir, mirrors=args.mirror, force=args.force)
+    print(f"{args.dataset}: {path}")
     return 0
 
 
@@ -344,7 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(parser.parse_args(study_file_argv(args.file) + args.overrides), argv)
         if args.command == "run":
             return _run(args, argv)
+        if args.command == "data":
+            return _data(args)
         return _report(args)
     except (ValueError, StudyError) as exc:
         print(f"hpsearch: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `hpsearch report NAME | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

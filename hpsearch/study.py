@@ -58,6 +58,14 @@ class StudyInterrupted(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+def _difference(key: str, stored: Any, asked: Any) -> str:
+    """``key: stored X, asked Y``, naming only the entries that differ when both are dicts."""
+    if isinstance(stored, dict) and isinstance(asked, dict):
+        names = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
+        return "; ".join(f"{key}.{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in names)
+    return f"{key}: stored {stored!r}, asked {asked!r}"
+
+
 def _check_positive_int(option: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{option} must be a positive integer, but got {value!r}")
@@ -156,7 +164,6 @@ class Study:
                     self.config.with_params({name: value})
                 except ValueError as exc:
                     raise ValueError(f"--param {name}={dim.spec()}: {exc}") from None
-        check_dataset(self.config.dataset, self.config.samples)
         self.pruning = Pruning(prune, min_epochs, reduction_factor)
         self.n_trials = n_trials
         self.n_jobs = n_jobs
@@ -205,12 +212,17 @@ class Study:
 
     def _check_definition(self, stored: Mapping[str, Any]) -> None:
         mine = self.definition()
-        missing = [key for key in _DEFINING if key not in stored and key != "pruning"]
+        stored = {"pruning": Pruning().to_json(), **stored}  # studies from before pruning existed
+        missing = [key for key in _DEFINING if key not in stored]
         if missing:
             raise StudyError(f"corrupt study definition {self.storage.definition_path}: missing {missing}")
-        differ = [key for key in _DEFINING if stored.get(key) != mine[key]]
+        try:  # settings added since the study was made take their defaults
+            stored["config"] = TrainConfig.from_json(stored["config"]).to_json()
+        except (TypeError, ValueError) as exc:
+            raise StudyError(f"corrupt study definition {self.storage.definition_path}: {exc}") from None
+        differ = [key for key in _DEFINING if stored[key] != mine[key]]
         if differ:
-            details = "; ".join(f"{key}: stored {stored[key]!r}, asked {mine[key]!r}" for key in differ)
+            details = "; ".join(_difference(key, stored[key], mine[key]) for key in differ)
             raise StudyError(
                 f"study {self.name!r} was created with a different {', '.join(differ)} "
                 f"({details}); run it as it was defined, or choose another --name"
@@ -291,6 +303,8 @@ class Study:
                 reports are written; running the study again resumes it.
             StudyError: Another process is running this study.
         """
+        # Before anything is written: the data must hold the samples (this may download it).
+        check_dataset(self.config.dataset, self.config.samples)
         with self.storage.lock():
             stored = self.storage.read_definition() if self.storage.exists() else None
             if stored is None:

@@ -1,0 +1,157 @@
+"""Seconds the Bayesian strategy spends per suggested point, and its share of a real study.
+
+Usage: python benchmarks/bench_bayes.py [--sizes 10,50,100,200] [--batch 4] [--skopt-sizes ...]
+                                        [--study-trials 100] [--epochs 50] [--no-study]
+
+Part 1 (synthetic scores, a smooth function of log lr and log weight decay plus noise): a
+strategy is driven through a study of max(sizes) trials, batch by batch, as the Study does;
+each batch's tell+ask time divided by its points is recorded. At each size n we report the
+batch asked with n trials told, and the median and mean over the batches asked with
+0.8n..1.2n told (the mean includes the kernel refits, the median mostly not). The baseline is
+scikit-optimize's default ``Optimizer(space.to_skopt(), base_estimator="GP")`` told the same
+n-4 points, then timed on ``tell(last 4) + ask(4, "cl_min")``, divided by 4.
+
+Part 2: a real bayes study (n_jobs=2), with the strategy's ask and tell wrapped by timers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+import _common  # noqa: F401
+from _common import emit, load_note, machine
+
+from hpsearch.space import default_space
+from hpsearch.strategies.bayes import BayesStrategy
+from hpsearch.training import TrainConfig, TrialResult, TrialState
+
+
+def synthetic(params: dict, rng: np.random.Generator) -> float:
+    a, b = math.log10(params["lr"]), math.log10(params["weight_decay"])
+    acc = 0.1 + 0.8 * math.exp(-((a + 2.5) ** 2) / 1.5 - ((b + 6.0) ** 2) / 8.0)
+    return float(np.clip(acc + 0.01 * rng.standard_normal(), 0, 1))
+
+
+def drive(n_max: int, batch: int, seed: int = 0):
+    space = default_space()
+    strategy = BayesStrategy(space, seed, n_max, batch_size=batch)
+    rng = np.random.default_rng(seed)
+    per_batch = []  # (told before the ask, seconds per point of tell-before + ask)
+    told: list[TrialResult] = []
+    pending: list[TrialResult] = []
+    n = 0
+    while n < n_max:
+        numbers = list(range(n, n + batch))
+        t = time.perf_counter()
+        strategy.tell(pending)
+        params = strategy.ask(numbers)
+        per_batch.append((n, (time.perf_counter() - t) / batch))
+        pending = [TrialResult(k, p, TrialState.COMPLETE, val_acc=synthetic(p, rng))
+                   for k, p in zip(numbers, params)]
+        told.extend(pending)
+        n += batch
+    return per_batch, told
+
+
+def skopt_cost(told: list[TrialResult], n: int, batch: int, seed: int = 0) -> float:
+    from skopt import Optimizer
+
+    space = default_space()
+    opt = Optimizer(space.to_skopt(), base_estimator="GP", random_state=seed)
+    xs = [space.to_list(t.params) for t in told[:n]]
+    ys = [-t.val_acc for t in told[:n]]
+    opt.tell(xs[: n - batch], ys[: n - batch])
+    t = time.perf_counter()
+    opt.tell(xs[n - batch :], ys[n - batch :])
+    opt.ask(n_points=batch, strategy="cl_min")
+    return (time.perf_counter() - t) / batch
+
+
+def study_share(trials: int, epochs: int, n_jobs: int) -> dict:
+    from hpsearch import Study
+
+    spent = {"ask": 0.0, "tell": 0.0, "asks": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        study = Study("bench-bayes", strategy="bayes", n_trials=trials, n_jobs=n_jobs, seed=0,
+                      config=TrainConfig(epochs=epochs), directory=tmp, progress=False)
+        strategy = study.strategy
+        ask, tell = strategy.ask, strategy.tell
+
+        def timed_ask(numbers):
+            t = time.perf_counter()
+            try:
+                return ask(numbers)
+            finally:
+                spent["ask"] += time.perf_counter() - t
+                spent["asks"] += 1
+
+        def timed_tell(results):
+            t = time.perf_counter()
+            try:
+                return tell(results)
+            finally:
+                spent["tell"] += time.perf_counter() - t
+
+        strategy.ask, strategy.tell = timed_ask, timed_tell
+        t = time.perf_counter()
+        study.optimize()
+        wall = time.perf_counter() - t
+        best = study.best_trial.val_acc
+    strategy_s = spent["ask"] + spent["tell"]
+    return {"wall": wall, "strategy": strategy_s, "share": strategy_s / wall, "ask": spent["ask"],
+            "tell": spent["tell"], "asks": spent["asks"], "best_val_acc": best}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10,50,100,200")
+    ap.add_argument("--skopt-sizes", default=None, help="sizes for the scikit-optimize baseline (default: --sizes)")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--study-trials", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--no-study", action="store_true")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    skopt_sizes = [int(s) for s in (args.skopt_sizes or args.sizes).split(",")]
+    print(f"bayes strategy cost per suggested point, batch {args.batch}; {machine()}; {load_note()}")
+
+    per_batch, told = drive(max(sizes) + args.batch, args.batch)
+    costs = dict(per_batch)
+    for n in sizes:
+        at = min(costs, key=lambda k: abs(k - n))
+        window = [c for k, c in per_batch if 0.8 * n <= k <= 1.2 * n] or [costs[at]]
+        line = (f"n={n:4d}: hpsearch {costs[at]:.4f} s/point (batch at {at} told); "
+                f"window {0.8 * n:.0f}..{1.2 * n:.0f}: median {statistics.median(window):.4f}, "
+                f"mean {statistics.mean(window):.4f}")
+        fields = dict(n=n, hpsearch=costs[at], hpsearch_window_median=statistics.median(window),
+                      hpsearch_window_mean=statistics.mean(window), batch=args.batch)
+        if n in skopt_sizes and n >= args.batch * 2:
+            sk = skopt_cost(told, n, args.batch)
+            line += f"; skopt Optimizer GP cl_min {sk:.4f} s/point; ratio {sk / statistics.median(window):.1f}x"
+            fields.update(skopt=sk, ratio_skopt_over_hpsearch_median=sk / statistics.median(window))
+        print(line, flush=True)
+        emit("bayes", what="seconds_per_point", **fields)
+    total = sum(c for _, c in per_batch) * args.batch
+    print(f"whole synthetic run to {max(sizes) + args.batch} trials: {total:.2f} s in the strategy, "
+          f"{total / (max(sizes) + args.batch):.4f} s/point amortised (kernel refits included)")
+    emit("bayes", what="amortised_seconds_per_point", trials=max(sizes) + args.batch,
+         total=total, per_point=total / (max(sizes) + args.batch))
+
+    if not args.no_study:
+        r = study_share(args.study_trials, args.epochs, args.jobs)
+        print(f"real bayes study, {args.study_trials} trials, {args.epochs} epochs, n_jobs={args.jobs}: "
+              f"wall {r['wall']:.1f} s, strategy {r['strategy']:.2f} s (ask {r['ask']:.2f}, tell "
+              f"{r['tell']:.3f}, {r['asks']} asks) = {100 * r['share']:.1f}% of wall (target <= 15%); "
+              f"best val_acc {r['best_val_acc']:.3f}")
+        emit("bayes", what="study_share", trials=args.study_trials, epochs=args.epochs, jobs=args.jobs, **r)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,49 +1,53 @@
 """hpsearch: hyperparameter search for the NumPy ``MultiLayerNet`` of "Deep Learning from Scratch".
 
+The public names below are loaded on first use (PEP 562), so that a worker process, which only
+needs :mod:`hpsearch.workers`, does not pay for pandas, scikit-optimize and matplotlib.
+
 Example:
     >>> from hpsearch import Study
     >>> Study("demo", strategy="random", n_trials=100, n_jobs=2).optimize()  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from hpsearch.space import (  # noqa: E402
-    Categorical,
-    Dimension,
-    IntUniform,
-    LogUniform,
-    SearchSpace,
-    Uniform,
-    default_space,
-)
-from hpsearch.storage import StudyError  # noqa: E402
-from hpsearch.strategies import (  # noqa: E402
-    BayesStrategy,
-    GridStrategy,
-    RandomStrategy,
-    Strategy,
-)
-from hpsearch.study import Study, StudyInterrupted  # noqa: E402
-from hpsearch.training import TrainConfig, TrialResult, TrialState, train_trial  # noqa: E402
+_EXPORTS = {
+    "BayesStrategy": "hpsearch.strategies",
+    "Categorical": "hpsearch.space",
+    "Dimension": "hpsearch.space",
+    "GridStrategy": "hpsearch.strategies",
+    "IntUniform": "hpsearch.space",
+    "LogUniform": "hpsearch.space",
+    "RandomStrategy": "hpsearch.strategies",
+    "SearchSpace": "hpsearch.space",
+    "Strategy": "hpsearch.strategies",
+    "Study": "hpsearch.study",
+    "StudyError": "hpsearch.storage",
+    "StudyInterrupted": "hpsearch.study",
+    "TrainConfig": "hpsearch.training",
+    "TrialResult": "hpsearch.training",
+    "TrialState": "hpsearch.training",
+    "Uniform": "hpsearch.space",
+    "default_space": "hpsearch.space",
+    "train_trial": "hpsearch.training",
+}
 
-__all__ = [
-    "BayesStrategy",
-    "Categorical",
-    "Dimension",
-    "GridStrategy",
-    "IntUniform",
-    "LogUniform",
-    "RandomStrategy",
-    "SearchSpace",
-    "Strategy",
-    "Study",
-    "StudyError",
-    "StudyInterrupted",
-    "TrainConfig",
-    "TrialResult",
-    "TrialState",
-    "Uniform",
-    "__version__",
-    "default_space",
-    "train_trial",
-]
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'hpsearch' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

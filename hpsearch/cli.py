@@ -365,8 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         if args.command == "file":
             return _run(parser.parse_args(study_file_argv(args.file) + args.overrides), argv)
         if args.command == "run":
@@ -377,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, StudyError) as exc:
         print(f"hpsearch: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:  # `hpsearch report NAME | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -1,0 +1,40 @@
+"""Shared fixtures for the hpsearch tests: tiny training settings and folder snapshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hpsearch import TrainConfig
+
+
+@pytest.fixture
+def tiny_config() -> TrainConfig:
+    """Settings whose trials take a few hundredths of a second."""
+    return TrainConfig(epochs=3, hidden=(20, 20), samples=200)
+
+
+@pytest.fixture
+def tiny_flags() -> list[str]:
+    """The CLI flags of ``tiny_config``."""
+    return ["--epochs", "3", "--hidden", "20,20", "--samples", "200"]
+
+
+def _snapshot(root: str | os.PathLike[str]) -> dict[str, tuple[int, int, bytes | None]]:
+    root = Path(root)
+    out: dict[str, tuple[int, int, bytes | None]] = {}
+    if not root.exists():
+        return out
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        content = path.read_bytes() if path.is_file() else None
+        out[str(path.relative_to(root))] = (st.st_mtime_ns, st.st_size, content)
+    return out
+
+
+@pytest.fixture
+def snapshot():
+    """A function: every path under a folder with its mtime, size and (for files) content."""
+    return _snapshot

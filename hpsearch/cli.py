@@ -233,6 +233,11 @@ def _print_top(study: Study, k: int, fmt: str = "table") -> None:
         print(f"top {min(k, len(study.trials))} of {len(study.trials)} trials ({study.name}):")
     print(format_top(study.ranking(), k, fmt))
     if fmt in ("table", "markdown"):
+        if study.pruning.active and study.trials:
+            trained = sum(t.epochs for t in study.trials)
+            full = len(study.trials) * study.config.epochs
+            print(f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without "
+                  f"pruning ({trained / full:.0%})")
         for note in edge_notes(study.trials, study.space):
             print(f"note: {note}")
 
@@ -277,11 +282,6 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
         return stop.exit_code
     _print_top(study, 5)
-    if study.pruning.active:
-        trained = sum(t.epochs for t in study.trials)
-        full = len(study.trials) * study.config.epochs
-        print(f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning "
-              f"({trained / full:.0%})")
     for path in study.report_paths.values():
         print(f"wrote {path}")
     return 0

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from hpsearch.report import display_frame
+from hpsearch.report import _looks_numeric, display_frame
 
 __all__ = ["render_index", "write_index", "read_settings"]
 
@@ -108,7 +108,7 @@ def _table(df: pd.DataFrame, top: int) -> str:
     body = []
     for row in shown.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{_e(v)}</td>' if c in numeric or _is_number(v) else f"<td>{_e(v)}</td>"
+            f'<td class="num">{_e(v)}</td>' if c in numeric or _looks_numeric(v) else f"<td>{_e(v)}</td>"
             for c, v in zip(shown.columns, row)
         )
         body.append(f"<tr>{cells}</tr>")
@@ -119,14 +119,6 @@ def _table(df: pd.DataFrame, top: int) -> str:
 def _note(text: str) -> str:
     # The proposed command line reads (and copies) best as code.
     return re.sub(r"(--param \S+)", r"<code>\1</code>", _e(text))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _relative(path: Path, folder: Path) -> str:

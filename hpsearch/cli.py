@@ -13,6 +13,7 @@ import shlex
 import sys
 from typing import Any, Sequence
 
+from hpsearch import __version__
 from hpsearch.data import REMOTE_DATASETS, download
 from hpsearch.report import FORMATS, edge_notes, format_top
 from hpsearch.space import SearchSpace, default_space, parse_dimension, parse_value
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hpsearch",
         description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.",
     )
+    parser.add_argument("--version", action="version", version=f"hpsearch {__version__}")
     sub = parser.add_subparsers(dest="subcommand", metavar="{grid,random,bayes,run,report,data}",
                                 parser_class=_Parser)
     sub.required = True

@@ -181,6 +181,7 @@ class Study:
         self._bar: Any = None
         self._in_record = False
         self._stop_signal: int | None = None
+        self._told: set[int] = set()
         self.cluster = None
         if backend == "dask":
             from hpsearch.cluster import describe
@@ -318,6 +319,7 @@ class Study:
                 if stored.get("n_trials") != self.n_trials:
                     self.storage.write_definition({**stored, "n_trials": self.n_trials})
             self.strategy.tell(self.trials)
+            self._told = set(self._trials)
             todo = [n for n in range(self.planned) if n not in self._trials]
             try:
                 with self._signals(), self._progress_bar() as bar:
@@ -381,7 +383,8 @@ class Study:
                     if trial.number not in keep and trial.number not in self._trials:
                         self._record_final(trial)  # stopped here: its paused record is final
                 alive = keep
-            self.strategy.tell([self._trials[n] for n in numbers if n in self._trials])
+            # Trials a resume already told the strategy are not told twice.
+            self.strategy.tell([self._trials[n] for n in numbers if n in self._trials and n not in self._told])
 
     def _params_of(self, number: int) -> dict[str, Any] | None:
         if number in self._trials:

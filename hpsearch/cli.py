@@ -11,6 +11,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from typing import Any, Sequence
 
 from hpsearch import __version__
@@ -348,6 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    with warnings.catch_warnings():
+        # A warning is one line for a person, not a source location.
+        warnings.showwarning = lambda message, *_, **__: print(f"hpsearch: warning: {message}", file=sys.stderr)
+        return _main(parser, argv)
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command == "file":

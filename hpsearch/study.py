@@ -12,6 +12,7 @@ import datetime as _dt
 import os
 import signal
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -167,6 +168,10 @@ class Study:
         self.pruning = Pruning(prune, min_epochs, reduction_factor)
         self.n_trials = n_trials
         self.n_jobs = n_jobs
+        cores = os.cpu_count() or 1
+        if backend != "dask" and n_jobs > cores:
+            warnings.warn(f"n_jobs={n_jobs} exceeds the {cores} cores; running {cores} workers, "
+                          "since more would only slow every trial down", stacklevel=2)
         self.seed = seed
         self.backend = backend
         self.scheduler = scheduler
@@ -421,7 +426,8 @@ class Study:
         if self.backend == "dask":
             yield from self._on_cluster(pending)
             return
-        n_jobs = joblib.effective_n_jobs(self.n_jobs)
+        # One BLAS thread per worker: more workers than cores would only slow every trial.
+        n_jobs = min(joblib.effective_n_jobs(self.n_jobs), os.cpu_count() or 1)
         watch = DeathWatch(self.path / ".running") if self.backend == "loky" and n_jobs > 1 else None
         tasks = [
             joblib.delayed(run_trial)(self.config, task.params, self.seed, number,

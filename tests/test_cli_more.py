@@ -139,16 +139,17 @@ def test_report_formats_print_the_top_rows(finished: Path) -> None:
     assert len(table) == 2 + 2  # header, rule, two rows
 
 
-def test_report_rebuilds_every_file_of_an_interrupted_study(finished: Path, tmp_path: Path) -> None:
+def test_report_rebuilds_every_file_of_an_interrupted_study(finished: Path, tmp_path: Path, capsys) -> None:
     folder = tmp_path / "cut"
     folder.mkdir()
     source = finished / "done"
     (folder / "study.json").write_text((source / "study.json").read_text().replace('"done"', '"cut"'))
     lines = (source / "trials.jsonl").read_text().splitlines()
     (folder / "trials.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])
-    with pytest.warns(UserWarning, match="torn"):
-        code, out = _run(["report", "cut", "--out", str(tmp_path)])
+    code, out = _run(["report", "cut", "--out", str(tmp_path)])
     assert code == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "torn" in line]
+    assert len(warning) == 1 and warning[0].startswith("hpsearch: warning:")
     assert "top 2 of 2 trials" in out
     for name in ("ranking.csv", "curves.csv", "best_curves.png", "history.png", "index.html"):
         assert (folder / name).stat().st_size > 0, name
@@ -185,3 +186,16 @@ def test_version_and_help_exit_zero(capsys) -> None:
     assert __version__ in capsys.readouterr().out
     assert main(["data", "--help"]) == 0
     assert main(["run", "--help"]) == 0
+
+
+def test_more_jobs_than_cores_is_a_one_line_warning_and_runs_on_the_cores(tmp_path: Path, capsys) -> None:
+    jobs = (os.cpu_count() or 1) + 5
+    code, _ = _run(["random", "--trials", "3", "--epochs", "2", "--hidden", "20,20", "--samples", "200",
+                    "--jobs", str(jobs), "--quiet", "--name", "many", "--out", str(tmp_path)])
+    assert code == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith("hpsearch: warning:")] == [
+        f"hpsearch: warning: n_jobs={jobs} exceeds the {os.cpu_count()} cores; running "
+        f"{os.cpu_count()} workers, since more would only slow every trial down"
+    ]
+    assert len(pd.read_csv(tmp_path / "many" / "ranking.csv")) == 3

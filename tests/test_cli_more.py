@@ -194,8 +194,7 @@ def test_more_jobs_than_cores_is_a_one_line_warning_and_runs_on_the_cores(tmp_pa
                     "--jobs", str(jobs), "--quiet", "--name", "many", "--out", str(tmp_path)])
     assert code == 0
     err = capsys.readouterr().err.splitlines()
-    assert [line for line in err if line.startswith("hpsearch: warning:")] == [
-        f"hpsearch: warning: n_jobs={jobs} exceeds the {os.cpu_count()} cores; running "
-        f"{os.cpu_count()} workers, since more would only slow every trial down"
-    ]
+    warnings = [line for line in err if line.startswith("hpsearch: warning:")]
+    assert len(warnings) == 1
+    assert f"n_jobs={jobs}" in warnings[0] and f"{os.cpu_count()} cores" in warnings[0]
     assert len(pd.read_csv(tmp_path / "many" / "ranking.csv")) == 3

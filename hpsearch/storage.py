@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from hpsearch.training import Checkpoint, TrialResult
 
@@ -23,10 +23,17 @@ __all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_L
 DEFINITION = "study.json"
 TRIAL_LOG = "trials.jsonl"
 RUNG_LOG = "rungs.jsonl"
+ASKED_LOG = "asked.jsonl"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+        raise ValueError(f"expected {{'number': N, 'params': {{...}}}}, but got {data!r}")
+    return int(data["number"]), data["params"]
 
 
 class StudyError(ValueError):
@@ -121,7 +128,19 @@ class StudyStorage:
         return self._load_log(self.path / RUNG_LOG, repair=repair)
 
     def append_rung(self, trial: TrialResult) -> None:
-        self._append(self.path / RUNG_LOG, trial)
+        self._append(self.path / RUNG_LOG, trial.to_json())
+
+    def load_asked(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
+        """The params the strategy proposed for each trial number, finished or not."""
+        asked: dict[int, dict[str, Any]] = {}
+        for number, params in self._load_log(self.path / ASKED_LOG, _asked_record, repair=repair):
+            asked.setdefault(number, params)
+        return asked
+
+    def append_asked(self, proposals: Mapping[int, Mapping[str, Any]]) -> None:
+        """Records proposals before they run, so that a resume runs the very same ones."""
+        for number, params in proposals.items():
+            self._append(self.path / ASKED_LOG, {"number": number, "params": dict(params)})
 
     def _checkpoint_path(self, number: int) -> Path:
         return self.path / CHECKPOINTS / f"{number}.npz"
@@ -137,7 +156,9 @@ class StudyStorage:
     def drop_checkpoint(self, number: int) -> None:
         self._checkpoint_path(number).unlink(missing_ok=True)
 
-    def _load_log(self, path: Path, *, repair: bool = False) -> list[TrialResult]:
+    def _load_log(
+        self, path: Path, parse: Callable[[Any], Any] = TrialResult.from_json, *, repair: bool = False
+    ) -> list[Any]:
         """The records of a JSON Lines log, in the order written.
 
         A last line cut short by a crash is dropped with a warning (and, with ``repair``, cut
@@ -149,7 +170,7 @@ class StudyStorage:
         if not path.exists():
             return []
         raw = path.read_bytes()
-        records: list[TrialResult] = []
+        records: list[Any] = []
         offset = 0
         lines = raw.split(b"\n")
         for i, line in enumerate(lines):
@@ -158,7 +179,7 @@ class StudyStorage:
                 offset += len(line) + 1
                 continue
             try:
-                trial = TrialResult.from_json(json.loads(line))
+                record = parse(json.loads(line))
             except (ValueError, TypeError, KeyError) as exc:
                 if is_last or all(not rest.strip() for rest in lines[i + 1 :]):
                     warnings.warn(
@@ -171,7 +192,7 @@ class StudyStorage:
                             fh.truncate(offset)
                     break
                 raise StudyError(f"corrupt trial log {path}, line {i + 1}: {exc}") from None
-            records.append(trial)
+            records.append(record)
             offset += len(line) + 1
         else:
             if raw and not raw.endswith(b"\n") and repair:
@@ -181,11 +202,11 @@ class StudyStorage:
 
     def append(self, trial: TrialResult) -> None:
         """Appends one finished trial and makes it durable before returning."""
-        self._append(self.log_path, trial)
+        self._append(self.log_path, trial.to_json())
 
     @staticmethod
-    def _append(path: Path, trial: TrialResult) -> None:
-        line = json.dumps(trial.to_json(), sort_keys=True, allow_nan=False) + "\n"
+    def _append(path: Path, record: Mapping[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()

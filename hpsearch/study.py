@@ -187,6 +187,7 @@ class Study:
         self._in_record = False
         self._stop_signal: int | None = None
         self._told: set[int] = set()
+        self._asked: dict[int, dict[str, Any]] = {}
         self.cluster = None
         if backend == "dask":
             from hpsearch.cluster import describe
@@ -318,6 +319,7 @@ class Study:
             else:
                 self._check_definition(stored)
                 self._trials = {t.number: t for t in self.storage.load_trials(repair=True)}
+                self._asked = self.storage.load_asked(repair=True)
                 self._rungs = {}
                 for t in self.storage.load_rungs(repair=True):
                     self._rungs.setdefault(t.number, {})[t.epochs] = t
@@ -342,12 +344,28 @@ class Study:
         if self.pruning.active:
             self._run_pruned()
             return
+        # Trials proposed before an interruption run first, with the params they were given,
+        # so that the batches after them fall as they would have without the interruption.
+        unfinished = {n: self._asked[n] for n in todo if n in self._asked}
+        if unfinished:
+            self._run_batch(unfinished)
+        todo = [n for n in todo if n not in self._asked]
         step = self.strategy.batch_size or len(todo) or 1
         for start in range(0, len(todo), step):
-            numbers = todo[start : start + step]
-            tasks = {n: _Task(p) for n, p in zip(numbers, self.strategy.ask(numbers))}
-            finished = [trial for trial, _ in self._execute(tasks, self._record_final)]
-            self.strategy.tell(sorted(finished, key=lambda t: t.number))
+            self._run_batch(self._ask(todo[start : start + step]))
+
+    def _run_batch(self, proposals: Mapping[int, dict[str, Any]]) -> None:
+        tasks = {n: _Task(p) for n, p in proposals.items()}
+        finished = [trial for trial, _ in self._execute(tasks, self._record_final)]
+        self.strategy.tell(sorted(finished, key=lambda t: t.number))
+
+    def _ask(self, numbers: list[int]) -> dict[int, dict[str, Any]]:
+        """New proposals from the strategy, logged before they run."""
+        proposals = dict(zip(numbers, self.strategy.ask(numbers)))
+        with self._recording():
+            self.storage.append_asked(proposals)
+            self._asked.update(proposals)
+        return proposals
 
     def _run_pruned(self) -> None:
         """Synchronous successive halving, bracket by bracket (see :mod:`hpsearch.pruning`)."""
@@ -363,7 +381,7 @@ class Study:
             params = {n: self._params_of(n) for n in numbers}
             unknown = [n for n in numbers if params[n] is None]
             if unknown:
-                params.update(zip(unknown, self.strategy.ask(unknown)))
+                params.update(self._ask(unknown))
             alive = numbers
             for i, rung in enumerate(bracket.rungs):
                 last = i == len(bracket.rungs) - 1
@@ -394,8 +412,7 @@ class Study:
     def _params_of(self, number: int) -> dict[str, Any] | None:
         if number in self._trials:
             return self._trials[number].params
-        seen = self._rungs.get(number)
-        return next(iter(seen.values())).params if seen else None
+        return self._asked.get(number)
 
     def _execute(self, tasks: dict[int, _Task], on_result: Any) -> list[tuple[TrialResult, Checkpoint | None]]:
         """Runs tasks until each has a result, handing each to ``on_result`` as it arrives.

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from _interrupt import interrupt_when
 from hpsearch import Study, TrainConfig, TrialState
 from hpsearch.pruning import Pruning, rungs_for, survivors
 from hpsearch.training import TrialResult, train_rung, train_trial
@@ -129,26 +128,9 @@ def _cli(out: Path, name: str) -> list[str]:
             "--jobs", "2", "--seed", "1", "--name", name, "--out", str(out), "--quiet"]
 
 
-def _lines(path: Path) -> int:
-    return sum(1 for _ in path.open()) if path.exists() else 0
-
-
 def test_interrupted_pruned_study_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     subprocess.run(_cli(tmp_path, "whole"), check=True, capture_output=True)
-    proc = subprocess.Popen(_cli(tmp_path, "cut"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        rungs = tmp_path / "cut" / "rungs.jsonl"
-        deadline = time.monotonic() + 60
-        while _lines(rungs) < 12 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    if proc.returncode == 0:
-        pytest.fail("the study finished before it could be interrupted; make trials longer")
-    assert proc.returncode == 130, err.decode()
+    err = interrupt_when(_cli(tmp_path, "cut"), tmp_path / "cut" / "rungs.jsonl", at_least=12)
     assert b"resume with:" in err
     again = subprocess.run(_cli(tmp_path, "cut"), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr

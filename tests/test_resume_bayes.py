@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from _interrupt import interrupt_when
 
 
 def _cli(out: Path, name: str, *extra: str) -> list[str]:
@@ -18,27 +18,11 @@ def _cli(out: Path, name: str, *extra: str) -> list[str]:
             "--name", name, "--out", str(out), "--quiet", *extra]
 
 
-def _lines(path: Path) -> int:
-    return sum(1 for _ in path.open()) if path.exists() else 0
-
-
 @pytest.mark.parametrize("prune", [[], ["--prune", "halving", "--min-epochs", "2"]], ids=["plain", "halving"])
 def test_interrupted_bayes_study_resumes_to_the_uninterrupted_one(tmp_path: Path, prune: list[str]) -> None:
     subprocess.run(_cli(tmp_path, "whole", *prune), check=True, capture_output=True)
-    proc = subprocess.Popen(_cli(tmp_path, "cut", *prune), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        log = tmp_path / "cut" / ("rungs.jsonl" if prune else "trials.jsonl")
-        deadline = time.monotonic() + 60
-        while _lines(log) < 6 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    if proc.returncode == 0:
-        pytest.fail("the study finished before it could be interrupted; make trials longer")
-    assert proc.returncode == 130, err.decode()
+    log = tmp_path / "cut" / ("rungs.jsonl" if prune else "trials.jsonl")
+    interrupt_when(_cli(tmp_path, "cut", *prune), log, at_least=6)
     again = subprocess.run(_cli(tmp_path, "cut", *prune), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     whole = pd.read_csv(tmp_path / "whole" / "ranking.csv").drop(columns=["seconds"])

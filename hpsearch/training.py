@@ -389,14 +389,12 @@ class Trainer:
         return h
 
     def checkpoint(self, number: int) -> Checkpoint:
-        """The state after the epochs trained so far."""
-        state_dict = getattr(self.optimizer, "state_dict", None)
-        net_state = getattr(self.net, "state_dict", None)
+        """The state after the epochs trained so far (the state dicts are copies already)."""
         return Checkpoint(
             number=number,
             epochs=len(self.history.val_acc),
-            net={k: v.copy() for k, v in (net_state() if net_state else self.net.params).items()},
-            optimizer=dict(state_dict()) if state_dict else {},
+            net=self.net.state_dict(),
+            optimizer=self.optimizer.state_dict(),
             rng_state=self.rng.bit_generator.state,
             train_acc=tuple(self.history.train_acc),
             val_acc=tuple(self.history.val_acc),
@@ -404,15 +402,9 @@ class Trainer:
         )
 
     def restore(self, checkpoint: Checkpoint) -> None:
-        """Continues from ``checkpoint``: arrays are copied into the network's own."""
-        load_net = getattr(self.net, "load_state_dict", None)
-        if load_net:
-            load_net(checkpoint.net)
-        else:
-            for key, value in checkpoint.net.items():
-                self.net.params[key][...] = value
-        if checkpoint.optimizer:
-            self.optimizer.load_state_dict(checkpoint.optimizer)
+        """Continues from ``checkpoint``: arrays are copied into the network's and optimizer's own."""
+        self.net.load_state_dict(checkpoint.net)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
         self.rng.bit_generator.state = checkpoint.rng_state
         self.history = History(list(checkpoint.train_acc), list(checkpoint.val_acc), list(checkpoint.loss))
 

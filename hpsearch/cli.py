@@ -62,15 +62,21 @@ def _hidden(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _param(text: str) -> tuple[str, Any]:
-    name, sep, spec = text.partition("=")
+def _named(text: str, example: str) -> tuple[str, str]:
+    """Splits ``NAME=REST``, with NAME a training setting; one-line argparse errors otherwise."""
+    name, sep, rest = text.partition("=")
     name = name.strip()
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=SPEC (e.g. lr=log:1e-5:1e-1), but got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {example}, but got {text!r}")
     if name not in TrainConfig.field_names():
         raise argparse.ArgumentTypeError(
-            f"{name!r} is not a training setting; searchable: {', '.join(TrainConfig.field_names())}"
+            f"{name!r} is not a training setting; settings: {', '.join(TrainConfig.field_names())}"
         )
+    return name, rest
+
+
+def _param(text: str) -> tuple[str, Any]:
+    name, spec = _named(text, "NAME=SPEC (e.g. lr=log:1e-5:1e-1)")
     try:
         return name, parse_dimension(spec)
     except ValueError as exc:
@@ -78,14 +84,7 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def _setting(text: str) -> tuple[str, Any]:
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. optimizer=adam), but got {text!r}")
-    if name not in TrainConfig.field_names():
-        raise argparse.ArgumentTypeError(
-            f"{name!r} is not a training setting; settings: {', '.join(TrainConfig.field_names())}"
-        )
+    name, value = _named(text, "NAME=VALUE (e.g. optimizer=adam)")
     value = value.strip()
     return name, None if value.lower() == "none" else parse_value(value)
 

@@ -315,7 +315,8 @@ class Trainer:
 
     Args:
         net: The network.
-        optimizer: Anything with ``update(params, grads)``.
+        optimizer: Anything with ``update(params, grads)`` that works elementwise: it is given
+            ``{"all": net.param_vector}`` and ``{"all": net.grad_vector}``.
         split: Training and validation arrays.
         epochs: Number of passes in all.
         batch_size: Images per step.
@@ -347,6 +348,9 @@ class Trainer:
         self.full_train_pass = full_train_pass
         self.n_train = split.x_train.shape[0]
         self.history = History()
+        # The optimizer steps all params at once: one vector, under one key (see MultiLayerNet).
+        self._params = {"all": net.param_vector}
+        self._grads = {"all": net.grad_vector}
 
     def _accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         return float(np.count_nonzero(self.net.predict(x).argmax(axis=1) == t)) / len(t)
@@ -366,14 +370,14 @@ class Trainer:
                 for step in range(steps):
                     idx = order[step * self.batch_size : (step + 1) * self.batch_size]
                     t_batch = t[idx]
-                    loss, grads = self.net.loss_and_gradient(x[idx], t_batch)
+                    loss, _ = self.net.loss_and_gradient(x[idx], t_batch)
                     if not math.isfinite(loss):
                         h.state = TrialState.DIVERGED
                         h.error = f"loss became {loss} at epoch {epoch}"
                         return h
                     # The step's own forward pass tells which images it got right, for free.
                     hits += int(np.count_nonzero(self.net.last_layer.y.argmax(axis=1) == t_batch))
-                    self.optimizer.update(self.net.params, grads)
+                    self.optimizer.update(self._params, self._grads)
                     total += loss
                 if self.full_train_pass:
                     h.train_acc.append(self._accuracy(x, t))

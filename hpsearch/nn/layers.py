@@ -2,7 +2,8 @@
 
 Speed comes from doing less, not from obscure code: labels stay integer class indices (no
 one-hot matrices), the first Affine layer skips the input gradient nobody needs, and backward
-passes write into arrays they own instead of allocating new ones.
+passes write their gradients into arrays allocated once (which a network can hand in as views
+of its single gradient vector) instead of allocating new ones each step.
 """
 
 from __future__ import annotations
@@ -27,15 +28,18 @@ class Affine:
         b: Bias vector, shape ``(out,)``.
         need_dx: Whether ``backward`` returns the input gradient; the first layer of a
             network does not need it, and skipping it saves a matrix product per step.
+        dW, db: Arrays shaped like ``W`` and ``b`` that ``backward`` overwrites with the
+            gradients (new zero arrays if not given).
     """
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True) -> None:
+    def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True,
+                 dW: np.ndarray | None = None, db: np.ndarray | None = None) -> None:
         self.W = W
         self.b = b
         self.need_dx = need_dx
         self.x: np.ndarray | None = None
-        self.dW: np.ndarray | None = None
-        self.db: np.ndarray | None = None
+        self.dW = np.zeros_like(W) if dW is None else dW
+        self.db = np.zeros_like(b) if db is None else db
 
     def forward(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         self.x = x
@@ -44,8 +48,8 @@ class Affine:
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        self.dW = self.x.T @ dout
-        self.db = dout.sum(axis=0)
+        np.matmul(self.x.T, dout, out=self.dW)
+        np.sum(dout, axis=0, out=self.db)
         return dout @ self.W.T if self.need_dx else None
 
 
@@ -63,9 +67,11 @@ class BatchNormalization:
         beta: Shift, shape ``(features,)``; likewise.
         momentum: Weight of the old running statistics.
         eps: Added to the variance before the square root (the book's ``10e-7``).
+        dgamma, dbeta: Arrays that ``backward`` overwrites with the gradients (new if not given).
     """
 
-    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9, eps: float = 10e-7) -> None:
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9, eps: float = 10e-7,
+                 *, dgamma: np.ndarray | None = None, dbeta: np.ndarray | None = None) -> None:
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum
@@ -74,8 +80,8 @@ class BatchNormalization:
         self.running_var = np.ones_like(gamma)
         self.xn: np.ndarray | None = None
         self.std: np.ndarray | None = None
-        self.dgamma: np.ndarray | None = None
-        self.dbeta: np.ndarray | None = None
+        self.dgamma = np.zeros_like(gamma) if dgamma is None else dgamma
+        self.dbeta = np.zeros_like(beta) if dbeta is None else dbeta
 
     def forward(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         if train_flg:
@@ -96,8 +102,8 @@ class BatchNormalization:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         xn = self.xn
-        self.dbeta = dout.sum(axis=0)
-        self.dgamma = np.sum(xn * dout, axis=0)
+        np.sum(dout, axis=0, out=self.dbeta)
+        np.sum(xn * dout, axis=0, out=self.dgamma)
         # The book's step-by-step chain (dxn, dxc, dstd, dvar, dmu) collapses to this line:
         # the batch mean and the batch variance each remove one component of dxn.
         dxn = self.gamma * dout

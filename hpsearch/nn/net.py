@@ -77,6 +77,14 @@ class MultiLayerNet:
             one if None).
         dtype: Floating type of the weights and of the computation.
 
+    Attributes:
+        params: The book's dict of parameter arrays (``W1``, ``b1``, ...), updated in place.
+        grads: The gradients of the last :meth:`loss_and_gradient`, keyed as ``params``.
+        param_vector, grad_vector: All params, and all gradients, as one 1-D array each;
+            ``params`` and ``grads`` hold views of them. Elementwise optimizers (all of the
+            book's) give the same result on ``{"all": param_vector}`` as on ``params``, in
+            one NumPy operation per formula term instead of one per array.
+
     Raises:
         ValueError: An option out of range, an unknown activation or init name.
 
@@ -84,6 +92,8 @@ class MultiLayerNet:
         >>> net = MultiLayerNet(784, [100, 100], 10, rng=np.random.default_rng(0))
         >>> sorted(net.params)
         ['W1', 'W2', 'W3', 'b1', 'b2', 'b3']
+        >>> net.params["W2"].base is net.param_vector, net.param_vector.size
+        (True, 89610)
         >>> net = MultiLayerNet(4, [3], 2, "hswish", activation_options={"n": 4.0},
         ...                     use_batchnorm=True, dropout_ratio=0.5, rng=np.random.default_rng(0))
         >>> [name for name, _ in net.layers]
@@ -125,31 +135,60 @@ class MultiLayerNet:
         options = dict(activation_options or {})
         make_activation(activation, **options)  # fail here, before drawing any weight
 
-        self.params: dict[str, np.ndarray] = {}
+        # Every param lives in one vector, and every gradient in another: ``params["W1"]`` and
+        # ``grads["W1"]`` are views of their parts. An optimizer step over all params, or the
+        # weight decay over all weights, is then one NumPy operation instead of one per array.
+        # The weights come first in both vectors, so that the decay's part is one slice.
         sizes = [input_size, *self.hidden_size_list, output_size]
-        for idx in range(1, len(sizes)):
+        n_layers = len(sizes) - 1
+        shapes = {f"W{i}": (sizes[i - 1], sizes[i]) for i in range(1, n_layers + 1)}
+        shapes.update({f"b{i}": (sizes[i],) for i in range(1, n_layers + 1)})
+        if self.use_batchnorm:
+            shapes.update({f"{name}{i}": (sizes[i],) for name in ("gamma", "beta") for i in range(1, n_layers)})
+        total = sum(int(np.prod(shape)) for shape in shapes.values())
+        self.param_vector = np.zeros(total, dtype=self.dtype)
+        self.grad_vector = np.zeros(total, dtype=self.dtype)
+        views: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        offset = 0
+        for key, shape in shapes.items():
+            end = offset + int(np.prod(shape))
+            views[key] = (self.param_vector[offset:end].reshape(shape), self.grad_vector[offset:end].reshape(shape))
+            offset = end
+        n_weights = sum(sizes[i - 1] * sizes[i] for i in range(1, n_layers + 1))
+        self._weights = self.param_vector[:n_weights]
+        self._weight_grads = self.grad_vector[:n_weights]
+
+        # The book's order of keys (W1, b1, [gamma1, beta1,] W2, ...) and of random draws.
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        for idx in range(1, n_layers + 1):
+            keys = [f"W{idx}", f"b{idx}"]
+            if self.use_batchnorm and idx < n_layers:
+                keys += [f"gamma{idx}", f"beta{idx}"]
+            for key in keys:
+                self.params[key], self.grads[key] = views[key]
             scale = init_std(weight_init_std, sizes[idx - 1])
-            W = scale * self.rng.standard_normal((sizes[idx - 1], sizes[idx]))
-            self.params[f"W{idx}"] = W.astype(self.dtype)
-            self.params[f"b{idx}"] = np.zeros(sizes[idx], dtype=self.dtype)
+            self.params[f"W{idx}"][...] = scale * self.rng.standard_normal(shapes[f"W{idx}"])
+            if self.use_batchnorm and idx < n_layers:
+                self.params[f"gamma{idx}"][...] = 1
 
         # An ordered list of layers, as in the book; Affine and BatchNorm layers share the
-        # params' arrays, which the optimizers update in place. The (index, layer) lists below
-        # spare each step a search of ``layers`` for the ones that have gradients.
+        # params' arrays, which the optimizers update in place, and write their gradients into
+        # the grads' arrays. The (index, layer) lists below spare each step a search of ``layers``.
         self.layers: list[tuple[str, object]] = []
         self.affine_layers: list[tuple[int, Affine]] = []
         self.batchnorm_layers: list[tuple[int, BatchNormalization]] = []
         self.dropout_layers: list[tuple[int, Dropout]] = []
-        for idx in range(1, len(sizes)):
-            affine = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1)
+        for idx in range(1, n_layers + 1):
+            affine = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1,
+                            dW=self.grads[f"W{idx}"], db=self.grads[f"b{idx}"])
             self.layers.append((f"Affine{idx}", affine))
             self.affine_layers.append((idx, affine))
-            if idx == len(sizes) - 1:
+            if idx == n_layers:
                 break
             if self.use_batchnorm:
-                self.params[f"gamma{idx}"] = np.ones(sizes[idx], dtype=self.dtype)
-                self.params[f"beta{idx}"] = np.zeros(sizes[idx], dtype=self.dtype)
-                bn = BatchNormalization(self.params[f"gamma{idx}"], self.params[f"beta{idx}"])
+                bn = BatchNormalization(self.params[f"gamma{idx}"], self.params[f"beta{idx}"],
+                                        dgamma=self.grads[f"gamma{idx}"], dbeta=self.grads[f"beta{idx}"])
                 self.layers.append((f"BatchNorm{idx}", bn))
                 self.batchnorm_layers.append((idx, bn))
             self.layers.append((f"Activation_function{idx}", make_activation(activation, **options)))
@@ -174,8 +213,7 @@ class MultiLayerNet:
         """``0.5 * lambda * sum(W**2)`` over every weight matrix (0 when lambda is 0)."""
         if not self.weight_decay_lambda:
             return 0.0
-        total = sum(float(np.vdot(W, W)) for key, W in self.params.items() if key[0] == "W")
-        return 0.5 * self.weight_decay_lambda * total
+        return 0.5 * self.weight_decay_lambda * float(np.vdot(self._weights, self._weights))
 
     def _flooded(self, loss: float) -> tuple[float, float]:
         """``(|E - b| + b, sign)``: the flooded loss and the factor its gradient takes."""
@@ -201,29 +239,25 @@ class MultiLayerNet:
         The trainer calls this once per step, so the loss it records costs no second forward.
 
         Returns:
-            The (flooded) loss, and the gradients keyed as :attr:`params`.
+            The (flooded) loss, and :attr:`grads`: the gradients keyed as :attr:`params`. They
+            are views of :attr:`grad_vector`, overwritten by the next call (copy them to keep).
         """
         scores = self.predict(x, train_flg=True)
         loss, sign = self._flooded(self.last_layer.forward(scores, t) + self.weight_decay_loss())
         dout = self.last_layer.backward(sign)
         for _, layer in reversed(self.layers):
             dout = layer.backward(dout)
-
-        grads: dict[str, np.ndarray] = {}
         lam = sign * self.weight_decay_lambda
-        for idx, layer in self.affine_layers:
-            if lam:
-                layer.dW += lam * layer.W
-            grads[f"W{idx}"] = layer.dW
-            grads[f"b{idx}"] = layer.db
-        for idx, layer in self.batchnorm_layers:
-            grads[f"gamma{idx}"] = layer.dgamma
-            grads[f"beta{idx}"] = layer.dbeta
-        return loss, grads
+        if lam:
+            self._weight_grads += lam * self._weights
+        return loss, self.grads
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        """The gradient of :meth:`loss` (training mode) by backpropagation, keyed as :attr:`params`."""
-        return self.loss_and_gradient(x, t)[1]
+        """The gradient of :meth:`loss` (training mode) by backpropagation, keyed as :attr:`params`.
+
+        New arrays, as the book's ``gradient`` returns (:meth:`loss_and_gradient` does not copy).
+        """
+        return {key: g.copy() for key, g in self.loss_and_gradient(x, t)[1].items()}
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """The gradient of :meth:`loss` (training mode) by central differences (slow; for checking).

@@ -8,6 +8,7 @@ import pytest
 from hpsearch.nn.activations import ACTIVATIONS, HSwish
 from hpsearch.nn.layers import Affine, BatchNormalization
 from hpsearch.nn.net import MultiLayerNet, init_std
+from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer
 
 BATCH, IN, HIDDEN, OUT = 6, 5, [4, 3], 3
 # rtol 1e-4: the book's loss is -log(p + 1e-7), whose slope differs from y - t by ~1e-7 / p.
@@ -44,12 +45,17 @@ def test_gradient_check_every_activation_in_a_net(activation: str) -> None:
 def test_gradient_check_weight_decay() -> None:
     x, t = _data()
     plain, decayed = _net(), _net(weight_decay_lambda=0.3)
+    biases = np.random.default_rng(1).standard_normal(3)
+    for net in (plain, decayed):  # non-zero biases, so that decaying them would show
+        for i in (1, 2, 3):
+            net.params[f"b{i}"][...] = biases[i - 1]
     sum_w2 = sum(float(np.sum(plain.params[f"W{i}"] ** 2)) for i in (1, 2, 3))
     assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + 0.5 * 0.3 * sum_w2, rel=1e-12)
     grads = _assert_gradient_matches(decayed, x, t)
     plain_grads = plain.gradient(x, t)
-    np.testing.assert_allclose(grads["W2"], plain_grads["W2"] + 0.3 * plain.params["W2"], rtol=1e-12)
-    np.testing.assert_allclose(grads["b2"], plain_grads["b2"], rtol=1e-12)
+    for i in (1, 2, 3):  # weights only: the biases' gradients are the plain ones
+        np.testing.assert_allclose(grads[f"W{i}"], plain_grads[f"W{i}"] + 0.3 * plain.params[f"W{i}"], rtol=1e-12)
+        np.testing.assert_allclose(grads[f"b{i}"], plain_grads[f"b{i}"], rtol=1e-12)
 
 
 def test_gradient_check_batchnorm() -> None:
@@ -209,6 +215,52 @@ def test_updates_in_place_reach_the_layers() -> None:
         if isinstance(layer, BatchNormalization):
             idx = name[len("BatchNorm"):]
             assert layer.gamma is net.params[f"gamma{idx}"] and layer.beta is net.params[f"beta{idx}"]
+
+
+def test_params_and_grads_are_views_of_the_two_vectors() -> None:
+    net = _net(use_batchnorm=True)
+    assert list(net.params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
+    assert net.param_vector.size == sum(p.size for p in net.params.values()) == net.grad_vector.size
+    for key in net.params:
+        assert np.shares_memory(net.params[key], net.param_vector)
+        assert np.shares_memory(net.grads[key], net.grad_vector)
+    net.param_vector[:] = 0.5  # writes through the vector reach the layers' arrays
+    assert np.all(net.params["W2"] == 0.5) and np.all(net.layers[0][1].W == 0.5)
+    x, t = _data()
+    _, grads = net.loss_and_gradient(x, t)
+    assert grads is net.grads
+    assert np.all(net.grad_vector == np.concatenate([g.ravel() for g in _in_vector_order(grads)]))
+
+
+def _in_vector_order(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return sorted(arrays.values(), key=lambda a: a.ctypes.data)
+
+
+def test_gradient_returns_copies_that_later_calls_leave_alone() -> None:
+    net = _net(weight_decay_lambda=0.1)
+    x, t = _data(0)
+    first = net.gradient(x, t)
+    kept = {k: v.copy() for k, v in first.items()}
+    net.gradient(*_data(1))
+    for key in kept:
+        np.testing.assert_array_equal(first[key], kept[key])
+        assert not np.shares_memory(first[key], net.grad_vector)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_stepping_the_vector_equals_stepping_each_param(name: str) -> None:
+    """What the Trainer does (one update of the whole vector) is bit for bit the book's per-param update."""
+    x, t = _data()
+    nets = [_net("relu", weight_decay_lambda=0.01, use_batchnorm=True) for _ in range(2)]
+    opts = [make_optimizer(name, 0.05) for _ in range(2)]
+    for _ in range(3):
+        _, grads = nets[0].loss_and_gradient(x, t)
+        opts[0].update(nets[0].params, grads)
+        nets[1].loss_and_gradient(x, t)
+        opts[1].update({"all": nets[1].param_vector}, {"all": nets[1].grad_vector})
+    assert not np.array_equal(nets[0].params["W1"], _net("relu").params["W1"])  # it did move
+    for key in nets[0].params:
+        np.testing.assert_array_equal(nets[0].params[key], nets[1].params[key])
 
 
 def test_state_dict_round_trip(tmp_path) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 # headless by construction; saving (through Agg) is the caller's job.
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from hpsearch.space import SearchSpace
 from hpsearch.training import TrialResult
@@ -50,15 +51,20 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
         epochs = range(1, len(t.val_curve) + 1)
         ax.plot(epochs, t.val_curve, "-", label="validation")
         ax.plot(epochs, t.train_curve, "--", label="training")
-        ax.set_ylim(0, 1)
         acc = t.val_curve[-1]
         # Titles get a fixed height (y=1.0) in every figure here: left to place them itself,
         # matplotlib measures each axes' tick labels first, a third of this grid's drawing time.
         ax.set_title(f"Best-{i + 1}  val {acc:.3f}", fontsize=9, y=1.0)
         params = ", ".join(f"{k}={v:.2g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
         ax.text(0.02, 0.02, params, transform=ax.transAxes, fontsize=6, va="bottom")
+    # The panels share their axes: limits and ticks set on one are every panel's. Few ticks,
+    # since matplotlib builds each panel's ticks anew and they are most of the drawing time.
+    first = axes.flat[0]
+    first.set_ylim(0, 1)
+    first.set_yticks([0, 0.5, 1])
+    first.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2.5, 5, 10], integer=True))
     if shown:
-        axes.flat[0].legend(loc="upper left", fontsize=7)
+        first.legend(loc="upper left", fontsize=7)
     fig.supxlabel("epoch", y=0.12 / height)
     fig.supylabel("accuracy", x=0.12 / width)
     return fig

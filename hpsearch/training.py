@@ -409,6 +409,10 @@ class Trainer:
         """Continues from ``checkpoint``: arrays are copied into the network's and optimizer's own."""
         self.net.load_state_dict(checkpoint.net)
         self.optimizer.load_state_dict(checkpoint.optimizer)
+        # Checkpoints written before the optimizer stepped one vector hold its state per param.
+        for slot, arrays in list((getattr(self.optimizer, "state", None) or {}).items()):
+            if set(arrays) == set(self.net.params):
+                self.optimizer.state[slot] = {"all": self.net.pack(arrays)}
         self.rng.bit_generator.state = checkpoint.rng_state
         self.history = History(list(checkpoint.train_acc), list(checkpoint.val_acc), list(checkpoint.loss))
 

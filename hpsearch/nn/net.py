@@ -137,47 +137,39 @@ class MultiLayerNet:
 
         # Every param lives in one vector, and every gradient in another: ``params["W1"]`` and
         # ``grads["W1"]`` are views of their parts. An optimizer step over all params, or the
-        # weight decay over all weights, is then one NumPy operation instead of one per array.
-        # The weights come first in both vectors, so that the decay's part is one slice.
+        # weight decay over all weights, is then one NumPy operation per term instead of one per
+        # array. The weights come first in both vectors, so that the decay's part is one slice.
         sizes = [input_size, *self.hidden_size_list, output_size]
         n_layers = len(sizes) - 1
         shapes = {f"W{i}": (sizes[i - 1], sizes[i]) for i in range(1, n_layers + 1)}
         shapes.update({f"b{i}": (sizes[i],) for i in range(1, n_layers + 1)})
         if self.use_batchnorm:
-            shapes.update({f"{name}{i}": (sizes[i],) for name in ("gamma", "beta") for i in range(1, n_layers)})
-        total = sum(int(np.prod(shape)) for shape in shapes.values())
-        self.param_vector = np.zeros(total, dtype=self.dtype)
-        self.grad_vector = np.zeros(total, dtype=self.dtype)
-        views: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            shapes.update({f"{name}{i}": (sizes[i],) for i in range(1, n_layers) for name in ("gamma", "beta")})
+        self._layout: dict[str, tuple[int, tuple[int, ...]]] = {}
         offset = 0
         for key, shape in shapes.items():
-            end = offset + int(np.prod(shape))
-            views[key] = (self.param_vector[offset:end].reshape(shape), self.grad_vector[offset:end].reshape(shape))
-            offset = end
-        n_weights = sum(sizes[i - 1] * sizes[i] for i in range(1, n_layers + 1))
-        self._weights = self.param_vector[:n_weights]
-        self._weight_grads = self.grad_vector[:n_weights]
-
-        # The book's order of keys (W1, b1, [gamma1, beta1,] W2, ...) and of random draws.
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        for idx in range(1, n_layers + 1):
-            keys = [f"W{idx}", f"b{idx}"]
-            if self.use_batchnorm and idx < n_layers:
-                keys += [f"gamma{idx}", f"beta{idx}"]
-            for key in keys:
-                self.params[key], self.grads[key] = views[key]
+            self._layout[key] = (offset, shape)
+            offset += int(np.prod(shape))
+        # The book's order of keys: W1, b1, ..., Wn, bn, then gamma1, beta1, ... (MultiLayerNetExtend).
+        order = [f"{name}{i}" for i in range(1, n_layers + 1) for name in ("W", "b")]
+        order += [key for key in shapes if key not in order]
+        self._layout = {key: self._layout[key] for key in order}
+        self._n_weights = sum(sizes[i - 1] * sizes[i] for i in range(1, n_layers + 1))
+        self.param_vector = np.zeros(offset, dtype=self.dtype)
+        self.grad_vector = np.zeros(offset, dtype=self.dtype)
+        self.affine_layers: list[tuple[int, Affine]] = []
+        self.batchnorm_layers: list[tuple[int, BatchNormalization]] = []
+        self._bind_views()
+        for idx in range(1, n_layers + 1):  # the book's order of random draws
             scale = init_std(weight_init_std, sizes[idx - 1])
             self.params[f"W{idx}"][...] = scale * self.rng.standard_normal(shapes[f"W{idx}"])
-            if self.use_batchnorm and idx < n_layers:
-                self.params[f"gamma{idx}"][...] = 1
+        for idx in range(1, n_layers if self.use_batchnorm else 1):
+            self.params[f"gamma{idx}"][...] = 1
 
         # An ordered list of layers, as in the book; Affine and BatchNorm layers share the
         # params' arrays, which the optimizers update in place, and write their gradients into
         # the grads' arrays. The (index, layer) lists below spare each step a search of ``layers``.
         self.layers: list[tuple[str, object]] = []
-        self.affine_layers: list[tuple[int, Affine]] = []
-        self.batchnorm_layers: list[tuple[int, BatchNormalization]] = []
         self.dropout_layers: list[tuple[int, Dropout]] = []
         for idx in range(1, n_layers + 1):
             affine = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1,
@@ -197,6 +189,40 @@ class MultiLayerNet:
                 self.layers.append((f"Dropout{idx}", dropout))
                 self.dropout_layers.append((idx, dropout))
         self.last_layer = SoftmaxWithLoss()
+
+    def _bind_views(self) -> None:
+        """Points ``params``, ``grads``, the weights' slices and the layers at the two vectors."""
+        self.params = {key: self.param_vector[o : o + int(np.prod(shape))].reshape(shape)
+                       for key, (o, shape) in self._layout.items()}
+        self.grads = {key: self.grad_vector[o : o + int(np.prod(shape))].reshape(shape)
+                      for key, (o, shape) in self._layout.items()}
+        self._weights = self.param_vector[: self._n_weights]
+        self._weight_grads = self.grad_vector[: self._n_weights]
+        for idx, layer in self.affine_layers:
+            layer.W, layer.b = self.params[f"W{idx}"], self.params[f"b{idx}"]
+            layer.dW, layer.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
+        for idx, layer in self.batchnorm_layers:
+            layer.gamma, layer.beta = self.params[f"gamma{idx}"], self.params[f"beta{idx}"]
+            layer.dgamma, layer.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
+
+    def pack(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One new vector laid out as :attr:`param_vector`, from arrays keyed and shaped as :attr:`params`.
+
+        Raises:
+            ValueError: The keys are not the params' keys.
+        """
+        if set(arrays) != set(self._layout):
+            raise ValueError(f"keys {sorted(arrays)} are not the network's params {sorted(self._layout)}")
+        vector = np.empty_like(self.param_vector)
+        for key, (offset, shape) in self._layout.items():
+            vector[offset : offset + int(np.prod(shape))] = np.asarray(arrays[key]).reshape(-1)
+        return vector
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A copy or an unpickled net gets each view as an array of its own: tie them to the
+        # copied vectors again, or an optimizer stepping the vector would move nothing.
+        self.__dict__.update(state)
+        self._bind_views()
 
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         """Class scores (before softmax) for a batch ``x``.
@@ -239,8 +265,8 @@ class MultiLayerNet:
         The trainer calls this once per step, so the loss it records costs no second forward.
 
         Returns:
-            The (flooded) loss, and :attr:`grads`: the gradients keyed as :attr:`params`. They
-            are views of :attr:`grad_vector`, overwritten by the next call (copy them to keep).
+            The (flooded) loss, and the gradients keyed as :attr:`params`: a new dict of the
+            views in :attr:`grads`, whose values the next call overwrites (copy them to keep).
         """
         scores = self.predict(x, train_flg=True)
         loss, sign = self._flooded(self.last_layer.forward(scores, t) + self.weight_decay_loss())
@@ -250,7 +276,7 @@ class MultiLayerNet:
         lam = sign * self.weight_decay_lambda
         if lam:
             self._weight_grads += lam * self._weights
-        return loss, self.grads
+        return loss, dict(self.grads)
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """The gradient of :meth:`loss` (training mode) by backpropagation, keyed as :attr:`params`.

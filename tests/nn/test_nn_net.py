@@ -42,9 +42,10 @@ def test_gradient_check_every_activation_in_a_net(activation: str) -> None:
     _assert_gradient_matches(_net(activation, seed=3), x, t)
 
 
-def test_gradient_check_weight_decay() -> None:
+@pytest.mark.parametrize("use_batchnorm", [False, True])
+def test_gradient_check_weight_decay(use_batchnorm: bool) -> None:
     x, t = _data()
-    plain, decayed = _net(), _net(weight_decay_lambda=0.3)
+    plain, decayed = _net(use_batchnorm=use_batchnorm), _net(weight_decay_lambda=0.3, use_batchnorm=use_batchnorm)
     biases = np.random.default_rng(1).standard_normal(3)
     for net in (plain, decayed):  # non-zero biases, so that decaying them would show
         for i in (1, 2, 3):
@@ -53,9 +54,9 @@ def test_gradient_check_weight_decay() -> None:
     assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + 0.5 * 0.3 * sum_w2, rel=1e-12)
     grads = _assert_gradient_matches(decayed, x, t)
     plain_grads = plain.gradient(x, t)
-    for i in (1, 2, 3):  # weights only: the biases' gradients are the plain ones
-        np.testing.assert_allclose(grads[f"W{i}"], plain_grads[f"W{i}"] + 0.3 * plain.params[f"W{i}"], rtol=1e-12)
-        np.testing.assert_allclose(grads[f"b{i}"], plain_grads[f"b{i}"], rtol=1e-12)
+    for key in plain.params:  # weights only: every other param's gradient is the plain one
+        decay = 0.3 * plain.params[key] if key[0] == "W" else 0
+        np.testing.assert_allclose(grads[key], plain_grads[key] + decay, rtol=1e-12, atol=1e-15)
 
 
 def test_gradient_check_batchnorm() -> None:
@@ -219,7 +220,8 @@ def test_updates_in_place_reach_the_layers() -> None:
 
 def test_params_and_grads_are_views_of_the_two_vectors() -> None:
     net = _net(use_batchnorm=True)
-    assert list(net.params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
+    # The book's MultiLayerNetExtend order: every W and b, then every gamma and beta.
+    assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"]
     assert net.param_vector.size == sum(p.size for p in net.params.values()) == net.grad_vector.size
     for key in net.params:
         assert np.shares_memory(net.params[key], net.param_vector)
@@ -228,12 +230,33 @@ def test_params_and_grads_are_views_of_the_two_vectors() -> None:
     assert np.all(net.params["W2"] == 0.5) and np.all(net.layers[0][1].W == 0.5)
     x, t = _data()
     _, grads = net.loss_and_gradient(x, t)
-    assert grads is net.grads
+    assert grads is not net.grads and all(grads[key] is net.grads[key] for key in net.grads)
     assert np.all(net.grad_vector == np.concatenate([g.ravel() for g in _in_vector_order(grads)]))
 
 
 def _in_vector_order(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     return sorted(arrays.values(), key=lambda a: a.ctypes.data)
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_net_trains_through_its_own_vector(how: str) -> None:
+    import copy
+    import pickle
+
+    net = _net(use_batchnorm=True)
+    other = copy.deepcopy(net) if how == "deepcopy" else pickle.loads(pickle.dumps(net))
+    for key in other.params:
+        assert np.shares_memory(other.params[key], other.param_vector)
+        assert np.shares_memory(other.grads[key], other.grad_vector)
+        assert not np.shares_memory(other.params[key], net.param_vector)
+    assert other.layers[0][1].W is other.params["W1"] and other.layers[0][1].dW is other.grads["W1"]
+    assert other.batchnorm_layers[0][1].gamma is other.params["gamma1"]
+    x, t = _data()
+    before = net.loss(x, t)
+    other.loss_and_gradient(x, t)
+    other.param_vector -= 0.1 * other.grad_vector  # what the Trainer's optimizer does
+    assert other.loss(x, t) < before
+    assert net.loss(x, t) == before  # the original is untouched
 
 
 def test_gradient_returns_copies_that_later_calls_leave_alone() -> None:

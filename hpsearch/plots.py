@@ -14,7 +14,7 @@ from typing import Any, Sequence
 # headless by construction; saving (through Agg) is the caller's job.
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from hpsearch.space import SearchSpace
 from hpsearch.training import TrialResult
@@ -114,6 +114,15 @@ def _set_bounds(ax: Any, axis: str, name: str, space: SearchSpace | None, log: b
     (ax.set_xlim if axis == "x" else ax.set_ylim)(*lim)
 
 
+def _drop_minor_ticks(axis: Any) -> None:
+    """No minor ticks on a log axis over two decades or more: two labelled decades read well, and
+    forty minor ticks cost more to draw than the points. A narrower axis keeps them, as its
+    labels may be minor ticks only."""
+    low, high = axis.get_view_interval()
+    if axis.get_scale() == "log" and low > 0 and high / low >= 100:
+        axis.set_minor_locator(NullLocator())
+
+
 # --------------------------------------------------------------------------- figures
 def history(trials: Sequence[TrialResult]) -> Figure:
     """The search history: each trial's final validation accuracy by trial number, and the best so far.
@@ -197,9 +206,10 @@ def lr_wd_map(
         ax.set_xscale("log")
     if ylog:
         ax.set_yscale("log")
-    ax.minorticks_off()  # a log axis's minor ticks cost more to draw than the points
     _set_bounds(ax, "x", x, space, xlog)
     _set_bounds(ax, "y", y, space, ylog)
+    _drop_minor_ticks(ax.xaxis)
+    _drop_minor_ticks(ax.yaxis)
     ax.set_xlabel(x + (" (log)" if xlog else ""))
     ax.set_ylabel(y + (" (log)" if ylog else ""))
     ax.legend(loc="best", fontsize=8)
@@ -270,8 +280,8 @@ def param_scores(
                            **FAILED_STYLE)
             if log:
                 ax.set_xscale("log")
-                ax.minorticks_off()
             _set_bounds(ax, "x", name, space, log)
+            _drop_minor_ticks(ax.xaxis)
         if not present:
             ax.text(0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4")
     fig.supylabel("final validation accuracy")

@@ -96,6 +96,29 @@ def test_map_scales_follow_the_dimension():
     assert fig.axes[0].get_xscale() == "log"
 
 
+def _labelled_ticks(axis) -> list[str]:
+    """The tick labels drawn inside the axis's limits (major and minor)."""
+    low, high = axis.get_view_interval()
+    ticks = [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+    return [t.label1.get_text() for t in ticks if t.label1.get_visible() and t.label1.get_text()
+            and low <= t.get_loc() <= high]
+
+
+@pytest.mark.parametrize("figure", ["map", "scores"])
+def test_log_axes_keep_labels_however_narrow(figure: str) -> None:
+    wide = SearchSpace({"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)})
+    narrow = SearchSpace({"lr": LogUniform(2e-3, 8e-3), "weight_decay": LogUniform(1e-8, 1e-4)})
+    for space, minor in ((wide, False), (narrow, True)):
+        trials = make_trials(20, space=space, score=lambda p: 0.5)
+        fig = lr_wd_map(trials, space=space) if figure == "map" else param_scores(trials, space)
+        _render(fig)
+        xaxis = fig.axes[0].xaxis
+        assert xaxis.get_scale() == "log"
+        assert len(_labelled_ticks(xaxis)) >= 2  # the axis can be read
+        # Minor ticks only where they carry the labels: under two decades.
+        assert bool(len(xaxis.get_minorticklocs())) == minor
+
+
 def test_param_scores_numeric_and_categorical():
     space = mixed_space()
     trials = make_trials(30, space=space, score=lambda p: 0.9 if p["activation"] == "relu" else 0.4,

@@ -58,7 +58,7 @@ def main(argv=None) -> None:
     # Each repeat ran both codes back to back, so its ratio shows how much the machine's load
     # moved the figure during this run.
     pairs = sorted(b / h for h, b in zip(hp_times, book_times))
-    print(f"  per-repeat ratios    : " + ", ".join(f"{r:.2f}" for r in pairs)
+    print("  per-repeat ratios    : " + ", ".join(f"{r:.2f}" for r in pairs)
           + f" (median {statistics.median(pairs):.2f}x)")
     print(f"validation accuracy over {args.seeds} seeds: hpsearch {statistics.mean(hp_acc):.3f} "
           f"{[round(a, 3) for a in hp_acc]}, book {statistics.mean(book_acc):.3f} {[round(a, 3) for a in book_acc]}")

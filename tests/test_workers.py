@@ -34,7 +34,7 @@ print(pinned, changed, faults())
 
 
 def _run(env_extra: dict[str, str]) -> tuple[int, bool, int]:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", SCRIPT], env={**env, **env_extra}, capture_output=True,
                          text=True, check=True).stdout.split()
     return int(out[0]), out[1] == "True", int(out[2])
@@ -51,3 +51,11 @@ def test_a_process_without_the_setting_is_left_alone() -> None:
     _, changed, after = _run({})
     assert not changed
     assert after < 200  # glibc's adaptive thresholds already reuse the memory
+
+
+@pytest.mark.parametrize("env", [
+    {"MALLOC_TRIM_THRESHOLD_": str(1 << 30)},  # asks for more than the restored value
+    {"MALLOC_TRIM_THRESHOLD_": "65536", "MALLOC_MMAP_THRESHOLD_": "131072"},  # the mmap threshold named
+])
+def test_settings_a_user_chose_are_kept(env: dict[str, str]) -> None:
+    assert not _run(env)[1]

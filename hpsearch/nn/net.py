@@ -145,16 +145,17 @@ class MultiLayerNet:
         shapes.update({f"b{i}": (sizes[i],) for i in range(1, n_layers + 1)})
         if self.use_batchnorm:
             shapes.update({f"{name}{i}": (sizes[i],) for i in range(1, n_layers) for name in ("gamma", "beta")})
-        self._layout: dict[str, tuple[int, tuple[int, ...]]] = {}
+        parts: dict[str, slice] = {}
         offset = 0
         for key, shape in shapes.items():
-            self._layout[key] = (offset, shape)
-            offset += int(np.prod(shape))
-        # The book's order of keys: W1, b1, ..., Wn, bn, then gamma1, beta1, ... (MultiLayerNetExtend).
+            parts[key] = slice(offset, offset + int(np.prod(shape)))
+            offset = parts[key].stop
+        # Each key's part of the vectors and shape, in the book's order of keys: W1, b1, ...,
+        # Wn, bn, then gamma1, beta1, ... (MultiLayerNetExtend).
         order = [f"{name}{i}" for i in range(1, n_layers + 1) for name in ("W", "b")]
         order += [key for key in shapes if key not in order]
-        self._layout = {key: self._layout[key] for key in order}
-        self._n_weights = sum(sizes[i - 1] * sizes[i] for i in range(1, n_layers + 1))
+        self._layout: dict[str, tuple[slice, tuple[int, ...]]] = {key: (parts[key], shapes[key]) for key in order}
+        self._n_weights = parts[f"W{n_layers}"].stop
         self.param_vector = np.zeros(offset, dtype=self.dtype)
         self.grad_vector = np.zeros(offset, dtype=self.dtype)
         self.affine_layers: list[tuple[int, Affine]] = []
@@ -192,10 +193,8 @@ class MultiLayerNet:
 
     def _bind_views(self) -> None:
         """Points ``params``, ``grads``, the weights' slices and the layers at the two vectors."""
-        self.params = {key: self.param_vector[o : o + int(np.prod(shape))].reshape(shape)
-                       for key, (o, shape) in self._layout.items()}
-        self.grads = {key: self.grad_vector[o : o + int(np.prod(shape))].reshape(shape)
-                      for key, (o, shape) in self._layout.items()}
+        self.params = {key: self.param_vector[part].reshape(shape) for key, (part, shape) in self._layout.items()}
+        self.grads = {key: self.grad_vector[part].reshape(shape) for key, (part, shape) in self._layout.items()}
         self._weights = self.param_vector[: self._n_weights]
         self._weight_grads = self.grad_vector[: self._n_weights]
         for idx, layer in self.affine_layers:
@@ -214,8 +213,8 @@ class MultiLayerNet:
         if set(arrays) != set(self._layout):
             raise ValueError(f"keys {sorted(arrays)} are not the network's params {sorted(self._layout)}")
         vector = np.empty_like(self.param_vector)
-        for key, (offset, shape) in self._layout.items():
-            vector[offset : offset + int(np.prod(shape))] = np.asarray(arrays[key]).reshape(-1)
+        for key, (part, _) in self._layout.items():
+            vector[part] = np.asarray(arrays[key]).reshape(-1)
         return vector
 
     def __setstate__(self, state: dict[str, Any]) -> None:

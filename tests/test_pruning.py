@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from _interrupt import interrupt_when
 from hpsearch import Study, TrainConfig, TrialState
+from hpsearch.data import make_split
 from hpsearch.pruning import Pruning, rungs_for, survivors
-from hpsearch.training import TrialResult, train_rung, train_trial
+from hpsearch.training import TrialResult, build_net, train_rung, train_trial
 
 TINY = TrainConfig(epochs=9, hidden=(20, 20), samples=200)
 
@@ -82,13 +85,6 @@ def test_a_continued_trial_equals_one_trained_without_a_stop(optimizer: str) -> 
 
 def test_a_checkpoint_with_optimizer_state_per_param_continues_exactly() -> None:
     """Checkpoints written before the optimizer stepped one vector keep its state per param."""
-    import dataclasses
-
-    import numpy as np
-
-    from hpsearch.data import make_split
-    from hpsearch.training import build_net
-
     config = TrainConfig(epochs=4, hidden=(30, 30), samples=200, optimizer="adam", batchnorm=True)
     params = {"lr": 0.01, "weight_decay": 1e-4}
     unbroken = train_trial(config, params, 3, 5)

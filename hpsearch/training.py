@@ -7,16 +7,20 @@ infinite loss a DIVERGED one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import functools
 import json
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
+import threadpoolctl
 
 from hpsearch.data import Split, make_split
 from hpsearch.nn.activations import ACTIVATIONS
@@ -30,6 +34,7 @@ __all__ = [
     "TrialResult",
     "TrialState",
     "Trainer",
+    "one_blas_thread",
     "parse_hidden",
     "train_rung",
     "train_trial",
@@ -441,8 +446,61 @@ def build_optimizer(config: TrainConfig) -> Any:
     return make_optimizer(config.optimizer, config.lr, **settings)
 
 
+@functools.cache
+def _blas() -> threadpoolctl.ThreadpoolController:
+    # Made once: inspecting the loaded libraries costs ~0.2 ms, a limit on a known one ~0.01 ms.
+    return threadpoolctl.ThreadpoolController()
+
+
+def _take_blas_control() -> None:
+    # OpenBLAS has one thread pool per process, and threadpoolctl >= 3.8 lets only the first
+    # thread that set it change it again (others silently do nothing). The count below is the
+    # arbiter here, so whichever thread sets or restores the limit takes control for that call.
+    cls = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(cls, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+_pin_lock = threading.Lock()
+_pin_depth = 0
+_pin_limiter: Any = None
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Runs the block with the BLAS library on one thread, whoever calls it.
+
+    A matrix product split over a different number of threads sums in a different order, and
+    float32 results would then depend on the caller's environment (``OPENBLAS_NUM_THREADS``,
+    the number of cores, a notebook's settings). Every trial therefore trains on one BLAS
+    thread, in a worker process or in the caller's own. The limit is process-wide, so nested
+    and concurrent blocks (the threading backend) share it: the first sets it, the last one out
+    gives the caller's setting back.
+    """
+    global _pin_depth, _pin_limiter
+    with _pin_lock:
+        if _pin_depth == 0:
+            _take_blas_control()
+            _pin_limiter = _blas().limit(limits=1, user_api="blas")
+        _pin_depth += 1
+    try:
+        yield
+    finally:
+        with _pin_lock:
+            _pin_depth -= 1
+            if _pin_depth == 0:
+                _take_blas_control()
+                _pin_limiter.restore_original_limits()
+                _pin_limiter = None
+                _take_blas_control()
+
+
 def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, number: int) -> TrialResult:
     """Trains one trial and returns its record; never raises for a trial's own failure.
+
+    The same arguments give the same record anywhere: the trial computes on one BLAS thread
+    (see :func:`one_blas_thread`) whatever the caller's thread settings.
 
     Args:
         config: The study's fixed settings.
@@ -470,6 +528,18 @@ def train_rung(
         The record (state PRUNED while the trial is paused before its last epoch, to be
         confirmed or continued by the study) and, for a paused trial, its checkpoint.
     """
+    with one_blas_thread():
+        return _train_rung(config, params, seed, number, until, checkpoint)
+
+
+def _train_rung(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    until: int | None,
+    checkpoint: Checkpoint | None,
+) -> tuple[TrialResult, Checkpoint | None]:
     start = time.perf_counter()
     params = dict(params)
     try:

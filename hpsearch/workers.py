@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from threadpoolctl import threadpool_limits
-
 from hpsearch.training import Checkpoint, TrainConfig, TrialResult, train_rung
 
 __all__ = ["run_trial", "restore_malloc_thresholds", "DeathWatch", "LocalBackendCrash"]
@@ -73,12 +71,10 @@ def run_trial(
     until: int | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> tuple[TrialResult, Checkpoint | None]:
-    """:func:`hpsearch.training.train_rung` on one BLAS thread.
+    """:func:`hpsearch.training.train_rung` in a worker, leaving a marker while it trains.
 
-    One thread per trial, on every backend and worker count: a matrix product split over a
-    different number of threads sums in a different order, and float32 results would then
-    depend on ``n_jobs``. It also keeps workers x threads within the cores (no
-    oversubscription), and these small matrices gain little from a second thread anyway.
+    The trial itself computes on one BLAS thread, which also keeps workers x threads within
+    the cores (no oversubscription); these small matrices gain little from a second thread.
 
     Args:
         marker_dir: Where to leave the ``<number>`` marker holding this process's pid.
@@ -90,8 +86,7 @@ def run_trial(
     if marker is not None:
         marker.write_text(str(os.getpid()))
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return train_rung(config, params, seed, number, until, checkpoint)
+        return train_rung(config, params, seed, number, until, checkpoint)
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)

@@ -29,7 +29,8 @@ from _common import emit, load_note, machine
 
 from hpsearch.space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
-from hpsearch.training import TrainConfig, TrialResult, TrialState
+from hpsearch.config import TrainConfig
+from hpsearch.trial import TrialResult, TrialState
 
 
 def synthetic(params: dict, rng: np.random.Generator) -> float:

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from book_baseline import book_trial
 from hpsearch import Study
 from hpsearch.data import make_split
-from hpsearch.training import TrainConfig
+from hpsearch.config import TrainConfig
 
 
 def run_study(n_jobs: int, trials: int, config: TrainConfig, directory: str, name: str) -> tuple[float, Study]:

@@ -15,7 +15,8 @@ from threadpoolctl import threadpool_limits
 
 from book_baseline import book_trial
 from hpsearch.data import make_split
-from hpsearch.training import TrainConfig, train_trial
+from hpsearch.config import TrainConfig
+from hpsearch.training import train_trial
 
 
 def main(argv=None) -> None:

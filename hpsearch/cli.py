@@ -20,7 +20,7 @@ from hpsearch.report import FORMATS, edge_notes, format_top
 from hpsearch.space import SearchSpace, default_space, parse_dimension, parse_value
 from hpsearch.storage import StudyError
 from hpsearch.study import Study, StudyInterrupted
-from hpsearch.training import TrainConfig, parse_hidden
+from hpsearch.config import TrainConfig, parse_hidden
 
 __all__ = ["main", "build_parser"]
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from hpsearch.space import SearchSpace
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = ["best_curves", "history", "lr_wd_map", "param_scores"]
 

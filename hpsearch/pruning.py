@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = ["PRUNERS", "Bracket", "Pruning", "rungs_for", "survivors"]
 

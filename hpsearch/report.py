@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.space import IntUniform, LogUniform, SearchSpace, Uniform
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = [
     "ranking",

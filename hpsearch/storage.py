@@ -16,7 +16,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from hpsearch.training import Checkpoint, TrialResult
+import numpy as np
+
+from hpsearch.files import replacing, write_text
+from hpsearch.trial import Checkpoint, TrialResult
 
 __all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_LOG"]
 
@@ -52,15 +55,6 @@ def validate_name(name: str) -> str:
             f"with '.' and with no path separator), but got {name!r}"
         )
     return name
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class StudyStorage:
@@ -114,7 +108,7 @@ class StudyStorage:
 
     def write_definition(self, definition: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n")
+        write_text(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n", durable=True)
 
     def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
         """Every finished trial in the log, by trial number (see :meth:`_load_log`)."""
@@ -147,11 +141,16 @@ class StudyStorage:
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         (self.path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-        checkpoint.save(self._checkpoint_path(checkpoint.number))
+        with replacing(self._checkpoint_path(checkpoint.number)) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **checkpoint.to_arrays())
 
     def load_checkpoint(self, number: int) -> Checkpoint | None:
         path = self._checkpoint_path(number)
-        return Checkpoint.load(path) if path.exists() else None
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return Checkpoint.from_arrays({k: data[k] for k in data.files})
 
     def drop_checkpoint(self, number: int) -> None:
         self._checkpoint_path(number).unlink(missing_ok=True)

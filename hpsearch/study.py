@@ -26,7 +26,8 @@ from hpsearch.space import SearchSpace, default_space
 from hpsearch.storage import StudyError, StudyStorage, validate_name
 from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
 from hpsearch.pruning import Pruning, rungs_for, survivors
-from hpsearch.training import Checkpoint, TrainConfig, TrialResult, TrialState
+from hpsearch.config import TrainConfig
+from hpsearch.trial import Checkpoint, TrialResult, TrialState
 from hpsearch.workers import DeathWatch, LocalBackendCrash, run_trial
 
 __all__ = ["Study", "StudyInterrupted", "StudyError"]

@@ -1,19 +1,15 @@
-"""One trial: the training settings, the trainer, and the frozen record it returns.
+"""One trial: the trainer, and the pure function that trains a trial and returns its record.
 
 :func:`train_trial` is pure and picklable: settings, params, study seed and trial number in, a
-:class:`TrialResult` out. It never raises: an exception becomes a FAILED record, a NaN or
-infinite loss a DIVERGED one.
+:class:`~hpsearch.trial.TrialResult` out. It never raises: an exception becomes a FAILED record,
+a NaN or infinite loss a DIVERGED one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import enum
 import functools
-import json
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,238 +18,21 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import threadpoolctl
 
+from hpsearch.config import TrainConfig
 from hpsearch.data import Split, make_split
-from hpsearch.nn.activations import ACTIVATIONS
-from hpsearch.nn.net import MultiLayerNet, init_std
-from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer, optimizer_settings
+from hpsearch.nn.net import MultiLayerNet
+from hpsearch.nn.optimizers import make_optimizer, optimizer_settings
 from hpsearch.seeding import TRAIN, rng_for
+from hpsearch.trial import Checkpoint, TrialResult, TrialState
 
 __all__ = [
-    "Checkpoint",
-    "TrainConfig",
-    "TrialResult",
-    "TrialState",
     "Trainer",
+    "build_net",
+    "build_optimizer",
     "one_blas_thread",
-    "parse_hidden",
     "train_rung",
     "train_trial",
 ]
-
-
-def parse_hidden(value: Any) -> tuple[int, ...]:
-    """Hidden layer sizes from ``"100,100"``, ``"100-100"``, ``"100x6"``, an int or a sequence.
-
-    Raises:
-        ValueError: Not a list of positive integers.
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if "x" in text:
-                units, _, count = text.partition("x")
-                sizes = (int(units),) * int(count)
-            else:
-                sizes = tuple(int(v) for v in text.replace("-", ",").split(",") if v.strip())
-        except ValueError:
-            raise ValueError(
-                f"hidden must look like '100,100,100' or '100x3', but got {value!r}"
-            ) from None
-    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        sizes = (int(value),)
-    else:
-        try:
-            sizes = tuple(int(v) for v in value)
-        except (TypeError, ValueError):
-            raise ValueError(f"hidden must be a list of layer sizes, but got {value!r}") from None
-    if any(s < 1 for s in sizes):
-        raise ValueError(f"hidden layer sizes must be positive integers, but got {value!r}")
-    return sizes
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The settings of one training run; every field can be fixed or searched by name.
-
-    The defaults are the seed experiment: the first 500 MNIST images with 20% held out,
-    ``MultiLayerNet(784, [100] * 6, 10)``, ReLU, He init, plain SGD, 50 epochs of batch 100.
-
-    ``momentum`` (momentum, nesterov), ``decay_rate`` (rmsprop), ``beta1``/``beta2`` (adam) and
-    ``hswish_n`` (hswish's width) left at None take the optimizer's or activation's own
-    default, and are ignored by optimizers and activations that do not take them, so that
-    ``optimizer=choice:sgd,momentum`` can be searched beside ``momentum``. ``batchnorm``,
-    ``dropout`` (ratio) and ``flooding`` (level b) are the regularisers of the book's
-    MultiLayerNetExtend and of Flooding.
-
-    ``train_eval`` says how the per-epoch training accuracy is measured: ``"running"`` counts
-    the epoch's mini-batches as they are trained on, from the forward passes the steps make
-    anyway (free; Keras's convention); ``"full"`` makes one more pass over the whole training
-    set after each epoch, as the book's Trainer does (about a third more arithmetic on the seed
-    experiment). Validation accuracy is always a full pass after the epoch.
-
-    Example:
-        >>> TrainConfig().with_params({"lr": 1e-3}).lr
-        0.001
-    """
-
-    dataset: str = "mnist"
-    samples: int = 500
-    val_ratio: float = 0.2
-    hidden: tuple[int, ...] = (100,) * 6
-    activation: str = "relu"
-    weight_init: str | float = "relu"
-    weight_decay: float = 0.0
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float | None = None
-    decay_rate: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    hswish_n: float | None = None
-    batchnorm: bool = False
-    dropout: float = 0.0
-    flooding: float | None = None
-    epochs: int = 50
-    batch_size: int = 100
-    dtype: str = "float32"
-    time_limit: float | None = None
-    train_eval: str = "running"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", parse_hidden(self.hidden))
-        for name in ("samples", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, but got {value!r}")
-            object.__setattr__(self, name, int(value))
-        if not 0 < self.val_ratio < 1:
-            raise ValueError(f"val_ratio must lie in (0, 1), but got {self.val_ratio!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive finite number, but got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, but got {self.weight_decay!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, but got {self.activation!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, but got {self.optimizer!r}")
-        init_std(self.weight_init, 1)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', but got {self.dtype!r}")
-        if not isinstance(self.batchnorm, bool):
-            raise ValueError(f"batchnorm must be true or false, but got {self.batchnorm!r}")
-        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
-            raise ValueError(f"dropout must lie in [0, 1), but got {self.dropout!r}")
-        if self.flooding is not None and not (isinstance(self.flooding, (int, float)) and self.flooding >= 0):
-            raise ValueError(f"flooding must be a level >= 0 or None, but got {self.flooding!r}")
-        for name in ("momentum", "decay_rate", "beta1", "beta2"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 1):
-                raise ValueError(f"{name} must lie in [0, 1), but got {value!r}")
-        if self.hswish_n is not None and not (isinstance(self.hswish_n, (int, float)) and self.hswish_n > 0):
-            raise ValueError(f"hswish_n must be positive, but got {self.hswish_n!r}")
-        if self.train_eval not in ("running", "full"):
-            raise ValueError(f"train_eval must be 'running' or 'full', but got {self.train_eval!r}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be positive seconds, but got {self.time_limit!r}")
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    def with_params(self, params: Mapping[str, Any]) -> TrainConfig:
-        """A copy with ``params`` (a trial's searched values) in place of the fixed settings.
-
-        Raises:
-            ValueError: A name is not a setting, or a value is invalid.
-        """
-        unknown = sorted(set(params) - set(self.field_names()))
-        if unknown:
-            raise ValueError(
-                f"unknown training setting(s) {unknown}; expected names from {list(self.field_names())}"
-            )
-        return dataclasses.replace(self, **params)
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["hidden"] = list(self.hidden)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrainConfig:
-        return cls(**data)
-
-
-class TrialState(str, enum.Enum):
-    """How a trial ended; written by name in CSV and JSON."""
-
-    COMPLETE = "COMPLETE"
-    PRUNED = "PRUNED"
-    DIVERGED = "DIVERGED"
-    TIMEOUT = "TIMEOUT"
-    FAILED = "FAILED"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """The frozen record of one finished trial.
-
-    Attributes:
-        number: The trial number within its study (0-based).
-        params: The searched values this trial trained with.
-        state: How it ended.
-        val_acc: Validation accuracy after the last epoch trained (None if no epoch ended).
-        best_val_acc: The highest validation accuracy of any epoch.
-        train_acc: Training accuracy after the last epoch trained.
-        epochs: Epochs completed.
-        train_curve: Training accuracy per epoch.
-        val_curve: Validation accuracy per epoch.
-        loss_curve: Mean training loss per epoch.
-        seconds: Wall time of the trial.
-        error: What went wrong, for DIVERGED, TIMEOUT and FAILED trials.
-    """
-
-    number: int
-    params: dict[str, Any]
-    state: TrialState
-    val_acc: float | None = None
-    best_val_acc: float | None = None
-    train_acc: float | None = None
-    epochs: int = 0
-    train_curve: tuple[float, ...] = ()
-    val_curve: tuple[float, ...] = ()
-    loss_curve: tuple[float | None, ...] = ()
-    seconds: float = 0.0
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the trial has a score to rank by (COMPLETE or PRUNED)."""
-        return self.state in (TrialState.COMPLETE, TrialState.PRUNED)
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["state"] = self.state.value
-        for key in ("train_curve", "val_curve", "loss_curve"):
-            data[key] = [_finite_or_none(v) for v in data[key]]
-        for key in ("val_acc", "best_val_acc", "train_acc"):
-            data[key] = _finite_or_none(data[key])
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrialResult:
-        data = dict(data)
-        data["state"] = TrialState(data["state"])
-        for key in ("train_curve", "val_curve", "loss_curve"):
-            data[key] = tuple(data.get(key, ()))
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -265,49 +44,6 @@ class History:
     loss: list[float] = field(default_factory=list)
     state: TrialState = TrialState.COMPLETE
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Everything a paused trial needs to continue exactly: weights, optimizer, generator, curves.
-
-    Plain arrays and JSON-ready values only, so it is stored with :func:`numpy.savez` and read
-    back without unpickling (see :meth:`save` and :meth:`load`).
-    """
-
-    number: int
-    epochs: int
-    net: dict[str, np.ndarray]
-    optimizer: dict[str, Any]
-    rng_state: dict[str, Any]
-    train_acc: tuple[float, ...]
-    val_acc: tuple[float, ...]
-    loss: tuple[float, ...]
-
-    def save(self, path: str | Any) -> None:
-        meta = {
-            "number": self.number, "epochs": self.epochs, "rng_state": self.rng_state,
-            "train_acc": list(self.train_acc), "val_acc": list(self.val_acc), "loss": list(self.loss),
-            "optimizer_scalars": {
-                k: v.item() if isinstance(v, np.generic) else v
-                for k, v in self.optimizer.items() if not isinstance(v, np.ndarray)
-            },
-        }
-        arrays = {f"net/{k}": v for k, v in self.net.items()}
-        arrays.update({f"opt/{k}": v for k, v in self.optimizer.items() if isinstance(v, np.ndarray)})
-        tmp = f"{path}.tmp.npz"
-        np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: str | Any) -> Checkpoint:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-            net = {k[4:]: data[k] for k in data.files if k.startswith("net/")}
-            opt: dict[str, Any] = {k[4:]: data[k] for k in data.files if k.startswith("opt/")}
-        opt.update(meta["optimizer_scalars"])
-        return cls(meta["number"], meta["epochs"], net, opt, meta["rng_state"],
-                   tuple(meta["train_acc"]), tuple(meta["val_acc"]), tuple(meta["loss"]))
 
 
 class Trainer:

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from hpsearch.training import Checkpoint, TrainConfig, TrialResult, train_rung
+from hpsearch.config import TrainConfig
+from hpsearch.training import train_rung
+from hpsearch.trial import Checkpoint, TrialResult
 
 __all__ = ["run_trial", "restore_malloc_thresholds", "DeathWatch", "LocalBackendCrash"]
 

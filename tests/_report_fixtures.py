@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
-from hpsearch.training import TrialResult, TrialState
+from hpsearch.trial import TrialResult, TrialState
 
 
 def score_at_edge(params: dict) -> float:

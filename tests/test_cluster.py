@@ -25,7 +25,7 @@ distributed = pytest.importorskip("distributed")
 from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
 from hpsearch.cluster import ClusterInfo, connect, describe, run_on_cluster  # noqa: E402
 from hpsearch.space import LogUniform  # noqa: E402
-from hpsearch.training import TrialState  # noqa: E402
+from hpsearch.trial import TrialState  # noqa: E402
 
 UNREACHABLE = "tcp://127.0.0.1:1"
 COMPARED = ["rank", "trial", "lr", "weight_decay", "val_acc", "train_acc", "best_val_acc", "state"]

@@ -14,7 +14,9 @@ import pytest
 from _data_server import FileServer, idx_gz
 from hpsearch import data
 from hpsearch.data import check_dataset, download, load_dataset, make_split
-from hpsearch.training import TrainConfig, TrialState, train_trial
+from hpsearch.config import TrainConfig
+from hpsearch.training import train_trial
+from hpsearch.trial import TrialState
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 FILES = data.REMOTE_DATASETS["mnist"].files

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from _report_fixtures import make_trials, mixed_space
 from hpsearch.plots import best_curves, history, lr_wd_map, param_scores
 from hpsearch.space import LogUniform, SearchSpace, Uniform, default_space
-from hpsearch.training import TrialResult, TrialState
+from hpsearch.trial import TrialResult, TrialState
 
 
 def _points(ax, label: str) -> np.ndarray:

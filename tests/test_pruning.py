@@ -16,7 +16,8 @@ from _interrupt import interrupt_when
 from hpsearch import Study, TrainConfig, TrialState
 from hpsearch.data import make_split
 from hpsearch.pruning import Pruning, rungs_for, survivors
-from hpsearch.training import TrialResult, build_net, train_rung, train_trial
+from hpsearch.training import build_net, train_rung, train_trial
+from hpsearch.trial import TrialResult
 
 TINY = TrainConfig(epochs=9, hidden=(20, 20), samples=200)
 

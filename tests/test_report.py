@@ -12,7 +12,7 @@ import pytest
 from _report_fixtures import make_trials, score_at_edge, score_inside
 from hpsearch.report import curves, edge_notes, format_top, ranking, write_reports
 from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
-from hpsearch.training import TrainConfig
+from hpsearch.config import TrainConfig
 
 
 @pytest.fixture

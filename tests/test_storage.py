@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 from hpsearch.storage import StudyError, StudyStorage
-from hpsearch.training import TrialResult, TrialState
+from hpsearch.trial import TrialResult, TrialState
 
 
 def _trial(number: int, state: TrialState = TrialState.COMPLETE) -> TrialResult:

@@ -7,7 +7,8 @@ import numpy as np
 from hpsearch.data import make_split
 from hpsearch.nn.optimizers import SGD
 from hpsearch.seeding import TRAIN, rng_for
-from hpsearch.training import TrainConfig, Trainer, build_net, train_trial
+from hpsearch.config import TrainConfig
+from hpsearch.training import Trainer, build_net, train_trial
 
 
 def _trainer(lr: float, full: bool, epochs: int = 3) -> Trainer:

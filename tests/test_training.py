@@ -10,7 +10,9 @@ import pickle
 import pytest
 from threadpoolctl import threadpool_limits
 
-from hpsearch.training import TrainConfig, TrialResult, TrialState, train_trial
+from hpsearch.config import TrainConfig
+from hpsearch.training import train_trial
+from hpsearch.trial import TrialResult, TrialState
 
 PARAMS = {"lr": 0.05, "weight_decay": 1e-5}
 

@@ -6,7 +6,7 @@ import abc
 from typing import Any, ClassVar, Sequence
 
 from hpsearch.space import SearchSpace
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = ["Strategy", "score_of", "FAILURE_SCORE"]
 

@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
 from hpsearch.space import IntUniform, LogUniform, SearchSpace, Uniform
 from hpsearch.strategies.base import Strategy, score_of
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = ["BayesStrategy"]
 

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from hpsearch.space import SearchSpace
 from hpsearch.strategies.base import Strategy
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = ["GridStrategy", "grid_shape"]
 

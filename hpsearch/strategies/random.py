@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from hpsearch.seeding import PARAMS, rng_for
 from hpsearch.strategies.base import Strategy
-from hpsearch.training import TrialResult
+from hpsearch.trial import TrialResult
 
 __all__ = ["RandomStrategy"]
 

@@ -11,7 +11,7 @@ import pytest
 from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
 from hpsearch.strategies.base import FAILURE_SCORE
 from hpsearch.strategies.bayes import BayesStrategy, fit_sizes
-from hpsearch.training import TrialResult, TrialState
+from hpsearch.trial import TrialResult, TrialState
 
 MIXED = SearchSpace({
     "lr": LogUniform(1e-6, 1e-2),

@@ -8,7 +8,7 @@ import pytest
 
 from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform
 from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
-from hpsearch.training import TrialResult, TrialState
+from hpsearch.trial import TrialResult, TrialState
 
 N_TRIALS = 16
 

@@ -1,0 +1,47 @@
+"""Writing a file so that a reader never sees half of it: write beside it, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["replacing", "write_text"]
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yields a temporary path beside ``path``; on success it replaces ``path`` in one step.
+
+    Whatever goes wrong inside (a full disk, a signal), the temporary file is removed and
+    ``path`` keeps its old content.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with replacing(target) as tmp:
+        ...     _ = tmp.write_text("done")
+        >>> target.read_text()
+        'done'
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, durable: bool = False) -> Path:
+    """Writes ``text`` to ``path`` atomically; ``durable`` also syncs it to disk first."""
+    with replacing(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+    return Path(path)

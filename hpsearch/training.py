@@ -312,5 +312,6 @@ def _train_rung(
         loss_curve=tuple(history.loss),
         seconds=seconds,
         error=history.error,
+        n_val=len(split.t_val),
     )
     return result, saved

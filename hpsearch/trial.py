@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Checkpoint", "TrialResult", "TrialState"]
+__all__ = ["Checkpoint", "RepeatResult", "TrialResult", "TrialState"]
 
 
 class TrialState(str, enum.Enum):
@@ -35,8 +35,39 @@ def _finite_or_none(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+class _Record:
+    """JSON for a frozen record: the state by name, curves as lists, NaN and inf as null."""
+
+    _CURVES: tuple[str, ...] = ()
+    _SCORES: tuple[str, ...] = ()
+    state: TrialState
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run has a score to rank by (COMPLETE or PRUNED)."""
+        return self.state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        data["state"] = self.state.value
+        for key in self._CURVES:
+            data[key] = [_finite_or_none(v) for v in data[key]]
+        for key in self._SCORES:
+            data[key] = _finite_or_none(data[key])
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Any:
+        data = dict(data)
+        data["state"] = TrialState(data["state"])
+        for key in cls._CURVES:
+            data[key] = tuple(data.get(key, ()))
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
 @dataclass(frozen=True)
-class TrialResult:
+class TrialResult(_Record):
     """The frozen record of one finished trial.
 
     Attributes:
@@ -52,7 +83,12 @@ class TrialResult:
         loss_curve: Mean training loss per epoch.
         seconds: Wall time of the trial.
         error: What went wrong, for DIVERGED, TIMEOUT and FAILED trials.
+        n_val: Validation images the accuracies were measured on (None in logs written before
+            it was recorded).
     """
+
+    _CURVES = ("train_curve", "val_curve", "loss_curve")
+    _SCORES = ("val_acc", "best_val_acc", "train_acc")
 
     number: int
     params: dict[str, Any]
@@ -66,29 +102,66 @@ class TrialResult:
     loss_curve: tuple[float | None, ...] = ()
     seconds: float = 0.0
     error: str | None = None
+    n_val: int | None = None
+
+
+@dataclass(frozen=True)
+class RepeatResult(_Record):
+    """One confirm-stage run: a search trial's params trained again with fresh seeds.
+
+    The initial weights and the batch order come from streams derived from the study seed,
+    ``number`` and ``repeat`` alone; the train/validation split is the search's own. Every
+    confirmed run is also scored on the dataset's test part, which never selects anything.
+
+    Attributes:
+        number: The search trial whose params this run repeats.
+        repeat: The repeat index, 0-based; ``refit`` runs have their own index space.
+        params: The searched values (the trial's).
+        state: How it ended.
+        train_acc: Training accuracy after the last epoch.
+        val_acc: Validation accuracy after the last epoch (None for a refit, which trains on
+            the validation images too).
+        test_acc: Test accuracy after the last epoch (None when the dataset has no test part).
+        best_test_acc: The highest test accuracy of any epoch (only with per-epoch test curves).
+        epochs: Epochs completed.
+        train_curve: Training accuracy per epoch.
+        val_curve: Validation accuracy per epoch.
+        test_curve: Test accuracy per epoch, when asked for (it costs a pass over the test set
+            each epoch); empty otherwise.
+        loss_curve: Mean training loss per epoch.
+        seconds: Wall time of the run.
+        error: What went wrong, for DIVERGED, TIMEOUT and FAILED runs.
+        n_val: Validation images.
+        n_test: Test images (None without a test part).
+        refit: Trained on training plus validation images (scikit-learn's ``refit``).
+    """
+
+    _CURVES = ("train_curve", "val_curve", "test_curve", "loss_curve")
+    _SCORES = ("train_acc", "val_acc", "test_acc", "best_test_acc")
+
+    number: int
+    repeat: int
+    params: dict[str, Any]
+    state: TrialState
+    train_acc: float | None = None
+    val_acc: float | None = None
+    test_acc: float | None = None
+    best_test_acc: float | None = None
+    epochs: int = 0
+    train_curve: tuple[float, ...] = ()
+    val_curve: tuple[float, ...] = ()
+    test_curve: tuple[float, ...] = ()
+    loss_curve: tuple[float | None, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    refit: bool = False
 
     @property
-    def ok(self) -> bool:
-        """Whether the trial has a score to rank by (COMPLETE or PRUNED)."""
-        return self.state in (TrialState.COMPLETE, TrialState.PRUNED)
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["state"] = self.state.value
-        for key in ("train_curve", "val_curve", "loss_curve"):
-            data[key] = [_finite_or_none(v) for v in data[key]]
-        for key in ("val_acc", "best_val_acc", "train_acc"):
-            data[key] = _finite_or_none(data[key])
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrialResult:
-        data = dict(data)
-        data["state"] = TrialState(data["state"])
-        for key in ("train_curve", "val_curve", "loss_curve"):
-            data[key] = tuple(data.get(key, ()))
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def key(self) -> tuple[int, int, bool]:
+        """What identifies the run within a study: trial number, repeat index, refit."""
+        return self.number, self.repeat, self.refit
 
 
 @dataclass(frozen=True)

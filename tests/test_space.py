@@ -91,6 +91,84 @@ def test_categorical_grid_holds_every_choice_once():
     assert sorted(Categorical(["b", "a", "c"]).grid(10)) == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize(
+    "dim,centre",
+    [
+        (LogUniform(1e-6, 1e-2), 1e-4),  # the geometric centre, not the lower bound 1e-6
+        (LogUniform(1e-8, 1e-4), 1e-6),
+        (LogUniform(1e-3, 1e-1), 1e-2),
+        (Uniform(0.0, 1e-3), 5e-4),
+        (IntUniform(16, 256), 136),
+        (IntUniform(1, 2), 1),
+    ],
+)
+def test_a_grid_of_one_point_takes_the_centre_of_the_range(dim, centre):
+    assert dim.grid(1) == [centre]
+    assert dim.grid(0) == [centre]
+    # An int range's centre is the lower of its two middle values when their count is even.
+    tolerance = 0.5 / (dim.high - dim.low) if isinstance(dim, IntUniform) else 1e-12
+    assert dim.position(dim.grid(1)[0]) == pytest.approx(0.5, abs=tolerance)
+
+
+# ----------------------------------------------------------------------------- behaviour
+def test_each_kind_tells_its_scale_and_whether_it_is_numeric():
+    kinds = {LogUniform(1e-3, 1e-1): "log", Uniform(0.0, 1.0): "linear", IntUniform(1, 9): "linear",
+             Categorical(["a", "b"]): "categorical"}
+    for dim, scale in kinds.items():
+        assert dim.scale == scale
+        assert dim.numeric is (scale != "categorical")
+        assert dim.is_choice is (scale == "categorical")
+
+
+def test_position_is_measured_on_the_dimension_scale():
+    assert LogUniform(1e-6, 1e-2).position(1e-3) == pytest.approx(0.75)
+    assert LogUniform(1e-6, 1e-2).position(1e-6) == pytest.approx(0.0)
+    assert Uniform(0.0, 1e-3).position(2.5e-4) == pytest.approx(0.25)
+    assert IntUniform(16, 256).position(256) == pytest.approx(1.0)
+    with pytest.raises(TypeError, match="no order"):
+        Categorical(["a", "b"]).position("a")
+
+
+def test_limits_pad_the_range_on_its_scale():
+    lo, hi = LogUniform(1e-6, 1e-2).limits(0.25)
+    assert (lo, hi) == (pytest.approx(1e-7), pytest.approx(1e-1))
+    assert Uniform(0.0, 1.0).limits(0.1) == (pytest.approx(-0.1), pytest.approx(1.1))
+    assert IntUniform(0, 10).limits() == (0.0, 10.0)
+    with pytest.raises(TypeError):
+        Categorical(["a"]).limits()
+
+
+@pytest.mark.parametrize(
+    "dim,side,positions,expected",
+    [
+        # A decade further; the far decade is dropped when none of the best trials used it.
+        (LogUniform(1e-6, 1e-2), "upper", [0.9, 0.95], LogUniform(1e-5, 1e-1)),
+        (LogUniform(1e-6, 1e-2), "upper", [0.1, 0.95], LogUniform(1e-6, 1e-1)),
+        (LogUniform(1e-6, 1e-2), "lower", [0.0, 0.1], LogUniform(1e-7, 1e-3)),
+        (LogUniform(1e-3, 1e-2), "lower", [0.0], LogUniform(1e-4, 1e-2)),  # one decade: kept
+        # Half the width further on a linear range, never below 0 from a range starting at 0+.
+        (Uniform(0.2, 0.4), "upper", [], Uniform(0.2, 0.5)),
+        (Uniform(0.2, 0.4), "lower", [], Uniform(0.1, 0.4)),
+        (Uniform(0.0, 1e-3), "lower", [], None),
+        (Uniform(-1.0, 1.0), "lower", [], Uniform(-2.0, 1.0)),
+        (IntUniform(16, 256), "upper", [], IntUniform(16, 376)),
+        (IntUniform(16, 256), "lower", [], IntUniform(1, 256)),
+        (IntUniform(0, 4), "lower", [], None),
+        (Categorical(["a", "b"]), "upper", [], None),
+    ],
+)
+def test_widened_is_the_range_to_try_next(dim, side, positions, expected):
+    assert dim.widened(side, positions) == expected
+
+
+def test_dimensions_are_importable_from_both_modules():
+    import hpsearch.dimensions as dims
+    import hpsearch.space as space
+
+    for name in ("Dimension", "Uniform", "LogUniform", "IntUniform", "Categorical"):
+        assert getattr(space, name) is getattr(dims, name)
+
+
 # ----------------------------------------------------------------------------- invalid bounds
 @pytest.mark.parametrize(
     "make,rule,values",

@@ -1,0 +1,368 @@
+"""Search-space dimensions: what one searched parameter may take, and how it behaves.
+
+A dimension knows how to draw a value from a :class:`numpy.random.Generator`, how to lay ``n``
+points on a grid, where a value lies in its range, which range to try next when the best trials
+crowd a bound, how a plot axis shows it, how to describe itself to scikit-optimize and how to
+round-trip through JSON. Reports, plots and the grid ask the dimension rather than test its
+kind, so a new kind is added here only. Invalid bounds are refused in the constructor, so a bad
+space never reaches a run.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Dimension", "Uniform", "LogUniform", "IntUniform", "Categorical", "KINDS"]
+
+
+class Dimension(ABC):
+    """One searchable parameter's range or list of choices.
+
+    Attributes:
+        kind: The name in specs and JSON (``float``, ``log``, ``int``, ``choice``).
+        numeric: Whether values are ordered numbers with ``low`` and ``high`` bounds.
+        scale: How a plot axis shows it: ``"log"``, ``"linear"`` or ``"categorical"``.
+    """
+
+    kind: str = ""
+    numeric: bool = False
+    scale: str = "categorical"
+
+    @property
+    def is_choice(self) -> bool:
+        """Whether the dimension is a list of choices (no order, no bounds)."""
+        return not self.numeric
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Any:
+        """Draws one value."""
+
+    @abstractmethod
+    def grid(self, n: int) -> list[Any]:
+        """Returns at most ``n`` sorted, distinct values spanning the range (one: its centre)."""
+
+    @property
+    @abstractmethod
+    def grid_size(self) -> int | None:
+        """The most distinct grid points the dimension has (None: unbounded)."""
+
+    @abstractmethod
+    def to_skopt(self, name: str) -> Any:
+        """The equivalent scikit-optimize dimension."""
+
+    @abstractmethod
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready description that :meth:`from_json` reads back."""
+
+    @abstractmethod
+    def spec(self) -> str:
+        """The CLI form, ``kind:low:high`` or ``choice:a,b``."""
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` lies in the dimension."""
+        return True
+
+    def position(self, value: Any) -> float:
+        """Where ``value`` lies in the range: 0 at ``low``, 1 at ``high`` (on the log scale for log).
+
+        Raises:
+            TypeError: The dimension has no order (a list of choices).
+        """
+        raise TypeError(f"a {type(self).__name__} dimension has no order, so no position in a range")
+
+    def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
+        """The range to try next when the best trials crowd its ``side`` bound (``"upper"``/``"lower"``).
+
+        Args:
+            side: The crowded bound.
+            top_positions: The best trials' positions (see :meth:`position`); a log range drops
+                its far decade when none of them used it.
+
+        Returns:
+            The widened dimension, or None when it cannot move that way (a choice list, or a
+            range that cannot extend below 0).
+        """
+        return None
+
+    def limits(self, margin: float = 0.0) -> tuple[float, float]:
+        """Axis limits: the range, widened by ``margin`` of its width at each end, on its scale.
+
+        Raises:
+            TypeError: The dimension has no order (a list of choices).
+        """
+        raise TypeError(f"a {type(self).__name__} dimension has no numeric limits")
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Dimension:
+        kind = data.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"unknown dimension kind {kind!r}; expected one of {sorted(KINDS)}")
+        cls = KINDS[kind]
+        if cls is Categorical:
+            return Categorical(list(data["choices"]))
+        return cls(data["low"], data["high"])  # type: ignore[call-arg]
+
+
+def _check_bounds(cls_name: str, low: Any, high: Any, *, positive: bool = False) -> None:
+    for label, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{cls_name} needs numeric bounds, but got {label}={value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"{cls_name} needs finite bounds, but got {label}={value!r}")
+    if positive and low <= 0:
+        raise ValueError(f"{cls_name} needs `low > 0` (log scale), but got low={low!r}, high={high!r}")
+    if not low < high:
+        raise ValueError(f"{cls_name} needs `low < high`, but got low={low!r}, high={high!r}")
+
+
+def _clean(value: float) -> float:
+    # 1e-6 * 10 is 9.999999999999999e-06: round away the float noise before printing a spec.
+    return float(f"{value:.12g}")
+
+
+class _Range(Dimension):
+    """Shared behaviour of the numeric kinds, measured on the dimension's own scale.
+
+    Subclasses are dataclasses with ``low`` and ``high``; a log range overrides the two maps
+    between values and the axis (:meth:`_to_axis`, :meth:`_from_axis`) and the widening rule.
+    """
+
+    low: Any
+    high: Any
+    numeric = True
+    scale = "linear"
+
+    def _to_axis(self, value: float) -> float:
+        return float(value)
+
+    def _from_axis(self, u: float) -> float:
+        return float(u)
+
+    def position(self, value: Any) -> float:
+        lo, hi = self._to_axis(self.low), self._to_axis(self.high)
+        return (self._to_axis(float(value)) - lo) / (hi - lo)
+
+    def limits(self, margin: float = 0.0) -> tuple[float, float]:
+        lo, hi = self._to_axis(self.low), self._to_axis(self.high)
+        pad = (hi - lo) * margin
+        return self._from_axis(lo - pad), self._from_axis(hi + pad)
+
+    def center(self) -> Any:
+        """The middle of the range on its scale: where a grid of one point puts it."""
+        return _clean(self._from_axis((self._to_axis(self.low) + self._to_axis(self.high)) / 2))
+
+    def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
+        step = (self.high - self.low) / 2
+        if side == "upper":
+            return Uniform(self.low, _clean(self.high + step))
+        low = self.low - step if self.low < 0 else max(0.0, self.low - step)
+        return Uniform(_clean(low), self.high) if low < self.low else None
+
+    @property
+    def grid_size(self) -> int | None:
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "low": self.low, "high": self.high}
+
+    def spec(self) -> str:
+        return f"{self.kind}:{self.low!r}:{self.high!r}"
+
+    def contains(self, value: Any) -> bool:
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class Uniform(_Range):
+    """A float drawn uniformly from ``[low, high]``.
+
+    Example:
+        >>> Uniform(0.0, 0.5).grid(3)
+        [0.0, 0.25, 0.5]
+    """
+
+    low: float
+    high: float
+    kind = "float"
+
+    def __post_init__(self) -> None:
+        _check_bounds("Uniform", self.low, self.high)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(self.low, self.high))
+
+    def grid(self, n: int) -> list[float]:
+        return [float(v) for v in np.linspace(self.low, self.high, n)] if n > 1 else [self.center()]
+
+    def to_skopt(self, name: str) -> Any:
+        from skopt.space import Real
+
+        return Real(self.low, self.high, prior="uniform", name=name)
+
+
+@dataclass(frozen=True)
+class LogUniform(_Range):
+    """A positive float whose logarithm is uniform: ``10 ** U(log10 low, log10 high)``.
+
+    Example:
+        >>> LogUniform(1e-6, 1e-2).grid(3)
+        [1e-06, 0.0001, 0.01]
+        >>> LogUniform(1e-6, 1e-2).grid(1), LogUniform(1e-6, 1e-2).position(1e-3)
+        ([0.0001], 0.75)
+    """
+
+    low: float
+    high: float
+    kind = "log"
+    scale = "log"
+
+    def __post_init__(self) -> None:
+        _check_bounds("LogUniform", self.low, self.high, positive=True)
+
+    def _to_axis(self, value: float) -> float:
+        return math.log10(value)
+
+    def _from_axis(self, u: float) -> float:
+        return float(10**u)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(10 ** rng.uniform(math.log10(self.low), math.log10(self.high)))
+
+    def grid(self, n: int) -> list[float]:
+        if n <= 1:
+            return [self.center()]
+        points = np.logspace(math.log10(self.low), math.log10(self.high), n)
+        # Round away the float noise of 10**x so that 1e-4 prints as 1e-4.
+        return [_clean(v) for v in points]
+
+    def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
+        lo, hi = self.low, self.high
+        decades = math.log10(hi) - math.log10(lo)
+        # Move the crowded bound a decade out; drop the far decade if none of the best used it.
+        far_unused = decades > 1 and all(
+            (p > 1 / decades) if side == "upper" else (p < 1 - 1 / decades) for p in top_positions
+        )
+        if side == "upper":
+            return LogUniform(_clean(lo * 10) if far_unused else lo, _clean(hi * 10))
+        return LogUniform(_clean(lo / 10), _clean(hi / 10) if far_unused else hi)
+
+    def to_skopt(self, name: str) -> Any:
+        from skopt.space import Real
+
+        return Real(self.low, self.high, prior="log-uniform", name=name)
+
+
+@dataclass(frozen=True)
+class IntUniform(_Range):
+    """An integer drawn uniformly from ``low`` to ``high``, both included.
+
+    Example:
+        >>> IntUniform(32, 256).grid(3)
+        [32, 144, 256]
+    """
+
+    low: int
+    high: int
+    kind = "int"
+
+    def __post_init__(self) -> None:
+        for label, value in (("low", self.low), ("high", self.high)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"IntUniform needs integer bounds, but got {label}={value!r}")
+        _check_bounds("IntUniform", self.low, self.high)
+        object.__setattr__(self, "low", int(self.low))
+        object.__setattr__(self, "high", int(self.high))
+
+    def sample(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(self.low, self.high, endpoint=True))
+
+    def center(self) -> int:
+        return (self.low + self.high) // 2
+
+    def grid(self, n: int) -> list[int]:
+        n = min(n, self.high - self.low + 1)
+        if n <= 1:
+            return [self.center()]
+        return sorted({int(round(v)) for v in np.linspace(self.low, self.high, n)})
+
+    def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
+        step = max(1, int(math.ceil((self.high - self.low) / 2)))
+        # Counts and sizes stay positive: a range from 1 or more never widens below 1.
+        floor = 1 if self.low >= 1 else (0 if self.low >= 0 else None)
+        if side == "upper":
+            return IntUniform(self.low, self.high + step)
+        low = self.low - step if floor is None else max(floor, self.low - step)
+        return IntUniform(low, self.high) if low < self.low else None
+
+    @property
+    def grid_size(self) -> int | None:
+        return self.high - self.low + 1
+
+    def to_skopt(self, name: str) -> Any:
+        from skopt.space import Integer
+
+        return Integer(self.low, self.high, name=name)
+
+    def spec(self) -> str:
+        return f"int:{self.low}:{self.high}"
+
+
+@dataclass(frozen=True)
+class Categorical(Dimension):
+    """One of a fixed list of choices (strings, numbers or booleans).
+
+    Example:
+        >>> Categorical(["sgd", "adam"]).grid(5)
+        ['sgd', 'adam']
+    """
+
+    choices: tuple[Any, ...]
+    kind = "choice"
+
+    def __init__(self, choices: Sequence[Any]) -> None:
+        if isinstance(choices, str) or not isinstance(choices, Sequence):
+            raise ValueError(f"Categorical needs a list of choices, but got {choices!r}")
+        choices = tuple(choices)
+        if not choices:
+            raise ValueError("Categorical needs at least one choice, but got none")
+        if len(set(map(repr, choices))) != len(choices):
+            raise ValueError(f"Categorical needs distinct choices, but got {list(choices)!r}")
+        object.__setattr__(self, "choices", choices)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.choices[int(rng.integers(len(self.choices)))]
+
+    def grid(self, n: int) -> list[Any]:
+        # Choices keep the order the user gave: a grid over ["relu", "sigmoid"] reads as written.
+        return list(self.choices[: max(n, 1)])
+
+    @property
+    def grid_size(self) -> int | None:
+        return len(self.choices)
+
+    def to_skopt(self, name: str) -> Any:
+        from skopt.space import Categorical as SkCategorical
+
+        return SkCategorical(list(self.choices), name=name, transform="onehot")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "choices": list(self.choices)}
+
+    def spec(self) -> str:
+        return "choice:" + ",".join(str(c) for c in self.choices)
+
+    def contains(self, value: Any) -> bool:
+        return value in self.choices
+
+
+KINDS: dict[str, type[Dimension]] = {
+    "float": Uniform,
+    "log": LogUniform,
+    "int": IntUniform,
+    "choice": Categorical,
+}

@@ -1,4 +1,9 @@
-"""Grid search: the product of evenly spaced points of each dimension."""
+"""Grid search: the product of evenly spaced points of each dimension.
+
+A range the budget leaves one point takes its centre (the geometric centre on a log range),
+not its lower bound, and the strategy names it in :attr:`GridStrategy.pinned`, so that a grid
+over one categorical setting trains the other ranges at a sensible value and says so.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ def grid_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
     fixed = 1
     for name, dim in space.items():
         size = dim.grid_size
-        if size is not None and (dim.kind == "choice" or size <= 2):
+        if size is not None and (dim.is_choice or size <= 2):
             shape[name] = size
             fixed *= size
         else:
@@ -61,11 +66,19 @@ class GridStrategy(Strategy):
     The points of each dimension are sorted and dimensions are taken in name order, so trial
     ``k`` is always the same grid point. Its length is exact; asking past it is an error.
 
+    Attributes:
+        shape: Points per dimension.
+        points: Every grid point, in trial order.
+        pinned: The numeric ranges the budget left one point, name to the value every trial
+            uses (the range's centre on its scale); empty when every range is varied.
+
     Example:
         >>> from hpsearch.space import default_space
         >>> g = GridStrategy(default_space(), seed=0, n_trials=16)
         >>> len(g.points), g.ask([0])[0]
         (16, {'lr': 1e-06, 'weight_decay': 1e-08})
+        >>> GridStrategy(default_space(), seed=0, n_trials=1).pinned
+        {'lr': 0.0001, 'weight_decay': 1e-06}
     """
 
     name = "grid"
@@ -75,6 +88,10 @@ class GridStrategy(Strategy):
         self.shape = grid_shape(space, n_trials)
         axes = [space[name].grid(self.shape[name]) for name in space.names]
         self.points = [dict(zip(space.names, combo)) for combo in itertools.product(*axes)]
+        self.pinned: dict[str, Any] = {
+            name: values[0] for name, values in zip(space.names, axes)
+            if len(values) == 1 and space[name].numeric
+        }
 
     @property
     def capacity(self) -> int:

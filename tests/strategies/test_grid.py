@@ -84,3 +84,23 @@ def test_grid_settings_record_its_shape_so_a_resume_can_check_it():
     a = GridStrategy(default_space(), 0, 16).settings()
     b = GridStrategy(default_space(), 0, 25).settings()
     assert a != b
+
+
+def test_a_grid_over_one_categorical_pins_the_other_ranges_at_their_centres():
+    """`grid --trials 5 --param activation=choice:...` leaves lr and weight decay one point each:
+    the geometric centre of each log range, not its lower bound, and the grid says so."""
+    space = default_space().with_dimensions({"activation": Categorical(["relu", "sigmoid", "tanh"])})
+    g = GridStrategy(space, 0, 5)
+    assert g.capacity == 3
+    points = g.ask(list(range(3)))
+    assert [p["activation"] for p in points] == ["relu", "sigmoid", "tanh"]
+    assert {p["lr"] for p in points} == {1e-4} and {p["weight_decay"] for p in points} == {1e-6}
+    assert g.pinned == {"lr": 1e-4, "weight_decay": 1e-6}
+
+
+def test_a_grid_that_varies_every_range_pins_nothing():
+    assert GridStrategy(default_space(), 0, 16).pinned == {}
+    space = SearchSpace({"lr": LogUniform(1e-4, 1e-1), "activation": Categorical(["relu"])})
+    g = GridStrategy(space, 0, 4)
+    assert g.pinned == {}  # a single choice is a fixed setting, not a range cut to one point
+    assert GridStrategy(space, 0, 1).pinned == {"lr": pytest.approx(10 ** -2.5)}

@@ -1,13 +1,28 @@
-"""A tiny HTTP server on 127.0.0.1 for the download tests: serves bytes from a dict, logs requests."""
+"""A tiny HTTP server on 127.0.0.1 for the download tests: serves bytes from a dict, logs requests.
+
+Also the MNIST arrays the tests serve, made from ``../shared/data/mnist.npz`` beside the clone.
+"""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import http.server
+import os
 import threading
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+import pytest
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -20,6 +35,28 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def idx_gz(array: np.ndarray) -> bytes:
     # Level 1: the checksums are of the decoded arrays, so compression level does not matter.
     return gzip.compress(idx_bytes(array), compresslevel=1, mtime=0)
+
+
+def shared_mnist() -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
+    """Full MNIST's four arrays and their IDX gz files (file name -> bytes); skips without them.
+
+    On CI the file must be there: a missing one fails instead of skipping the download tests.
+    """
+    if not SHARED_MNIST.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED_MNIST} is missing; CI needs it beside the clone")
+        pytest.skip(f"{SHARED_MNIST} not found")
+    return _shared_mnist()
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_mnist() -> tuple[dict[str, np.ndarray], dict[str, bytes]]:
+    # Made once per session: compressing 60,000 images takes a while, and tests never change them.
+    with np.load(SHARED_MNIST) as d:
+        arrays = {k: d[k] for k in MNIST_FILES}
+    for array in arrays.values():
+        array.flags.writeable = False  # shared by every test: a test that changes one copies it
+    return arrays, {MNIST_FILES[k]: idx_gz(v) for k, v in arrays.items()}
 
 
 class FileServer:

@@ -1,5 +1,8 @@
 """index.html: a static page with the settings, the top table, the notes and every figure.
 
+The page is rendered from given data (hpsearch.html never reads the folder) and written by
+hpsearch.publish.
+
 The page is parsed here, and opened in headless Chromium (Debian's ``chromium``) to check that
 the browser renders the table and loads every image. That test skips only when Chromium is
 missing outside CI; in CI (``CI`` set) ``.ci/run`` installs it, and a missing browser fails.
@@ -18,9 +21,13 @@ import subprocess
 
 import pytest
 
-from _report_fixtures import make_trials, mixed_space
-from hpsearch.html import render_index, write_index
-from hpsearch.report import ranking, write_reports
+import numpy as np
+
+from _report_fixtures import make_repeats, make_trials, mixed_space
+from hpsearch.confirmed import confirmed_table, display_confirmed
+from hpsearch.html import about, render_index
+from hpsearch.publish import write_reports
+from hpsearch.report import ranking
 from hpsearch.space import default_space
 
 SETTINGS = {
@@ -68,7 +75,7 @@ class _Page(html.parser.HTMLParser):
 def report(tmp_path):
     (tmp_path / "study.json").write_text(json.dumps(SETTINGS))
     trials = make_trials(40, failed=(5,))
-    paths = write_reports(tmp_path, trials, default_space())
+    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS)
     return tmp_path, paths
 
 
@@ -92,12 +99,63 @@ def test_index_without_study_json_and_escaping(tmp_path):
     trials = make_trials(6, space=space, score=lambda p: 0.5)
     trials[0] = dataclasses.replace(trials[0], params={**trials[0].params, "activation": "<b>x</b>"})
     df = ranking(trials, space.names)
-    path = write_index(tmp_path, df, notes=["a <note> & more"])
-    text = path.read_text()
+    # A study.json in the folder is not read: the page shows only the settings it is given.
+    (tmp_path / "study.json").write_text(json.dumps({"name": "not-read"}))
+    text = render_index(df, folder=tmp_path, notes=["a <note> & more"])
+    assert "not-read" not in text
     assert "&lt;b&gt;x&lt;/b&gt;" in text and "<b>x</b>" not in text
     assert "a &lt;note&gt; &amp; more" in text
     assert tmp_path.name in text  # the title falls back to the folder name
     assert "No trials yet" in render_index(df.head(0))
+
+
+def test_settings_list_a_searched_parameter_once_as_searched():
+    """The config's lr 0.01 and weight_decay 0.0 are unused defaults when both are searched."""
+    settings = {**SETTINGS, "config": {**SETTINGS["config"], "lr": 0.01, "weight_decay": 0.0, "activation": "relu"}}
+    page = _Page()
+    page.feed(render_index(ranking(make_trials(5), ("lr", "weight_decay")), settings=settings))
+    text = " ".join(page.text)
+    assert "searched: lr" in text and "searched: weight_decay" in text and "activation" in text
+    rows = re.findall(r"<tr><th>([^<]*)</th><td>([^<]*)</td></tr>", render_index(
+        ranking(make_trials(5), ("lr", "weight_decay")), settings=settings))
+    assert ("lr", "0.01") not in rows and ("weight_decay", "0.0") not in rows and ("activation", "relu") in rows
+
+
+def test_about_line_gives_date_training_time_validation_size_and_versions():
+    settings = {**SETTINGS, "created": "2024-05-01T12:30:00+00:00"}
+    df = ranking(make_trials(40, failed=(5,), n_val=100), ("lr", "weight_decay"))
+    items = about(df, settings)
+    assert items == ["created 2024-05-01 12:30:00", "40 trials, 58.6 s of training", "100 validation images",
+                     f"hpsearch 0.1.0, numpy {np.__version__}"]
+    assert about(ranking(make_trials(200), ("lr",)), {})[0] == "200 trials, 5 min of training"
+    assert about(ranking([], ("lr",)), None) == [f"numpy {np.__version__}"]
+    page = render_index(df, settings=settings)
+    assert re.search(r'<p class="meta" id="about">created 2024-05-01 12:30:00 &middot; 40 trials', page)
+
+
+def test_headline_and_confirmed_table_come_first():
+    df = ranking(make_trials(10, n_val=100), ("lr", "weight_decay"))
+    runs = make_repeats({0: [0.7, 0.72], 3: [0.8, 0.82]})
+    shown = display_confirmed(confirmed_table(runs, ["lr", "weight_decay"]), ["lr", "weight_decay"])
+    page = render_index(df, headline="chosen: lr=0.04 | validation 0.81 ± 0.01", confirmed=shown)
+    assert page.index('id="headline"') < page.index('id="summary"') < page.index('id="confirmed"') \
+        < page.index('id="ranking"')
+    assert "chosen: lr=0.04 | validation 0.81 ± 0.01" in page
+    parsed = _Page()
+    parsed.feed(page)
+    assert parsed.rows["confirmed"] == 2 and parsed.rows["ranking"] == 10
+    assert 'id="headline"' not in render_index(df) and 'id="confirmed"' not in render_index(df)
+
+
+def test_page_precision_follows_the_validation_size():
+    df = ranking(make_trials(10, n_val=100), ("lr", "weight_decay"))
+    page = render_index(df)
+    best = df.iloc[0]
+    assert (f"best validation accuracy {best.val_acc:.2f}, 95% interval "
+            f"{best.val_acc_low:.2f}-{best.val_acc_high:.2f} (trial {best.trial})") in page
+    assert f'<td class="num">{best.val_acc:.2f}</td>' in page and "<th>95% CI</th>" in page
+    old = ranking(make_trials(10), ("lr", "weight_decay"))
+    assert f"best validation accuracy {old.val_acc[0]:.4f} (trial" in render_index(old)
 
 
 def _chromium() -> str | None:

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from _report_fixtures import make_trials, mixed_space
-from hpsearch.plots import best_curves, history, lr_wd_map, param_scores
-from hpsearch.space import LogUniform, SearchSpace, Uniform, default_space
+import dataclasses
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
+
+from _report_fixtures import make_repeats, make_trials, mixed_space
+from hpsearch.plots import DPI, best_curves, comparison_curves, history, lr_wd_map, param_scores, score_label
+from hpsearch.space import Categorical, LogUniform, SearchSpace, Uniform, default_space
 from hpsearch.trial import TrialResult, TrialState
 
 
@@ -149,3 +154,133 @@ def test_only_failed_trials():
     for fig in (history(trials), lr_wd_map(trials, space=default_space()), param_scores(trials, default_space())):
         _render(fig)
     assert len(_points(history(trials).axes[0], "failed")) == 3
+
+
+# ----------------------------------------------------------------------------- readable at a glance
+def _renderer(fig: Figure):
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _overlap(a, b) -> bool:
+    """Whether two display boxes share more than a pixel's width."""
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 1 and min(a.y1, b.y1) - max(a.y0, b.y0) > 1
+
+
+def test_figures_are_drawn_at_a_readable_resolution():
+    assert DPI >= 100
+
+
+def test_best_curves_text_and_legend_stay_out_of_the_panels():
+    trials = make_trials(12, space=mixed_space(), n_val=100)
+    fig = best_curves(_ranked(trials), n=12, ncols=5)
+    renderer = _renderer(fig)
+    axes = _visible(fig)
+    boxes = [ax.get_window_extent(renderer) for ax in axes]
+    for ax in axes:
+        assert not ax.texts  # no text inside a panel, where the curves run
+        title = ax.title.get_window_extent(renderer)
+        assert not any(_overlap(title, box) for box in boxes), ax.get_title()
+        for line in ax.get_lines():  # the curves stay inside their own panel
+            assert ax.get_window_extent(renderer).contains(*line.get_window_extent(renderer).p0)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["validation", "training"]
+    assert not any(_overlap(legend.get_window_extent(renderer), box) for box in boxes)
+    # Each title: rank, final validation accuracy with its 95% interval, then the params.
+    best = _ranked(trials)[0]
+    lines = axes[0].get_title().splitlines()
+    assert lines[0] == f"Best-1  val {score_label(best.val_acc, 100)}"
+    assert " ".join(lines[1:]).count("=") == 4 and all(len(line) <= 40 for line in lines[1:])
+    # The last row's panels and those above an empty slot label their epochs.
+    assert all(ax.xaxis.get_tick_params()["labelbottom"] for ax in axes[-5:])
+
+
+def test_score_label_shows_the_interval_to_the_decimals_the_size_carries():
+    assert score_label(0.8, 100) == "0.80 (0.71-0.87)"
+    assert score_label(0.8, 10_000) == "0.800 (0.792-0.808)"
+    assert score_label(0.8, None) == "0.800"
+
+
+def test_history_legend_sits_beside_the_axes_not_on_the_last_trials():
+    fig = history(make_trials(40, failed=(5,)))
+    renderer = _renderer(fig)
+    (ax,) = fig.axes
+    assert ax.get_legend() is None
+    (legend,) = fig.legends
+    assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+    assert [t.get_text() for t in legend.get_texts()] == ["trials", "failed", "best so far"]
+
+
+def test_map_legend_sits_off_the_data_and_its_trials_marker_is_neutral():
+    fig = lr_wd_map(make_trials(40, failed=(3,)), space=default_space())
+    renderer = _renderer(fig)
+    ax, cbar = fig.axes
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert not _overlap(box, ax.get_window_extent(renderer)) and not _overlap(box, cbar.get_window_extent(renderer))
+    handles = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))
+    assert set(handles) == {"trials", "best", "failed"}
+    grey = handles["trials"].get_facecolor()[0]
+    assert tuple(grey[:3]) == pytest.approx(to_rgba("0.6")[:3])  # not a score's colour
+
+
+def test_param_scores_label_every_axis_and_mark_the_best_trial():
+    space = mixed_space()
+    trials = make_trials(30, space=space, score=lambda p: 0.9 if p["activation"] == "relu" else 0.4 + p["lr"])
+    fig = param_scores(trials, space)
+    best = _ranked(trials)[0]
+    by_name = {ax.get_title(): ax for ax in _visible(fig)}
+    for name, ax in by_name.items():
+        assert ax.get_xlabel().startswith(name)
+        (star,) = _points(ax, "best")
+        assert star[1] == pytest.approx(best.val_acc)
+        if name != "activation":
+            assert star[0] == pytest.approx(best.params[name])
+    assert by_name["lr"].get_xlabel() == "lr (log)" and by_name["batch_size"].get_xlabel() == "batch_size"
+    assert by_name["activation"].get_xticks()[list(space["activation"].choices).index(
+        best.params["activation"])] == pytest.approx(_points(by_name["activation"], "best")[0][0])
+    renderer = _renderer(fig)
+    (legend,) = fig.legends
+    assert not any(_overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+                   for ax in _visible(fig))
+
+
+def test_param_scores_shows_only_the_parameters_the_trials_varied():
+    """A grid over activation with lr and weight decay pinned: one panel, not three."""
+    space = default_space().with_dimensions({"activation": Categorical(["relu", "tanh"])})
+    trials = [dataclasses.replace(t, params={**t.params, "lr": 1e-4, "weight_decay": 1e-6})
+              for t in make_trials(6, space=space, score=lambda p: 0.5)]
+    assert [ax.get_title() for ax in _visible(param_scores(trials, space))] == ["activation"]
+    assert len(_visible(param_scores(trials, space, names=space.names))) == 3
+
+
+def test_comparison_curves_zoom_to_the_data():
+    params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
+    runs = make_repeats({0: [0.95, 0.96], 1: [0.985, 0.99]}, params, gap=0.0)
+    fig = comparison_curves(runs, "optimizer")
+    val, test = fig.axes
+    assert (val.get_title(), test.get_title()) == ("validation", "test")
+    labels = [line.get_label() for line in val.get_lines()]
+    assert labels == ["optimizer=adam (2 runs)", "optimizer=sgd (2 runs)"]
+    np.testing.assert_allclose(val.get_lines()[1].get_ydata(), [0.955 * (e + 1) / 10 for e in range(10)])
+    low, high = val.get_ylim()
+    assert low > 0.5 and high <= 1.0  # zoomed where the settings differ, not 0..1
+    no_test = comparison_curves(make_repeats({0: [0.9]}, params, n_test=None), "optimizer")
+    assert [ax.get_title() for ax in no_test.axes] == ["validation"]
+    _render(fig)
+    _render(comparison_curves([], "optimizer"))
+
+
+def test_narrow_log_axis_labels_do_not_run_into_one_another():
+    space = SearchSpace({"lr": LogUniform(0.05, 0.5), "weight_decay": LogUniform(1e-8, 1e-4)})
+    trials = make_trials(12, space=space, score=lambda p: 0.5)
+    for fig in (lr_wd_map(trials, space=space), param_scores(trials, space)):
+        renderer = _renderer(fig)
+        axis = fig.axes[0].xaxis
+        low, high = axis.get_view_interval()
+        labels = [t.label1 for t in [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+                  if t.label1.get_visible() and t.label1.get_text() and low <= t.get_loc() <= high]
+        assert [label.get_text() for label in labels] == ["0.05", "0.1", "0.2", "0.5"]
+        boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))

@@ -1,4 +1,6 @@
-"""Reports: ranking, long curves CSV, the top table in four formats, notes on range edges, files."""
+"""Reports: ranking with intervals, long curves CSV, the top table in four formats, notes.
+
+The files themselves are written by hpsearch.publish (tests/test_publish.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,21 @@ import pandas as pd
 import pytest
 
 from _report_fixtures import make_trials, score_at_edge, score_inside
-from hpsearch.report import curves, edge_notes, format_top, ranking, write_reports
-from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
-from hpsearch.config import TrainConfig
+from hpsearch.report import (
+    curves,
+    decimals_for,
+    display_frame,
+    edge_notes,
+    format_top,
+    ranking,
+    tie_note,
+    tied_with_best,
+    varied,
+    wilson,
+    write_reports,
+)
+from hpsearch.space import Categorical, IntUniform, SearchSpace, Uniform, default_space
+from hpsearch.trial import TrialResult, TrialState
 
 
 @pytest.fixture
@@ -114,39 +128,130 @@ def test_edge_notes_need_enough_trials():
     assert edge_notes(make_trials(4, score=score_at_edge), default_space()) == []
 
 
-def test_write_reports_writes_every_file(tmp_path, trials):
+def test_the_old_write_reports_reads_study_json_and_calls_publish(tmp_path, trials):
+    """Kept only while study.py and cli.py still call report.write_reports: delete with it."""
+    (tmp_path / "study.json").write_text(json.dumps({"name": "from-definition"}))
     paths = write_reports(tmp_path, trials, default_space())
-    assert set(paths) == {"ranking", "curves", "best_curves", "history", "lr_wd_map", "param_scores", "index"}
-    for path in paths.values():
-        assert path.parent == tmp_path and path.stat().st_size > 0
-    assert len(pd.read_csv(paths["ranking"])) == 30
-    assert len(pd.read_csv(paths["curves"])) == 114
-    assert paths["best_curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list(tmp_path.glob("*.tmp"))
+    assert paths["ranking"] == tmp_path / "ranking.csv" and paths["index"].exists()
+    assert "from-definition" in paths["index"].read_text()
 
 
-def test_write_reports_map_follows_the_space(tmp_path):
-    space = SearchSpace({"lr": LogUniform(1e-3, 1e-1), "batch_size": IntUniform(16, 64)})
-    paths = write_reports(tmp_path, make_trials(8, space=space), space)
-    assert paths["map"].name == "map_batch_size_lr.png" and "lr_wd_map" not in paths
-    one = SearchSpace({"activation": Categorical(["relu", "sigmoid"]), "lr": LogUniform(1e-3, 1e-1)})
-    paths = write_reports(tmp_path, make_trials(8, space=one), one)
-    assert "map" not in paths and "lr_wd_map" not in paths and paths["param_scores"].exists()
+# ----------------------------------------------------------------------------- intervals
+def test_ranking_gives_each_trial_its_wilson_interval_right_after_val_acc():
+    trials = make_trials(12, failed=(3,), n_val=100)
+    df = ranking(trials, ("lr", "weight_decay"))
+    columns = list(df.columns)
+    assert columns[columns.index("val_acc") + 1: columns.index("val_acc") + 3] == ["val_acc_low", "val_acc_high"]
+    assert columns[-1] == "n_val" and (df["n_val"] == 100).all()
+    for row in df[df.state == "COMPLETE"].itertuples():
+        low, high = wilson(row.val_acc, 100)
+        assert (row.val_acc_low, row.val_acc_high) == (pytest.approx(low), pytest.approx(high))
+        assert row.val_acc_low < row.val_acc < row.val_acc_high
+    failed = df[df.state == "DIVERGED"]
+    assert failed.val_acc_low.isna().all() and failed.val_acc_high.isna().all()
 
 
-def test_study_on_digits_end_to_end(tmp_path):
-    """A real (tiny) study on scikit-learn's digits writes every report through Study."""
-    from hpsearch import Study
+def test_ranking_leaves_the_interval_empty_when_the_validation_size_is_unknown():
+    df = ranking(make_trials(5), ("lr", "weight_decay"))  # a log from before n_val was recorded
+    assert df.val_acc_low.isna().all() and df.val_acc_high.isna().all() and df.n_val.isna().all()
+    text = df.to_csv(index=False).splitlines()
+    assert text[1].split(",")[5:7] == ["", ""]
 
-    study = Study(
-        "digits", strategy="random", n_trials=4, n_jobs=1, seed=0, directory=tmp_path,
-        space=SearchSpace({"lr": LogUniform(0.05, 0.5), "weight_decay": LogUniform(1e-8, 1e-4)}),
-        config=TrainConfig(dataset="digits", samples=600, epochs=2, hidden=(20,), batch_size=16),
-        progress=False,
-    )
-    df = study.optimize()
-    assert len(df) == 4 and (df.state == "COMPLETE").all() and df.val_acc.max() > 0.5
-    for name in ("ranking.csv", "curves.csv", "best_curves.png", "history.png", "lr_wd_map.png",
-                 "param_scores.png", "index.html"):
-        assert (study.path / name).is_file(), name
-    assert "digits" in (study.path / "index.html").read_text()
+
+# The ranking.csv of make_trials(40, failed=(5, 11)) before the interval columns were added:
+# the existing columns must keep their exact bytes.
+_GOLDEN_HEAD = [
+    "rank,trial,lr,weight_decay,val_acc,best_val_acc,train_acc,epochs,state,seconds,error",
+    "1,13,0.009746299280198961,8.381878382308892e-05,0.9476284454208294,0.9476284454208294,"
+    "0.9676284454208294,4,COMPLETE,1.5,",
+]
+_GOLDEN_TAIL = "39,11,0.00048139065887826173,3.879341802770623e-06,,,,1,DIVERGED,0.1,loss became nan at epoch 2"
+_GOLDEN_MD5 = "882cc90fdcb2c58f5d8fd11d1b6847f7"
+
+
+def test_ranking_csv_keeps_the_bytes_of_its_existing_columns():
+    import hashlib
+
+    df = ranking(make_trials(40, failed=(5, 11)), ("lr", "weight_decay"))
+    text = df.to_csv(index=False)
+    back = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    old = back.drop(columns=["val_acc_low", "val_acc_high", "n_val"]).to_csv(index=False)
+    lines = old.splitlines()
+    assert lines[:2] == _GOLDEN_HEAD and lines[-1] == _GOLDEN_TAIL
+    assert hashlib.md5(old.encode()).hexdigest() == _GOLDEN_MD5
+
+
+def test_wilson_interval_and_the_decimals_a_set_size_carries():
+    low, high = wilson(0.8, 100)
+    assert (low, high) == (pytest.approx(0.7112, abs=1e-4), pytest.approx(0.8666, abs=1e-4))
+    assert wilson(0.0, 50)[0] == pytest.approx(0.0, abs=1e-12) and wilson(0.0, 50)[1] > 0.05  # not empty at 0
+    assert wilson(1.0, 50)[1] == pytest.approx(1.0, abs=1e-12) and wilson(1.0, 50)[0] < 0.95
+    assert decimals_for(100) == 2 and decimals_for(10_000) == 3 and decimals_for(2_000) == 2
+    assert decimals_for(120) == 2 and decimals_for(12_000) == 3 and decimals_for(1) == 1
+    assert decimals_for(None) == 4 and decimals_for(float("nan")) == 4 and decimals_for(None, 3) == 3
+
+
+def _scored(scores, n_val=100):
+    return [TrialResult(i, {"lr": 10.0 ** -(i + 1)}, TrialState.COMPLETE, val_acc=v, best_val_acc=v, train_acc=v,
+                        epochs=1, seconds=1.0, n_val=n_val) for i, v in enumerate(scores)]
+
+
+def test_tied_with_best_counts_the_trials_within_noise_of_the_best():
+    # On 100 images the best's interval at 0.85 is about 0.77-0.91: 0.80 and 0.78 reach it, 0.60 does not.
+    df = ranking(_scored([0.85, 0.80, 0.78, 0.60]), ["lr"])
+    assert tied_with_best(df) == 2
+    note = tie_note(df)
+    assert note.startswith("The best validation accuracy, 0.85 (trial 0), is measured on 100 images")
+    assert "2 other trials' intervals overlap it" in note and "top 3 cannot be told apart" in note
+    # On 10,000 images the same scores are far apart.
+    far = ranking(_scored([0.85, 0.80, 0.78, 0.60], n_val=10_000), ["lr"])
+    assert tied_with_best(far) == 0 and tie_note(far) is None
+    # Without a recorded size nothing is claimed.
+    assert tied_with_best(ranking(_scored([0.85, 0.84], n_val=None), ["lr"])) == 0
+    assert tied_with_best(ranking([], ["lr"])) == 0
+
+
+def test_top_table_precision_follows_the_validation_size():
+    df = ranking(make_trials(10, n_val=100), ("lr", "weight_decay"))
+    table = format_top(df, 3, "table").splitlines()
+    header = table[0].split()
+    assert header[:6] == ["rank", "trial", "lr", "weight_decay", "val_acc", "95%"]
+    first = table[1].split()
+    assert first[4] == f"{df.val_acc[0]:.2f}" and first[5] == f"{df.val_acc_low[0]:.2f}-{df.val_acc_high[0]:.2f}"
+    assert "n_val" not in table[0]
+    md = format_top(df, 3, "markdown").splitlines()
+    assert "| val_acc | 95% CI |" in md[0] and f"| {df.val_acc[0]:.2f} |" in md[2]
+    # csv and json keep the full precision and every column.
+    back = pd.read_csv(io.StringIO(format_top(df, 3, "csv")))
+    assert back.val_acc.tolist() == df.val_acc.head(3).tolist() and "val_acc_low" in back.columns
+    records = json.loads(format_top(df, 3, "json"))
+    assert records[0]["n_val"] == 100 and records[0]["val_acc"] == df.val_acc[0]
+    # 10,000 images carry 3 decimals; an unknown size keeps the 4 of old.
+    big, old = ranking(make_trials(3, n_val=10_000), ("lr",)), ranking(make_trials(3), ("lr",))
+    assert display_frame(big).val_acc[0] == f"{big.val_acc[0]:.3f}"
+    assert display_frame(old).val_acc[0] == f"{old.val_acc[0]:.4f}" and "95% CI" not in display_frame(old)
+
+
+def test_format_top_marks_a_tie_cut_at_rank_k():
+    trials = _scored([0.9, 0.8, 0.7, 0.7, 0.7, 0.5])
+    df = ranking(trials, ["lr"])
+    assert df["rank"].tolist() == [1, 2, 3, 3, 3, 6]
+    table = format_top(df, 3, "table").splitlines()
+    assert len(table) == 5 and table[-1] == "rank 3 is shared by 2 more trials not shown"
+    assert [line.split()[0] for line in table[1:4]] == ["1", "2", "3"]  # exactly k rows
+    md = format_top(df, 4, "markdown")
+    assert md.endswith("\n\nrank 3 is shared by 1 more trial not shown")
+    assert sum(line.startswith("|") for line in md.splitlines()) == 2 + 4
+    assert "shared" not in format_top(df, 5, "table") and "shared" not in format_top(df, 2, "table")
+    assert "shared" not in format_top(df, 3, "csv") and len(json.loads(format_top(df, 3, "json"))) == 3
+
+
+def test_edge_notes_speak_only_of_ranges_that_were_varied():
+    """A grid that cut weight decay to one point (here its old lower bound) must not advise widening it."""
+    trials = [dataclasses.replace(t, params={**t.params, "weight_decay": 1e-8})
+              for t in make_trials(60, score=score_at_edge)]
+    assert varied(trials, default_space()) == ["lr"]
+    notes = edge_notes(trials, default_space())
+    assert len(notes) == 1 and notes[0].startswith("lr: ")
+    pinned = [dataclasses.replace(t, params={**t.params, "lr": 1e-6}) for t in trials]
+    assert varied(pinned, default_space()) == [] and edge_notes(pinned, default_space()) == []

@@ -1,0 +1,182 @@
+"""publish: the one writer of a study folder's CSVs, figures and index.html."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from _report_fixtures import make_repeats, make_trials
+from hpsearch import plots
+from hpsearch.config import TrainConfig
+from hpsearch.publish import map_axes, write_comparison, write_reports
+from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, default_space
+
+SETTINGS = {"name": "demo", "space": default_space().to_json(), "hpsearch_version": "0.1.0",
+            "created": "2024-05-01T12:00:00"}
+
+
+@pytest.fixture
+def trials():
+    return make_trials(30, failed=(4, 11), n_val=100)
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_write_reports_writes_every_file(tmp_path, trials):
+    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS)
+    assert set(paths) == {"ranking", "curves", "best_curves", "history", "map", "param_scores", "index"}
+    assert paths["map"].name == "map_lr_weight_decay.png"
+    for path in paths.values():
+        assert path.parent == tmp_path and path.stat().st_size > 0
+    assert len(pd.read_csv(paths["ranking"])) == 30
+    assert len(pd.read_csv(paths["curves"])) == 114
+    assert paths["best_curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())  # no temp file
+    # Figures at plots.DPI: the history figure is 8 x 4 inches.
+    assert _png_size(paths["history"]) == (8 * plots.DPI, 4 * plots.DPI)
+    assert "demo" in paths["index"].read_text() and "created 2024-05-01 12:00:00" in paths["index"].read_text()
+
+
+def test_write_reports_map_follows_the_varied_parameters(tmp_path):
+    space = SearchSpace({"lr": LogUniform(1e-3, 1e-1), "batch_size": IntUniform(16, 64)})
+    paths = write_reports(tmp_path, make_trials(8, space=space), space)
+    assert paths["map"].name == "map_batch_size_lr.png" and "lr_wd_map" not in paths
+    one = SearchSpace({"activation": Categorical(["relu", "sigmoid"]), "lr": LogUniform(1e-3, 1e-1)})
+    (tmp_path / "one").mkdir()
+    paths = write_reports(tmp_path / "one", make_trials(8, space=one), one)
+    assert "map" not in paths and paths["param_scores"].exists()
+
+
+def test_a_grid_over_one_categorical_draws_no_map_of_pinned_ranges():
+    space = default_space().with_dimensions({"activation": Categorical(["relu", "tanh", "sigmoid"])})
+    trials = make_trials(6, space=space, score=lambda p: 0.5)
+    pinned = [dataclasses.replace(t, params={**t.params, "lr": 1e-4, "weight_decay": 1e-6}) for t in trials]
+    assert map_axes(trials, space) == ("lr", "weight_decay")
+    assert map_axes(pinned, space) is None
+
+
+def test_confirmed_runs_give_confirmed_csv_and_a_headline_first_on_the_page(tmp_path, trials):
+    runs = make_repeats({0: [0.70, 0.72, 0.74], 7: [0.80, 0.82, 0.84]},
+                        {0: trials[0].params, 7: trials[7].params})
+    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs)
+    table = pd.read_csv(paths["confirmed"])
+    assert table["trial"].tolist() == [7, 0] and table["val_mean"].tolist() == pytest.approx([0.82, 0.72])
+    page = paths["index"].read_text()
+    assert 'id="headline"' in page and page.index('id="headline"') < page.index('id="ranking"')
+    assert "chosen: lr=" in page and "(trial 7) | validation 0.82 ± 0.02 (3 repeats, 100 images)" in page
+    assert 'id="confirmed"' in page and '<a href="confirmed.csv">' in page
+    # A given headline wins.
+    paths = write_reports(tmp_path, trials, default_space(), repeats=runs, headline="my own line")
+    assert "my own line" in paths["index"].read_text()
+
+
+def _age(folder, seconds: float) -> None:
+    """Makes every file in ``folder`` ``seconds`` older."""
+    for path in folder.iterdir():
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns - int(seconds * 1e9), stat.st_mtime_ns - int(seconds * 1e9)))
+
+
+def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
+    (tmp_path / "study.json").write_text(json.dumps(SETTINGS))
+    (tmp_path / "trials.jsonl").write_text("")
+    _age(tmp_path, 100)  # the logs are older than the reports written next
+    first = write_reports(tmp_path, trials, default_space(), settings=SETTINGS)
+    before = {k: p.stat().st_mtime_ns for k, p in first.items()}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a current figure was drawn again")
+
+    monkeypatch.setattr(plots, "best_curves", refuse)
+    monkeypatch.setattr(plots, "history", refuse)
+    again = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True)
+    assert again == first and {k: p.stat().st_mtime_ns for k, p in again.items()} == before
+    # A log written after the reports makes them stale: everything is written again.
+    monkeypatch.undo()
+    _age(tmp_path, 10)
+    (tmp_path / "trials.jsonl").write_text("\n")
+    third = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True)
+    assert all(third[k].stat().st_mtime_ns > before[k] - 10 * 10**9 for k in third)
+    assert all(third[k].stat().st_mtime_ns > (tmp_path / "trials.jsonl").stat().st_mtime_ns - 1 for k in third)
+    # A missing report is written whatever the logs' age.
+    third["history"].unlink()
+    assert write_reports(tmp_path, trials, default_space(), only_stale=True)["history"].exists()
+
+
+def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, trials, monkeypatch):
+    paths = write_reports(tmp_path, trials, default_space())
+    old = paths["history"].read_bytes()
+
+    class Broken:
+        def savefig(self, path, **kwargs):
+            with open(path, "wb") as fh:
+                fh.write(b"half a fig")
+            raise OSError("disk full")
+
+    monkeypatch.setattr(plots, "history", lambda trials: Broken())
+    with pytest.raises(OSError, match="disk full"):
+        write_reports(tmp_path, trials, default_space())
+    assert paths["history"].read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_write_comparison_writes_the_table_and_the_curves(tmp_path):
+    params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
+    runs = make_repeats({0: [0.95, 0.96], 1: [0.985, 0.99]}, params)
+    paths = write_comparison(tmp_path, runs, "optimizer", thresholds=(0.9,))
+    assert paths == {"comparison": tmp_path / "compare_optimizer.csv",
+                     "comparison_curves": tmp_path / "compare_optimizer.png"}
+    table = pd.read_csv(paths["comparison"])
+    assert table["optimizer"].tolist() == ["adam", "sgd"] and "epochs_to_0.9" in table.columns
+    assert _png_size(paths["comparison_curves"])[0] >= 800
+    with pytest.raises(ValueError, match="parameter name"):
+        write_comparison(tmp_path, runs, "../x")
+    with pytest.raises(ValueError, match="no confirmed run has that setting"):
+        write_comparison(tmp_path, runs, "momentum")
+
+
+def test_reports_import_no_writer_and_no_cycle():
+    """report, confirmed, html and plots are pure: importing them loads no writer, and html does
+    not import plots or publish (nor report any of them)."""
+    code = (
+        "import sys\n"
+        "import hpsearch.report, hpsearch.confirmed\n"
+        "assert not {'hpsearch.html', 'hpsearch.plots', 'hpsearch.publish'} & set(sys.modules), sys.modules.keys()\n"
+        "import hpsearch.html\n"
+        "assert not {'hpsearch.plots', 'hpsearch.publish'} & set(sys.modules)\n"
+        "import hpsearch.plots\n"
+        "assert 'hpsearch.publish' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_study_on_digits_end_to_end(tmp_path):
+    """A real (tiny) study on scikit-learn's digits writes every report through Study."""
+    from hpsearch import Study
+
+    study = Study(
+        "digits", strategy="random", n_trials=4, n_jobs=1, seed=0, directory=tmp_path,
+        space=SearchSpace({"lr": LogUniform(0.05, 0.5), "weight_decay": LogUniform(1e-8, 1e-4)}),
+        config=TrainConfig(dataset="digits", samples=600, epochs=2, hidden=(20,), batch_size=16),
+        progress=False,
+    )
+    df = study.optimize()
+    assert len(df) == 4 and (df.state == "COMPLETE").all() and df.val_acc.max() > 0.5
+    for name in ("ranking.csv", "curves.csv", "best_curves.png", "history.png", "map_lr_weight_decay.png",
+                 "param_scores.png", "index.html"):
+        assert (study.path / name).is_file(), name
+    page = (study.path / "index.html").read_text()
+    assert "digits" in page and "120 validation images" in page
+    ranking = pd.read_csv(study.path / "ranking.csv")
+    assert ranking["n_val"].tolist() == [120] * 4 and ranking["val_acc_low"].notna().all()

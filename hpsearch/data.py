@@ -1,68 +1,51 @@
-"""Datasets and the train/validation split.
+"""Datasets by name, the seeded train/validation split, and the test part.
 
-Where the images come from, by the ``dataset`` name:
-
-* ``"mnist"``: the first 10,000 training and 2,000 test images ship inside the package (uint8,
-  compressed); asking for more than 10,000 samples uses full MNIST, downloaded once into the
-  cache folder (``$HPSEARCH_DATA`` or ``~/.cache/hpsearch``) from public mirrors of the IDX gz
-  files, checked against the SHA-256 of the decoded arrays. The first 10,000 images of both are
-  the same, so a split of up to 10,000 samples does not depend on which one is used.
-* ``"fashion-mnist"``: Zalando's Fashion-MNIST, downloaded and cached the same way, checked
-  against the published MD5 of its gz files.
-* ``"digits"``: scikit-learn's bundled 8x8 digits (1,797 images, values 0..16 scaled to [0, 1]).
-* a path ending in ``.npz``: the user's arrays ``x_train``, ``y_train`` (optional ``x_test``,
-  ``y_test``); images are flattened, uint8 are scaled by 1/255, floats taken as they are.
-
-``HPSEARCH_MIRROR`` (one base URL, or several separated by commas or spaces) replaces the list
-of mirrors. A machine with no internet access can copy the four gz files into
-``<cache>/<name>/`` (for example ``~/.cache/hpsearch/mnist/train-images-idx3-ubyte.gz``): they
-are checked and used in place of a download.
+* ``"mnist"``: the first 10,000 training and 2,000 test images ship inside the package; more
+  than 10,000 samples use full MNIST (60,000 + 10,000), downloaded by :mod:`hpsearch.download`.
+  Both start with the same images, so a split of up to 10,000 samples is the same either way.
+* ``"fashion-mnist"``: Zalando's Fashion-MNIST (60,000 + 10,000), downloaded the same way.
+* ``"digits"``: scikit-learn's 8x8 digits (1,797 images, 0..16 scaled to [0, 1]); no test
+  part, since the bundle is itself the test set of the UCI digits.
+* a path ending in ``.npz``: the user's ``x_train``, ``y_train`` (optional ``x_test``,
+  ``y_test``); images are flattened, uint8 scaled by 1/255, floats taken as they are; labels
+  are class numbers in ``[0, MAX_CLASSES)``. The test part (:func:`load_test`) is for reporting.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
-import hashlib
-import http.client
-import os
-import urllib.error
-import urllib.request
+import numbers
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
+# REMOTE_DATASETS and download live in hpsearch.download; older callers still find them here.
+from hpsearch.download import PARTS, REMOTE_DATASETS, download, load_remote
 from hpsearch.seeding import SPLIT, rng_for
 
 __all__ = [
-    "Dataset",
-    "Split",
-    "DATASETS",
-    "REMOTE_DATASETS",
-    "SUBSET_SIZE",
-    "load_dataset",
-    "make_split",
-    "check_dataset",
-    "download",
-    "cache_dir",
-    "cached_path",
-    "is_cached",
-    "mirrors_for",
+    "DATASETS", "MAX_CLASSES", "MIN_VAL", "SUBSET_SIZE", "Dataset", "Split", "check_dataset",
+    "check_split", "load_dataset", "load_test", "make_split", "split_sizes", "test_size",
 ]
 
-MNIST_SUBSET = "mnist_subset.npz"
-SUBSET_SIZE = 10_000
-DATA_ENV = "HPSEARCH_DATA"
-MIRROR_ENV = "HPSEARCH_MIRROR"
-TIMEOUT = 30.0  # seconds per connection attempt; a mirror that hangs is skipped
+DATASETS = ("digits", "fashion-mnist", "mnist")
+SUBSET_SIZE = 10_000  # training images of the shipped MNIST subset
+SUBSET_TEST_SIZE = 2_000  # its test images
+DIGITS_SIZE = 1_797
+# A validation accuracy over fewer images moves in steps of more than 10 points: no ranking.
+MIN_VAL = 10
+# The output layer has one unit per class up to the largest label, so a label is a size: this
+# bound (ImageNet has 1,000 classes) refuses ids such as 10**6 that would ask for terabytes.
+MAX_CLASSES = 1_000
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Training images as flat rows and their integer labels (the test part is kept apart)."""
+    """Images as stored (uint8 or float, one row each), int64 labels; ``x_test`` None: no test part."""
 
     name: str
     x_train: np.ndarray
@@ -93,340 +76,22 @@ class Split:
         return int(max(self.t_train.max(), self.t_val.max())) + 1
 
 
-# --------------------------------------------------------------------------- remote datasets
-PARTS = ("x_train", "y_train", "x_test", "y_test")
+def _dataset(name: str, arrays: Mapping[str, np.ndarray]) -> Dataset:
+    """The four arrays as the IDX files (and the shipped subset) hold them, images flattened."""
+    x_train, y_train, x_test, y_test = (arrays[p] for p in PARTS)
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+    return Dataset(name, flat(x_train), y_train.astype(np.int64), flat(x_test), y_test.astype(np.int64))
 
 
-@dataclass(frozen=True)
-class Remote:
-    """A dataset published as four IDX gz files on one or more mirrors.
-
-    Attributes:
-        name: The dataset name.
-        files: Array name to file name on the mirror.
-        mirrors: Base URLs tried in order.
-        digests: Array name to expected hex digest.
-        check: ``"sha256-array"`` (SHA-256 of the decoded array's raw bytes, independent of how
-            the gz file was compressed) or ``"md5-gz"`` (MD5 of the gz file as published).
-        n_train: Training images.
-    """
-
-    name: str
-    files: dict[str, str]
-    mirrors: tuple[str, ...]
-    digests: dict[str, str]
-    check: str
-    n_train: int
-
-
-_IDX_FILES = {
-    "x_train": "train-images-idx3-ubyte.gz",
-    "y_train": "train-labels-idx1-ubyte.gz",
-    "x_test": "t10k-images-idx3-ubyte.gz",
-    "y_test": "t10k-labels-idx1-ubyte.gz",
-}
-
-REMOTE_DATASETS: dict[str, Remote] = {
-    "mnist": Remote(
-        "mnist",
-        _IDX_FILES,
-        (
-            "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            "https://storage.googleapis.com/cvdf-datasets/mnist/",
-            "http://yann.lecun.com/exdb/mnist/",
-        ),
-        {
-            "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
-            "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
-            "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
-            "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-        },
-        "sha256-array",
-        60_000,
-    ),
-    "fashion-mnist": Remote(
-        "fashion-mnist",
-        _IDX_FILES,
-        (
-            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-        ),
-        {
-            "x_train": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "y_train": "25c81989df183df01b3e8a0aad5dffbe",
-            "x_test": "bef4ecab320f06d8554ea6380940ec79",
-            "y_test": "bb300cfdad3c16e7a12a480ee83cd310",
-        },
-        "md5-gz",
-        60_000,
-    ),
-}
-
-
-def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder: ``path`` if given, else ``$HPSEARCH_DATA``, else ``~/.cache/hpsearch``."""
-    if path is not None:
-        return Path(path).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hpsearch"
-
-
-def cached_path(name: str, cache: str | os.PathLike[str] | None = None) -> Path:
-    """Where the decoded arrays of remote dataset ``name`` are cached (a compressed .npz)."""
-    return cache_dir(cache) / f"{name}.npz"
-
-
-def mirrors_for(name: str, mirrors: str | Sequence[str] | None = None) -> list[str]:
-    """The base URLs to try for ``name``: ``mirrors``, else ``$HPSEARCH_MIRROR``, else the defaults."""
-    if mirrors is None:
-        mirrors = os.environ.get(MIRROR_ENV) or None
-    if mirrors is None:
-        return list(_remote(name).mirrors)
-    if isinstance(mirrors, str):
-        mirrors = mirrors.replace(",", " ").split()
-    out = [m if m.endswith("/") else m + "/" for m in mirrors]
-    if not out:
-        raise ValueError(f"expected at least one mirror URL for {name!r}, but got {mirrors!r}")
-    return out
-
-
-def _remote(name: str) -> Remote:
-    try:
-        return REMOTE_DATASETS[name]
-    except KeyError:
-        raise ValueError(
-            f"no download for dataset {name!r}; expected one of {sorted(REMOTE_DATASETS)}"
-        ) from None
-
-
-def _parse_idx(raw: bytes, what: str) -> np.ndarray:
-    """Decodes an IDX file (big-endian header, then the array) of unsigned bytes."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{what}: expected an IDX file (magic 0x0000), but got {raw[:4].hex() or 'nothing'}")
-    if raw[2] != 0x08:
-        raise ValueError(f"{what}: expected IDX type 0x08 (unsigned byte), but got 0x{raw[2]:02x}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{what}: truncated IDX header ({len(raw)} bytes)")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(shape, dtype=np.int64))
-    if len(raw) - header != size:
-        raise ValueError(
-            f"{what}: expected {size} bytes of data for shape {shape}, but got {len(raw) - header}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
-
-
-def _digest(remote: Remote, part: str, gz: bytes, array: np.ndarray) -> str:
-    if remote.check == "md5-gz":
-        return hashlib.md5(gz).hexdigest()
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
-def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.ndarray:
-    """The verified array in ``gz``; a ValueError naming the checksum if it does not match."""
-    expected = remote.digests[part]
-    if remote.check == "md5-gz":
-        got = hashlib.md5(gz).hexdigest()
-        if got != expected:
-            raise ValueError(
-                f"checksum mismatch for {source}: expected md5 {expected}, but got {got} (corrupt download)"
-            )
-    try:
-        raw = gzip.decompress(gz)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{source}: expected a gzip file, but it could not be read ({exc})") from None
-    array = _parse_idx(raw, source)
-    if remote.check == "sha256-array":
-        got = hashlib.sha256(array.tobytes()).hexdigest()
-        if got != expected:
-            raise ValueError(
-                f"checksum mismatch for {source}: expected sha256 {expected} of the decoded "
-                f"array, but got {got} (corrupt download)"
-            )
-    return array
-
-
-def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:  # noqa: S310 (http(s) only)
-        return response.read()
-
-
-def _get_part(remote: Remote, part: str, local: Path, mirrors: list[str]) -> np.ndarray:
-    """One verified array: from a gz file the user put in ``local``, else from the first mirror that works."""
-    filename = remote.files[part]
-    manual = local / filename
-    if manual.is_file():
-        return _decode_and_check(remote, part, manual.read_bytes(), str(manual))
-    failures: list[str] = []
-    corrupt: ValueError | None = None
-    for base in mirrors:
-        url = base + filename
-        if not url.startswith(("http://", "https://", "file://")):
-            raise ValueError(f"expected a mirror URL starting with http://, https:// or file://, but got {base!r}")
-        try:
-            gz = _fetch(url)
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
-            failures.append(f"{url}: {reason}")
-            continue
-        try:
-            return _decode_and_check(remote, part, gz, url)
-        except ValueError as exc:
-            corrupt = exc  # try the next mirror; refuse if none has a good copy
-    if corrupt is not None:
-        raise corrupt
-    raise _OfflineError(remote.name, local, "; ".join(failures))
-
-
-class _OfflineError(ValueError):
-    def __init__(self, name: str, local: Path, reasons: str) -> None:
-        files = ", ".join(_IDX_FILES.values())
-        super().__init__(
-            f"{name} is not in the cache {local.parent} and no mirror could be reached ({reasons}); "
-            f"run `hpsearch data download {name}` when online (or copy the {name}.npz it makes "
-            f"into {local.parent}/), or put the IDX files {files} in {local}/"
-        )
-
-
-_VALIDATED: set[tuple[str, int]] = set()
-
-
-def _valid_cache(remote: Remote, path: Path) -> bool:
-    """Whether ``path`` holds the four arrays (and, for MNIST, their known checksums).
-
-    Checked once per file version and process: a study checks its dataset, then every trial
-    of a worker loads it.
-    """
-    key = (str(path.resolve()), path.stat().st_mtime_ns)
-    if key in _VALIDATED:
-        return True
-    if _check_cache(remote, path):
-        _VALIDATED.add(key)
-        return True
-    return False
-
-
-def _check_cache(remote: Remote, path: Path) -> bool:
-    try:
-        with np.load(path) as d:
-            arrays = {part: d[part] for part in PARTS}
-    except Exception:  # a torn or foreign file is no cache: it is downloaded again
-        return False
-    if remote.check == "sha256-array":
-        return all(
-            hashlib.sha256(np.ascontiguousarray(arrays[p]).tobytes()).hexdigest() == remote.digests[p]
-            for p in PARTS
-        )
-    return arrays["x_train"].shape[0] == arrays["y_train"].shape[0] == remote.n_train
-
-
-def download(
-    name: str,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    mirrors: str | Sequence[str] | None = None,
-    force: bool = False,
-) -> Path:
-    """Downloads a dataset's IDX gz files, checks them, and caches the arrays as a compressed .npz.
-
-    Does nothing but return the path when a valid cache already exists (unless ``force``).
-    Nothing is written unless all four files arrive and match their checksums.
-
-    Args:
-        name: ``"mnist"`` or ``"fashion-mnist"``.
-        cache_dir: The cache folder (default ``$HPSEARCH_DATA`` or ``~/.cache/hpsearch``).
-        mirrors: Base URLs to try in order (default ``$HPSEARCH_MIRROR`` or the public mirrors).
-        force: Download again even if cached.
-
-    Returns:
-        The path of the cached .npz.
-
-    Raises:
-        ValueError: Unknown dataset; no mirror reachable and no cache (offline); a file that
-            fails its checksum or is not an IDX gz file.
-
-    Example:
-        >>> download("mnist")  # doctest: +SKIP
-        PosixPath('/home/me/.cache/hpsearch/mnist.npz')
-    """
-    remote = _remote(name)
-    folder = _cache_folder(cache_dir)
-    path = folder / f"{name}.npz"
-    if path.is_file() and not force and _valid_cache(remote, path):
-        return path
-    urls = mirrors_for(name, mirrors)
-    arrays = {part: _get_part(remote, part, folder / name, urls) for part in PARTS}
-    n_train, n_test = len(arrays["x_train"]), len(arrays["x_test"])
-    if len(arrays["y_train"]) != n_train or len(arrays["y_test"]) != n_test:
-        raise ValueError(
-            f"{name}: expected as many labels as images, but got {n_train} train images with "
-            f"{len(arrays['y_train'])} labels and {n_test} test images with {len(arrays['y_test'])}"
-        )
-    # Written under a temporary name and renamed: a reader (another worker) never sees half a
-    # file, and concurrent downloads of the same dataset each write a whole one.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ValueError(f"cannot write the {name} cache {path}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    _load_remote.cache_clear()
-    return path
-
-
-def _cache_folder(path: str | os.PathLike[str] | None) -> Path:
-    # Named apart from the public ``cache_dir`` because ``download`` shadows it with its argument.
-    return cache_dir(path)
-
-
-def is_cached(name: str, cache: str | os.PathLike[str] | None = None) -> bool:
-    """Whether remote dataset ``name`` is in the cache folder (not checked against its digests)."""
-    return cached_path(name, cache).is_file()
-
-
-@functools.lru_cache(maxsize=2)
-def _load_remote(name: str, path: str, mtime_ns: int) -> Dataset:
-    with np.load(path) as d:
-        x_train, y_train, x_test, y_test = (d[p] for p in PARTS)
-    return Dataset(
-        name,
-        x_train.reshape(len(x_train), -1),
-        y_train.astype(np.int64),
-        x_test.reshape(len(x_test), -1),
-        y_test.astype(np.int64),
-    )
-
-
-def _load_remote_dataset(name: str) -> Dataset:
-    """A remote dataset from the cache, downloaded first if it is not there."""
-    path = download(name)
-    return _load_remote(name, str(path), path.stat().st_mtime_ns)
-
-
-# --------------------------------------------------------------------------- local datasets
 @functools.lru_cache(maxsize=1)
 def _load_mnist_subset() -> Dataset:
-    with resources.files("hpsearch._data").joinpath(MNIST_SUBSET).open("rb") as fh:
-        with np.load(fh) as d:
-            return Dataset(
-                "mnist",
-                d["x_train"].reshape(len(d["x_train"]), -1),
-                d["y_train"].astype(np.int64),
-                d["x_test"].reshape(len(d["x_test"]), -1),
-                d["y_test"].astype(np.int64),
-            )
+    with resources.files("hpsearch._data").joinpath("mnist_subset.npz").open("rb") as fh, np.load(fh) as d:
+        return _dataset("mnist", d)
 
 
 @functools.lru_cache(maxsize=1)
 def _load_digits() -> Dataset:
-    from sklearn.datasets import load_digits
-
+    from sklearn.datasets import load_digits  # imported on first use: scikit-learn is slow to load
     bunch = load_digits()
     # Pixel values are counts 0..16; dividing gives floats in [0, 1], which make_split keeps.
     x = (bunch.data / 16.0).astype(np.float32)
@@ -435,91 +100,106 @@ def _load_digits() -> Dataset:
 
 def _labels(value: np.ndarray, key: str, path: Path, n: int) -> np.ndarray:
     y = np.asarray(value)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
     if y.ndim != 1 or len(y) != n:
         raise ValueError(f"{path}: expected {key} as {n} integer labels, but got shape {y.shape}")
-    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu" or (n and y.min() < 0):
-        raise ValueError(f"{path}: expected {key} as integer labels >= 0, but got dtype {y.dtype}"
-                         + (f" with min {y.min()}" if n and y.dtype.kind in 'iu' else ""))
+    if y.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: expected {key} as integer labels, but got dtype {y.dtype}")
+    bad = ~np.isfinite(y) | (y != np.round(y)) if y.dtype.kind == "f" else None
+    if bad is not None and bad.any():
+        raise ValueError(f"{path}: expected {key} as integer labels, but got {y.dtype} values such as {y[bad][0]}")
+    low, high = y.min(), y.max()  # before any cast: a float 1e30 would wrap around as int64
+    if low < 0 or high >= MAX_CLASSES:
+        raise ValueError(f"{path}: expected {key} as class numbers in [0, {MAX_CLASSES}), "
+                         f"but got values from {int(low)} to {int(high)}")
     return y.astype(np.int64)
 
 
 def _images(value: np.ndarray, key: str, path: Path) -> np.ndarray:
     x = np.asarray(value)
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"{path}: expected {key} as images (at least 2-d, one row per image), but got shape {x.shape}")
+    if x.ndim < 2 or x.size == 0:
+        raise ValueError(f"{path}: expected {key} as images (at least 2-d, one row per image, at least "
+                         f"one value each), but got shape {x.shape}")
     x = x.reshape(len(x), -1)
     if x.dtype.kind in "iu" and x.dtype != np.uint8:
         low, high = int(x.min()), int(x.max())
         if low < 0 or high > 255:
-            raise ValueError(
-                f"{path}: expected integer {key} as bytes 0..255 (or floats already scaled), "
-                f"but got values from {low} to {high}"
-            )
+            raise ValueError(f"{path}: expected integer {key} as bytes 0..255 (or floats already scaled), "
+                             f"but got values from {low} to {high}")
         x = x.astype(np.uint8)
-    elif x.dtype.kind == "f":
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"{path}: expected finite values in {key}, but got NaN or infinity")
-    elif x.dtype != np.uint8:
+    elif x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise ValueError(f"{path}: expected finite values in {key}, but got NaN or infinity")
+    elif x.dtype.kind != "f" and x.dtype != np.uint8:
         raise ValueError(f"{path}: expected {key} as uint8 or float images, but got dtype {x.dtype}")
     return x
 
 
 @functools.lru_cache(maxsize=2)
-def _load_npz(path: str, mtime_ns: int) -> Dataset:
+def _load_npz(path: str, version: tuple[int, int]) -> Dataset:
+    """A user's .npz, checked whole; ``version`` (mtime, size) has a changed file read again."""
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as d:
             arrays = {k: d[k] for k in d.files}
     except (OSError, ValueError) as exc:
         raise ValueError(f"expected a NumPy .npz file at {p}, but it could not be read ({exc})") from None
-    missing = [k for k in ("x_train", "y_train") if k not in arrays]
-    if missing:
+    if "x_train" not in arrays or "y_train" not in arrays:
         raise ValueError(f"{p}: expected arrays x_train and y_train, but got {sorted(arrays)}")
-    x_train = _images(arrays["x_train"], "x_train", p)
-    y_train = _labels(arrays["y_train"], "y_train", p, len(x_train))
-    x_test = y_test = None
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise ValueError(f"{p}: expected both x_test and y_test or neither, but got {sorted(arrays)}")
-    if "x_test" in arrays:
-        x_test = _images(arrays["x_test"], "x_test", p)
-        y_test = _labels(arrays["y_test"], "y_test", p, len(x_test))
-        if x_test.shape[1] != x_train.shape[1]:
-            raise ValueError(
-                f"{p}: expected x_test images of {x_train.shape[1]} values like x_train, "
-                f"but got {x_test.shape[1]}"
-            )
+    x_train = _images(arrays["x_train"], "x_train", p)
+    y_train = _labels(arrays["y_train"], "y_train", p, len(x_train))
+    if "x_test" not in arrays:
+        return Dataset(str(p), x_train, y_train)
+    x_test = _images(arrays["x_test"], "x_test", p)
+    y_test = _labels(arrays["y_test"], "y_test", p, len(x_test))
+    if x_test.shape[1] != x_train.shape[1]:
+        raise ValueError(f"{p}: expected x_test images of {x_train.shape[1]} values like x_train, "
+                         f"but got {x_test.shape[1]}")
+    if x_test.dtype.kind != x_train.dtype.kind:
+        # Bytes are divided by 255, floats are not: mixed, test images would be scaled unlike training ones.
+        raise ValueError(f"{p}: expected x_test stored like x_train (both bytes 0..255 or both floats), "
+                         f"but got {x_test.dtype} and {x_train.dtype}")
     return Dataset(str(p), x_train, y_train, x_test, y_test)
 
 
-def _npz_key(name: str) -> tuple[str, int]:
-    path = Path(name).expanduser()
-    try:
-        stat = path.stat()
-    except OSError:
-        raise ValueError(f"--dataset {name!r}: expected a .npz file at {str(path)!r}, but there is none") from None
-    return str(path.resolve()), stat.st_mtime_ns
+def _source(name: str, samples: int | None) -> tuple[str, Any]:
+    """The key of every per-process cache: a .npz's path and (mtime, size), else (name, MNIST subset?)."""
+    if isinstance(name, str) and name.lower().endswith(".npz"):
+        path = Path(name).expanduser()
+        try:
+            st = path.stat()
+        except OSError:
+            raise ValueError(f"dataset {name!r}: expected a .npz file at {str(path)!r}, but there is none") from None
+        return str(path.resolve()), (st.st_mtime_ns, st.st_size)
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASETS)} or a path ending in .npz")
+    return name, name == "mnist" and (samples is None or samples <= SUBSET_SIZE)
 
 
-def _is_npz(name: str) -> bool:
-    return isinstance(name, str) and name.lower().endswith(".npz")
+def _load(source: tuple[str, Any]) -> Dataset:
+    name, detail = source
+    if name not in DATASETS:
+        return _load_npz(name, detail)
+    if name == "digits":
+        return _load_digits()
+    return _load_mnist_subset() if detail else _dataset(name, load_remote(name))
 
 
-# Each loader returns raw uint8 (or float) images; scaling happens in make_split.
-DATASETS: dict[str, Callable[[], Dataset]] = {
-    "mnist": _load_mnist_subset,
-    "fashion-mnist": lambda: _load_remote_dataset("fashion-mnist"),
-    "digits": _load_digits,
-}
-# How many training images each named dataset holds, known without loading it.
-_SIZES = {"mnist": REMOTE_DATASETS["mnist"].n_train, "fashion-mnist": 60_000, "digits": 1797}
+def _check_available(name: str, source: tuple[str, Any], samples: int) -> None:
+    if samples > (available := _sizes(source)[0]):
+        raise ValueError(f"samples={samples} asks for more images than dataset {name!r} holds ({available})")
 
 
-def _known() -> str:
-    return f"one of {sorted(DATASETS)} or a path ending in .npz"
+def _sizes(source: tuple[str, Any]) -> tuple[int, int | None]:
+    """Training and test images (None: no test part), known without downloading anything."""
+    name, subset = source
+    if name not in DATASETS:
+        data = _load(source)
+        return data.n_train, None if data.x_test is None else len(data.x_test)
+    if name == "digits":
+        return DIGITS_SIZE, None
+    return REMOTE_DATASETS[name].n_train, SUBSET_TEST_SIZE if subset else REMOTE_DATASETS[name].n_test
 
 
 def load_dataset(name: str, samples: int | None = None) -> Dataset:
@@ -530,51 +210,119 @@ def load_dataset(name: str, samples: int | None = None) -> Dataset:
         samples: How many training images are needed; for ``"mnist"`` more than 10,000 selects
             full MNIST (downloaded into the cache if it is not there), otherwise the shipped subset.
 
-    Raises:
-        ValueError: The name is unknown, a file is missing or malformed, or a download is
-            needed and fails.
-    """
-    if _is_npz(name):
-        return _load_npz(*_npz_key(name))
-    if name not in DATASETS:
-        raise ValueError(f"unknown --dataset {name!r}; expected {_known()}")
-    if name == "mnist" and samples is not None and samples > SUBSET_SIZE:
-        return _load_remote_dataset("mnist")
-    return DATASETS[name]()
-
-
-def check_dataset(name: str, samples: int) -> None:
-    """Refuses, before anything runs, a dataset that does not exist or is too small.
-
-    Names and sizes are checked without loading or downloading anything; then a dataset that
-    must come from the network (full MNIST beyond the shipped 10,000 images, Fashion-MNIST) is
-    downloaded into the cache if it is not there yet, so that a study fails here, not in every
-    trial, when the machine is offline.
+    Returns:
+        The images as stored (uint8 or float, one row each) and int64 labels.
 
     Raises:
-        ValueError: Unknown dataset, more samples asked for than it holds, or a needed download
-            that fails.
+        ValueError: Unknown name, a missing or malformed file, or a needed download that fails.
     """
-    if _is_npz(name):
-        available = load_dataset(name).n_train
-    elif name not in DATASETS:
-        raise ValueError(f"unknown --dataset {name!r}; expected {_known()}")
-    else:
-        available = _SIZES[name]
-    if samples > available:
-        raise ValueError(
-            f"--samples {samples} asks for more images than dataset {name!r} holds ({available})"
-        )
-    if name == "fashion-mnist" or (name == "mnist" and samples > SUBSET_SIZE):
+    return _load(_source(name, samples))
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, but got {value!r}")
+    return int(value)
+
+
+def split_sizes(samples: int, val_ratio: float) -> tuple[int, int]:
+    """How many of ``samples`` images train and how many validate: the one rule for both.
+
+    Args:
+        samples: Images in the split.
+        val_ratio: Share held out for validation, in (0, 1); the count is rounded.
+
+    Returns:
+        ``(n_train, n_val)``.
+
+    Raises:
+        ValueError: Not a positive ``samples``, ``val_ratio`` outside (0, 1), fewer than
+            :data:`MIN_VAL` validation images, or no training image left.
+    """
+    samples = _positive_int("samples", samples)
+    if isinstance(val_ratio, bool) or not isinstance(val_ratio, numbers.Real) or not 0 < val_ratio < 1:
+        raise ValueError(f"val_ratio must lie in (0, 1), but got {val_ratio!r}")
+    n_val = int(round(samples * val_ratio))
+    given = f"samples={samples} with val_ratio={val_ratio}"
+    if n_val < MIN_VAL:
+        raise ValueError(f"{given} holds out {n_val} validation images; expected at least {MIN_VAL} "
+                         f"(samples >= {_least_samples(val_ratio)} at this val_ratio)")
+    if n_val >= samples:
+        raise ValueError(f"{given} holds out all {samples} images for validation; expected at least "
+                         f"one training image (a smaller val_ratio)")
+    return samples - n_val, n_val
+
+
+def _least_samples(val_ratio: float) -> int:
+    # Rounding makes a closed form fiddly; from just below the bound a few steps find it.
+    n = max(MIN_VAL + 1, int((MIN_VAL - 0.5) / val_ratio), int(0.5 / (1 - val_ratio)))
+    while not MIN_VAL <= int(round(n * val_ratio)) < n:
+        n += 1
+    return n
+
+
+def check_split(samples: int, val_ratio: float, batch_size: int | None = None) -> tuple[int, int]:
+    """Refuses a split too small to measure anything; warns if one batch exceeds the training part.
+
+    Args:
+        samples: Images in the split.
+        val_ratio: Share held out for validation.
+        batch_size: Images per training step, if known.
+
+    Returns:
+        ``(n_train, n_val)``, as :func:`split_sizes`.
+
+    Raises:
+        ValueError: As :func:`split_sizes`, or ``batch_size`` not a positive integer.
+    """
+    n_train, n_val = split_sizes(samples, val_ratio)
+    # Warned, not refused: full-batch descent is well defined, only rarely what was meant.
+    if batch_size is not None and _positive_int("batch_size", batch_size) > n_train:
+        warnings.warn(f"batch_size={batch_size} exceeds the {n_train} training images of samples={samples} "
+                      f"with val_ratio={val_ratio}; every step trains on all of them", UserWarning, stacklevel=2)
+    return n_train, n_val
+
+
+def check_dataset(name: str, samples: int, *, val_ratio: float | None = None, batch_size: int | None = None) -> None:
+    """Refuses, before anything runs, a dataset that does not exist, is malformed or too small.
+
+    Sizes are checked without downloading (a user's .npz is read and checked whole); then a
+    dataset that must come from the network is downloaded if it is not cached, so that an offline
+    study fails here, not in every trial. Without ``val_ratio``, only that some ratio can work.
+
+    Args:
+        name: Dataset name or .npz path.
+        samples: How many of the first training images a trial uses.
+        val_ratio: The share held out for validation, if fixed.
+        batch_size: Images per training step, if fixed (checked with ``val_ratio``).
+
+    Raises:
+        ValueError: Unknown dataset, a malformed .npz, more samples asked for than it holds, a
+            split too small, or a needed download that fails.
+    """
+    samples = _positive_int("samples", samples)
+    source = _source(name, samples)
+    _check_available(name, source, samples)
+    if val_ratio is not None:
+        check_split(samples, val_ratio, batch_size)
+    elif samples <= MIN_VAL:
+        raise ValueError(f"samples={samples} cannot hold out {MIN_VAL} validation images and train on "
+                         f"the rest; expected samples > {MIN_VAL}")
+    if source[0] in REMOTE_DATASETS and not source[1]:
         download(name)
+
+
+def _scaled(x: np.ndarray, dtype: str) -> np.ndarray:
+    # Integer images are 0..255; float datasets are taken as already scaled.
+    scale = 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
+    return (x.astype(dtype) / np.asarray(scale, dtype=dtype)).astype(dtype)
 
 
 def make_split(name: str, samples: int, val_ratio: float, seed: int, dtype: str = "float32") -> Split:
     """The first ``samples`` training images, scaled to [0, 1], shuffled, split train/validation.
 
-    The shuffle depends on ``seed`` alone, so every trial of a study sees the same split, on
-    any worker. Cached per process: a worker builds it once, not once per trial (a user's .npz
-    is read again when the file changes).
+    The shuffle depends on ``seed`` alone, so every trial sees the same split on any worker.
+    Cached per process: a worker builds it once, not once per trial (a changed .npz is reread).
 
     Args:
         name: Dataset name or .npz path.
@@ -584,34 +332,67 @@ def make_split(name: str, samples: int, val_ratio: float, seed: int, dtype: str 
         dtype: Floating type of the features.
 
     Raises:
-        ValueError: Bad ratio, too many samples, or a split that leaves a side empty.
+        ValueError: Unknown or malformed dataset, too many samples, a split too small
+            (:func:`split_sizes`), or a download that fails.
     """
-    version = _npz_key(name) if _is_npz(name) else None
-    return _make_split(name, version, samples, val_ratio, seed, dtype)
+    samples = _positive_int("samples", samples)
+    return _make_split(name, _source(name, samples), samples, val_ratio, seed, dtype)
 
 
 @functools.lru_cache(maxsize=8)
-def _make_split(
-    name: str, version: tuple[str, int] | None, samples: int, val_ratio: float, seed: int, dtype: str
-) -> Split:
-    if not 0 < val_ratio < 1:
-        raise ValueError(f"--val-ratio must lie in (0, 1), but got {val_ratio!r}")
-    check_dataset(name, samples)
-    data = load_dataset(name, samples)
-    x = data.x_train[:samples]
+def _make_split(name: str, source: tuple[str, Any], samples: int, val_ratio: float, seed: int, dtype: str) -> Split:
+    _, n_val = split_sizes(samples, val_ratio)
+    _check_available(name, source, samples)
+    data = _load(source)
+    x = _scaled(data.x_train[:samples], dtype)
     t = data.y_train[:samples]
-    # Integer images are 0..255; float datasets are taken as already scaled.
-    scale = 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0
-    x = (x.astype(dtype) / np.asarray(scale, dtype=dtype)).astype(dtype)
     order = rng_for(seed, *SPLIT).permutation(samples)
-    n_val = int(round(samples * val_ratio))
-    if n_val < 1 or n_val >= samples:
-        raise ValueError(
-            f"--val-ratio {val_ratio} of {samples} samples leaves {samples - n_val} for training "
-            f"and {n_val} for validation; both need at least one"
-        )
     val, train = order[:n_val], order[n_val:]
     return Split(x[train], t[train], x[val], t[val])
 
 
-make_split.cache_clear = _make_split.cache_clear  # type: ignore[attr-defined]
+def load_test(name: str, samples: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray] | None:
+    """The dataset's test images and labels, for reporting only; None if it has none.
+
+    Scaled exactly as :func:`make_split` scales training images; never part of the split. MNIST:
+    the shipped subset's 2,000 if ``samples <= 10,000``, else 10,000; Fashion-MNIST: 10,000; a
+    .npz: its ``x_test``/``y_test``; digits: none. Cached per process like the split.
+
+    Args:
+        name: Dataset name or .npz path.
+        samples: The study's training samples (for ``"mnist"`` it picks the subset or full MNIST).
+        dtype: Floating type of the images.
+
+    Returns:
+        ``(x_test, t_test)``, flat rows and int64 labels, read-only (shared in the process); or None.
+
+    Raises:
+        ValueError: As :func:`load_dataset`, or ``samples`` not a positive integer.
+    """
+    return _load_test(_source(name, _positive_int("samples", samples)), dtype)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_test(source: tuple[str, Any], dtype: str) -> tuple[np.ndarray, np.ndarray] | None:
+    data = _load(source)
+    if data.x_test is None or data.y_test is None:
+        return None
+    x, t = _scaled(data.x_test, dtype), data.y_test.view()
+    x.flags.writeable = t.flags.writeable = False
+    return x, t
+
+
+def test_size(name: str, samples: int) -> int | None:
+    """How many test images :func:`load_test` gives (None: no test part), without downloading.
+
+    Args:
+        name: Dataset name or .npz path (a user's file is read).
+        samples: The study's training samples.
+
+    Raises:
+        ValueError: Unknown dataset, a missing or malformed .npz, or ``samples`` not positive.
+    """
+    return _sizes(_source(name, _positive_int("samples", samples)))[1]
+
+
+test_size.__test__ = False  # type: ignore[attr-defined]  # pytest: a function to import, not a test

@@ -1,25 +1,20 @@
-"""Datasets: the shipped subset, full MNIST downloaded from a local server, digits, a user .npz."""
+"""Datasets, the split and the test part: the shipped subset, full MNIST (local server), digits, a user .npz."""
 
 from __future__ import annotations
 
-import dataclasses
-import gzip
 import hashlib
-import os
-from pathlib import Path
+import re
+import warnings
 
 import numpy as np
 import pytest
 
-from _data_server import FileServer, idx_gz
+from _data_server import FileServer, shared_mnist
 from hpsearch import data
-from hpsearch.data import check_dataset, download, load_dataset, make_split
 from hpsearch.config import TrainConfig
+from hpsearch.data import check_dataset, check_split, load_dataset, load_test, make_split, split_sizes
 from hpsearch.training import train_trial
 from hpsearch.trial import TrialState
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
-FILES = data.REMOTE_DATASETS["mnist"].files
 
 
 @pytest.fixture(autouse=True)
@@ -29,23 +24,34 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HPSEARCH_MIRROR", "http://127.0.0.1:9/")  # discard port: refused at once
 
 
-@pytest.fixture(scope="module")
-def mnist_gz():
-    """The four IDX gz files of MNIST, made from ../shared/data/mnist.npz."""
-    if not SHARED_MNIST.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{SHARED_MNIST} is missing; CI needs it beside the clone")
-        pytest.skip(f"{SHARED_MNIST} not found")
-    with np.load(SHARED_MNIST) as d:
-        arrays = {k: d[k] for k in data.PARTS}
-    return arrays, {FILES[k]: idx_gz(v) for k, v in arrays.items()}
-
-
 @pytest.fixture
-def server(mnist_gz):
-    srv = FileServer(mnist_gz[1])
+def server():
+    srv = FileServer(shared_mnist()[1])
     yield srv
     srv.stop()
+
+
+def _digest(split: data.Split) -> str:
+    h = hashlib.sha256()
+    for a in (split.x_train, split.t_train, split.x_val, split.t_val):
+        h.update(str((a.shape, a.dtype)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _npz(tmp_path, name="mine.npz", **arrays):
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_names_other_modules_import_are_still_here():
+    from hpsearch import download as dl
+    from hpsearch.data import DATASETS, REMOTE_DATASETS, SUBSET_SIZE, Dataset, Split, download  # noqa: F401
+
+    assert SUBSET_SIZE == 10_000 and sorted(DATASETS) == ["digits", "fashion-mnist", "mnist"]
+    # cli.py still imports these two from hpsearch.data: the same objects as in hpsearch.download.
+    assert download is dl.download and REMOTE_DATASETS is dl.REMOTE_DATASETS
 
 
 def test_shipped_subset_needs_no_download():
@@ -57,40 +63,40 @@ def test_shipped_subset_needs_no_download():
     assert 0.0 <= split.x_train.min() and split.x_train.max() <= 1.0
 
 
+def test_the_split_is_the_same_as_before_byte_for_byte():
+    # Digests of the splits hpsearch made before data.py was divided: same seed, same split.
+    assert _digest(make_split("mnist", 500, 0.2, 0)) == "450b69f5d18b70948e0856c72f0ab0c9c3881e1cfde8d0617b0faf7e2fefae16"
+    assert _digest(make_split("mnist", 10_000, 0.3, 5, "float64")) == (
+        "c9a0239a16188f09b4ab79e462a9d3b3e21f943ca96da56a437508832c6d9dbf"
+    )
+    assert _digest(make_split("digits", 1000, 0.2, 3)) == "b53b98302639c74cdb00e95065faf850e9a05b064bcad882d40c3a565013c55f"
+
+
 def test_unknown_dataset_and_too_many_samples_refused_without_network(tmp_path, monkeypatch):
     srv = FileServer({})
     try:
         monkeypatch.setenv("HPSEARCH_MIRROR", srv.url)
-        with pytest.raises(ValueError, match=r"unknown --dataset 'cifar'; expected one of \['digits', 'fashion-mnist', 'mnist'\] or a path"):
+        with pytest.raises(ValueError, match=r"unknown dataset 'cifar'; expected one of \['digits', 'fashion-mnist', 'mnist'\] or a path"):
             check_dataset("cifar", 10)
-        with pytest.raises(ValueError, match=r"--samples 70000 .* holds \(60000\)"):
+        with pytest.raises(ValueError, match=r"samples=70000 .* holds \(60000\)"):
             check_dataset("mnist", 70_000)
-        with pytest.raises(ValueError, match=r"--samples 2000 .* holds \(1797\)"):
+        with pytest.raises(ValueError, match=r"samples=2000 .* holds \(1797\)"):
             check_dataset("digits", 2000)
         with pytest.raises(ValueError, match=r"expected a .npz file at .*nothing.npz"):
             check_dataset(str(tmp_path / "nothing.npz"), 10)
+        with pytest.raises(ValueError, match=r"samples=70000 .* holds \(60000\)"):
+            make_split("mnist", 70_000, 0.2, 0)
         assert srv.requests == []
     finally:
         srv.stop()
     assert not (tmp_path / "cache").exists()
 
 
-def test_full_mnist_download_checksum_and_cache_hit(server, mnist_gz, tmp_path, monkeypatch):
-    arrays = mnist_gz[0]
-    cache = tmp_path / "cache"
-    # The first mirror is dead; the second (the local server) answers.
-    monkeypatch.setenv("HPSEARCH_MIRROR", f"http://127.0.0.1:9/ {server.url}")
-    path = download("mnist")
-    assert path == cache / "mnist.npz" and path.is_file()
-    assert sorted(server.requests) == sorted("/" + f for f in FILES.values())
-    with np.load(path) as d:
-        for k in data.PARTS:
-            np.testing.assert_array_equal(d[k], arrays[k])
-
-    # Second call, and everything that needs full MNIST: served from the cache, no request.
+def test_full_mnist_from_the_cache_starts_with_the_shipped_subset(server, monkeypatch):
+    arrays = shared_mnist()[0]
+    monkeypatch.setenv("HPSEARCH_MIRROR", server.url)
+    check_dataset("mnist", 20_000)  # downloads
     server.requests.clear()
-    assert download("mnist") == path
-    check_dataset("mnist", 20_000)
     full = load_dataset("mnist", 20_000)
     assert server.requests == []
     assert full.n_train == 60_000
@@ -99,102 +105,14 @@ def test_full_mnist_download_checksum_and_cache_hit(server, mnist_gz, tmp_path, 
     np.testing.assert_array_equal(full.x_train[:10_000], subset.x_train)
     np.testing.assert_array_equal(full.y_train[:10_000], subset.y_train)
 
-    result = train_trial(TrainConfig(samples=12_000, epochs=1, hidden=(20,)), {"lr": 0.1}, 0, 0)
-    assert result.state is TrialState.COMPLETE, result.error
+    # Its test part: all 10,000 test images, of which the subset ships the first 2,000.
+    x, t = load_test("mnist", 20_000)
+    assert x.shape == (10_000, 784) and x.dtype == np.float32 and t.dtype == np.int64
+    np.testing.assert_array_equal(x, arrays["x_test"].reshape(10_000, 784).astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(t, arrays["y_test"])
+    np.testing.assert_array_equal(load_test("mnist", 10_000)[0], x[:2_000])
+    assert data.test_size("mnist", 20_000) == 10_000
     assert server.requests == []
-
-
-def test_automatic_download_when_a_study_needs_more_images(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("HPSEARCH_MIRROR", server.url)
-    check_dataset("mnist", 30_000)
-    assert len(server.requests) == 4
-    assert (tmp_path / "cache" / "mnist.npz").is_file()
-
-
-def test_corrupt_download_refused_and_not_cached(server, mnist_gz, tmp_path, monkeypatch):
-    arrays = mnist_gz[0]
-    bad = arrays["x_train"].copy()
-    bad[123, 14, 14] ^= 0xFF
-    server.files[FILES["x_train"]] = idx_gz(bad)
-    monkeypatch.setenv("HPSEARCH_MIRROR", server.url)
-    with pytest.raises(ValueError, match=r"checksum mismatch .*train-images-idx3-ubyte.gz.*expected sha256 741c98"):
-        download("mnist")
-    assert not (tmp_path / "cache" / "mnist.npz").exists()
-    # Not gzip at all: refused as well, in one line.
-    server.files[FILES["x_train"]] = b"<html>not found</html>"
-    with pytest.raises(ValueError, match=r"expected a gzip file") as info:
-        download("mnist")
-    assert "\n" not in str(info.value)
-    assert not (tmp_path / "cache" / "mnist.npz").exists()
-
-
-def test_offline_with_no_cache_says_how_to_get_the_files(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("HPSEARCH_MIRROR", server.url)
-    server.stop()
-    with pytest.raises(ValueError, match=r"hpsearch data download mnist") as info:
-        download("mnist")
-    message = str(info.value)
-    assert "\n" not in message and str(tmp_path / "cache") in message
-    with pytest.raises(ValueError, match=r"hpsearch data download mnist"):
-        check_dataset("mnist", 20_000)
-    # A trial never raises: it records the reason.
-    data._make_split.cache_clear()
-    result = train_trial(TrainConfig(samples=20_000, epochs=1, hidden=(5,)), {}, 0, 0)
-    assert result.state is TrialState.FAILED and "hpsearch data download mnist" in result.error
-    assert not (tmp_path / "cache" / "mnist.npz").exists()
-
-
-def test_gz_files_put_in_the_cache_by_hand_are_used_offline(mnist_gz, tmp_path):
-    folder = tmp_path / "cache" / "mnist"
-    folder.mkdir(parents=True)
-    for name, body in mnist_gz[1].items():
-        (folder / name).write_bytes(body)
-    path = download("mnist")  # the mirror is dead: only the local files can serve
-    assert path.is_file()
-
-
-def _fake_fashion(monkeypatch, server_files: dict[str, bytes]) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    arrays = {
-        "x_train": rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, 60, dtype=np.uint8),
-        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-        "y_test": rng.integers(0, 10, 20, dtype=np.uint8),
-    }
-    digests = {}
-    for part, array in arrays.items():
-        gz = idx_gz(array)
-        server_files[FILES[part]] = gz
-        digests[part] = hashlib.md5(gz).hexdigest()
-    remote = dataclasses.replace(data.REMOTE_DATASETS["fashion-mnist"], digests=digests, n_train=60)
-    monkeypatch.setitem(data.REMOTE_DATASETS, "fashion-mnist", remote)
-    return arrays
-
-
-def test_fashion_mnist_checks_md5_of_the_gz_files(tmp_path, monkeypatch):
-    assert data.REMOTE_DATASETS["fashion-mnist"].digests["x_train"] == "8d4fb7e6c68d591d4c3dfef9ec88bf0d"
-    srv = FileServer({})
-    try:
-        arrays = _fake_fashion(monkeypatch, srv.files)
-        good = dict(srv.files)
-        srv.files[FILES["y_test"]] = gzip.compress(b"\0\0\x08\x01" + b"\0\0\0\x14" + bytes(20))
-        with pytest.raises(ValueError, match=r"checksum mismatch .*t10k-labels.*expected md5"):
-            download("fashion-mnist", mirrors=[srv.url])
-        assert not (tmp_path / "cache" / "fashion-mnist.npz").exists()
-        srv.files = good
-        path = download("fashion-mnist", mirrors=srv.url)
-        with np.load(path) as d:
-            np.testing.assert_array_equal(d["x_test"], arrays["x_test"])
-        srv.requests.clear()
-        d = load_dataset("fashion-mnist")
-        assert d.x_train.shape == (60, 784) and srv.requests == []
-    finally:
-        srv.stop()
-
-
-def test_download_refuses_unknown_name():
-    with pytest.raises(ValueError, match=r"no download for dataset 'digits'; expected one of"):
-        download("digits")
 
 
 def test_digits_end_to_end():
@@ -216,39 +134,198 @@ def test_user_npz_end_to_end(tmp_path):
     x = rng.integers(0, 60, (300, 6, 6)).astype(np.uint8)
     x[y == 0, :, :3] += 180
     x[y == 1, :, 3:] += 180
-    path = tmp_path / "mine.npz"
-    np.savez(path, x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
-    d = load_dataset(str(path))
+    path = _npz(tmp_path, x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    d = load_dataset(path)
     assert d.x_train.shape == (300, 36) and d.x_test.shape == (10, 36)
-    split = make_split(str(path), 200, 0.25, 0)
+    split = make_split(path, 200, 0.25, 0)
     assert split.x_train.max() <= 1.0 and split.n_classes == 2 and split.input_size == 36
     result = train_trial(
-        TrainConfig(dataset=str(path), samples=300, epochs=2, hidden=(20,), batch_size=20),
+        TrainConfig(dataset=path, samples=300, epochs=2, hidden=(20,), batch_size=20),
         {"lr": 0.1}, 0, 0,
     )
     assert result.state is TrialState.COMPLETE, result.error
     assert result.val_acc > 0.8
     with pytest.raises(ValueError, match=r"holds \(300\)"):
-        check_dataset(str(path), 301)
+        check_dataset(path, 301)
 
-    floats = tmp_path / "floats.npz"
-    np.savez(floats, x_train=np.linspace(0, 0.5, 40).reshape(10, 4), y_train=np.arange(10) % 2)
-    split = make_split(str(floats), 10, 0.2, 0)
+    floats = _npz(tmp_path, "floats.npz", x_train=np.linspace(0, 0.5, 200).reshape(50, 4), y_train=np.arange(50) % 2)
+    split = make_split(floats, 50, 0.2, 0)
     assert split.x_train.max() <= 0.5 + 1e-6  # floats are taken as they are, not divided by 255
+
+
+X3 = np.zeros((3, 4))
+Y3 = np.zeros(3, int)
 
 
 @pytest.mark.parametrize(
     "arrays, message",
     [
-        ({"x": np.zeros((3, 4))}, r"expected arrays x_train and y_train, but got \['x'\]"),
-        ({"x_train": np.zeros((3, 4)), "y_train": np.zeros(2)}, r"expected y_train as 3 integer labels, but got shape \(2,\)"),
-        ({"x_train": np.full((3, 4), 300), "y_train": np.zeros(3, int)}, r"bytes 0..255 .* values from 300 to 300"),
-        ({"x_train": np.zeros((3, 4)), "y_train": np.zeros(3, int), "x_test": np.zeros((1, 4))}, r"both x_test and y_test"),
+        ({"x": X3}, r"expected arrays x_train and y_train, but got \['x'\]"),
+        ({"x_train": X3, "y_train": np.zeros(2)}, r"expected y_train as 3 integer labels, but got shape \(2,\)"),
+        ({"x_train": np.full((3, 4), 300), "y_train": Y3}, r"bytes 0..255 .* values from 300 to 300"),
+        ({"x_train": X3, "y_train": Y3, "x_test": np.zeros((1, 4))}, r"both x_test and y_test"),
+        # Labels are sizes (one output unit per class up to the largest): ids are refused.
+        ({"x_train": X3, "y_train": np.array([0, 1, 10**6])},
+         r"expected y_train as class numbers in \[0, 1000\), but got values from 0 to 1000000"),
+        ({"x_train": X3, "y_train": np.array([0, 2**40, 1])}, r"in \[0, 1000\), but got values from 0 to 1099511627776"),
+        ({"x_train": X3, "y_train": np.array([0.0, 1e30, 1.0])}, r"in \[0, 1000\), but got values from 0 to 1000000000000000019884624838656"),
+        ({"x_train": X3, "y_train": np.array([0, -1, 1])}, r"in \[0, 1000\), but got values from -1 to 1"),
+        ({"x_train": X3, "y_train": np.array([0.0, 0.5, 1.0])}, r"expected y_train as integer labels, but got float64 values such as 0.5"),
+        ({"x_train": X3, "y_train": np.array([True, False, True])}, r"expected y_train as integer labels, but got dtype bool"),
+        ({"x_train": np.zeros((3, 0)), "y_train": Y3}, r"at least one value each\), but got shape \(3, 0\)"),
+        ({"x_train": np.zeros((3, 0, 5), np.uint8), "y_train": Y3}, r"at least one value each\), but got shape \(3, 0, 5\)"),
+        # The test part, when present, passes the same checks and matches the training images.
+        ({"x_train": X3, "y_train": Y3, "x_test": np.zeros((2, 5)), "y_test": np.zeros(2, int)},
+         r"expected x_test images of 4 values like x_train, but got 5"),
+        ({"x_train": X3, "y_train": Y3, "x_test": np.zeros((2, 4), np.uint8), "y_test": np.zeros(2, int)},
+         r"expected x_test stored like x_train \(both bytes 0..255 or both floats\), but got uint8 and float64"),
+        ({"x_train": X3, "y_train": Y3, "x_test": np.zeros((2, 4)), "y_test": np.array([0, 5000])},
+         r"expected y_test as class numbers in \[0, 1000\), but got values from 0 to 5000"),
+        ({"x_train": X3, "y_train": Y3, "x_test": np.zeros((2, 4)), "y_test": np.zeros(3, int)},
+         r"expected y_test as 2 integer labels, but got shape \(3,\)"),
+        ({"x_train": X3, "y_train": Y3, "x_test": np.zeros((0, 4)), "y_test": np.zeros(0, int)},
+         r"expected x_test as images .* but got shape \(0, 4\)"),
+        ({"x_train": X3, "y_train": Y3, "x_test": np.full((1, 4), np.nan), "y_test": np.zeros(1, int)},
+         r"expected finite values in x_test"),
     ],
 )
 def test_user_npz_errors(tmp_path, arrays, message):
-    path = tmp_path / "bad.npz"
-    np.savez(path, **arrays)
+    path = _npz(tmp_path, "bad.npz", **arrays)
     with pytest.raises(ValueError, match=message) as info:
-        check_dataset(str(path), 1)
+        check_dataset(path, 1)
     assert "\n" not in str(info.value)
+
+
+def test_huge_labels_are_refused_up_front_and_a_trial_says_why(tmp_path):
+    # Before: every trial failed trying to allocate an output layer of 2**40 units (204 TiB).
+    path = _npz(tmp_path, x_train=np.zeros((100, 4)), y_train=np.arange(100) * 2**34)
+    with pytest.raises(ValueError, match=r"class numbers in \[0, 1000\)"):
+        check_dataset(path, 100)
+    result = train_trial(TrainConfig(dataset=path, samples=100, epochs=1, hidden=(5,)), {}, 0, 0)
+    assert result.state is TrialState.FAILED and "class numbers in [0, 1000)" in result.error
+
+
+@pytest.mark.parametrize(
+    "samples, val_ratio, message",
+    [
+        (5, 0.2, r"samples=5 with val_ratio=0.2 holds out 1 validation images; expected at least 10 \(samples >= 48 at this val_ratio\)"),
+        (5, 0.1, r"samples=5 with val_ratio=0.1 holds out 0 validation images; expected at least 10 \(samples >= 95 "),
+        (1, 0.2, r"samples=1 with val_ratio=0.2 holds out 0 validation images"),
+        (20, 0.99, r"samples=20 with val_ratio=0.99 holds out all 20 images for validation; expected at least one training image"),
+        (500, 1.5, r"val_ratio must lie in \(0, 1\), but got 1.5"),
+        (500, 0, r"val_ratio must lie in \(0, 1\), but got 0"),
+        (0, 0.2, r"samples must be a positive integer, but got 0"),
+    ],
+)
+def test_splits_too_small_to_measure_are_refused(samples, val_ratio, message):
+    for refuse in (
+        lambda: split_sizes(samples, val_ratio),
+        lambda: make_split("mnist", samples, val_ratio, 0),
+        lambda: check_dataset("mnist", samples, val_ratio=val_ratio),
+    ):
+        with pytest.raises(ValueError, match=message) as info:
+            refuse()
+        message_text = str(info.value)
+        assert "\n" not in message_text and "--" not in message_text  # Python names, not CLI flags
+
+
+def test_too_few_samples_for_any_ratio_refused_by_check_dataset():
+    with pytest.raises(ValueError, match=r"samples=5 cannot hold out 10 validation images .*expected samples > 10"):
+        check_dataset("mnist", 5)
+    with pytest.raises(ValueError, match=r"samples=10 cannot hold out"):
+        check_dataset("digits", 10)
+    check_dataset("mnist", 11)  # 11 is enough at some ratio (val_ratio 0.9: 10 + 1)
+    assert split_sizes(11, 0.9) == (1, 10)
+
+
+@pytest.mark.parametrize("val_ratio", [0.01, 0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 0.9, 0.95, 0.99])
+def test_the_suggested_samples_are_the_least_that_work(val_ratio):
+    with pytest.raises(ValueError) as info:
+        split_sizes(1, val_ratio)
+    least = int(re.search(r"samples >= (\d+)", str(info.value)).group(1))
+    split_sizes(least, val_ratio)
+    with pytest.raises(ValueError):
+        split_sizes(least - 1, val_ratio)
+
+
+def test_split_sizes_is_the_rule_make_split_follows():
+    assert split_sizes(500, 0.2) == (400, 100)
+    for samples, val_ratio in [(500, 0.2), (333, 0.3), (1000, 0.125), (62, 0.25), (1797, 0.1)]:
+        n_train, n_val = split_sizes(samples, val_ratio)
+        split = make_split("digits", samples, val_ratio, 1)
+        assert (len(split.x_train), len(split.x_val)) == (n_train, n_val)
+        assert n_val == int(round(samples * val_ratio)) and n_train + n_val == samples
+
+
+def test_a_batch_larger_than_the_training_part_is_a_one_line_warning():
+    with pytest.warns(UserWarning, match=r"batch_size=500 exceeds the 160 training images of samples=200 with val_ratio=0.2") as caught:
+        assert check_split(200, 0.2, 500) == (160, 40)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    with pytest.warns(UserWarning, match=r"batch_size=100 exceeds the 40 training"):
+        check_dataset("mnist", 50, val_ratio=0.2, batch_size=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_split(200, 0.2, 160)  # exactly one batch: nothing to say
+        check_dataset("mnist", 500, val_ratio=0.2, batch_size=100)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive integer, but got 0"):
+        check_split(200, 0.2, 0)
+
+
+def test_test_part_of_the_shipped_subset():
+    x, t = load_test("mnist", 500)
+    assert x.shape == (2_000, 784) and x.dtype == np.float32 and t.shape == (2_000,) and t.dtype == np.int64
+    subset = load_dataset("mnist")
+    np.testing.assert_array_equal(x, subset.x_test.astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(t, subset.y_test)
+    assert set(np.unique(t)) == set(range(10)) and 0.0 == x.min() and x.max() == 1.0
+    assert data.test_size("mnist", 500) == data.test_size("mnist", 10_000) == 2_000
+    # Cached per process, and read-only since every trial of a worker shares it.
+    assert load_test("mnist", 500) is load_test("mnist", 9_000)
+    assert not x.flags.writeable and not t.flags.writeable
+    assert load_test("mnist", 500, "float64")[0].dtype == np.float64
+
+
+def test_test_images_are_scaled_exactly_like_training_images(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (300, 5, 5), dtype=np.uint8)
+    # Labels 0..299 name each image, so a split row can be found among the test rows.
+    path = _npz(tmp_path, x_train=x, y_train=np.arange(300), x_test=x, y_test=np.arange(300))
+    floats = _npz(tmp_path, "floats.npz", x_train=x / 7.0, y_train=np.arange(300), x_test=x / 7.0, y_test=np.arange(300))
+    for name in (path, floats):
+        for dtype in ("float32", "float64"):
+            split = make_split(name, 300, 0.2, 4, dtype)
+            x_test, t_test = load_test(name, 300, dtype)
+            np.testing.assert_array_equal(t_test, np.arange(300))
+            assert x_test.dtype == split.x_train.dtype
+            assert x_test[split.t_train].tobytes() == split.x_train.tobytes()
+            assert x_test[split.t_val].tobytes() == split.x_val.tobytes()
+
+
+def test_datasets_without_a_test_part(tmp_path):
+    assert load_test("digits", 1000) is None and data.test_size("digits", 1000) is None
+    path = _npz(tmp_path, x_train=np.zeros((30, 4), np.uint8), y_train=np.arange(30) % 3)
+    assert load_test(path, 30) is None and data.test_size(path, 30) is None
+    with_test = _npz(tmp_path, "with.npz", x_train=np.zeros((30, 4), np.uint8), y_train=np.arange(30) % 3,
+                     x_test=np.full((7, 2, 2), 51, np.uint8), y_test=np.arange(7))
+    x, t = load_test(with_test, 30)
+    assert x.shape == (7, 4) and np.all(x == np.float32(0.2)) and list(t) == list(range(7))
+    assert data.test_size(with_test, 30) == 7
+
+
+def test_a_changed_npz_is_read_again(tmp_path):
+    path = _npz(tmp_path, x_train=np.zeros((30, 4), np.uint8), y_train=np.arange(30) % 3)
+    assert load_test(path, 30) is None
+    np.savez(path, x_train=np.zeros((30, 4), np.uint8), y_train=np.arange(30) % 3,
+             x_test=np.zeros((5, 4), np.uint8), y_test=np.zeros(5, int))
+    assert load_test(path, 30)[0].shape == (5, 4)
+
+
+def test_test_size_of_downloads_needs_no_download(tmp_path):
+    # The mirror is dead (fixture): a download would raise, and the cache folder would appear.
+    assert data.test_size("fashion-mnist", 100) == 10_000
+    assert data.test_size("mnist", 10_001) == 10_000
+    assert not (tmp_path / "cache").exists()
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar'"):
+        data.test_size("cifar", 10)
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar'"):
+        load_test("cifar", 10)

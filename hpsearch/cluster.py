@@ -1,7 +1,7 @@
 """Running a study's trials on a Dask cluster, through the ``distributed`` client.
 
 The study driver (strategy, storage, reports) stays in the user's process; only
-:func:`hpsearch.workers.run_trial` calls travel to the workers. Each call carries the small
+:func:`hpsearch.workers.run_task` calls travel to the workers. Each call carries the small
 settings and params, never the data: a worker loads the dataset by name the first time it needs
 it and keeps it (:func:`hpsearch.data.make_split` caches per process), so the data reaches each
 worker once. A trial depends only on its params, the study seed and its number, so the results
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 from uuid import uuid4
 
 from hpsearch.storage import StudyError
 
-__all__ = ["ClusterInfo", "ClusterLost", "connect", "cluster_info", "describe", "run_on_cluster"]
+__all__ = ["ClusterInfo", "ClusterLost", "ClusterPool", "connect", "cluster_info", "describe"]
 
 INSTALL_HINT = 'pip install "hpsearch[dask]"'
 
@@ -132,80 +132,79 @@ def describe(scheduler: Any, timeout: float = 5.0) -> ClusterInfo:
             client.close()
 
 
-def run_on_cluster(
-    scheduler: Any,
-    n_jobs: int,
-    calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-    on_lost: Callable[[int, str], Any],
-    *,
-    timeout: float = 5.0,
-    wait_for_workers: float = 30.0,
-) -> Iterator[Any]:
-    """Runs each ``fn(*args)`` of ``calls`` on the cluster, yielding results as they finish.
-
-    At most ``n_jobs`` calls are on the cluster at once (-1: every thread it has when the
-    calls start). When a worker dies, the scheduler runs its calls again elsewhere; a call it
-    gives up on (``KilledWorker``) yields ``on_lost(index, message)`` instead of a result, so
-    the study records it and goes on. Leaving the loop early (an interrupt) cancels the calls
-    still queued.
+class ClusterPool:
+    """The Dask side of :class:`hpsearch.execution.Pool`: submit, wait for the first to finish, read.
 
     Args:
         scheduler: A scheduler address (``"tcp://host:port"``) or a ``distributed.Client``.
-        n_jobs: Most calls running at once, or -1 for the cluster's threads.
-        calls: Functions and their positional arguments.
-        on_lost: Builds the stand-in result of a call the scheduler gave up on.
+        n_jobs: Most tasks on the cluster at once, or -1 for every thread it has now.
         timeout: Seconds to wait for the scheduler to answer.
         wait_for_workers: Seconds to wait for a first worker if the cluster has none.
 
     Raises:
         ValueError: As :func:`connect`, or no worker joined in time.
-        ClusterLost: The connection to the scheduler broke.
     """
-    distributed = _distributed()
-    client = connect(scheduler, timeout)
-    futures: dict[str, int] = {}
-    queue = list(enumerate(calls))
-    try:
-        limit = n_jobs if n_jobs > 0 else sum(client.ncores().values())
-        if limit < 1:
-            try:
-                client.wait_for_workers(1, timeout=wait_for_workers)
-            except Exception:
-                raise ValueError(
-                    f"the dask scheduler {client.scheduler.address} has no workers after "
-                    f"{wait_for_workers:g} s; start some with: dask worker {client.scheduler.address}"
-                ) from None
-            limit = sum(client.ncores().values())
 
-        def submit_next() -> Any:
-            index, (fn, args) = queue.pop(0)
-            future = client.submit(fn, *args, pure=False, key=f"hpsearch-{index}-{uuid4().hex}")
-            futures[future.key] = index
-            return future
+    def __init__(self, scheduler: Any, n_jobs: int, *, timeout: float = 5.0,
+                 wait_for_workers: float = 30.0) -> None:
+        self._distributed = _distributed()
+        self.scheduler = scheduler
+        self.client = connect(scheduler, timeout)
+        try:
+            self.limit = n_jobs if n_jobs > 0 else sum(self.client.ncores().values())
+            if self.limit < 1:
+                try:
+                    self.client.wait_for_workers(1, timeout=wait_for_workers)
+                except Exception:
+                    address = self.client.scheduler.address
+                    raise ValueError(
+                        f"the dask scheduler {address} has no workers after {wait_for_workers:g} s; "
+                        f"start some with: dask worker {address}"
+                    ) from None
+                self.limit = sum(self.client.ncores().values())
+        except BaseException:
+            self.close(cancel=True)
+            raise
+        self._futures: list[Any] = []
+        self._finished = self._distributed.as_completed([], loop=self.client.loop)
 
-        finished = distributed.as_completed(
-            [submit_next() for _ in range(min(limit, len(queue)))], loop=client.loop
-        )
-        for future in finished:
-            index = futures.pop(future.key)
-            if future.status == "finished":
-                yield future.result()
-            elif future.status == "cancelled":
-                raise ClusterLost(
-                    "lost the connection to the dask scheduler; the finished trials are saved: "
-                    "run the same study again to resume it"
-                )
-            else:
-                exc = future.exception()
-                if not isinstance(exc, distributed.KilledWorker):
-                    raise exc
-                yield on_lost(index, f"dask workers died while running this trial, killed or out "
-                                     f"of memory? (KilledWorker: {_first_line(exc)})")
-            if queue:
-                finished.add(submit_next())
-    finally:
-        if futures:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self.client.submit(fn, *args, pure=False, key=f"hpsearch-{uuid4().hex}")
+        self._futures.append(future)
+        self._finished.add(future)
+        return future
+
+    def wait(self, futures: Sequence[Any]) -> list[Any]:
+        """The futures that have finished, waiting for at least one (``futures``: those running)."""
+        first = next(self._finished)
+        return [first, *self._finished.next_batch(block=False)]
+
+    def outcome(self, future: Any, task: Any) -> tuple[Any, Any]:
+        """``(record, checkpoint)`` of a finished future; a task the scheduler gave up on is FAILED.
+
+        Raises:
+            ClusterLost: The connection to the scheduler broke.
+        """
+        self._futures.remove(future)
+        if future.status == "finished":
+            return future.result()
+        if future.status == "cancelled":
+            raise ClusterLost(
+                "lost the connection to the dask scheduler; the finished trials are saved: "
+                "run the same study again to resume it"
+            )
+        exc = future.exception()
+        if not isinstance(exc, self._distributed.KilledWorker):
+            raise exc
+        return task.lost(f"dask workers died while running this trial, killed or out "
+                         f"of memory? (KilledWorker: {_first_line(exc)})"), None
+
+    def close(self, cancel: bool) -> None:
+        """Cancels what is still on the cluster (if asked), and closes a client this pool opened."""
+        if cancel and self._futures:
             with contextlib.suppress(Exception):
-                client.cancel(list(futures))
-        if client is not scheduler:
-            client.close()
+                self.client.cancel(self._futures)
+        self._futures = []
+        if self.client is not self.scheduler:
+            with contextlib.suppress(Exception):
+                self.client.close()

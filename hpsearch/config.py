@@ -29,7 +29,7 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
                 units, _, count = text.partition("x")
                 sizes = (int(units),) * int(count)
             else:
-                sizes = tuple(int(v) for v in text.replace("-", ",").split(",") if v.strip())
+                sizes = tuple(int(v) for v in text.replace("-", ",").split(","))
         except ValueError:
             raise ValueError(
                 f"hidden must look like '100,100,100' or '100x3', but got {value!r}"
@@ -41,6 +41,8 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
             sizes = tuple(int(v) for v in value)
         except (TypeError, ValueError):
             raise ValueError(f"hidden must be a list of layer sizes, but got {value!r}") from None
+    if not sizes:
+        raise ValueError(f"hidden needs at least one layer, as '100,100' or '100x3', but got {value!r}")
     if any(s < 1 for s in sizes):
         raise ValueError(f"hidden layer sizes must be positive integers, but got {value!r}")
     return sizes
@@ -105,8 +107,8 @@ class TrainConfig:
             raise ValueError(f"val_ratio must lie in (0, 1), but got {self.val_ratio!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, but got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, but got {self.weight_decay!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
+            raise ValueError(f"weight_decay must be a finite number >= 0, but got {self.weight_decay!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, but got {self.activation!r}")
         if self.optimizer not in OPTIMIZERS:

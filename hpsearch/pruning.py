@@ -72,15 +72,29 @@ class Pruning:
 
     def __post_init__(self) -> None:
         if self.kind not in PRUNERS:
-            raise ValueError(f"--prune must be one of {list(PRUNERS)}, but got {self.kind!r}")
+            raise ValueError(f"prune must be one of {list(PRUNERS)}, but got {self.kind!r}")
         if isinstance(self.min_epochs, bool) or not isinstance(self.min_epochs, int) or self.min_epochs < 1:
-            raise ValueError(f"--min-epochs must be a positive integer, but got {self.min_epochs!r}")
+            raise ValueError(f"min_epochs must be a positive integer, but got {self.min_epochs!r}")
         if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
-            raise ValueError(f"--reduction-factor must be an integer >= 2, but got {self.eta!r}")
+            raise ValueError(f"reduction_factor must be an integer >= 2, but got {self.eta!r}")
 
     @property
     def active(self) -> bool:
         return self.kind != "none"
+
+    def check(self, epochs: int) -> None:
+        """Refuses pruning that could never stop a trial with ``epochs`` epochs.
+
+        Raises:
+            ValueError: No rung stands before the last epoch.
+        """
+        if self.active and len(rungs_for(epochs, self.min_epochs, self.eta)) < 2:
+            raise ValueError(
+                f"prune={self.kind!r} would stop nothing: its first rung needs at least min_epochs="
+                f"{self.min_epochs} epochs and a rung before the last one needs about min_epochs x "
+                f"reduction_factor = {self.min_epochs * self.eta} epochs, but epochs={epochs}; "
+                "train longer, lower min_epochs, or do not prune"
+            )
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "min_epochs": self.min_epochs, "eta": self.eta}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rng_for", "TRAIN", "PARAMS", "SPLIT", "STRATEGY"]
+__all__ = ["rng_for", "TRAIN", "PARAMS", "REPEAT", "REFIT", "SPLIT", "STRATEGY"]
 
 # The last entry of a spawn key names the stream; keys of different length never collide.
+# Search trials: (number, TRAIN | PARAMS); confirm-stage runs: (number, repeat, REPEAT | REFIT).
 TRAIN, PARAMS = 0, 1
+REPEAT, REFIT = 0, 1
 SPLIT, STRATEGY = (2,), (3,)
 
 

@@ -8,7 +8,6 @@ torn last line is dropped with a warning when the log is read back.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
@@ -19,18 +18,21 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from hpsearch.files import replacing, write_text
-from hpsearch.trial import Checkpoint, TrialResult
+from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
 
 __all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_LOG"]
 
 DEFINITION = "study.json"
 TRIAL_LOG = "trials.jsonl"
 RUNG_LOG = "rungs.jsonl"
+REPEAT_LOG = "repeats.jsonl"
 ASKED_LOG = "asked.jsonl"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
+LOCK_HOLDER = ".lock.pid"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME = 100  # file systems allow 255 bytes; a longer name is a mistake, not a study
 
 
 def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
@@ -49,10 +51,10 @@ def validate_name(name: str) -> str:
     Raises:
         StudyError: The name is empty, has a path separator, or starts with a dot.
     """
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise StudyError(
-            "--name must be a plain folder name (letters, digits, '.', '_', '-', not starting "
-            f"with '.' and with no path separator), but got {name!r}"
+            f"name must be a plain folder name of at most {MAX_NAME} letters, digits, '.', '_' or '-', "
+            f"not starting with '.' or '-', but got {name!r}"
         )
     return name
 
@@ -78,6 +80,9 @@ class StudyStorage:
         self.name = validate_name(name)
         self.root = Path(root)
         self.path = self.root / name
+        for folder in (self.root, self.path):
+            if folder.exists() and not folder.is_dir():
+                raise StudyError(f"{folder} is a file, not a folder: choose another --out or name")
 
     @property
     def definition_path(self) -> Path:
@@ -123,6 +128,17 @@ class StudyStorage:
 
     def append_rung(self, trial: TrialResult) -> None:
         self._append(self.path / RUNG_LOG, trial.to_json())
+
+    def load_repeats(self, *, repair: bool = False) -> list[RepeatResult]:
+        """Every finished confirm-stage run, the first record of each (trial, repeat, refit) kept."""
+        runs: dict[tuple[int, int, bool], RepeatResult] = {}
+        for run in self._load_log(self.path / REPEAT_LOG, RepeatResult.from_json, repair=repair):
+            runs.setdefault(run.key, run)
+        return list(runs.values())
+
+    def append_repeat(self, run: RepeatResult) -> None:
+        """Appends one finished confirm-stage run and makes it durable before returning."""
+        self._append(self.path / REPEAT_LOG, run.to_json())
 
     def load_asked(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
         """The params the strategy proposed for each trial number, finished or not."""
@@ -211,33 +227,47 @@ class StudyStorage:
             fh.flush()
             os.fsync(fh.fileno())
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Holds the study's lock: a second process opening the same study is refused.
+    def check_unlocked(self) -> None:
+        """Refuses now, before anything is said or written, a study another process is running.
 
         Raises:
             StudyError: Another process holds the lock.
         """
-        import fcntl
+        if (self.path / LOCK).exists():
+            self._acquire().release()
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path / LOCK, "a+", encoding="utf-8")
+    def _acquire(self) -> Any:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path / LOCK), timeout=0)
         try:
+            lock.acquire()
+        except Timeout:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                fh.seek(0)
-                holder = fh.read().strip() or "?"
-                raise StudyError(
-                    f"study {self.name!r} is being run by another process (pid {holder}); "
-                    "wait for it to finish or stop it first"
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
+                holder = (self.path / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"
+            except OSError:
+                holder = "?"
+            raise StudyError(
+                f"study {self.name!r} is being run by another process (pid {holder}); "
+                "wait for it to finish or stop it first"
+            ) from None
+        return lock
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the study's lock: a second process opening the same study is refused.
+
+        The lock is the operating system's (``filelock``: fcntl on Linux and macOS, msvcrt on
+        Windows), so it is released when the holder dies however it dies. The holder's pid
+        stands in a file beside it, for the message.
+
+        Raises:
+            StudyError: Another process holds the lock.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self._acquire()
+        try:
+            write_text(self.path / LOCK_HOLDER, str(os.getpid()))
             yield
         finally:
-            fh.close()
+            lock.release()

@@ -7,29 +7,26 @@ a NaN or infinite loss a DIVERGED one.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
-import threadpoolctl
 
+from hpsearch.blas import one_blas_thread
 from hpsearch.config import TrainConfig
 from hpsearch.data import Split, make_split
 from hpsearch.nn.net import MultiLayerNet
 from hpsearch.nn.optimizers import make_optimizer, optimizer_settings
-from hpsearch.seeding import TRAIN, rng_for
-from hpsearch.trial import Checkpoint, TrialResult, TrialState
+from hpsearch.seeding import REFIT, REPEAT, TRAIN, rng_for
+from hpsearch.trial import Checkpoint, RepeatResult, TrialResult, TrialState
 
 __all__ = [
     "Trainer",
     "build_net",
     "build_optimizer",
-    "one_blas_thread",
+    "train_repeat",
     "train_rung",
     "train_trial",
 ]
@@ -42,6 +39,7 @@ class History:
     train_acc: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
     state: TrialState = TrialState.COMPLETE
     error: str | None = None
 
@@ -65,6 +63,8 @@ class Trainer:
         time_limit: Seconds after which training stops at the end of an epoch.
         full_train_pass: Measure training accuracy with a pass over the training set after each
             epoch (the book's way) instead of counting the epoch's mini-batches as they train.
+        test: Images and labels scored after every epoch (``history.test_acc``); they only
+            report, never steer the training.
     """
 
     def __init__(
@@ -78,6 +78,7 @@ class Trainer:
         rng: np.random.Generator,
         time_limit: float | None = None,
         full_train_pass: bool = False,
+        test: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.net = net
         self.optimizer = optimizer
@@ -87,13 +88,14 @@ class Trainer:
         self.rng = rng
         self.time_limit = time_limit
         self.full_train_pass = full_train_pass
+        self.test = test
         self.n_train = split.x_train.shape[0]
         self.history = History()
         # The optimizer steps all params at once: one vector, under one key (see MultiLayerNet).
         self._params = {"all": net.param_vector}
         self._grads = {"all": net.grad_vector}
 
-    def _accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
+    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         return float(np.count_nonzero(self.net.predict(x).argmax(axis=1) == t)) / len(t)
 
     def train(self, until: int | None = None) -> History:
@@ -105,7 +107,7 @@ class Trainer:
         h = self.history
         # Overflow on the way to a NaN is an outcome we record, not a warning to print.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(len(h.val_acc) + 1, until + 1):
+            for epoch in range(len(h.loss) + 1, until + 1):
                 order = self.rng.permutation(self.n_train)
                 total, hits = 0.0, 0
                 for step in range(steps):
@@ -121,11 +123,14 @@ class Trainer:
                     self.optimizer.update(self._params, self._grads)
                     total += loss
                 if self.full_train_pass:
-                    h.train_acc.append(self._accuracy(x, t))
+                    h.train_acc.append(self.accuracy(x, t))
                 else:
                     h.train_acc.append(hits / self.n_train)
-                h.val_acc.append(self._accuracy(self.split.x_val, self.split.t_val))
+                if len(self.split.t_val):
+                    h.val_acc.append(self.accuracy(self.split.x_val, self.split.t_val))
                 h.loss.append(total / steps)
+                if self.test is not None:
+                    h.test_acc.append(self.accuracy(*self.test))
                 if self.time_limit is not None and time.perf_counter() - start > self.time_limit:
                     if epoch < self.epochs:
                         h.state = TrialState.TIMEOUT
@@ -137,7 +142,7 @@ class Trainer:
         """The state after the epochs trained so far (the state dicts are copies already)."""
         return Checkpoint(
             number=number,
-            epochs=len(self.history.val_acc),
+            epochs=len(self.history.loss),
             net=self.net.state_dict(),
             optimizer=self.optimizer.state_dict(),
             rng_state=self.rng.bit_generator.state,
@@ -182,61 +187,11 @@ def build_optimizer(config: TrainConfig) -> Any:
     return make_optimizer(config.optimizer, config.lr, **settings)
 
 
-@functools.cache
-def _blas() -> threadpoolctl.ThreadpoolController:
-    # Made once: inspecting the loaded libraries costs ~0.2 ms, a limit on a known one ~0.01 ms.
-    return threadpoolctl.ThreadpoolController()
-
-
-def _take_blas_control() -> None:
-    # OpenBLAS has one thread pool per process, and threadpoolctl >= 3.8 lets only the first
-    # thread that set it change it again (others silently do nothing). The count below is the
-    # arbiter here, so whichever thread sets or restores the limit takes control for that call.
-    cls = getattr(threadpoolctl, "OpenBLASController", None)
-    clear = getattr(cls, "clear_controlling_thread", None)
-    if clear is not None:
-        clear(force=True)
-
-
-_pin_lock = threading.Lock()
-_pin_depth = 0
-_pin_limiter: Any = None
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Runs the block with the BLAS library on one thread, whoever calls it.
-
-    A matrix product split over a different number of threads sums in a different order, and
-    float32 results would then depend on the caller's environment (``OPENBLAS_NUM_THREADS``,
-    the number of cores, a notebook's settings). Every trial therefore trains on one BLAS
-    thread, in a worker process or in the caller's own. The limit is process-wide, so nested
-    and concurrent blocks (the threading backend) share it: the first sets it, the last one out
-    gives the caller's setting back.
-    """
-    global _pin_depth, _pin_limiter
-    with _pin_lock:
-        if _pin_depth == 0:
-            _take_blas_control()
-            _pin_limiter = _blas().limit(limits=1, user_api="blas")
-        _pin_depth += 1
-    try:
-        yield
-    finally:
-        with _pin_lock:
-            _pin_depth -= 1
-            if _pin_depth == 0:
-                _take_blas_control()
-                _pin_limiter.restore_original_limits()
-                _pin_limiter = None
-                _take_blas_control()
-
-
 def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, number: int) -> TrialResult:
     """Trains one trial and returns its record; never raises for a trial's own failure.
 
     The same arguments give the same record anywhere: the trial computes on one BLAS thread
-    (see :func:`one_blas_thread`) whatever the caller's thread settings.
+    (see :func:`hpsearch.blas.one_blas_thread`) whatever the caller's thread settings.
 
     Args:
         config: The study's fixed settings.
@@ -315,3 +270,84 @@ def _train_rung(
         n_val=len(split.t_val),
     )
     return result, saved
+
+
+def train_repeat(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    repeat: int,
+    *,
+    refit: bool = False,
+    test_curve: bool = False,
+) -> RepeatResult:
+    """Trains trial ``number``'s params again with fresh seeds, and scores it on the test part.
+
+    The split is the search's own (the study seed fixes it); the initial weights and the batch
+    order come from a stream of the study seed, ``number`` and ``repeat`` alone, so the result
+    is the same on any worker, any number of workers, and after a resume.
+
+    Args:
+        config: The study's fixed settings.
+        params: The searched values of trial ``number``.
+        seed: The study seed.
+        number: The trial repeated.
+        repeat: The repeat index.
+        refit: Train on the training and validation images together (no validation score).
+        test_curve: Score the test part after every epoch (one more forward pass over it each
+            epoch), for the epoch-by-epoch columns of a comparison; otherwise once at the end.
+
+    Returns:
+        The frozen record; never raises for the run's own failure (FAILED, DIVERGED, TIMEOUT).
+    """
+    from hpsearch.data import load_test
+
+    with one_blas_thread():
+        start = time.perf_counter()
+        params = dict(params)
+        try:
+            cfg = config.with_params(params)
+            split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
+            test = load_test(cfg.dataset, cfg.samples, cfg.dtype)
+            rng = rng_for(seed, number, repeat, REFIT if refit else REPEAT)
+            net = build_net(cfg, split, rng)  # sized by the search's split, labels of both parts
+            if refit:
+                split = Split(np.concatenate([split.x_train, split.x_val]),
+                              np.concatenate([split.t_train, split.t_val]),
+                              split.x_val[:0], split.t_val[:0])
+            trainer = Trainer(
+                net, build_optimizer(cfg), split, epochs=cfg.epochs,
+                batch_size=cfg.batch_size, rng=rng, time_limit=cfg.time_limit,
+                full_train_pass=cfg.train_eval == "full", test=test if test_curve else None,
+            )
+            h = trainer.train()
+            if test is None:
+                final_test = None
+            elif h.test_acc:
+                final_test = h.test_acc[-1]
+            else:
+                final_test = trainer.accuracy(*test) if h.state is not TrialState.DIVERGED else None
+        except Exception as exc:  # a run's failure is its outcome, never the study's
+            return RepeatResult(number, repeat, params, TrialState.FAILED, seconds=time.perf_counter() - start,
+                                error=f"{type(exc).__name__}: {exc}", refit=refit)
+        return RepeatResult(
+            number=number,
+            repeat=repeat,
+            params=params,
+            state=h.state,
+            train_acc=h.train_acc[-1] if h.train_acc else None,
+            val_acc=h.val_acc[-1] if h.val_acc else None,
+            test_acc=final_test,
+            best_test_acc=max(h.test_acc) if h.test_acc else None,
+            epochs=len(h.loss),
+            train_curve=tuple(h.train_acc),
+            val_curve=tuple(h.val_acc),
+            test_curve=tuple(h.test_acc),
+            loss_curve=tuple(h.loss),
+            seconds=time.perf_counter() - start,
+            error=h.error,
+            n_val=len(split.t_val),
+            n_test=None if test is None else len(test[1]),
+            refit=refit,
+        )

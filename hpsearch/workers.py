@@ -1,11 +1,9 @@
-"""What runs in a worker process, and how the study learns which trial a dead worker held.
+"""What a worker process imports: the task record, the function that runs it, and process set-up.
 
-joblib's process pool (loky) answers the death of one worker by stopping all of them, so the
-error alone cannot tell the trial that crashed (killed, out of memory) from those stopped with
-it. Each worker therefore leaves a marker ``<number>`` holding its pid while it trains, and a
-:class:`DeathWatch` thread in the study's process notes when each of those pids exits (Linux
-pidfds). After a crash, the trials whose worker exited first are the lost ones; the others are
-simply run again, with identical results since a trial depends only on its params and number.
+Kept light on purpose: a worker needs the trainer and NumPy, never pandas, matplotlib or
+scikit-optimize. A task is a named record (:class:`Task`); :func:`run_task` trains it and
+returns its record, so the same call serves a search trial, a paused trial's next rung and a
+confirm-stage repeat, on any backend.
 """
 
 from __future__ import annotations
@@ -14,24 +12,105 @@ import ctypes
 import functools
 import os
 import platform
-import select
-import shutil
-import threading
-import time
+import signal
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable
 
 from hpsearch.config import TrainConfig
-from hpsearch.training import train_rung
-from hpsearch.trial import Checkpoint, TrialResult
+from hpsearch.trial import Checkpoint, RepeatResult, TrialResult, TrialState
 
-__all__ = ["run_trial", "restore_malloc_thresholds", "DeathWatch", "LocalBackendCrash"]
+__all__ = ["Task", "run_task", "marked", "die_with_parent", "restore_malloc_thresholds"]
 
 # glibc's mallopt parameters, and the largest values its adaptive thresholds reach by themselves
 # (DEFAULT_MMAP_THRESHOLD_MAX: 32 MiB with 64-bit pointers, 512 KiB with 32-bit; trim: twice that).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MMAP_THRESHOLD = 32 << 20 if ctypes.sizeof(ctypes.c_void_p) == 8 else 512 << 10
 _TRIM_THRESHOLD = 2 * _MMAP_THRESHOLD
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work for a worker.
+
+    Attributes:
+        number: The search trial number (for a repeat: the trial whose params it repeats).
+        params: The searched values, overriding the study's settings.
+        until: For a search trial: stop after this epoch (pruning); None trains every epoch.
+        checkpoint: For a search trial: continue a paused trial from here.
+        repeat: None for a search trial; the repeat index for a confirm-stage run.
+        refit: A confirm-stage run on training plus validation images.
+        test_curve: A confirm-stage run that scores the test part after every epoch.
+    """
+
+    number: int
+    params: dict[str, Any]
+    until: int | None = None
+    checkpoint: Checkpoint | None = None
+    repeat: int | None = None
+    refit: bool = False
+    test_curve: bool = False
+
+    @property
+    def key(self) -> tuple[int, int | None, bool]:
+        return self.number, self.repeat, self.refit
+
+    def lost(self, message: str) -> TrialResult | RepeatResult:
+        """The FAILED record of a task whose worker died."""
+        if self.repeat is None:
+            return TrialResult(self.number, dict(self.params), TrialState.FAILED, error=message)
+        return RepeatResult(self.number, self.repeat, dict(self.params), TrialState.FAILED,
+                            error=message, refit=self.refit)
+
+
+def run_task(config: TrainConfig, seed: int, task: Task) -> tuple[TrialResult | RepeatResult, Checkpoint | None]:
+    """Trains ``task`` with the study's settings and seed; never raises for the task's own failure.
+
+    Returns:
+        The record and, for a search trial paused at a rung, its checkpoint.
+    """
+    from hpsearch.training import train_repeat, train_rung
+
+    restore_malloc_thresholds()
+    if task.repeat is None:
+        return train_rung(config, task.params, seed, task.number, task.until, task.checkpoint)
+    return train_repeat(config, task.params, seed, task.number, task.repeat,
+                        refit=task.refit, test_curve=task.test_curve), None
+
+
+def marked(marker: str | None, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, leaving the file ``marker`` with this process's pid while it runs.
+
+    The study's death watch reads the markers to tell which task a crashed worker held.
+    """
+    path = Path(marker) if marker else None
+    if path is not None:
+        path.write_text(str(os.getpid()))
+    try:
+        return fn(*args)
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def die_with_parent() -> None:
+    """Makes this worker process end when the process that started it ends (Linux).
+
+    A study killed with SIGKILL cannot stop its workers; without this they would idle until
+    their pool's timeout, holding the caller's output pipe open. Ctrl-C in a terminal is the
+    study's to handle: the workers ignore SIGINT, and the study stops them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (see hpsearch.execution)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 @functools.cache
@@ -62,123 +141,3 @@ def restore_malloc_thresholds() -> bool:
     mmap_set = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1
     trim_set = mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1
     return mmap_set and trim_set
-
-
-def run_trial(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    marker_dir: str | None = None,
-    until: int | None = None,
-    checkpoint: Checkpoint | None = None,
-) -> tuple[TrialResult, Checkpoint | None]:
-    """:func:`hpsearch.training.train_rung` in a worker, leaving a marker while it trains.
-
-    The trial itself computes on one BLAS thread, which also keeps workers x threads within
-    the cores (no oversubscription); these small matrices gain little from a second thread.
-
-    Args:
-        marker_dir: Where to leave the ``<number>`` marker holding this process's pid.
-        until: Stop after this epoch (pruning); None trains every epoch.
-        checkpoint: Continue a paused trial from here.
-    """
-    restore_malloc_thresholds()
-    marker = Path(marker_dir) / str(number) if marker_dir else None
-    if marker is not None:
-        marker.write_text(str(os.getpid()))
-    try:
-        return train_rung(config, params, seed, number, until, checkpoint)
-    finally:
-        if marker is not None:
-            marker.unlink(missing_ok=True)
-
-
-class LocalBackendCrash(Exception):
-    """A worker process died; ``lost`` names the trials it held."""
-
-    def __init__(self, lost: list[int], cause: BaseException) -> None:
-        self.lost = lost
-        self.message = f"worker process died (killed or out of memory): {str(cause).splitlines()[0]}"
-        super().__init__(self.message)
-
-
-class DeathWatch:
-    """Notes when each worker process holding a trial exits, while the pool runs.
-
-    Args:
-        folder: Where workers leave their markers (emptied on entry and exit).
-    """
-
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
-        self.deaths: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> DeathWatch:
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.folder.mkdir(parents=True)
-        if hasattr(os, "pidfd_open"):
-            self._thread = threading.Thread(target=self._watch, name="hpsearch-death-watch", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    @staticmethod
-    def is_crash(exc: BaseException) -> bool:
-        from joblib.externals.loky.process_executor import BrokenProcessPool
-
-        return isinstance(exc, BrokenProcessPool)
-
-    def _markers(self) -> dict[int, int]:
-        found: dict[int, int] = {}
-        for entry in os.scandir(self.folder):
-            try:
-                found[int(entry.name)] = int(Path(entry.path).read_text() or "0")
-            except (OSError, ValueError):
-                continue  # a marker being written or removed right now
-        return found
-
-    def _watch(self) -> None:
-        poller = select.poll()
-        fds: dict[int, int] = {}
-        pids: dict[int, int] = {}
-        try:
-            while not self._stop.is_set():
-                for pid in set(self._markers().values()):
-                    if pid in pids.values() or pid in self.deaths or pid <= 0:
-                        continue
-                    try:
-                        fd = os.pidfd_open(pid)
-                    except ProcessLookupError:
-                        self.deaths[pid] = time.monotonic()
-                        continue
-                    pids[fd] = pid
-                    fds[pid] = fd
-                    poller.register(fd, select.POLLIN)
-                ready = poller.poll(20)
-                now = time.monotonic()  # one time for all pids seen in one wake-up: a tie
-                for fd, _ in ready:
-                    pid = pids.pop(fd)
-                    self.deaths[pid] = now
-                    poller.unregister(fd)
-                    os.close(fds.pop(pid))
-        finally:
-            for fd in pids:
-                os.close(fd)
-
-    def lost(self, pending: Mapping[int, Any]) -> list[int]:
-        """The pending trials whose worker exited first (all that were running, if unknown)."""
-        time.sleep(0.1)  # let the watch thread see the exits the pool has just caused
-        running = {n: pid for n, pid in self._markers().items() if n in pending}
-        times = {n: self.deaths[pid] for n, pid in running.items() if pid in self.deaths}
-        if not times:
-            return sorted(running)
-        first = min(times.values())
-        return sorted(n for n, t in times.items() if t == first)

@@ -17,7 +17,8 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from hpsearch import Study, TrainConfig
-from hpsearch.training import Trainer, one_blas_thread, train_trial
+from hpsearch.blas import one_blas_thread
+from hpsearch.training import Trainer, train_trial
 
 CONFIG = TrainConfig(epochs=3, hidden=(100, 100), samples=400)
 PARAMS = {"lr": 0.01, "weight_decay": 1e-6}

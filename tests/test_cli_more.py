@@ -14,7 +14,8 @@ import pytest
 
 from _data_server import FileServer, idx_gz
 from hpsearch import __version__
-from hpsearch.cli import main, study_file_argv
+from hpsearch.cli import main
+from hpsearch.studyfile import study_file_argv
 
 TINY_SET = {"epochs": 2, "hidden": [20, 20], "samples": 200}
 
@@ -196,5 +197,7 @@ def test_more_jobs_than_cores_is_a_one_line_warning_and_runs_on_the_cores(tmp_pa
     err = capsys.readouterr().err.splitlines()
     warnings = [line for line in err if line.startswith("hpsearch: warning:")]
     assert len(warnings) == 1
-    assert f"n_jobs={jobs}" in warnings[0] and f"{os.cpu_count()} cores" in warnings[0]
+    # The command line names its own flag, not the Python argument.
+    assert f"--jobs {jobs}" in warnings[0] and f"{os.cpu_count()} cores" in warnings[0]
+    assert "n_jobs" not in warnings[0]
     assert len(pd.read_csv(tmp_path / "many" / "ranking.csv")) == 3

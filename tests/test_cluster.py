@@ -23,9 +23,11 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
-from hpsearch.cluster import ClusterInfo, connect, describe, run_on_cluster  # noqa: E402
+from hpsearch.cluster import ClusterInfo, connect, describe  # noqa: E402
+from hpsearch.execution import Pool  # noqa: E402
 from hpsearch.space import LogUniform  # noqa: E402
 from hpsearch.trial import TrialState  # noqa: E402
+from hpsearch.workers import Task  # noqa: E402
 
 UNREACHABLE = "tcp://127.0.0.1:1"
 COMPARED = ["rank", "trial", "lr", "weight_decay", "val_acc", "train_acc", "best_val_acc", "state"]
@@ -130,7 +132,7 @@ def _split_cache(cluster: LocalCluster) -> dict[str, tuple[int, int]]:
 def test_random_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path: Path) -> None:
     before = _split_cache(cluster)
     local, remote = _pair(tmp_path, cluster.address, "random", strategy="random", n_trials=6, seed=7,
-                          config=QUICK)
+                          config=QUICK, confirm=0)  # the search's trials alone: 6 uses of the split
     after = _split_cache(cluster)
     # The trials ran on the workers, and each worker built the data once, not once per trial.
     builds = {w: after[w][0] - before[w][0] for w in after}
@@ -155,7 +157,7 @@ def test_existing_client_is_used_and_left_open(cluster: LocalCluster, tmp_path: 
                         directory=tmp_path, progress=False).optimize()
         assert len(ranking) == 3
         assert client.status == "running"  # the study did not close the user's client
-        assert list(run_on_cluster(client, 1, [(abs, (-3,))], on_lost=None)) == [3]
+        assert client.submit(abs, -3).result() == 3  # and it still works
         assert client.status == "running"
 
 
@@ -165,19 +167,26 @@ def test_describe_counts_workers_and_threads(cluster: LocalCluster) -> None:
     assert "2 worker(s), 2 thread(s)" in str(info)
 
 
-def test_n_jobs_caps_the_trials_running_at_once(cluster: LocalCluster) -> None:
-    def busy(i: int) -> tuple[int, float, float]:
-        start = time.time()
+def _spans(address: str, n_jobs: int, n: int) -> list[tuple[int, float, float]]:
+    def busy(config: TrainConfig, seed: int, task: Task) -> tuple[tuple[int, float, float], None]:
+        start = time.time()  # (nested, so that it travels to the workers by value)
         time.sleep(0.3)
-        return os.getpid(), start, time.time()
+        return (os.getpid(), start, time.time()), None
 
-    spans = list(run_on_cluster(cluster.address, 1, [(busy, (i,)) for i in range(4)], on_lost=None))
+    with Pool(TrainConfig(), 0, "dask", n_jobs, scheduler=address, fn=busy) as pool:
+        for i in range(n):
+            pool.submit(Task(i, {}))
+        return [span for _, span, _ in pool.results()]
+
+
+def test_n_jobs_caps_the_trials_running_at_once(cluster: LocalCluster) -> None:
+    spans = _spans(cluster.address, 1, 4)
     # On the cluster's workers, not in this process, and one at a time.
     assert {pid for pid, _, _ in spans} <= set(cluster.worker_pids().values())
     spans.sort(key=lambda s: s[1])
     assert all(later[1] >= earlier[2] - 0.05 for earlier, later in zip(spans, spans[1:]))
     # -1: every thread of the cluster (2 workers of 1 thread): two run side by side.
-    spans = list(run_on_cluster(cluster.address, -1, [(busy, (i,)) for i in range(2)], on_lost=None))
+    spans = _spans(cluster.address, -1, 2)
     (_, start_a, end_a), (_, start_b, end_b) = sorted(spans, key=lambda s: s[1])
     assert start_b < end_a
 

@@ -59,12 +59,20 @@ def test_survivors_keep_the_best_third_and_never_a_diverged_trial() -> None:
 
 
 def test_bad_pruning_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="--prune"):
+    # From Python the errors name the Python arguments; the CLI maps them to its flags.
+    with pytest.raises(ValueError, match="^prune must be one of"):
         Pruning("sometimes")
-    with pytest.raises(ValueError, match="--reduction-factor"):
+    with pytest.raises(ValueError, match="^reduction_factor must be an integer >= 2"):
         Pruning("halving", eta=1)
-    with pytest.raises(ValueError, match="--min-epochs"):
+    with pytest.raises(ValueError, match="^min_epochs must be a positive integer"):
         Pruning("halving", min_epochs=0)
+
+
+@pytest.mark.parametrize(("epochs", "min_epochs"), [(3, 5), (2, 10), (7, 5)])
+def test_pruning_that_could_stop_nothing_is_refused(epochs: int, min_epochs: int) -> None:
+    with pytest.raises(ValueError, match=rf"would stop nothing.*epochs={epochs}"):
+        Pruning("halving", min_epochs=min_epochs).check(epochs)
+    Pruning("halving", min_epochs=min_epochs).check(min_epochs * 3)  # a rung before the last: fine
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Mapping
 
 from hpsearch.space import SearchSpace
 from hpsearch.strategies.base import FAILURE_SCORE, Strategy, score_of
@@ -19,6 +20,7 @@ __all__ = [
     "Strategy",
     "grid_shape",
     "make_strategy",
+    "strategy_options",
     "score_of",
 ]
 
@@ -40,3 +42,19 @@ def make_strategy(name: str, space: SearchSpace, seed: int, n_trials: int, **opt
     except KeyError:
         raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}") from None
     return cls(space, seed, n_trials, **options)
+
+
+def strategy_options(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The name and constructor options of a strategy from its stored :meth:`Strategy.settings`.
+
+    Settings a strategy derives itself (a grid's shape) are not options and are left out.
+
+    Raises:
+        ValueError: The name is unknown.
+    """
+    name = settings.get("name")
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}")
+    accepted = inspect.signature(STRATEGIES[name].__init__).parameters
+    skip = {"self", "space", "seed", "n_trials"}
+    return name, {k: v for k, v in settings.items() if k in accepted and k not in skip}

@@ -1,0 +1,62 @@
+"""Every trial computes on one BLAS thread, whoever calls it and whatever the environment says."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from typing import Any, Iterator
+
+import threadpoolctl
+
+__all__ = ["one_blas_thread"]
+
+
+@functools.cache
+def _blas() -> threadpoolctl.ThreadpoolController:
+    # Made once: inspecting the loaded libraries costs ~0.2 ms, a limit on a known one ~0.01 ms.
+    return threadpoolctl.ThreadpoolController()
+
+
+def _take_blas_control() -> None:
+    # OpenBLAS has one thread pool per process, and threadpoolctl >= 3.8 lets only the first
+    # thread that set it change it again (others silently do nothing). The count below is the
+    # arbiter here, so whichever thread sets or restores the limit takes control for that call.
+    cls = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(cls, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+_pin_lock = threading.Lock()
+_pin_depth = 0
+_pin_limiter: Any = None
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Runs the block with the BLAS library on one thread, whoever calls it.
+
+    A matrix product split over a different number of threads sums in a different order, and
+    float32 results would then depend on the caller's environment (``OPENBLAS_NUM_THREADS``,
+    the number of cores, a notebook's settings). Every trial therefore trains on one BLAS
+    thread, in a worker process or in the caller's own. The limit is process-wide, so nested
+    and concurrent blocks (the threading backend) share it: the first sets it, the last one out
+    gives the caller's setting back.
+    """
+    global _pin_depth, _pin_limiter
+    with _pin_lock:
+        if _pin_depth == 0:
+            _take_blas_control()
+            _pin_limiter = _blas().limit(limits=1, user_api="blas")
+        _pin_depth += 1
+    try:
+        yield
+    finally:
+        with _pin_lock:
+            _pin_depth -= 1
+            if _pin_depth == 0:
+                _take_blas_control()
+                _pin_limiter.restore_original_limits()
+                _pin_limiter = None
+                _take_blas_control()

@@ -1,0 +1,85 @@
+"""The confirm stage: the best configurations trained again with fresh seeds, scored on the test part.
+
+A search's best score is the best of many single runs on a small validation set, so it is
+biased upward: luck (initial weights, batch order) and the validation images' own noise both
+helped it to the top. The confirm stage retrains each of the top ``k`` distinct configurations
+``repeats`` times with streams derived from the study seed, the trial number and the repeat
+index alone (the search's own run does not count: its score is what selected it), and scores
+every run on validation and on the dataset's test part. The chosen configuration is the one
+with the best mean validation accuracy over its repeats; the test part never chooses anything.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Sequence
+
+from hpsearch.execution import Pool
+from hpsearch.journal import Journal
+from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.workers import Task
+
+__all__ = ["candidates", "choose", "plan", "run"]
+
+
+def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
+    """The trials of the top ``k`` distinct configurations, best final validation accuracy first.
+
+    Ties go to the lower trial number, as in the ranking; a configuration tried twice (a grid
+    of choices, a small int range) counts once, by its best trial.
+    """
+    if k < 1:
+        return []
+    scored = sorted((t for t in trials if t.ok and t.val_acc is not None), key=lambda t: (-t.val_acc, t.number))
+    seen: set[str] = set()
+    out: list[TrialResult] = []
+    for t in scored:
+        key = json.dumps(t.params, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+        if len(out) == k:
+            break
+    return out
+
+
+def plan(chosen: Sequence[TrialResult], repeats: int, done: set[tuple[int, int, bool]], *,
+         refit: bool = False, test_curve: bool = False) -> list[Task]:
+    """The runs still to do: ``repeats`` of each trial in ``chosen``, in trial then repeat order."""
+    return [
+        Task(t.number, dict(t.params), repeat=r, refit=refit, test_curve=test_curve)
+        for t in chosen
+        for r in range(repeats)
+        if (t.number, r, refit) not in done
+    ]
+
+
+def choose(runs: Sequence[RepeatResult], numbers: Sequence[int]) -> int | None:
+    """Of the trials ``numbers``, the one whose repeats have the best mean validation accuracy.
+
+    Only finished repeats with a validation score count (a FAILED or DIVERGED repeat counts as
+    0, since the configuration did fail there); ties go to the earlier of ``numbers``, the
+    better ranked in the search.
+    """
+    best: tuple[float, int] | None = None
+    for i, number in enumerate(numbers):
+        scores = [r.val_acc if r.ok and r.val_acc is not None else 0.0
+                  for r in runs if r.number == number and not r.refit]
+        if not scores:
+            continue
+        mean = statistics.fmean(scores)
+        if best is None or mean > best[0]:
+            best = (mean, number)
+    return None if best is None else best[1]
+
+
+def run(pool: Pool, journal: Journal, tasks: Sequence[Task]) -> list[RepeatResult]:
+    """Runs the tasks on ``pool``, logging each run as it finishes; returns them."""
+    for task in tasks:
+        pool.submit(task)
+    out = []
+    for _, record, _ in pool.results():
+        journal.record_repeat(record)
+        out.append(record)
+    return out

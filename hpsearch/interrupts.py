@@ -1,0 +1,73 @@
+"""SIGINT and SIGTERM as a clean stop: never in the middle of a write, always with what is finished saved."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Any, Iterator
+
+__all__ = ["StudyInterrupted", "Interrupts"]
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Raised by :meth:`hpsearch.Study.optimize` after SIGINT or SIGTERM, once finished work is saved.
+
+    Attributes:
+        signum: The signal received.
+        exit_code: The conventional shell status: 128 + signum (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class Interrupts:
+    """Turns SIGINT and SIGTERM into :class:`StudyInterrupted`, never inside :meth:`guard`.
+
+    A signal that arrives while a record is being written waits for the write's end. Outside the
+    main thread (a study run from a worker thread) signals cannot be caught and nothing changes.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._guarded = 0
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        """Catches the two signals for the duration of the block."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.received is None:
+                self.received = signum
+            if not self._guarded:
+                raise StudyInterrupted(self.received)
+
+        self.received = None
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """A block no signal cuts short; a signal received meanwhile stops the study after it."""
+        self._guarded += 1
+        try:
+            yield
+        finally:
+            self._guarded -= 1
+        if self.received is not None and not self._guarded:
+            raise StudyInterrupted(self.received)
+
+    def check(self) -> None:
+        """Raises the stop a signal asked for, if any (for loops that wait outside Python code)."""
+        if self.received is not None and not self._guarded:
+            raise StudyInterrupted(self.received)

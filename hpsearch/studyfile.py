@@ -1,0 +1,66 @@
+"""Study files: a TOML or JSON file that stands for a command line, kept in version control.
+
+The file holds ``strategy`` and any run option by its long name (``trials = 100``,
+``bayes_batch = 8``), a ``[space]`` table of ``NAME = "SPEC"`` and a ``[set]`` table of fixed
+training settings. It is turned into the words of a command line, so that it gets the very
+checks and messages of the command line; options given after the file come later and win.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["study_file_argv"]
+
+
+def study_file_argv(path: str) -> list[str]:
+    """The command line a study file stands for.
+
+    The file holds ``strategy`` and any run option by its long name (``trials = 100``,
+    ``bayes_batch = 8``), a ``[space]`` table of ``NAME = "SPEC"`` and a ``[set]`` table of fixed
+    training settings. Going through the parser gives the file the very checks and messages of
+    the command line.
+
+    Raises:
+        ValueError: The file is missing, unreadable, or not of that shape.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+        if file.suffix == ".json":
+            data = json.loads(text)
+        else:
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read study file {path}: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict) or data.get("strategy") not in ("grid", "random", "bayes"):
+        raise ValueError(f"study file {path} must set strategy = \"grid\", \"random\" or \"bayes\"")
+    data = dict(data)
+    argv = [data.pop("strategy")]
+
+    def text_of(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return ",".join(text_of(v) for v in value)
+        if isinstance(value, bool):
+            return str(value).lower()
+        return str(value)
+
+    for table, flag in (("space", "--param"), ("set", "--set")):
+        entries = data.pop(table, {})
+        if not isinstance(entries, dict):
+            raise ValueError(f"study file {path}: [{table}] must be a table of NAME = VALUE")
+        for name, value in entries.items():
+            argv += [flag, f"{name}={text_of(value)}"]
+    for key, value in data.items():
+        option = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(option)
+        elif value is not False:
+            argv += [option, text_of(value)]
+    return argv

@@ -1,41 +1,39 @@
-"""Bayesian optimisation with a Gaussian process, built to cost little per suggested point.
+"""Bayesian optimisation with a Gaussian process whose cost per proposal stays flat.
 
-scikit-optimize's ``Optimizer.ask(n, "cl_min")`` refits the GP's kernel hyperparameters (a
-multi-start L-BFGS over the marginal likelihood) once per told batch and once more per lie, and
-optimises the acquisition with thousands of predictions plus L-BFGS restarts each time: seconds
-per batch once a study holds ~100 trials, longer than the trials themselves. This strategy keeps
-scikit-optimize's building blocks (its normalised :class:`skopt.space.Space`, the default GP
-estimator of ``cook_estimator("GP")``: constant x Matern(5/2) + white noise, and its
-``gaussian_ei`` / ``gaussian_lcb`` acquisitions) but spends the effort only where it pays:
+scikit-optimize's ``Optimizer.ask(n, "cl_min")`` refits the kernel once per told batch and per
+lie, on every trial told: cubic in the trials. This strategy keeps its building blocks (the
+normalised :class:`skopt.space.Space`, the GP of ``cook_estimator("GP")``: constant x
+Matern(5/2) + white noise, ``gaussian_ei`` / ``gaussian_lcb``) and bounds the work per proposal:
 
+* **What the model sees**: all trials up to ``max_model_points`` (128); beyond, a subset that
+  size (:func:`model_subset`): the best eighth by score (the incumbent and its rivals), the
+  quarter nearest the incumbent whatever they scored (a trust region where noise is averaged,
+  not cherry-picked), and a farthest-point sample of the rest (each trial left out lies within
+  the covering radius of one kept, so explored space never looks unexplored). Failed trials take
+  part as the worst score. Kernel fits and predictions both see that subset.
 * **Kernel hyperparameters are fitted only when the data has grown** by ``refit_growth``
-  (10, 13, 17, 22, ... told trials), on the first ``m`` trials told. Between two fits the GP
-  is conditioned on all the data with the kernel held fixed: one Cholesky factorisation,
-  milliseconds for a few hundred trials.
-* **The acquisition is maximised by scoring** ``n_candidates`` random points of the space plus
-  three rounds of local perturbations around the best few: a few thousand vectorised
-  predictions, no gradient restarts.
-* **A batch takes one kernel**: after each chosen point the GP is conditioned on a lie at that
-  point (``cl_min`` by default, as scikit-optimize's ``cl_min``; or ``cl_mean``, ``cl_max``,
-  or ``believer``: the GP's own mean) with the kernel fixed, so the next point goes elsewhere.
+  (10, 13, 17, 22, ... told), on the first ``m`` told; in between the kernel is held fixed.
+* **The acquisition is maximised by scoring** ``n_candidates`` random points, projected through
+  the GP once per batch, plus three rounds of local perturbations around the best few.
+* **A batch takes one kernel**: after each chosen point the GP is conditioned on a lie there
+  (``cl_min``, as scikit-optimize's; ``cl_mean``, ``cl_max``, or ``believer``: the GP's mean)
+  by growing its Cholesky factor and the candidates' projection by one row.
 
-A proposal is a pure function of the study seed and the trials told, in order: the
-hyperparameters depend on the first ``m`` trials only, and every random draw comes from a
-generator derived from the study seed and the number of trials told. A study that resumes
-(told all its trials at once) therefore proposes exactly what the uninterrupted study would have.
-
-scikit-optimize minimises, so the model sees ``-accuracy``; failed trials count as
-``-FAILURE_SCORE``, a finite penalty that never puts NaN into the GP.
+A proposal is a pure function of the study seed and the set of trials told, kept in trial-number
+order (as an unbroken study tells them): a resumed study, told its trials at once or a cut batch
+in two parts, proposes exactly what the unbroken one would have. The model sees ``-accuracy``
+(skopt minimises); failed trials count as ``-FAILURE_SCORE``, finite, so no NaN reaches the GP.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.linalg import cho_solve, cholesky
+from scipy.linalg import cholesky, solve_triangular
 from threadpoolctl import threadpool_limits
 
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
@@ -43,7 +41,7 @@ from hpsearch.space import IntUniform, LogUniform, SearchSpace, Uniform
 from hpsearch.strategies.base import Strategy, score_of
 from hpsearch.trial import TrialResult
 
-__all__ = ["BayesStrategy"]
+__all__ = ["BayesStrategy", "model_subset"]
 
 ACQ_FUNCS = ("EI", "LCB")
 LIARS = ("cl_min", "cl_mean", "cl_max", "believer")
@@ -58,6 +56,9 @@ _LOCAL_TOP = 5
 _LOCAL_PER_TOP = 60
 # Jitter added to the kernel matrix's diagonal, as scikit-learn's default ``alpha``.
 _JITTER = 1e-10
+# Settings that define the strategy (stored with a study, checked on resume), in order.
+_OPTIONS = ("batch_size", "n_initial_points", "acq_func", "xi", "kappa", "liar", "n_candidates",
+            "refit_growth", "max_model_points")
 
 
 def fit_sizes(first: int, growth: float, upto: int) -> list[int]:
@@ -68,57 +69,109 @@ def fit_sizes(first: int, growth: float, upto: int) -> list[int]:
         [10, 13, 17, 22, 28, 35]
     """
     sizes = [first]
-    while True:
-        nxt = max(sizes[-1] + 1, math.ceil(sizes[-1] * growth))
-        if nxt > upto:
-            return sizes
+    while (nxt := max(sizes[-1] + 1, math.ceil(sizes[-1] * growth))) <= upto:
         sizes.append(nxt)
+    return sizes
+
+
+def model_subset(X: np.ndarray, y: np.ndarray, cap: int) -> np.ndarray:
+    """Rows (ascending) of the trials a GP capped at ``cap`` points sees: all up to ``cap``, else
+    the ``max(1, cap // 8)`` lowest ``y``, the ``cap // 4`` other rows nearest the lowest, then a
+    greedy farthest-point (k-center) sample of the rest; ties go to the first row.
+
+    Example:
+        >>> X = np.array([[0.0], [0.1], [0.25], [0.3], [0.6], [1.0]])
+        >>> model_subset(X, (X[:, 0] - 0.3) ** 2, 4).tolist()  # 0.3, next to it 0.25, then 1, 0.6
+        [2, 3, 4, 5]
+    """
+    n = len(y)
+    if n <= cap:
+        return np.arange(n)
+    # Squared distances as |a|^2 + |b|^2 - 2 a.b: one matrix-vector product per row, several
+    # times faster than differences at thousands of trials (a rounding below 0 changes nothing).
+    sq = np.einsum("ij,ij->i", X, X)
+    chosen = np.zeros(n, dtype=bool)
+    best = np.argsort(y, kind="stable")
+    chosen[best[: max(1, cap // 8)]] = True
+    near = np.argsort(X @ (-2.0 * X[best[0]]) + sq, kind="stable")
+    chosen[near[~chosen[near]][: cap // 4]] = True
+    kept = np.flatnonzero(chosen)  # then gap: each row's squared distance to the nearest kept
+    gap = (X @ (-2.0 * X[kept].T) + sq[kept] + sq[:, None]).min(axis=1)
+    gap[chosen] = -1.0  # never again; duplicates (gap 0) come after every distinct row
+    for _ in range(cap - int(chosen.sum())):
+        j = int(np.argmax(gap))
+        chosen[j] = True
+        np.minimum(gap, X @ (-2.0 * X[j]) + (sq + sq[j]), out=gap)
+        gap[j] = -1.0
+    return np.flatnonzero(chosen)
 
 
 def _reflect(u: np.ndarray) -> np.ndarray:
     """Folds values back into [0, 1]; clipping would pile perturbed points up on the bounds."""
     u = np.abs(u)
-    u = np.where(u > 1.0, 2.0 - u, u)
-    return np.clip(u, 0.0, 1.0)
+    return np.clip(np.where(u > 1.0, 2.0 - u, u), 0.0, 1.0)
 
 
 class _Posterior:
-    """The GP conditioned on ``(X, y)`` with fixed kernel hyperparameters.
+    """The GP conditioned on ``(X, y)`` with fixed kernel hyperparameters, grown point by point.
 
-    ``predict(X, return_std=True)`` has the signature scikit-optimize's acquisition functions
-    expect. The predictive variance takes one matrix product (BLAS) and a two-operand ``einsum``
-    rather than the three-operand ``einsum`` of scikit-optimize's regressor, which is slow for
-    thousands of points.
+    Holds ``Li``, the inverse Cholesky factor of ``K + noise I`` (products with it run several
+    times faster than triangular solves), ``u = Li y``, ``e = Li 1``. With ``y`` normalised as by
+    ``normalize_y`` (mean ``m``, std ``s``, lies included), at ``z`` projected as ``v = Li k(X, z)``:
+    ``mean = m + v.u - m v.e``, ``std = s sqrt(k(z, z) - v.v)``, scikit-optimize's GP up to
+    rounding. A lie adds a row to ``Li``, ``u``, ``e`` and to the projections kept.
     """
 
-    def __init__(self, signal: Any, noise: float, X: np.ndarray, y: np.ndarray) -> None:
-        self.signal = signal
-        self.X = X
-        self.y_mean = float(np.mean(y))
-        std = float(np.std(y))
-        self.y_std = std if std > 0 else 1.0  # as scikit-learn's normalize_y
+    def __init__(self, signal: Any, noise: float, X: np.ndarray, y: np.ndarray, room: int) -> None:
+        n, size = len(y), len(y) + room
+        self.signal, self.noise, self.n = signal, noise, n
+        self.X, self.y = np.zeros((size, X.shape[1])), np.zeros(size)
+        self.X[:n], self.y[:n] = X, y
         K = signal(X)
         K[np.diag_indices_from(K)] += noise + _JITTER
-        self.L = cholesky(K, lower=True, check_finite=False)
-        self.alpha = cho_solve((self.L, True), (y - self.y_mean) / self.y_std, check_finite=False)
-        self.K_inv = cho_solve((self.L, True), np.eye(len(y)), check_finite=False)
+        self.Li = np.zeros((size, size))
+        L = cholesky(K, lower=True, check_finite=False)
+        self.Li[:n, :n] = solve_triangular(L, np.eye(n), lower=True, check_finite=False)
+        self.u, self.e = np.zeros(size), np.zeros(size)
+        self.u[:n], self.e[:n] = (self.Li[:n, :n] @ np.stack([y, np.ones(n)], axis=1)).T
 
-    def predict(self, X: np.ndarray, return_std: bool = False) -> Any:
-        K_trans = self.signal(X, self.X)
-        mean = K_trans @ self.alpha * self.y_std + self.y_mean
-        if not return_std:
-            return mean
-        var = self.signal.diag(X) - np.einsum("ij,ij->i", K_trans @ self.K_inv, K_trans)
-        return mean, np.sqrt(np.maximum(var, 0.0)) * self.y_std
+    def project(self, Z: np.ndarray, keep: bool = False) -> SimpleNamespace:
+        n, Li, X = self.n, self.Li[: self.n, : self.n], self.X[: self.n]
+        # In chunks: a kernel matrix that stays in cache is computed twice as fast.
+        V = np.hstack([Li @ self.signal(X, Z[i : i + 256]) for i in range(0, len(Z), 256)])
+        c = SimpleNamespace(Z=Z, kzz=self.signal.diag(Z), vv=np.einsum("ij,ij->j", V, V))
+        c.vu, c.ve = np.stack([self.u[:n], self.e[:n]]) @ V
+        # Kept with room for the rows that the points added later bring.
+        c.V = np.vstack([V, np.zeros((len(self.y) - n, len(Z)))]) if keep else None
+        return c
+
+    def predictor(self, c: SimpleNamespace) -> SimpleNamespace:
+        """The predictions at ``c`` with the ``predict`` that scikit-optimize's acquisitions call."""
+        y = self.y[: self.n]
+        m, s = float(np.mean(y)), float(np.std(y))
+        mean, std = m + c.vu - m * c.ve, np.sqrt(np.maximum(c.kzz - c.vv, 0.0)) * (s if s > 0 else 1.0)
+        return SimpleNamespace(predict=lambda X, return_std=False: (mean, std) if return_std else mean)
+
+    def add(self, x: np.ndarray, value: float, kept: Sequence[SimpleNamespace]) -> None:
+        """Conditions on one more observation, updating the projections in ``kept``."""
+        n, x, Li = self.n, x[None, :], self.Li[: self.n, : self.n]
+        w = Li @ self.signal(self.X[:n], x)[:, 0]
+        d = math.sqrt(max(float(self.signal.diag(x)[0]) + self.noise + _JITTER - w @ w, _JITTER))
+        self.Li[n, :n], self.Li[n, n] = -(w @ Li) / d, 1.0 / d
+        self.u[n], self.e[n] = (value - w @ self.u[:n]) / d, (1.0 - w @ self.e[:n]) / d
+        self.X[n], self.y[n] = x[0], value
+        for c in kept:
+            row = c.V[n] = (self.signal(x, c.Z)[0] - w @ c.V[:n]) / d
+            c.vv, c.vu, c.ve = c.vv + row * row, c.vu + row * self.u[n], c.ve + row * self.e[n]
+        self.n = n + 1
 
 
 class BayesStrategy(Strategy):
     """A Gaussian-process model of validation accuracy, asked ``batch_size`` points at a time.
 
-    The first ``n_initial_points`` trials are random search's own draws for those trial
-    numbers; then each batch comes from one GP (see the module docstring for how it stays
-    cheap). The batch size is a setting of its own, not the number of workers, so the same seed
-    proposes the same trials on 1 worker or 16.
+    The first ``n_initial_points`` trials are random search's own draws for those trial numbers;
+    then each batch comes from one GP (the module docstring tells what it sees). The batch size is
+    a setting of its own, not the number of workers: a seed proposes the same on 1 worker or 16.
 
     Args:
         space: The search space.
@@ -129,12 +182,11 @@ class BayesStrategy(Strategy):
         acq_func: ``"EI"`` (expected improvement) or ``"LCB"`` (lower confidence bound).
         xi: EI's minimum improvement worth having, in accuracy units.
         kappa: LCB's weight on the predictive std.
-        liar: The value a batch's pending points are assumed to score: ``"cl_min"``,
-            ``"cl_mean"``, ``"cl_max"`` (the best, mean or worst score told, as
-            scikit-optimize's constant liars) or ``"believer"`` (the GP's prediction).
+        liar: What a batch's pending points are assumed to score: ``"cl_min"``, ``"cl_mean"``,
+            ``"cl_max"`` (scikit-optimize's constant liars) or ``"believer"`` (the GP's mean).
         n_candidates: Random points scored per suggested point before local refinement.
-        refit_growth: Kernel hyperparameters are fitted again when the trials told have
-            grown by this factor since the last fit.
+        refit_growth: Kernel hyperparameters are refitted when the trials told grow by this factor.
+        max_model_points: The most trials the GP is conditioned on (see :func:`model_subset`).
 
     Raises:
         ValueError: An option out of range.
@@ -148,51 +200,30 @@ class BayesStrategy(Strategy):
 
     name = "bayes"
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int,
-        n_trials: int,
-        *,
-        batch_size: int = 4,
-        n_initial_points: int = 10,
-        acq_func: str = "EI",
-        xi: float = 0.01,
-        kappa: float = 1.96,
-        liar: str = "cl_min",
-        n_candidates: int = 2000,
-        refit_growth: float = 1.25,
-    ) -> None:
+    def __init__(self, space: SearchSpace, seed: int, n_trials: int, *, batch_size: int = 4,
+                 n_initial_points: int = 10, acq_func: str = "EI", xi: float = 0.01, kappa: float = 1.96,
+                 liar: str = "cl_min", n_candidates: int = 2000, refit_growth: float = 1.25,
+                 max_model_points: int = 128) -> None:
         super().__init__(space, seed, n_trials)
-        for option, value in (("batch_size", batch_size), ("n_initial_points", n_initial_points),
-                              ("n_candidates", n_candidates)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{option} must be an integer >= 1, but got {value!r}")
-        if acq_func not in ACQ_FUNCS:
-            raise ValueError(f"acq_func must be one of {list(ACQ_FUNCS)}, but got {acq_func!r}")
-        if liar not in LIARS:
-            raise ValueError(f"liar must be one of {list(LIARS)}, but got {liar!r}")
-        for option, value in (("xi", xi), ("kappa", kappa)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and value >= 0
-            ):
-                raise ValueError(f"{option} must be a finite number >= 0, but got {value!r}")
-        if isinstance(refit_growth, bool) or not isinstance(refit_growth, (int, float)) or not (
-            math.isfinite(refit_growth) and refit_growth > 1
-        ):
-            raise ValueError(f"refit_growth must be a finite number > 1, but got {refit_growth!r}")
+        for option, value, least in (("batch_size", batch_size, 1), ("n_initial_points", n_initial_points, 1),
+                                     ("n_candidates", n_candidates, 1), ("max_model_points", max_model_points, 2)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{option} must be an integer >= {least}, but got {value!r}")
+        for option, value, choices in (("acq_func", acq_func, ACQ_FUNCS), ("liar", liar, LIARS)):
+            if value not in choices:
+                raise ValueError(f"{option} must be one of {list(choices)}, but got {value!r}")
+        for option, value, low, strict in (("xi", xi, 0, False), ("kappa", kappa, 0, False),
+                                           ("refit_growth", refit_growth, 1, True)):
+            if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                    or value < low or (strict and value == low)):
+                raise ValueError(f"{option} must be a finite number {'>' if strict else '>='} {low}, but got {value!r}")
 
         from skopt.space import Categorical, Integer, Space
         from skopt.utils import normalize_dimensions
 
-        self.batch_size = batch_size
-        self.n_initial_points = n_initial_points
-        self.acq_func = acq_func
-        self.xi = float(xi)
-        self.kappa = float(kappa)
-        self.liar = liar
-        self.n_candidates = n_candidates
-        self.refit_growth = float(refit_growth)
+        self.batch_size, self.n_initial_points, self.n_candidates = batch_size, n_initial_points, n_candidates
+        self.acq_func, self.liar, self.max_model_points = acq_func, liar, max_model_points
+        self.xi, self.kappa, self.refit_growth = float(xi), float(kappa), float(refit_growth)
 
         # The unit cube the GP works in: log dimensions in log scale, ints normalised,
         # categoricals one-hot (one column for two choices).
@@ -211,8 +242,8 @@ class BayesStrategy(Strategy):
             col += width
         self._n_cols = col
 
-        self._X = np.empty((0, col))
-        self._y = np.empty(0)
+        # Every trial told, sorted by trial number.
+        self._numbers, self._X, self._y = np.empty(0, dtype=np.int64), np.empty((0, col)), np.empty(0)
         self._kernel: tuple[int, Any, float] | None = None  # (fitted on m trials, signal, noise)
 
     # ------------------------------------------------------------------ interface
@@ -220,54 +251,44 @@ class BayesStrategy(Strategy):
         if not trials:
             return
         Xt = np.asarray(self._sk.transform([self.space.to_list(t.params) for t in trials]), dtype=float)
-        self._X = np.vstack([self._X, Xt.reshape(len(trials), self._n_cols)])
-        self._y = np.concatenate([self._y, [-score_of(t) for t in trials]])
+        new = np.array([t.number for t in trials], dtype=np.int64)
+        # A trial numbered below the m-th (a cut batch told in two parts) changes a kernel's data.
+        if self._kernel is not None and new.min() < self._numbers[self._kernel[0] - 1]:
+            self._kernel = None
+        numbers = np.concatenate([self._numbers, new])
+        order = np.argsort(numbers, kind="stable")
+        self._numbers = numbers[order]
+        self._X = np.vstack([self._X, Xt.reshape(len(trials), self._n_cols)])[order]
+        self._y = np.concatenate([self._y, [-score_of(t) for t in trials]])[order]
 
     def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
-        numbers = list(numbers)
-        n = len(self._y)
+        numbers, n = list(numbers), len(self._y)
         # A GP needs at least two points; before n_initial_points it is not trusted yet.
         n_random = len(numbers) if n < 2 else min(len(numbers), max(0, self.n_initial_points - n))
         out = [self.space.sample(rng_for(self.seed, number, PARAMS)) for number in numbers[:n_random]]
         if n_random < len(numbers):
-            # One BLAS thread: these matrices are small, the workers keep the cores busy, and
-            # a second thread fighting them for a core made asks several times slower.
-            # Sums in a fixed order also keep the proposals reproducible.
+            # One BLAS thread: the workers keep the cores busy, and a second thread fighting them
+            # made asks several times slower. Sums in a fixed order keep proposals reproducible.
             with threadpool_limits(limits=1, user_api="blas"):
                 out.extend(self._model_batch(len(numbers) - n_random, taken=out))
         return out
 
     def settings(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "batch_size": self.batch_size,
-            "n_initial_points": self.n_initial_points,
-            "acq_func": self.acq_func,
-            "xi": self.xi,
-            "kappa": self.kappa,
-            "liar": self.liar,
-            "n_candidates": self.n_candidates,
-            "refit_growth": self.refit_growth,
-        }
+        return {"name": self.name, **{option: getattr(self, option) for option in _OPTIONS}}
 
     # ------------------------------------------------------------------ the model
     def _fitted_kernel(self) -> tuple[Any, float]:
         """Kernel hyperparameters fitted on the first ``m`` trials, ``m`` the last fit size <= n.
 
         The first fit is scikit-optimize's own (three L-BFGS starts); each later one starts from
-        the hyperparameters of the fit before it, which are close, plus one random start. The chain
-        of fits depends on the data alone, so a resumed study replays it to the same kernel.
+        the fit before it, which is close, plus one random start. The chain depends on the data
+        alone, so a resumed study replays it to the same kernel.
         """
         n = len(self._y)
         sizes = fit_sizes(max(2, min(self.n_initial_points, n)), self.refit_growth, n)
-        if self._kernel is not None and self._kernel[0] == sizes[-1]:
-            return self._kernel[1], self._kernel[2]
-        if self._kernel is None or self._kernel[0] not in sizes:
-            self._kernel = None
-            todo = sizes
-        else:
-            todo = sizes[sizes.index(self._kernel[0]) + 1 :]
-        for m in todo:
+        done = sizes.index(self._kernel[0]) + 1 if self._kernel and self._kernel[0] in sizes else 0
+        self._kernel = self._kernel if done else None
+        for m in sizes[done:]:
             self._kernel = (m, *self._fit_kernel(m))
         return self._kernel[1], self._kernel[2]
 
@@ -277,10 +298,8 @@ class BayesStrategy(Strategy):
         from skopt.utils import cook_estimator
 
         seed_seq = np.random.SeedSequence(self.seed, spawn_key=(*STRATEGY, _FIT, m, 0))
-        gp = cook_estimator(
-            "GP", space=self.space.to_skopt(), noise="gaussian",
-            random_state=int(seed_seq.generate_state(1)[0] % (2**31)),
-        )
+        gp = cook_estimator("GP", space=self.space.to_skopt(), noise="gaussian",
+                            random_state=int(seed_seq.generate_state(1)[0] % (2**31)))
         if self._kernel is not None:
             _, signal, noise = self._kernel
             warm = clone(signal) + WhiteKernel(noise)
@@ -289,62 +308,62 @@ class BayesStrategy(Strategy):
             bounds = warm.bounds
             warm = warm.clone_with_theta(np.clip(warm.theta, bounds[:, 0] + 1.0, bounds[:, 1] - 1.0))
             gp.set_params(kernel=warm, n_restarts_optimizer=1)
+        rows = model_subset(self._X[:m], self._y[:m], self.max_model_points)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # L-BFGS stopping at a bound is expected, not news
-            gp.fit(self._X[:m], self._y[:m])
+            gp.fit(self._X[rows], self._y[rows])
         # scikit-optimize zeroes the fitted white noise in kernel_ and keeps it in noise_.
         return gp.kernel_.k1, float(gp.noise_) if gp.noise_ is not None else 0.0
-
-    def _acquisition(self, post: _Posterior, y_opt: float):
-        from skopt.acquisition import gaussian_ei, gaussian_lcb
-
-        if self.acq_func == "EI":
-            return lambda Z: gaussian_ei(Z, post, y_opt=y_opt, xi=self.xi)
-        return lambda Z: -gaussian_lcb(Z, post, kappa=self.kappa)
 
     def _model_batch(self, count: int, taken: list[dict[str, Any]]) -> list[dict[str, Any]]:
         n = len(self._y)
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(*STRATEGY, _ASK, n, 0)))
         signal, noise = self._fitted_kernel()
-        X, y = self._X, self._y
-        pool = self._sample_unit(rng, self.n_candidates)
+        rows = model_subset(self._X, self._y, self.max_model_points)
+        post = _Posterior(signal, noise, self._X[rows], self._y[rows], room=count)
+        pool = post.project(self._sample_unit(rng, self.n_candidates), keep=count > 1)
         chosen: list[dict[str, Any]] = []
-        for _ in range(count):
-            post = _Posterior(signal, noise, X, y)
-            acq = self._acquisition(post, float(np.min(y)))
-            point, params = self._maximise(acq, pool, rng, exclude=taken + chosen)
+        for i in range(count):
+            point, params = self._maximise(pool, post, rng, exclude=taken + chosen)
             chosen.append(params)
+            if i == count - 1:  # the last point needs no lie
+                break
             if self.liar == "believer":
-                lie = float(post.predict(point[None, :])[0])
-            else:
-                lie = {"cl_min": np.min, "cl_mean": np.mean, "cl_max": np.max}[self.liar](y)
-            X = np.vstack([X, point[None, :]])
-            y = np.append(y, lie)
+                lie = float(post.predictor(post.project(point[None, :])).predict(None)[0])
+            else:  # np.min, np.mean or np.max of the values so far, lies included
+                lie = float(getattr(np, self.liar[3:])(post.y[: post.n]))
+            post.add(point, lie, kept=[pool])
         return chosen
 
-    def _maximise(self, acq, pool: np.ndarray, rng: np.random.Generator,
+    def _maximise(self, pool: SimpleNamespace, post: _Posterior, rng: np.random.Generator,
                   exclude: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, Any]]:
-        """The best point found: the pool, then local perturbations around its best few."""
+        """The best point found by scikit-optimize's acquisition on the posterior as it is now:
+        the pool, then local perturbations around its best few."""
+        from skopt.acquisition import gaussian_ei, gaussian_lcb
+
+        y_opt = float(np.min(post.y[: post.n]))
+
+        def acq(c: SimpleNamespace) -> np.ndarray:
+            if self.acq_func == "EI":
+                return gaussian_ei(c.Z, post.predictor(c), y_opt=y_opt, xi=self.xi)
+            return -gaussian_lcb(c.Z, post.predictor(c), kappa=self.kappa)
+
         pool_scores = acq(pool)
-        points, scores = pool, pool_scores
+        points, scores = pool.Z, pool_scores
         for sigma in _LOCAL_SIGMAS:
             best = np.argsort(-scores, kind="stable")[:_LOCAL_TOP]
             local = self._perturb(np.repeat(points[best], _LOCAL_PER_TOP, axis=0), sigma, rng)
             points = np.vstack([points[best], local])
-            scores = np.concatenate([scores[best], acq(local)])
+            scores = np.concatenate([scores[best], acq(post.project(local))])
         # Best first; the refined points, then the whole pool, as fall-backs for a duplicate.
         ranked = np.vstack([points[np.argsort(-scores, kind="stable")],
-                            pool[np.argsort(-pool_scores, kind="stable")]])
-        first = None
+                            pool.Z[np.argsort(-pool_scores, kind="stable")]])
         for point in ranked:
             params = self._to_params(point)
-            if first is None:
-                first = (point, params)
             if params not in exclude:
                 return point, params
-        return first  # a small discrete space with every point taken: repeat the best
+        return ranked[0], self._to_params(ranked[0])  # a small discrete space, every point taken
 
-    # ------------------------------------------------------------------ the unit cube
     def _sample_unit(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """``count`` points drawn uniformly in the transformed space (log-uniform for log dims)."""
         Z = np.empty((count, self._n_cols))
@@ -358,22 +377,19 @@ class BayesStrategy(Strategy):
         return Z
 
     def _perturb(self, Z: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-        Z = Z.copy()
-        count = Z.shape[0]
+        Z, count = Z.copy(), len(Z)
         for kind, col, width, extra in self._blocks:
             if kind == "real":
                 Z[:, col] = _reflect(Z[:, col] + sigma * rng.standard_normal(count))
             elif kind == "int":
-                moved = _reflect(Z[:, col] + sigma * rng.standard_normal(count))
-                Z[:, col] = np.round(moved * extra) / extra
+                Z[:, col] = np.round(_reflect(Z[:, col] + sigma * rng.standard_normal(count)) * extra) / extra
             else:
                 switch = rng.random(count) < sigma
                 Z[switch, col : col + width] = extra[rng.integers(len(extra), size=int(switch.sum()))]
         return Z
 
     def _to_params(self, point: np.ndarray) -> dict[str, Any]:
-        values = self._sk.inverse_transform(point[None, :])[0]
-        params = self.space.from_list(values)
+        params = self.space.from_list(self._sk.inverse_transform(point[None, :])[0])
         for name, dim in self.space.items():
             # The inverse of the log transform can land a rounding error outside the bounds.
             if isinstance(dim, (Uniform, LogUniform)):

@@ -10,7 +10,8 @@ import pytest
 
 from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
 from hpsearch.strategies.base import FAILURE_SCORE
-from hpsearch.strategies.bayes import BayesStrategy, fit_sizes
+from hpsearch.strategies import bayes
+from hpsearch.strategies.bayes import BayesStrategy, fit_sizes, model_subset
 from hpsearch.trial import TrialResult, TrialState
 
 MIXED = SearchSpace({
@@ -194,6 +195,8 @@ def test_works_through_make_strategy_with_stored_settings():
         ({"xi": -1.0}, "xi"),
         ({"n_candidates": 2.5}, "n_candidates"),
         ({"refit_growth": 1.0}, "refit_growth"),
+        ({"max_model_points": 1}, "max_model_points"),
+        ({"max_model_points": 8.0}, "max_model_points"),
     ],
 )
 def test_invalid_options_say_what_was_expected(options, message):
@@ -208,3 +211,142 @@ def test_fit_sizes_grow_geometrically():
 
 def test_ask_nothing():
     assert BayesStrategy(default_space(), 0, 10).ask([]) == []
+
+
+# ---------------------------------------------------------------------- the bounded model
+def covering_radius(X: np.ndarray, rows: np.ndarray) -> float:
+    """The farthest any row of ``X`` lies from its nearest row in ``rows``."""
+    d = np.sqrt(((X[:, None, :] - X[None, rows, :]) ** 2).sum(axis=2))
+    return float(d.min(axis=1).max())
+
+
+def test_subset_is_everything_up_to_the_cap():
+    X = np.random.default_rng(0).random((30, 3))
+    assert model_subset(X, X[:, 0], 30).tolist() == list(range(30))
+    assert model_subset(X, X[:, 0], 100).tolist() == list(range(30))
+
+
+def test_subset_holds_the_cap_the_best_and_the_incumbents_neighbours():
+    rng = np.random.default_rng(1)
+    X, y = rng.random((500, 3)), rng.random(500)
+    rows = model_subset(X, y, 64)
+    assert len(rows) == 64 and len(set(rows.tolist())) == 64
+    assert rows.tolist() == sorted(rows.tolist())
+    assert set(np.argsort(y)[:8].tolist()) <= set(rows.tolist())  # the best eighth
+    incumbent = int(np.argmin(y))
+    nearest = np.argsort(((X - X[incumbent]) ** 2).sum(axis=1))[:17]  # itself and 16 others
+    assert set(nearest.tolist()) <= set(rows.tolist())
+    assert np.array_equal(model_subset(X.copy(), y.copy(), 64), rows)  # deterministic
+
+
+def test_subset_covers_the_space_better_than_random_subsets():
+    # k-center greedy: the rest is filled farthest-point first, so the kept rows cover every row
+    # left out more tightly than any of these random subsets of the same size.
+    rng = np.random.default_rng(2)
+    X = rng.random((800, 2))
+    y = np.zeros(800)  # all tied: the best are the first rows, then their neighbours
+    rows = model_subset(X, y, 48)
+    ours = covering_radius(X, rows)
+    randoms = [covering_radius(X, rng.choice(800, 48, replace=False)) for _ in range(20)]
+    assert ours < min(randoms), (ours, min(randoms))
+
+
+def test_subset_takes_distinct_points_before_duplicates():
+    X = np.repeat(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]]), 10, axis=0)
+    y = np.arange(50, dtype=float)
+    rows = model_subset(X, y, 8)
+    assert len(rows) == 8
+    assert {tuple(p) for p in X[rows]} == {tuple(p) for p in X}  # each of the 5 distinct points
+
+
+def test_posterior_with_lies_matches_scikit_learn_gp():
+    # The incremental posterior (inverse Cholesky grown one lie at a time, candidates updated
+    # by one row) must predict what a GP refitted from scratch on the data plus the lies does.
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern
+
+    rng = np.random.default_rng(3)
+    X, y = rng.random((40, 3)), rng.random(40)
+    signal, noise = ConstantKernel(1.7) * Matern(length_scale=[0.3, 0.6, 1.2], nu=2.5), 1e-3
+    post = bayes._Posterior(signal, noise, X, y, room=3)
+    Z = rng.random((500, 3))
+    pool = post.project(Z, keep=True)
+    lies = [(rng.random(3), float(v)) for v in (y.min(), y.mean(), 5.0)]
+    for x, value in lies:
+        post.add(x, value, kept=[pool])
+    X_all = np.vstack([X] + [x[None, :] for x, _ in lies])
+    y_all = np.concatenate([y, [v for _, v in lies]])
+    gp = GaussianProcessRegressor(signal, alpha=noise + 1e-10, optimizer=None, normalize_y=True).fit(X_all, y_all)
+    want_mean, want_std = gp.predict(Z, return_std=True)
+    for c in (pool, post.project(Z)):  # updated pool, and projected afresh
+        mean, std = post.predictor(c).predict(Z, return_std=True)
+        np.testing.assert_allclose(mean, want_mean, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(std, want_std, rtol=1e-5, atol=1e-7)
+
+
+def watch_model(monkeypatch) -> dict[str, list[int]]:
+    """Records how many points every posterior and every kernel fit is given."""
+    from skopt.learning import GaussianProcessRegressor
+
+    seen: dict[str, list[int]] = {"posterior": [], "fit": [], "best_kept": []}
+    real_post, real_fit = bayes._Posterior.__init__, GaussianProcessRegressor.fit
+
+    def post_init(self, signal, noise, X, y, room):
+        seen["posterior"].append(len(y))
+        real_post(self, signal, noise, X, y, room)
+
+    def fit(self, X, y):
+        seen["fit"].append(len(y))
+        return real_fit(self, X, y)
+
+    monkeypatch.setattr(bayes._Posterior, "__init__", post_init)
+    monkeypatch.setattr(GaussianProcessRegressor, "fit", fit)
+    return seen
+
+
+def test_the_model_never_sees_more_than_the_cap(monkeypatch):
+    seen = watch_model(monkeypatch)
+    strategy = BayesStrategy(default_space(), seed=0, n_trials=80, batch_size=8, max_model_points=16, **FAST)
+    run(strategy, objective, 80)
+    assert len(strategy._y) == 80
+    assert seen["posterior"] and max(seen["posterior"]) == 16
+    assert seen["fit"] and max(seen["fit"]) == 16
+
+
+def test_the_subset_the_model_sees_holds_the_best_trial(monkeypatch):
+    kept = []
+    real = bayes.model_subset
+    monkeypatch.setattr(bayes, "model_subset", lambda X, y, cap: kept.append((y, real(X, y, cap))) or kept[-1][1])
+    strategy = BayesStrategy(default_space(), seed=4, n_trials=60, max_model_points=12, **FAST)
+    run(strategy, objective, 60)
+    capped = [(y, rows) for y, rows in kept if len(y) > 12]
+    assert capped
+    for y, rows in capped:
+        assert len(rows) == 12 and int(np.argmin(y)) in rows
+
+
+def test_beyond_the_cap_proposals_are_deterministic_and_resume_to_the_unbroken_run():
+    options = {**FAST, "batch_size": 6, "max_model_points": 16}
+    live = BayesStrategy(MIXED, seed=7, n_trials=60, **options)
+    told = run(live, mixed_objective, 48)
+    twin = BayesStrategy(MIXED, seed=7, n_trials=60, **options)
+    assert [t.params for t in run(twin, mixed_objective, 48)] == [t.params for t in told]
+    resumed = BayesStrategy(MIXED, seed=7, n_trials=60, **options)
+    resumed.tell(told)  # a resume tells every stored trial at once
+    cut = BayesStrategy(MIXED, seed=7, n_trials=60, **options)
+    cut.tell(told[:35] + told[36:46])  # trial 35 cut by an interruption: told after the others
+    cut.ask([46, 47])  # a kernel fitted now on the first 40 told lacks trial 35: it must not stick
+    cut.tell([told[35], *told[46:]])
+    want = live.ask(list(range(48, 54)))
+    assert resumed.ask(list(range(48, 54))) == want
+    assert cut.ask(list(range(48, 54))) == want
+    for params in want:
+        check_valid(MIXED, params)
+
+
+def test_beyond_the_cap_failed_trials_stay_finite_and_proposals_valid():
+    strategy = BayesStrategy(MIXED, seed=1, n_trials=40, n_initial_points=4, max_model_points=10, **FAST)
+    fn = lambda p: None if p["optimizer"] == "sgd" else mixed_objective(p)  # noqa: E731
+    for trial in run(strategy, fn, 40):
+        check_valid(MIXED, trial.params)
+    assert np.all(np.isfinite(strategy._y))

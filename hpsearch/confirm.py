@@ -20,7 +20,7 @@ from hpsearch.journal import Journal
 from hpsearch.trial import RepeatResult, TrialResult
 from hpsearch.workers import Task
 
-__all__ = ["candidates", "choose", "plan", "run"]
+__all__ = ["best_per_value", "candidates", "check_enough", "choose", "plan", "run"]
 
 
 def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
@@ -42,6 +42,35 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
         if len(out) == k:
             break
     return out
+
+
+def check_enough(trials: Sequence[TrialResult], k: int, name: str) -> None:
+    """Refuses to confirm ``k`` configurations of a study that has fewer.
+
+    Raises:
+        ValueError: Fewer than ``k`` distinct configurations with a score.
+    """
+    found = len(candidates(trials, k))
+    if found < k:
+        raise ValueError(f"confirm={k} needs {k} distinct finished trials with a score, "
+                         f"but study {name!r} has {found}")
+
+
+def best_per_value(trials: Sequence[TrialResult], by: str, searched: Sequence[str], name: str) -> list[TrialResult]:
+    """The best trial of each value that the searched setting ``by`` took, best first.
+
+    Raises:
+        ValueError: ``by`` was not searched, or no trial has a score.
+    """
+    if by not in searched:
+        raise ValueError(f"compare by {by!r}: not a searched setting of study {name!r}; "
+                         f"searched: {', '.join(searched)}")
+    best: dict[str, TrialResult] = {}
+    for trial in candidates(trials, len(trials)):
+        best.setdefault(repr(trial.params.get(by)), trial)
+    if not best:
+        raise ValueError(f"study {name!r} has no finished trial with a score to compare")
+    return list(best.values())
 
 
 def plan(chosen: Sequence[TrialResult], repeats: int, done: set[tuple[int, int, bool]], *,

@@ -23,30 +23,16 @@ from hpsearch.data import check_dataset
 from hpsearch.execution import Pool
 from hpsearch.interrupts import Interrupts, StudyInterrupted
 from hpsearch.journal import Journal
+from hpsearch.definition import check_definition, stored_arguments
 from hpsearch.options import check_arguments, positive_int
-from hpsearch.pruning import Pruning
+from hpsearch.progress import progress_bar
 from hpsearch.search import Search
 from hpsearch.space import SearchSpace
 from hpsearch.storage import StudyError, StudyStorage, validate_name
-from hpsearch.strategies import Strategy, make_strategy, strategy_options
+from hpsearch.strategies import Strategy, make_strategy
 from hpsearch.trial import RepeatResult, TrialResult
 
 __all__ = ["Study", "StudyInterrupted", "StudyError"]
-
-# The definition keys a resume must match; the number of trials may grow.
-_DEFINING = ("strategy", "space", "seed", "config", "pruning")
-
-
-def _difference(key: str, stored: Any, asked: Any) -> str:
-    """``key: stored X, asked Y``, naming only the entries that differ when both are dicts."""
-    if key == "strategy" and isinstance(stored, dict) and isinstance(asked, dict) \
-            and stored.get("name") != asked.get("name"):
-        return f"stored strategy {stored.get('name')}, asked {asked.get('name')}"
-    if isinstance(stored, dict) and isinstance(asked, dict):
-        names = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
-        return "; ".join(f"{key}.{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in names)
-    return f"{key}: stored {stored!r}, asked {asked!r}"
-
 
 class Study:
     """A hyperparameter search whose trials run in parallel and are kept in a study folder.
@@ -110,6 +96,7 @@ class Study:
         self.progress, self.resume = progress, resume
         self.n_confirm, self.repeats, self.refit, self.test_curves = confirm, repeats, bool(refit), bool(test_curves)
         self.strategy: Strategy = make_strategy(strategy, self.space, seed, n_trials, **(strategy_options or {}))
+        self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
         self.journal = Journal(self.storage, self.interrupts)
@@ -124,63 +111,29 @@ class Study:
                 raise StudyError(f"study {self.name!r} already exists in {self.storage.root}; resume it "
                                  "(resume=True, or the same command again) or choose another name")
             self.storage.check_unlocked()
-            self._check_definition(self.storage.read_definition())
+            check_definition(self.storage.read_definition(), self.definition(), self.storage.definition_path, self.name)
             self.journal.load()
 
-    # ------------------------------------------------------------------ definition
     def definition(self) -> dict[str, Any]:
         """What defines the study; stored in ``study.json`` and checked on resume."""
         return {
             "hpsearch_version": __version__, "name": self.name, "strategy": self.strategy.settings(),
             "space": self.space.to_json(), "seed": self.seed, "config": self.config.to_json(),
-            "pruning": self.pruning.to_json(), "n_trials": self.n_trials,
+            "pruning": self.pruning.to_json(), "n_trials": self.n_trials, "lag": self.lag,
         }
-
-    def _check_definition(self, stored: Mapping[str, Any]) -> None:
-        mine = self.definition()
-        stored = {"pruning": Pruning().to_json(), **stored}  # studies from before pruning existed
-        missing = [key for key in _DEFINING if key not in stored]
-        if missing:
-            raise StudyError(f"corrupt study definition {self.storage.definition_path}: missing {missing}")
-        try:  # settings added since the study was made take their defaults
-            stored["config"] = TrainConfig.from_json(stored["config"]).to_json()
-        except (TypeError, ValueError) as exc:
-            raise StudyError(f"corrupt study definition {self.storage.definition_path}: {exc}") from None
-        differ = [key for key in _DEFINING if stored[key] != mine[key]]
-        if differ:
-            details = "; ".join(_difference(key, stored[key], mine[key]) for key in differ)
-            raise StudyError(f"study {self.name!r} was created with a different {', '.join(differ)} "
-                             f"({details}); run it as it was defined, or choose another name")
 
     @classmethod
     def load(cls, name: str, directory: str | os.PathLike[str] = "studies", **overrides: Any) -> Study:
-        """Opens an existing study from its folder, to report on it, confirm or continue it.
+        """Opens the study ``name`` of ``directory`` to report on, confirm or continue it.
 
-        Args:
-            name: The study name.
-            directory: The studies folder.
-            **overrides: Run options: ``n_trials``, ``n_jobs``, ``backend``, ``scheduler``,
-                ``progress``, ``confirm``, ``repeats``, ``refit``, ``test_curves``.
-
-        Raises:
-            StudyError: No study there, or its definition is corrupt.
+        ``overrides`` are run options (``n_trials``, ``n_jobs``, ``backend``, ``scheduler``,
+        ``progress``, ``confirm``, ``repeats``, ``refit``, ``test_curves``). Raises
+        :class:`StudyError` if there is no study there or its definition is corrupt.
         """
         storage = StudyStorage(directory, name)
-        d = storage.read_definition()
-        try:
-            kind, options = strategy_options(d["strategy"])
-            pruning = d.get("pruning", {})
-            kwargs: dict[str, Any] = dict(
-                strategy=kind, space=SearchSpace.from_json(d["space"]), seed=int(d["seed"]),
-                config=TrainConfig.from_json(d["config"]), n_trials=int(d.get("n_trials", 1)),
-                strategy_options=options, prune=pruning.get("kind", "none"),
-                min_epochs=pruning.get("min_epochs", 5), reduction_factor=pruning.get("eta", 3),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StudyError(f"corrupt study definition {storage.definition_path}: {exc}") from None
+        kwargs = stored_arguments(storage.read_definition(), storage.definition_path)
         return cls(name, directory=directory, resume=True, **{**kwargs, **overrides})
 
-    # ------------------------------------------------------------------ results
     @property
     def path(self) -> Path:
         return self.storage.path
@@ -198,8 +151,7 @@ class Study:
     @property
     def best_trial(self) -> TrialResult | None:
         """The top-ranked search trial (None if no trial has a score yet)."""
-        top = confirm_stage.candidates(self.trials, 1)
-        return top[0] if top else None
+        return next(iter(confirm_stage.candidates(self.trials, 1)), None)
 
     @property
     def chosen_trial(self) -> TrialResult | None:
@@ -217,8 +169,7 @@ class Study:
     @property
     def best_config(self) -> TrainConfig | None:
         """The full training settings of :attr:`best_params`."""
-        params = self.best_params
-        return None if params is None else self.config.with_params(params)
+        return None if self.best_params is None else self.config.with_params(self.best_params)
 
     def ranking(self) -> pd.DataFrame:
         """The ranked trials (see :func:`hpsearch.report.ranking`)."""
@@ -243,7 +194,6 @@ class Study:
         return write_reports(self.path, self.trials, self.space, settings=settings, repeats=self.repeats_done,
                              headline=line, only_stale=only_stale)
 
-    # ------------------------------------------------------------------ running
     def optimize(self) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the ranking.
 
@@ -253,7 +203,7 @@ class Study:
             StudyError: Another process is running this study.
         """
         with self._session() as pool:
-            Search(self.strategy, self.journal, self.pruning, self.config.epochs, self.planned).run(pool)
+            Search(self.strategy, self.journal, self.pruning, self.config.epochs, self.planned, self.lag).run(pool)
             self._confirm(pool)
         return self.ranking()
 
@@ -270,10 +220,7 @@ class Study:
         """
         self.n_confirm = positive_int("confirm", self.n_confirm if k is None else k)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
-        found = len(confirm_stage.candidates(self.trials, self.n_confirm))
-        if found < self.n_confirm:
-            raise ValueError(f"confirm={self.n_confirm} needs {self.n_confirm} distinct finished trials "
-                             f"with a score, but study {self.name!r} has {found}")
+        confirm_stage.check_enough(self.trials, self.n_confirm, self.name)
         with self._session() as pool:
             self._confirm(pool)
         return self.repeats_done
@@ -282,36 +229,28 @@ class Study:
         """Confirm-stage runs of the best configuration of each value of the searched setting ``by``.
 
         Runs what is missing (``repeats`` runs of each, scored on the test part after every
-        epoch when the study has ``test_curves``) and returns the runs, for
-        :func:`hpsearch.report.comparison`.
+        epoch when the study has ``test_curves``); returns the runs, for
+        :func:`hpsearch.confirmed.comparison`.
 
         Raises:
             ValueError: ``by`` is not a searched setting, or no trial has a score yet.
         """
-        if by not in self.space:
-            raise ValueError(f"compare by {by!r}: not a searched setting of study {self.name!r}; "
-                             f"searched: {', '.join(self.space.names)}")
+        best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
-        best: dict[str, TrialResult] = {}
-        for trial in confirm_stage.candidates(self.trials, len(self.trials)):
-            best.setdefault(repr(trial.params.get(by)), trial)
-        if not best:
-            raise ValueError(f"study {self.name!r} has no finished trial with a score to compare")
         with self._session() as pool:
-            done = set(self.journal.repeats)
-            confirm_stage.run(pool, self.journal, confirm_stage.plan(
-                list(best.values()), self.repeats, done, test_curve=self.test_curves))
-        numbers = {t.number for t in best.values()}
+            self._repeat(pool, best)
+        numbers = {t.number for t in best}
         return [r for r in self.repeats_done if r.number in numbers and not r.refit]
 
-    def _confirm(self, pool: Pool) -> None:
-        chosen = confirm_stage.candidates(self.trials, self.n_confirm)
+    def _repeat(self, pool: Pool, trials: list[TrialResult], refit: bool = False) -> None:
         done = set(self.journal.repeats)
-        confirm_stage.run(pool, self.journal, confirm_stage.plan(chosen, self.repeats, done, test_curve=self.test_curves))
-        if self.refit and chosen:
-            best = self.chosen_trial
-            if best is not None:
-                confirm_stage.run(pool, self.journal, confirm_stage.plan([best], self.repeats, done, refit=True, test_curve=self.test_curves))
+        tasks = confirm_stage.plan(trials, self.repeats, done, refit=refit, test_curve=self.test_curves)
+        confirm_stage.run(pool, self.journal, tasks)
+
+    def _confirm(self, pool: Pool) -> None:
+        self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm))
+        if self.refit and self.chosen_trial is not None:
+            self._repeat(pool, [self.chosen_trial], refit=True)
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Pool]:
@@ -323,8 +262,10 @@ class Study:
             self._open()
             with self.interrupts.handling():
                 try:
-                    with self._progress_bar(), Pool(self.config, self.seed, self.backend, self.n_jobs,
-                                                    scheduler=self.scheduler, folder=self.path / ".running") as pool:
+                    runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
+                    with progress_bar(self.journal, runs, self.name, self.progress), \
+                            Pool(self.config, self.seed, self.backend, self.n_jobs, scheduler=self.scheduler,
+                                 folder=self.path / ".running") as pool:
                         yield pool
                 finally:
                     with self.interrupts.guard():
@@ -336,32 +277,11 @@ class Study:
             created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
             self.storage.write_definition({**self.definition(), "created": created})
         else:
-            self._check_definition(stored)
+            check_definition(stored, self.definition(), self.storage.definition_path, self.name)
+            self.lag = int(stored.get("lag", 0))  # studies made before proposals ran ahead: none
             self.journal.load(repair=True)
             if stored.get("n_trials") != self.n_trials:
                 self.storage.write_definition({**stored, "n_trials": self.n_trials})
 
-    @contextlib.contextmanager
-    def _progress_bar(self) -> Iterator[None]:
-        if not self.progress:
-            yield
-            return
-        from tqdm.auto import tqdm
-
-        runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
-        done = len(self.journal.trials) + len(self.journal.repeats)
-        with tqdm(total=max(runs, done), initial=done, desc=self.name, unit="run", dynamic_ncols=True) as bar:
-            def update() -> None:
-                best = self.best_trial
-                bar.set_postfix_str(f"best val_acc {best.val_acc:.2f}" if best else "", refresh=False)
-                bar.update(1)
-
-            self.journal.on_record = update
-            try:
-                yield
-            finally:
-                self.journal.on_record = None
-
     def __repr__(self) -> str:
-        return (f"Study({self.name!r}, strategy={self.strategy.name!r}, trials={len(self.journal.trials)}"
-                f"/{self.planned}, path={str(self.path)!r})")
+        return f"Study({self.name!r}, {self.strategy.name}, trials={len(self.journal.trials)}/{self.planned})"

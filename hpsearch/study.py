@@ -23,6 +23,7 @@ from hpsearch.data import check_dataset
 from hpsearch.execution import Pool
 from hpsearch.interrupts import Interrupts, StudyInterrupted
 from hpsearch.journal import Journal
+from hpsearch.model import save_chosen, saved_model
 from hpsearch.definition import check_definition, stored_arguments
 from hpsearch.options import check_arguments, positive_int
 from hpsearch.progress import progress_bar
@@ -191,8 +192,8 @@ class Study:
         settings = self.storage.read_definition() if self.storage.exists() else None
         chosen = self.chosen_trial
         line = None if chosen is None else headline(self.repeats_done, chosen.number, chosen.params)
-        return write_reports(self.path, self.trials, self.space, settings=settings, repeats=self.repeats_done,
-                             headline=line, only_stale=only_stale)
+        return {**write_reports(self.path, self.trials, self.space, settings=settings, repeats=self.repeats_done,
+                                headline=line, only_stale=only_stale), **saved_model(self.path)}
 
     def optimize(self) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the ranking.
@@ -226,14 +227,9 @@ class Study:
         return self.repeats_done
 
     def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
-        """Confirm-stage runs of the best configuration of each value of the searched setting ``by``.
-
-        Runs what is missing (``repeats`` runs of each, scored on the test part after every
-        epoch when the study has ``test_curves``); returns the runs, for
-        :func:`hpsearch.confirmed.comparison`.
-
-        Raises:
-            ValueError: ``by`` is not a searched setting, or no trial has a score yet.
+        """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the searched
+        setting ``by`` (what is missing) and returns them, for :func:`hpsearch.confirmed.comparison`.
+        Raises ValueError if ``by`` was not searched or no trial has a score yet.
         """
         best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
@@ -251,6 +247,9 @@ class Study:
         self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm))
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
+        if self.chosen_trial is not None:  # the chosen model's weights, in the book's names
+            save_chosen(self.path, self.config, self.seed, self.journal.repeats, self.chosen_trial.number,
+                        self.refit)
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Pool]:

@@ -26,6 +26,8 @@ __all__ = [
     "Trainer",
     "build_net",
     "build_optimizer",
+    "fit_repeat",
+    "net_for",
     "train_repeat",
     "train_rung",
     "train_trial",
@@ -165,10 +167,16 @@ class Trainer:
 
 def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> MultiLayerNet:
     """The network ``config`` describes, sized for ``split``."""
+    return net_for(config, split.input_size, split.n_classes, rng)
+
+
+def net_for(config: TrainConfig, input_size: int, output_size: int,
+            rng: np.random.Generator | None = None) -> MultiLayerNet:
+    """The network ``config`` describes, for ``input_size`` features and ``output_size`` classes."""
     return MultiLayerNet(
-        split.input_size,
+        input_size,
         config.hidden,
-        split.n_classes,
+        output_size,
         activation=config.activation,
         weight_init_std=config.weight_init,
         weight_decay_lambda=config.weight_decay,
@@ -282,6 +290,20 @@ def train_repeat(
     refit: bool = False,
     test_curve: bool = False,
 ) -> RepeatResult:
+    """Trains trial ``number``'s params again with fresh seeds; the record of :func:`fit_repeat`."""
+    return fit_repeat(config, params, seed, number, repeat, refit=refit, test_curve=test_curve)[0]
+
+
+def fit_repeat(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    repeat: int,
+    *,
+    refit: bool = False,
+    test_curve: bool = False,
+) -> tuple[RepeatResult, MultiLayerNet | None]:
     """Trains trial ``number``'s params again with fresh seeds, and scores it on the test part.
 
     The split is the search's own (the study seed fixes it); the initial weights and the batch
@@ -299,7 +321,8 @@ def train_repeat(
             epoch), for the epoch-by-epoch columns of a comparison; otherwise once at the end.
 
     Returns:
-        The frozen record; never raises for the run's own failure (FAILED, DIVERGED, TIMEOUT).
+        The frozen record (never raises for the run's own failure: FAILED, DIVERGED, TIMEOUT)
+        and the trained network (None if the run failed before it had one).
     """
     from hpsearch.data import load_test
 
@@ -330,7 +353,7 @@ def train_repeat(
                 final_test = trainer.accuracy(*test) if h.state is not TrialState.DIVERGED else None
         except Exception as exc:  # a run's failure is its outcome, never the study's
             return RepeatResult(number, repeat, params, TrialState.FAILED, seconds=time.perf_counter() - start,
-                                error=f"{type(exc).__name__}: {exc}", refit=refit)
+                                error=f"{type(exc).__name__}: {exc}", refit=refit), None
         return RepeatResult(
             number=number,
             repeat=repeat,
@@ -350,4 +373,4 @@ def train_repeat(
             n_val=len(split.t_val),
             n_test=None if test is None else len(test[1]),
             refit=refit,
-        )
+        ), net

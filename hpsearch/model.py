@@ -92,7 +92,7 @@ def save_chosen(folder: Path, config: TrainConfig, seed: int, runs: Mapping[tupl
     Returns:
         The path written or kept, or None when the run is missing or failed.
     """
-    from hpsearch.training import fit_repeat
+    from hpsearch.training import train_repeat
 
     run = runs.get((number, 0, refit))
     if run is None or not run.ok:
@@ -105,7 +105,7 @@ def save_chosen(folder: Path, config: TrainConfig, seed: int, runs: Mapping[tupl
                 return path
         except (OSError, ValueError, KeyError):
             pass  # unreadable: write it again
-    again, net = fit_repeat(config, run.params, seed, number, 0, refit=refit)
+    again, net = train_repeat(config, run.params, seed, number, 0, refit=refit)
     if net is None or again.test_acc != run.test_acc or again.val_acc != run.val_acc:
         return None  # not the logged run (another machine's arithmetic?): no model rather than a wrong one
     return save_model(path, net, config.with_params(run.params), **key, val_acc=run.val_acc, test_acc=run.test_acc)

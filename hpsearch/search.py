@@ -35,12 +35,8 @@ class Search:
 
     def __init__(self, strategy: Strategy, journal: Journal, pruning: Pruning, epochs: int, planned: int,
                  lag: int = 0) -> None:
-        self.strategy = strategy
-        self.journal = journal
-        self.pruning = pruning
-        self.epochs = epochs
-        self.planned = planned
-        self.lag = lag
+        self.strategy, self.journal, self.pruning = strategy, journal, pruning
+        self.epochs, self.planned, self.lag = epochs, planned, lag
         self._told: set[int] = set()
 
     def run(self, pool: Pool) -> None:

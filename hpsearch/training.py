@@ -26,7 +26,6 @@ __all__ = [
     "Trainer",
     "build_net",
     "build_optimizer",
-    "fit_repeat",
     "net_for",
     "train_repeat",
     "train_rung",
@@ -82,15 +81,9 @@ class Trainer:
         full_train_pass: bool = False,
         test: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        self.net = net
-        self.optimizer = optimizer
-        self.split = split
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.rng = rng
-        self.time_limit = time_limit
-        self.full_train_pass = full_train_pass
-        self.test = test
+        self.net, self.optimizer, self.split, self.rng = net, optimizer, split, rng
+        self.epochs, self.batch_size, self.time_limit = epochs, batch_size, time_limit
+        self.full_train_pass, self.test = full_train_pass, test
         self.n_train = split.x_train.shape[0]
         self.history = History()
         # The optimizer steps all params at once: one vector, under one key (see MultiLayerNet).
@@ -281,20 +274,6 @@ def _train_rung(
 
 
 def train_repeat(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    repeat: int,
-    *,
-    refit: bool = False,
-    test_curve: bool = False,
-) -> RepeatResult:
-    """Trains trial ``number``'s params again with fresh seeds; the record of :func:`fit_repeat`."""
-    return fit_repeat(config, params, seed, number, repeat, refit=refit, test_curve=test_curve)[0]
-
-
-def fit_repeat(
     config: TrainConfig,
     params: Mapping[str, Any],
     seed: int,

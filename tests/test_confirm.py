@@ -66,9 +66,9 @@ def test_plan_skips_what_is_done():
 def test_a_repeat_trains_with_fresh_seeds_and_scores_the_test_part():
     params = {"lr": 0.05, "weight_decay": 1e-5}
     search = train_trial(CONFIG, params, 3, 7)
-    first = train_repeat(CONFIG, params, 3, 7, 0)
-    again = train_repeat(CONFIG, params, 3, 7, 0)
-    other = train_repeat(CONFIG, params, 3, 7, 1)
+    first = train_repeat(CONFIG, params, 3, 7, 0)[0]
+    again = train_repeat(CONFIG, params, 3, 7, 0)[0]
+    other = train_repeat(CONFIG, params, 3, 7, 1)[0]
     assert _records([first]) == _records([again])  # a function of seed, trial and repeat
     assert first.loss_curve != search.loss_curve  # not the search's own run
     assert first.loss_curve != other.loss_curve
@@ -79,17 +79,17 @@ def test_a_repeat_trains_with_fresh_seeds_and_scores_the_test_part():
 
 def test_test_curves_and_refit_on_request():
     params = {"lr": 0.05, "weight_decay": 1e-5}
-    curves = train_repeat(CONFIG, params, 3, 7, 0, test_curve=True)
+    curves = train_repeat(CONFIG, params, 3, 7, 0, test_curve=True)[0]
     assert len(curves.test_curve) == 3 and curves.test_acc == curves.test_curve[-1]
     assert curves.best_test_acc == max(curves.test_curve)
-    assert _records([curves])[0]["val_curve"] == _records([train_repeat(CONFIG, params, 3, 7, 0)])[0]["val_curve"]
-    refit = train_repeat(CONFIG, params, 3, 7, 0, refit=True)
+    assert _records([curves])[0]["val_curve"] == _records([train_repeat(CONFIG, params, 3, 7, 0)[0]])[0]["val_curve"]
+    refit = train_repeat(CONFIG, params, 3, 7, 0, refit=True)[0]
     assert refit.refit and refit.val_acc is None and refit.n_val == 0 and refit.epochs == 3
     assert refit.test_acc is not None
 
 
 def test_a_dataset_without_a_test_part_still_confirms():
-    run = train_repeat(TrainConfig(epochs=2, hidden=(20,), samples=300, dataset="digits"), {"lr": 0.05}, 0, 1, 0)
+    run = train_repeat(TrainConfig(epochs=2, hidden=(20,), samples=300, dataset="digits"), {"lr": 0.05}, 0, 1, 0)[0]
     assert run.state is TrialState.COMPLETE and run.test_acc is None and run.n_test is None
     assert run.val_acc is not None
 

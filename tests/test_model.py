@@ -8,7 +8,7 @@ import pytest
 from hpsearch import Study, TrainConfig
 from hpsearch.data import load_test
 from hpsearch.model import MODEL, load_model, model_settings, save_model
-from hpsearch.training import fit_repeat
+from hpsearch.training import train_repeat
 
 CONFIG = TrainConfig(epochs=3, hidden=(30, 20), samples=200)
 
@@ -20,7 +20,7 @@ def _accuracy(net, x, t) -> float:
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_a_saved_model_loads_back_with_the_same_predictions(tmp_path, batchnorm):
     config = TrainConfig(epochs=2, hidden=(30, 20), samples=200, batchnorm=batchnorm)
-    run, net = fit_repeat(config, {"lr": 0.05}, 0, 1, 0)
+    run, net = train_repeat(config, {"lr": 0.05}, 0, 1, 0)
     path = save_model(tmp_path / "m.npz", net, config.with_params({"lr": 0.05}), trial=1)
     names = set(np.load(path).files)
     assert {"W1", "b1", "W2", "b2", "W3", "b3", "__settings__"} <= names

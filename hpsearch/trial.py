@@ -143,20 +143,20 @@ class RepeatResult(_Record):
     repeat: int
     params: dict[str, Any]
     state: TrialState
+    refit: bool = False
+    n_val: int | None = None
+    n_test: int | None = None
     train_acc: float | None = None
     val_acc: float | None = None
     test_acc: float | None = None
     best_test_acc: float | None = None
     epochs: int = 0
+    seconds: float = 0.0
+    error: str | None = None
     train_curve: tuple[float, ...] = ()
     val_curve: tuple[float, ...] = ()
     test_curve: tuple[float, ...] = ()
     loss_curve: tuple[float | None, ...] = ()
-    seconds: float = 0.0
-    error: str | None = None
-    n_val: int | None = None
-    n_test: int | None = None
-    refit: bool = False
 
     @property
     def key(self) -> tuple[int, int, bool]:

@@ -77,6 +77,7 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
     titles = [[f"Best-{i + 1}  val {score_label(t.val_curve[-1], t.n_val)}",
                *_wrap([f"{k}={_short(v)}" for k, v in t.params.items()], 40)] for i, t in enumerate(shown)]
     lines = max((len(t) for t in titles), default=1)
+    ncols = max(1, min(ncols, len(shown)))  # three trials make one row of three, not of five
     nrows = max(math.ceil(len(shown) / ncols), 1)
     # Heights in inches: the legend strip, then per row the title block and the axes.
     legend_h, title_h, axes_h, bottom = 0.45, 0.18 * lines + 0.2, 1.9, 0.55
@@ -387,8 +388,7 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
             tail = slice(length // 2, None)
             low.append(float(np.nanmin(mean[tail] - sd[tail])))
             high.append(float(np.nanmax(mean[tail] + sd[tail])))
-        ax.set_title({"val": "validation", "test": "test"}[panel], y=1.0)
-        ax.set_xlabel("epoch")
+        ax.set(title="validation" if panel == "val" else "test", xlabel="epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if low:

@@ -139,10 +139,11 @@ def tie_note(df: pd.DataFrame) -> str | None:
         return None
     best = df.iloc[0]
     n, d = _size(best["n_val"]), decimals_for(_size(best["n_val"]))
+    others = "1 other trial's interval overlaps" if tied == 1 else f"{tied} other trials' intervals overlap"
     return (
         f"The best validation accuracy, {best['val_acc']:.{d}f} (trial {int(best['trial'])}), is measured "
         f"on {n:,} images: its 95% interval is {best['val_acc_low']:.{d}f}-{best['val_acc_high']:.{d}f}, "
-        f"and {tied} other trial{'s' if tied != 1 else ''}' intervals overlap it, so the top {tied + 1} "
+        f"and {others} it, so the top {tied + 1} "
         "cannot be told apart at this size. Repeats with fresh seeds (the confirm stage) or more "
         "validation images would separate them."
     )

@@ -59,6 +59,11 @@ def test_best_curves_fewer_trials_than_panels():
     assert len(_visible(fig)) == 7 and len(fig.axes) == 9
 
 
+def test_best_curves_fewer_trials_than_a_row_make_a_narrower_figure():
+    fig = best_curves(_ranked(make_trials(3)), n=20, ncols=5)
+    assert len(fig.axes) == 3 and fig.get_size_inches()[0] == pytest.approx(3 * 3.2)
+
+
 def test_history_points_failures_and_best_so_far():
     trials = make_trials(25, failed=(0, 5, 6))
     fig = history(trials)

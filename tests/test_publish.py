@@ -69,7 +69,7 @@ def test_a_grid_over_one_categorical_draws_no_map_of_pinned_ranges():
 def test_confirmed_runs_give_confirmed_csv_and_a_headline_first_on_the_page(tmp_path, trials):
     runs = make_repeats({0: [0.70, 0.72, 0.74], 7: [0.80, 0.82, 0.84]},
                         {0: trials[0].params, 7: trials[7].params})
-    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs)
+    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, n_best=4)
     table = pd.read_csv(paths["confirmed"])
     assert table["trial"].tolist() == [7, 0] and table["val_mean"].tolist() == pytest.approx([0.82, 0.72])
     page = paths["index"].read_text()
@@ -77,7 +77,7 @@ def test_confirmed_runs_give_confirmed_csv_and_a_headline_first_on_the_page(tmp_
     assert "chosen: lr=" in page and "(trial 7) | validation 0.82 ± 0.02 (3 repeats, 100 images)" in page
     assert 'id="confirmed"' in page and '<a href="confirmed.csv">' in page
     # A given headline wins.
-    paths = write_reports(tmp_path, trials, default_space(), repeats=runs, headline="my own line")
+    paths = write_reports(tmp_path, trials, default_space(), repeats=runs, headline="my own line", n_best=4)
     assert "my own line" in paths["index"].read_text()
 
 
@@ -92,7 +92,7 @@ def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
     (tmp_path / "study.json").write_text(json.dumps(SETTINGS))
     (tmp_path / "trials.jsonl").write_text("")
     _age(tmp_path, 100)  # the logs are older than the reports written next
-    first = write_reports(tmp_path, trials, default_space(), settings=SETTINGS)
+    first = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, n_best=4)
     before = {k: p.stat().st_mtime_ns for k, p in first.items()}
 
     def refuse(*args, **kwargs):
@@ -106,16 +106,16 @@ def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
     monkeypatch.undo()
     _age(tmp_path, 10)
     (tmp_path / "trials.jsonl").write_text("\n")
-    third = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True)
+    third = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True, n_best=4)
     assert all(third[k].stat().st_mtime_ns > before[k] - 10 * 10**9 for k in third)
     assert all(third[k].stat().st_mtime_ns > (tmp_path / "trials.jsonl").stat().st_mtime_ns - 1 for k in third)
     # A missing report is written whatever the logs' age.
     third["history"].unlink()
-    assert write_reports(tmp_path, trials, default_space(), only_stale=True)["history"].exists()
+    assert write_reports(tmp_path, trials, default_space(), only_stale=True, n_best=4)["history"].exists()
 
 
 def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, trials, monkeypatch):
-    paths = write_reports(tmp_path, trials, default_space())
+    paths = write_reports(tmp_path, trials, default_space(), n_best=4)
     old = paths["history"].read_bytes()
 
     class Broken:
@@ -126,7 +126,7 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(tmp_
 
     monkeypatch.setattr(plots, "history", lambda trials: Broken())
     with pytest.raises(OSError, match="disk full"):
-        write_reports(tmp_path, trials, default_space())
+        write_reports(tmp_path, trials, default_space(), n_best=4)
     assert paths["history"].read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
 

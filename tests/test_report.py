@@ -131,7 +131,7 @@ def test_edge_notes_need_enough_trials():
 def test_the_old_write_reports_reads_study_json_and_calls_publish(tmp_path, trials):
     """Kept only while study.py and cli.py still call report.write_reports: delete with it."""
     (tmp_path / "study.json").write_text(json.dumps({"name": "from-definition"}))
-    paths = write_reports(tmp_path, trials, default_space())
+    paths = write_reports(tmp_path, trials, default_space(), n_best=2)
     assert paths["ranking"] == tmp_path / "ranking.csv" and paths["index"].exists()
     assert "from-definition" in paths["index"].read_text()
 
@@ -204,6 +204,7 @@ def test_tied_with_best_counts_the_trials_within_noise_of_the_best():
     assert note.startswith("The best validation accuracy, 0.85 (trial 0), is measured on 100 images")
     assert "2 other trials' intervals overlap it" in note and "top 3 cannot be told apart" in note
     # On 10,000 images the same scores are far apart.
+    assert "1 other trial's interval overlaps it, so the top 2" in tie_note(ranking(_scored([0.85, 0.80, 0.6]), ["lr"]))
     far = ranking(_scored([0.85, 0.80, 0.78, 0.60], n_val=10_000), ["lr"])
     assert tied_with_best(far) == 0 and tie_note(far) is None
     # Without a recorded size nothing is claimed.

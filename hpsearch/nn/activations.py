@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from hpsearch.nn.registry import checked_options, lookup
+
 __all__ = [
     "Relu",
     "Sigmoid",
@@ -208,15 +210,8 @@ def activation_options(name: str) -> tuple[str, ...]:
     Raises:
         ValueError: The name is unknown.
     """
-    cls = _lookup(name)
+    cls = lookup(ACTIVATIONS, "activation", name)
     return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
-
-
-def _lookup(name: str) -> Callable[..., Any]:
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
 
 
 def make_activation(name: str, **options: Any) -> Any:
@@ -237,11 +232,5 @@ def make_activation(name: str, **options: Any) -> Any:
         >>> make_activation("hswish", n=4.0).n
         4.0
     """
-    cls = _lookup(name)
-    allowed = activation_options(name)
-    given = {key: value for key, value in options.items() if value is not None}
-    for key in sorted(given):
-        if key not in allowed:
-            takes = f"takes only {list(allowed)}" if allowed else "takes no options"
-            raise ValueError(f"activation {name!r} has no option {key!r}; it {takes}")
-    return cls(**given)
+    given = checked_options("activation", name, activation_options(name), options, "option", "takes no options")
+    return lookup(ACTIVATIONS, "activation", name)(**given)

@@ -14,11 +14,12 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import math
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
+
+from hpsearch.nn.registry import checked_options, lookup
 
 __all__ = [
     "SGD",
@@ -53,23 +54,43 @@ def _check_rate(name: str, value: float) -> float:
 class Optimizer:
     """The shared part: hyperparameters, per-param state arrays, and their state dict.
 
-    A subclass names its hyperparameters in ``hyper`` and its per-param arrays in ``slots``
-    (e.g. ``("v",)``), and implements :meth:`update`. The state arrays are created on the first
-    update, shaped and typed like the params.
+    A subclass names its settings besides ``lr`` with their defaults in ``defaults`` (each a
+    decay factor in [0, 1)), its per-param arrays in ``slots`` (e.g. ``("v",)``) and its
+    counters in ``counters``, and implements :meth:`update`. The state arrays are created on the
+    first update, shaped and typed like the params.
     """
 
-    hyper: tuple[str, ...] = ("lr",)
+    default_lr: float = 0.01
+    defaults: Mapping[str, float] = {}
     slots: tuple[str, ...] = ()
     counters: tuple[str, ...] = ()
 
-    def __init__(self, lr: float = 0.01) -> None:
-        self.lr = _check_lr(lr)
+    def __init__(self, lr: float | None = None, **settings: float) -> None:
+        unknown = sorted(set(settings) - set(self.defaults))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {unknown[0]!r}")
+        self.lr = _check_lr(self.default_lr if lr is None else lr)
+        for name, default in self.defaults.items():
+            setattr(self, name, _check_rate(name, settings.get(name, default)))
+        for name in self.counters:
+            setattr(self, name, 0)
         self.state: dict[str, dict[str, np.ndarray]] | None = None
+
+    @property
+    def hyper(self) -> tuple[str, ...]:
+        return ("lr", *self.defaults)
 
     def _slots_for(self, params: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         if self.state is None:
             self.state = {s: {key: np.zeros_like(val) for key, val in params.items()} for s in self.slots}
         return self.state
+
+    def _each(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray],
+              slot: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """``(key, gradient, state array)`` for each param, the state of ``slot``."""
+        arrays = self._slots_for(params)[slot]
+        for key, g in grads.items():
+            yield key, g, arrays[key]
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         raise NotImplementedError
@@ -129,17 +150,11 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """SGD with momentum: ``v = mu v - lr g; w += v``."""
 
-    hyper = ("lr", "momentum")
+    defaults = {"momentum": 0.9}
     slots = ("v",)
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = _check_rate("momentum", momentum)
-
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        vs = self._slots_for(params)["v"]
-        for key, g in grads.items():
-            v = vs[key]
+        for key, g, v in self._each(params, grads, "v"):
             v *= self.momentum
             v -= self.lr * g
             params[key] += v
@@ -156,18 +171,12 @@ class Nesterov(Optimizer):
     velocity, which is a slightly different rule; this one follows the formula above.
     """
 
-    hyper = ("lr", "momentum")
+    defaults = {"momentum": 0.9}
     slots = ("v",)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = _check_rate("momentum", momentum)
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         mu, lr = self.momentum, self.lr
-        vs = self._slots_for(params)["v"]
-        for key, g in grads.items():
-            v = vs[key]
+        for key, g, v in self._each(params, grads, "v"):
             params[key] += (mu * mu) * v
             params[key] -= ((1 + mu) * lr) * g
             v *= mu
@@ -183,9 +192,7 @@ class AdaGrad(Optimizer):
     slots = ("h",)
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        hs = self._slots_for(params)["h"]
-        for key, g in grads.items():
-            h = hs[key]
+        for key, g, h in self._each(params, grads, "h"):
             h += g * g
             params[key] -= self.lr * g / (np.sqrt(h) + EPS)
 
@@ -196,17 +203,11 @@ class RMSprop(Optimizer):
     ``w -= lr g / (sqrt(h) + 1e-7)``.
     """
 
-    hyper = ("lr", "decay_rate")
+    defaults = {"decay_rate": 0.99}
     slots = ("h",)
 
-    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
-        super().__init__(lr)
-        self.decay_rate = _check_rate("decay_rate", decay_rate)
-
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        hs = self._slots_for(params)["h"]
-        for key, g in grads.items():
-            h = hs[key]
+        for key, g, h in self._each(params, grads, "h"):
             h *= self.decay_rate
             h += (1 - self.decay_rate) * g * g
             params[key] -= self.lr * g / (np.sqrt(h) + EPS)
@@ -219,15 +220,10 @@ class Adam(Optimizer):
     ``lr_t = lr sqrt(1 - beta2**t) / (1 - beta1**t)``, ``w -= lr_t m / (sqrt(v) + 1e-7)``.
     """
 
-    hyper = ("lr", "beta1", "beta2")
+    default_lr = 0.001
+    defaults = {"beta1": 0.9, "beta2": 0.999}
     slots = ("m", "v")
     counters = ("iter",)
-
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        super().__init__(lr)
-        self.beta1 = _check_rate("beta1", beta1)
-        self.beta2 = _check_rate("beta2", beta2)
-        self.iter = 0
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         state = self._slots_for(params)
@@ -258,15 +254,7 @@ def optimizer_settings(name: str) -> tuple[str, ...]:
     Raises:
         ValueError: The name is unknown.
     """
-    cls = _lookup(name)
-    return tuple(p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "lr"))
-
-
-def _lookup(name: str) -> type[Optimizer]:
-    try:
-        return OPTIMIZERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}") from None
+    return tuple(lookup(OPTIMIZERS, "optimizer", name).defaults)
 
 
 def make_optimizer(name: str, lr: float, **settings: Any) -> Optimizer:
@@ -289,11 +277,6 @@ def make_optimizer(name: str, lr: float, **settings: Any) -> Optimizer:
         >>> make_optimizer("momentum", 0.1, momentum=0.5).momentum
         0.5
     """
-    cls = _lookup(name)
-    allowed = optimizer_settings(name)
-    given = {key: value for key, value in settings.items() if value is not None}
-    for key in sorted(given):
-        if key not in allowed:
-            takes = f"takes only {list(allowed)}" if allowed else "takes no settings besides lr"
-            raise ValueError(f"optimizer {name!r} has no setting {key!r}; it {takes}")
-    return cls(lr=lr, **given)
+    given = checked_options("optimizer", name, optimizer_settings(name), settings,
+                            "setting", "takes no settings besides lr")
+    return lookup(OPTIMIZERS, "optimizer", name)(lr=lr, **given)

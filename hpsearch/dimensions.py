@@ -125,11 +125,13 @@ def _clean(value: float) -> float:
     return float(f"{value:.12g}")
 
 
+@dataclass(frozen=True)
 class _Range(Dimension):
     """Shared behaviour of the numeric kinds, measured on the dimension's own scale.
 
-    Subclasses are dataclasses with ``low`` and ``high``; a log range overrides the two maps
-    between values and the axis (:meth:`_to_axis`, :meth:`_from_axis`) and the widening rule.
+    Its bounds ``low`` and ``high`` are checked here for every kind (an int range takes
+    integers, a log range positive ones); a log range overrides the two maps between values
+    and the axis (:meth:`_to_axis`, :meth:`_from_axis`) and the widening rule.
     """
 
     low: Any
@@ -137,11 +139,26 @@ class _Range(Dimension):
     numeric = True
     scale = "linear"
 
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if self.kind == "int":
+            for label, value in (("low", self.low), ("high", self.high)):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise ValueError(f"{name} needs integer bounds, but got {label}={value!r}")
+        _check_bounds(name, self.low, self.high, positive=self.scale == "log")
+        if self.kind == "int":
+            object.__setattr__(self, "low", int(self.low))
+            object.__setattr__(self, "high", int(self.high))
+
     def _to_axis(self, value: float) -> float:
         return float(value)
 
     def _from_axis(self, u: float) -> float:
         return float(u)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        """Uniform on the axis: on a log range, log-uniform."""
+        return self._from_axis(float(rng.uniform(self._to_axis(self.low), self._to_axis(self.high))))
 
     def position(self, value: Any) -> float:
         lo, hi = self._to_axis(self.low), self._to_axis(self.high)
@@ -186,15 +203,7 @@ class Uniform(_Range):
         [0.0, 0.25, 0.5]
     """
 
-    low: float
-    high: float
     kind = "float"
-
-    def __post_init__(self) -> None:
-        _check_bounds("Uniform", self.low, self.high)
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.uniform(self.low, self.high))
 
     def grid(self, n: int) -> list[float]:
         return [float(v) for v in np.linspace(self.low, self.high, n)] if n > 1 else [self.center()]
@@ -216,13 +225,8 @@ class LogUniform(_Range):
         ([0.0001], 0.75)
     """
 
-    low: float
-    high: float
     kind = "log"
     scale = "log"
-
-    def __post_init__(self) -> None:
-        _check_bounds("LogUniform", self.low, self.high, positive=True)
 
     def _to_axis(self, value: float) -> float:
         return math.log10(value)
@@ -230,8 +234,6 @@ class LogUniform(_Range):
     def _from_axis(self, u: float) -> float:
         return float(10**u)
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(10 ** rng.uniform(math.log10(self.low), math.log10(self.high)))
 
     def grid(self, n: int) -> list[float]:
         if n <= 1:
@@ -261,22 +263,15 @@ class LogUniform(_Range):
 class IntUniform(_Range):
     """An integer drawn uniformly from ``low`` to ``high``, both included.
 
+    A grid rounds evenly spaced points to distinct integers, so it may hold fewer points than
+    asked for; a single point is the middle integer.
+
     Example:
-        >>> IntUniform(32, 256).grid(3)
-        [32, 144, 256]
+        >>> IntUniform(32, 256).grid(3), IntUniform(1, 10).grid(1)
+        ([32, 144, 256], [5])
     """
 
-    low: int
-    high: int
     kind = "int"
-
-    def __post_init__(self) -> None:
-        for label, value in (("low", self.low), ("high", self.high)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"IntUniform needs integer bounds, but got {label}={value!r}")
-        _check_bounds("IntUniform", self.low, self.high)
-        object.__setattr__(self, "low", int(self.low))
-        object.__setattr__(self, "high", int(self.high))
 
     def sample(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.low, self.high, endpoint=True))

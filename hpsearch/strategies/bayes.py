@@ -141,7 +141,6 @@ class _Posterior:
         V = np.hstack([Li @ self.signal(X, Z[i : i + 256]) for i in range(0, len(Z), 256)])
         c = SimpleNamespace(Z=Z, kzz=self.signal.diag(Z), vv=np.einsum("ij,ij->j", V, V))
         c.vu, c.ve = np.stack([self.u[:n], self.e[:n]]) @ V
-        # Kept with room for the rows that the points added later bring.
         c.V = np.vstack([V, np.zeros((len(self.y) - n, len(Z)))]) if keep else None
         return c
 
@@ -263,14 +262,17 @@ class BayesStrategy(Strategy):
 
     def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
         numbers, n = list(numbers), len(self._y)
-        # A GP needs at least two points; before n_initial_points it is not trusted yet.
-        n_random = len(numbers) if n < 2 else min(len(numbers), max(0, self.n_initial_points - n))
-        out = [self.space.sample(rng_for(self.seed, number, PARAMS)) for number in numbers[:n_random]]
-        if n_random < len(numbers):
+        # Random search's draws for the first n_initial_points trial numbers, and while fewer than
+        # two trials are told (a GP needs two). By number, not by count told, so that batches
+        # proposed ahead of the results (the study's lag) get the model from the same trial on.
+        out = [self.space.sample(rng_for(self.seed, k, PARAMS)) if n < 2 or k < self.n_initial_points else None
+               for k in numbers]
+        if None in out:
             # One BLAS thread: the workers keep the cores busy, and a second thread fighting them
             # made asks several times slower. Sums in a fixed order keep proposals reproducible.
             with threadpool_limits(limits=1, user_api="blas"):
-                out.extend(self._model_batch(len(numbers) - n_random, taken=out))
+                model = iter(self._model_batch(out.count(None), taken=[p for p in out if p is not None]))
+            out = [next(model) if p is None else p for p in out]
         return out
 
     def settings(self) -> dict[str, Any]:
@@ -280,10 +282,8 @@ class BayesStrategy(Strategy):
     def _fitted_kernel(self) -> tuple[Any, float]:
         """Kernel hyperparameters fitted on the first ``m`` trials, ``m`` the last fit size <= n.
 
-        The first fit is scikit-optimize's own (three L-BFGS starts); each later one starts from
-        the fit before it, which is close, plus one random start. The chain depends on the data
-        alone, so a resumed study replays it to the same kernel.
-        """
+        The first fit is scikit-optimize's own (three L-BFGS starts); each later one starts from the
+        one before, plus one random start: a chain of the data alone, which a resume replays."""
         n = len(self._y)
         sizes = fit_sizes(max(2, min(self.n_initial_points, n)), self.refit_growth, n)
         done = sizes.index(self._kernel[0]) + 1 if self._kernel and self._kernel[0] in sizes else 0

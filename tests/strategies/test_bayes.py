@@ -97,6 +97,22 @@ def test_initial_points_are_random_search_draws():
     assert bayes.ask([0, 1, 2, 3]) == RandomStrategy(default_space(), 2, 10).ask([0, 1, 2, 3])
 
 
+def test_the_model_takes_over_by_trial_number_when_asks_run_ahead_of_results():
+    # A study proposing batch k+1 while batch k trains has told fewer trials than the batch's
+    # first number: random search still covers exactly the numbers below n_initial_points.
+    from hpsearch.strategies.random import RandomStrategy
+
+    draws = RandomStrategy(default_space(), 2, 12).ask(list(range(12)))
+    strategy = BayesStrategy(default_space(), seed=2, n_trials=12, n_initial_points=6, **FAST)
+    assert strategy.ask([0, 1, 2, 3]) == draws[:4]
+    assert strategy.ask([4, 5, 6, 7]) == draws[4:8]  # nothing told yet: no model at all
+    strategy.tell([result(n, p, objective(p)) for n, p in enumerate(draws[:4])])
+    batch = strategy.ask([4, 5, 6, 7])  # 4 told: numbers 4, 5 random, 6, 7 from the model
+    assert batch[:2] == draws[4:6] and batch[2] != draws[6] and batch[3] != draws[7]
+    ahead = strategy.ask([8, 9, 10, 11])  # asked while 4..7 still train: all from the model
+    assert all(p != d for p, d in zip(ahead, draws[8:12]))
+
+
 @pytest.mark.parametrize("space", [default_space(), MIXED,
                                    SearchSpace({"optimizer": Categorical(["sgd", "adam"]),
                                                 "hidden_units": IntUniform(1, 3)})],

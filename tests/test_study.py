@@ -199,7 +199,7 @@ def test_a_finished_study_resumed_runs_nothing_more(tmp_path):
 
 
 # ----------------------------------------------------------------------------- failures are outcomes
-@pytest.mark.parametrize("strategy,seed", [("random", 1), ("bayes", 2)])
+@pytest.mark.parametrize("strategy,seed", [("random", 1), ("bayes", 3)])  # seeds whose trials diverge
 def test_diverged_trials_are_ranked_last_and_leave_the_best_unaffected(tmp_path, strategy, seed):
     # The seed experiment's deep net (6 x 100) diverges for lr of a few units.
     config = TrainConfig(epochs=3, hidden=(100,) * 6, samples=200)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ from hpsearch.space import SearchSpace
 from hpsearch.trial import TrialResult
 
 __all__ = ["ranking", "curves", "display_frame", "format_top", "format_frame", "edge_notes", "wilson",
-           "decimals_for", "tied_with_best", "tie_note", "varied", "write_reports", "FORMATS", "SCORE_COLUMNS"]
+           "decimals_for", "tied_with_best", "tie_note", "varied", "FORMATS", "SCORE_COLUMNS"]
 
 SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
 CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")
@@ -384,16 +383,3 @@ def edge_notes(
                 sentence += f" Try --param {name}={wider.spec()}"
             notes.append(sentence)
     return notes
-
-
-# --------------------------------------------------------------------------- old entry point
-def write_reports(folder: Any, trials: Sequence[TrialResult], space: SearchSpace, **options: Any) -> Any:
-    """Kept until its callers move to :func:`hpsearch.publish.write_reports`; settings from ``study.json``."""
-    from hpsearch import publish
-
-    try:
-        settings = json.loads((Path(folder) / "study.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        settings = None
-    return publish.write_reports(folder, trials, space, settings=settings if isinstance(settings, dict) else None,
-                                 **options)

@@ -23,7 +23,6 @@ from hpsearch.report import (
     tied_with_best,
     varied,
     wilson,
-    write_reports,
 )
 from hpsearch.space import Categorical, IntUniform, SearchSpace, Uniform, default_space
 from hpsearch.trial import TrialResult, TrialState
@@ -126,14 +125,6 @@ def test_edge_note_at_the_lower_bound_and_on_linear_ranges():
 
 def test_edge_notes_need_enough_trials():
     assert edge_notes(make_trials(4, score=score_at_edge), default_space()) == []
-
-
-def test_the_old_write_reports_reads_study_json_and_calls_publish(tmp_path, trials):
-    """Kept only while study.py and cli.py still call report.write_reports: delete with it."""
-    (tmp_path / "study.json").write_text(json.dumps({"name": "from-definition"}))
-    paths = write_reports(tmp_path, trials, default_space(), n_best=2)
-    assert paths["ranking"] == tmp_path / "ranking.csv" and paths["index"].exists()
-    assert "from-definition" in paths["index"].read_text()
 
 
 # ----------------------------------------------------------------------------- intervals

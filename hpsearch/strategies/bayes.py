@@ -177,7 +177,7 @@ class BayesStrategy(Strategy):
         seed: The study seed.
         n_trials: Trials planned.
         batch_size: Points proposed between two model updates.
-        n_initial_points: Random points before the model takes over.
+        n_initial_points: Trial numbers below this are random search's draws, not the model's.
         acq_func: ``"EI"`` (expected improvement) or ``"LCB"`` (lower confidence bound).
         xi: EI's minimum improvement worth having, in accuracy units.
         kappa: LCB's weight on the predictive std.
@@ -185,7 +185,7 @@ class BayesStrategy(Strategy):
             ``"cl_max"`` (scikit-optimize's constant liars) or ``"believer"`` (the GP's mean).
         n_candidates: Random points scored per suggested point before local refinement.
         refit_growth: Kernel hyperparameters are refitted when the trials told grow by this factor.
-        max_model_points: The most trials the GP is conditioned on (see :func:`model_subset`).
+        max_model_points: The most trials the GP and its kernel fits see (:func:`model_subset`).
 
     Raises:
         ValueError: An option out of range.

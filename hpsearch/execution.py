@@ -175,7 +175,10 @@ class Pool:
                 yield task, record, checkpoint
 
     def _fill(self) -> None:
-        while self._queue and len(self._running) < self.limit:
+        # A local pool gets one task ahead per worker, so that no worker waits for this process
+        # to hand it the next one; on a cluster, n_jobs caps what is there at all.
+        ahead = self.limit if self._cluster is not None else 2 * self.limit
+        while self._queue and len(self._running) < ahead:
             task = self._queue.pop(0)
             if self._cluster is not None:
                 future = self._cluster.submit(self.fn, self.config, self.seed, task)

@@ -76,8 +76,9 @@ def run_task(config: TrainConfig, seed: int, task: Task) -> tuple[TrialResult | 
     restore_malloc_thresholds()
     if task.repeat is None:
         return train_rung(config, task.params, seed, task.number, task.until, task.checkpoint)
-    return train_repeat(config, task.params, seed, task.number, task.repeat,
-                        refit=task.refit, test_curve=task.test_curve), None
+    record, _ = train_repeat(config, task.params, seed, task.number, task.repeat,
+                             refit=task.refit, test_curve=task.test_curve)
+    return record, None  # the network stays here: the study needs its record only
 
 
 def marked(marker: str | None, fn: Callable[..., Any], *args: Any) -> Any:

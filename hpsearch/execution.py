@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import os
+import queue
 import select
 import signal
 import shutil
@@ -44,23 +45,43 @@ def local_workers(n_jobs: int) -> int:
 def _loky(n: int) -> Any:
     from joblib.externals.loky import get_reusable_executor
 
-    with _sigint_blocked():
-        return get_reusable_executor(max_workers=n, timeout=IDLE_TIMEOUT, initializer=die_with_parent)
+    with _signals_blocked():
+        # The workers learn their parent's pid to end at once if it died while they started.
+        return get_reusable_executor(max_workers=n, timeout=IDLE_TIMEOUT, initializer=die_with_parent,
+                                     initargs=(os.getpid(),))
+
+
+def _start_trackers() -> None:
+    """Starts the resource trackers of loky and of multiprocessing, if they are not running.
+
+    loky starts them with the first worker; but Python 3.11's multiprocessing tracker unblocks
+    SIGINT in the calling thread when it has started, which would undo :func:`_signals_blocked`
+    for the workers started right after it. Started here, before the block, it is left running.
+    """
+    from joblib.externals.loky.backend import resource_tracker
+
+    resource_tracker.ensure_running()
+    if os.name == "posix":
+        from multiprocessing import resource_tracker as mp_resource_tracker
+
+        mp_resource_tracker.ensure_running()
 
 
 @contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Blocks SIGINT in this thread while worker processes (and their manager thread) start.
+def _signals_blocked() -> Iterator[None]:
+    """Blocks SIGINT and SIGTERM in this thread while worker processes (and their manager thread) start.
 
     A process inherits its parent thread's blocked signals, so a Ctrl-C at the terminal, which
     reaches the whole process group, never interrupts a worker still importing (it would print
-    a traceback); the study stops its workers itself. The signal, if one came, is delivered
-    here when the block ends.
+    a traceback); the study stops its workers itself. Nor can a signal to the study cut a
+    worker's start in two, leaving a process the pool does not know of. The signal, if one
+    came, is delivered here when the block ends.
     """
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    _start_trackers()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -68,11 +89,31 @@ def _sigint_blocked() -> Iterator[None]:
 
 
 def shutdown() -> None:
-    """Stops this process's local worker processes now (the command line calls it before exiting)."""
-    from joblib.externals.loky import get_reusable_executor
+    """Stops this process's local worker processes now (the command line calls it before exiting).
 
-    get_reusable_executor(max_workers=1, timeout=IDLE_TIMEOUT, initializer=die_with_parent).shutdown(
-        wait=True, kill_workers=True)
+    Only an executor that exists is stopped: asking loky for "the" executor would build (and
+    may start workers for) a new one when the last was already shut down.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        _kill(executor)
+
+
+def _kill(executor: Any) -> None:
+    """Shuts a loky executor down now, its workers killed.
+
+    loky's manager thread cancels the tasks not yet handed to a worker but leaves their ids in
+    its queue, then looks one up and dies of a KeyError, printing a traceback ("Exception in
+    thread ExecutorManagerThread"). Those ids are taken out first: their tasks are dropped anyway.
+    """
+    ids = getattr(executor, "_work_ids", None)
+    if isinstance(ids, queue.Queue):
+        with contextlib.suppress(queue.Empty):
+            while True:
+                ids.get_nowait()
+    executor.shutdown(wait=True, kill_workers=True)
 
 
 class Pool:
@@ -136,7 +177,7 @@ class Pool:
             elif self.backend == "threading":
                 self._executor.shutdown(wait=not early, cancel_futures=True)
             elif early:  # an interrupt: stop the workers now rather than let them finish
-                self._executor.shutdown(wait=True, kill_workers=True)
+                _kill(self._executor)
         finally:
             self._running.clear()
             if self._watch is not None:
@@ -184,7 +225,7 @@ class Pool:
                 future = self._cluster.submit(self.fn, self.config, self.seed, task)
             else:
                 marker = self._watch.marker(task) if self._watch is not None else None
-                with _sigint_blocked():  # the pool may start a worker now
+                with _signals_blocked():  # the pool may start a worker now
                     future = self._executor.submit(marked, marker, self.fn, self.config, self.seed, task)
             self._running[future] = task
 

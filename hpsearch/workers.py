@@ -96,22 +96,34 @@ def marked(marker: str | None, fn: Callable[..., Any], *args: Any) -> Any:
             path.unlink(missing_ok=True)
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """Makes this worker process end when the process that started it ends (Linux).
 
     A study killed with SIGKILL cannot stop its workers; without this they would idle until
     their pool's timeout, holding the caller's output pipe open. Ctrl-C in a terminal is the
-    study's to handle: the workers ignore SIGINT, and the study stops them.
+    study's to handle: the workers ignore SIGINT, and the study stops them. Where their end
+    with the study is assured (Linux), they ignore SIGTERM too: a SIGTERM to the whole process
+    group (a service manager stopping the study) is the study's to handle as well, rather
+    than a crash of every worker at once that the study would have to tell from a real one.
+
+    Args:
+        parent: The pid of the study's process. If it died while this worker was starting
+            (before the death signal was asked for, which then never comes), the worker ends now.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (see hpsearch.execution)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    if not sys.platform.startswith("linux"):
-        return
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+        if not sys.platform.startswith("linux"):
+            return
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if parent is not None and os.getppid() != parent:
+            os._exit(0)  # orphaned already: nobody will ever send this worker a task
+    finally:
+        if hasattr(signal, "pthread_sigmask"):  # started with both blocked (see hpsearch.execution)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 @functools.cache

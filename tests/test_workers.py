@@ -1,4 +1,5 @@
-"""Worker-process setup: glibc's allocator thresholds in a process started as dask starts its workers."""
+"""Worker-process setup: glibc's allocator thresholds in a process started as dask starts its workers,
+and a worker's end with its study."""
 
 from __future__ import annotations
 
@@ -59,3 +60,17 @@ def test_a_process_without_the_setting_is_left_alone() -> None:
 ])
 def test_settings_a_user_chose_are_kept(env: dict[str, str]) -> None:
     assert not _run(env)[1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG: Linux")
+@pytest.mark.parametrize("orphaned", [False, True])
+def test_a_worker_whose_study_died_while_it_started_ends_at_once(orphaned: bool) -> None:
+    # A worker asks to die with its study; if the study died before that, the asking is too late.
+    script = ("import os, signal\nfrom hpsearch.workers import die_with_parent\n"
+              f"die_with_parent({'os.getppid() + 1' if orphaned else 'os.getppid()'})\n"
+              "print('alive', signal.getsignal(signal.SIGINT) is signal.SIG_IGN,"
+              " signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # Alive, a worker leaves both signals to its study (which stops it); orphaned, it is gone.
+    assert proc.stdout.split() == ([] if orphaned else ["alive", "True", "True"])

@@ -1,37 +1,77 @@
 """``python -m hpsearch``: the command line, with a clean way out at every moment.
 
 Until a study takes over the signals (and after it gives them back), SIGINT and SIGTERM end
-the command at once with 130 or 143 and no traceback, even in the middle of an import. Once the
-outcome is decided the command ignores them, stops its local workers and leaves without running
-exit handlers that a late signal could break.
+the command at once with 130 or 143 and no traceback, even in the middle of an import. Each way
+out is taken once: after the first signal has decided the outcome (here, or in a study that is
+stopping on it), later signals change nothing, so a second Ctrl-C cannot cut short the saving of
+what is finished. Once the command is done, signals are blocked, the local workers are stopped
+and the process leaves without running exit handlers that a late signal could break.
+
+A signal in the first instants of the interpreter, before this module runs, is Python's own.
 """
+
+from __future__ import annotations
 
 import os
 import signal
 import sys
+from typing import NoReturn
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The signal that decided the outcome, once one has.
+_decided: list[int] = []
 
 
-def _stop(signum, frame):  # noqa: ANN001
+def _stop(signum: int, frame: object) -> None:
+    study = sys.modules.get("hpsearch.interrupts")
+    if _decided or (study is not None and study.stopping() is not None):
+        return  # decided already: the way out under way is the one to finish
+    _decided.append(signum)
     raise SystemExit(128 + signum)
 
 
-def _run() -> int:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _stop)
+def _command() -> int:
     try:
+        for sig in _SIGNALS:
+            signal.signal(sig, _stop)
         from hpsearch.cli import main
 
-        code = main()
+        return main()
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    except KeyboardInterrupt:
-        code = 130
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)  # decided: a late signal changes nothing
-    if "joblib.externals.loky" in sys.modules:
-        from hpsearch.execution import shutdown
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:  # a study's stop that no command caught
+        return 130
 
-        shutdown()
+
+def _say(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # nobody reads stderr any more
+        pass
+
+
+def _run() -> int:
+    try:
+        code = _command()
+    except SystemExit as exc:  # the first signal, in the instant the command returned
+        code = exc.code if isinstance(exc.code, int) else 0
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)  # decided: a late signal changes nothing
+    if _decided:  # a signal outside a study (a study says more itself): say why the command ended
+        _say(f"hpsearch: interrupted ({signal.Signals(_decided[0]).name})")
+    _decided.append(0)
+    if "joblib.externals.loky" in sys.modules:
+        try:
+            from multiprocessing import util
+
+            from hpsearch.execution import shutdown
+
+            shutdown()
+            # What exit handlers would do for the pool's semaphores, which an interrupted pool may
+            # still hold: unlink them and tell loky's resource tracker, else it warns of a leak.
+            util._run_finalizers(0)
+        except Exception:  # noqa: BLE001 (the workers die with this process anyway: PR_SET_PDEATHSIG)
+            pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -40,4 +80,14 @@ def _run() -> int:
     return code
 
 
-os._exit(_run())
+def entry() -> NoReturn:
+    """Runs the command line and ends the process with its status (also the ``hpsearch`` script's target)."""
+    try:
+        code = _run()
+    except SystemExit as exc:  # the first signal, in the instant before signals were blocked
+        code = exc.code if isinstance(exc.code, int) else 0
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,112 @@
+"""SIGINT and SIGTERM at every moment of a study, and SIGKILL: out fast and clean, nothing lost.
+
+One study is interrupted again and again in one folder, each run at another moment (start-up,
+workers starting, trials, a second signal, the confirm stage, the reports, the exit), each run resuming the last;
+every way out must be clean (status, no traceback, no process left, whole logs), every record
+must equal the uninterrupted study's, and the last run must complete it exactly. The slower
+sweep over every moment, both signals and many delays is ``benchmarks/signal_sweep.py``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from _interrupt import (
+    LINGER_DEADLINE, Run, describe, hpsearch, intact, lines, outcomes, problems, same_records, session_processes,
+    signalled, workers,
+)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and /proc: Linux")
+
+NAME = "study"
+CONFIRM_RUNS = 4  # --confirm 2 --repeats 2
+# Trials of about 0.1 s: long enough to be caught in the middle, short enough to stay quick.
+COMMAND = hpsearch("random", "--trials", "12", "--jobs", "2", "--seed", "4", "--epochs", "20", "--samples", "500",
+                   "--hidden", "100,100", "--confirm", "2", "--repeats", "2", "--name", NAME, "--quiet")
+INT, TERM = signal.SIGINT, signal.SIGTERM
+STOPPED = {INT: {130}, TERM: {143}}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The study, never interrupted."""
+    cwd = tmp_path_factory.mktemp("baseline")
+    run = Run(COMMAND, cwd)
+    assert run.wait() == 0, run.err()
+    folder = cwd / "studies" / NAME
+    assert lines(folder / "trials.jsonl") == 12 and lines(folder / "repeats.jsonl") == CONFIRM_RUNS
+    return folder
+
+
+# (moment, signal, to the process group as a terminal's Ctrl-C, a second signal after, finished allowed)
+CHAIN = [
+    ("start-up", INT, False, None, False),
+    ("workers", INT, True, None, False),  # a Ctrl-C reaches workers still importing, too
+    ("trials", TERM, False, None, False),
+    ("trials", INT, True, 0.3, False),  # twice (the sweep tries 0.1 to 0.8 s apart)
+    ("confirm", TERM, False, None, False),
+    ("reports", INT, True, None, True),
+    ("exit", TERM, False, None, True),
+]
+
+
+def test_a_study_stopped_at_every_moment_leaves_cleanly_and_resumes_to_the_uninterrupted_one(
+        tmp_path: Path, baseline: Path) -> None:
+    folder = tmp_path / "studies" / NAME
+    for when, signum, group, second, finished_ok in CHAIN:
+        step = f"{signal.Signals(signum).name} at {when}" + (f", again {second:.2f} s later" if second else "")
+        delay = 0.3 if when == "start-up" else 0.0  # in the middle of the imports
+        run = signalled(COMMAND, tmp_path, folder, when, signum, confirm_runs=CONFIRM_RUNS, delay=delay,
+                        second=second, group=group)
+        assert run.sent, f"{step}: the study ended before that moment:\n{run.err()}"
+        statuses = STOPPED[signum] | ({0} if finished_ok else set())
+        assert problems(run, folder, statuses) == [], f"{step}:\n{run.err()}"
+        assert same_records(folder, baseline) == [], step
+        if run.proc.returncode != 0:
+            # It said why it ended; once the study had begun, how far it got and how to resume.
+            said = "hpsearch: interrupted" if when == "start-up" else "resume with: python -m hpsearch random"
+            assert said in run.err(), f"{step}:\n{run.err()}"
+    last = Run(COMMAND, tmp_path)
+    assert last.wait() == 0, last.err()
+    assert intact(folder) == []
+    assert outcomes(folder) == outcomes(baseline)
+    import pandas as pd
+
+    def ranking(f: Path) -> pd.DataFrame:
+        return pd.read_csv(f / "ranking.csv", dtype=str, keep_default_na=False).drop(columns=["seconds"])
+
+    pd.testing.assert_frame_equal(ranking(folder), ranking(baseline))
+
+
+# ----------------------------------------------------------------------------- SIGKILL
+@pytest.mark.parametrize("when", ["workers-starting", "trials"])
+def test_sigkill_of_the_study_takes_its_workers_with_it(tmp_path: Path, when: str) -> None:
+    folder = tmp_path / "studies" / NAME
+    run = Run(COMMAND, tmp_path)
+    try:
+        if when == "trials":
+            ready = run.wait_until(lambda: lines(folder / "trials.jsonl") >= 2)
+        else:  # before a worker has run its set-up, which asks to die with the study
+            ready = run.wait_until(lambda: bool(workers(run.sid)))
+        assert ready, f"the study ended first:\n{run.err()}"
+        started = workers(run.sid)
+        assert started, "no worker process found"
+        run.proc.kill()
+        run.wait()
+        killed = time.monotonic()
+        gone, alive = psutil.wait_procs(started, timeout=LINGER_DEADLINE)
+        assert not alive, f"workers outlived the study: {describe(alive)}"
+        assert time.monotonic() - killed <= LINGER_DEADLINE
+        left = session_processes(run.sid)
+        if left:  # the resource trackers end when the last worker has gone
+            _, still = psutil.wait_procs(left, timeout=LINGER_DEADLINE)
+            assert not still, f"left behind: {describe(still)}"
+    finally:
+        run.abort()
+    assert intact(folder) == []

@@ -7,10 +7,11 @@ always what a resume would read back.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Mapping
 
 from hpsearch.interrupts import Interrupts
-from hpsearch.storage import StudyStorage
+from hpsearch.storage import ASKED_LOG, StudyError, StudyStorage
 from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
 
 __all__ = ["Journal"]
@@ -35,13 +36,47 @@ class Journal:
         self.on_record: Callable[[], None] | None = None
 
     def load(self, *, repair: bool = False) -> None:
-        """Reads every log of the study folder (``repair``: cut a torn last line first)."""
+        """Reads every log of the study folder (``repair``: cut a torn last line first, and log
+        again the proposals of trials whose proposal is missing, see :meth:`_rebuild_asked`)."""
         self.trials = {t.number: t for t in self.storage.load_trials(repair=repair)}
         self.asked = self.storage.load_asked(repair=repair)
         self.rungs = {}
         for t in self.storage.load_rungs(repair=repair):
             self.rungs.setdefault(t.number, {})[t.epochs] = t
         self.repeats = {r.key: r for r in self.storage.load_repeats(repair=repair)}
+        self._rebuild_asked(repair)
+
+    def _rebuild_asked(self, repair: bool) -> None:
+        """Proposals missing from ``asked.jsonl`` (deleted, or lines lost) taken back from the trials.
+
+        A finished or paused trial's params are its proposal, so those come back whole. The
+        proposals of trials that had not finished are gone; a strategy that proposes from
+        the results so far (Bayesian) then proposes them anew, and the study may end
+        differently from an unbroken one: that is said, not hidden.
+        """
+        found = {n: dict(t.params) for n, t in self.trials.items() if n not in self.asked}
+        for n, paused in self.rungs.items():
+            if n not in self.asked and n not in found and paused:
+                found[n] = dict(next(iter(paused.values())).params)
+        if not found:
+            return
+        found = dict(sorted(found.items()))
+        self.asked.update(found)
+        if repair:
+            with self.interrupts.guard():
+                self.storage.append_asked(found)
+        message = (f"{self.storage.path / ASKED_LOG}: the proposals of {len(found)} trial(s) were missing; "
+                   "rebuilt them from the trials' records")
+        try:
+            definition = self.storage.read_definition()
+            adaptive = definition["strategy"]["name"] not in ("grid", "random")
+            unfinished = len(self.trials) < int(definition["n_trials"])
+        except (StudyError, KeyError, TypeError, ValueError):
+            adaptive = unfinished = True
+        if adaptive and unfinished:
+            message += ("; those of trials that had not finished are lost and will be proposed anew, so the "
+                        "resumed study may differ from one never interrupted")
+        warnings.warn(message, stacklevel=3)
 
     def sorted_trials(self) -> list[TrialResult]:
         return [self.trials[n] for n in sorted(self.trials)]

@@ -30,6 +30,8 @@ ASKED_LOG = "asked.jsonl"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 LOCK_HOLDER = ".lock.pid"
+# The logs: the records of a study, which mean something only beside its definition.
+LOGS = (TRIAL_LOG, ASKED_LOG, RUNG_LOG, REPEAT_LOG)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_NAME = 100  # file systems allow 255 bytes; a longer name is a mistake, not a study
@@ -39,6 +41,24 @@ def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
         raise ValueError(f"expected {{'number': N, 'params': {{...}}}}, but got {data!r}")
     return int(data["number"]), data["params"]
+
+
+def _first_of_each(records: list[Any], key: Callable[[Any], Any], path: Path, what: str) -> dict[Any, Any]:
+    """The first record of each key, in the order written; a warning names the keys found twice."""
+    first: dict[Any, Any] = {}
+    doubled: list[Any] = []
+    for record in records:
+        k = key(record)
+        if k in first:
+            doubled.append(k)
+        else:
+            first[k] = record
+    if doubled:
+        shown = ", ".join(str(k[0] if isinstance(k, tuple) else k) for k in doubled[:10])
+        more = f" and {len(doubled) - 10} more" if len(doubled) > 10 else ""
+        warnings.warn(f"{path}: {len(doubled)} {what} record(s) written twice (trial {shown}{more}); "
+                      "the first record of each is kept", stacklevel=3)
+    return first
 
 
 class StudyError(ValueError):
@@ -80,9 +100,12 @@ class StudyStorage:
         self.name = validate_name(name)
         self.root = Path(root)
         self.path = self.root / name
-        for folder in (self.root, self.path):
-            if folder.exists() and not folder.is_dir():
-                raise StudyError(f"{folder} is a file, not a folder: choose another --out or name")
+        # The nearest folder that exists must be a folder, for the study's folders to be made in it.
+        for folder in (self.path, self.root, *self.root.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise StudyError(f"{folder} is a file, not a folder: choose another --out or name")
+                break
 
     @property
     def definition_path(self) -> Path:
@@ -93,7 +116,34 @@ class StudyStorage:
         return self.path / TRIAL_LOG
 
     def exists(self) -> bool:
-        return self.definition_path.exists()
+        """Whether the study was created: its definition is in the folder.
+
+        Raises:
+            StudyError: The folder holds logs without their definition (see :meth:`check_whole`).
+        """
+        if self.definition_path.exists():
+            return True
+        self.check_whole()
+        return False
+
+    def check_whole(self) -> None:
+        """Refuses a folder whose logs have lost their definition: a damaged study.
+
+        A new study started there would append its records to the old ones, two configurations
+        mixed in one log, and a later report would rank them together.
+
+        Raises:
+            StudyError: A log is there and not empty, but ``study.json`` is missing.
+        """
+        if self.definition_path.exists():
+            return
+        logs = [name for name in LOGS if (self.path / name).is_file() and (self.path / name).stat().st_size]
+        if logs:
+            raise StudyError(
+                f"study folder {self.path} is damaged: it holds {', '.join(logs)} but not {DEFINITION}, the "
+                f"definition those records belong to; restore {DEFINITION} (from a backup), or move the "
+                "folder away to start a new study under this name"
+            )
 
     def read_definition(self) -> dict[str, Any]:
         """The stored definition.
@@ -104,6 +154,7 @@ class StudyStorage:
         try:
             data = json.loads(self.definition_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            self.check_whole()
             raise StudyError(f"no study at {self.path} (missing {DEFINITION})") from None
         except (OSError, ValueError) as exc:
             raise StudyError(f"corrupt study definition {self.definition_path}: {exc}") from None
@@ -112,14 +163,23 @@ class StudyStorage:
         return data
 
     def write_definition(self, definition: dict[str, Any]) -> None:
+        """Writes the definition atomically and durably.
+
+        Raises:
+            StudyError: The folder holds logs of a study whose definition is lost.
+        """
+        self.check_whole()
         self.path.mkdir(parents=True, exist_ok=True)
         write_text(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n", durable=True)
 
     def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
-        """Every finished trial in the log, by trial number (see :meth:`_load_log`)."""
-        trials: dict[int, TrialResult] = {}
-        for trial in self._load_log(self.log_path, repair=repair):
-            trials.setdefault(trial.number, trial)
+        """Every finished trial in the log, by trial number (see :meth:`_load_log`).
+
+        A trial recorded twice (which the study never does itself) is kept once, as first
+        recorded, with a warning.
+        """
+        trials = _first_of_each(self._load_log(self.log_path, repair=repair), lambda t: t.number,
+                                self.log_path, "trial")
         return [trials[n] for n in sorted(trials)]
 
     def load_rungs(self, *, repair: bool = False) -> list[TrialResult]:
@@ -131,9 +191,9 @@ class StudyStorage:
 
     def load_repeats(self, *, repair: bool = False) -> list[RepeatResult]:
         """Every finished confirm-stage run, the first record of each (trial, repeat, refit) kept."""
-        runs: dict[tuple[int, int, bool], RepeatResult] = {}
-        for run in self._load_log(self.path / REPEAT_LOG, RepeatResult.from_json, repair=repair):
-            runs.setdefault(run.key, run)
+        path = self.path / REPEAT_LOG
+        runs = _first_of_each(self._load_log(path, RepeatResult.from_json, repair=repair), lambda r: r.key,
+                              path, "confirm run")
         return list(runs.values())
 
     def append_repeat(self, run: RepeatResult) -> None:
@@ -221,11 +281,28 @@ class StudyStorage:
 
     @staticmethod
     def _append(path: Path, record: Mapping[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        """Appends one line and syncs it; a line the disk took only part of is cut off again.
+
+        A full disk or a file size limit (``ulimit -f``) can stop a write in mid-line; the log
+        then ends as it was, with whole records only, and the error goes up.
+        """
+        data = memoryview((json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8"))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            end = os.fstat(fd).st_size
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            except BaseException as exc:
+                if data:  # only part of the line is in the file
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, end)
+                if isinstance(exc, OSError) and exc.filename is None:
+                    exc.filename = str(path)  # os.write names no file: say which log it was
+                raise
+        finally:
+            os.close(fd)
 
     def check_unlocked(self) -> None:
         """Refuses now, before anything is said or written, a study another process is running.

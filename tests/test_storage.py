@@ -175,3 +175,60 @@ def test_names_with_paths_or_dots_are_refused(tmp_path, name):
 @pytest.mark.parametrize("name", ["demo", "random-20240101-120000", "a.b_c-1"])
 def test_plain_names_are_accepted(tmp_path, name):
     assert StudyStorage(tmp_path, name).path == tmp_path / name
+
+
+# ----------------------------------------------------------------------------- faults
+def test_logs_without_a_definition_are_a_damaged_study_never_a_new_one(storage):
+    storage.append(_trial(0))
+    storage.definition_path.unlink()
+    for call in (storage.exists, storage.read_definition, lambda: storage.write_definition({"name": "demo"})):
+        with pytest.raises(StudyError, match=r"damaged.*trials\.jsonl.*study\.json"):
+            call()
+    assert not storage.definition_path.exists()
+
+
+def test_a_folder_with_no_log_is_not_damaged(tmp_path):
+    s = StudyStorage(tmp_path, "fresh")
+    s.path.mkdir()
+    (s.path / "trials.jsonl").write_text("")  # an empty log holds nothing to mix with
+    assert not s.exists()
+    s.write_definition({"name": "fresh"})
+    assert s.exists()
+
+
+def test_a_record_written_twice_is_kept_once_with_a_warning(storage):
+    for n in (0, 1, 1, 2):
+        storage.append(_trial(n))
+    with pytest.warns(UserWarning, match=r"1 trial record\(s\) written twice \(trial 1\)"):
+        assert [t.number for t in storage.load_trials()] == [0, 1, 2]
+
+
+def test_a_line_the_disk_took_in_part_is_cut_off_and_the_file_named(storage, monkeypatch):
+    import errno
+    import os
+
+    storage.append(_trial(0))
+    before = storage.log_path.read_bytes()
+    real_write = os.write
+    calls = []
+
+    def full_disk(fd, data):  # the disk takes 10 bytes, then is full
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError) as info:
+        storage.append(_trial(1))
+    monkeypatch.undo()
+    assert info.value.filename == str(storage.log_path)
+    assert storage.log_path.read_bytes() == before  # whole records only
+    assert _no_warnings(storage.load_trials) == [_trial(0)]
+
+
+@pytest.mark.parametrize("out", ["afile", "afile/sub"])
+def test_a_studies_folder_that_is_or_lies_in_a_file_is_refused(tmp_path, out):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StudyError, match="afile is a file, not a folder"):
+        StudyStorage(tmp_path / out, "demo")

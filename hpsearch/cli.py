@@ -10,10 +10,12 @@ answer at once even where the numeric stack is slow to load.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import shlex
 import sys
+import traceback
 import warnings
 from typing import Any, Sequence
 
@@ -34,9 +36,15 @@ _FLAGS = {
 _SHORTCUTS = ("dataset", "samples", "val_ratio", "epochs", "batch_size", "hidden", "dtype", "time_limit")
 
 
-def _flagged(message: str) -> str:
-    """A library message with Python argument names said as flags: ``n_jobs=0`` -> ``--jobs 0``."""
+def _flagged(message: str, positional: Sequence[str] = ()) -> str:
+    """A library message with Python argument names said as flags: ``n_jobs=0`` -> ``--jobs 0``.
+
+    Names in ``positional`` are left as they are: the command took them as positional
+    arguments (``report NAME``), not as flags.
+    """
     for name, flag in _FLAGS.items():
+        if name in positional:
+            continue
         message = re.sub(rf"(?<![\w.-]){name}(=| must| needs| ')",
                          lambda m: flag + (" " if m.group(1) == "=" else m.group(1)), message)
     return message
@@ -69,6 +77,8 @@ _count = _checked(int, lambda v: v >= 0, "an integer >= 0")
 _jobs = _checked(int, lambda v: v >= 1 or v == -1, "a positive integer or -1 (all cores)")
 _ratio = _checked(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 _seconds = _checked(float, lambda v: 0 < v < float("inf"), "positive seconds")
+# An empty --out (an unset variable in a script) would put studies in the current folder.
+_folder = _checked(str, lambda v: bool(v.strip()) and "\0" not in v, "a folder")
 
 
 def _thresholds(text: str) -> tuple[float, ...]:
@@ -106,9 +116,9 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def _setting(text: str) -> tuple[str, Any]:
-    from hpsearch.space import parse_value
-
     name, value = _named(text, "NAME=VALUE (e.g. optimizer=adam)")
+    from hpsearch.space import parse_value  # after the name is known good: it loads NumPy
+
     value = value.strip()
     return name, None if value.lower() == "none" else parse_value(value)
 
@@ -156,7 +166,7 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     g.add_argument("--trials", type=_positive_int, default=100, help="trials to run in all (default 100)")
     g.add_argument("--seed", type=_count, default=0, help="study seed: same seed, same results (default 0)")
     g.add_argument("--name", help=f"study name; the same name resumes it (default: {strategy}-<date>-<time>)")
-    g.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    g.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
     g.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=SPEC",
                    help="a searched dimension, repeatable: lr=log:1e-5:1e-1, weight_decay=float:0:1e-4, "
                         "batch_size=int:32:256, activation=choice:relu,sigmoid; replaces the default "
@@ -213,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "distinct configurations trained R more times with fresh seeds.")
     c.set_defaults(command="confirm")
     c.add_argument("name", help="the study name")
-    c.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    c.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
     _add_confirm(c, None)
     _add_backend(c)
 
@@ -226,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--by", required=True, metavar="SETTING", help="the searched setting to compare, e.g. activation")
     m.add_argument("--thresholds", type=_thresholds, default=(0.95, 0.97, 0.98), help="default 0.95,0.97,0.98")
     m.add_argument("--format", choices=FORMATS[:3], default="table", help="table, markdown or csv (default table)")
-    m.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    m.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
     m.add_argument("--repeats", type=_positive_int, default=None, metavar="R", help="runs per value (default 3)")
     _add_backend(m)
 
@@ -235,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the files in its folder that are older than its logs.")
     r.set_defaults(command="report")
     r.add_argument("name", help="the study name")
-    r.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    r.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
     r.add_argument("--format", choices=FORMATS, default="table", help="table, markdown, csv or json (default table)")
     r.add_argument("--write", action="store_true", help="rewrite every file, stale or not")
@@ -243,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="the studies in a folder, one line each", description="The studies in a "
                         "folder: name, strategy, trials done / planned, best validation accuracy, last change.")
     ls.set_defaults(command="list")
-    ls.add_argument("--out", default="studies", help="the studies folder (default studies)")
+    ls.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
 
     d = sub.add_parser("data", help="download a dataset into the cache", description=(
         "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the cache "
@@ -264,17 +274,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments (default: ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    said: set[str] = set()
+
+    def show(message: Any, *_: Any, **__: Any) -> None:
+        # A warning is one line for a person, not a source location, and is said once even
+        # when two checks (the arguments, then the data) find the same thing.
+        text = f"hpsearch: warning: {_flagged(' '.join(str(message).split()))}"
+        if text not in said:
+            said.add(text)
+            print(text, file=sys.stderr)
+
     with warnings.catch_warnings():
-        # A warning is one line for a person, not a source location.
-        warnings.showwarning = lambda message, *_, **__: print(f"hpsearch: warning: {_flagged(str(message))}",
-                                                               file=sys.stderr)
+        warnings.showwarning = show
         return _main(build_parser(), argv)
 
 
 def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    # Nothing numeric is imported before the arguments are parsed: --help, --version and a
+    # usage error answer at once, even where NumPy is slow or unable to load.
     from hpsearch import commands
-    from hpsearch.storage import StudyError
 
+    args = None
     try:
         args = parser.parse_args(argv)
         if args.command == "file":
@@ -285,18 +305,63 @@ def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     except BrokenPipeError:  # `hpsearch report NAME | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, StudyError, OSError) as exc:
+    except (ValueError, OSError) as exc:  # hpsearch.storage.StudyError is a ValueError
         text = " ".join(str(exc).split()) if not isinstance(exc, OSError) else _os_error(exc)
-        print(f"hpsearch: error: {_flagged(text)}", file=sys.stderr)
+        positional = ("name",) if getattr(args, "command", None) in ("confirm", "compare", "report") else ()
+        print(f"hpsearch: error: {_flagged(text, positional)}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else 0
 
 
+# A file being replaced is first written beside it as ``.NAME.PID.tmp`` (hpsearch.files).
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.\d+\.tmp")
+_CAUSES = {
+    errno.EFBIG: "file too large (a file size limit: see `ulimit -f`)",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EPERM: "operation not permitted (an immutable file or folder?)",
+    errno.EACCES: "permission denied",
+}
+
+
 def _os_error(exc: OSError) -> str:
-    """One line for a file the study could not write or read: which file, and why."""
-    where = f"{exc.filename}: " if exc.filename else ""
-    return f"{where}{exc.strerror or exc}"
+    """One line for a file the study could not write or read: which file, and why.
+
+    The file is the one the study meant, never its temporary twin; when the library gives no
+    name (a figure's writer hitting a full disk), the file being replaced is found on the way
+    the error came. Of errors that followed one another (the reports failing on the same full
+    disk as the log), the first is told: it is the one that stopped the study.
+    """
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and all(link is not e for e in chain):
+        chain.append(link)
+        link = link.__context__
+    errors = [e for e in reversed(chain) if isinstance(e, OSError)]  # the first one first
+    first = errors[0]
+    # os.replace(temporary, target): the target is the file that refused.
+    names = [e.filename2 or e.filename for e in errors] + [_being_written(e) for e in reversed(chain)]
+    name = next((n for n in names if n is not None), None)
+    why = _CAUSES.get(first.errno or 0) or first.strerror or str(first) or type(first).__name__
+    if name is None:
+        return why
+    head, tail = os.path.split(os.fsdecode(name))
+    match = _TEMPORARY.fullmatch(tail)
+    return f"{os.path.join(head, match.group('name')) if match else os.path.join(head, tail)}: {why}"
+
+
+def _being_written(exc: BaseException) -> Any:
+    """The temporary file an hpsearch frame was writing when the error came up through it, if any."""
+    found = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if not str(frame.f_globals.get("__name__", "")).startswith("hpsearch."):
+            continue
+        for value in frame.f_locals.values():
+            if isinstance(value, (str, os.PathLike)) and _TEMPORARY.fullmatch(os.path.basename(os.fspath(value))):
+                found = value
+    return found
 
 
 def resume_command(argv: Sequence[str], name: str) -> str:

@@ -80,11 +80,12 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    config, fixed = _config(args)  # refused settings are said before the study's stack loads
+    space = _space(args.param, fixed)
     from hpsearch.study import Study, StudyInterrupted
 
-    config, fixed = _config(args)
     study = Study(
-        args.name, strategy=args.strategy, space=_space(args.param, fixed), n_trials=args.trials,
+        args.name, strategy=args.strategy, space=space, n_trials=args.trials,
         seed=args.seed, config=config, directory=args.out, resume=True,
         strategy_options={"batch_size": args.bayes_batch} if args.strategy == "bayes" else None,
         prune=args.prune, min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
@@ -93,6 +94,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     if study.trials:
         print(f"resuming {study.name}: {len(study.trials)} of {study.planned} trials already done")
+        beyond = [t.number for t in study.trials if t.number >= study.planned]
+        if beyond:
+            shown = ", ".join(map(str, beyond[:10])) + (f" and {len(beyond) - 10} more" if len(beyond) > 10 else "")
+            _err(f"hpsearch: warning: the log holds {len(beyond)} trial(s) beyond the {study.planned} planned "
+                 f"(numbered {shown}; the plan counts from 0): they are kept and ranked; give --trials "
+                 f"{max(beyond) + 1} to plan them")
     if study.planned < args.trials:
         _err(f"the grid holds {study.planned} points; running those")
     for name, value in (getattr(study.strategy, "pinned", None) or {}).items():

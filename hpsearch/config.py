@@ -1,50 +1,77 @@
-"""The settings of one training run: every field can be fixed or searched by name."""
+"""The settings of one training run: every field can be fixed or searched by name.
+
+Light on purpose: the command line parses ``--hidden`` and names settings with this module
+before anything numeric is needed, so NumPy and the network are imported only to check a
+:class:`TrainConfig`'s values.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import numpy as np
-
-from hpsearch.nn.activations import ACTIVATIONS
-from hpsearch.nn.net import init_std
-from hpsearch.nn.optimizers import OPTIMIZERS
-
 __all__ = ["TrainConfig", "parse_hidden"]
+
+
+# Beyond these a network is a typo, not a plan: it would fail every trial for want of memory.
+MAX_LAYERS = 1_000
+MAX_UNITS = 1_000_000
+MAX_HIDDEN_WEIGHTS = 10**9  # between hidden layers: 4 GB in float32
+
+
+def _size(v: Any) -> int:
+    if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+        raise ValueError(v)
+    return int(v)
 
 
 def parse_hidden(value: Any) -> tuple[int, ...]:
     """Hidden layer sizes from ``"100,100"``, ``"100-100"``, ``"100x6"``, an int or a sequence.
 
     Raises:
-        ValueError: Not a list of positive integers.
+        ValueError: Not a list of positive integers, more than :data:`MAX_LAYERS` layers, a layer
+            of more than :data:`MAX_UNITS` units, or more than :data:`MAX_HIDDEN_WEIGHTS`
+            weights between hidden layers.
     """
     if isinstance(value, str):
         text = value.strip()
         try:
             if "x" in text:
                 units, _, count = text.partition("x")
-                sizes = (int(units),) * int(count)
+                n = int(count)
+                if n > MAX_LAYERS:  # checked before the tuple is made: 100x10**9 would fill the memory
+                    raise ValueError(f"hidden has at most {MAX_LAYERS:,} layers, but got {value!r}")
+                sizes = (int(units),) * n
             else:
                 sizes = tuple(int(v) for v in text.replace("-", ",").split(","))
-        except ValueError:
+        except ValueError as exc:
+            if "at most" in str(exc):
+                raise
             raise ValueError(
                 f"hidden must look like '100,100,100' or '100x3', but got {value!r}"
             ) from None
-    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
         sizes = (int(value),)
     else:
         try:
-            sizes = tuple(int(v) for v in value)
-        except (TypeError, ValueError):
+            sizes = tuple(_size(v) for v in value)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"hidden must be a list of layer sizes, but got {value!r}") from None
     if not sizes:
         raise ValueError(f"hidden needs at least one layer, as '100,100' or '100x3', but got {value!r}")
     if any(s < 1 for s in sizes):
         raise ValueError(f"hidden layer sizes must be positive integers, but got {value!r}")
+    if len(sizes) > MAX_LAYERS:
+        raise ValueError(f"hidden has at most {MAX_LAYERS:,} layers, but got {len(sizes):,}")
+    if max(sizes) > MAX_UNITS:
+        raise ValueError(f"hidden layer sizes are at most {MAX_UNITS:,} units, but got {max(sizes):,}")
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    if weights > MAX_HIDDEN_WEIGHTS:
+        raise ValueError(f"hidden {list(sizes)[:6]}{'...' if len(sizes) > 6 else ''} needs about {weights:.1e} "
+                         f"weights; at most {MAX_HIDDEN_WEIGHTS:.0e} fit a trial's memory")
     return sizes
 
 
@@ -97,10 +124,14 @@ class TrainConfig:
     train_eval: str = "running"
 
     def __post_init__(self) -> None:
+        from hpsearch.nn.activations import ACTIVATIONS
+        from hpsearch.nn.net import init_std
+        from hpsearch.nn.optimizers import OPTIMIZERS
+
         object.__setattr__(self, "hidden", parse_hidden(self.hidden))
         for name in ("samples", "epochs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, but got {value!r}")
             object.__setattr__(self, name, int(value))
         if not 0 < self.val_ratio < 1:

@@ -23,6 +23,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 from uuid import uuid4
@@ -32,6 +35,13 @@ from hpsearch.storage import StudyError
 __all__ = ["ClusterInfo", "ClusterLost", "ClusterPool", "connect", "cluster_info", "describe"]
 
 INSTALL_HINT = 'pip install "hpsearch[dask]"'
+LOST = ("lost the connection to the dask scheduler; the finished trials are saved: "
+        "run the same study again to resume it")
+# Seconds without any worker before a study says so (it goes on waiting).
+NO_WORKERS_NOTICE = 30.0
+POLL = 0.05  # seconds between looks for finished trials
+CHECK_EVERY = 1.0  # seconds between questions to the scheduler about its workers
+CLOSE_TIMEOUT = 2.0  # seconds to close a client whose scheduler may be gone
 
 
 class ClusterLost(StudyError):
@@ -95,7 +105,7 @@ def connect(scheduler: Any, timeout: float = 5.0) -> Any:
         )
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be positive seconds, but got {timeout!r}")
-    address = scheduler.strip()
+    address = _checked_address(scheduler.strip())
     import dask
 
     # Both settings: the client's own timeout bounds its first handshake, the comm timeout
@@ -107,6 +117,29 @@ def connect(scheduler: Any, timeout: float = 5.0) -> Any:
             raise ValueError(
                 f"cannot reach the dask scheduler at {address} within {timeout:g} s: {_first_line(exc)}"
             ) from None
+
+
+def _checked_address(address: str) -> str:
+    """``address`` if distributed can parse it; refused before a client is made of it.
+
+    A client made of an address it cannot parse fails in the middle of its construction and
+    leaves a half-made object whose finaliser, at interpreter exit, waits 10 s and prints a
+    traceback ("Exception ignored in Client.__del__").
+
+    Raises:
+        ValueError: Not an address like ``tcp://HOST:PORT``.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(address)
+        if protocol in ("tcp", "tls"):
+            _, port = parse_host_port(location)
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"expected a port in 1..65535, but got {location!r}")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"scheduler {address!r} is not an address like tcp://HOST:8786: {_first_line(exc)}") from None
+    return address
 
 
 def cluster_info(client: Any) -> ClusterInfo:
@@ -146,10 +179,15 @@ class ClusterPool:
     """
 
     def __init__(self, scheduler: Any, n_jobs: int, *, timeout: float = 5.0,
-                 wait_for_workers: float = 30.0) -> None:
+                 wait_for_workers: float = 30.0, no_workers_notice: float | None = None) -> None:
         self._distributed = _distributed()
         self.scheduler = scheduler
+        self.no_workers_notice = NO_WORKERS_NOTICE if no_workers_notice is None else no_workers_notice
+        self._futures: list[Any] = []
         self.client = connect(scheduler, timeout)
+        # The study says in one line what befell the cluster; distributed's own log (tracebacks
+        # of failed reconnections, lost workers) would bury it, so it is held back meanwhile.
+        self._levels = _quiet(["distributed"])
         try:
             self.limit = n_jobs if n_jobs > 0 else sum(self.client.ncores().values())
             if self.limit < 1:
@@ -165,7 +203,6 @@ class ClusterPool:
         except BaseException:
             self.close(cancel=True)
             raise
-        self._futures: list[Any] = []
         self._finished = self._distributed.as_completed([], loop=self.client.loop)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -175,9 +212,50 @@ class ClusterPool:
         return future
 
     def wait(self, futures: Sequence[Any]) -> list[Any]:
-        """The futures that have finished, waiting for at least one (``futures``: those running)."""
-        first = next(self._finished)
-        return [first, *self._finished.next_batch(block=False)]
+        """The futures that have finished, waiting for at least one (``futures``: those running).
+
+        While it waits it watches the cluster: with no worker left for ``no_workers_notice``
+        seconds it says so (a warning, once a spell) and goes on waiting, since workers may
+        come back and the scheduler will give them the trials; a scheduler gone for good ends
+        the wait (:class:`ClusterLost`).
+
+        Raises:
+            ClusterLost: The client lost its scheduler.
+        """
+        alone_since: float | None = None
+        checked = time.monotonic()
+        while not self._finished.has_ready():
+            if self._finished.is_empty():
+                return []
+            time.sleep(POLL)  # short sleeps: a signal stops the study at once
+            now = time.monotonic()
+            if now - checked < CHECK_EVERY:
+                continue
+            checked = now
+            workers = self._workers()
+            if workers:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = now
+            elif alone_since != -1.0 and now - alone_since >= self.no_workers_notice:
+                alone_since = -1.0  # said once for this spell without workers
+                warnings.warn(f"no dask workers for {self.no_workers_notice:g} s; waiting for some to join "
+                              f"{self.client.scheduler.address} (Ctrl-C stops, finished trials are kept)",
+                              stacklevel=2)
+        return list(self._finished.next_batch(block=False))
+
+    def _workers(self) -> int:
+        """Workers the scheduler has now.
+
+        Raises:
+            ClusterLost: The scheduler does not answer.
+        """
+        if self.client.status not in ("running", "connecting"):
+            raise ClusterLost(LOST)
+        try:
+            return len(self.client.nthreads())
+        except Exception:  # noqa: BLE001 (whatever the comm raised: the scheduler is gone)
+            raise ClusterLost(LOST) from None
 
     def outcome(self, future: Any, task: Any) -> tuple[Any, Any]:
         """``(record, checkpoint)`` of a finished future; a task the scheduler gave up on is FAILED.
@@ -189,10 +267,7 @@ class ClusterPool:
         if future.status == "finished":
             return future.result()
         if future.status == "cancelled":
-            raise ClusterLost(
-                "lost the connection to the dask scheduler; the finished trials are saved: "
-                "run the same study again to resume it"
-            )
+            raise ClusterLost(LOST)
         exc = future.exception()
         if not isinstance(exc, self._distributed.KilledWorker):
             raise exc
@@ -205,6 +280,25 @@ class ClusterPool:
             with contextlib.suppress(Exception):
                 self.client.cancel(self._futures)
         self._futures = []
-        if self.client is not self.scheduler:
-            with contextlib.suppress(Exception):
-                self.client.close()
+        try:
+            if self.client is not self.scheduler:
+                with contextlib.suppress(Exception):
+                    self.client.close(timeout=CLOSE_TIMEOUT)
+        finally:
+            _restore(self._levels)
+            self._levels = {}
+
+
+def _quiet(roots: Sequence[str]) -> dict[str, int]:
+    """Raises the loggers under ``roots`` above CRITICAL; returns their levels, for :func:`_restore`."""
+    names = [name for name in logging.Logger.manager.loggerDict
+             if any(name == root or name.startswith(root + ".") for root in roots)]
+    levels = {name: logging.getLogger(name).level for name in {*roots, *names}}
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    return levels
+
+
+def _restore(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

@@ -63,12 +63,15 @@ class LocalCluster:
         time.sleep(0.1)  # the file is written in one go, but let it be flushed
         self.address = json.loads(self.scheduler_file.read_text())["address"]
         for _ in range(n_workers):
-            self.workers.append(self._spawn(
-                "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
-                "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder),
-            ))
+            self.add_worker()
         with connect(self.address) as client:
             client.wait_for_workers(n_workers, timeout=max(1.0, deadline - time.monotonic()))
+
+    def add_worker(self) -> subprocess.Popen:
+        worker = self._spawn("worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
+                             "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder))
+        self.workers.append(worker)
+        return worker
 
     def worker_pids(self) -> dict[str, int]:
         with connect(self.address) as client:
@@ -303,3 +306,65 @@ def test_cli_with_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) ->
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"hpsearch: error: cannot reach the dask scheduler at {UNREACHABLE}")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- workers and scheduler lost
+def test_a_cluster_without_workers_is_said_and_the_study_waits_for_new_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from hpsearch import cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "NO_WORKERS_NOTICE", 1.0)  # 30 s in a study
+
+    def slow(config: TrainConfig, seed: int, task: Task) -> tuple[int, None]:
+        time.sleep(1.0)
+        return task.number, None
+
+    with running_cluster(tmp_path / "cluster") as c, warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+
+        def lose_then_add_workers() -> None:
+            time.sleep(0.3)  # the trial is on a worker
+            for worker in c.workers:
+                worker.kill()
+            end = time.monotonic() + 60
+            while not said and time.monotonic() < end:
+                time.sleep(0.05)
+            c.add_worker()
+
+        with Pool(QUICK, 0, "dask", 1, scheduler=c.address, fn=slow) as pool:
+            pool.submit(Task(7, {}))
+            helper = threading.Thread(target=lose_then_add_workers, daemon=True)
+            helper.start()
+            results = [record for _, record, _ in pool.results()]
+            helper.join()
+    assert results == [7]  # it waited, and the new worker ran the trial
+    notices = [str(w.message) for w in said if "no dask workers" in str(w.message)]
+    assert len(notices) == 1, [str(w.message) for w in said]
+    assert "no dask workers for 1 s" in notices[0] and "Ctrl-C" in notices[0]
+
+
+def test_the_scheduler_killed_mid_study_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with running_cluster(tmp_path / "cluster") as c:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hpsearch", "random", "--trials", "20", "--epochs", "30", "--hidden", "100,100",
+             "--backend", "dask", "--scheduler", c.address, "--confirm", "0", "--name", "lost", "--quiet"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        log = tmp_path / "studies" / "lost" / "trials.jsonl"
+        try:
+            end = time.monotonic() + 120
+            while (not log.exists() or log.read_bytes().count(b"\n") < 2) and proc.poll() is None:
+                assert time.monotonic() < end, "no trial finished"
+                time.sleep(0.05)
+            c.scheduler.kill()
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    assert proc.returncode == 2, err
+    assert err.strip().splitlines() == ["hpsearch: error: lost the connection to the dask scheduler; the finished "
+                                        "trials are saved: run the same study again to resume it"], err
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) >= 2 and all(r["state"] == "COMPLETE" for r in records)

@@ -168,13 +168,15 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (the command's name)
-    from hpsearch.storage import StudyError, StudyStorage
+    from hpsearch.storage import DEFINITION, LOGS, StudyError, StudyStorage
 
     root = Path(args.out)
     if not root.is_dir():
         raise ValueError(f"--out {args.out}: no such folder")
     rows = []
-    for folder in sorted(p for p in root.iterdir() if (p / "study.json").is_file()):
+    # A folder of logs whose definition is lost is listed too (as damaged): it is no less there.
+    studies = [p for p in root.iterdir() if p.is_dir() and any((p / n).is_file() for n in (DEFINITION, *LOGS))]
+    for folder in sorted(studies):
         try:
             storage = StudyStorage(root, folder.name)
             d = storage.read_definition()

@@ -102,6 +102,8 @@ def test_logs_without_their_definition_are_refused_not_mixed_with_a_new_study(st
         assert run_main(argv, studies) == 2, argv
         one_line(capsys.readouterr().err, str(folder), "damaged", "study.json", "trials.jsonl")
     assert snapshot(studies) == before  # nothing appended to the old logs, no new definition
+    assert run_main(["list"], studies) == 0  # and the list shows it, as damaged
+    assert capsys.readouterr().out.startswith(f"{NAME}  (unreadable: study folder {folder} is damaged")
 
 
 def test_a_lost_proposal_log_is_rebuilt_and_a_bayesian_resume_says_it_may_differ(tmp_path, capsys):

@@ -18,8 +18,18 @@ from hpsearch.strategies import STRATEGIES
 
 __all__ = ["check_arguments", "positive_int"]
 
-# Far more trials than a study can run; a larger number is a typo, not a plan.
+# Far more trials (and repeats of a confirmed configuration) than a study can run; a larger
+# number is a typo, not a plan, and would fill the memory with the plan alone.
 MAX_TRIALS = 1_000_000
+MAX_REPEATS = 10_000
+
+
+def _ends(dim: Any) -> list[Any]:
+    """The values that bound what a dimension can give: a range's two ends, or every choice.
+
+    Never a range's every point: int:1:10**12 would be a grid of 10**12 values.
+    """
+    return dim.grid(2) if dim.numeric else dim.grid(dim.grid_size or 2)
 
 
 def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
@@ -48,7 +58,7 @@ def _check_splits(space: SearchSpace, config: TrainConfig) -> None:
     for name in ("samples", "val_ratio", "batch_size"):
         if name in space:
             dim = space[name]
-            settings += [config.with_params({name: v}) for v in dim.grid(dim.grid_size or 2)]
+            settings += [config.with_params({name: v}) for v in _ends(dim)]
     for c in settings:
         check_split(c.samples, c.val_ratio, c.batch_size)
 
@@ -73,7 +83,7 @@ def check_arguments(
         raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), but got {n_jobs!r}")
     _nonnegative_int("seed", seed)
     _nonnegative_int("confirm", confirm)
-    positive_int("repeats", repeats)
+    positive_int("repeats", repeats, upto=MAX_REPEATS)
     if scheduler is not None and backend != "dask":
         raise ValueError(f"scheduler is only used with backend 'dask', but the backend is {backend!r}")
     if backend == "dask" and scheduler is None:
@@ -94,7 +104,7 @@ def check_arguments(
         raise ValueError(f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}")
     # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
     for name, dim in space.items():
-        for value in dim.grid(dim.grid_size or 2):
+        for value in _ends(dim):
             try:
                 config.with_params({name: value})
             except ValueError as exc:

@@ -282,6 +282,7 @@ BAD_INPUT = {
     "confirm-negative": (["random", "--confirm", "-1"], ["--confirm", "-1"]),
     "confirm-word": (["random", "--confirm", "all"], ["--confirm", "all"]),
     "repeats-0": (["random", "--repeats", "0"], ["--repeats", "0"]),
+    "repeats-10**12": (["random", "--repeats", "1000000000000"], ["--repeats", "1000000000000", "at most"]),
     "bayes-batch-0": (["bayes", "--bayes-batch", "0"], ["--bayes-batch", "0"]),
     "backend-unknown": (["random", "--backend", "mpi"], ["--backend", "mpi"]),
     "dask-without-scheduler": (["random", "--backend", "dask"], ["dask", "scheduler"]),
@@ -503,3 +504,16 @@ def test_a_warning_two_checks_give_is_said_once(tmp_path, capsys):
     assert code == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hpsearch: warning:")]
     assert len(warned) == 1 and "--batch-size 100000 exceeds" in warned[0], warned
+
+
+def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_point():
+    from hpsearch.config import TrainConfig
+    from hpsearch.options import check_arguments
+    from hpsearch.space import IntUniform, SearchSpace
+
+    space = SearchSpace({"batch_size": IntUniform(1, 10**12)})  # a grid of it would need 8 TB
+    with pytest.warns(UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"):
+        checked, _, _, _ = check_arguments(
+            strategy="random", space=space, n_trials=2, n_jobs=1, seed=0, config=TrainConfig(), backend="loky",
+            scheduler=None, prune="none", min_epochs=5, reduction_factor=3, confirm=0, repeats=1)
+    assert checked is space

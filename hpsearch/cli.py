@@ -13,7 +13,6 @@ import argparse
 import errno
 import os
 import re
-import shlex
 import sys
 import traceback
 import warnings
@@ -200,6 +199,15 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     t.add_argument("--time-limit", type=_seconds, **shortcut, help="seconds after which a trial stops (TIMEOUT)")
 
 
+def _study_parser(sub: Any, command: str, help_text: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand that works on an existing study: its NAME and the --out folder."""
+    p = sub.add_parser(command, help=help_text, description=description)
+    p.set_defaults(command=command)
+    p.add_argument("name", help="the study name")
+    p.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hpsearch",
                      description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.")
@@ -218,34 +226,25 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("file", help="the study file (.toml or .json)")
     f.add_argument("overrides", nargs=argparse.REMAINDER, help="run options, e.g. --jobs 2 --epochs 3")
 
-    c = sub.add_parser("confirm", help="train a study's top configurations again and score them on the test part",
-                       description="The confirm stage of a finished study, run (or completed) later: the top K "
-                                   "distinct configurations trained R more times with fresh seeds.")
-    c.set_defaults(command="confirm")
-    c.add_argument("name", help="the study name")
-    c.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
+    c = _study_parser(sub, "confirm", "train a study's top configurations again and score them on the test part",
+                      "The confirm stage of a finished study, run (or completed) later: the top K distinct "
+                      "configurations trained R more times with fresh seeds.")
     _add_confirm(c, None)
     _add_backend(c)
 
-    m = sub.add_parser("compare", help="compare the values of a searched setting over repeated runs",
-                       description="For each value of a searched setting, its best configuration trained "
-                                   "--repeats times: train, validation and test accuracy (mean ± sd), best test "
-                                   "accuracy over epochs, first epoch reaching each threshold, seconds.")
-    m.set_defaults(command="compare")
-    m.add_argument("name", help="the study name")
+    m = _study_parser(sub, "compare", "compare the values of a searched setting over repeated runs",
+                      "For each value of a searched setting, its best configuration trained --repeats times: "
+                      "train, validation and test accuracy (mean ± sd), best test accuracy over epochs, first "
+                      "epoch reaching each threshold, seconds.")
     m.add_argument("--by", required=True, metavar="SETTING", help="the searched setting to compare, e.g. activation")
     m.add_argument("--thresholds", type=_thresholds, default=(0.95, 0.97, 0.98), help="default 0.95,0.97,0.98")
     m.add_argument("--format", choices=FORMATS[:3], default="table", help="table, markdown or csv (default table)")
-    m.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
     m.add_argument("--repeats", type=_positive_int, default=None, metavar="R", help="runs per value (default 3)")
     _add_backend(m)
 
-    r = sub.add_parser("report", help="print a study's top trials; rebuild its CSVs and figures if stale",
-                       description="Print the top trials of a study (finished, interrupted or running) and rebuild "
-                                   "the files in its folder that are older than its logs.")
-    r.set_defaults(command="report")
-    r.add_argument("name", help="the study name")
-    r.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
+    r = _study_parser(sub, "report", "print a study's top trials; rebuild its CSVs and figures if stale",
+                      "Print the top trials of a study (finished, interrupted or running) and rebuild the files in "
+                      "its folder that are older than its logs.")
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
     r.add_argument("--format", choices=FORMATS, default="table", help="table, markdown, csv or json (default table)")
     r.add_argument("--write", action="store_true", help="rewrite every file, stale or not")
@@ -362,10 +361,3 @@ def _being_written(exc: BaseException) -> Any:
             if isinstance(value, (str, os.PathLike)) and _TEMPORARY.fullmatch(os.path.basename(os.fspath(value))):
                 found = value
     return found
-
-
-def resume_command(argv: Sequence[str], name: str) -> str:
-    words = ["python", "-m", "hpsearch", *argv]
-    if "--name" not in argv and not any(a.startswith("--name=") for a in argv) and argv[:1] != ["confirm"]:
-        words += ["--name", name]
-    return shlex.join(words)

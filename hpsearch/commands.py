@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -46,9 +47,15 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.quiet)
 
 
-def _interrupted(study: Any, stop: Any, argv: Sequence[str]) -> int:
-    from hpsearch.cli import resume_command
+def resume_command(argv: Sequence[str], name: str) -> str:
+    """The command that resumes the study: the same words, with its --name if none was given."""
+    words = ["python", "-m", "hpsearch", *argv]
+    if "--name" not in argv and not any(a.startswith("--name=") for a in argv) and argv[:1] != ["confirm"]:
+        words += ["--name", name]
+    return shlex.join(words)
 
+
+def _interrupted(study: Any, stop: Any, argv: Sequence[str]) -> int:
     _err(f"\ninterrupted ({stop}): {len(study.trials)} of {study.planned} trials and "
          f"{len(study.repeats_done)} confirm runs finished and saved in {study.path}\n"
          f"resume with: {resume_command(argv, study.name)}")

@@ -38,6 +38,9 @@ def check_definition(stored: Mapping[str, Any], mine: Mapping[str, Any], path: P
     missing = [key for key in DEFINING if key not in stored]
     if missing:
         raise StudyError(f"corrupt study definition {path}: missing {missing}")
+    if isinstance(stored["strategy"], dict) and stored["strategy"].get("name") == mine["strategy"].get("name"):
+        # Strategy settings added since the study was made take the values asked now.
+        stored["strategy"] = {**mine["strategy"], **stored["strategy"]}
     try:  # settings added since the study was made take their defaults
         stored["config"] = TrainConfig.from_json(stored["config"]).to_json()
     except (TypeError, ValueError) as exc:

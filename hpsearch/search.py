@@ -50,15 +50,20 @@ class Search:
         """Batch k is asked once batches 0 .. k-1-lag are told, in order, and runs as soon as asked.
 
         With ``lag`` 1 the strategy proposes batch k+1 while batch k trains, so no worker waits
-        for the model; which results a proposal sees is fixed by batch numbers, never by timing,
-        and a resume replays the same tells before the same asks.
+        for the model (after the first batches, which each wait for the one before so that the
+        model starts from every early result); which results a proposal sees is fixed by batch
+        numbers, never by timing, and a resume replays the same tells before the same asks.
         """
         journal = self.journal
         step = self.strategy.batch_size or self.planned or 1
         batches = [list(range(i, min(i + step, self.planned))) for i in range(0, self.planned, step)]
+        # Running ahead starts once the model has data to learn from: until the random start and
+        # one model batch are told, each batch waits for the one before (a function of numbers).
+        ahead_from = getattr(self.strategy, "n_initial_points", 0) + step
         told = 0  # batches told so far
         for k, batch in enumerate(batches):
-            while told < k - self.lag:
+            lag = self.lag if batch[0] >= ahead_from else 0
+            while told < k - lag:
                 self._finish(pool, batches[told])
                 told += 1
             missing = [n for n in batch if journal.params_of(n) is None]

@@ -14,7 +14,9 @@ Protocols:
 * ``pipelined`` (the study loop's lag 1, hpsearch/search.py): when batch b starts, the strategy is told batch
   b-1 (in trial-number order) and asks batch b+1 while b trains; b+1 starts once b has finished
   and b+1 is proposed. So batch b+1 sees every trial of the batches up to b-1, and the workers
-  wait only for the part of a proposal longer than a trial.
+  wait only for the part of a proposal longer than a trial. As in the study loop, the batches
+  before ``runs_ahead_from`` (the random start, one model batch, at least 30 trials) still
+  wait for the batch before them.
 * ``serial``: batch b is asked only after batch b-1 has finished and been told; the workers wait
   for every tell + ask.
 
@@ -37,6 +39,7 @@ import _common  # noqa: F401
 from _common import emit, load_note, machine
 from bench_bayes import synthetic
 
+from hpsearch.search import runs_ahead_from
 from hpsearch.space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
 from hpsearch.trial import TrialResult, TrialState
@@ -71,10 +74,14 @@ def simulate(workers: int, trial_s: float, n_trials: int, pipelined: bool, seed:
     results: dict[int, list[TrialResult]] = {}
     spent: list[float] = []  # real seconds of each tell + ask
 
-    def propose(b: int, tell: int | None) -> None:
-        """Tells batch ``tell`` (if any), asks batch ``b``, scores it (its future results)."""
+    told = [0]  # batches told so far
+
+    def propose(b: int, tell_upto: int) -> None:
+        """Tells batches up to ``tell_upto`` not told yet, asks batch ``b``, scores it (its future results)."""
         t = time.perf_counter()
-        strategy.tell(results[tell] if tell is not None else [])
+        while told[0] <= tell_upto:
+            strategy.tell(results[told[0]])
+            told[0] += 1
         params = strategy.ask(batches[b])
         spent.append(time.perf_counter() - t)
         results[b] = [TrialResult(k, p, TrialState.COMPLETE, val_acc=synthetic(p, rng))
@@ -82,25 +89,26 @@ def simulate(workers: int, trial_s: float, n_trials: int, pipelined: bool, seed:
 
     idle = clock = 0.0  # virtual seconds all workers waited; virtual time now
     ends: list[tuple[int, float, float]] = []  # (trials finished, time, idle so far) per batch
-    if pipelined:
-        propose(0, None)
-        clock = idle = spent[-1]
-        for b in range(n_batches):
-            # Batch b starts now; meanwhile the strategy learns batch b-1 and proposes b+1.
-            ready = clock
-            if b + 1 < n_batches:
-                propose(b + 1, b - 1 if b >= 1 else None)
-                ready = clock + spent[-1]
-            finished = clock + trial_s
+    # As the study loop: batches before this trial number wait for the one before them.
+    ahead_from = runs_ahead_from(strategy, workers) if pipelined else n_trials + 1
+    propose(0, -1)
+    clock = idle = spent[-1]
+    for b in range(n_batches):
+        finished = clock + trial_s
+        if b + 1 < n_batches and batches[b + 1][0] >= ahead_from:
+            # Batch b trains; meanwhile the strategy learns batch b-1 and proposes b+1.
+            propose(b + 1, b - 1)
+            ready = clock + spent[-1]
             ends.append((len(batches[b]) + b * workers, finished, idle))
             idle += max(0.0, ready - finished)
             clock = max(finished, ready)
-    else:
-        for b in range(n_batches):
-            propose(b, b - 1 if b >= 1 else None)
-            idle += spent[-1]
-            clock += spent[-1] + trial_s
-            ends.append((len(batches[b]) + b * workers, clock, idle))
+        else:
+            ends.append((len(batches[b]) + b * workers, finished, idle))
+            clock = finished
+            if b + 1 < n_batches:  # every worker waits while the strategy learns batch b
+                propose(b + 1, b)
+                idle += spent[-1]
+                clock += spent[-1]
 
     scores = [synthetic(t.params, _NoNoise) for b in range(n_batches) for t in results[b]]
     records = []

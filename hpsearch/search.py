@@ -17,7 +17,22 @@ from hpsearch.strategies import Strategy
 from hpsearch.trial import Checkpoint, TrialResult, TrialState
 from hpsearch.workers import Task
 
-__all__ = ["Search"]
+__all__ = ["Search", "runs_ahead_from", "WARM_UP"]
+
+# Trials told before a model-based strategy's proposals run a batch ahead. While the model has
+# few points each result moves it much, and one batch of lag costs search quality (the seed
+# experiment, median of 5 seeds at 30 trials: 0.84 running ahead from trial 14, 0.85 waiting);
+# past a few dozen points one batch more or less changes little.
+WARM_UP = 30
+
+
+def runs_ahead_from(strategy: Strategy, step: int) -> int:
+    """The first trial number whose batch is proposed while the batch before it still trains.
+
+    The random start and one model batch are always told first, and at least :data:`WARM_UP`
+    trials; the point is a function of the strategy's settings alone, never of timing.
+    """
+    return max(getattr(strategy, "n_initial_points", 0) + step, WARM_UP)
 
 
 class Search:
@@ -57,9 +72,7 @@ class Search:
         journal = self.journal
         step = self.strategy.batch_size or self.planned or 1
         batches = [list(range(i, min(i + step, self.planned))) for i in range(0, self.planned, step)]
-        # Running ahead starts once the model has data to learn from: until the random start and
-        # one model batch are told, each batch waits for the one before (a function of numbers).
-        ahead_from = getattr(self.strategy, "n_initial_points", 0) + step
+        ahead_from = runs_ahead_from(self.strategy, step)
         told = 0  # batches told so far
         for k, batch in enumerate(batches):
             lag = self.lag if batch[0] >= ahead_from else 0

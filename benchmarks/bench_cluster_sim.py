@@ -15,7 +15,7 @@ Protocols:
   b-1 (in trial-number order) and asks batch b+1 while b trains; b+1 starts once b has finished
   and b+1 is proposed. So batch b+1 sees every trial of the batches up to b-1, and the workers
   wait only for the part of a proposal longer than a trial. As in the study loop, the batches
-  before ``runs_ahead_from`` (the random start, one model batch, at least 30 trials) still
+  before ``runs_ahead_from`` (trial 30, or the end of the random start) still
   wait for the batch before them.
 * ``serial``: batch b is asked only after batch b-1 has finished and been told; the workers wait
   for every tell + ask.
@@ -90,7 +90,7 @@ def simulate(workers: int, trial_s: float, n_trials: int, pipelined: bool, seed:
     idle = clock = 0.0  # virtual seconds all workers waited; virtual time now
     ends: list[tuple[int, float, float]] = []  # (trials finished, time, idle so far) per batch
     # As the study loop: batches before this trial number wait for the one before them.
-    ahead_from = runs_ahead_from(strategy, workers) if pipelined else n_trials + 1
+    ahead_from = runs_ahead_from(strategy) if pipelined else n_trials + 1
     propose(0, -1)
     clock = idle = spent[-1]
     for b in range(n_batches):

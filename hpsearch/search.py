@@ -26,13 +26,14 @@ __all__ = ["Search", "runs_ahead_from", "WARM_UP"]
 WARM_UP = 30
 
 
-def runs_ahead_from(strategy: Strategy, step: int) -> int:
+def runs_ahead_from(strategy: Strategy) -> int:
     """The first trial number whose batch is proposed while the batch before it still trains.
 
-    The random start and one model batch are always told first, and at least :data:`WARM_UP`
-    trials; the point is a function of the strategy's settings alone, never of timing.
+    Batches that start before :data:`WARM_UP` (or before the end of the random start) wait
+    for the batch before them; the point is a function of the strategy's settings alone, never
+    of timing. On a cluster whose batches are larger than that, only the first batch waits.
     """
-    return max(getattr(strategy, "n_initial_points", 0) + step, WARM_UP)
+    return max(getattr(strategy, "n_initial_points", 0), WARM_UP)
 
 
 class Search:
@@ -72,7 +73,7 @@ class Search:
         journal = self.journal
         step = self.strategy.batch_size or self.planned or 1
         batches = [list(range(i, min(i + step, self.planned))) for i in range(0, self.planned, step)]
-        ahead_from = runs_ahead_from(self.strategy, step)
+        ahead_from = runs_ahead_from(self.strategy)
         told = 0  # batches told so far
         for k, batch in enumerate(batches):
             lag = self.lag if batch[0] >= ahead_from else 0

@@ -50,7 +50,9 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
 def resume_command(argv: Sequence[str], name: str) -> str:
     """The command that resumes the study: the same words, with its --name if none was given."""
     words = ["python", "-m", "hpsearch", *argv]
-    if "--name" not in argv and not any(a.startswith("--name=") for a in argv) and argv[:1] != ["confirm"]:
+    # confirm and compare name their study positionally, and take no --name.
+    if "--name" not in argv and not any(a.startswith("--name=") for a in argv) and argv[:1] not in (
+            ["confirm"], ["compare"]):
         words += ["--name", name]
     return shlex.join(words)
 

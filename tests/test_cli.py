@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import struct
 import subprocess
@@ -517,3 +518,16 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
             strategy="random", space=space, n_trials=2, n_jobs=1, seed=0, config=TrainConfig(), backend="loky",
             scheduler=None, prune="none", min_epochs=5, reduction_factor=3, confirm=0, repeats=1)
     assert checked is space
+
+
+@pytest.mark.parametrize("argv,names", [
+    (["random", "--trials", "3"], 1), (["random", "--name", "x"], 1), (["confirm", "x", "--repeats", "2"], 0),
+    (["compare", "x", "--by", "lr"], 0),
+])
+def test_the_resume_command_is_one_the_parser_takes(argv, names):
+    from hpsearch.commands import resume_command
+
+    words = shlex.split(resume_command(argv, "x"))
+    assert words[:3] == ["python", "-m", "hpsearch"]
+    assert words.count("--name") == names  # added when missing, never where the command takes none
+    build_parser().parse_args(words[3:])  # an argument error would exit 2

@@ -232,7 +232,8 @@ class LogUniform(_Range):
         return math.log10(value)
 
     def _from_axis(self, u: float) -> float:
-        return float(10**u)
+        # Clamped to what a float holds: a widened or padded range of 1e-300..1e300 stays finite.
+        return float(10 ** min(max(u, -323.0), 308.0))
 
 
     def grid(self, n: int) -> list[float]:

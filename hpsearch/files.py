@@ -30,9 +30,11 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and (exc.filename is None or str(exc.filename) == str(tmp)):
+            exc.filename = str(path)  # the error names the file meant, not its temporary twin
         raise
 
 

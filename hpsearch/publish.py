@@ -9,6 +9,7 @@ so a reader (a browser, a spreadsheet) never sees half a file.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -127,7 +128,10 @@ def write_reports(
     for key, (filename, write) in outputs.items():
         path = folder / filename
         current = newest is not None and path.exists() and path.stat().st_mtime_ns > newest
-        paths[key] = path if current else write(path)
+        try:
+            paths[key] = path if current else write(path)
+        except (ValueError, OverflowError) as exc:  # a figure matplotlib cannot draw (absurd ranges)
+            warnings.warn(f"{filename} not written: {' '.join(str(exc).split())}", stacklevel=2)
     index = folder / html.INDEX
     if newest is None or not index.exists() or index.stat().st_mtime_ns <= newest:
         chosen = confirmed.choose(runs)

@@ -156,3 +156,23 @@ def test_without_linux_pidfds_a_crash_still_costs_only_the_running_trials(tmp_pa
         running, queued = Task(1, {}), Task(2, {})
         (tmp_path / "watch" / watch.name(running)).write_text("999999")
         assert watch.lost([running, queued]) == [running]
+
+
+def test_a_failed_atomic_write_names_the_file_meant_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from hpsearch.files import replacing
+
+    target = tmp_path / "ranking.csv"
+    with pytest.raises(OSError) as caught:
+        with replacing(target) as tmp:
+            tmp.write_text("half")
+            raise OSError(28, "No space left on device")
+    assert caught.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_figure_matplotlib_cannot_draw_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    code, out, err = _run(["random", "--trials", "6", "--confirm", "0", "--name", "wide", "--out", str(tmp_path),
+                           "--param", "lr=log:1e-300:1e300", *TINY])
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert (tmp_path / "wide" / "ranking.csv").exists() and (tmp_path / "wide" / "index.html").exists()

@@ -33,7 +33,7 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if isinstance(exc, OSError) and (exc.filename is None or str(exc.filename) == str(tmp)):
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, str(tmp)):
             exc.filename = str(path)  # the error names the file meant, not its temporary twin
         raise
 

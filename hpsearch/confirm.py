@@ -6,13 +6,13 @@ helped it to the top. The confirm stage retrains each of the top ``k`` distinct 
 ``repeats`` times with streams derived from the study seed, the trial number and the repeat
 index alone (the search's own run does not count: its score is what selected it), and scores
 every run on validation and on the dataset's test part. The chosen configuration is the one
-with the best mean validation accuracy over its repeats; the test part never chooses anything.
+with the best mean validation accuracy over its repeats (:func:`hpsearch.confirmed.choose`); the test
+part never chooses anything.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 from typing import Sequence
 
 from hpsearch.execution import Pool
@@ -20,7 +20,7 @@ from hpsearch.journal import Journal
 from hpsearch.trial import RepeatResult, TrialResult
 from hpsearch.workers import Task
 
-__all__ = ["best_per_value", "candidates", "check_enough", "choose", "plan", "run"]
+__all__ = ["best_per_value", "candidates", "check_enough", "plan", "run"]
 
 
 def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
@@ -82,25 +82,6 @@ def plan(chosen: Sequence[TrialResult], repeats: int, done: set[tuple[int, int, 
         for r in range(repeats)
         if (t.number, r, refit) not in done
     ]
-
-
-def choose(runs: Sequence[RepeatResult], numbers: Sequence[int]) -> int | None:
-    """Of the trials ``numbers``, the one whose repeats have the best mean validation accuracy.
-
-    Only finished repeats with a validation score count (a FAILED or DIVERGED repeat counts as
-    0, since the configuration did fail there); ties go to the earlier of ``numbers``, the
-    better ranked in the search.
-    """
-    best: tuple[float, int] | None = None
-    for i, number in enumerate(numbers):
-        scores = [r.val_acc if r.ok and r.val_acc is not None else 0.0
-                  for r in runs if r.number == number and not r.refit]
-        if not scores:
-            continue
-        mean = statistics.fmean(scores)
-        if best is None or mean > best[0]:
-            best = (mean, number)
-    return None if best is None else best[1]
 
 
 def run(pool: Pool, journal: Journal, tasks: Sequence[Task]) -> list[RepeatResult]:

@@ -55,18 +55,21 @@ def _short(value: Any) -> str:
     return f"{value:.2g}" if isinstance(value, float) else str(value)
 
 
-def choose(repeats: Sequence[RepeatResult]) -> int | None:
-    """The trial whose repeats have the best mean validation accuracy (ties: the earlier trial).
+def choose(repeats: Sequence[RepeatResult], numbers: Sequence[int] | None = None) -> int | None:
+    """The trial whose repeats have the best mean validation accuracy.
 
-    Refit runs do not count; None when no repeat has a validation score.
+    Refit runs do not count; None when no repeat has a validation score. With ``numbers`` (the
+    confirmed trials, best ranked first) only those count and a tie goes to the better ranked;
+    without, a tie goes to the earlier trial.
 
     Example:
         >>> choose(study.repeats_done)  # doctest: +SKIP
         12
     """
     means = {n: _mean_sd(_scores(runs, "val"))[0] for n, runs in _by_trial(repeats).items()}
-    means = {n: m for n, m in means.items() if not math.isnan(m)}
-    return min(means, key=lambda n: (-means[n], n)) if means else None
+    rank = {n: i for i, n in enumerate(numbers)} if numbers is not None else {n: n for n in means}
+    means = {n: m for n, m in means.items() if not math.isnan(m) and n in rank}
+    return min(means, key=lambda n: (-means[n], rank[n])) if means else None
 
 
 def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 from hpsearch import __version__
 from hpsearch import confirm as confirm_stage
 from hpsearch.config import TrainConfig
+from hpsearch.confirmed import choose
 from hpsearch.data import check_dataset
 from hpsearch.execution import Pool
 from hpsearch.interrupts import Interrupts, StudyInterrupted
@@ -158,7 +159,7 @@ class Study:
     def chosen_trial(self) -> TrialResult | None:
         """The search trial whose configuration the confirm stage chose, or None before it ran."""
         numbers = [t.number for t in confirm_stage.candidates(self.trials, max(self.n_confirm, 1))]
-        number = confirm_stage.choose(self.repeats_done, numbers)
+        number = choose(self.repeats_done, numbers)
         return None if number is None else self.journal.trials[number]
 
     @property

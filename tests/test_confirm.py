@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from hpsearch import Study, TrainConfig
-from hpsearch.confirm import candidates, choose, plan
+from hpsearch.confirm import candidates, plan
+from hpsearch.confirmed import choose
 from hpsearch.training import train_repeat, train_trial
 from hpsearch.trial import RepeatResult, TrialResult, TrialState
 

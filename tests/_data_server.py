@@ -25,6 +25,16 @@ MNIST_FILES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Never the user's ~/.cache, never the internet: an empty cache and a dead mirror by default.
+
+    Autouse in every test module that imports it (test_data, test_download).
+    """
+    monkeypatch.setenv("HPSEARCH_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("HPSEARCH_MIRROR", "http://127.0.0.1:9/")  # discard port: refused at once
+
+
 def idx_bytes(array: np.ndarray) -> bytes:
     """``array`` (uint8) in the IDX format: magic 0x0000, type 0x08, ndim, big-endian dims, data."""
     array = np.ascontiguousarray(array, dtype=np.uint8)

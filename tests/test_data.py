@@ -9,19 +9,12 @@ import warnings
 import numpy as np
 import pytest
 
-from _data_server import FileServer, shared_mnist
+from _data_server import FileServer, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
 from hpsearch import data
 from hpsearch.config import TrainConfig
 from hpsearch.data import check_dataset, check_split, load_dataset, load_test, make_split, split_sizes
 from hpsearch.training import train_trial
 from hpsearch.trial import TrialState
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path, monkeypatch):
-    """Never the user's ~/.cache, never the internet: an empty cache and a dead mirror by default."""
-    monkeypatch.setenv("HPSEARCH_DATA", str(tmp_path / "cache"))
-    monkeypatch.setenv("HPSEARCH_MIRROR", "http://127.0.0.1:9/")  # discard port: refused at once
 
 
 @pytest.fixture

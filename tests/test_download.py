@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _data_server import MNIST_FILES, FileServer, idx_gz, shared_mnist
+from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
 from hpsearch import data
 from hpsearch import download as dl
 from hpsearch.config import TrainConfig
@@ -18,13 +18,6 @@ from hpsearch.data import check_dataset
 from hpsearch.download import PARTS, REMOTE_DATASETS, cache_folder, download, load_remote, mirrors_for
 from hpsearch.training import train_trial
 from hpsearch.trial import TrialState
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path, monkeypatch):
-    """Never the user's ~/.cache, never the internet: an empty cache and a dead mirror by default."""
-    monkeypatch.setenv("HPSEARCH_DATA", str(tmp_path / "cache"))
-    monkeypatch.setenv("HPSEARCH_MIRROR", "http://127.0.0.1:9/")  # discard port: refused at once
 
 
 @pytest.fixture

@@ -138,12 +138,8 @@ class Pool:
     def __init__(self, config: TrainConfig, seed: int, backend: str, n_jobs: int, *,
                  scheduler: Any = None, folder: str | os.PathLike[str] | None = None,
                  fn: Any = run_task) -> None:
-        self.config = config
-        self.seed = seed
-        self.backend = backend
-        self.n_jobs = n_jobs
-        self.scheduler = scheduler
-        self.fn = fn
+        self.config, self.seed, self.fn = config, seed, fn
+        self.backend, self.n_jobs, self.scheduler = backend, n_jobs, scheduler
         self._folder = Path(folder) if folder is not None else None
         self._queue: list[Task] = []
         self._running: dict[Any, Task] = {}

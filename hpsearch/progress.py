@@ -27,13 +27,9 @@ def progress_bar(journal: Journal, runs: int, name: str, show: bool = True) -> I
 
     done = len(journal.trials) + len(journal.repeats)
     with tqdm(total=max(runs, done), initial=done, desc=name, unit="run", dynamic_ncols=True) as bar:
-        best: list[float] = [max((t.val_acc for t in journal.trials.values() if t.ok and t.val_acc is not None),
-                                 default=-1.0)]
-
         def update() -> None:
-            scores = [t.val_acc for t in journal.trials.values() if t.ok and t.val_acc is not None]
-            best[0] = max(scores, default=-1.0)
-            bar.set_postfix_str(f"best val_acc {best[0]:.2f}" if best[0] >= 0 else "", refresh=False)
+            best = max((t.val_acc for t in journal.trials.values() if t.ok and t.val_acc is not None), default=None)
+            bar.set_postfix_str("" if best is None else f"best val_acc {best:.2f}", refresh=False)
             bar.update(1)
 
         journal.on_record = update

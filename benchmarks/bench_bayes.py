@@ -31,9 +31,9 @@ import numpy as np
 import _common  # noqa: F401
 from _common import emit, load_note, machine
 
-from hpsearch.space import default_space
+from hpsearch.space.search_space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
-from hpsearch.config import TrainConfig
+from hpsearch.builtin.config import TrainConfig
 from hpsearch.trial import TrialResult, TrialState
 
 TARGET = 0.010  # seconds per suggested point, median over a window of batches, at every size

@@ -39,8 +39,8 @@ import _common  # noqa: F401
 from _common import emit, load_note, machine
 from bench_bayes import synthetic
 
-from hpsearch.search import runs_ahead_from
-from hpsearch.space import default_space
+from hpsearch.study.search import runs_ahead_from
+from hpsearch.space.search_space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
 from hpsearch.trial import TrialResult, TrialState
 

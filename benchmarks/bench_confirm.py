@@ -22,8 +22,8 @@ import _common  # noqa: F401  (puts benchmarks/ on sys.path)
 from _common import emit, load_note, machine
 
 from hpsearch import Study
-from hpsearch.execution import Pool
-from hpsearch.workers import Task
+from hpsearch.execution.pool import Pool
+from hpsearch.execution.workers import Task
 
 
 def timed_study(folder: str, name: str, jobs: int, seed: int, confirm: int) -> tuple[float, Study]:

@@ -28,8 +28,8 @@ import _common  # noqa: F401
 from _common import emit, load_note, machine
 
 from hpsearch import Study
-from hpsearch.config import TrainConfig
-from hpsearch.space import Categorical, LogUniform, SearchSpace, default_space
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.space.search_space import Categorical, LogUniform, SearchSpace, default_space
 
 
 def mixed_space() -> SearchSpace:

@@ -17,7 +17,7 @@ import _common  # noqa: F401
 from _common import emit, load_note, machine
 
 from hpsearch import Study
-from hpsearch.config import TrainConfig
+from hpsearch.builtin.config import TrainConfig
 
 
 def run(prune: str, args: argparse.Namespace, seed: int, directory: str) -> dict:

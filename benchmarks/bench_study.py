@@ -21,8 +21,8 @@ from threadpoolctl import threadpool_limits
 
 from book_baseline import book_trial
 from hpsearch import Study
-from hpsearch.data import make_split
-from hpsearch.config import TrainConfig
+from hpsearch.data.datasets import make_split
+from hpsearch.builtin.config import TrainConfig
 
 
 def run_study(n_jobs: int, trials: int, config: TrainConfig, directory: str, name: str) -> tuple[float, Study]:

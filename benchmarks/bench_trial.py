@@ -14,9 +14,9 @@ from _common import emit, load_note, machine
 from threadpoolctl import threadpool_limits
 
 from book_baseline import book_trial
-from hpsearch.data import make_split
-from hpsearch.config import TrainConfig
-from hpsearch.training import train_trial
+from hpsearch.data.datasets import make_split
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.training import train_trial
 
 
 def main(argv=None) -> None:

@@ -1,7 +1,7 @@
 """hpsearch: hyperparameter search for the NumPy ``MultiLayerNet`` of "Deep Learning from Scratch".
 
 The public names below are loaded on first use (PEP 562), so that a worker process, which only
-needs :mod:`hpsearch.workers`, does not pay for pandas, scikit-optimize and matplotlib.
+needs :mod:`hpsearch.execution.workers`, does not pay for pandas, scikit-optimize and matplotlib.
 
 Example:
     >>> from hpsearch import Study
@@ -17,23 +17,23 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "BayesStrategy": "hpsearch.strategies",
-    "Categorical": "hpsearch.space",
-    "Dimension": "hpsearch.space",
+    "Categorical": "hpsearch.space.dimensions",
+    "Dimension": "hpsearch.space.dimensions",
     "GridStrategy": "hpsearch.strategies",
-    "IntUniform": "hpsearch.space",
-    "LogUniform": "hpsearch.space",
+    "IntUniform": "hpsearch.space.dimensions",
+    "LogUniform": "hpsearch.space.dimensions",
     "RandomStrategy": "hpsearch.strategies",
-    "SearchSpace": "hpsearch.space",
+    "SearchSpace": "hpsearch.space.search_space",
     "Strategy": "hpsearch.strategies",
-    "Study": "hpsearch.study",
-    "StudyError": "hpsearch.storage",
-    "StudyInterrupted": "hpsearch.study",
-    "TrainConfig": "hpsearch.config",
+    "Study": "hpsearch.study.study",
+    "StudyError": "hpsearch.storage.folder",
+    "StudyInterrupted": "hpsearch.execution.interrupts",
+    "TrainConfig": "hpsearch.builtin.config",
     "TrialResult": "hpsearch.trial",
     "TrialState": "hpsearch.trial",
-    "Uniform": "hpsearch.space",
-    "default_space": "hpsearch.space",
-    "train_trial": "hpsearch.training",
+    "Uniform": "hpsearch.space.dimensions",
+    "default_space": "hpsearch.space.search_space",
+    "train_trial": "hpsearch.builtin.training",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -23,7 +23,7 @@ _decided: list[int] = []
 
 
 def _stop(signum: int, frame: object) -> None:
-    study = sys.modules.get("hpsearch.interrupts")
+    study = sys.modules.get("hpsearch.execution.interrupts")
     if _decided or (study is not None and study.stopping() is not None):
         return  # decided already: the way out under way is the one to finish
     _decided.append(signum)
@@ -34,7 +34,7 @@ def _command() -> int:
     try:
         for sig in _SIGNALS:
             signal.signal(sig, _stop)
-        from hpsearch.cli import main
+        from hpsearch.cli.parser import main
 
         return main()
     except SystemExit as exc:
@@ -64,7 +64,7 @@ def _run() -> int:
         try:
             from multiprocessing import util
 
-            from hpsearch.execution import shutdown
+            from hpsearch.execution.pool import shutdown
 
             shutdown()
             # What exit handlers would do for the pool's semaphores, which an interrupted pool may

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
+from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
 from hpsearch.trial import RepeatResult, TrialResult, TrialState
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import _snapshot
-from hpsearch.cli import build_parser, main
+from hpsearch.cli.parser import build_parser, main
 
 RANKING_COLUMNS = ["rank", "trial", "lr", "weight_decay", "val_acc", "best_val_acc", "train_acc", "state", "seconds"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -467,7 +467,7 @@ NUMERIC = ("numpy", "pandas", "scipy", "sklearn", "skopt", "matplotlib", "joblib
                                   ["random", "--hidden", "100x0"], ["random", "--set", "nope=1"], ["sobol"]],
                          ids=["help", "version", "random-help", "trials-0", "hidden", "set-unknown", "strategy"])
 def test_help_version_and_usage_errors_load_nothing_numeric(argv):
-    script = ("import sys\nfrom hpsearch.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    script = ("import sys\nfrom hpsearch.cli.parser import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
               f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NUMERIC!r})))")
     proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
@@ -490,7 +490,7 @@ def test_help_answers_under_a_300_mb_address_space_limit(tmp_path):
 def test_a_malformed_scheduler_address_leaves_no_client_to_complain_at_exit(tmp_path):
     pytest.importorskip("distributed")
     # The console script's way: main() returns, and the interpreter exits normally, finalisers and all.
-    script = ("import sys\nfrom hpsearch.cli import main\n"
+    script = ("import sys\nfrom hpsearch.cli.parser import main\n"
               "sys.exit(main(['random', '--backend', 'dask', '--scheduler', 'notaurl', '--quiet']))")
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
@@ -508,9 +508,9 @@ def test_a_warning_two_checks_give_is_said_once(tmp_path, capsys):
 
 
 def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_point():
-    from hpsearch.config import TrainConfig
-    from hpsearch.options import check_arguments
-    from hpsearch.space import IntUniform, SearchSpace
+    from hpsearch.builtin.config import TrainConfig
+    from hpsearch.study.options import check_arguments
+    from hpsearch.space.search_space import IntUniform, SearchSpace
 
     space = SearchSpace({"batch_size": IntUniform(1, 10**12)})  # a grid of it would need 8 TB
     with pytest.warns(UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"):
@@ -525,7 +525,7 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
     (["compare", "x", "--by", "lr"], 0),
 ])
 def test_the_resume_command_is_one_the_parser_takes(argv, names):
-    from hpsearch.commands import resume_command
+    from hpsearch.cli.commands import resume_command
 
     words = shlex.split(resume_command(argv, "x"))
     assert words[:3] == ["python", "-m", "hpsearch"]

@@ -14,8 +14,8 @@ import pytest
 
 from _data_server import FileServer, idx_gz
 from hpsearch import __version__
-from hpsearch.cli import main
-from hpsearch.studyfile import study_file_argv
+from hpsearch.cli.parser import main
+from hpsearch.cli.studyfile import study_file_argv
 
 TINY_SET = {"epochs": 2, "hidden": [20, 20], "samples": 200}
 
@@ -163,7 +163,7 @@ def test_data_download_through_the_cli(tmp_path: Path, monkeypatch: pytest.Monke
         if os.environ.get("CI"):
             pytest.fail(f"{shared} is missing; CI needs it beside the clone")
         pytest.skip(f"{shared} not found")
-    from hpsearch import data
+    from hpsearch.data import datasets as data
 
     files = data.REMOTE_DATASETS["mnist"].files
     with np.load(shared) as d:

@@ -23,11 +23,11 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
-from hpsearch.cluster import ClusterInfo, connect, describe  # noqa: E402
-from hpsearch.execution import Pool  # noqa: E402
-from hpsearch.space import LogUniform  # noqa: E402
+from hpsearch.execution.cluster import ClusterInfo, connect, describe  # noqa: E402
+from hpsearch.execution.pool import Pool  # noqa: E402
+from hpsearch.space.search_space import LogUniform  # noqa: E402
 from hpsearch.trial import TrialState  # noqa: E402
-from hpsearch.workers import Task  # noqa: E402
+from hpsearch.execution.workers import Task  # noqa: E402
 
 UNREACHABLE = "tcp://127.0.0.1:1"
 COMPARED = ["rank", "trial", "lr", "weight_decay", "val_acc", "train_acc", "best_val_acc", "state"]
@@ -123,7 +123,7 @@ def _split_cache(cluster: LocalCluster) -> dict[str, tuple[int, int]]:
     """Per worker: (builds, uses from cache) of the train/validation split."""
 
     def info() -> tuple[int, int]:
-        from hpsearch import data
+        from hpsearch.data import datasets as data
 
         stats = data._make_split.cache_info()
         return stats.misses, stats.hits
@@ -284,7 +284,7 @@ def test_dask_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_study_with_unreachable_scheduler_fails_on_construction(tmp_path: Path) -> None:
-    # Needs Study.__init__ to connect (see hpsearch.cluster.describe).
+    # Needs Study.__init__ to connect (see hpsearch.execution.cluster.describe).
     start = time.monotonic()
     with pytest.raises(ValueError, match="cannot reach the dask scheduler"):
         Study("nowhere", backend="dask", scheduler=UNREACHABLE, directory=tmp_path, progress=False)
@@ -313,7 +313,7 @@ def test_a_cluster_without_workers_is_said_and_the_study_waits_for_new_ones(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import warnings
 
-    from hpsearch import cluster as cluster_module
+    from hpsearch.execution import cluster as cluster_module
 
     monkeypatch.setattr(cluster_module, "NO_WORKERS_NOTICE", 1.0)  # 30 s in a study
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from _report_fixtures import make_repeats
-from hpsearch.confirmed import (
+from hpsearch.reports.confirmed import (
     choose,
     comparison,
     confirmed_table,

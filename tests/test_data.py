@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from _data_server import FileServer, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
-from hpsearch import data
-from hpsearch.config import TrainConfig
-from hpsearch.data import check_dataset, check_split, load_dataset, load_test, make_split, split_sizes
-from hpsearch.training import train_trial
+from hpsearch.data import datasets as data
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.data.datasets import check_dataset, check_split, load_dataset, load_test, make_split, split_sizes
+from hpsearch.builtin.training import train_trial
 from hpsearch.trial import TrialState
 
 
@@ -39,11 +39,11 @@ def _npz(tmp_path, name="mine.npz", **arrays):
 
 
 def test_names_other_modules_import_are_still_here():
-    from hpsearch import download as dl
-    from hpsearch.data import DATASETS, REMOTE_DATASETS, SUBSET_SIZE, Dataset, Split, download  # noqa: F401
+    from hpsearch.data import download as dl
+    from hpsearch.data.datasets import DATASETS, REMOTE_DATASETS, SUBSET_SIZE, Dataset, Split, download  # noqa: F401
 
     assert SUBSET_SIZE == 10_000 and sorted(DATASETS) == ["digits", "fashion-mnist", "mnist"]
-    # cli.py still imports these two from hpsearch.data: the same objects as in hpsearch.download.
+    # cli.py still imports these two from hpsearch.data.datasets: the same objects as in hpsearch.data.download.
     assert download is dl.download and REMOTE_DATASETS is dl.REMOTE_DATASETS
 
 

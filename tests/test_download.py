@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
-from hpsearch import data
-from hpsearch import download as dl
-from hpsearch.config import TrainConfig
-from hpsearch.data import check_dataset
-from hpsearch.download import PARTS, REMOTE_DATASETS, cache_folder, download, load_remote, mirrors_for
-from hpsearch.training import train_trial
+from hpsearch.data import datasets as data
+from hpsearch.data import download as dl
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.data.datasets import check_dataset
+from hpsearch.data.download import PARTS, REMOTE_DATASETS, cache_folder, download, load_remote, mirrors_for
+from hpsearch.builtin.training import train_trial
 from hpsearch.trial import TrialState
 
 

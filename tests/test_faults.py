@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from hpsearch.cli import main
+from hpsearch.cli.parser import main
 
 NAME = "s"
 TINY = ["--jobs", "1", "--epochs", "2", "--hidden", "20,20", "--samples", "200", "--quiet"]

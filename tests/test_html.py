@@ -1,7 +1,7 @@
 """index.html: a static page with the settings, the top table, the notes and every figure.
 
-The page is rendered from given data (hpsearch.html never reads the folder) and written by
-hpsearch.publish.
+The page is rendered from given data (hpsearch.reports.html never reads the folder) and written by
+hpsearch.reports.publish.
 
 The page is parsed here, and opened in headless Chromium (Debian's ``chromium``) to check that
 the browser renders the table and loads every image. That test skips only when Chromium is
@@ -24,11 +24,11 @@ import pytest
 import numpy as np
 
 from _report_fixtures import make_repeats, make_trials, mixed_space
-from hpsearch.confirmed import confirmed_table, display_confirmed
-from hpsearch.html import about, render_index
-from hpsearch.publish import write_reports
-from hpsearch.report import ranking
-from hpsearch.space import default_space
+from hpsearch.reports.confirmed import confirmed_table, display_confirmed
+from hpsearch.reports.html import about, render_index
+from hpsearch.reports.publish import write_reports
+from hpsearch.reports.ranking import ranking
+from hpsearch.space.search_space import default_space
 
 SETTINGS = {
     "name": "demo-study",

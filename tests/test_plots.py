@@ -14,8 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 
 from _report_fixtures import make_repeats, make_trials, mixed_space
-from hpsearch.plots import DPI, best_curves, comparison_curves, history, lr_wd_map, param_scores, score_label
-from hpsearch.space import Categorical, LogUniform, SearchSpace, Uniform, default_space
+from hpsearch.reports.plots import DPI, best_curves, comparison_curves, history, lr_wd_map, param_scores, score_label
+from hpsearch.space.search_space import Categorical, LogUniform, SearchSpace, Uniform, default_space
 from hpsearch.trial import TrialResult, TrialState
 
 

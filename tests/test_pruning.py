@@ -14,9 +14,9 @@ import pytest
 
 from _interrupt import interrupt_when
 from hpsearch import Study, TrainConfig, TrialState
-from hpsearch.data import make_split
-from hpsearch.pruning import Pruning, rungs_for, survivors
-from hpsearch.training import build_net, train_rung, train_trial
+from hpsearch.data.datasets import make_split
+from hpsearch.study.pruning import Pruning, rungs_for, survivors
+from hpsearch.builtin.training import build_net, train_rung, train_trial
 from hpsearch.trial import TrialResult
 
 TINY = TrainConfig(epochs=9, hidden=(20, 20), samples=200)

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from _report_fixtures import make_repeats, make_trials
-from hpsearch import plots
-from hpsearch.config import TrainConfig
-from hpsearch.publish import map_axes, write_comparison, write_reports
-from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, default_space
+from hpsearch.reports import plots
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.reports.publish import map_axes, write_comparison, write_reports
+from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, default_space
 
 SETTINGS = {"name": "demo", "space": default_space().to_json(), "hpsearch_version": "0.1.0",
             "created": "2024-05-01T12:00:00"}
@@ -151,12 +151,12 @@ def test_reports_import_no_writer_and_no_cycle():
     not import plots or publish (nor report any of them)."""
     code = (
         "import sys\n"
-        "import hpsearch.report, hpsearch.confirmed\n"
-        "assert not {'hpsearch.html', 'hpsearch.plots', 'hpsearch.publish'} & set(sys.modules), sys.modules.keys()\n"
-        "import hpsearch.html\n"
-        "assert not {'hpsearch.plots', 'hpsearch.publish'} & set(sys.modules)\n"
-        "import hpsearch.plots\n"
-        "assert 'hpsearch.publish' not in sys.modules\n"
+        "import hpsearch.reports.ranking, hpsearch.reports.confirmed\n"
+        "assert not {'hpsearch.reports.html', 'hpsearch.reports.plots', 'hpsearch.reports.publish'} & set(sys.modules), sys.modules.keys()\n"
+        "import hpsearch.reports.html\n"
+        "assert not {'hpsearch.reports.plots', 'hpsearch.reports.publish'} & set(sys.modules)\n"
+        "import hpsearch.reports.plots\n"
+        "assert 'hpsearch.reports.publish' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,6 +1,6 @@
 """Reports: ranking with intervals, long curves CSV, the top table in four formats, notes.
 
-The files themselves are written by hpsearch.publish (tests/test_publish.py)."""
+The files themselves are written by hpsearch.reports.publish (tests/test_publish.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from _report_fixtures import make_trials, score_at_edge, score_inside
-from hpsearch.report import (
+from hpsearch.reports.ranking import (
     curves,
     decimals_for,
     display_frame,
@@ -24,7 +24,7 @@ from hpsearch.report import (
     varied,
     wilson,
 )
-from hpsearch.space import Categorical, IntUniform, SearchSpace, Uniform, default_space
+from hpsearch.space.search_space import Categorical, IntUniform, SearchSpace, Uniform, default_space
 from hpsearch.trial import TrialResult, TrialState
 
 

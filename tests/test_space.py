@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.space import (
+from hpsearch.space.search_space import (
     Categorical,
     IntUniform,
     LogUniform,
@@ -162,8 +162,8 @@ def test_widened_is_the_range_to_try_next(dim, side, positions, expected):
 
 
 def test_dimensions_are_importable_from_both_modules():
-    import hpsearch.dimensions as dims
-    import hpsearch.space as space
+    import hpsearch.space.dimensions as dims
+    import hpsearch.space.search_space as space
 
     for name in ("Dimension", "Uniform", "LogUniform", "IntUniform", "Categorical"):
         assert getattr(space, name) is getattr(dims, name)

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from hpsearch.storage import StudyError, StudyStorage
+from hpsearch.storage.folder import StudyError, StudyStorage
 from hpsearch.trial import TrialResult, TrialState
 
 
@@ -142,7 +142,7 @@ def test_a_lock_held_by_another_process_is_refused(tmp_path):
     holder = textwrap.dedent(
         f"""
         import sys, time
-        from hpsearch.storage import StudyStorage
+        from hpsearch.storage.folder import StudyStorage
         with StudyStorage({str(tmp_path)!r}, "x").lock():
             print("locked", flush=True)
             sys.stdin.readline()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.cli import build_parser
-from hpsearch.commands import _config, _space
-from hpsearch.studyfile import study_file_argv
+from hpsearch.cli.parser import build_parser
+from hpsearch.cli.commands import _config, _space
+from hpsearch.cli.studyfile import study_file_argv
 
 FILES = sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.toml"))
 
@@ -21,7 +21,7 @@ def test_the_book_readers_experiments_are_shipped():
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_a_study_file_makes_a_valid_study(path: Path, tmp_path: Path) -> None:
-    from hpsearch.study import Study
+    from hpsearch.study.study import Study
 
     text = path.read_text(encoding="utf-8")
     assert text.startswith("#") and "About " in text, "each file says what it reproduces and how long it takes"

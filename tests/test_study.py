@@ -11,8 +11,8 @@ import pytest
 
 import hpsearch
 from hpsearch import LogUniform, SearchSpace, Study, StudyError, TrainConfig, TrialState
-from hpsearch.space import default_space
-from hpsearch.training import train_trial
+from hpsearch.space.search_space import default_space
+from hpsearch.builtin.training import train_trial
 
 
 def _study(tmp_path, name="s", **kwargs) -> Study:
@@ -238,7 +238,7 @@ def test_diverged_trials_are_ranked_last_and_leave_the_best_unaffected(tmp_path,
 
 
 def test_an_exception_in_a_trial_is_failed_with_its_message_and_the_study_goes_on(tmp_path, monkeypatch):
-    import hpsearch.training as training
+    import hpsearch.builtin.training as training
 
     real_build_net = training.build_net
 

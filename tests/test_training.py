@@ -10,8 +10,8 @@ import pickle
 import pytest
 from threadpoolctl import threadpool_limits
 
-from hpsearch.config import TrainConfig
-from hpsearch.training import train_trial
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.training import train_trial
 from hpsearch.trial import TrialResult, TrialState
 
 PARAMS = {"lr": 0.05, "weight_decay": 1e-5}

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from hpsearch import LogUniform, Study, TrainConfig
-from hpsearch.cli import main
+from hpsearch.cli.parser import main
 
 TINY = ["--epochs", "2", "--hidden", "20,20", "--samples", "200", "--quiet", "--jobs", "1"]
 
@@ -147,8 +147,8 @@ def test_list_shows_each_study_in_one_line(tmp_path: Path) -> None:
 
 
 def test_without_linux_pidfds_a_crash_still_costs_only_the_running_trials(tmp_path, monkeypatch) -> None:
-    from hpsearch.execution import DeathWatch
-    from hpsearch.workers import Task
+    from hpsearch.execution.pool import DeathWatch
+    from hpsearch.execution.workers import Task
 
     monkeypatch.delattr(os, "pidfd_open", raising=False)
     with DeathWatch(tmp_path / "watch") as watch:
@@ -159,7 +159,7 @@ def test_without_linux_pidfds_a_crash_still_costs_only_the_running_trials(tmp_pa
 
 
 def test_a_failed_atomic_write_names_the_file_meant_and_leaves_no_temporary_file(tmp_path: Path) -> None:
-    from hpsearch.files import replacing
+    from hpsearch.storage.files import replacing
 
     target = tmp_path / "ranking.csv"
     with pytest.raises(OSError) as caught:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc
 SCRIPT = r"""
 import resource
 import numpy as np
-from hpsearch.workers import restore_malloc_thresholds
+from hpsearch.execution.workers import restore_malloc_thresholds
 
 def faults():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -66,7 +66,7 @@ def test_settings_a_user_chose_are_kept(env: dict[str, str]) -> None:
 @pytest.mark.parametrize("orphaned", [False, True])
 def test_a_worker_whose_study_died_while_it_started_ends_at_once(orphaned: bool) -> None:
     # A worker asks to die with its study; if the study died before that, the asking is too late.
-    script = ("import os, signal\nfrom hpsearch.workers import die_with_parent\n"
+    script = ("import os, signal\nfrom hpsearch.execution.workers import die_with_parent\n"
               f"die_with_parent({'os.getppid() + 1' if orphaned else 'os.getppid()'})\n"
               "print('alive', signal.getsignal(signal.SIGINT) is signal.SIG_IGN,"
               " signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping
 
-from hpsearch.space import SearchSpace
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import FAILURE_SCORE, Strategy, score_of
 from hpsearch.strategies.bayes import BayesStrategy
 from hpsearch.strategies.grid import GridStrategy, grid_shape

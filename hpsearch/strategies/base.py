@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar, Sequence
 
-from hpsearch.space import SearchSpace
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import TrialResult
 
 __all__ = ["Strategy", "score_of", "FAILURE_SCORE"]

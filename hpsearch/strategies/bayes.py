@@ -37,7 +37,7 @@ from scipy.linalg import cholesky, solve_triangular
 from threadpoolctl import threadpool_limits
 
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
-from hpsearch.space import IntUniform, LogUniform, SearchSpace, Uniform
+from hpsearch.space.search_space import IntUniform, LogUniform, SearchSpace, Uniform
 from hpsearch.strategies.base import Strategy, score_of
 from hpsearch.trial import TrialResult
 
@@ -191,7 +191,7 @@ class BayesStrategy(Strategy):
         ValueError: An option out of range.
 
     Example:
-        >>> from hpsearch.space import default_space
+        >>> from hpsearch.space.search_space import default_space
         >>> b = BayesStrategy(default_space(), seed=0, n_trials=30)
         >>> len(b.ask([0, 1, 2, 3]))
         4

@@ -11,7 +11,7 @@ import itertools
 import math
 from typing import Any, Sequence
 
-from hpsearch.space import SearchSpace
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy
 from hpsearch.trial import TrialResult
 
@@ -26,7 +26,7 @@ def grid_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
     still fits. A categorical dimension is never cut, so its choices alone may exceed the budget.
 
     Example:
-        >>> from hpsearch.space import default_space
+        >>> from hpsearch.space.search_space import default_space
         >>> grid_shape(default_space(), 16)
         {'lr': 4, 'weight_decay': 4}
     """
@@ -73,7 +73,7 @@ class GridStrategy(Strategy):
             uses (the range's centre on its scale); empty when every range is varied.
 
     Example:
-        >>> from hpsearch.space import default_space
+        >>> from hpsearch.space.search_space import default_space
         >>> g = GridStrategy(default_space(), seed=0, n_trials=16)
         >>> len(g.points), g.ask([0])[0]
         (16, {'lr': 1e-06, 'weight_decay': 1e-08})

@@ -15,7 +15,7 @@ class RandomStrategy(Strategy):
     """Draws each trial's params from its own stream, seeded by the study seed and trial number.
 
     Example:
-        >>> from hpsearch.space import default_space
+        >>> from hpsearch.space.search_space import default_space
         >>> r = RandomStrategy(default_space(), seed=0, n_trials=100)
         >>> r.ask([3]) == r.ask([3])
         True

@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from hpsearch.nn.activations import ACTIVATIONS, activation_options, make_activation
-from hpsearch.nn.net import numerical_gradient
+from hpsearch.builtin.nn.activations import ACTIVATIONS, activation_options, make_activation
+from hpsearch.builtin.nn.net import numerical_gradient
 
 # (name, options): every activation, and hswish at a second width.
 CASES = [(name, {}) for name in sorted(ACTIVATIONS)] + [("hswish", {"n": 4.0})]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpsearch.nn.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
-from hpsearch.nn.net import numerical_gradient
+from hpsearch.builtin.nn.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
+from hpsearch.builtin.nn.net import numerical_gradient
 
 
 def _bn(features: int = 4, seed: int = 0) -> BatchNormalization:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpsearch.nn.activations import ACTIVATIONS, HSwish
-from hpsearch.nn.layers import Affine, BatchNormalization
-from hpsearch.nn.net import MultiLayerNet, init_std
-from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer
+from hpsearch.builtin.nn.activations import ACTIVATIONS, HSwish
+from hpsearch.builtin.nn.layers import Affine, BatchNormalization
+from hpsearch.builtin.nn.net import MultiLayerNet, init_std
+from hpsearch.builtin.nn.optimizers import OPTIMIZERS, make_optimizer
 
 BATCH, IN, HIDDEN, OUT = 6, 5, [4, 3], 3
 # rtol 1e-4: the book's loss is -log(p + 1e-7), whose slope differs from y - t by ~1e-7 / p.

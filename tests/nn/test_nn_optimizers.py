@@ -7,7 +7,7 @@ from math import sqrt
 import numpy as np
 import pytest
 
-from hpsearch.nn.optimizers import OPTIMIZERS, make_optimizer, optimizer_settings
+from hpsearch.builtin.nn.optimizers import OPTIMIZERS, make_optimizer, optimizer_settings
 
 # Every case starts from w0 = 1.0 with lr = 0.1 and takes the gradients g1 = 0.5, g2 = -1.0.
 # The expected weights are worked out by hand from each rule; the arithmetic is left visible.

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform
+from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform
 from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
 from hpsearch.trial import TrialResult, TrialState
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.space import Categorical, IntUniform, LogUniform, SearchSpace, default_space
+from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, default_space
 from hpsearch.strategies import GridStrategy, make_strategy
 
 

@@ -1,0 +1,1 @@
+"""The objective that ships: the book's `MultiLayerNet` (`nn/`), its trainer, `TrainConfig`, the exported model."""

@@ -1,0 +1,111 @@
+"""The chosen model: its trained weights in the book's names, with its settings, saved and loaded back.
+
+``model.npz`` holds the arrays of ``MultiLayerNet.params`` under the book's names (``W1``,
+``b1``, ..., ``gamma1``, ``beta1`` with batch normalisation, and its running statistics) and
+one entry ``__settings__``: the JSON of the training settings and the layer sizes. No pickle:
+``numpy.load(path)["W1"]`` works anywhere, and :func:`load_model` rebuilds the network.
+
+Example:
+    >>> from hpsearch.builtin.model import load_model
+    >>> net = load_model("studies/random-20261127-101500/model.npz")  # doctest: +SKIP
+    >>> net.predict(x_test).argmax(axis=1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from hpsearch import __version__
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.storage.files import replacing
+from hpsearch.builtin.nn.net import MultiLayerNet
+from hpsearch.trial import RepeatResult
+
+__all__ = ["MODEL", "save_model", "load_model", "model_settings", "save_chosen", "saved_model"]
+
+MODEL = "model.npz"
+_SETTINGS = "__settings__"
+
+
+def save_model(path: str | os.PathLike[str], net: MultiLayerNet, config: TrainConfig,
+               **about: Any) -> Path:
+    """Writes ``net``'s weights (book names) and ``config`` to ``path`` atomically.
+
+    Args:
+        path: The ``.npz`` file.
+        net: The trained network.
+        config: Its training settings (the searched values included).
+        **about: More JSON-ready facts kept with it (trial, repeat, scores).
+    """
+    settings = {"config": config.to_json(), "input_size": net.input_size, "output_size": net.output_size,
+                "hpsearch_version": __version__, **about}
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{_SETTINGS: np.array(json.dumps(settings, sort_keys=True))}, **net.state_dict())
+    return Path(path)
+
+
+def model_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings stored with a saved model."""
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data[_SETTINGS]))
+
+
+def load_model(path: str | os.PathLike[str]) -> MultiLayerNet:
+    """The ``MultiLayerNet`` saved at ``path``, with its trained weights, ready to ``predict``.
+
+    Raises:
+        ValueError: Not a model file written by :func:`save_model`.
+    """
+    from hpsearch.builtin.training import net_for
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            settings = json.loads(str(data[_SETTINGS]))
+            arrays = {k: data[k] for k in data.files if k != _SETTINGS}
+        config = TrainConfig.from_json(settings["config"])
+        net = net_for(config, int(settings["input_size"]), int(settings["output_size"]))
+        net.load_state_dict(arrays)
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not a saved hpsearch model ({exc})") from None
+    return net
+
+
+def saved_model(folder: Path) -> dict[str, Path]:
+    """``{"model": path}`` when the study folder holds a saved model, else empty."""
+    path = folder / MODEL
+    return {"model": path} if path.exists() else {}
+
+
+def save_chosen(folder: Path, config: TrainConfig, seed: int, runs: Mapping[tuple[int, int, bool], RepeatResult],
+                number: int, refit: bool) -> Path | None:
+    """Saves the chosen configuration's model: its first confirm-stage run (the refit one if asked).
+
+    That run is trained once more here, with the same seeds, so its weights are those of the
+    logged run (checked: the same test score). Nothing is done when ``model.npz`` already holds it.
+
+    Returns:
+        The path written or kept, or None when the run is missing or failed.
+    """
+    from hpsearch.builtin.training import train_repeat
+
+    run = runs.get((number, 0, refit))
+    if run is None or not run.ok:
+        return None
+    path = folder / MODEL
+    key = {"trial": number, "repeat": 0, "refit": refit}
+    if path.exists():
+        try:
+            if {k: model_settings(path).get(k) for k in key} == key:
+                return path
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: write it again
+    again, net = train_repeat(config, run.params, seed, number, 0, refit=refit)
+    if net is None or again.test_acc != run.test_acc or again.val_acc != run.val_acc:
+        return None  # not the logged run (another machine's arithmetic?): no model rather than a wrong one
+    return save_model(path, net, config.with_params(run.params), **key, val_acc=run.val_acc, test_acc=run.test_acc)

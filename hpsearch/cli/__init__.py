@@ -1,0 +1,1 @@
+"""The command line: parsing, the commands, study files (`python -m hpsearch`)."""

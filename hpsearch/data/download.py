@@ -1,0 +1,362 @@
+"""Downloading full MNIST and Fashion-MNIST: mirrors, IDX files, checksums and the cache folder.
+
+Only the datasets that do not ship with the package come through here. Each is published as
+four IDX gz files; :func:`download` fetches them from the first mirror that answers, checks them,
+and caches the decoded arrays as one compressed .npz in the cache folder (``$HPSEARCH_DATA`` or
+``~/.cache/hpsearch``). :func:`load_remote` gives the arrays, downloading first if needed.
+
+``HPSEARCH_MIRROR`` (one base URL, or several separated by commas or spaces) replaces the list
+of mirrors. A machine with no internet access can copy the four gz files into
+``<cache>/<name>/`` (for example ``~/.cache/hpsearch/mnist/train-images-idx3-ubyte.gz``): they
+are checked and used in place of a download.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+
+from hpsearch.storage.files import replacing
+
+__all__ = [
+    "PARTS",
+    "REMOTE_DATASETS",
+    "Remote",
+    "cache_folder",
+    "download",
+    "load_remote",
+    "mirrors_for",
+]
+
+DATA_ENV = "HPSEARCH_DATA"
+MIRROR_ENV = "HPSEARCH_MIRROR"
+TIMEOUT = 30.0  # seconds per connection attempt; a mirror that hangs is skipped
+PARTS = ("x_train", "y_train", "x_test", "y_test")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A dataset published as four IDX gz files on one or more mirrors.
+
+    Attributes:
+        name: The dataset name.
+        files: Array name (one of :data:`PARTS`) to file name on the mirror.
+        mirrors: Base URLs tried in order.
+        digests: Array name to expected hex digest.
+        check: ``"sha256-array"`` (SHA-256 of the decoded array's raw bytes, independent of how
+            the gz file was compressed) or ``"md5-gz"`` (MD5 of the gz file as published).
+        n_train: Training images.
+        n_test: Test images.
+    """
+
+    name: str
+    files: Mapping[str, str]
+    mirrors: tuple[str, ...]
+    digests: Mapping[str, str]
+    check: Literal["sha256-array", "md5-gz"]
+    n_train: int
+    n_test: int
+
+
+_IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+REMOTE_DATASETS: dict[str, Remote] = {
+    "mnist": Remote(
+        "mnist",
+        _IDX_FILES,
+        (
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        {
+            "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+            "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+            "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+            "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+        },
+        "sha256-array",
+        60_000,
+        10_000,
+    ),
+    "fashion-mnist": Remote(
+        "fashion-mnist",
+        _IDX_FILES,
+        (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        {
+            "x_train": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "y_train": "25c81989df183df01b3e8a0aad5dffbe",
+            "x_test": "bef4ecab320f06d8554ea6380940ec79",
+            "y_test": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        "md5-gz",
+        60_000,
+        10_000,
+    ),
+}
+
+
+# --------------------------------------------------------------------------- where from, where to
+def cache_folder(path: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``path`` if given, else ``$HPSEARCH_DATA``, else ``~/.cache/hpsearch``."""
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hpsearch"
+
+
+def mirrors_for(name: str, mirrors: str | Sequence[str] | None = None) -> list[str]:
+    """The base URLs to try for ``name``: ``mirrors``, else ``$HPSEARCH_MIRROR``, else the defaults.
+
+    Args:
+        name: A key of :data:`REMOTE_DATASETS`.
+        mirrors: One string of URLs separated by commas or spaces, or a sequence of URLs.
+
+    Returns:
+        The URLs, each ending in ``/``.
+
+    Raises:
+        ValueError: Unknown dataset, no URL at all, or a URL that is not http(s):// or file://.
+    """
+    remote = _remote(name)
+    if mirrors is None:
+        mirrors = os.environ.get(MIRROR_ENV) or None
+    if mirrors is None:
+        return list(remote.mirrors)
+    given = mirrors.replace(",", " ").split() if isinstance(mirrors, str) else list(mirrors)
+    if not given:
+        raise ValueError(f"expected at least one mirror URL for {name!r}, but got {mirrors!r}")
+    for url in given:
+        # Checked here, before any request, so that a typo is not found after a long download.
+        if not url.startswith(("http://", "https://", "file://")):
+            raise ValueError(f"expected a mirror URL starting with http://, https:// or file://, but got {url!r}")
+    return [url if url.endswith("/") else url + "/" for url in given]
+
+
+def _remote(name: str) -> Remote:
+    try:
+        return REMOTE_DATASETS[name]
+    except KeyError:
+        raise ValueError(
+            f"no download for dataset {name!r}; expected one of {sorted(REMOTE_DATASETS)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- one file
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _parse_idx(raw: bytes, what: str) -> np.ndarray:
+    """Decodes an IDX file (big-endian header, then the array) of unsigned bytes."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{what}: expected an IDX file (magic 0x0000), but got {raw[:4].hex() or 'nothing'}")
+    if raw[2] != 0x08:
+        raise ValueError(f"{what}: expected IDX type 0x08 (unsigned byte), but got 0x{raw[2]:02x}")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{what}: truncated IDX header ({len(raw)} bytes)")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    size = int(np.prod(shape, dtype=np.int64))
+    if len(raw) - header != size:
+        raise ValueError(
+            f"{what}: expected {size} bytes of data for shape {shape}, but got {len(raw) - header}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
+
+
+def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.ndarray:
+    """The verified array in ``gz``; a ValueError naming the checksum if it does not match."""
+    expected = remote.digests[part]
+    if remote.check == "md5-gz":
+        got = hashlib.md5(gz).hexdigest()
+        if got != expected:
+            raise ValueError(
+                f"checksum mismatch for {source}: expected md5 {expected}, but got {got} (corrupt download)"
+            )
+    try:
+        raw = gzip.decompress(gz)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise ValueError(f"{source}: expected a gzip file, but it could not be read ({exc})") from None
+    array = _parse_idx(raw, source)
+    if remote.check == "sha256-array":
+        got = _sha256(array)
+        if got != expected:
+            raise ValueError(
+                f"checksum mismatch for {source}: expected sha256 {expected} of the decoded "
+                f"array, but got {got} (corrupt download)"
+            )
+    return array
+
+
+def _get_part(remote: Remote, part: str, local: Path, mirrors: list[str]) -> np.ndarray:
+    """One verified array: from a gz file the user put in ``local``, else from the first mirror that works."""
+    filename = remote.files[part]
+    manual = local / filename
+    if manual.is_file():
+        return _decode_and_check(remote, part, manual.read_bytes(), str(manual))
+    failures: list[str] = []
+    corrupt: ValueError | None = None
+    for base in mirrors:
+        url = base + filename
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT) as response:  # noqa: S310 (schemes checked)
+                gz = response.read()
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
+            continue
+        try:
+            return _decode_and_check(remote, part, gz, url)
+        except ValueError as exc:
+            corrupt = exc  # try the next mirror; refuse if none has a good copy
+    if corrupt is not None:
+        raise corrupt
+    files = ", ".join(remote.files.values())
+    raise ValueError(
+        f"{remote.name} is not in the cache {local.parent} and no mirror could be reached "
+        f"({'; '.join(failures)}); run `hpsearch data download {remote.name}` when online (or copy "
+        f"the {remote.name}.npz it makes into {local.parent}/), or put the IDX files {files} in {local}/"
+    )
+
+
+# --------------------------------------------------------------------------- the cache
+def _version(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced (inode, mtime, size); None when there is no file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=2)
+def _read_cache(name: str, path: str, version: tuple[int, int, int]) -> dict[str, np.ndarray] | None:
+    """The four arrays in a cache file if it is whole and matches ``name``; else None.
+
+    Cached per file version and process: a study checks its dataset, then every trial of a
+    worker loads it, and the file is read and verified once. The arrays are read-only, since
+    every caller shares them.
+    """
+    remote = _remote(name)
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            arrays = {part: d[part] for part in PARTS}
+    except Exception:  # a torn or foreign file is no cache: it is downloaded again
+        return None
+    if remote.check == "sha256-array":
+        if any(_sha256(arrays[p]) != remote.digests[p] for p in PARTS):
+            return None
+    # The MD5 digests are of the gz files, which are not kept: the sizes are what can be checked.
+    elif not (
+        len(arrays["x_train"]) == len(arrays["y_train"]) == remote.n_train
+        and len(arrays["x_test"]) == len(arrays["y_test"]) == remote.n_test
+    ):
+        return None
+    for array in arrays.values():
+        array.flags.writeable = False
+    return arrays
+
+
+def _cached(name: str, path: Path) -> dict[str, np.ndarray] | None:
+    version = _version(path)
+    return None if version is None else _read_cache(name, str(path.resolve()), version)
+
+
+def _fetch_all(
+    name: str, folder: Path, mirrors: str | Sequence[str] | None, force: bool
+) -> tuple[Path, dict[str, np.ndarray]]:
+    """The cache file of ``name`` in ``folder`` and its verified arrays, downloaded if needed."""
+    path = folder / f"{name}.npz"
+    arrays = None if force else _cached(name, path)
+    if arrays is not None:
+        return path, arrays
+    remote = _remote(name)
+    urls = mirrors_for(name, mirrors)
+    arrays = {part: _get_part(remote, part, folder / name, urls) for part in PARTS}
+    n_train, n_test = len(arrays["x_train"]), len(arrays["x_test"])
+    if len(arrays["y_train"]) != n_train or len(arrays["y_test"]) != n_test:
+        raise ValueError(
+            f"{name}: expected as many labels as images, but got {n_train} train images with "
+            f"{len(arrays['y_train'])} labels and {n_test} test images with {len(arrays['y_test'])}"
+        )
+    # Under a temporary name, then renamed: a reader (another worker) never sees half a file,
+    # and concurrent downloads of the same dataset each write a whole one.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as tmp, open(tmp, "wb") as fh:
+            # A file object, not the path: np.savez_compressed would append ".npz" to the name.
+            np.savez_compressed(fh, **arrays)
+    except OSError as exc:
+        raise ValueError(f"cannot write the {name} cache {path}: {exc.strerror or exc}") from None
+    for array in arrays.values():
+        array.flags.writeable = False  # as when read from the cache: one rule for every caller
+    return path, arrays
+
+
+def download(
+    name: str,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    mirrors: str | Sequence[str] | None = None,
+    force: bool = False,
+) -> Path:
+    """Downloads a dataset's IDX gz files, checks them, and caches the arrays as a compressed .npz.
+
+    Does nothing but return the path when a valid cache already exists (unless ``force``).
+    Nothing is written unless all four files arrive and match their checksums.
+
+    Args:
+        name: ``"mnist"`` or ``"fashion-mnist"``.
+        cache_dir: The cache folder (default ``$HPSEARCH_DATA`` or ``~/.cache/hpsearch``).
+        mirrors: Base URLs to try in order (default ``$HPSEARCH_MIRROR`` or the public mirrors).
+        force: Download again even if cached.
+
+    Returns:
+        The path of the cached .npz.
+
+    Raises:
+        ValueError: Unknown dataset; no mirror reachable and no cache (offline); a file that
+            fails its checksum or is not an IDX gz file; a cache that cannot be written.
+
+    Example:
+        >>> download("mnist")  # doctest: +SKIP
+        PosixPath('/home/me/.cache/hpsearch/mnist.npz')
+    """
+    _remote(name)  # an unknown name is refused before the cache folder is looked at
+    return _fetch_all(name, cache_folder(cache_dir), mirrors, force)[0]
+
+
+def load_remote(name: str) -> dict[str, np.ndarray]:
+    """The verified arrays of a downloadable dataset, from the cache, downloaded first if needed.
+
+    Args:
+        name: ``"mnist"`` or ``"fashion-mnist"``.
+
+    Returns:
+        ``x_train``, ``y_train``, ``x_test``, ``y_test`` as the IDX files hold them (uint8,
+        images 3-d), read-only: callers share them through the per-process cache.
+
+    Raises:
+        ValueError: As :func:`download`.
+    """
+    _remote(name)
+    return _fetch_all(name, cache_folder(), None, False)[1]

@@ -1,0 +1,1 @@
+"""Where trials run: the local pool (loky processes or threads), Dask, worker set-up, signals."""

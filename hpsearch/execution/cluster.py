@@ -1,0 +1,304 @@
+"""Running a study's trials on a Dask cluster, through the ``distributed`` client.
+
+The study driver (strategy, storage, reports) stays in the user's process; only
+:func:`hpsearch.execution.workers.run_task` calls travel to the workers. Each call carries the small
+settings and params, never the data: a worker loads the dataset by name the first time it needs
+it and keeps it (:func:`hpsearch.data.datasets.make_split` caches per process), so the data reaches each
+worker once. A trial depends only on its params, the study seed and its number, so the results
+are those of a local run with the same seed.
+
+When a worker process dies, the scheduler runs the trials it held again on another worker
+(``distributed.scheduler.allowed-failures`` times, 3 by default). A trial that takes down more
+workers than that is recorded FAILED and the study goes on. (The client is used directly rather
+than through joblib's ``dask`` backend, which ignores ``n_jobs`` and waits forever for a task
+the scheduler gave up on.)
+
+Example:
+    >>> from hpsearch.execution.cluster import connect, cluster_info
+    >>> client = connect("tcp://127.0.0.1:8786")  # doctest: +SKIP
+    >>> cluster_info(client)  # doctest: +SKIP
+    ClusterInfo(address='tcp://127.0.0.1:8786', workers=2, threads=2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+from uuid import uuid4
+
+from hpsearch.storage.folder import StudyError
+
+__all__ = ["ClusterInfo", "ClusterLost", "ClusterPool", "connect", "cluster_info", "describe"]
+
+INSTALL_HINT = 'pip install "hpsearch[dask]"'
+LOST = ("lost the connection to the dask scheduler; the finished trials are saved: "
+        "run the same study again to resume it")
+# Seconds without any worker before a study says so (it goes on waiting).
+NO_WORKERS_NOTICE = 30.0
+POLL = 0.05  # seconds between looks for finished trials
+CHECK_EVERY = 1.0  # seconds between questions to the scheduler about its workers
+CLOSE_TIMEOUT = 2.0  # seconds to close a client whose scheduler may be gone
+
+
+class ClusterLost(StudyError):
+    """The connection to the scheduler broke during a study (one line, as the CLI prints it)."""
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(f"backend 'dask' needs dask.distributed, which is not installed: {INSTALL_HINT}") from None
+    return distributed
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a study can use on a cluster right now.
+
+    Attributes:
+        address: The scheduler's address.
+        workers: Connected worker processes.
+        threads: Their threads in all: the trials that can run at once.
+    """
+
+    address: str
+    workers: int
+    threads: int
+
+    def __str__(self) -> str:
+        return f"dask scheduler {self.address}: {self.workers} worker(s), {self.threads} thread(s)"
+
+
+def connect(scheduler: Any, timeout: float = 5.0) -> Any:
+    """A client of the cluster: ``scheduler`` itself if it is a client, else a new one.
+
+    Args:
+        scheduler: A scheduler address (``"tcp://host:port"``) or a ``distributed.Client``.
+        timeout: Seconds to wait for the scheduler to answer.
+
+    Returns:
+        A connected ``distributed.Client``. The caller closes it if it is not ``scheduler``.
+
+    Raises:
+        ValueError: dask.distributed is not installed, ``scheduler`` is neither an address nor a
+            client, the client is closed, or the scheduler did not answer within ``timeout``.
+    """
+    distributed = _distributed()
+    if isinstance(scheduler, distributed.Client):
+        if scheduler.status not in ("running", "connecting", "newly-created"):
+            raise ValueError(f"the distributed.Client given as scheduler is {scheduler.status}, not running")
+        return scheduler
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ValueError(
+            "backend 'dask' needs a scheduler address like 'tcp://HOST:8786' or a distributed.Client, "
+            f"but got {scheduler!r}"
+        )
+    if not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be positive seconds, but got {timeout!r}")
+    address = _checked_address(scheduler.strip())
+    import dask
+
+    # Both settings: the client's own timeout bounds its first handshake, the comm timeout
+    # every connection it makes (distributed's default is 30 s).
+    with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+        try:
+            return distributed.Client(address, timeout=timeout, set_as_default=False)
+        except Exception as exc:
+            raise ValueError(
+                f"cannot reach the dask scheduler at {address} within {timeout:g} s: {_first_line(exc)}"
+            ) from None
+
+
+def _checked_address(address: str) -> str:
+    """``address`` if distributed can parse it; refused before a client is made of it.
+
+    A client made of an address it cannot parse fails in the middle of its construction and
+    leaves a half-made object whose finaliser, at interpreter exit, waits 10 s and prints a
+    traceback ("Exception ignored in Client.__del__").
+
+    Raises:
+        ValueError: Not an address like ``tcp://HOST:PORT``.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(address)
+        if protocol in ("tcp", "tls"):
+            _, port = parse_host_port(location)
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"expected a port in 1..65535, but got {location!r}")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"scheduler {address!r} is not an address like tcp://HOST:8786: {_first_line(exc)}") from None
+    return address
+
+
+def cluster_info(client: Any) -> ClusterInfo:
+    """The workers and threads the client's scheduler has now."""
+    ncores = client.ncores()
+    return ClusterInfo(str(client.scheduler.address), len(ncores), int(sum(ncores.values())))
+
+
+def describe(scheduler: Any, timeout: float = 5.0) -> ClusterInfo:
+    """Connects, reports the cluster's size, and closes the connection if it opened one.
+
+    What a :class:`~hpsearch.study.study.Study` calls on construction, so that a wrong address fails
+    at once, before anything is written.
+
+    Raises:
+        ValueError: As :func:`connect`.
+    """
+    client = connect(scheduler, timeout)
+    try:
+        return cluster_info(client)
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+class ClusterPool:
+    """The Dask side of :class:`hpsearch.execution.pool.Pool`: submit, wait for the first to finish, read.
+
+    Args:
+        scheduler: A scheduler address (``"tcp://host:port"``) or a ``distributed.Client``.
+        n_jobs: Most tasks on the cluster at once, or -1 for every thread it has now.
+        timeout: Seconds to wait for the scheduler to answer.
+        wait_for_workers: Seconds to wait for a first worker if the cluster has none.
+
+    Raises:
+        ValueError: As :func:`connect`, or no worker joined in time.
+    """
+
+    def __init__(self, scheduler: Any, n_jobs: int, *, timeout: float = 5.0,
+                 wait_for_workers: float = 30.0, no_workers_notice: float | None = None) -> None:
+        self._distributed = _distributed()
+        self.scheduler = scheduler
+        self.no_workers_notice = NO_WORKERS_NOTICE if no_workers_notice is None else no_workers_notice
+        self._futures: list[Any] = []
+        self.client = connect(scheduler, timeout)
+        # The study says in one line what befell the cluster; distributed's own log (tracebacks
+        # of failed reconnections, lost workers) would bury it, so it is held back meanwhile.
+        self._levels = _quiet(["distributed"])
+        try:
+            self.limit = n_jobs if n_jobs > 0 else sum(self.client.ncores().values())
+            if self.limit < 1:
+                try:
+                    self.client.wait_for_workers(1, timeout=wait_for_workers)
+                except Exception:
+                    address = self.client.scheduler.address
+                    raise ValueError(
+                        f"the dask scheduler {address} has no workers after {wait_for_workers:g} s; "
+                        f"start some with: dask worker {address}"
+                    ) from None
+                self.limit = sum(self.client.ncores().values())
+        except BaseException:
+            self.close(cancel=True)
+            raise
+        self._finished = self._distributed.as_completed([], loop=self.client.loop)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self.client.submit(fn, *args, pure=False, key=f"hpsearch-{uuid4().hex}")
+        self._futures.append(future)
+        self._finished.add(future)
+        return future
+
+    def wait(self, futures: Sequence[Any]) -> list[Any]:
+        """The futures that have finished, waiting for at least one (``futures``: those running).
+
+        While it waits it watches the cluster: with no worker left for ``no_workers_notice``
+        seconds it says so (a warning, once a spell) and goes on waiting, since workers may
+        come back and the scheduler will give them the trials; a scheduler gone for good ends
+        the wait (:class:`ClusterLost`).
+
+        Raises:
+            ClusterLost: The client lost its scheduler.
+        """
+        alone_since: float | None = None
+        checked = time.monotonic()
+        while not self._finished.has_ready():
+            if self._finished.is_empty():
+                return []
+            time.sleep(POLL)  # short sleeps: a signal stops the study at once
+            now = time.monotonic()
+            if now - checked < CHECK_EVERY:
+                continue
+            checked = now
+            workers = self._workers()
+            if workers:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = now
+            elif alone_since != -1.0 and now - alone_since >= self.no_workers_notice:
+                alone_since = -1.0  # said once for this spell without workers
+                warnings.warn(f"no dask workers for {self.no_workers_notice:g} s; waiting for some to join "
+                              f"{self.client.scheduler.address} (Ctrl-C stops, finished trials are kept)",
+                              stacklevel=2)
+        return list(self._finished.next_batch(block=False))
+
+    def _workers(self) -> int:
+        """Workers the scheduler has now.
+
+        Raises:
+            ClusterLost: The scheduler does not answer.
+        """
+        if self.client.status not in ("running", "connecting"):
+            raise ClusterLost(LOST)
+        try:
+            return len(self.client.nthreads())
+        except Exception:  # noqa: BLE001 (whatever the comm raised: the scheduler is gone)
+            raise ClusterLost(LOST) from None
+
+    def outcome(self, future: Any, task: Any) -> tuple[Any, Any]:
+        """``(record, checkpoint)`` of a finished future; a task the scheduler gave up on is FAILED.
+
+        Raises:
+            ClusterLost: The connection to the scheduler broke.
+        """
+        self._futures.remove(future)
+        if future.status == "finished":
+            return future.result()
+        if future.status == "cancelled":
+            raise ClusterLost(LOST)
+        exc = future.exception()
+        if not isinstance(exc, self._distributed.KilledWorker):
+            raise exc
+        return task.lost(f"dask workers died while running this trial, killed or out "
+                         f"of memory? (KilledWorker: {_first_line(exc)})"), None
+
+    def close(self, cancel: bool) -> None:
+        """Cancels what is still on the cluster (if asked), and closes a client this pool opened."""
+        if cancel and self._futures:
+            with contextlib.suppress(Exception):
+                self.client.cancel(self._futures)
+        self._futures = []
+        try:
+            if self.client is not self.scheduler:
+                with contextlib.suppress(Exception):
+                    self.client.close(timeout=CLOSE_TIMEOUT)
+        finally:
+            _restore(self._levels)
+            self._levels = {}
+
+
+def _quiet(roots: Sequence[str]) -> dict[str, int]:
+    """Raises the loggers under ``roots`` above CRITICAL; returns their levels, for :func:`_restore`."""
+    names = [name for name in logging.Logger.manager.loggerDict
+             if any(name == root or name.startswith(root + ".") for root in roots)]
+    levels = {name: logging.getLogger(name).level for name in {*roots, *names}}
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    return levels
+
+
+def _restore(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

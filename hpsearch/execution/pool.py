@@ -1,0 +1,336 @@
+"""Where tasks run: local worker processes (loky), threads, or a Dask cluster, behind one small interface.
+
+A :class:`Pool` takes tasks (:class:`hpsearch.execution.workers.Task`) with :meth:`Pool.submit`, keeps at
+most ``n_jobs`` of them on the workers at once, and yields each result as it finishes from
+:meth:`Pool.results`; tasks may be submitted while results are read, so a caller can keep the
+workers busy while it decides what comes next. A task whose worker died comes back as its
+FAILED record (:meth:`Task.lost`): on the local process pool a :class:`DeathWatch` tells which
+task the dead worker held, and the tasks stopped with it run again; on Dask the scheduler runs
+them again by itself. A task's result depends on the task alone, never on the worker.
+
+Leaving the pool early (an interrupt) drops the queued tasks and stops the local workers at once,
+so nothing outlives the study.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import os
+import queue
+import select
+import signal
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.execution.workers import Task, die_with_parent, marked, run_task
+
+__all__ = ["BACKENDS", "Pool", "DeathWatch", "shutdown"]
+
+BACKENDS = ("loky", "threading", "dask")
+# Seconds an idle local worker waits for the next study before it exits.
+IDLE_TIMEOUT = 60
+
+
+def local_workers(n_jobs: int) -> int:
+    """Worker count on this machine: ``n_jobs``, -1 for one per core, never more than the cores."""
+    cores = os.cpu_count() or 1
+    return cores if n_jobs < 0 else min(n_jobs, cores)
+
+
+def _loky(n: int) -> Any:
+    from joblib.externals.loky import get_reusable_executor
+
+    with _signals_blocked():
+        # The workers learn their parent's pid to end at once if it died while they started.
+        return get_reusable_executor(max_workers=n, timeout=IDLE_TIMEOUT, initializer=die_with_parent,
+                                     initargs=(os.getpid(),))
+
+
+def _start_trackers() -> None:
+    """Starts the resource trackers of loky and of multiprocessing, if they are not running.
+
+    loky starts them with the first worker; but Python 3.11's multiprocessing tracker unblocks
+    SIGINT in the calling thread when it has started, which would undo :func:`_signals_blocked`
+    for the workers started right after it. Started here, before the block, it is left running.
+    """
+    from joblib.externals.loky.backend import resource_tracker
+
+    resource_tracker.ensure_running()
+    if os.name == "posix":
+        from multiprocessing import resource_tracker as mp_resource_tracker
+
+        mp_resource_tracker.ensure_running()
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Blocks SIGINT and SIGTERM in this thread while worker processes (and their manager thread) start.
+
+    A process inherits its parent thread's blocked signals, so a Ctrl-C at the terminal, which
+    reaches the whole process group, never interrupts a worker still importing (it would print
+    a traceback); the study stops its workers itself. Nor can a signal to the study cut a
+    worker's start in two, leaving a process the pool does not know of. The signal, if one
+    came, is delivered here when the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    _start_trackers()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def shutdown() -> None:
+    """Stops this process's local worker processes now (the command line calls it before exiting).
+
+    Only an executor that exists is stopped: asking loky for "the" executor would build (and
+    may start workers for) a new one when the last was already shut down.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        _kill(executor)
+
+
+def _kill(executor: Any) -> None:
+    """Shuts a loky executor down now, its workers killed.
+
+    loky's manager thread cancels the tasks not yet handed to a worker but leaves their ids in
+    its queue, then looks one up and dies of a KeyError, printing a traceback ("Exception in
+    thread ExecutorManagerThread"). Those ids are taken out first: their tasks are dropped anyway.
+    """
+    ids = getattr(executor, "_work_ids", None)
+    if isinstance(ids, queue.Queue):
+        with contextlib.suppress(queue.Empty):
+            while True:
+                ids.get_nowait()
+    executor.shutdown(wait=True, kill_workers=True)
+
+
+class Pool:
+    """Runs :class:`~hpsearch.execution.workers.Task` s for one study, results as they finish.
+
+    Args:
+        config: The study's fixed settings (sent with every task).
+        seed: The study seed.
+        backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"``.
+        n_jobs: Most tasks running at once; -1: one per core (with dask: every thread the
+            cluster has when the pool opens).
+        scheduler: With dask, an address or a ``distributed.Client``.
+        folder: A folder for the death watch's markers (local processes only).
+        fn: What runs a task: ``fn(config, seed, task) -> (record, checkpoint)``; picklable.
+
+    Example:
+        >>> with Pool(TrainConfig(epochs=2), 0, "loky", 2) as pool:  # doctest: +SKIP
+        ...     pool.submit(Task(0, {"lr": 0.01}))
+        ...     [record.val_acc for _, record, _ in pool.results()]
+    """
+
+    def __init__(self, config: TrainConfig, seed: int, backend: str, n_jobs: int, *,
+                 scheduler: Any = None, folder: str | os.PathLike[str] | None = None,
+                 fn: Any = run_task) -> None:
+        self.config, self.seed, self.fn = config, seed, fn
+        self.backend, self.n_jobs, self.scheduler = backend, n_jobs, scheduler
+        self._folder = Path(folder) if folder is not None else None
+        self._queue: list[Task] = []
+        self._running: dict[Any, Task] = {}
+        self._cluster: Any = None
+        self._watch: DeathWatch | None = None
+        self._executor: Any = None
+        self.limit = 1
+
+    def __enter__(self) -> Pool:
+        if self.backend == "dask":
+            from hpsearch.execution.cluster import ClusterPool
+
+            self._cluster = ClusterPool(self.scheduler, self.n_jobs)
+            self.limit = self._cluster.limit
+        else:
+            self.limit = local_workers(self.n_jobs)
+            if self.backend == "threading":
+                self._executor = cf.ThreadPoolExecutor(self.limit, thread_name_prefix="hpsearch-trial")
+            else:
+                self._executor = _loky(self.limit)
+                if self._folder is not None and self.limit > 1:
+                    self._watch = DeathWatch(self._folder).__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        early = exc_type is not None or bool(self._running)
+        self._queue.clear()
+        try:
+            if self._cluster is not None:
+                self._cluster.close(cancel=early)
+            elif self.backend == "threading":
+                self._executor.shutdown(wait=not early, cancel_futures=True)
+            elif early:  # an interrupt: stop the workers now rather than let them finish
+                _kill(self._executor)
+        finally:
+            self._running.clear()
+            if self._watch is not None:
+                self._watch.__exit__()
+
+    def submit(self, task: Task) -> None:
+        """Queues ``task``; it starts as soon as a worker is free."""
+        self._queue.append(task)
+
+    @property
+    def busy(self) -> int:
+        """Tasks queued or running."""
+        return len(self._queue) + len(self._running)
+
+    def results(self) -> Iterator[tuple[Task, Any, Any]]:
+        """Yields ``(task, record, checkpoint)`` as tasks finish, until none is queued or running."""
+        while self._queue or self._running:
+            self._fill()
+            if self._cluster is not None:
+                for future in self._cluster.wait(list(self._running)):
+                    task = self._running.pop(future)
+                    yield (task, *self._cluster.outcome(future, task))
+                continue
+            done, _ = cf.wait(list(self._running), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                task = self._running.pop(future, None)
+                if task is None:
+                    continue  # already handled with a crash below
+                try:
+                    record, checkpoint = future.result()
+                except Exception as exc:
+                    if not _is_crash(exc):
+                        raise
+                    yield from self._crashed(task, exc)
+                    break
+                yield task, record, checkpoint
+
+    def _fill(self) -> None:
+        # A local pool gets one task ahead per worker, so that no worker waits for this process
+        # to hand it the next one; on a cluster, n_jobs caps what is there at all.
+        ahead = self.limit if self._cluster is not None else 2 * self.limit
+        while self._queue and len(self._running) < ahead:
+            task = self._queue.pop(0)
+            if self._cluster is not None:
+                future = self._cluster.submit(self.fn, self.config, self.seed, task)
+            else:
+                marker = self._watch.marker(task) if self._watch is not None else None
+                with _signals_blocked():  # the pool may start a worker now
+                    future = self._executor.submit(marked, marker, self.fn, self.config, self.seed, task)
+            self._running[future] = task
+
+    def _crashed(self, task: Task, exc: BaseException) -> Iterator[tuple[Task, Any, Any]]:
+        """A worker died: its task is FAILED, the others stopped with it run again."""
+        running = {**self._running}
+        running[None] = task
+        self._running.clear()
+        tasks = list(running.values())
+        lost = self._watch.lost(tasks) if self._watch is not None else tasks
+        message = f"worker process died (killed or out of memory): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        self._queue[:0] = [t for t in tasks if t not in lost]
+        self._executor = _loky(self.limit)
+        for t in lost:
+            yield t, t.lost(message), None
+
+
+def _is_crash(exc: BaseException) -> bool:
+    from joblib.externals.loky.process_executor import BrokenProcessPool
+
+    return isinstance(exc, BrokenProcessPool)
+
+
+class DeathWatch:
+    """Notes when each worker process holding a task exits, while the pool runs.
+
+    joblib's process pool (loky) answers the death of one worker by stopping all of them, so the
+    error alone cannot tell the task that crashed (killed, out of memory) from those stopped
+    with it. Each worker therefore leaves a marker holding its pid while it trains (see
+    :func:`hpsearch.execution.workers.marked`), and a thread here notes when each of those pids exits
+    (Linux pidfds; elsewhere every task running at the crash counts as lost). After a crash,
+    the tasks whose worker exited first are the lost ones; the others simply run again.
+
+    Args:
+        folder: Where workers leave their markers (emptied on entry and exit).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.deaths: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> DeathWatch:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        if hasattr(os, "pidfd_open"):
+            self._thread = threading.Thread(target=self._watch, name="hpsearch-death-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @staticmethod
+    def name(task: Task) -> str:
+        number, repeat, refit = task.key
+        return str(number) if repeat is None else f"{number}.{repeat}{'r' if refit else ''}"
+
+    def marker(self, task: Task) -> str:
+        return str(self.folder / self.name(task))
+
+    def _markers(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for entry in os.scandir(self.folder):
+            try:
+                found[entry.name] = int(Path(entry.path).read_text() or "0")
+            except (OSError, ValueError):
+                continue  # a marker being written or removed right now
+        return found
+
+    def _watch(self) -> None:
+        poller = select.poll()
+        fds: dict[int, int] = {}
+        pids: dict[int, int] = {}
+        try:
+            while not self._stop.is_set():
+                for pid in set(self._markers().values()):
+                    if pid in pids.values() or pid in self.deaths or pid <= 0:
+                        continue
+                    try:
+                        fd = os.pidfd_open(pid)
+                    except ProcessLookupError:
+                        self.deaths[pid] = time.monotonic()
+                        continue
+                    pids[fd] = pid
+                    fds[pid] = fd
+                    poller.register(fd, select.POLLIN)
+                ready = poller.poll(20)
+                now = time.monotonic()  # one time for all pids seen in one wake-up: a tie
+                for fd, _ in ready:
+                    pid = pids.pop(fd)
+                    self.deaths[pid] = now
+                    poller.unregister(fd)
+                    os.close(fds.pop(pid))
+        finally:
+            for fd in pids:
+                os.close(fd)
+
+    def lost(self, tasks: list[Task]) -> list[Task]:
+        """The tasks whose worker exited first (all that were running, if that is unknown)."""
+        time.sleep(0.1)  # let the watch thread see the exits the pool has just caused
+        markers = self._markers()
+        running = {self.name(t): t for t in tasks if self.name(t) in markers}
+        times = {n: self.deaths[markers[n]] for n in running if markers[n] in self.deaths}
+        if not times:
+            return list(running.values()) or list(tasks)
+        first = min(times.values())
+        return [running[n] for n, t in times.items() if t == first]

@@ -1,0 +1,277 @@
+"""What the confirm stage's runs say: the confirmed table, the choice, the headline, comparisons.
+
+Pure functions from :class:`~hpsearch.trial.RepeatResult` records to tables and one-line
+summaries (:mod:`hpsearch.study.confirm` runs the stage, :mod:`hpsearch.reports.publish` writes the files).
+Refit runs (trained on training plus validation images) have no validation score: they are
+shown beside the repeats but never averaged with them nor used to choose.
+
+A run without a score (FAILED, DIVERGED, TIMEOUT) counts as 0 in the means of the scores its
+configuration's other runs have, as it does in the choice: the configuration did fail there.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Sequence
+
+import pandas as pd
+
+from hpsearch.reports.ranking import decimals_for, format_frame, wilson
+from hpsearch.trial import RepeatResult
+
+__all__ = ["confirmed_table", "display_confirmed", "choose", "headline", "comparison", "format_comparison",
+           "THRESHOLDS"]
+
+THRESHOLDS = (0.95, 0.97, 0.98)
+_METRICS = ("train", "val", "test")
+
+
+def _scores(runs: Sequence[RepeatResult], metric: str) -> list[float]:
+    """The runs' ``<metric>_acc``: 0 for a run without a score, when the others have that score."""
+    scored = [getattr(r, f"{metric}_acc") for r in runs if r.ok and getattr(r, f"{metric}_acc") is not None]
+    return [*scored, *[0.0] * sum(not r.ok for r in runs)] if scored else []
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (NaN for what cannot be computed)."""
+    mean = statistics.fmean(values) if values else math.nan
+    return mean, statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+def _size(runs: Sequence[RepeatResult], attr: str) -> int | None:
+    return next((getattr(r, attr) for r in runs if getattr(r, attr)), None)
+
+
+def _by_trial(repeats: Sequence[RepeatResult]) -> dict[int, list[RepeatResult]]:
+    groups: dict[int, list[RepeatResult]] = {}
+    for r in sorted(repeats, key=lambda r: (r.number, r.repeat)):
+        if not r.refit:
+            groups.setdefault(r.number, []).append(r)
+    return groups
+
+
+def _short(value: Any) -> str:
+    return f"{value:.2g}" if isinstance(value, float) else str(value)
+
+
+def choose(repeats: Sequence[RepeatResult], numbers: Sequence[int] | None = None) -> int | None:
+    """The trial whose repeats have the best mean validation accuracy.
+
+    Refit runs do not count; None when no repeat has a validation score. With ``numbers`` (the
+    confirmed trials, best ranked first) only those count and a tie goes to the better ranked;
+    without, a tie goes to the earlier trial.
+
+    Example:
+        >>> choose(study.repeats_done)  # doctest: +SKIP
+        12
+    """
+    means = {n: _mean_sd(_scores(runs, "val"))[0] for n, runs in _by_trial(repeats).items()}
+    rank = {n: i for i, n in enumerate(numbers)} if numbers is not None else {n: n for n in means}
+    means = {n: m for n, m in means.items() if not math.isnan(m) and n in rank}
+    return min(means, key=lambda n: (-means[n], rank[n])) if means else None
+
+
+def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str]) -> pd.DataFrame:
+    """One row per confirmed configuration, best mean validation accuracy first (ties: earlier trial).
+
+    Args:
+        repeats: The confirm stage's runs.
+        param_names: The searched parameters, one column each.
+
+    Returns:
+        Columns ``trial``, the params, ``repeats`` (runs done), ``failed`` (runs without a
+        score), ``train_mean``, ``train_sd``, ``val_mean``, ``val_sd``, ``test_mean``, ``test_sd``
+        (sample standard deviations; empty with one run), ``n_val``, ``n_test``, then for each
+        repeat index ``r``: ``train_acc_r<r>``, ``val_acc_r<r>``, ``test_acc_r<r>``,
+        ``seconds_r<r>``; with refit runs also ``refit_train_acc`` and ``refit_test_acc``.
+
+    Example:
+        >>> confirmed_table(study.repeats_done, study.space.names)  # doctest: +SKIP
+    """
+    groups = _by_trial(repeats)
+    refits = {r.number: r for r in repeats if r.refit}
+    indices = sorted({r.repeat for runs in groups.values() for r in runs})
+    rows = []
+    for number, runs in groups.items():
+        row: dict[str, Any] = {"trial": number, **{p: runs[0].params.get(p) for p in param_names},
+                               "repeats": len(runs), "failed": sum(not r.ok for r in runs)}
+        for metric in _METRICS:
+            row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(runs, metric))
+        row.update(n_val=_size(runs, "n_val"), n_test=_size(runs, "n_test"))
+        by_index = {r.repeat: r for r in runs}
+        for i in indices:
+            r = by_index.get(i)
+            for metric in _METRICS:  # NaN, not None: a float column, an empty CSV cell
+                value = getattr(r, f"{metric}_acc") if r is not None else None
+                row[f"{metric}_acc_r{i}"] = math.nan if value is None else value
+            row[f"seconds_r{i}"] = round(r.seconds, 4) if r is not None else math.nan
+        if refits:
+            refit = refits.get(number)
+            row["refit_train_acc"] = refit.train_acc if refit else None
+            row["refit_test_acc"] = refit.test_acc if refit else None
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=["trial", *param_names, "repeats", "failed"])
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["val_mean", "trial"], ascending=[False, True], na_position="last", kind="mergesort")
+    for column in ("n_val", "n_test"):
+        df[column] = df[column].astype("Int64")
+    return df.reset_index(drop=True)
+
+
+def display_confirmed(df: pd.DataFrame, param_names: Sequence[str]) -> pd.DataFrame:
+    """A confirmed table (see :func:`confirmed_table`) as strings for reading: ``mean ± sd`` of
+    each score to the decimals its set size carries; the per-repeat columns are left to the CSV.
+
+    Example:
+        >>> display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])  # doctest: +SKIP
+    """
+    rows = []
+    for row in df.to_dict("records"):
+        dv, dt = (decimals_for(None if pd.isna(row[c]) else row[c]) for c in ("n_val", "n_test"))
+        out = {"trial": str(row["trial"]), **{p: _short(row[p]) for p in param_names},
+               "repeats": str(row["repeats"]) + (f" ({row['failed']} failed)" if row["failed"] else "")}
+        for metric, d in (("train", dv), ("val", dv), ("test", dt)):
+            out[{"val": "validation"}.get(metric, metric)] = _pm(row[f"{metric}_mean"], row[f"{metric}_sd"], d)
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any]) -> str:
+    """One line on the chosen configuration: its validation and test accuracy over the repeats.
+
+    Scores keep the decimals their set size can carry (see :func:`hpsearch.reports.ranking.decimals_for`);
+    the test part's 95% interval is the Wilson interval of the mean on its size.
+
+    Args:
+        repeats: The confirm stage's runs (those of other trials are ignored).
+        number: The chosen trial (see :func:`choose`).
+        params: Its params.
+
+    Example:
+        >>> headline(runs, 12, {"lr": 0.0089, "weight_decay": 3.2e-6})  # doctest: +SKIP
+        'chosen: lr=0.0089, weight_decay=3.2e-06 (trial 12) | validation 0.74 ± 0.03 (3 repeats,
+        100 images) | test 0.66 ± 0.01 (2,000 test images, 95% interval ±0.02)'
+    """
+    runs = _by_trial(repeats).get(number, [])
+    text = "chosen: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()) + f" (trial {number})"
+    if not runs:
+        return text + " | no confirmed run yet"
+    failed = sum(not r.ok for r in runs)
+    n_val, n_test = _size(runs, "n_val"), _size(runs, "n_test")
+    what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"] + [f"{failed} failed"] * bool(failed)
+    val, val_sd = _mean_sd(_scores(runs, "val"))
+    d = decimals_for(n_val)
+    text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + [f'{n_val:,} images'] * bool(n_val))})"
+    test, test_sd = _mean_sd(_scores(runs, "test"))
+    if math.isnan(test):
+        return text + " | no test part in this dataset"
+    d = decimals_for(n_test)
+    size = ""
+    if n_test:
+        low, high = wilson(test, n_test)
+        size = f" ({n_test:,} test images, 95% interval ±{(high - low) / 2:.{d}f})"
+    return text + f" | test {_pm(test, test_sd, d)}{size}"
+
+
+def _pm(mean: float, sd: float, d: int) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.{d}f}" if math.isnan(sd) else f"{mean:.{d}f} ± {sd:.{d}f}"
+
+
+def _first_epoch(curve: Sequence[float], threshold: float) -> int | None:
+    return next((i + 1 for i, v in enumerate(curve) if v is not None and v >= threshold), None)
+
+
+def comparison(
+    repeats: Sequence[RepeatResult], by: str, thresholds: Sequence[float] = THRESHOLDS
+) -> pd.DataFrame:
+    """Confirmed runs compared per value of one setting, as the book's readers publish it.
+
+    Every non-refit run whose params hold ``by`` counts for its value, whatever its other
+    params: confirm one configuration per value to compare like with like.
+
+    Args:
+        repeats: The confirm stage's runs.
+        by: The setting compared (a key of the runs' params), e.g. ``"optimizer"``.
+        thresholds: Test accuracies whose first epoch is reported.
+
+    Returns:
+        One row per value, in sorted order: ``by``, ``repeats``, ``train_mean``, ``train_sd``,
+        ``val_mean``, ``val_sd``, ``test_mean``, ``test_sd``, ``best_test_mean``, ``best_test_sd``
+        (each run's best test accuracy over its epochs), for each threshold ``t``
+        ``epochs_to_<t>`` (the mean first epoch at which test accuracy reached ``t``, over the
+        runs that did; empty if none did or no run has test curves) and ``reached_<t>`` (how many
+        runs did), ``seconds_mean``, ``n_val``, ``n_test``.
+
+    Raises:
+        ValueError: No run has the setting ``by``.
+
+    Example:
+        >>> print(format_comparison(comparison(study.repeats_done, "optimizer"), "markdown"))  # doctest: +SKIP
+    """
+    runs = [r for r in repeats if not r.refit]
+    groups: dict[str, tuple[Any, list[RepeatResult]]] = {}
+    for r in runs:
+        if by in r.params:
+            groups.setdefault(repr(r.params[by]), (r.params[by], []))[1].append(r)
+    if not groups:
+        names = sorted({k for r in runs for k in r.params})
+        raise ValueError(f"cannot compare by {by!r}: no confirmed run has that setting "
+                         f"(the runs' settings: {', '.join(names) or 'none, no confirmed run yet'})")
+    values = [v for v, _ in groups.values()]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    rows = []
+    for value in sorted(values, key=(lambda v: v) if numeric else str):
+        group = groups[repr(value)][1]
+        row: dict[str, Any] = {by: value, "repeats": len(group)}
+        for metric in _METRICS:
+            row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(group, metric))
+        best = [max((v for v in r.test_curve if v is not None), default=r.best_test_acc) for r in group if r.ok]
+        row["best_test_mean"], row["best_test_sd"] = _mean_sd([b for b in best if b is not None])
+        for t in thresholds:
+            firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]
+            row[f"epochs_to_{t:g}"], _ = _mean_sd(firsts)
+            row[f"reached_{t:g}"] = len(firsts)
+        row.update(seconds_mean=statistics.fmean(r.seconds for r in group),
+                   n_val=_size(group, "n_val"), n_test=_size(group, "n_test"))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for column in ("n_val", "n_test"):
+        df[column] = df[column].astype("Int64")
+    return df
+
+
+def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
+    """A comparison (see :func:`comparison`) as text.
+
+    ``table`` and ``markdown`` show ``mean ± sd`` with the decimals the set sizes can carry,
+    the epochs to each threshold (``-`` when no run reached it, ``12.5 (2 of 3)`` when some
+    did) and the mean seconds; ``csv`` and ``json`` keep every column at full precision.
+
+    Raises:
+        ValueError: Unknown format.
+
+    Example:
+        >>> print(format_comparison(comparison(runs, "optimizer"), "markdown"))  # doctest: +SKIP
+    """
+    by = df.columns[0]
+    thresholds = [c[len("epochs_to_"):] for c in df.columns if c.startswith("epochs_to_")]
+    shown = []
+    for row in df.to_dict("records"):
+        dv = decimals_for(None if pd.isna(row["n_val"]) else row["n_val"])
+        dt = decimals_for(None if pd.isna(row["n_test"]) else row["n_test"])
+        out = {by: str(row[by]), "repeats": str(row["repeats"]),
+               "train": _pm(row["train_mean"], row["train_sd"], dv),
+               "validation": _pm(row["val_mean"], row["val_sd"], dv),
+               "test": _pm(row["test_mean"], row["test_sd"], dt),
+               "best test": _pm(row["best_test_mean"], row["best_test_sd"], dt)}
+        for t in thresholds:
+            epochs, reached = row[f"epochs_to_{t}"], row[f"reached_{t}"]
+            out[f"epochs to {t}"] = "-" if not reached else f"{epochs:.1f}" + (
+                f" ({reached} of {row['repeats']})" if reached < row["repeats"] else "")
+        out["seconds"] = f"{row['seconds_mean']:.1f}"
+        shown.append(out)
+    return format_frame(df, pd.DataFrame(shown), fmt)

@@ -1,0 +1,250 @@
+"""The study folder's ``index.html`` as text: one static page, readable offline, with no script.
+
+Pure rendering from given data: the ranking, the notes, the confirmed table and headline, the
+figure paths and the study definition (``study.json``'s content, read by the caller); nothing
+here reads or writes a file (:mod:`hpsearch.reports.publish` writes the page). Figures and files are
+linked by relative path, so that the folder can be moved, zipped or opened from a file browser.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hpsearch.reports.ranking import INTERVAL, _looks_numeric, display_frame
+
+__all__ = ["render_index", "about", "INDEX"]
+
+INDEX = "index.html"
+
+_CAPTIONS = {
+    "best_curves": "Learning curves of the best trials: validation solid, training dashed; each title "
+                   "gives the final validation accuracy and its 95% interval.",
+    "history": "Search history: each trial's final validation accuracy, and the best so far.",
+    "map": "The trials over two searched parameters, coloured by validation accuracy; "
+           "crosses are trials without a score, the star the best trial.",
+    "param_scores": "Final validation accuracy against each searched parameter; the star is the best trial.",
+}
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { margin-bottom: 0.2em; } .meta { color: #666; margin-top: 0; }
+.headline { font-size: 1.1em; background: #eef5ee; border-left: 4px solid #4a4; padding: 0.5em 0.8em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #fafafa; }
+.notes li { margin-bottom: 0.4em; } code { background: #f3f3f3; padding: 0 0.2em; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: 0.9em; }
+"""
+
+_NUMERIC = {"rank", "trial", "val_acc", "best_val_acc", "train_acc", "epochs", "seconds", INTERVAL,
+            "repeats", "train", "validation", "test"}
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_short(v) for v in value) if value else "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_short(v)}" for k, v in value.items()) if value else "-"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def _space_specs(space: Any) -> list[tuple[str, str]]:
+    from hpsearch.space.search_space import SearchSpace
+
+    try:
+        parsed = SearchSpace.from_json(space)
+        return [(name, parsed[name].spec()) for name in parsed.names]
+    except Exception:  # an unexpected layout is shown as it is rather than not at all
+        return [(str(k), _short(v)) for k, v in dict(space).items()] if isinstance(space, dict) else []
+
+
+def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    strategy = settings.get("strategy")
+    if isinstance(strategy, dict):
+        extra = {k: v for k, v in strategy.items() if k != "name"}
+        rows.append(("strategy", strategy.get("name", "?") + (f" ({_short(extra)})" if extra else "")))
+    elif strategy is not None:
+        rows.append(("strategy", str(strategy)))
+    for key in ("n_trials", "seed"):
+        if key in settings:
+            rows.append((key, _short(settings[key])))
+    specs = _space_specs(settings.get("space", {}))
+    rows.extend((f"searched: {name}", spec) for name, spec in specs)
+    config = settings.get("config")
+    if isinstance(config, dict):
+        # A searched setting's config value is only its unused default: showing it beside the
+        # searched range would read as if it were fixed.
+        searched = {name for name, _ in specs}
+        rows.extend((key, _short(value)) for key, value in config.items() if key not in searched)
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes // 60:.0f} h {minutes % 60:.0f} min"
+
+
+def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[str]:
+    """The page's facts line, item by item: creation date, training time, validation size, versions.
+
+    The date is the definition's ``created`` (when present); the training time is the sum of
+    the trials' seconds (worker time: with several workers the wall time is shorter); the
+    validation size comes from the ranking's ``n_val``; numpy's version is the one rendering.
+
+    Example:
+        >>> about(ranking_df, {"created": "2024-05-01T12:00:00", "hpsearch_version": "0.1.0"})  # doctest: +SKIP
+        ['created 2024-05-01 12:00:00', '40 trials, 58.3 s of training', '100 validation images', ...]
+    """
+    settings = settings or {}
+    items = []
+    if settings.get("created"):
+        items.append("created " + str(settings["created"]).replace("T", " ")[:19])
+    if len(df):
+        n = len(df)
+        items.append(f"{n} trial{'s' if n != 1 else ''}, {_duration(float(df['seconds'].sum()))} of training")
+    sizes = sorted({int(v) for v in df["n_val"].dropna()}) if "n_val" in df.columns else []
+    if sizes:
+        shown = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,}-{sizes[-1]:,}"
+        items.append(f"{shown} validation images")
+    versions = [f"hpsearch {settings['hpsearch_version']}"] if settings.get("hpsearch_version") else []
+    items.append(", ".join(versions + [f"numpy {np.__version__}"]))
+    return items
+
+
+def _table(shown: pd.DataFrame, table_id: str) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in shown.columns)
+    body = []
+    for row in shown.itertuples(index=False):
+        cells = "".join(
+            f'<td class="num">{_e(v)}</td>' if c in _NUMERIC or _looks_numeric(str(v)) else f"<td>{_e(v)}</td>"
+            for c, v in zip(shown.columns, row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return (f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+            + "\n".join(body) + "\n</tbody>\n</table>")
+
+
+def _note(text: str) -> str:
+    # The proposed command line reads (and copies) best as code.
+    return re.sub(r"(--param \S+)", r"<code>\1</code>", _e(text))
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        rel = os.path.relpath(Path(path).resolve(), Path(folder).resolve())
+    except ValueError:  # another drive on Windows
+        rel = str(Path(path).resolve())
+    return Path(rel).as_posix()
+
+
+def render_index(
+    df: pd.DataFrame,
+    *,
+    folder: str | os.PathLike[str] = ".",
+    notes: Sequence[str] = (),
+    figures: Mapping[str, str | os.PathLike[str]] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    files: Mapping[str, str | os.PathLike[str]] | None = None,
+    top: int = 20,
+    title: str | None = None,
+    headline: str | None = None,
+    confirmed: pd.DataFrame | None = None,
+) -> str:
+    """The page as a string.
+
+    Args:
+        df: The ranking (see :func:`hpsearch.reports.ranking.ranking`).
+        folder: Where the page will live; figure and file links are made relative to it.
+        notes: Sentences on what the numbers say (edge notes, the tie note).
+        figures: Figure name to PNG path, shown in this order.
+        settings: The study definition (``study.json``'s content).
+        files: Name to path of other files to link (e.g. the CSVs).
+        top: Rows of the ranking shown.
+        title: The page title (default: the study name, else the folder name).
+        headline: One line on the chosen configuration, shown first (see
+            :func:`hpsearch.reports.confirmed.headline`).
+        confirmed: The confirmed configurations as display strings (see
+            :func:`hpsearch.reports.confirmed.display_confirmed`).
+
+    Returns:
+        HTML5 with inline CSS and no JavaScript.
+
+    Example:
+        >>> page = render_index(ranking_df, settings=definition, notes=notes)  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    settings = dict(settings) if settings else None
+    name = title or (settings or {}).get("name") or folder.resolve().name or "study"
+    n = len(df)
+    states = df["state"].value_counts().to_dict() if n else {}
+    scored = int(df["val_acc"].notna().sum()) if n else 0
+    summary = f"{n} trial{'s' if n != 1 else ''}, {scored} scored"
+    if states:
+        summary += " (" + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) + ")"
+    if scored:
+        best = display_frame(df.head(1)).iloc[0]
+        interval = f", 95% interval {best[INTERVAL]}" if INTERVAL in best.index else ""
+        summary += f"; best validation accuracy {best['val_acc']}{interval} (trial {int(df['trial'].iloc[0])})"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(name)} - hpsearch report</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+        f"<h1>{_e(name)}</h1>",
+        f'<p class="meta" id="about">{" &middot; ".join(_e(item) for item in about(df, settings))}</p>',
+    ]
+    if headline:
+        parts.append(f'<p class="headline" id="headline">{_e(headline)}</p>')
+    parts.append(f'<p id="summary">{_e(summary)}.</p>')
+    parts.append('<h2 id="notes-title">What the numbers say</h2>')
+    if notes:
+        parts.append('<ul class="notes" id="notes">')
+        parts.extend(f"<li>{_note(note)}</li>" for note in notes)
+        parts.append("</ul>")
+    else:
+        parts.append('<p id="notes">No note: the best trials do not crowd a bound of any searched range '
+                     '(checked once five or more trials have a score).</p>')
+    if confirmed is not None and len(confirmed):
+        parts.append("<h2>Confirmed: the best configurations trained again with fresh seeds</h2>")
+        parts.append(_table(confirmed, "confirmed"))
+    parts.append(f'<h2>Top {min(top, n)} of {n}</h2>')
+    parts.append(_table(display_frame(df, top), "ranking") if n else "<p>No trials yet.</p>")
+    if files:
+        links = " &middot; ".join(
+            f'<a href="{_e(_relative(Path(p), folder))}">{_e(Path(p).name)}</a>' for p in files.values()
+        )
+        parts.append(f"<p>All runs, every column: {links}</p>")
+    if figures:
+        parts.append("<h2>Figures</h2>")
+        for key, path in figures.items():
+            src = _relative(Path(path), folder)
+            caption = _CAPTIONS.get(key, key.replace("_", " "))
+            parts.append(
+                f'<figure id="fig-{_e(key)}"><img src="{_e(src)}" alt="{_e(caption)}">'
+                f"<figcaption>{_e(caption)}</figcaption></figure>"
+            )
+    if settings:
+        parts.append("<h2>Settings</h2>")
+        parts.append('<table id="settings"><tbody>')
+        parts.extend(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _settings_rows(settings))
+        parts.append("</tbody></table>")
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)

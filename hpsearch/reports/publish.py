@@ -1,0 +1,193 @@
+"""The one writer of a study folder's reports: CSVs, figures and ``index.html``.
+
+Everything here is computed by :mod:`hpsearch.reports.ranking`, :mod:`hpsearch.reports.confirmed`,
+:mod:`hpsearch.reports.plots` and :mod:`hpsearch.reports.html` from the records it is given; this module only
+decides which files a study gets and writes each one through :func:`hpsearch.storage.files.replacing`,
+so a reader (a browser, a spreadsheet) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from hpsearch.reports import confirmed
+
+from hpsearch.reports import html
+
+from hpsearch.reports import plots
+
+from hpsearch.reports import ranking as report
+from hpsearch.storage.files import replacing, write_text
+from hpsearch.space.search_space import SearchSpace
+from hpsearch.trial import RepeatResult, TrialResult
+
+__all__ = ["write_reports", "write_comparison", "map_axes", "LOGS"]
+
+#: The files a study's reports are computed from: a report newer than all of them is current.
+LOGS = ("study.json", "trials.jsonl", "repeats.jsonl")
+
+
+def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, str] | None:
+    """The two parameters of the map figure: lr x weight decay when the trials varied both, else
+    the first two varied numeric ones; None when fewer than two numeric parameters were varied.
+
+    Example:
+        >>> map_axes(study.trials, study.space)  # doctest: +SKIP
+        ('lr', 'weight_decay')
+    """
+    numeric = [n for n in report.varied(trials, space) if space[n].numeric]
+    if "lr" in numeric and "weight_decay" in numeric:
+        return "lr", "weight_decay"
+    return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
+
+
+def _save_csv(df: pd.DataFrame, path: Path) -> Path:
+    with replacing(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return path
+
+
+def _save_figure(fig: Any, path: Path, dpi: int) -> Path:
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return path
+
+
+def _newest_log(folder: Path) -> int:
+    """The latest modification time (ns) of the study's logs; -1 when it has none."""
+    times = [(folder / name).stat().st_mtime_ns for name in LOGS if (folder / name).exists()]
+    return max(times, default=-1)
+
+
+def write_reports(
+    folder: str | os.PathLike[str],
+    trials: Sequence[TrialResult],
+    space: SearchSpace,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    repeats: Sequence[RepeatResult] = (),
+    headline: str | None = None,
+    only_stale: bool = False,
+    n_best: int = 20,
+    ncols: int = 5,
+    top: int = 20,
+    dpi: int = plots.DPI,
+) -> dict[str, Path]:
+    """Writes every report of a study folder from its records.
+
+    Files: ``ranking.csv``, ``curves.csv``, ``best_curves.png`` (the Best-N grid),
+    ``history.png``, ``map_<x>_<y>.png`` (over lr x weight decay when the trials varied both,
+    else the first two varied numeric parameters; none with fewer than two),
+    ``param_scores.png``, ``confirmed.csv`` (with confirmed runs) and ``index.html`` (the
+    headline, notes, confirmed table, top table, figures and settings).
+
+    Args:
+        folder: The study folder (it must exist).
+        trials: The study's trials.
+        space: The search space.
+        settings: The study definition (``study.json``'s content), shown on the page.
+        repeats: The confirm stage's runs (may be empty).
+        headline: The page's first line; by default, with confirmed runs, the chosen
+            configuration's (see :func:`hpsearch.reports.confirmed.headline`).
+        only_stale: Leave alone every file newer than the study's logs (``study.json``,
+            ``trials.jsonl``, ``repeats.jsonl`` in ``folder``), computing nothing for it: the
+            ``report`` command prints a table without redrawing every figure.
+        n_best: Panels of the Best-N grid.
+        ncols: Panels per row of the Best-N grid.
+        top: Rows of the table in ``index.html``.
+        dpi: Resolution of the PNG files.
+
+    Returns:
+        Report name (``ranking``, ``curves``, ``best_curves``, ``history``, ``map``,
+        ``param_scores``, ``confirmed``, ``index``) to path, written or left current.
+
+    Example:
+        >>> write_reports(study.path, study.trials, study.space, settings=definition)  # doctest: +SKIP
+        {'ranking': PosixPath('studies/demo/ranking.csv'), ...}
+    """
+    folder = Path(folder)
+    newest = _newest_log(folder) if only_stale else None
+    df = report.ranking(trials, space.names)
+    by_number = {t.number: t for t in trials}
+    axes = map_axes(trials, space)
+    runs = [r for r in repeats if not r.refit]
+    outputs: dict[str, tuple[str, Callable[[Path], Path]]] = {
+        "ranking": ("ranking.csv", lambda p: _save_csv(df, p)),
+        "curves": ("curves.csv", lambda p: _save_csv(report.curves(trials), p)),
+        "best_curves": ("best_curves.png", lambda p: _save_figure(
+            plots.best_curves([by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols), p, dpi)),
+        "history": ("history.png", lambda p: _save_figure(plots.history(trials), p, dpi)),
+    }
+    if axes is not None:
+        outputs["map"] = (f"map_{axes[0]}_{axes[1]}.png",
+                          lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space), p, dpi))
+    outputs["param_scores"] = ("param_scores.png", lambda p: _save_figure(plots.param_scores(trials, space), p, dpi))
+    if repeats:
+        outputs["confirmed"] = ("confirmed.csv", lambda p: _save_csv(
+            confirmed.confirmed_table(repeats, space.names), p))
+    paths: dict[str, Path] = {}
+    for key, (filename, write) in outputs.items():
+        path = folder / filename
+        current = newest is not None and path.exists() and path.stat().st_mtime_ns > newest
+        try:
+            paths[key] = path if current else write(path)
+        except (ValueError, OverflowError) as exc:  # a figure matplotlib cannot draw (absurd ranges)
+            warnings.warn(f"{filename} not written: {' '.join(str(exc).split())}", stacklevel=2)
+    index = folder / html.INDEX
+    if newest is None or not index.exists() or index.stat().st_mtime_ns <= newest:
+        chosen = confirmed.choose(runs)
+        if headline is None and chosen is not None:
+            params = next(r.params for r in runs if r.number == chosen)
+            headline = confirmed.headline(runs, chosen, {k: params[k] for k in space.names if k in params})
+        table = confirmed.confirmed_table(repeats, space.names) if repeats else None
+        notes = [*report.edge_notes(trials, space), *filter(None, [report.tie_note(df)])]
+        page = html.render_index(
+            df, folder=folder, notes=notes, settings=settings, top=top, headline=headline,
+            figures={k: p for k, p in paths.items() if p.suffix == ".png"},
+            files={k: p for k, p in paths.items() if p.suffix == ".csv"},
+            confirmed=None if table is None else confirmed.display_confirmed(table, space.names),
+        )
+        write_text(index, page)
+    paths["index"] = index
+    return paths
+
+
+def write_comparison(
+    folder: str | os.PathLike[str],
+    repeats: Sequence[RepeatResult],
+    by: str,
+    thresholds: Sequence[float] = confirmed.THRESHOLDS,
+    *,
+    dpi: int = plots.DPI,
+) -> dict[str, Path]:
+    """Writes ``compare_<by>.csv`` and ``compare_<by>.png``: confirmed runs compared per value of ``by``.
+
+    Args:
+        folder: The study folder (it must exist).
+        repeats: The confirm stage's runs.
+        by: The setting compared, e.g. ``"optimizer"`` (see :func:`hpsearch.reports.confirmed.comparison`).
+        thresholds: Test accuracies whose first epoch the table reports.
+        dpi: Resolution of the PNG file.
+
+    Returns:
+        ``{"comparison": <csv path>, "comparison_curves": <png path>}``.
+
+    Raises:
+        ValueError: ``by`` is not a parameter name, or no confirmed run has it.
+
+    Example:
+        >>> write_comparison(study.path, study.repeats_done, "optimizer")  # doctest: +SKIP
+    """
+    if not by.isidentifier():
+        raise ValueError(f"the setting to compare by must be a parameter name, but got {by!r}")
+    folder = Path(folder)
+    table = confirmed.comparison(repeats, by, thresholds)
+    return {
+        "comparison": _save_csv(table, folder / f"compare_{by}.csv"),
+        "comparison_curves": _save_figure(plots.comparison_curves(repeats, by), folder / f"compare_{by}.png", dpi),
+    }

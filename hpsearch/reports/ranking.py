@@ -1,0 +1,385 @@
+"""What a study's trials say: the ranking, the curves, the top table, and notes on what to trust.
+
+Pure functions from trial records to tables and sentences; :mod:`hpsearch.reports.publish` writes them,
+so the reports of a running or interrupted study can be rebuilt from its log at any time.
+
+An accuracy measured on ``n`` images has a binomial error (on 100 images a 95% interval is about
+±0.1 wide): the ranking gives each trial its Wilson interval, displayed scores keep the decimals
+that size can carry (:func:`decimals_for`), and :func:`tie_note` says which trials are tied.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hpsearch.space.search_space import SearchSpace
+from hpsearch.trial import TrialResult
+
+__all__ = ["ranking", "curves", "display_frame", "format_top", "format_frame", "edge_notes", "wilson",
+           "decimals_for", "tied_with_best", "tie_note", "varied", "FORMATS", "SCORE_COLUMNS"]
+
+SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
+CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")
+FORMATS = ("table", "markdown", "csv", "json")
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
+
+
+# --------------------------------------------------------------------------- intervals
+def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval (95% by default) of an accuracy ``p`` measured on ``n`` images.
+
+    Unlike ``p ± z·sqrt(p(1-p)/n)``, it stays inside [0, 1] and is not empty at 0 or 100%.
+
+    Example:
+        >>> [round(v, 3) for v in wilson(0.8, 100)]
+        [0.711, 0.867]
+    """
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def decimals_for(n: int | float | None, default: int = 4) -> int:
+    """Decimals an accuracy measured on ``n`` images can carry: down to its 95% interval's half-width.
+
+    The half-width at p = 0.5, the widest, is 0.98 / sqrt(n): 0.098 on 100 images (2
+    decimals), 0.022 on 2,000 (2), 0.0098 on 10,000 (3). Unknown sizes (logs written before
+    the size was recorded) get ``default``.
+
+    Example:
+        >>> decimals_for(100), decimals_for(10_000), decimals_for(None)
+        (2, 3, 4)
+    """
+    if n is None or not n > 0 or (isinstance(n, float) and not math.isfinite(n)):
+        return default
+    return max(1, math.ceil(-math.log10(Z95 * 0.5 / math.sqrt(n))))
+
+
+def _size(value: Any) -> int | None:  # an image count from a frame cell; NaN and NA are unknown
+    return None if value is None or pd.isna(value) else int(value)
+
+
+# --------------------------------------------------------------------------- ranking
+def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.DataFrame:
+    """One row per trial, best first, in the manner of scikit-learn's ``cv_results_``.
+
+    Trials with a score (COMPLETE, PRUNED) are ranked by final validation accuracy, ties
+    sharing the best rank; the others (DIVERGED, TIMEOUT, FAILED) follow, sharing the rank after
+    the last scored trial. Within equal scores, lower trial numbers come first.
+
+    Args:
+        trials: The study's trials.
+        param_names: The searched parameters, one column each under its own name.
+
+    Returns:
+        Columns ``rank``, ``trial``, the params, ``val_acc``, ``val_acc_low`` and ``val_acc_high``
+        (its 95% Wilson interval; empty when the validation size is unknown), ``best_val_acc``,
+        ``train_acc``, ``epochs``, ``state``, ``seconds``, ``error``, ``n_val`` (validation images).
+
+    Example:
+        >>> ranking(study.trials, study.space.names).head(3)  # doctest: +SKIP
+    """
+    columns = ["rank", "trial", *param_names, "val_acc", "val_acc_low", "val_acc_high",
+               *SCORE_COLUMNS[1:], "epochs", "state", "seconds", "error", "n_val"]
+    rows = []
+    for t in trials:
+        scored = t.ok and t.val_acc is not None
+        low, high = wilson(t.val_acc, t.n_val) if scored and t.n_val else (None, None)
+        rows.append({
+            "trial": t.number, **{name: t.params.get(name) for name in param_names},
+            "val_acc": t.val_acc if t.ok else None, "val_acc_low": low, "val_acc_high": high,
+            "best_val_acc": t.best_val_acc, "train_acc": t.train_acc, "epochs": t.epochs,
+            "state": t.state.value, "seconds": round(t.seconds, 4), "error": t.error or "",
+            "n_val": t.n_val, "_scored": scored,
+        })
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame(rows)
+    df["n_val"] = df["n_val"].astype("Int64")
+    df["_key"] = df["val_acc"].where(df["_scored"]).astype(float)
+    df = df.sort_values(["_scored", "_key", "trial"], ascending=[False, False, True], kind="mergesort")
+    n_scored = int(df["_scored"].sum())
+    rank = df["_key"].rank(method="min", ascending=False)
+    df["rank"] = rank.fillna(n_scored + 1).astype(int)
+    return df[columns].reset_index(drop=True)
+
+
+def tied_with_best(df: pd.DataFrame) -> int:
+    """How many trials besides the best cannot be told apart from it on its validation set.
+
+    A trial is tied with the best when its 95% interval reaches the best's lower bound (the two
+    intervals overlap). Without intervals (validation size unknown) nothing is counted.
+
+    Example:
+        >>> tied_with_best(ranking(study.trials, study.space.names))  # doctest: +SKIP
+        6
+    """
+    scored = df[df["val_acc"].notna()] if len(df) else df
+    if scored.empty or pd.isna(scored["val_acc_low"].iloc[0]):
+        return 0
+    return int((scored["val_acc_high"].iloc[1:] >= scored["val_acc_low"].iloc[0]).sum())
+
+
+def tie_note(df: pd.DataFrame) -> str | None:
+    """A sentence saying how many trials are within noise of the best, or None if none is.
+
+    Example:
+        >>> tie_note(ranking(study.trials, study.space.names))  # doctest: +SKIP
+        'The best validation accuracy, 0.86 (trial 12), is measured on 100 images: ...'
+    """
+    tied = tied_with_best(df)
+    if not tied:
+        return None
+    best = df.iloc[0]
+    n, d = _size(best["n_val"]), decimals_for(_size(best["n_val"]))
+    others = "1 other trial's interval overlaps" if tied == 1 else f"{tied} other trials' intervals overlap"
+    return (
+        f"The best validation accuracy, {best['val_acc']:.{d}f} (trial {int(best['trial'])}), is measured "
+        f"on {n:,} images: its 95% interval is {best['val_acc_low']:.{d}f}-{best['val_acc_high']:.{d}f}, "
+        f"and {others} it, so the top {tied + 1} "
+        "cannot be told apart at this size. Repeats with fresh seeds (the confirm stage) or more "
+        "validation images would separate them."
+    )
+
+
+def curves(trials: Sequence[TrialResult]) -> pd.DataFrame:
+    """The learning curves in long format, one row per trial and epoch, for plotting elsewhere.
+
+    Returns:
+        Columns ``trial``, ``epoch`` (from 1), ``train_acc``, ``val_acc``, ``loss``, sorted by
+        trial then epoch; a value the trial did not record (or a NaN loss) is empty.
+    """
+    rows = [(t.number, i + 1, _at(t.train_curve, i), _at(t.val_curve, i), _at(t.loss_curve, i))
+            for t in sorted(trials, key=lambda t: t.number)
+            for i in range(max(len(t.train_curve), len(t.val_curve), len(t.loss_curve)))]
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def _at(values: Sequence[float | None], i: int) -> float | None:
+    if i >= len(values) or values[i] is None:
+        return None
+    v = float(values[i])
+    return v if math.isfinite(v) else None
+
+
+# --------------------------------------------------------------------------- tables
+_SCORE_LIKE = {"val_acc", "best_val_acc", "train_acc"}
+INTERVAL = "95% CI"  # the displayed column that joins val_acc_low and val_acc_high
+
+
+def _cell(column: str, value: Any, decimals: int = 4) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        spec = f".{decimals}f" if column in _SCORE_LIKE else ".1f" if column == "seconds" else ".4g"
+        return format(value, spec)
+    return str(value)
+
+
+def display_frame(df: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+    """The first ``k`` rows as strings for reading.
+
+    Scores keep the decimals their validation size can carry (:func:`decimals_for`; 4 when the
+    size is unknown), params 4 significant digits. ``val_acc_low`` and ``val_acc_high`` become one
+    ``95% CI`` column (dropped when no shown trial has one); ``n_val`` is dropped, and so is
+    ``error`` when no shown trial has an error.
+
+    Example:
+        >>> display_frame(ranking(study.trials, study.space.names), 5)  # doctest: +SKIP
+    """
+    shown = df if k is None else df.head(k)
+    sizes = [_size(v) for v in shown["n_val"]] if "n_val" in shown.columns else [None] * len(shown)
+    places = [decimals_for(n) for n in sizes]
+    out = {c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places)] for c in shown.columns}
+    columns = [c for c in shown.columns if c not in ("val_acc_low", "val_acc_high", "n_val")]
+    if "val_acc_low" in shown.columns:
+        out[INTERVAL] = [f"{lo}-{hi}" if lo and hi else "" for lo, hi in zip(
+            [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_low"].tolist(), places)],
+            [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_high"].tolist(), places)])]
+        if any(out[INTERVAL]):
+            columns.insert(columns.index("val_acc") + 1, INTERVAL)
+    if "error" in columns and not any(out["error"]):
+        columns.remove("error")
+    return pd.DataFrame({c: out[c] for c in columns}, columns=columns)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    # Written by hand: DataFrame.to_markdown needs the optional ``tabulate`` package.
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    numeric = [
+        c in ("rank", "trial", "epochs", "seconds", INTERVAL) or c in _SCORE_LIKE
+        or (len(table) > 0 and all(_looks_numeric(v) for v in table[c] if v != ""))
+        for c in table.columns
+    ]
+    lines = ["| " + " | ".join(esc(str(c)) for c in table.columns) + " |"]
+    lines.append("|" + "|".join("---:" if num else "---" for num in numeric) + "|")
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(esc(str(v)) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_value(value: Any) -> Any:
+    if value is pd.NA or value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def format_frame(data: pd.DataFrame, shown: pd.DataFrame, fmt: str) -> str:
+    """A table as text: ``csv`` and ``json`` from ``data`` at full precision, ``table`` and
+    ``markdown`` from ``shown`` (the same rows as display strings). Unknown formats raise ValueError."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {list(FORMATS)}")
+    if fmt == "csv":
+        return data.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        records = [{str(c): _json_value(v) for c, v in zip(data.columns, row)}
+                   for row in data.itertuples(index=False)]
+        return json.dumps(records, indent=2, allow_nan=False)
+    if fmt == "markdown":
+        return _markdown(shown)
+    return "(no trials)" if shown.empty else shown.to_string(index=False)
+
+
+def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
+    """The top ``k`` rows of a ranking as text.
+
+    When the rank of the last row shown is shared by trials left out, ``table`` and ``markdown``
+    say so in a line after the table (``rank 5 is shared by 2 more trials not shown``); the
+    rows shown stay exactly ``k``.
+
+    Args:
+        df: A ranking (see :func:`ranking`).
+        k: How many rows.
+        fmt: ``"table"`` (aligned plain text), ``"markdown"`` (a GitHub table), ``"csv"`` or
+            ``"json"`` (a list of objects). ``csv`` and ``json`` keep every column and the
+            full precision; ``table`` and ``markdown`` round for reading (see :func:`display_frame`).
+
+    Returns:
+        The text, without a trailing newline.
+
+    Raises:
+        ValueError: Unknown format, or ``k`` not a positive integer.
+
+    Example:
+        >>> print(format_top(study.ranking(), 3, "markdown"))  # doctest: +SKIP
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {list(FORMATS)}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"--top must be a positive integer, but got {k!r}")
+    top = df.head(int(k))
+    text = format_frame(top, display_frame(top) if fmt in ("table", "markdown") else top, fmt)
+    if fmt in ("table", "markdown") and len(df) > len(top):
+        last = top["rank"].iloc[-1]
+        more = int((df["rank"].iloc[len(top):] == last).sum())
+        if more:
+            gap = "\n\n" if fmt == "markdown" else "\n"  # a paragraph of its own in markdown
+            text += f"{gap}rank {last} is shared by {more} more trial{'s' if more != 1 else ''} not shown"
+    return text
+
+
+# --------------------------------------------------------------------------- edge notes
+EDGE_BAND = 0.2  # the outer share of a range, at each end, that counts as "at the edge"
+
+
+def varied(trials: Sequence[TrialResult], space: SearchSpace) -> list[str]:
+    """The parameters of ``space`` that took more than one value among ``trials``, in name order.
+
+    A range a grid cut to one point was not searched in fact: nothing can be said of its optimum.
+
+    Example:
+        >>> varied(study.trials, study.space)  # doctest: +SKIP
+        ['activation']
+    """
+    return [name for name in space.names
+            if len({repr(t.params[name]) for t in trials if name in t.params}) > 1]
+
+
+def edge_notes(
+    trials: Sequence[TrialResult],
+    space: SearchSpace,
+    *,
+    top: int | None = None,
+    min_trials: int = 5,
+) -> list[str]:
+    """Sentences naming each searched range whose best trials crowd one of its bounds.
+
+    A numeric dimension that the trials varied (see :func:`varied`) is reported at a bound when,
+    among the ``top`` best trials (default: the best 10%, at least 5), more than half lie in the
+    outer 20% of the range at that end (on the dimension's scale), the best trial among them. By
+    chance alone (a parameter that does not matter) that happens to 5 of 5 trials with a
+    probability of about 4% per bound, far less for 10 of 100; the best trial alone near a bound
+    would happen 10 to 20% of the time, as scores on a few hundred images tie and jitter. Each
+    sentence names the parameter, the bound and a widened range to try (``Dimension.widened``).
+
+    Args:
+        trials: The study's trials.
+        space: The search space.
+        top: How many of the best trials to look at.
+        min_trials: Fewer scored trials than this say nothing.
+
+    Returns:
+        One sentence per crowded bound; empty when the optimum lies inside every range.
+
+    Example:
+        >>> edge_notes(study.trials, study.space)  # doctest: +SKIP
+        ['lr: 9 of the 10 best trials lie in the upper 20% of log:1e-06:0.01 ...']
+    """
+    scored = sorted(
+        (t for t in trials if t.ok and t.val_acc is not None and math.isfinite(t.val_acc)),
+        key=lambda t: (-t.val_acc, t.number),
+    )
+    if len(scored) < min_trials:
+        return []
+    k = top if top is not None else max(5, math.ceil(len(scored) / 10))
+    best = scored[: max(1, min(k, len(scored)))]
+    notes = []
+    for name in varied(trials, space):
+        dim = space[name]
+        values = [t.params.get(name) for t in best]
+        if not dim.numeric or any(
+                isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) for v in values):
+            continue
+        positions = [dim.position(float(v)) for v in values]
+        for side, bound in (("upper", dim.high), ("lower", dim.low)):
+            at_edge = [(p >= 1 - EDGE_BAND) if side == "upper" else (p <= EDGE_BAND) for p in positions]
+            near = sum(at_edge)
+            if not (at_edge[0] and near > len(best) / 2):
+                continue
+            best_value = best[0].params[name]
+            shown = f"{best_value:.3g}" if isinstance(best_value, float) else str(best_value)
+            scale = "log range" if dim.scale == "log" else "range"
+            sentence = (
+                f"{name}: {near} of the {len(best)} best trials (the best included) lie in the {side} "
+                f"{EDGE_BAND:.0%} of the searched {scale} {dim.spec()}, near its {side} bound "
+                f"{bound:g} (best trial: {name}={shown}); the optimum may lie beyond it."
+            )
+            wider = dim.widened(side, positions)
+            if wider is None:
+                sentence += f" The range cannot extend below {bound:g}; consider fixing {name} at {bound:g}."
+            else:
+                sentence += f" Try --param {name}={wider.spec()}"
+            notes.append(sentence)
+    return notes

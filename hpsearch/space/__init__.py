@@ -1,0 +1,1 @@
+"""The search space: dimensions (`Uniform`, `LogUniform`, `IntUniform`, `Categorical`) and `SearchSpace`."""

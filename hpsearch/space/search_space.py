@@ -1,0 +1,167 @@
+"""The search space: named dimensions in a fixed order, and their CLI and JSON forms.
+
+The dimensions themselves (their sampling, grids, positions, widening and axis scales) live in
+:mod:`hpsearch.space.dimensions` and are re-exported here, so ``from hpsearch.space.search_space import LogUniform``
+keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from hpsearch.space.dimensions import KINDS as _KINDS
+from hpsearch.space.dimensions import Categorical, Dimension, IntUniform, LogUniform, Uniform
+
+__all__ = [
+    "Dimension",
+    "Uniform",
+    "LogUniform",
+    "IntUniform",
+    "Categorical",
+    "SearchSpace",
+    "parse_dimension",
+    "parse_value",
+    "default_space",
+]
+
+
+def _number(text: str, *, integer: bool) -> float | int:
+    try:
+        return int(text) if integer else float(text)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"expected {kind}, but got {text!r}") from None
+
+
+def parse_value(text: str) -> Any:
+    """Reads a CLI value as bool, int or float where it looks like one, else keeps the string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_dimension(spec: str) -> Dimension:
+    """Reads a CLI dimension spec.
+
+    Args:
+        spec: ``log:LOW:HIGH``, ``float:LOW:HIGH``, ``int:LOW:HIGH`` or ``choice:A,B,...``.
+
+    Returns:
+        The dimension.
+
+    Raises:
+        ValueError: The spec is malformed or its bounds are invalid.
+
+    Example:
+        >>> parse_dimension("log:1e-5:1e-1")
+        LogUniform(low=1e-05, high=0.1)
+    """
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        raise ValueError(f"expected KIND:..., with KIND one of {sorted(_KINDS)}, but got {spec!r}")
+    if kind not in _KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {sorted(_KINDS)}")
+    if kind == "choice":
+        items = [item.strip() for item in rest.split(",")]
+        if not rest.strip() or any(item == "" for item in items):
+            raise ValueError(f"expected choice:A,B,... with no empty choice, but got {spec!r}")
+        return Categorical([parse_value(item) for item in items])
+    parts = rest.split(":")
+    if len(parts) != 2:
+        raise ValueError(f"expected {kind}:LOW:HIGH, but got {spec!r}")
+    integer = kind == "int"
+    low, high = (_number(p, integer=integer) for p in parts)
+    return _KINDS[kind](low, high)
+
+
+class SearchSpace(Mapping[str, Dimension]):
+    """Named dimensions, always in sorted name order so that grids and seeds reproduce.
+
+    Args:
+        dimensions: Parameter name to dimension.
+
+    Raises:
+        ValueError: A name is empty or a value is not a :class:`Dimension`.
+
+    Example:
+        >>> space = SearchSpace({"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)})
+        >>> space.names
+        ('lr', 'weight_decay')
+    """
+
+    def __init__(self, dimensions: Mapping[str, Dimension]) -> None:
+        if not dimensions:
+            raise ValueError("a SearchSpace needs at least one dimension, but got none")
+        for name, dim in dimensions.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"parameter names must be identifiers, but got {name!r}")
+            if not isinstance(dim, Dimension):
+                raise ValueError(f"parameter {name!r} needs a Dimension, but got {dim!r}")
+        self._dims = {name: dimensions[name] for name in sorted(dimensions)}
+
+    def __getitem__(self, name: str) -> Dimension:
+        return self._dims[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dims)
+
+    def __len__(self) -> int:
+        return len(self._dims)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SearchSpace) and self._dims == other._dims
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v.spec()}" for k, v in self._dims.items())
+        return f"SearchSpace({inner})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._dims)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draws one value per dimension, in name order."""
+        return {name: dim.sample(rng) for name, dim in self._dims.items()}
+
+    def with_dimensions(self, dimensions: Mapping[str, Dimension]) -> SearchSpace:
+        """A copy where ``dimensions`` replace (or add) entries of the same name."""
+        return SearchSpace({**self._dims, **dimensions})
+
+    # The one place where dict params and scikit-optimize's lists meet.
+    def to_skopt(self) -> list[Any]:
+        return [dim.to_skopt(name) for name, dim in self._dims.items()]
+
+    def to_list(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self._dims]
+
+    def from_list(self, values: Sequence[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (name, dim), value in zip(self._dims.items(), values):
+            if isinstance(dim, IntUniform):
+                value = int(value)
+            elif isinstance(dim, (Uniform, LogUniform)):
+                value = float(value)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            out[name] = value
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: dim.to_json() for name, dim in self._dims.items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SearchSpace:
+        return cls({name: Dimension.from_json(spec) for name, spec in data.items()})
+
+
+def default_space() -> SearchSpace:
+    """The seed experiment's space: lr ~ 10**U(-6, -2), weight decay ~ 10**U(-8, -4)."""
+    return SearchSpace({"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)})

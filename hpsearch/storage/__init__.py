@@ -1,0 +1,1 @@
+"""The study folder on disk: its files and names, the append-only journal, atomic writes."""

@@ -1,0 +1,350 @@
+"""The study folder: a JSON definition, an append-only JSON Lines trial log, and a lock.
+
+Everything is JSON; nothing is ever unpickled. Each finished trial is one line, flushed and
+fsynced before the study moves on, so a crash loses at most the trial being written, and a
+torn last line is dropped with a warning when the log is read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+
+from hpsearch.storage.files import replacing, write_text
+from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
+
+__all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_LOG"]
+
+DEFINITION = "study.json"
+TRIAL_LOG = "trials.jsonl"
+RUNG_LOG = "rungs.jsonl"
+REPEAT_LOG = "repeats.jsonl"
+ASKED_LOG = "asked.jsonl"
+CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
+LOCK_HOLDER = ".lock.pid"
+# The logs: the records of a study, which mean something only beside its definition.
+LOGS = (TRIAL_LOG, ASKED_LOG, RUNG_LOG, REPEAT_LOG)
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME = 100  # file systems allow 255 bytes; a longer name is a mistake, not a study
+
+
+def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
+    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+        raise ValueError(f"expected {{'number': N, 'params': {{...}}}}, but got {data!r}")
+    return int(data["number"]), data["params"]
+
+
+def _first_of_each(records: list[Any], key: Callable[[Any], Any], path: Path, what: str) -> dict[Any, Any]:
+    """The first record of each key, in the order written; a warning names the keys found twice."""
+    first: dict[Any, Any] = {}
+    doubled: list[Any] = []
+    for record in records:
+        k = key(record)
+        if k in first:
+            doubled.append(k)
+        else:
+            first[k] = record
+    if doubled:
+        shown = ", ".join(str(k[0] if isinstance(k, tuple) else k) for k in doubled[:10])
+        more = f" and {len(doubled) - 10} more" if len(doubled) > 10 else ""
+        warnings.warn(f"{path}: {len(doubled)} {what} record(s) written twice (trial {shown}{more}); "
+                      "the first record of each is kept", stacklevel=3)
+    return first
+
+
+class StudyError(ValueError):
+    """A study cannot be created, opened or resumed as asked."""
+
+
+def validate_name(name: str) -> str:
+    """Returns ``name`` if it is a plain folder name.
+
+    Raises:
+        StudyError: The name is empty, has a path separator, or starts with a dot.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME:
+        raise StudyError(
+            f"name must be a plain folder name of at most {MAX_NAME} letters, digits, '.', '_' or '-', "
+            f"not starting with '.' or '-', but got {name!r}"
+        )
+    return name
+
+
+class StudyStorage:
+    """One study's folder, ``<root>/<name>/``.
+
+    Args:
+        root: The studies folder.
+        name: The study name (a plain folder name).
+
+    Raises:
+        StudyError: The name is not a plain folder name.
+
+    Example:
+        >>> import tempfile
+        >>> s = StudyStorage(tempfile.mkdtemp(), "demo")
+        >>> s.exists()
+        False
+    """
+
+    def __init__(self, root: str | os.PathLike[str], name: str) -> None:
+        self.name = validate_name(name)
+        self.root = Path(root)
+        self.path = self.root / name
+        # The nearest folder that exists must be a folder, for the study's folders to be made in it.
+        for folder in (self.path, self.root, *self.root.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise StudyError(f"{folder} is a file, not a folder: choose another --out or name")
+                break
+
+    @property
+    def definition_path(self) -> Path:
+        return self.path / DEFINITION
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / TRIAL_LOG
+
+    def exists(self) -> bool:
+        """Whether the study was created: its definition is in the folder.
+
+        Raises:
+            StudyError: The folder holds logs without their definition (see :meth:`check_whole`).
+        """
+        if self.definition_path.exists():
+            return True
+        self.check_whole()
+        return False
+
+    def check_whole(self) -> None:
+        """Refuses a folder whose logs have lost their definition: a damaged study.
+
+        A new study started there would append its records to the old ones, two configurations
+        mixed in one log, and a later report would rank them together.
+
+        Raises:
+            StudyError: A log is there and not empty, but ``study.json`` is missing.
+        """
+        if self.definition_path.exists():
+            return
+        logs = [name for name in LOGS if (self.path / name).is_file() and (self.path / name).stat().st_size]
+        if logs:
+            raise StudyError(
+                f"study folder {self.path} is damaged: it holds {', '.join(logs)} but not {DEFINITION}, the "
+                f"definition those records belong to; restore {DEFINITION} (from a backup), or move the "
+                "folder away to start a new study under this name"
+            )
+
+    def read_definition(self) -> dict[str, Any]:
+        """The stored definition.
+
+        Raises:
+            StudyError: The file is missing or not a JSON object.
+        """
+        try:
+            data = json.loads(self.definition_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.check_whole()
+            raise StudyError(f"no study at {self.path} (missing {DEFINITION})") from None
+        except (OSError, ValueError) as exc:
+            raise StudyError(f"corrupt study definition {self.definition_path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise StudyError(f"corrupt study definition {self.definition_path}: expected a JSON object")
+        return data
+
+    def write_definition(self, definition: dict[str, Any]) -> None:
+        """Writes the definition atomically and durably.
+
+        Raises:
+            StudyError: The folder holds logs of a study whose definition is lost.
+        """
+        self.check_whole()
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_text(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n", durable=True)
+
+    def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
+        """Every finished trial in the log, by trial number (see :meth:`_load_log`).
+
+        A trial recorded twice (which the study never does itself) is kept once, as first
+        recorded, with a warning.
+        """
+        trials = _first_of_each(self._load_log(self.log_path, repair=repair), lambda t: t.number,
+                                self.log_path, "trial")
+        return [trials[n] for n in sorted(trials)]
+
+    def load_rungs(self, *, repair: bool = False) -> list[TrialResult]:
+        """Every result of a trial paused at a rung (pruning), in the order written."""
+        return self._load_log(self.path / RUNG_LOG, repair=repair)
+
+    def append_rung(self, trial: TrialResult) -> None:
+        self._append(self.path / RUNG_LOG, trial.to_json())
+
+    def load_repeats(self, *, repair: bool = False) -> list[RepeatResult]:
+        """Every finished confirm-stage run, the first record of each (trial, repeat, refit) kept."""
+        path = self.path / REPEAT_LOG
+        runs = _first_of_each(self._load_log(path, RepeatResult.from_json, repair=repair), lambda r: r.key,
+                              path, "confirm run")
+        return list(runs.values())
+
+    def append_repeat(self, run: RepeatResult) -> None:
+        """Appends one finished confirm-stage run and makes it durable before returning."""
+        self._append(self.path / REPEAT_LOG, run.to_json())
+
+    def load_asked(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
+        """The params the strategy proposed for each trial number, finished or not."""
+        asked: dict[int, dict[str, Any]] = {}
+        for number, params in self._load_log(self.path / ASKED_LOG, _asked_record, repair=repair):
+            asked.setdefault(number, params)
+        return asked
+
+    def append_asked(self, proposals: Mapping[int, Mapping[str, Any]]) -> None:
+        """Records proposals before they run, so that a resume runs the very same ones."""
+        for number, params in proposals.items():
+            self._append(self.path / ASKED_LOG, {"number": number, "params": dict(params)})
+
+    def _checkpoint_path(self, number: int) -> Path:
+        return self.path / CHECKPOINTS / f"{number}.npz"
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        (self.path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        with replacing(self._checkpoint_path(checkpoint.number)) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **checkpoint.to_arrays())
+
+    def load_checkpoint(self, number: int) -> Checkpoint | None:
+        path = self._checkpoint_path(number)
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return Checkpoint.from_arrays({k: data[k] for k in data.files})
+
+    def drop_checkpoint(self, number: int) -> None:
+        self._checkpoint_path(number).unlink(missing_ok=True)
+
+    def _load_log(
+        self, path: Path, parse: Callable[[Any], Any] = TrialResult.from_json, *, repair: bool = False
+    ) -> list[Any]:
+        """The records of a JSON Lines log, in the order written.
+
+        A last line cut short by a crash is dropped with a warning (and, with ``repair``, cut
+        from the file so that new lines start clean).
+
+        Raises:
+            StudyError: A line other than the last is not a valid trial record.
+        """
+        if not path.exists():
+            return []
+        raw = path.read_bytes()
+        records: list[Any] = []
+        offset = 0
+        lines = raw.split(b"\n")
+        for i, line in enumerate(lines):
+            is_last = i == len(lines) - 1
+            if not line.strip():
+                offset += len(line) + 1
+                continue
+            try:
+                record = parse(json.loads(line))
+            except (ValueError, TypeError, KeyError) as exc:
+                if is_last or all(not rest.strip() for rest in lines[i + 1 :]):
+                    warnings.warn(
+                        f"{path}: dropped a torn last line ({len(line)} bytes) left by "
+                        "an interrupted write; every trial before it is kept",
+                        stacklevel=2,
+                    )
+                    if repair:
+                        with open(path, "r+b") as fh:
+                            fh.truncate(offset)
+                    break
+                raise StudyError(f"corrupt trial log {path}, line {i + 1}: {exc}") from None
+            records.append(record)
+            offset += len(line) + 1
+        else:
+            if raw and not raw.endswith(b"\n") and repair:
+                with open(path, "ab") as fh:
+                    fh.write(b"\n")
+        return records
+
+    def append(self, trial: TrialResult) -> None:
+        """Appends one finished trial and makes it durable before returning."""
+        self._append(self.log_path, trial.to_json())
+
+    @staticmethod
+    def _append(path: Path, record: Mapping[str, Any]) -> None:
+        """Appends one line and syncs it; a line the disk took only part of is cut off again.
+
+        A full disk or a file size limit (``ulimit -f``) can stop a write in mid-line; the log
+        then ends as it was, with whole records only, and the error goes up.
+        """
+        data = memoryview((json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8"))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            end = os.fstat(fd).st_size
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            except BaseException as exc:
+                if data:  # only part of the line is in the file
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, end)
+                if isinstance(exc, OSError) and exc.filename is None:
+                    exc.filename = str(path)  # os.write names no file: say which log it was
+                raise
+        finally:
+            os.close(fd)
+
+    def check_unlocked(self) -> None:
+        """Refuses now, before anything is said or written, a study another process is running.
+
+        Raises:
+            StudyError: Another process holds the lock.
+        """
+        if (self.path / LOCK).exists():
+            self._acquire().release()
+
+    def _acquire(self) -> Any:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            try:
+                holder = (self.path / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"
+            except OSError:
+                holder = "?"
+            raise StudyError(
+                f"study {self.name!r} is being run by another process (pid {holder}); "
+                "wait for it to finish or stop it first"
+            ) from None
+        return lock
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Holds the study's lock: a second process opening the same study is refused.
+
+        The lock is the operating system's (``filelock``: fcntl on Linux and macOS, msvcrt on
+        Windows), so it is released when the holder dies however it dies. The holder's pid
+        stands in a file beside it, for the message.
+
+        Raises:
+            StudyError: Another process holds the lock.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self._acquire()
+        try:
+            write_text(self.path / LOCK_HOLDER, str(os.getpid()))
+            yield
+        finally:
+            lock.release()

@@ -1,0 +1,1 @@
+"""The study: its front (`Study`), the search loop, the confirm stage, pruning schedules, its arguments."""

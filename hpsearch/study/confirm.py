@@ -1,0 +1,95 @@
+"""The confirm stage: the best configurations trained again with fresh seeds, scored on the test part.
+
+A search's best score is the best of many single runs on a small validation set, so it is
+biased upward: luck (initial weights, batch order) and the validation images' own noise both
+helped it to the top. The confirm stage retrains each of the top ``k`` distinct configurations
+``repeats`` times with streams derived from the study seed, the trial number and the repeat
+index alone (the search's own run does not count: its score is what selected it), and scores
+every run on validation and on the dataset's test part. The chosen configuration is the one
+with the best mean validation accuracy over its repeats (:func:`hpsearch.reports.confirmed.choose`); the test
+part never chooses anything.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from hpsearch.execution.pool import Pool
+from hpsearch.storage.journal import Journal
+from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.execution.workers import Task
+
+__all__ = ["best_per_value", "candidates", "check_enough", "plan", "run"]
+
+
+def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
+    """The trials of the top ``k`` distinct configurations, best final validation accuracy first.
+
+    Ties go to the lower trial number, as in the ranking; a configuration tried twice (a grid
+    of choices, a small int range) counts once, by its best trial.
+    """
+    if k < 1:
+        return []
+    scored = sorted((t for t in trials if t.ok and t.val_acc is not None), key=lambda t: (-t.val_acc, t.number))
+    seen: set[str] = set()
+    out: list[TrialResult] = []
+    for t in scored:
+        key = json.dumps(t.params, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+        if len(out) == k:
+            break
+    return out
+
+
+def check_enough(trials: Sequence[TrialResult], k: int, name: str) -> None:
+    """Refuses to confirm ``k`` configurations of a study that has fewer.
+
+    Raises:
+        ValueError: Fewer than ``k`` distinct configurations with a score.
+    """
+    found = len(candidates(trials, k))
+    if found < k:
+        raise ValueError(f"confirm={k} needs {k} distinct finished trials with a score, "
+                         f"but study {name!r} has {found}")
+
+
+def best_per_value(trials: Sequence[TrialResult], by: str, searched: Sequence[str], name: str) -> list[TrialResult]:
+    """The best trial of each value that the searched setting ``by`` took, best first.
+
+    Raises:
+        ValueError: ``by`` was not searched, or no trial has a score.
+    """
+    if by not in searched:
+        raise ValueError(f"compare by {by!r}: not a searched setting of study {name!r}; "
+                         f"searched: {', '.join(searched)}")
+    best: dict[str, TrialResult] = {}
+    for trial in candidates(trials, len(trials)):
+        best.setdefault(repr(trial.params.get(by)), trial)
+    if not best:
+        raise ValueError(f"study {name!r} has no finished trial with a score to compare")
+    return list(best.values())
+
+
+def plan(chosen: Sequence[TrialResult], repeats: int, done: set[tuple[int, int, bool]], *,
+         refit: bool = False, test_curve: bool = False) -> list[Task]:
+    """The runs still to do: ``repeats`` of each trial in ``chosen``, in trial then repeat order."""
+    return [
+        Task(t.number, dict(t.params), repeat=r, refit=refit, test_curve=test_curve)
+        for t in chosen
+        for r in range(repeats)
+        if (t.number, r, refit) not in done
+    ]
+
+
+def run(pool: Pool, journal: Journal, tasks: Sequence[Task]) -> list[RepeatResult]:
+    """Runs the tasks on ``pool``, logging each run as it finishes; returns them."""
+    for task in tasks:
+        pool.submit(task)
+    out = []
+    for _, record, _ in pool.results():
+        journal.record_repeat(record)
+        out.append(record)
+    return out

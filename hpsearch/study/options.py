@@ -1,0 +1,119 @@
+"""A study's arguments, checked in one place before anything is written.
+
+Errors name the Python argument (``n_jobs``, ``val_ratio``) and say what was expected and what
+was received; the command line maps those names to its flags.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.execution.pool import BACKENDS, local_workers
+from hpsearch.study.pruning import Pruning
+from hpsearch.space.search_space import SearchSpace, default_space
+from hpsearch.strategies import STRATEGIES
+
+__all__ = ["check_arguments", "positive_int"]
+
+# Far more trials (and repeats of a confirmed configuration) than a study can run; a larger
+# number is a typo, not a plan, and would fill the memory with the plan alone.
+MAX_TRIALS = 1_000_000
+MAX_REPEATS = 10_000
+
+
+def _ends(dim: Any) -> list[Any]:
+    """The values that bound what a dimension can give: a range's two ends, or every choice.
+
+    Never a range's every point: int:1:10**12 would be a grid of 10**12 values.
+    """
+    return dim.grid(2) if dim.numeric else dim.grid(dim.grid_size or 2)
+
+
+def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
+    """``value`` if it is an integer >= 1 (and <= ``upto``).
+
+    Raises:
+        ValueError: Otherwise, naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (upto is not None and value > upto):
+        bound = f" and at most {upto:,}" if upto is not None else ""
+        raise ValueError(f"{name} must be a positive integer{bound}, but got {value!r}")
+    return value
+
+
+def _nonnegative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, but got {value!r}")
+    return value
+
+
+def _check_splits(space: SearchSpace, config: TrainConfig) -> None:
+    """The fixed split, and the split at each end of a searched samples, val_ratio or batch size."""
+    from hpsearch.data.datasets import check_split
+
+    settings = [config]
+    for name in ("samples", "val_ratio", "batch_size"):
+        if name in space:
+            dim = space[name]
+            settings += [config.with_params({name: v}) for v in _ends(dim)]
+    for c in settings:
+        check_split(c.samples, c.val_ratio, c.batch_size)
+
+
+def check_arguments(
+    *, strategy: str, space: Any, n_trials: Any, n_jobs: Any, seed: Any, config: Any, backend: str,
+    scheduler: Any, prune: str, min_epochs: Any, reduction_factor: Any, confirm: Any, repeats: Any,
+) -> tuple[SearchSpace, TrainConfig, int, Pruning]:
+    """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, settings, n_jobs and pruning.
+
+    Raises:
+        ValueError: Any invalid argument.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
+    positive_int("n_trials", n_trials, upto=MAX_TRIALS)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+    if n_jobs is None:
+        n_jobs = -1 if backend == "dask" else 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), but got {n_jobs!r}")
+    _nonnegative_int("seed", seed)
+    _nonnegative_int("confirm", confirm)
+    positive_int("repeats", repeats, upto=MAX_REPEATS)
+    if scheduler is not None and backend != "dask":
+        raise ValueError(f"scheduler is only used with backend 'dask', but the backend is {backend!r}")
+    if backend == "dask" and scheduler is None:
+        raise ValueError("backend 'dask' needs a scheduler: an address tcp://HOST:PORT or a distributed.Client")
+    if space is None:
+        space = default_space()
+    elif not isinstance(space, SearchSpace):
+        try:
+            space = SearchSpace(space)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"space must be a SearchSpace or a mapping of names to dimensions: {exc}") from None
+    if config is None:
+        config = TrainConfig()
+    elif not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, but got {type(config).__name__}")
+    unknown = sorted(set(space) - set(TrainConfig.field_names()))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}")
+    # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
+    for name, dim in space.items():
+        for value in _ends(dim):
+            try:
+                config.with_params({name: value})
+            except ValueError as exc:
+                raise ValueError(f"space {name}={dim.spec()}: {exc}") from None
+    _check_splits(space, config)
+    pruning = Pruning(prune, min_epochs, reduction_factor)
+    pruning.check(config.epochs)
+    if backend != "dask" and n_jobs > local_workers(n_jobs):
+        cores = os.cpu_count() or 1
+        warnings.warn(f"n_jobs={n_jobs} exceeds the {cores} cores; running {cores} workers, "
+                      "since more would only slow every trial down", stacklevel=3)
+    return space, config, n_jobs, pruning

@@ -1,0 +1,287 @@
+"""The :class:`Study`: a thin front that checks its arguments, opens the study folder and runs the stages.
+
+The work itself lives elsewhere, one job a module: :mod:`hpsearch.study.search` (the search loop),
+:mod:`hpsearch.study.confirm` (the confirm stage), :mod:`hpsearch.execution.pool` (where tasks run),
+:mod:`hpsearch.storage.journal` and :mod:`hpsearch.storage.folder` (the study folder, the single source of
+truth), :mod:`hpsearch.reports.ranking` and :mod:`hpsearch.reports.publish` (tables, figures, files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from hpsearch import __version__
+from hpsearch.study import confirm as confirm_stage
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.reports.confirmed import choose
+from hpsearch.data.datasets import check_dataset
+from hpsearch.execution.pool import Pool
+from hpsearch.execution.interrupts import Interrupts, StudyInterrupted
+from hpsearch.storage.journal import Journal
+from hpsearch.builtin.model import save_chosen, saved_model
+from hpsearch.study.definition import check_definition, stored_arguments
+from hpsearch.study.options import check_arguments, positive_int
+from hpsearch.reports.progress import progress_bar
+from hpsearch.study.search import Search
+from hpsearch.space.search_space import SearchSpace
+from hpsearch.storage.folder import StudyError, StudyStorage, validate_name
+from hpsearch.strategies import Strategy, make_strategy
+from hpsearch.trial import RepeatResult, TrialResult
+
+__all__ = ["Study", "StudyInterrupted", "StudyError"]
+
+class Study:
+    """A hyperparameter search whose trials run in parallel and are kept in a study folder.
+
+    Lifecycle: :meth:`optimize` runs the trials still to do (resuming a study of the same name),
+    then the confirm stage (the top ``confirm`` configurations trained ``repeats`` more times
+    with fresh seeds and scored on the test part), then writes the reports.
+
+    Args:
+        name: The study folder's name under ``directory``; a timestamped name if None.
+        strategy: ``"grid"``, ``"random"`` or ``"bayes"``.
+        space: The search space: a :class:`SearchSpace` or a mapping of names to dimensions
+            (default: lr and weight decay, as in the seed experiment).
+        n_trials: Trials to run in all (a grid stops at its own size if that is smaller).
+        n_jobs: Parallel workers; -1 means one per core (with dask: every thread of the
+            cluster). None: 1 on this machine (the command line's default is -1), the whole
+            cluster with dask.
+        seed: The study seed: the same seed gives the same trials, whatever ``n_jobs``.
+        config: The fixed training settings (default: the seed experiment's).
+        directory: The studies folder.
+        resume: Continue the study of this name if it exists (its stored definition must match).
+        strategy_options: Extra settings for the strategy (e.g. ``{"batch_size": 8}`` for bayes).
+        backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"``.
+        scheduler: For ``backend="dask"``: an address ``tcp://host:port`` or a ``distributed.Client``.
+        progress: Show a progress bar with runs done and the best accuracy so far.
+        prune: ``"none"``, ``"halving"`` or ``"hyperband"``; the result never depends on ``n_jobs``.
+        min_epochs: With pruning, the fewest epochs a trial trains before it can be stopped.
+        reduction_factor: With pruning, each rung keeps the best 1/reduction_factor.
+        confirm: Distinct configurations the confirm stage trains again (0: no confirm stage).
+        repeats: Runs of each confirmed configuration.
+        refit: Also train the chosen configuration on training plus validation images
+            (``repeats`` times) for its final test score, as scikit-learn's ``refit``.
+        test_curves: Score the test part after every epoch of each confirm-stage run (for the
+            epoch columns of :meth:`compare`; costs a pass over the test part per epoch).
+
+    Raises:
+        ValueError: Any invalid argument, before anything is written.
+
+    Example:
+        >>> from hpsearch import Study, SearchSpace, LogUniform, TrainConfig
+        >>> study = Study("demo", n_trials=8, n_jobs=2, space={"lr": LogUniform(1e-3, 1e-1)},
+        ...               config=TrainConfig(epochs=3, hidden=(50, 50)))  # doctest: +SKIP
+        >>> study.optimize()  # doctest: +SKIP
+        >>> study.best_params  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, name: str | None = None, *, strategy: str = "random", space: SearchSpace | Mapping[str, Any] | None = None,
+        n_trials: int = 100, n_jobs: int | None = None, seed: int = 0, config: TrainConfig | None = None,
+        directory: str | os.PathLike[str] = "studies", resume: bool = False,
+        strategy_options: Mapping[str, Any] | None = None, backend: str = "loky", scheduler: Any = None,
+        progress: bool = True, prune: str = "none", min_epochs: int = 5, reduction_factor: int = 3,
+        confirm: int = 5, repeats: int = 3, refit: bool = False, test_curves: bool = False,
+    ) -> None:
+        self.space, self.config, self.n_jobs, self.pruning = check_arguments(
+            strategy=strategy, space=space, n_trials=n_trials, n_jobs=n_jobs, seed=seed, config=config,
+            backend=backend, scheduler=scheduler, prune=prune, min_epochs=min_epochs,
+            reduction_factor=reduction_factor, confirm=confirm, repeats=repeats)
+        self.name = validate_name(name if name is not None else f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler
+        self.progress, self.resume = progress, resume
+        self.n_confirm, self.repeats, self.refit, self.test_curves = confirm, repeats, bool(refit), bool(test_curves)
+        self.strategy: Strategy = make_strategy(strategy, self.space, seed, n_trials, **(strategy_options or {}))
+        self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
+        self.storage = StudyStorage(directory, self.name)
+        self.interrupts = Interrupts()
+        self.journal = Journal(self.storage, self.interrupts)
+        #: The files the last :meth:`optimize` wrote, by report name.
+        self.report_paths: dict[str, Path] = {}
+        if backend == "dask":
+            from hpsearch.execution.cluster import describe
+
+            describe(scheduler)  # an unreachable scheduler fails now, before any write
+        if self.storage.exists():
+            if not resume:
+                raise StudyError(f"study {self.name!r} already exists in {self.storage.root}; resume it "
+                                 "(resume=True, or the same command again) or choose another name")
+            self.storage.check_unlocked()
+            check_definition(self.storage.read_definition(), self.definition(), self.storage.definition_path, self.name)
+            self.journal.load()
+
+    def definition(self) -> dict[str, Any]:
+        """What defines the study; stored in ``study.json`` and checked on resume."""
+        return {
+            "hpsearch_version": __version__, "name": self.name, "strategy": self.strategy.settings(),
+            "space": self.space.to_json(), "seed": self.seed, "config": self.config.to_json(),
+            "pruning": self.pruning.to_json(), "n_trials": self.n_trials, "lag": self.lag,
+        }
+
+    @classmethod
+    def load(cls, name: str, directory: str | os.PathLike[str] = "studies", **overrides: Any) -> Study:
+        """Opens the study ``name`` of ``directory`` to report on, confirm or continue it.
+
+        ``overrides`` are run options (``n_trials``, ``n_jobs``, ``backend``, ``scheduler``,
+        ``progress``, ``confirm``, ``repeats``, ``refit``, ``test_curves``). Raises
+        :class:`StudyError` if there is no study there or its definition is corrupt.
+        """
+        storage = StudyStorage(directory, name)
+        kwargs = stored_arguments(storage.read_definition(), storage.definition_path)
+        return cls(name, directory=directory, resume=True, **{**kwargs, **overrides})
+
+    @property
+    def path(self) -> Path:
+        return self.storage.path
+
+    @property
+    def trials(self) -> list[TrialResult]:
+        """Every finished trial, by trial number."""
+        return self.journal.sorted_trials()
+
+    @property
+    def repeats_done(self) -> list[RepeatResult]:
+        """Every finished confirm-stage run, by trial, refit and repeat."""
+        return sorted(self.journal.repeats.values(), key=lambda r: (r.number, r.refit, r.repeat))
+
+    @property
+    def best_trial(self) -> TrialResult | None:
+        """The top-ranked search trial (None if no trial has a score yet)."""
+        return next(iter(confirm_stage.candidates(self.trials, 1)), None)
+
+    @property
+    def chosen_trial(self) -> TrialResult | None:
+        """The search trial whose configuration the confirm stage chose, or None before it ran."""
+        numbers = [t.number for t in confirm_stage.candidates(self.trials, max(self.n_confirm, 1))]
+        number = choose(self.repeats_done, numbers)
+        return None if number is None else self.journal.trials[number]
+
+    @property
+    def best_params(self) -> dict[str, Any] | None:
+        """The chosen configuration's params (after the confirm stage), else the best trial's."""
+        best = self.chosen_trial or self.best_trial
+        return None if best is None else dict(best.params)
+
+    @property
+    def best_config(self) -> TrainConfig | None:
+        """The full training settings of :attr:`best_params`."""
+        return None if self.best_params is None else self.config.with_params(self.best_params)
+
+    def ranking(self) -> pd.DataFrame:
+        """The ranked trials (see :func:`hpsearch.reports.ranking.ranking`)."""
+        from hpsearch.reports.ranking import ranking
+
+        return ranking(self.trials, self.space.names)
+
+    @property
+    def planned(self) -> int:
+        """Trials the study will have when done: ``n_trials``, or a grid's size if smaller."""
+        capacity = self.strategy.capacity
+        return self.n_trials if capacity is None else min(self.n_trials, capacity)
+
+    def write_reports(self, *, only_stale: bool = False) -> dict[str, Path]:
+        """Rebuilds the study folder's CSVs, figures and page from the logs; returns their paths."""
+        from hpsearch.reports.confirmed import headline
+        from hpsearch.reports.publish import write_reports
+
+        settings = self.storage.read_definition() if self.storage.exists() else None
+        chosen = self.chosen_trial
+        line = None if chosen is None else headline(self.repeats_done, chosen.number, chosen.params)
+        return {**write_reports(self.path, self.trials, self.space, settings=settings, repeats=self.repeats_done,
+                                headline=line, only_stale=only_stale), **saved_model(self.path)}
+
+    def optimize(self) -> pd.DataFrame:
+        """Runs the trials still to do and the confirm stage, then writes the reports; returns the ranking.
+
+        Raises:
+            StudyInterrupted: After SIGINT or SIGTERM, once every finished run is saved and the
+                reports are written; running the study again resumes it.
+            StudyError: Another process is running this study.
+        """
+        with self._session() as pool:
+            Search(self.strategy, self.journal, self.pruning, self.config.epochs, self.planned, self.lag).run(pool)
+            self._confirm(pool)
+        return self.ranking()
+
+    def confirm(self, k: int | None = None, repeats: int | None = None) -> list[RepeatResult]:
+        """Runs (or completes) the confirm stage of a finished search; returns its runs.
+
+        Args:
+            k: Distinct configurations to confirm (default: the study's ``confirm``).
+            repeats: Runs of each (default: the study's ``repeats``).
+
+        Raises:
+            ValueError: ``k`` or ``repeats`` is not a positive integer, or the study has fewer
+                finished trials than ``k``.
+        """
+        self.n_confirm = positive_int("confirm", self.n_confirm if k is None else k)
+        self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
+        confirm_stage.check_enough(self.trials, self.n_confirm, self.name)
+        with self._session() as pool:
+            self._confirm(pool)
+        return self.repeats_done
+
+    def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
+        """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the searched
+        setting ``by`` (what is missing) and returns them, for :func:`hpsearch.reports.confirmed.comparison`.
+        Raises ValueError if ``by`` was not searched or no trial has a score yet.
+        """
+        best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name)
+        self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
+        with self._session() as pool:
+            self._repeat(pool, best)
+        numbers = {t.number for t in best}
+        return [r for r in self.repeats_done if r.number in numbers and not r.refit]
+
+    def _repeat(self, pool: Pool, trials: list[TrialResult], refit: bool = False) -> None:
+        done = set(self.journal.repeats)
+        tasks = confirm_stage.plan(trials, self.repeats, done, refit=refit, test_curve=self.test_curves)
+        confirm_stage.run(pool, self.journal, tasks)
+
+    def _confirm(self, pool: Pool) -> None:
+        self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm))
+        if self.refit and self.chosen_trial is not None:
+            self._repeat(pool, [self.chosen_trial], refit=True)
+        if self.chosen_trial is not None:  # the chosen model's weights, in the book's names
+            save_chosen(self.path, self.config, self.seed, self.journal.repeats, self.chosen_trial.number,
+                        self.refit)
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Pool]:
+        """Lock, open (or create) the study, catch signals, show progress, run a pool; then report."""
+        # Before anything is written: the data must hold the samples (this may download it).
+        check_dataset(self.config.dataset, self.config.samples, val_ratio=self.config.val_ratio,
+                      batch_size=self.config.batch_size)
+        with self.storage.lock():
+            self._open()
+            with self.interrupts.handling():
+                try:
+                    runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
+                    with progress_bar(self.journal, runs, self.name, self.progress), \
+                            Pool(self.config, self.seed, self.backend, self.n_jobs, scheduler=self.scheduler,
+                                 folder=self.path / ".running") as pool:
+                        yield pool
+                finally:
+                    with self.interrupts.guard():
+                        self.report_paths = self.write_reports()
+
+    def _open(self) -> None:
+        stored = self.storage.read_definition() if self.storage.exists() else None
+        if stored is None:
+            created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self.storage.write_definition({**self.definition(), "created": created})
+        else:
+            check_definition(stored, self.definition(), self.storage.definition_path, self.name)
+            self.lag = int(stored.get("lag", 0))  # studies made before proposals ran ahead: none
+            self.journal.load(repair=True)
+            if stored.get("n_trials") != self.n_trials:
+                self.storage.write_definition({**stored, "n_trials": self.n_trials})
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, {self.strategy.name}, trials={len(self.journal.trials)}/{self.planned})"

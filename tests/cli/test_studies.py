@@ -10,7 +10,7 @@ from hpsearch.cli.parser import build_parser
 from hpsearch.cli.commands import _config, _space
 from hpsearch.cli.studyfile import study_file_argv
 
-FILES = sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.toml"))
+FILES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))
 
 
 def test_the_book_readers_experiments_are_shipped():

@@ -158,7 +158,7 @@ def test_report_rebuilds_every_file_of_an_interrupted_study(finished: Path, tmp_
 
 
 def test_data_download_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
     if not shared.is_file():
         if os.environ.get("CI"):
             pytest.fail(f"{shared} is missing; CI needs it beside the clone")

@@ -1,6 +1,6 @@
 """Reports: ranking with intervals, long curves CSV, the top table in four formats, notes.
 
-The files themselves are written by hpsearch.reports.publish (tests/test_publish.py)."""
+The files themselves are written by hpsearch.reports.publish (tests/reports/test_publish.py)."""
 
 from __future__ import annotations
 

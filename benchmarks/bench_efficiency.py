@@ -29,8 +29,8 @@ from _common import emit, load_note, machine
 
 from hpsearch import Study
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.space.search_space import Categorical, LogUniform, SearchSpace, default_space
-
+from hpsearch.space.dimensions import Categorical, LogUniform
+from hpsearch.space.search_space import SearchSpace, default_space
 
 def mixed_space() -> SearchSpace:
     """lr and weight decay as in the seed experiment, plus the optimizer and the activation."""

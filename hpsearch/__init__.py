@@ -11,43 +11,56 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "BayesStrategy": "hpsearch.strategies",
-    "Categorical": "hpsearch.space.dimensions",
-    "Dimension": "hpsearch.space.dimensions",
-    "GridStrategy": "hpsearch.strategies",
-    "IntUniform": "hpsearch.space.dimensions",
-    "LogUniform": "hpsearch.space.dimensions",
-    "RandomStrategy": "hpsearch.strategies",
-    "SearchSpace": "hpsearch.space.search_space",
-    "Strategy": "hpsearch.strategies",
-    "Study": "hpsearch.study.study",
-    "StudyError": "hpsearch.storage.folder",
-    "StudyInterrupted": "hpsearch.execution.interrupts",
-    "TrainConfig": "hpsearch.builtin.config",
-    "TrialResult": "hpsearch.trial",
-    "TrialState": "hpsearch.trial",
-    "Uniform": "hpsearch.space.dimensions",
-    "default_space": "hpsearch.space.search_space",
-    "train_trial": "hpsearch.builtin.training",
+    "BayesStrategy": "strategies",
+    "Categorical": "space.dimensions",
+    "Dimension": "space.dimensions",
+    "GridStrategy": "strategies",
+    "IntUniform": "space.dimensions",
+    "LogUniform": "space.dimensions",
+    "RandomStrategy": "strategies",
+    "SearchSpace": "space.search_space",
+    "Strategy": "strategies",
+    "Study": "study.study",
+    "StudyError": "exceptions",
+    "StudyInterrupted": "exceptions",
+    "TrainConfig": "builtin.config",
+    "TrialResult": "trial",
+    "TrialState": "trial",
+    "Uniform": "space.dimensions",
+    "default_space": "space.search_space",
+    "train_trial": "builtin.training",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Any, Any, list[str]]:
+    """A package's ``__getattr__``, ``__dir__`` and ``__all__`` that import each name's module on first use.
+
+    Args:
+        package: The package's ``__name__``.
+        exports: Each public name and the module it lives in, relative to ``package``.
+    """
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        try:
+            module = exports[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        namespace[name] = value  # the next lookup is a plain attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__, sorted(exports)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'hpsearch' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__, _names = lazy_exports(__name__, _EXPORTS)
+__all__ = [*_names, "__version__"]

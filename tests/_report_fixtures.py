@@ -7,7 +7,9 @@ from typing import Callable
 
 import numpy as np
 
-from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
+from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
+
+from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.trial import RepeatResult, TrialResult, TrialState
 
 

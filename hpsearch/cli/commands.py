@@ -66,21 +66,21 @@ def _interrupted(study: Any, stop: Any, argv: Sequence[str]) -> int:
 
 def _summary(study: Any, k: int, fmt: str = "table") -> None:
     """The top of the ranking, then (table and markdown) the notes and the confirmed headline."""
-    from hpsearch.reports import ranking as report
     from hpsearch.reports.confirmed import headline
+    from hpsearch.reports.ranking import edge_notes, format_top, tie_note
 
     ranking = study.ranking()
     if fmt == "table":
         print(f"top {min(k, len(study.trials))} of {len(study.trials)} trials ({study.name}), "
               "validation accuracy of one run each:")
-    print(report.format_top(ranking, k, fmt))
+    print(format_top(ranking, k, fmt))
     if fmt not in ("table", "markdown"):
         return
     if study.pruning.active and study.trials:
         trained = sum(t.epochs for t in study.trials)
         full = len(study.trials) * study.config.epochs
         print(f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning ({trained / full:.0%})")
-    for note in [report.tie_note(ranking), *report.edge_notes(study.trials, study.space)]:
+    for note in [tie_note(ranking), *edge_notes(study.trials, study.space)]:
         if note:
             print(f"note: {note}")
     chosen = study.chosen_trial
@@ -91,7 +91,8 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config, fixed = _config(args)  # refused settings are said before the study's stack loads
     space = _space(args.param, fixed)
-    from hpsearch.study.study import Study, StudyInterrupted
+    from hpsearch.exceptions import StudyInterrupted
+    from hpsearch.study.study import Study
 
     study = Study(
         args.name, strategy=args.strategy, space=space, n_trials=args.trials,
@@ -135,7 +136,7 @@ def _load(args: argparse.Namespace, **overrides: Any) -> Any:
 
 def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
-    from hpsearch.study.study import StudyInterrupted
+    from hpsearch.exceptions import StudyInterrupted
 
     options = {k: v for k, v in (("confirm", args.confirm), ("repeats", args.repeats)) if v is not None}
     study = _load(args, refit=args.refit, test_curves=args.test_curves, **options, **_backend_options(args))
@@ -153,7 +154,7 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports import publish
     from hpsearch.reports.confirmed import comparison, format_comparison
-    from hpsearch.study.study import StudyInterrupted
+    from hpsearch.exceptions import StudyInterrupted
 
     options = {"repeats": args.repeats} if args.repeats is not None else {}
     study = _load(args, test_curves=True, **options, **_backend_options(args))
@@ -177,7 +178,8 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (the command's name)
-    from hpsearch.storage.folder import DEFINITION, LOGS, StudyError, StudyStorage
+    from hpsearch.exceptions import StudyError
+    from hpsearch.storage.folder import DEFINITION, LOGS, StudyStorage
 
     root = Path(args.out)
     if not root.is_dir():

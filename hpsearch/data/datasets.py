@@ -23,7 +23,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-# REMOTE_DATASETS and download live in hpsearch.data.download; older callers still find them here.
 from hpsearch.data.download import PARTS, REMOTE_DATASETS, download, load_remote
 from hpsearch.seeding import SPLIT, rng_for
 

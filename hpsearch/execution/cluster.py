@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 from uuid import uuid4
 
-from hpsearch.storage.folder import StudyError
+from hpsearch.exceptions import ClusterLost, StudyError
 
-__all__ = ["ClusterInfo", "ClusterLost", "ClusterPool", "connect", "cluster_info", "describe"]
+__all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe"]
 
 INSTALL_HINT = 'pip install "hpsearch[dask]"'
 LOST = ("lost the connection to the dask scheduler; the finished trials are saved: "
@@ -42,10 +42,6 @@ NO_WORKERS_NOTICE = 30.0
 POLL = 0.05  # seconds between looks for finished trials
 CHECK_EVERY = 1.0  # seconds between questions to the scheduler about its workers
 CLOSE_TIMEOUT = 2.0  # seconds to close a client whose scheduler may be gone
-
-
-class ClusterLost(StudyError):
-    """The connection to the scheduler broke during a study (one line, as the CLI prints it)."""
 
 
 def _distributed() -> Any:

@@ -7,7 +7,9 @@ import signal
 import threading
 from typing import Any, Iterator
 
-__all__ = ["StudyInterrupted", "Interrupts", "stopping"]
+from hpsearch.exceptions import StudyInterrupted
+
+__all__ = ["Interrupts", "stopping"]
 
 # The signal a study of this process is stopping on, once it has raised its stop.
 _stopping: list[int] = []
@@ -20,20 +22,6 @@ def stopping() -> int | None:
     what the stopping study still does (write its reports, say how to resume).
     """
     return _stopping[-1] if _stopping else None
-
-
-class StudyInterrupted(KeyboardInterrupt):
-    """Raised by :meth:`hpsearch.Study.optimize` after SIGINT or SIGTERM, once finished work is saved.
-
-    Attributes:
-        signum: The signal received.
-        exit_code: The conventional shell status: 128 + signum (130 for SIGINT, 143 for SIGTERM).
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 class Interrupts:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hpsearch.reports.ranking import INTERVAL, _looks_numeric, display_frame
+from hpsearch.reports.ranking import INTERVAL, looks_numeric, display_frame
 
 __all__ = ["render_index", "about", "INDEX"]
 
@@ -135,7 +135,7 @@ def _table(shown: pd.DataFrame, table_id: str) -> str:
     body = []
     for row in shown.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{_e(v)}</td>' if c in _NUMERIC or _looks_numeric(str(v)) else f"<td>{_e(v)}</td>"
+            f'<td class="num">{_e(v)}</td>' if c in _NUMERIC or looks_numeric(str(v)) else f"<td>{_e(v)}</td>"
             for c, v in zip(shown.columns, row)
         )
         body.append(f"<tr>{cells}</tr>")

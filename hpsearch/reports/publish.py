@@ -15,21 +15,16 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from hpsearch.reports import confirmed
-
-from hpsearch.reports import html
-
-from hpsearch.reports import plots
-
-from hpsearch.reports import ranking as report
+from hpsearch.reports import confirmed, html, plots, ranking
 from hpsearch.storage.files import replacing, write_text
+from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import RepeatResult, TrialResult
 
-__all__ = ["write_reports", "write_comparison", "map_axes", "LOGS"]
+__all__ = ["write_reports", "write_comparison", "map_axes", "SOURCES"]
 
 #: The files a study's reports are computed from: a report newer than all of them is current.
-LOGS = ("study.json", "trials.jsonl", "repeats.jsonl")
+SOURCES = (DEFINITION, TRIAL_LOG, REPEAT_LOG)
 
 
 def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, str] | None:
@@ -40,7 +35,7 @@ def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, st
         >>> map_axes(study.trials, study.space)  # doctest: +SKIP
         ('lr', 'weight_decay')
     """
-    numeric = [n for n in report.varied(trials, space) if space[n].numeric]
+    numeric = [n for n in ranking.varied(trials, space) if space[n].numeric]
     if "lr" in numeric and "weight_decay" in numeric:
         return "lr", "weight_decay"
     return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
@@ -60,7 +55,7 @@ def _save_figure(fig: Any, path: Path, dpi: int) -> Path:
 
 def _newest_log(folder: Path) -> int:
     """The latest modification time (ns) of the study's logs; -1 when it has none."""
-    times = [(folder / name).stat().st_mtime_ns for name in LOGS if (folder / name).exists()]
+    times = [(folder / name).stat().st_mtime_ns for name in SOURCES if (folder / name).exists()]
     return max(times, default=-1)
 
 
@@ -112,13 +107,13 @@ def write_reports(
     """
     folder = Path(folder)
     newest = _newest_log(folder) if only_stale else None
-    df = report.ranking(trials, space.names)
+    df = ranking.ranking(trials, space.names)
     by_number = {t.number: t for t in trials}
     axes = map_axes(trials, space)
     runs = [r for r in repeats if not r.refit]
     outputs: dict[str, tuple[str, Callable[[Path], Path]]] = {
         "ranking": ("ranking.csv", lambda p: _save_csv(df, p)),
-        "curves": ("curves.csv", lambda p: _save_csv(report.curves(trials), p)),
+        "curves": ("curves.csv", lambda p: _save_csv(ranking.curves(trials), p)),
         "best_curves": ("best_curves.png", lambda p: _save_figure(
             plots.best_curves([by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols), p, dpi)),
         "history": ("history.png", lambda p: _save_figure(plots.history(trials), p, dpi)),
@@ -145,7 +140,7 @@ def write_reports(
             params = next(r.params for r in runs if r.number == chosen)
             headline = confirmed.headline(runs, chosen, {k: params[k] for k in space.names if k in params})
         table = confirmed.confirmed_table(repeats, space.names) if repeats else None
-        notes = [*report.edge_notes(trials, space), *filter(None, [report.tie_note(df)])]
+        notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
         page = html.render_index(
             df, folder=folder, notes=notes, settings=settings, top=top, headline=headline,
             figures={k: p for k, p in paths.items() if p.suffix == ".png"},

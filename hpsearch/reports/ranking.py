@@ -21,7 +21,7 @@ from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import TrialResult
 
 __all__ = ["ranking", "curves", "display_frame", "format_top", "format_frame", "edge_notes", "wilson",
-           "decimals_for", "tied_with_best", "tie_note", "varied", "FORMATS", "SCORE_COLUMNS"]
+           "decimals_for", "tied_with_best", "tie_note", "varied", "looks_numeric", "FORMATS", "SCORE_COLUMNS"]
 
 SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
 CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")
@@ -218,7 +218,7 @@ def _markdown(table: pd.DataFrame) -> str:
 
     numeric = [
         c in ("rank", "trial", "epochs", "seconds", INTERVAL) or c in _SCORE_LIKE
-        or (len(table) > 0 and all(_looks_numeric(v) for v in table[c] if v != ""))
+        or (len(table) > 0 and all(looks_numeric(v) for v in table[c] if v != ""))
         for c in table.columns
     ]
     lines = ["| " + " | ".join(esc(str(c)) for c in table.columns) + " |"]
@@ -228,7 +228,8 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _looks_numeric(text: str) -> bool:
+def looks_numeric(text: str) -> bool:
+    """Whether a table cell reads as a number (such columns are right-aligned)."""
     try:
         float(text)
     except ValueError:

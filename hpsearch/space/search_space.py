@@ -1,8 +1,7 @@
 """The search space: named dimensions in a fixed order, and their CLI and JSON forms.
 
 The dimensions themselves (their sampling, grids, positions, widening and axis scales) live in
-:mod:`hpsearch.space.dimensions` and are re-exported here, so ``from hpsearch.space.search_space import LogUniform``
-keeps working.
+:mod:`hpsearch.space.dimensions`.
 """
 
 from __future__ import annotations
@@ -15,11 +14,6 @@ from hpsearch.space.dimensions import KINDS as _KINDS
 from hpsearch.space.dimensions import Categorical, Dimension, IntUniform, LogUniform, Uniform
 
 __all__ = [
-    "Dimension",
-    "Uniform",
-    "LogUniform",
-    "IntUniform",
-    "Categorical",
     "SearchSpace",
     "parse_dimension",
     "parse_value",

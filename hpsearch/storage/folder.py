@@ -17,10 +17,11 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from hpsearch.exceptions import StudyError
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
 
-__all__ = ["StudyStorage", "StudyError", "validate_name", "DEFINITION", "TRIAL_LOG"]
+__all__ = ["StudyStorage", "validate_name", "DEFINITION", "TRIAL_LOG", "REPEAT_LOG", "LOGS"]
 
 DEFINITION = "study.json"
 TRIAL_LOG = "trials.jsonl"
@@ -59,10 +60,6 @@ def _first_of_each(records: list[Any], key: Callable[[Any], Any], path: Path, wh
         warnings.warn(f"{path}: {len(doubled)} {what} record(s) written twice (trial {shown}{more}); "
                       "the first record of each is kept", stacklevel=3)
     return first
-
-
-class StudyError(ValueError):
-    """A study cannot be created, opened or resumed as asked."""
 
 
 def validate_name(name: str) -> str:

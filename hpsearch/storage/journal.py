@@ -8,10 +8,11 @@ always what a resume would read back.
 from __future__ import annotations
 
 import warnings
+from contextlib import AbstractContextManager
 from typing import Any, Callable, Mapping
 
-from hpsearch.execution.interrupts import Interrupts
-from hpsearch.storage.folder import ASKED_LOG, StudyError, StudyStorage
+from hpsearch.exceptions import StudyError
+from hpsearch.storage.folder import ASKED_LOG, StudyStorage
 from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
 
 __all__ = ["Journal"]
@@ -22,12 +23,13 @@ class Journal:
 
     Args:
         storage: The study folder.
-        interrupts: Whose guard every write runs under.
+        guard: Makes a block that no signal cuts short (the study's
+            :meth:`hpsearch.execution.interrupts.Interrupts.guard`); every write runs under it.
     """
 
-    def __init__(self, storage: StudyStorage, interrupts: Interrupts) -> None:
+    def __init__(self, storage: StudyStorage, guard: Callable[[], AbstractContextManager[None]]) -> None:
         self.storage = storage
-        self.interrupts = interrupts
+        self.guard = guard
         self.trials: dict[int, TrialResult] = {}
         self.rungs: dict[int, dict[int, TrialResult]] = {}
         self.asked: dict[int, dict[str, Any]] = {}
@@ -63,7 +65,7 @@ class Journal:
         found = dict(sorted(found.items()))
         self.asked.update(found)
         if repair:
-            with self.interrupts.guard():
+            with self.guard():
                 self.storage.append_asked(found)
         message = (f"{self.storage.path / ASKED_LOG}: the proposals of {len(found)} trial(s) were missing; "
                    "rebuilt them from the trials' records")
@@ -89,13 +91,13 @@ class Journal:
 
     def record_asked(self, proposals: Mapping[int, dict[str, Any]]) -> None:
         """Logs proposals before they run, so that a resume runs the very same ones."""
-        with self.interrupts.guard():
+        with self.guard():
             self.storage.append_asked(proposals)
             self.asked.update(proposals)
 
     def record_trial(self, trial: TrialResult) -> None:
         """Logs a finished trial (durably, first)."""
-        with self.interrupts.guard():
+        with self.guard():
             self.storage.append(trial)
             self.trials[trial.number] = trial
             self.storage.drop_checkpoint(trial.number)
@@ -104,14 +106,14 @@ class Journal:
 
     def record_rung(self, trial: TrialResult, checkpoint: Checkpoint) -> None:
         """Keeps a paused trial's checkpoint, then its result at the rung."""
-        with self.interrupts.guard():
+        with self.guard():
             self.storage.save_checkpoint(checkpoint)
             self.storage.append_rung(trial)
             self.rungs.setdefault(trial.number, {})[trial.epochs] = trial
 
     def record_repeat(self, run: RepeatResult) -> None:
         """Logs a finished confirm-stage run (durably, first)."""
-        with self.interrupts.guard():
+        with self.guard():
             self.storage.append_repeat(run)
             self.repeats[run.key] = run
             if self.on_record is not None:

@@ -1,60 +1,21 @@
-"""Search strategies behind one interface: :class:`Strategy` with ``ask`` and ``tell``."""
+"""Search strategies behind one interface: :class:`Strategy` with ``ask`` and ``tell``.
+
+The names below load on first use, so that importing one strategy's module does not load them all.
+"""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Mapping
+from hpsearch import lazy_exports
 
-from hpsearch.space.search_space import SearchSpace
-from hpsearch.strategies.base import FAILURE_SCORE, Strategy, score_of
-from hpsearch.strategies.bayes import BayesStrategy
-from hpsearch.strategies.grid import GridStrategy, grid_shape
-from hpsearch.strategies.random import RandomStrategy
-
-__all__ = [
-    "STRATEGIES",
-    "BayesStrategy",
-    "FAILURE_SCORE",
-    "GridStrategy",
-    "RandomStrategy",
-    "Strategy",
-    "grid_shape",
-    "make_strategy",
-    "strategy_options",
-    "score_of",
-]
-
-STRATEGIES: dict[str, type[Strategy]] = {
-    "grid": GridStrategy,
-    "random": RandomStrategy,
-    "bayes": BayesStrategy,
-}
-
-
-def make_strategy(name: str, space: SearchSpace, seed: int, n_trials: int, **options: Any) -> Strategy:
-    """A strategy by name.
-
-    Raises:
-        ValueError: The name is unknown.
-    """
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}") from None
-    return cls(space, seed, n_trials, **options)
-
-
-def strategy_options(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The name and constructor options of a strategy from its stored :meth:`Strategy.settings`.
-
-    Settings a strategy derives itself (a grid's shape) are not options and are left out.
-
-    Raises:
-        ValueError: The name is unknown.
-    """
-    name = settings.get("name")
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}")
-    accepted = inspect.signature(STRATEGIES[name].__init__).parameters
-    skip = {"self", "space", "seed", "n_trials"}
-    return name, {k: v for k, v in settings.items() if k in accepted and k not in skip}
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "STRATEGIES": "registry",
+    "BayesStrategy": "bayes",
+    "FAILURE_SCORE": "base",
+    "GridStrategy": "grid",
+    "RandomStrategy": "random",
+    "Strategy": "base",
+    "grid_shape": "grid",
+    "make_strategy": "registry",
+    "strategy_options": "registry",
+    "score_of": "base",
+})

@@ -37,7 +37,8 @@ from scipy.linalg import cholesky, solve_triangular
 from threadpoolctl import threadpool_limits
 
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
-from hpsearch.space.search_space import IntUniform, LogUniform, SearchSpace, Uniform
+from hpsearch.space.dimensions import IntUniform, LogUniform, Uniform
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy, score_of
 from hpsearch.trial import TrialResult
 

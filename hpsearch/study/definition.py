@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.study.pruning import Pruning
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.storage.folder import StudyError
+from hpsearch.exceptions import StudyError
 from hpsearch.strategies import strategy_options
 
 __all__ = ["DEFINING", "check_definition", "stored_arguments"]

@@ -22,7 +22,8 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.reports.confirmed import choose
 from hpsearch.data.datasets import check_dataset
 from hpsearch.execution.pool import Pool
-from hpsearch.execution.interrupts import Interrupts, StudyInterrupted
+from hpsearch.exceptions import StudyError, StudyInterrupted
+from hpsearch.execution.interrupts import Interrupts
 from hpsearch.storage.journal import Journal
 from hpsearch.builtin.model import save_chosen, saved_model
 from hpsearch.study.definition import check_definition, stored_arguments
@@ -30,11 +31,11 @@ from hpsearch.study.options import check_arguments, positive_int
 from hpsearch.reports.progress import progress_bar
 from hpsearch.study.search import Search
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.storage.folder import StudyError, StudyStorage, validate_name
+from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.strategies import Strategy, make_strategy
 from hpsearch.trial import RepeatResult, TrialResult
 
-__all__ = ["Study", "StudyInterrupted", "StudyError"]
+__all__ = ["Study"]
 
 class Study:
     """A hyperparameter search whose trials run in parallel and are kept in a study folder.
@@ -101,7 +102,7 @@ class Study:
         self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
-        self.journal = Journal(self.storage, self.interrupts)
+        self.journal = Journal(self.storage, self.interrupts.guard)
         #: The files the last :meth:`optimize` wrote, by report name.
         self.report_paths: dict[str, Path] = {}
         if backend == "dask":

@@ -510,8 +510,8 @@ def test_a_warning_two_checks_give_is_said_once(tmp_path, capsys):
 def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_point():
     from hpsearch.builtin.config import TrainConfig
     from hpsearch.study.options import check_arguments
-    from hpsearch.space.search_space import IntUniform, SearchSpace
-
+    from hpsearch.space.dimensions import IntUniform
+    from hpsearch.space.search_space import SearchSpace
     space = SearchSpace({"batch_size": IntUniform(1, 10**12)})  # a grid of it would need 8 TB
     with pytest.warns(UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"):
         checked, _, _, _ = check_arguments(

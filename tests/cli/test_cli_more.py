@@ -163,7 +163,7 @@ def test_data_download_through_the_cli(tmp_path: Path, monkeypatch: pytest.Monke
         if os.environ.get("CI"):
             pytest.fail(f"{shared} is missing; CI needs it beside the clone")
         pytest.skip(f"{shared} not found")
-    from hpsearch.data import datasets as data
+    from hpsearch.data import download as data
 
     files = data.REMOTE_DATASETS["mnist"].files
     with np.load(shared) as d:

@@ -39,12 +39,9 @@ def _npz(tmp_path, name="mine.npz", **arrays):
 
 
 def test_names_other_modules_import_are_still_here():
-    from hpsearch.data import download as dl
-    from hpsearch.data.datasets import DATASETS, REMOTE_DATASETS, SUBSET_SIZE, Dataset, Split, download  # noqa: F401
+    from hpsearch.data.datasets import DATASETS, SUBSET_SIZE, Dataset, Split  # noqa: F401
 
     assert SUBSET_SIZE == 10_000 and sorted(DATASETS) == ["digits", "fashion-mnist", "mnist"]
-    # cli.py still imports these two from hpsearch.data.datasets: the same objects as in hpsearch.data.download.
-    assert download is dl.download and REMOTE_DATASETS is dl.REMOTE_DATASETS
 
 
 def test_shipped_subset_needs_no_download():

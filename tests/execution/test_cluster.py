@@ -25,7 +25,7 @@ distributed = pytest.importorskip("distributed")
 from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
 from hpsearch.execution.cluster import ClusterInfo, connect, describe  # noqa: E402
 from hpsearch.execution.pool import Pool  # noqa: E402
-from hpsearch.space.search_space import LogUniform  # noqa: E402
+from hpsearch.space.dimensions import LogUniform  # noqa: E402
 from hpsearch.trial import TrialState  # noqa: E402
 from hpsearch.execution.workers import Task  # noqa: E402
 

@@ -15,7 +15,8 @@ from matplotlib.colors import to_rgba
 
 from _report_fixtures import make_repeats, make_trials, mixed_space
 from hpsearch.reports.plots import DPI, best_curves, comparison_curves, history, lr_wd_map, param_scores, score_label
-from hpsearch.space.search_space import Categorical, LogUniform, SearchSpace, Uniform, default_space
+from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
+from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.trial import TrialResult, TrialState
 
 

@@ -24,7 +24,8 @@ from hpsearch.reports.ranking import (
     varied,
     wilson,
 )
-from hpsearch.space.search_space import Categorical, IntUniform, SearchSpace, Uniform, default_space
+from hpsearch.space.dimensions import Categorical, IntUniform, Uniform
+from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.trial import TrialResult, TrialState
 
 

@@ -8,15 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.space.search_space import (
-    Categorical,
-    IntUniform,
-    LogUniform,
-    SearchSpace,
-    Uniform,
-    default_space,
-    parse_dimension,
-)
+from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
+from hpsearch.space.search_space import SearchSpace, default_space, parse_dimension
 
 N_DRAWS = 2000
 
@@ -159,14 +152,6 @@ def test_limits_pad_the_range_on_its_scale():
 )
 def test_widened_is_the_range_to_try_next(dim, side, positions, expected):
     assert dim.widened(side, positions) == expected
-
-
-def test_dimensions_are_importable_from_both_modules():
-    import hpsearch.space.dimensions as dims
-    import hpsearch.space.search_space as space
-
-    for name in ("Dimension", "Uniform", "LogUniform", "IntUniform", "Categorical"):
-        assert getattr(space, name) is getattr(dims, name)
 
 
 # ----------------------------------------------------------------------------- invalid bounds

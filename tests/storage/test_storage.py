@@ -10,7 +10,8 @@ import warnings
 
 import pytest
 
-from hpsearch.storage.folder import StudyError, StudyStorage
+from hpsearch.exceptions import StudyError
+from hpsearch.storage.folder import StudyStorage
 from hpsearch.trial import TrialResult, TrialState
 
 

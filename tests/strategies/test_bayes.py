@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform, default_space
+from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
+
+from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies.base import FAILURE_SCORE
 from hpsearch.strategies import bayes
 from hpsearch.strategies.bayes import BayesStrategy, fit_sizes, model_subset

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, Uniform
+from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
 from hpsearch.trial import TrialResult, TrialState
 

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.space.search_space import Categorical, IntUniform, LogUniform, SearchSpace, default_space
+from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform
+from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import GridStrategy, make_strategy
 
 

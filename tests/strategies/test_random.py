@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.space.search_space import LogUniform, SearchSpace, default_space
+from hpsearch.space.dimensions import LogUniform
+from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import make_strategy
 
 

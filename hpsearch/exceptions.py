@@ -1,0 +1,29 @@
+"""The errors a study raises to its caller, in one leaf that every subpackage may import."""
+
+from __future__ import annotations
+
+import signal
+
+__all__ = ["StudyError", "StudyInterrupted", "ClusterLost"]
+
+
+class StudyError(ValueError):
+    """A study cannot be created, opened or resumed as asked."""
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Raised by :meth:`hpsearch.Study.optimize` after SIGINT or SIGTERM, once finished work is saved.
+
+    Attributes:
+        signum: The signal received.
+        exit_code: The conventional shell status: 128 + signum (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class ClusterLost(StudyError):
+    """The connection to the scheduler broke during a study (one line, as the CLI prints it)."""

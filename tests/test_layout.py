@@ -1,0 +1,166 @@
+"""The package's rooms: which subpackage may import which, read from the source (lazy imports too).
+
+Data flows one way: command line -> study -> strategies / execution -> the trial being run, with
+records, storage and the shared leaves below them all, and reports reading records only.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hpsearch"
+
+# Each room and the rooms it may import ("root" is hpsearch/__init__.py: its version string).
+LEAVES = {"trial", "seeding", "blas", "exceptions"}
+ALLOWED = {
+    "trial": set(),
+    "seeding": set(),
+    "blas": set(),
+    "exceptions": set(),
+    "space": set(),
+    "storage": {"trial", "exceptions"},
+    "data": {"storage", "seeding", "exceptions"},
+    "strategies": {"space", "trial", "seeding", "exceptions", "root"},
+    "builtin": {"data", "storage", "trial", "seeding", "blas", "exceptions", "root"},
+    "execution": {"builtin", "trial", "seeding", "blas", "exceptions"},
+    "reports": {"space", "storage", "trial", "exceptions"},
+    "study": {"execution", "strategies", "space", "storage", "reports", "builtin", "data", "trial", "seeding",
+              "exceptions", "root"},
+    "cli": {"study", "reports", "builtin", "data", "space", "storage", "strategies", "exceptions", "trial", "root"},
+    "model": {"builtin"},
+    "__main__": {"cli", "execution"},
+    "root": set(),  # its public names are looked up by string on first use (PEP 562), never imported
+}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = ("hpsearch", *path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return "root" if len(parts) == 1 else parts[1]
+
+
+def _imported(module: str, path: Path) -> set[str]:
+    """The hpsearch modules that ``module`` imports anywhere in its body."""
+    found = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                found.add(name)
+    return found
+
+
+def _room_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, path in MODULES.items():
+        room = _room(module)
+        targets = {_room(t) for t in _imported(module, path)} - {room}
+        graph.setdefault(room, set()).update(targets)
+    return graph
+
+
+def test_every_room_is_known():
+    assert set(_room_graph()) == set(ALLOWED), "a new room needs its place in ALLOWED"
+
+
+@pytest.mark.parametrize("room", sorted(ALLOWED))
+def test_a_room_imports_only_the_rooms_below_it(room):
+    graph = _room_graph()
+    assert graph.get(room, set()) <= ALLOWED[room], f"{room} imports {sorted(graph[room] - ALLOWED[room])}"
+
+
+def test_the_rooms_import_no_circle():
+    graph = _room_graph()
+    done: set[str] = set()
+
+    def visit(room: str, path: tuple[str, ...]) -> None:
+        assert room not in path, f"import circle: {' -> '.join((*path, room))}"
+        if room in done:
+            return
+        for target in graph.get(room, ()):
+            visit(target, (*path, room))
+        done.add(room)
+
+    for room in graph:
+        visit(room, ())
+
+
+def test_the_top_of_the_package_is_small_and_each_room_holds_few_modules():
+    top = [p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert len(top) <= 6, top
+    for folder in (p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()):
+        modules = [p for p in folder.glob("*.py") if p.stem != "__init__"]
+        assert len(modules) <= 12, (folder.name, len(modules))
+
+
+def test_subpackage_inits_import_nothing_of_their_own():
+    """A subpackage's __init__ loads no module (its names load on first use), so that importing one
+    module of a room, or the command line's parse-only path, does not load the whole room."""
+    for module, path in MODULES.items():
+        if path.name == "__init__.py" and module != "hpsearch":
+            imports = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            names = {(getattr(n, "module", None), tuple(a.name for a in n.names)) for n in imports}
+            assert names <= {("__future__", ("annotations",)), ("hpsearch", ("lazy_exports",))}, (module, names)
+
+
+def _named_modules() -> set[str]:
+    """Every string in the package that looks like a dotted hpsearch module path."""
+    found = set()
+    for path in MODULES.values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.update(re.findall(r"^hpsearch(?:\.[a-z_]+)+$", node.value))
+    return found
+
+
+def test_module_names_written_as_strings_exist():
+    """``__main__`` looks modules up in ``sys.modules`` by name and ``hpsearch.__init__`` imports them
+    by name: a rename must not leave such a string behind."""
+    names = _named_modules()
+    assert "hpsearch.execution.interrupts" in names
+    for name in sorted(names):
+        assert importlib.util.find_spec(name) is not None, name
+
+
+@pytest.mark.parametrize("package", ["hpsearch", "hpsearch.strategies", "hpsearch.builtin.nn"])
+def test_public_names_load_from_where_users_import_them(package):
+    module = importlib.import_module(package)
+    assert len(module.__all__) > 5
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+
+
+def test_the_short_model_path_users_import_still_loads():
+    from hpsearch.model import load_model
+
+    assert load_model is importlib.import_module("hpsearch.builtin.model").load_model

@@ -66,6 +66,7 @@ def write_reports(
     *,
     settings: Mapping[str, Any] | None = None,
     repeats: Sequence[RepeatResult] = (),
+    chosen: int | None = None,
     headline: str | None = None,
     only_stale: bool = False,
     n_best: int = 20,
@@ -87,8 +88,10 @@ def write_reports(
         space: The search space.
         settings: The study definition (``study.json``'s content), shown on the page.
         repeats: The confirm stage's runs (may be empty).
-        headline: The page's first line; by default, with confirmed runs, the chosen
-            configuration's (see :func:`hpsearch.reports.confirmed.headline`).
+        chosen: The trial whose configuration the study chose (the study's one rule,
+            :func:`hpsearch.study.confirm.chosen`); the page leads with its headline. Nothing
+            here chooses: without it (or ``headline``) the page has no headline.
+        headline: The page's first line, instead of the chosen configuration's.
         only_stale: Leave alone every file newer than the study's logs (``study.json``,
             ``trials.jsonl``, ``repeats.jsonl`` in ``folder``), computing nothing for it: the
             ``report`` command prints a table without redrawing every figure.
@@ -135,7 +138,6 @@ def write_reports(
             warnings.warn(f"{filename} not written: {' '.join(str(exc).split())}", stacklevel=2)
     index = folder / html.INDEX
     if newest is None or not index.exists() or index.stat().st_mtime_ns <= newest:
-        chosen = confirmed.choose(runs)
         if headline is None and chosen is not None:
             params = next(r.params for r in runs if r.number == chosen)
             headline = confirmed.headline(runs, chosen, {k: params[k] for k in space.names if k in params})

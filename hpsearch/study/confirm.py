@@ -16,11 +16,12 @@ import json
 from typing import Sequence
 
 from hpsearch.execution.pool import Pool
+from hpsearch.reports.confirmed import choose
 from hpsearch.storage.journal import Journal
 from hpsearch.trial import RepeatResult, TrialResult
 from hpsearch.execution.workers import Task
 
-__all__ = ["best_per_value", "candidates", "check_enough", "plan", "run"]
+__all__ = ["best_per_value", "candidates", "check_enough", "chosen", "plan", "run"]
 
 
 def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
@@ -42,6 +43,19 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
         if len(out) == k:
             break
     return out
+
+
+def chosen(trials: Sequence[TrialResult], repeats: Sequence[RepeatResult], k: int) -> TrialResult | None:
+    """The configuration a study chose: the one rule every output (headline, page, model, API) follows.
+
+    Among the top ``k`` distinct configurations of the search (at least one), the one whose
+    confirm-stage repeats have the best mean validation accuracy; a tie goes to the better ranked.
+    Runs of other configurations (a ``compare``'s) never choose. None before any candidate has a
+    scored repeat.
+    """
+    ranked = candidates(trials, max(k, 1))
+    number = choose(repeats, [t.number for t in ranked])
+    return next((t for t in ranked if t.number == number), None)
 
 
 def check_enough(trials: Sequence[TrialResult], k: int, name: str) -> None:

@@ -66,6 +66,7 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
             config=TrainConfig.from_json(d["config"]), n_trials=int(d.get("n_trials", 1)),
             strategy_options=options, prune=pruning.get("kind", "none"),
             min_epochs=pruning.get("min_epochs", 5), reduction_factor=pruning.get("eta", 3),
+            **({"confirm": int(d["confirm"])} if "confirm" in d else {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None

@@ -19,7 +19,6 @@ import pandas as pd
 from hpsearch import __version__
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.reports.confirmed import choose
 from hpsearch.data.datasets import check_dataset
 from hpsearch.execution.pool import Pool
 from hpsearch.exceptions import StudyError, StudyInterrupted
@@ -123,6 +122,7 @@ class Study:
             "hpsearch_version": __version__, "name": self.name, "strategy": self.strategy.settings(),
             "space": self.space.to_json(), "seed": self.seed, "config": self.config.to_json(),
             "pruning": self.pruning.to_json(), "n_trials": self.n_trials, "lag": self.lag,
+            **({"confirm": self.n_confirm} if self.n_confirm else {}),
         }
 
     @classmethod
@@ -159,9 +159,7 @@ class Study:
     @property
     def chosen_trial(self) -> TrialResult | None:
         """The search trial whose configuration the confirm stage chose, or None before it ran."""
-        numbers = [t.number for t in confirm_stage.candidates(self.trials, max(self.n_confirm, 1))]
-        number = choose(self.repeats_done, numbers)
-        return None if number is None else self.journal.trials[number]
+        return confirm_stage.chosen(self.trials, self.repeats_done, self.n_confirm)
 
     @property
     def best_params(self) -> dict[str, Any] | None:
@@ -188,14 +186,13 @@ class Study:
 
     def write_reports(self, *, only_stale: bool = False) -> dict[str, Path]:
         """Rebuilds the study folder's CSVs, figures and page from the logs; returns their paths."""
-        from hpsearch.reports.confirmed import headline
         from hpsearch.reports.publish import write_reports
 
         settings = self.storage.read_definition() if self.storage.exists() else None
         chosen = self.chosen_trial
-        line = None if chosen is None else headline(self.repeats_done, chosen.number, chosen.params)
         return {**write_reports(self.path, self.trials, self.space, settings=settings, repeats=self.repeats_done,
-                                headline=line, only_stale=only_stale), **saved_model(self.path)}
+                                chosen=None if chosen is None else chosen.number, only_stale=only_stale),
+                **saved_model(self.path)}
 
     def optimize(self) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the ranking.
@@ -281,8 +278,11 @@ class Study:
             check_definition(stored, self.definition(), self.storage.definition_path, self.name)
             self.lag = int(stored.get("lag", 0))  # studies made before proposals ran ahead: none
             self.journal.load(repair=True)
-            if stored.get("n_trials") != self.n_trials:
-                self.storage.write_definition({**stored, "n_trials": self.n_trials})
+            # The trials may grow; the confirm stage's size is kept for whoever opens the study
+            # next (the choice is made among its candidates), unless this session runs none.
+            runs = {"n_trials": self.n_trials, **({"confirm": self.n_confirm} if self.n_confirm else {})}
+            if any(stored.get(k) != v for k, v in runs.items()):
+                self.storage.write_definition({**stored, **runs})
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, {self.strategy.name}, trials={len(self.journal.trials)}/{self.planned})"

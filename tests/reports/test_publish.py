@@ -69,7 +69,10 @@ def test_a_grid_over_one_categorical_draws_no_map_of_pinned_ranges():
 def test_confirmed_runs_give_confirmed_csv_and_a_headline_first_on_the_page(tmp_path, trials):
     runs = make_repeats({0: [0.70, 0.72, 0.74], 7: [0.80, 0.82, 0.84]},
                         {0: trials[0].params, 7: trials[7].params})
+    # Nothing here chooses: without the study's choice the page has no headline.
     paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, n_best=4)
+    assert 'id="headline"' not in paths["index"].read_text()
+    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, chosen=7, n_best=4)
     table = pd.read_csv(paths["confirmed"])
     assert table["trial"].tolist() == [7, 0] and table["val_mean"].tolist() == pytest.approx([0.82, 0.72])
     page = paths["index"].read_text()

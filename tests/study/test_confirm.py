@@ -57,6 +57,32 @@ def test_the_chosen_configuration_has_the_best_mean_validation_never_the_best_te
     assert choose([], [3, 1]) is None
 
 
+def test_after_a_compare_every_output_names_the_configuration_the_confirm_stage_chose(tmp_path, capsys):
+    """A compare's runs are confirm-stage runs too, but they never choose: the page, the report
+    command's headline, model.npz and best_params all name the same configuration."""
+    from hpsearch.builtin.model import model_settings
+    from hpsearch.cli.parser import main
+    from hpsearch.space.dimensions import Categorical, LogUniform
+
+    space = {"lr": LogUniform(1e-3, 1e-1), "activation": Categorical(["relu", "sigmoid", "tanh"])}
+    study = Study("chosen", strategy="random", space=space, config=CONFIG, n_trials=8, seed=5, directory=tmp_path,
+                  confirm=1, repeats=2, progress=False)
+    study.optimize()
+    study.compare("activation")
+    chosen = study.chosen_trial
+    assert chosen is not None and chosen.number == candidates(study.trials, 1)[0].number
+    # The case this guards: over every run, a compared configuration has the better mean.
+    assert choose(study.repeats_done) != chosen.number
+
+    assert study.best_params == dict(chosen.params)
+    assert model_settings(tmp_path / "chosen" / "model.npz")["trial"] == chosen.number
+    page = (tmp_path / "chosen" / "index.html").read_text()
+    assert f"(trial {chosen.number})" in page.split('id="headline"')[1].split("</")[0]
+    assert main(["report", "chosen", "--out", str(tmp_path)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("chosen:")]
+    assert len(lines) == 1 and f"(trial {chosen.number})" in lines[0]
+
+
 def test_plan_skips_what_is_done():
     trials = [_trial(0, 0.5), _trial(1, 0.7)]
     tasks = plan(trials, 2, {(0, 0, False), (1, 1, False)})

@@ -184,15 +184,22 @@ class Checkpoint:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays for :func:`numpy.savez`; :meth:`from_arrays` reads them back."""
         meta = {
-            "number": self.number, "epochs": self.epochs, "rng_state": self.rng_state,
-            "train_acc": list(self.train_acc), "val_acc": list(self.val_acc), "loss": list(self.loss),
+            "number": self.number,
+            "epochs": self.epochs,
+            "rng_state": self.rng_state,
+            "train_acc": list(self.train_acc),
+            "val_acc": list(self.val_acc),
+            "loss": list(self.loss),
             "optimizer_scalars": {
                 k: v.item() if isinstance(v, np.generic) else v
-                for k, v in self.optimizer.items() if not isinstance(v, np.ndarray)
+                for k, v in self.optimizer.items()
+                if not isinstance(v, np.ndarray)
             },
         }
         arrays = {f"net/{k}": v for k, v in self.net.items()}
-        arrays.update({f"opt/{k}": v for k, v in self.optimizer.items() if isinstance(v, np.ndarray)})
+        arrays.update(
+            {f"opt/{k}": v for k, v in self.optimizer.items() if isinstance(v, np.ndarray)}
+        )
         return {"__meta__": np.array(json.dumps(meta)), **arrays}
 
     @classmethod
@@ -201,5 +208,13 @@ class Checkpoint:
         net = {k[4:]: data[k] for k in data if k.startswith("net/")}
         opt: dict[str, Any] = {k[4:]: data[k] for k in data if k.startswith("opt/")}
         opt.update(meta["optimizer_scalars"])
-        return cls(meta["number"], meta["epochs"], net, opt, meta["rng_state"],
-                   tuple(meta["train_acc"]), tuple(meta["val_acc"]), tuple(meta["loss"]))
+        return cls(
+            meta["number"],
+            meta["epochs"],
+            net,
+            opt,
+            meta["rng_state"],
+            tuple(meta["train_acc"]),
+            tuple(meta["val_acc"]),
+            tuple(meta["loss"]),
+        )

@@ -50,7 +50,9 @@ def interrupt_when(command: list[str], log: Path, at_least: int, timeout: float 
     Fails the test unless the command stopped with exit status 130 (it must not have finished
     first: then its trials are too short to interrupt).
     """
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + timeout
         while lines(log) < at_least and proc.poll() is None and time.monotonic() < deadline:
@@ -139,10 +141,19 @@ class Run:
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
-        self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
-                         for stream, sink in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))]
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True)
+            for stream, sink in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -245,6 +256,7 @@ def intact(folder: Path) -> list[str]:
 
 def outcomes(folder: Path) -> dict[str, dict]:
     """Every log's records by key, without wall times: what a resume must reproduce."""
+
     def strip(record: dict) -> dict:
         return {k: v for k, v in record.items() if k not in ("seconds", "test_seconds")}
 
@@ -253,8 +265,11 @@ def outcomes(folder: Path) -> dict[str, dict]:
 
 def noise(text: str) -> list[str]:
     """The lines of a study's stderr that are not its own words: tracebacks, library warnings."""
-    return [line for line in text.splitlines()
-            if any(word in line for word in NOISE) or (line.strip() and not line.startswith(OWN_WORDS))]
+    return [
+        line
+        for line in text.splitlines()
+        if any(word in line for word in NOISE) or (line.strip() and not line.startswith(OWN_WORDS))
+    ]
 
 
 def hpsearch(*args: str) -> list[str]:
@@ -294,8 +309,18 @@ def moment(run: Run, folder: Path, name: str, *, confirm_runs: int) -> Callable[
     }[name]
 
 
-def signalled(command: list[str], cwd: Path, folder: Path, when: str, signum: int, *, confirm_runs: int,
-              delay: float = 0.0, second: float | None = None, group: bool = False) -> Run:
+def signalled(
+    command: list[str],
+    cwd: Path,
+    folder: Path,
+    when: str,
+    signum: int,
+    *,
+    confirm_runs: int,
+    delay: float = 0.0,
+    second: float | None = None,
+    group: bool = False,
+) -> Run:
     """Runs ``command`` and sends ``signum`` ``delay`` seconds after the moment ``when`` (and
     again ``second`` seconds later); returns the finished run."""
     run = Run(command, cwd)

@@ -44,28 +44,53 @@ def make_trials(
     for number in range(n):
         params = space.sample(rng)
         if number in failed:
-            trials.append(TrialResult(number, params, TrialState.DIVERGED, epochs=1,
-                                      train_curve=(0.1,), val_curve=(0.1,), loss_curve=(None,),
-                                      seconds=0.1, error="loss became nan at epoch 2", n_val=n_val))
+            trials.append(
+                TrialResult(
+                    number,
+                    params,
+                    TrialState.DIVERGED,
+                    epochs=1,
+                    train_curve=(0.1,),
+                    val_curve=(0.1,),
+                    loss_curve=(None,),
+                    seconds=0.1,
+                    error="loss became nan at epoch 2",
+                    n_val=n_val,
+                )
+            )
             continue
         final = float(np.clip(score(params), 0.0, 1.0))
         val = tuple(final * (e + 1) / epochs for e in range(epochs))
         train = tuple(min(1.0, v + 0.02) for v in val)
         loss = tuple(2.3 * (1 - v) for v in val)
-        trials.append(TrialResult(number, params, TrialState.COMPLETE, val_acc=val[-1],
-                                  best_val_acc=max(val), train_acc=train[-1], epochs=epochs,
-                                  train_curve=train, val_curve=val, loss_curve=loss, seconds=1.5,
-                                  n_val=n_val))
+        trials.append(
+            TrialResult(
+                number,
+                params,
+                TrialState.COMPLETE,
+                val_acc=val[-1],
+                best_val_acc=max(val),
+                train_acc=train[-1],
+                epochs=epochs,
+                train_curve=train,
+                val_curve=val,
+                loss_curve=loss,
+                seconds=1.5,
+                n_val=n_val,
+            )
+        )
     return trials
 
 
 def mixed_space() -> SearchSpace:
-    return SearchSpace({
-        "lr": LogUniform(1e-4, 1e-1),
-        "weight_decay": Uniform(0.0, 1e-3),
-        "batch_size": IntUniform(16, 256),
-        "activation": Categorical(["relu", "sigmoid", "tanh"]),
-    })
+    return SearchSpace(
+        {
+            "lr": LogUniform(1e-4, 1e-1),
+            "weight_decay": Uniform(0.0, 1e-3),
+            "batch_size": IntUniform(16, 256),
+            "activation": Categorical(["relu", "sigmoid", "tanh"]),
+        }
+    )
 
 
 def make_repeats(
@@ -85,15 +110,42 @@ def make_repeats(
         p = (params or {}).get(number, {"lr": 0.01 * (number + 1), "weight_decay": 1e-6})
         for repeat, val in enumerate(values):
             if val is None:
-                runs.append(RepeatResult(number, repeat, p, TrialState.FAILED, error="boom", seconds=1.0,
-                                         n_val=n_val, n_test=n_test))
+                runs.append(
+                    RepeatResult(
+                        number,
+                        repeat,
+                        p,
+                        TrialState.FAILED,
+                        error="boom",
+                        seconds=1.0,
+                        n_val=n_val,
+                        n_test=n_test,
+                    )
+                )
                 continue
             test = val - gap if n_test else None
-            curve = tuple(test * (e + 1) / epochs for e in range(epochs)) if test is not None else ()
-            runs.append(RepeatResult(
-                number, repeat, p, TrialState.COMPLETE, train_acc=min(1.0, val + 0.03), val_acc=val,
-                test_acc=test, best_test_acc=test, epochs=epochs,
-                train_curve=tuple(min(1.0, val + 0.03) * (e + 1) / epochs for e in range(epochs)),
-                val_curve=tuple(val * (e + 1) / epochs for e in range(epochs)), test_curve=curve,
-                seconds=2.0 + repeat, n_val=n_val, n_test=n_test))
+            curve = (
+                tuple(test * (e + 1) / epochs for e in range(epochs)) if test is not None else ()
+            )
+            runs.append(
+                RepeatResult(
+                    number,
+                    repeat,
+                    p,
+                    TrialState.COMPLETE,
+                    train_acc=min(1.0, val + 0.03),
+                    val_acc=val,
+                    test_acc=test,
+                    best_test_acc=test,
+                    epochs=epochs,
+                    train_curve=tuple(
+                        min(1.0, val + 0.03) * (e + 1) / epochs for e in range(epochs)
+                    ),
+                    val_curve=tuple(val * (e + 1) / epochs for e in range(epochs)),
+                    test_curve=curve,
+                    seconds=2.0 + repeat,
+                    n_val=n_val,
+                    n_test=n_test,
+                )
+            )
     return runs

@@ -60,7 +60,9 @@ def test_training_runs_on_one_blas_thread_whatever_the_caller_set(two_blas_threa
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_train_trial_in_this_process_equals_the_study_record(tmp_path, threads):
-    study = Study("s", directory=tmp_path, n_trials=2, n_jobs=2, seed=5, config=CONFIG, progress=False)
+    study = Study(
+        "s", directory=tmp_path, n_trials=2, n_jobs=2, seed=5, config=CONFIG, progress=False
+    )
     study.optimize()
     if threads > (os.cpu_count() or 1):
         pytest.skip("one core")
@@ -77,8 +79,15 @@ def test_a_process_whose_environment_asks_for_two_blas_threads_trains_the_same(t
         " {'lr': 0.01, 'weight_decay': 1e-6}, 0, 3).to_json(); r.pop('seconds');"
         "print(json.dumps(r))"
     )
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "2",
+        "OMP_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     with threadpool_limits(limits=1, user_api="blas"):
         expected = _record(train_trial(CONFIG, PARAMS, 0, 3))
     assert json.loads(out.stdout) == json.loads(json.dumps(expected))

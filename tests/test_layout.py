@@ -30,9 +30,31 @@ ALLOWED = {
     "builtin": {"data", "storage", "trial", "seeding", "blas", "exceptions", "root"},
     "execution": {"builtin", "trial", "seeding", "blas", "exceptions"},
     "reports": {"space", "storage", "trial", "exceptions"},
-    "study": {"execution", "strategies", "space", "storage", "reports", "builtin", "data", "trial", "seeding",
-              "exceptions", "root"},
-    "cli": {"study", "reports", "builtin", "data", "space", "storage", "strategies", "exceptions", "trial", "root"},
+    "study": {
+        "execution",
+        "strategies",
+        "space",
+        "storage",
+        "reports",
+        "builtin",
+        "data",
+        "trial",
+        "seeding",
+        "exceptions",
+        "root",
+    },
+    "cli": {
+        "study",
+        "reports",
+        "builtin",
+        "data",
+        "space",
+        "storage",
+        "strategies",
+        "exceptions",
+        "trial",
+        "root",
+    },
     "model": {"builtin"},
     "__main__": {"cli", "execution"},
     "root": set(),  # its public names are looked up by string on first use (PEP 562), never imported
@@ -69,7 +91,9 @@ def _imported(module: str, path: Path) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+            names = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+            ]
         else:
             continue
         for name in names:
@@ -96,7 +120,9 @@ def test_every_room_is_known():
 @pytest.mark.parametrize("room", sorted(ALLOWED))
 def test_a_room_imports_only_the_rooms_below_it(room):
     graph = _room_graph()
-    assert graph.get(room, set()) <= ALLOWED[room], f"{room} imports {sorted(graph[room] - ALLOWED[room])}"
+    assert graph.get(room, set()) <= ALLOWED[room], (
+        f"{room} imports {sorted(graph[room] - ALLOWED[room])}"
+    )
 
 
 def test_the_rooms_import_no_circle():
@@ -128,9 +154,16 @@ def test_subpackage_inits_import_nothing_of_their_own():
     module of a room, or the command line's parse-only path, does not load the whole room."""
     for module, path in MODULES.items():
         if path.name == "__init__.py" and module != "hpsearch":
-            imports = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            imports = [
+                n
+                for n in ast.walk(ast.parse(path.read_text()))
+                if isinstance(n, (ast.Import, ast.ImportFrom))
+            ]
             names = {(getattr(n, "module", None), tuple(a.name for a in n.names)) for n in imports}
-            assert names <= {("__future__", ("annotations",)), ("hpsearch", ("lazy_exports",))}, (module, names)
+            assert names <= {("__future__", ("annotations",)), ("hpsearch", ("lazy_exports",))}, (
+                module,
+                names,
+            )
 
 
 def _named_modules() -> set[str]:

@@ -42,7 +42,9 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
             if "x" in text:
                 units, _, count = text.partition("x")
                 n = int(count)
-                if n > MAX_LAYERS:  # checked before the tuple is made: 100x10**9 would fill the memory
+                if (
+                    n > MAX_LAYERS
+                ):  # checked before the tuple is made: 100x10**9 would fill the memory
                     raise ValueError(f"hidden has at most {MAX_LAYERS:,} layers, but got {value!r}")
                 sizes = (int(units),) * n
             else:
@@ -61,17 +63,23 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
         except (TypeError, ValueError, OverflowError):
             raise ValueError(f"hidden must be a list of layer sizes, but got {value!r}") from None
     if not sizes:
-        raise ValueError(f"hidden needs at least one layer, as '100,100' or '100x3', but got {value!r}")
+        raise ValueError(
+            f"hidden needs at least one layer, as '100,100' or '100x3', but got {value!r}"
+        )
     if any(s < 1 for s in sizes):
         raise ValueError(f"hidden layer sizes must be positive integers, but got {value!r}")
     if len(sizes) > MAX_LAYERS:
         raise ValueError(f"hidden has at most {MAX_LAYERS:,} layers, but got {len(sizes):,}")
     if max(sizes) > MAX_UNITS:
-        raise ValueError(f"hidden layer sizes are at most {MAX_UNITS:,} units, but got {max(sizes):,}")
+        raise ValueError(
+            f"hidden layer sizes are at most {MAX_UNITS:,} units, but got {max(sizes):,}"
+        )
     weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
     if weights > MAX_HIDDEN_WEIGHTS:
-        raise ValueError(f"hidden {list(sizes)[:6]}{'...' if len(sizes) > 6 else ''} needs about {weights:.1e} "
-                         f"weights; at most {MAX_HIDDEN_WEIGHTS:.0e} fit a trial's memory")
+        raise ValueError(
+            f"hidden {list(sizes)[:6]}{'...' if len(sizes) > 6 else ''} needs about {weights:.1e} "
+            f"weights; at most {MAX_HIDDEN_WEIGHTS:.0e} fit a trial's memory"
+        )
     return sizes
 
 
@@ -139,11 +147,17 @@ class TrainConfig:
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, but got {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
-            raise ValueError(f"weight_decay must be a finite number >= 0, but got {self.weight_decay!r}")
+            raise ValueError(
+                f"weight_decay must be a finite number >= 0, but got {self.weight_decay!r}"
+            )
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, but got {self.activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, but got {self.activation!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, but got {self.optimizer!r}")
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, but got {self.optimizer!r}"
+            )
         init_std(self.weight_init, 1)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', but got {self.dtype!r}")
@@ -151,13 +165,17 @@ class TrainConfig:
             raise ValueError(f"batchnorm must be true or false, but got {self.batchnorm!r}")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must lie in [0, 1), but got {self.dropout!r}")
-        if self.flooding is not None and not (isinstance(self.flooding, (int, float)) and self.flooding >= 0):
+        if self.flooding is not None and not (
+            isinstance(self.flooding, (int, float)) and self.flooding >= 0
+        ):
             raise ValueError(f"flooding must be a level >= 0 or None, but got {self.flooding!r}")
         for name in ("momentum", "decay_rate", "beta1", "beta2"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ValueError(f"{name} must lie in [0, 1), but got {value!r}")
-        if self.hswish_n is not None and not (isinstance(self.hswish_n, (int, float)) and self.hswish_n > 0):
+        if self.hswish_n is not None and not (
+            isinstance(self.hswish_n, (int, float)) and self.hswish_n > 0
+        ):
             raise ValueError(f"hswish_n must be positive, but got {self.hswish_n!r}")
         if self.train_eval not in ("running", "full"):
             raise ValueError(f"train_eval must be 'running' or 'full', but got {self.train_eval!r}")

@@ -32,8 +32,9 @@ MODEL = "model.npz"
 _SETTINGS = "__settings__"
 
 
-def save_model(path: str | os.PathLike[str], net: MultiLayerNet, config: TrainConfig,
-               **about: Any) -> Path:
+def save_model(
+    path: str | os.PathLike[str], net: MultiLayerNet, config: TrainConfig, **about: Any
+) -> Path:
     """Writes ``net``'s weights (book names) and ``config`` to ``path`` atomically.
 
     Args:
@@ -42,11 +43,20 @@ def save_model(path: str | os.PathLike[str], net: MultiLayerNet, config: TrainCo
         config: Its training settings (the searched values included).
         **about: More JSON-ready facts kept with it (trial, repeat, scores).
     """
-    settings = {"config": config.to_json(), "input_size": net.input_size, "output_size": net.output_size,
-                "hpsearch_version": __version__, **about}
+    settings = {
+        "config": config.to_json(),
+        "input_size": net.input_size,
+        "output_size": net.output_size,
+        "hpsearch_version": __version__,
+        **about,
+    }
     with replacing(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **{_SETTINGS: np.array(json.dumps(settings, sort_keys=True))}, **net.state_dict())
+            np.savez(
+                fh,
+                **{_SETTINGS: np.array(json.dumps(settings, sort_keys=True))},
+                **net.state_dict(),
+            )
     return Path(path)
 
 
@@ -82,8 +92,14 @@ def saved_model(folder: Path) -> dict[str, Path]:
     return {"model": path} if path.exists() else {}
 
 
-def save_chosen(folder: Path, config: TrainConfig, seed: int, runs: Mapping[tuple[int, int, bool], RepeatResult],
-                number: int, refit: bool) -> Path | None:
+def save_chosen(
+    folder: Path,
+    config: TrainConfig,
+    seed: int,
+    runs: Mapping[tuple[int, int, bool], RepeatResult],
+    number: int,
+    refit: bool,
+) -> Path | None:
     """Saves the chosen configuration's model: its first confirm-stage run (the refit one if asked).
 
     That run is trained once more here, with the same seeds, so its weights are those of the
@@ -108,4 +124,6 @@ def save_chosen(folder: Path, config: TrainConfig, seed: int, runs: Mapping[tupl
     again, net = train_repeat(config, run.params, seed, number, 0, refit=refit)
     if net is None or again.test_acc != run.test_acc or again.val_acc != run.val_acc:
         return None  # not the logged run (another machine's arithmetic?): no model rather than a wrong one
-    return save_model(path, net, config.with_params(run.params), **key, val_acc=run.val_acc, test_acc=run.test_acc)
+    return save_model(
+        path, net, config.with_params(run.params), **key, val_acc=run.val_acc, test_acc=run.test_acc
+    )

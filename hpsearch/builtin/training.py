@@ -155,7 +155,9 @@ class Trainer:
             if set(arrays) == set(self.net.params):
                 self.optimizer.state[slot] = {"all": self.net.pack(arrays)}
         self.rng.bit_generator.state = checkpoint.rng_state
-        self.history = History(list(checkpoint.train_acc), list(checkpoint.val_acc), list(checkpoint.loss))
+        self.history = History(
+            list(checkpoint.train_acc), list(checkpoint.val_acc), list(checkpoint.loss)
+        )
 
 
 def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> MultiLayerNet:
@@ -163,8 +165,9 @@ def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> Mu
     return net_for(config, split.input_size, split.n_classes, rng)
 
 
-def net_for(config: TrainConfig, input_size: int, output_size: int,
-            rng: np.random.Generator | None = None) -> MultiLayerNet:
+def net_for(
+    config: TrainConfig, input_size: int, output_size: int, rng: np.random.Generator | None = None
+) -> MultiLayerNet:
     """The network ``config`` describes, for ``input_size`` features and ``output_size`` classes."""
     return MultiLayerNet(
         input_size,
@@ -188,7 +191,9 @@ def build_optimizer(config: TrainConfig) -> Any:
     return make_optimizer(config.optimizer, config.lr, **settings)
 
 
-def train_trial(config: TrainConfig, params: Mapping[str, Any], seed: int, number: int) -> TrialResult:
+def train_trial(
+    config: TrainConfig, params: Mapping[str, Any], seed: int, number: int
+) -> TrialResult:
     """Trains one trial and returns its record; never raises for a trial's own failure.
 
     The same arguments give the same record anywhere: the trial computes on one BLAS thread
@@ -241,8 +246,14 @@ def _train_rung(
         net = build_net(cfg, split, rng)
         optimizer = build_optimizer(cfg)
         trainer = Trainer(
-            net, optimizer, split, epochs=cfg.epochs, batch_size=cfg.batch_size, rng=rng,
-            time_limit=cfg.time_limit, full_train_pass=cfg.train_eval == "full",
+            net,
+            optimizer,
+            split,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            rng=rng,
+            time_limit=cfg.time_limit,
+            full_train_pass=cfg.train_eval == "full",
         )
         if checkpoint is not None:
             trainer.restore(checkpoint)
@@ -251,7 +262,10 @@ def _train_rung(
         saved = trainer.checkpoint(number) if paused else None
     except Exception as exc:  # a trial's failure is its outcome, never the study's
         return TrialResult(
-            number, params, TrialState.FAILED, seconds=time.perf_counter() - start,
+            number,
+            params,
+            TrialState.FAILED,
+            seconds=time.perf_counter() - start,
             error=f"{type(exc).__name__}: {exc}",
         ), None
     seconds = time.perf_counter() - start
@@ -315,13 +329,22 @@ def train_repeat(
             rng = rng_for(seed, number, repeat, REFIT if refit else REPEAT)
             net = build_net(cfg, split, rng)  # sized by the search's split, labels of both parts
             if refit:
-                split = Split(np.concatenate([split.x_train, split.x_val]),
-                              np.concatenate([split.t_train, split.t_val]),
-                              split.x_val[:0], split.t_val[:0])
+                split = Split(
+                    np.concatenate([split.x_train, split.x_val]),
+                    np.concatenate([split.t_train, split.t_val]),
+                    split.x_val[:0],
+                    split.t_val[:0],
+                )
             trainer = Trainer(
-                net, build_optimizer(cfg), split, epochs=cfg.epochs,
-                batch_size=cfg.batch_size, rng=rng, time_limit=cfg.time_limit,
-                full_train_pass=cfg.train_eval == "full", test=test if test_curve else None,
+                net,
+                build_optimizer(cfg),
+                split,
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                rng=rng,
+                time_limit=cfg.time_limit,
+                full_train_pass=cfg.train_eval == "full",
+                test=test if test_curve else None,
             )
             h = trainer.train()
             if test is None:
@@ -331,8 +354,15 @@ def train_repeat(
             else:
                 final_test = trainer.accuracy(*test) if h.state is not TrialState.DIVERGED else None
         except Exception as exc:  # a run's failure is its outcome, never the study's
-            return RepeatResult(number, repeat, params, TrialState.FAILED, seconds=time.perf_counter() - start,
-                                error=f"{type(exc).__name__}: {exc}", refit=refit), None
+            return RepeatResult(
+                number,
+                repeat,
+                params,
+                TrialState.FAILED,
+                seconds=time.perf_counter() - start,
+                error=f"{type(exc).__name__}: {exc}",
+                refit=refit,
+            ), None
         return RepeatResult(
             number=number,
             repeat=repeat,

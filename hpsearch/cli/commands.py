@@ -39,28 +39,37 @@ def _config(args: argparse.Namespace) -> Any:
     fixed = dict(args.set)  # shortcuts and --set in the order given: the last one wins
     for name, _ in args.param:
         if name in fixed:
-            raise ValueError(f"--set {name} conflicts with --param {name}: a setting is fixed or searched")
+            raise ValueError(
+                f"--set {name} conflicts with --param {name}: a setting is fixed or searched"
+            )
     return TrainConfig(**fixed), fixed
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.quiet)
+    return dict(
+        n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.quiet
+    )
 
 
 def resume_command(argv: Sequence[str], name: str) -> str:
     """The command that resumes the study: the same words, with its --name if none was given."""
     words = ["python", "-m", "hpsearch", *argv]
     # confirm and compare name their study positionally, and take no --name.
-    if "--name" not in argv and not any(a.startswith("--name=") for a in argv) and argv[:1] not in (
-            ["confirm"], ["compare"]):
+    if (
+        "--name" not in argv
+        and not any(a.startswith("--name=") for a in argv)
+        and argv[:1] not in (["confirm"], ["compare"])
+    ):
         words += ["--name", name]
     return shlex.join(words)
 
 
 def _interrupted(study: Any, stop: Any, argv: Sequence[str]) -> int:
-    _err(f"\ninterrupted ({stop}): {len(study.trials)} of {study.planned} trials and "
-         f"{len(study.repeats_done)} confirm runs finished and saved in {study.path}\n"
-         f"resume with: {resume_command(argv, study.name)}")
+    _err(
+        f"\ninterrupted ({stop}): {len(study.trials)} of {study.planned} trials and "
+        f"{len(study.repeats_done)} confirm runs finished and saved in {study.path}\n"
+        f"resume with: {resume_command(argv, study.name)}"
+    )
     return stop.exit_code
 
 
@@ -71,15 +80,19 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
 
     ranking = study.ranking()
     if fmt == "table":
-        print(f"top {min(k, len(study.trials))} of {len(study.trials)} trials ({study.name}), "
-              "validation accuracy of one run each:")
+        print(
+            f"top {min(k, len(study.trials))} of {len(study.trials)} trials ({study.name}), "
+            "validation accuracy of one run each:"
+        )
     print(format_top(ranking, k, fmt))
     if fmt not in ("table", "markdown"):
         return
     if study.pruning.active and study.trials:
         trained = sum(t.epochs for t in study.trials)
         full = len(study.trials) * study.config.epochs
-        print(f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning ({trained / full:.0%})")
+        print(
+            f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning ({trained / full:.0%})"
+        )
     for note in [tie_note(ranking), *edge_notes(study.trials, study.space)]:
         if note:
             print(f"note: {note}")
@@ -95,26 +108,43 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.study.study import Study
 
     study = Study(
-        args.name, strategy=args.strategy, space=space, n_trials=args.trials,
-        seed=args.seed, config=config, directory=args.out, resume=True,
+        args.name,
+        strategy=args.strategy,
+        space=space,
+        n_trials=args.trials,
+        seed=args.seed,
+        config=config,
+        directory=args.out,
+        resume=True,
         strategy_options={"batch_size": args.bayes_batch} if args.strategy == "bayes" else None,
-        prune=args.prune, min_epochs=args.min_epochs, reduction_factor=args.reduction_factor,
-        confirm=args.confirm, repeats=args.repeats, refit=args.refit, test_curves=args.test_curves,
+        prune=args.prune,
+        min_epochs=args.min_epochs,
+        reduction_factor=args.reduction_factor,
+        confirm=args.confirm,
+        repeats=args.repeats,
+        refit=args.refit,
+        test_curves=args.test_curves,
         **_backend_options(args),
     )
     if study.trials:
         print(f"resuming {study.name}: {len(study.trials)} of {study.planned} trials already done")
         beyond = [t.number for t in study.trials if t.number >= study.planned]
         if beyond:
-            shown = ", ".join(map(str, beyond[:10])) + (f" and {len(beyond) - 10} more" if len(beyond) > 10 else "")
-            _err(f"hpsearch: warning: the log holds {len(beyond)} trial(s) beyond the {study.planned} planned "
-                 f"(numbered {shown}; the plan counts from 0): they are kept and ranked; give --trials "
-                 f"{max(beyond) + 1} to plan them")
+            shown = ", ".join(map(str, beyond[:10])) + (
+                f" and {len(beyond) - 10} more" if len(beyond) > 10 else ""
+            )
+            _err(
+                f"hpsearch: warning: the log holds {len(beyond)} trial(s) beyond the {study.planned} planned "
+                f"(numbered {shown}; the plan counts from 0): they are kept and ranked; give --trials "
+                f"{max(beyond) + 1} to plan them"
+            )
     if study.planned < args.trials:
         _err(f"the grid holds {study.planned} points; running those")
     for name, value in (getattr(study.strategy, "pinned", None) or {}).items():
-        _err(f"note: the grid gives {name} one point: {value:g}, the centre of its range "
-             f"{study.space[name].spec()}; give --param {name}=... or --set {name}=... to choose")
+        _err(
+            f"note: the grid gives {name} one point: {value:g}, the centre of its range "
+            f"{study.space[name].spec()}; give --param {name}=... or --set {name}=... to choose"
+        )
     try:
         study.optimize()
     except StudyInterrupted as stop:
@@ -138,14 +168,20 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
     from hpsearch.exceptions import StudyInterrupted
 
-    options = {k: v for k, v in (("confirm", args.confirm), ("repeats", args.repeats)) if v is not None}
-    study = _load(args, refit=args.refit, test_curves=args.test_curves, **options, **_backend_options(args))
+    options = {
+        k: v for k, v in (("confirm", args.confirm), ("repeats", args.repeats)) if v is not None
+    }
+    study = _load(
+        args, refit=args.refit, test_curves=args.test_curves, **options, **_backend_options(args)
+    )
     try:
         study.confirm()
     except StudyInterrupted as stop:
         return _interrupted(study, stop, argv)
     chosen = study.chosen_trial
-    table = display_confirmed(confirmed_table(study.repeats_done, study.space.names), study.space.names)
+    table = display_confirmed(
+        confirmed_table(study.repeats_done, study.space.names), study.space.names
+    )
     print(table.to_string(index=False))
     print(headline(study.repeats_done, chosen.number, chosen.params))
     return 0
@@ -186,7 +222,11 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
         raise ValueError(f"--out {args.out}: no such folder")
     rows = []
     # A folder of logs whose definition is lost is listed too (as damaged): it is no less there.
-    studies = [p for p in root.iterdir() if p.is_dir() and any((p / n).is_file() for n in (DEFINITION, *LOGS))]
+    studies = [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and any((p / n).is_file() for n in (DEFINITION, *LOGS))
+    ]
     for folder in sorted(studies):
         try:
             storage = StudyStorage(root, folder.name)
@@ -197,10 +237,14 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
             continue
         scores = [t.val_acc for t in trials if t.ok and t.val_acc is not None]
         best = f"best val {max(scores):.2f}" if scores else "no score yet"
-        changed = max(p.stat().st_mtime for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
+        changed = max(
+            p.stat().st_mtime for p in folder.iterdir() if p.suffix in (".json", ".jsonl")
+        )
         when = _dt.datetime.fromtimestamp(changed).strftime("%Y-%m-%d %H:%M")
-        rows.append(f"{folder.name}  {d.get('strategy', {}).get('name', '?')}  {len(trials)}/{d.get('n_trials', '?')} "
-                    f"trials  {best}  changed {when}")
+        rows.append(
+            f"{folder.name}  {d.get('strategy', {}).get('name', '?')}  {len(trials)}/{d.get('n_trials', '?')} "
+            f"trials  {best}  changed {when}"
+        )
     print("\n".join(rows) if rows else f"no studies in {root}")
     return 0
 

@@ -25,14 +25,37 @@ __all__ = ["main", "build_parser"]
 FORMATS = ("table", "markdown", "csv", "json")
 # Python argument -> flag, for errors raised by the library.
 _FLAGS = {
-    "n_trials": "--trials", "n_jobs": "--jobs", "seed": "--seed", "val_ratio": "--val-ratio",
-    "batch_size": "--batch-size", "min_epochs": "--min-epochs", "reduction_factor": "--reduction-factor",
-    "prune": "--prune", "confirm": "--confirm", "repeats": "--repeats", "scheduler": "--scheduler",
-    "samples": "--samples", "epochs": "--epochs", "hidden": "--hidden", "time_limit": "--time-limit",
-    "dataset": "--dataset", "space": "--param", "name": "--name", "top": "--top",
+    "n_trials": "--trials",
+    "n_jobs": "--jobs",
+    "seed": "--seed",
+    "val_ratio": "--val-ratio",
+    "batch_size": "--batch-size",
+    "min_epochs": "--min-epochs",
+    "reduction_factor": "--reduction-factor",
+    "prune": "--prune",
+    "confirm": "--confirm",
+    "repeats": "--repeats",
+    "scheduler": "--scheduler",
+    "samples": "--samples",
+    "epochs": "--epochs",
+    "hidden": "--hidden",
+    "time_limit": "--time-limit",
+    "dataset": "--dataset",
+    "space": "--param",
+    "name": "--name",
+    "top": "--top",
 }
 # The training options that are shortcuts for --set NAME=VALUE.
-_SHORTCUTS = ("dataset", "samples", "val_ratio", "epochs", "batch_size", "hidden", "dtype", "time_limit")
+_SHORTCUTS = (
+    "dataset",
+    "samples",
+    "val_ratio",
+    "epochs",
+    "batch_size",
+    "hidden",
+    "dtype",
+    "time_limit",
+)
 
 
 def _flagged(message: str, positional: Sequence[str] = ()) -> str:
@@ -44,8 +67,11 @@ def _flagged(message: str, positional: Sequence[str] = ()) -> str:
     for name, flag in _FLAGS.items():
         if name in positional:
             continue
-        message = re.sub(rf"(?<![\w.-]){name}(=| must| needs| ')",
-                         lambda m: flag + (" " if m.group(1) == "=" else m.group(1)), message)
+        message = re.sub(
+            rf"(?<![\w.-]){name}(=| must| needs| ')",
+            lambda m: flag + (" " if m.group(1) == "=" else m.group(1)),
+            message,
+        )
     return message
 
 
@@ -86,7 +112,9 @@ def _thresholds(text: str) -> tuple[float, ...]:
     except ValueError:
         values = ()
     if not values or not all(0 < v <= 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected accuracies in (0, 1] like 0.95,0.97, but got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected accuracies in (0, 1] like 0.95,0.97, but got {text!r}"
+        )
     return values
 
 
@@ -100,7 +128,8 @@ def _named(text: str, example: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"expected {example}, but got {text!r}")
     if name not in TrainConfig.field_names():
         raise argparse.ArgumentTypeError(
-            f"{name!r} is not a training setting; settings: {', '.join(TrainConfig.field_names())}")
+            f"{name!r} is not a training setting; settings: {', '.join(TrainConfig.field_names())}"
+        )
     return name, rest
 
 
@@ -116,7 +145,9 @@ def _param(text: str) -> tuple[str, Any]:
 
 def _setting(text: str) -> tuple[str, Any]:
     name, value = _named(text, "NAME=VALUE (e.g. optimizer=adam)")
-    from hpsearch.space.search_space import parse_value  # after the name is known good: it loads NumPy
+    from hpsearch.space.search_space import (
+        parse_value,
+    )  # after the name is known good: it loads NumPy
 
     value = value.strip()
     return name, None if value.lower() == "none" else parse_value(value)
@@ -139,129 +170,281 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 
 def _add_backend(g: Any) -> None:
-    g.add_argument("--jobs", type=_jobs, default=-1, help="parallel workers, -1 for one per core (default -1)")
-    g.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
-                   help="where runs go: loky worker processes, threads, or a Dask cluster (default loky)")
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="the Dask scheduler's address, with --backend dask")
+    g.add_argument(
+        "--jobs", type=_jobs, default=-1, help="parallel workers, -1 for one per core (default -1)"
+    )
+    g.add_argument(
+        "--backend",
+        choices=("loky", "threading", "dask"),
+        default="loky",
+        help="where runs go: loky worker processes, threads, or a Dask cluster (default loky)",
+    )
+    g.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="the Dask scheduler's address, with --backend dask",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_confirm(g: Any, default_k: int | None) -> None:
-    g.add_argument("--confirm", type=_count, default=default_k, metavar="K",
-                   help="after the search, train the top K distinct configurations again with fresh seeds "
-                        "and score them on the test part; 0: no confirm stage (default 5)")
-    g.add_argument("--repeats", type=_positive_int, default=3 if default_k is not None else None, metavar="R",
-                   help="runs of each confirmed configuration (default 3)")
-    g.add_argument("--refit", action="store_true", help="also train the chosen configuration on training plus "
-                                                        "validation images for its final test score")
-    g.add_argument("--test-curves", action="store_true",
-                   help="score the test part after every epoch of each confirm run (for `compare`)")
+    g.add_argument(
+        "--confirm",
+        type=_count,
+        default=default_k,
+        metavar="K",
+        help="after the search, train the top K distinct configurations again with fresh seeds "
+        "and score them on the test part; 0: no confirm stage (default 5)",
+    )
+    g.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=3 if default_k is not None else None,
+        metavar="R",
+        help="runs of each confirmed configuration (default 3)",
+    )
+    g.add_argument(
+        "--refit",
+        action="store_true",
+        help="also train the chosen configuration on training plus "
+        "validation images for its final test score",
+    )
+    g.add_argument(
+        "--test-curves",
+        action="store_true",
+        help="score the test part after every epoch of each confirm run (for `compare`)",
+    )
 
 
 def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     p = sub.add_parser(strategy, help=help_text, description=help_text)
     p.set_defaults(command="run", strategy=strategy)
     g = p.add_argument_group("study")
-    g.add_argument("--trials", type=_positive_int, default=100, help="trials to run in all (default 100)")
-    g.add_argument("--seed", type=_count, default=0, help="study seed: same seed, same results (default 0)")
-    g.add_argument("--name", help=f"study name; the same name resumes it (default: {strategy}-<date>-<time>)")
-    g.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
-    g.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=SPEC",
-                   help="a searched dimension, repeatable: lr=log:1e-5:1e-1, weight_decay=float:0:1e-4, "
-                        "batch_size=int:32:256, activation=choice:relu,sigmoid; replaces the default "
-                        "entry of the same name (defaults: lr=log:1e-06:0.01, weight_decay=log:1e-08:0.0001)")
+    g.add_argument(
+        "--trials", type=_positive_int, default=100, help="trials to run in all (default 100)"
+    )
+    g.add_argument(
+        "--seed", type=_count, default=0, help="study seed: same seed, same results (default 0)"
+    )
+    g.add_argument(
+        "--name", help=f"study name; the same name resumes it (default: {strategy}-<date>-<time>)"
+    )
+    g.add_argument(
+        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
+    )
+    g.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="a searched dimension, repeatable: lr=log:1e-5:1e-1, weight_decay=float:0:1e-4, "
+        "batch_size=int:32:256, activation=choice:relu,sigmoid; replaces the default "
+        "entry of the same name (defaults: lr=log:1e-06:0.01, weight_decay=log:1e-08:0.0001)",
+    )
     if strategy == "bayes":
-        g.add_argument("--bayes-batch", type=_positive_int, default=4,
-                       help="points proposed per model update, whatever --jobs (default 4)")
-    g.add_argument("--prune", choices=("none", "halving", "hyperband"), default="none",
-                   help="stop poor trials early by successive halving over epochs, or Hyperband (default none)")
-    g.add_argument("--min-epochs", type=_positive_int, default=5,
-                   help="with --prune: fewest epochs before a trial can be stopped (default 5)")
-    g.add_argument("--reduction-factor", type=_positive_int, default=3,
-                   help="with --prune: each rung keeps the best 1/N (default 3)")
+        g.add_argument(
+            "--bayes-batch",
+            type=_positive_int,
+            default=4,
+            help="points proposed per model update, whatever --jobs (default 4)",
+        )
+    g.add_argument(
+        "--prune",
+        choices=("none", "halving", "hyperband"),
+        default="none",
+        help="stop poor trials early by successive halving over epochs, or Hyperband (default none)",
+    )
+    g.add_argument(
+        "--min-epochs",
+        type=_positive_int,
+        default=5,
+        help="with --prune: fewest epochs before a trial can be stopped (default 5)",
+    )
+    g.add_argument(
+        "--reduction-factor",
+        type=_positive_int,
+        default=3,
+        help="with --prune: each rung keeps the best 1/N (default 3)",
+    )
     _add_backend(g)
     _add_confirm(g, 5)
     t = p.add_argument_group("training (defaults: the seed experiment)")
-    t.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
-                   help="fix any training setting, repeatable: optimizer=adam, activation=tanhexp, "
-                        "epochs=20 (the options below are shortcuts for common ones; the last one given wins)")
+    t.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix any training setting, repeatable: optimizer=adam, activation=tanhexp, "
+        "epochs=20 (the options below are shortcuts for common ones; the last one given wins)",
+    )
     shortcut = dict(action=_Shortcut, default=argparse.SUPPRESS)
-    t.add_argument("--dataset", **shortcut, help="mnist (the shipped 10,000-image subset; full MNIST is "
-                   "downloaded when --samples > 10000), fashion-mnist, digits, or a path to a .npz with "
-                   "x_train, y_train and optionally x_test, y_test (default mnist)")
-    t.add_argument("--samples", type=_positive_int, **shortcut, help="images taken from the training set (default 500)")
-    t.add_argument("--val-ratio", type=_ratio, **shortcut, help="share held out for validation (default 0.2)")
+    t.add_argument(
+        "--dataset",
+        **shortcut,
+        help="mnist (the shipped 10,000-image subset; full MNIST is "
+        "downloaded when --samples > 10000), fashion-mnist, digits, or a path to a .npz with "
+        "x_train, y_train and optionally x_test, y_test (default mnist)",
+    )
+    t.add_argument(
+        "--samples",
+        type=_positive_int,
+        **shortcut,
+        help="images taken from the training set (default 500)",
+    )
+    t.add_argument(
+        "--val-ratio", type=_ratio, **shortcut, help="share held out for validation (default 0.2)"
+    )
     t.add_argument("--epochs", type=_positive_int, **shortcut, help="epochs per trial (default 50)")
-    t.add_argument("--batch-size", type=_positive_int, **shortcut, help="mini-batch size (default 100)")
-    t.add_argument("--hidden", type=_hidden, **shortcut, help="hidden layer sizes, e.g. 100,100,100 or 100x6 "
-                                                              "(default 100x6)")
-    t.add_argument("--dtype", choices=("float32", "float64"), **shortcut, help="floating type (default float32)")
-    t.add_argument("--time-limit", type=_seconds, **shortcut, help="seconds after which a trial stops (TIMEOUT)")
+    t.add_argument(
+        "--batch-size", type=_positive_int, **shortcut, help="mini-batch size (default 100)"
+    )
+    t.add_argument(
+        "--hidden",
+        type=_hidden,
+        **shortcut,
+        help="hidden layer sizes, e.g. 100,100,100 or 100x6 (default 100x6)",
+    )
+    t.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        **shortcut,
+        help="floating type (default float32)",
+    )
+    t.add_argument(
+        "--time-limit",
+        type=_seconds,
+        **shortcut,
+        help="seconds after which a trial stops (TIMEOUT)",
+    )
 
 
-def _study_parser(sub: Any, command: str, help_text: str, description: str) -> argparse.ArgumentParser:
+def _study_parser(
+    sub: Any, command: str, help_text: str, description: str
+) -> argparse.ArgumentParser:
     """A subcommand that works on an existing study: its NAME and the --out folder."""
     p = sub.add_parser(command, help=help_text, description=description)
     p.set_defaults(command=command)
     p.add_argument("name", help="the study name")
-    p.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
+    p.add_argument(
+        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
+    )
     return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hpsearch",
-                     description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.")
+    parser = _Parser(
+        prog="hpsearch",
+        description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.",
+    )
     parser.add_argument("--version", action="version", version=f"hpsearch {__version__}")
-    sub = parser.add_subparsers(dest="subcommand", parser_class=_Parser,
-                                metavar="{grid,random,bayes,run,confirm,compare,report,list,data}")
+    sub = parser.add_subparsers(
+        dest="subcommand",
+        parser_class=_Parser,
+        metavar="{grid,random,bayes,run,confirm,compare,report,list,data}",
+    )
     sub.required = True
     _add_run_parser(sub, "grid", "grid search: evenly spaced points, log-spaced on log ranges")
     _add_run_parser(sub, "random", "random search: log-uniform on log ranges")
     _add_run_parser(sub, "bayes", "Bayesian optimisation with a Gaussian process (scikit-optimize)")
 
-    f = sub.add_parser("run", help="run (or resume) the study a TOML or JSON file declares",
-                       description="Run (or resume) the study declared in a TOML or JSON file: strategy, options, "
-                                   "[space] and [set] tables (see the README). Options after the file override it.")
+    f = sub.add_parser(
+        "run",
+        help="run (or resume) the study a TOML or JSON file declares",
+        description="Run (or resume) the study declared in a TOML or JSON file: strategy, options, "
+        "[space] and [set] tables (see the README). Options after the file override it.",
+    )
     f.set_defaults(command="file")
     f.add_argument("file", help="the study file (.toml or .json)")
-    f.add_argument("overrides", nargs=argparse.REMAINDER, help="run options, e.g. --jobs 2 --epochs 3")
+    f.add_argument(
+        "overrides", nargs=argparse.REMAINDER, help="run options, e.g. --jobs 2 --epochs 3"
+    )
 
-    c = _study_parser(sub, "confirm", "train a study's top configurations again and score them on the test part",
-                      "The confirm stage of a finished study, run (or completed) later: the top K distinct "
-                      "configurations trained R more times with fresh seeds.")
+    c = _study_parser(
+        sub,
+        "confirm",
+        "train a study's top configurations again and score them on the test part",
+        "The confirm stage of a finished study, run (or completed) later: the top K distinct "
+        "configurations trained R more times with fresh seeds.",
+    )
     _add_confirm(c, None)
     _add_backend(c)
 
-    m = _study_parser(sub, "compare", "compare the values of a searched setting over repeated runs",
-                      "For each value of a searched setting, its best configuration trained --repeats times: "
-                      "train, validation and test accuracy (mean ± sd), best test accuracy over epochs, first "
-                      "epoch reaching each threshold, seconds.")
-    m.add_argument("--by", required=True, metavar="SETTING", help="the searched setting to compare, e.g. activation")
-    m.add_argument("--thresholds", type=_thresholds, default=(0.95, 0.97, 0.98), help="default 0.95,0.97,0.98")
-    m.add_argument("--format", choices=FORMATS[:3], default="table", help="table, markdown or csv (default table)")
-    m.add_argument("--repeats", type=_positive_int, default=None, metavar="R", help="runs per value (default 3)")
+    m = _study_parser(
+        sub,
+        "compare",
+        "compare the values of a searched setting over repeated runs",
+        "For each value of a searched setting, its best configuration trained --repeats times: "
+        "train, validation and test accuracy (mean ± sd), best test accuracy over epochs, first "
+        "epoch reaching each threshold, seconds.",
+    )
+    m.add_argument(
+        "--by",
+        required=True,
+        metavar="SETTING",
+        help="the searched setting to compare, e.g. activation",
+    )
+    m.add_argument(
+        "--thresholds", type=_thresholds, default=(0.95, 0.97, 0.98), help="default 0.95,0.97,0.98"
+    )
+    m.add_argument(
+        "--format",
+        choices=FORMATS[:3],
+        default="table",
+        help="table, markdown or csv (default table)",
+    )
+    m.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=None,
+        metavar="R",
+        help="runs per value (default 3)",
+    )
     _add_backend(m)
 
-    r = _study_parser(sub, "report", "print a study's top trials; rebuild its CSVs and figures if stale",
-                      "Print the top trials of a study (finished, interrupted or running) and rebuild the files in "
-                      "its folder that are older than its logs.")
+    r = _study_parser(
+        sub,
+        "report",
+        "print a study's top trials; rebuild its CSVs and figures if stale",
+        "Print the top trials of a study (finished, interrupted or running) and rebuild the files in "
+        "its folder that are older than its logs.",
+    )
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
-    r.add_argument("--format", choices=FORMATS, default="table", help="table, markdown, csv or json (default table)")
+    r.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table, markdown, csv or json (default table)",
+    )
     r.add_argument("--write", action="store_true", help="rewrite every file, stale or not")
 
-    ls = sub.add_parser("list", help="the studies in a folder, one line each", description="The studies in a "
-                        "folder: name, strategy, trials done / planned, best validation accuracy, last change.")
+    ls = sub.add_parser(
+        "list",
+        help="the studies in a folder, one line each",
+        description="The studies in a "
+        "folder: name, strategy, trials done / planned, best validation accuracy, last change.",
+    )
     ls.set_defaults(command="list")
-    ls.add_argument("--out", type=_folder, default="studies", help="the studies folder (default studies)")
+    ls.add_argument(
+        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
+    )
 
-    d = sub.add_parser("data", help="download a dataset into the cache", description=(
-        "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the cache "
-        "folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline."))
+    d = sub.add_parser(
+        "data",
+        help="download a dataset into the cache",
+        description=(
+            "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the cache "
+            "folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline."
+        ),
+    )
     d.set_defaults(command="data")
     d.add_argument("action", choices=("download",), help="what to do")
     d.add_argument("dataset", choices=("fashion-mnist", "mnist"), help="the dataset")
     d.add_argument("--mirror", help="a base URL to download from instead of the usual mirrors")
-    d.add_argument("--cache-dir", help="the cache folder (default $HPSEARCH_DATA or ~/.cache/hpsearch)")
+    d.add_argument(
+        "--cache-dir", help="the cache folder (default $HPSEARCH_DATA or ~/.cache/hpsearch)"
+    )
     d.add_argument("--force", action="store_true", help="download again even if cached")
     return parser
 
@@ -306,7 +489,9 @@ def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         return 0
     except (ValueError, OSError) as exc:  # hpsearch.storage.folder.StudyError is a ValueError
         text = " ".join(str(exc).split()) if not isinstance(exc, OSError) else _os_error(exc)
-        positional = ("name",) if getattr(args, "command", None) in ("confirm", "compare", "report") else ()
+        positional = (
+            ("name",) if getattr(args, "command", None) in ("confirm", "compare", "report") else ()
+        )
         print(f"hpsearch: error: {_flagged(text, positional)}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
@@ -341,14 +526,18 @@ def _os_error(exc: OSError) -> str:
     errors = [e for e in reversed(chain) if isinstance(e, OSError)]  # the first one first
     first = errors[0]
     # os.replace(temporary, target): the target is the file that refused.
-    names = [e.filename2 or e.filename for e in errors] + [_being_written(e) for e in reversed(chain)]
+    names = [e.filename2 or e.filename for e in errors] + [
+        _being_written(e) for e in reversed(chain)
+    ]
     name = next((n for n in names if n is not None), None)
     why = _CAUSES.get(first.errno or 0) or first.strerror or str(first) or type(first).__name__
     if name is None:
         return why
     head, tail = os.path.split(os.fsdecode(name))
     match = _TEMPORARY.fullmatch(tail)
-    return f"{os.path.join(head, match.group('name')) if match else os.path.join(head, tail)}: {why}"
+    return (
+        f"{os.path.join(head, match.group('name')) if match else os.path.join(head, tail)}: {why}"
+    )
 
 
 def _being_written(exc: BaseException) -> Any:
@@ -358,6 +547,8 @@ def _being_written(exc: BaseException) -> Any:
         if not str(frame.f_globals.get("__name__", "")).startswith("hpsearch."):
             continue
         for value in frame.f_locals.values():
-            if isinstance(value, (str, os.PathLike)) and _TEMPORARY.fullmatch(os.path.basename(os.fspath(value))):
+            if isinstance(value, (str, os.PathLike)) and _TEMPORARY.fullmatch(
+                os.path.basename(os.fspath(value))
+            ):
                 found = value
     return found

@@ -40,7 +40,7 @@ def study_file_argv(path: str) -> list[str]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read study file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict) or data.get("strategy") not in ("grid", "random", "bayes"):
-        raise ValueError(f"study file {path} must set strategy = \"grid\", \"random\" or \"bayes\"")
+        raise ValueError(f'study file {path} must set strategy = "grid", "random" or "bayes"')
     data = dict(data)
     argv = [data.pop("strategy")]
 

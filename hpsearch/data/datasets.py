@@ -27,8 +27,19 @@ from hpsearch.data.download import PARTS, REMOTE_DATASETS, download, load_remote
 from hpsearch.seeding import SPLIT, rng_for
 
 __all__ = [
-    "DATASETS", "MAX_CLASSES", "MIN_VAL", "SUBSET_SIZE", "Dataset", "Split", "check_dataset",
-    "check_split", "load_dataset", "load_test", "make_split", "split_sizes", "test_size",
+    "DATASETS",
+    "MAX_CLASSES",
+    "MIN_VAL",
+    "SUBSET_SIZE",
+    "Dataset",
+    "Split",
+    "check_dataset",
+    "check_split",
+    "load_dataset",
+    "load_test",
+    "make_split",
+    "split_sizes",
+    "test_size",
 ]
 
 DATASETS = ("digits", "fashion-mnist", "mnist")
@@ -79,18 +90,24 @@ def _dataset(name: str, arrays: Mapping[str, np.ndarray]) -> Dataset:
     """The four arrays as the IDX files (and the shipped subset) hold them, images flattened."""
     x_train, y_train, x_test, y_test = (arrays[p] for p in PARTS)
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
-    return Dataset(name, flat(x_train), y_train.astype(np.int64), flat(x_test), y_test.astype(np.int64))
+    return Dataset(
+        name, flat(x_train), y_train.astype(np.int64), flat(x_test), y_test.astype(np.int64)
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def _load_mnist_subset() -> Dataset:
-    with resources.files("hpsearch.data").joinpath("mnist_subset.npz").open("rb") as fh, np.load(fh) as d:
+    with (
+        resources.files("hpsearch.data").joinpath("mnist_subset.npz").open("rb") as fh,
+        np.load(fh) as d,
+    ):
         return _dataset("mnist", d)
 
 
 @functools.lru_cache(maxsize=1)
 def _load_digits() -> Dataset:
     from sklearn.datasets import load_digits  # imported on first use: scikit-learn is slow to load
+
     bunch = load_digits()
     # Pixel values are counts 0..16; dividing gives floats in [0, 1], which make_split keeps.
     x = (bunch.data / 16.0).astype(np.float32)
@@ -106,30 +123,40 @@ def _labels(value: np.ndarray, key: str, path: Path, n: int) -> np.ndarray:
         raise ValueError(f"{path}: expected {key} as integer labels, but got dtype {y.dtype}")
     bad = ~np.isfinite(y) | (y != np.round(y)) if y.dtype.kind == "f" else None
     if bad is not None and bad.any():
-        raise ValueError(f"{path}: expected {key} as integer labels, but got {y.dtype} values such as {y[bad][0]}")
+        raise ValueError(
+            f"{path}: expected {key} as integer labels, but got {y.dtype} values such as {y[bad][0]}"
+        )
     low, high = y.min(), y.max()  # before any cast: a float 1e30 would wrap around as int64
     if low < 0 or high >= MAX_CLASSES:
-        raise ValueError(f"{path}: expected {key} as class numbers in [0, {MAX_CLASSES}), "
-                         f"but got values from {int(low)} to {int(high)}")
+        raise ValueError(
+            f"{path}: expected {key} as class numbers in [0, {MAX_CLASSES}), "
+            f"but got values from {int(low)} to {int(high)}"
+        )
     return y.astype(np.int64)
 
 
 def _images(value: np.ndarray, key: str, path: Path) -> np.ndarray:
     x = np.asarray(value)
     if x.ndim < 2 or x.size == 0:
-        raise ValueError(f"{path}: expected {key} as images (at least 2-d, one row per image, at least "
-                         f"one value each), but got shape {x.shape}")
+        raise ValueError(
+            f"{path}: expected {key} as images (at least 2-d, one row per image, at least "
+            f"one value each), but got shape {x.shape}"
+        )
     x = x.reshape(len(x), -1)
     if x.dtype.kind in "iu" and x.dtype != np.uint8:
         low, high = int(x.min()), int(x.max())
         if low < 0 or high > 255:
-            raise ValueError(f"{path}: expected integer {key} as bytes 0..255 (or floats already scaled), "
-                             f"but got values from {low} to {high}")
+            raise ValueError(
+                f"{path}: expected integer {key} as bytes 0..255 (or floats already scaled), "
+                f"but got values from {low} to {high}"
+            )
         x = x.astype(np.uint8)
     elif x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise ValueError(f"{path}: expected finite values in {key}, but got NaN or infinity")
     elif x.dtype.kind != "f" and x.dtype != np.uint8:
-        raise ValueError(f"{path}: expected {key} as uint8 or float images, but got dtype {x.dtype}")
+        raise ValueError(
+            f"{path}: expected {key} as uint8 or float images, but got dtype {x.dtype}"
+        )
     return x
 
 
@@ -141,11 +168,15 @@ def _load_npz(path: str, version: tuple[int, int]) -> Dataset:
         with np.load(p, allow_pickle=False) as d:
             arrays = {k: d[k] for k in d.files}
     except (OSError, ValueError) as exc:
-        raise ValueError(f"expected a NumPy .npz file at {p}, but it could not be read ({exc})") from None
+        raise ValueError(
+            f"expected a NumPy .npz file at {p}, but it could not be read ({exc})"
+        ) from None
     if "x_train" not in arrays or "y_train" not in arrays:
         raise ValueError(f"{p}: expected arrays x_train and y_train, but got {sorted(arrays)}")
     if ("x_test" in arrays) != ("y_test" in arrays):
-        raise ValueError(f"{p}: expected both x_test and y_test or neither, but got {sorted(arrays)}")
+        raise ValueError(
+            f"{p}: expected both x_test and y_test or neither, but got {sorted(arrays)}"
+        )
     x_train = _images(arrays["x_train"], "x_train", p)
     y_train = _labels(arrays["y_train"], "y_train", p, len(x_train))
     if "x_test" not in arrays:
@@ -153,12 +184,16 @@ def _load_npz(path: str, version: tuple[int, int]) -> Dataset:
     x_test = _images(arrays["x_test"], "x_test", p)
     y_test = _labels(arrays["y_test"], "y_test", p, len(x_test))
     if x_test.shape[1] != x_train.shape[1]:
-        raise ValueError(f"{p}: expected x_test images of {x_train.shape[1]} values like x_train, "
-                         f"but got {x_test.shape[1]}")
+        raise ValueError(
+            f"{p}: expected x_test images of {x_train.shape[1]} values like x_train, "
+            f"but got {x_test.shape[1]}"
+        )
     if x_test.dtype.kind != x_train.dtype.kind:
         # Bytes are divided by 255, floats are not: mixed, test images would be scaled unlike training ones.
-        raise ValueError(f"{p}: expected x_test stored like x_train (both bytes 0..255 or both floats), "
-                         f"but got {x_test.dtype} and {x_train.dtype}")
+        raise ValueError(
+            f"{p}: expected x_test stored like x_train (both bytes 0..255 or both floats), "
+            f"but got {x_test.dtype} and {x_train.dtype}"
+        )
     return Dataset(str(p), x_train, y_train, x_test, y_test)
 
 
@@ -169,10 +204,14 @@ def _source(name: str, samples: int | None) -> tuple[str, Any]:
         try:
             st = path.stat()
         except OSError:
-            raise ValueError(f"dataset {name!r}: expected a .npz file at {str(path)!r}, but there is none") from None
+            raise ValueError(
+                f"dataset {name!r}: expected a .npz file at {str(path)!r}, but there is none"
+            ) from None
         return str(path.resolve()), (st.st_mtime_ns, st.st_size)
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASETS)} or a path ending in .npz")
+        raise ValueError(
+            f"unknown dataset {name!r}; expected one of {list(DATASETS)} or a path ending in .npz"
+        )
     return name, name == "mnist" and (samples is None or samples <= SUBSET_SIZE)
 
 
@@ -187,7 +226,9 @@ def _load(source: tuple[str, Any]) -> Dataset:
 
 def _check_available(name: str, source: tuple[str, Any], samples: int) -> None:
     if samples > (available := _sizes(source)[0]):
-        raise ValueError(f"samples={samples} asks for more images than dataset {name!r} holds ({available})")
+        raise ValueError(
+            f"samples={samples} asks for more images than dataset {name!r} holds ({available})"
+        )
 
 
 def _sizes(source: tuple[str, Any]) -> tuple[int, int | None]:
@@ -198,7 +239,9 @@ def _sizes(source: tuple[str, Any]) -> tuple[int, int | None]:
         return data.n_train, None if data.x_test is None else len(data.x_test)
     if name == "digits":
         return DIGITS_SIZE, None
-    return REMOTE_DATASETS[name].n_train, SUBSET_TEST_SIZE if subset else REMOTE_DATASETS[name].n_test
+    return REMOTE_DATASETS[name].n_train, SUBSET_TEST_SIZE if subset else REMOTE_DATASETS[
+        name
+    ].n_test
 
 
 def load_dataset(name: str, samples: int | None = None) -> Dataset:
@@ -239,16 +282,24 @@ def split_sizes(samples: int, val_ratio: float) -> tuple[int, int]:
             :data:`MIN_VAL` validation images, or no training image left.
     """
     samples = _positive_int("samples", samples)
-    if isinstance(val_ratio, bool) or not isinstance(val_ratio, numbers.Real) or not 0 < val_ratio < 1:
+    if (
+        isinstance(val_ratio, bool)
+        or not isinstance(val_ratio, numbers.Real)
+        or not 0 < val_ratio < 1
+    ):
         raise ValueError(f"val_ratio must lie in (0, 1), but got {val_ratio!r}")
     n_val = int(round(samples * val_ratio))
     given = f"samples={samples} with val_ratio={val_ratio}"
     if n_val < MIN_VAL:
-        raise ValueError(f"{given} holds out {n_val} validation images; expected at least {MIN_VAL} "
-                         f"(samples >= {_least_samples(val_ratio)} at this val_ratio)")
+        raise ValueError(
+            f"{given} holds out {n_val} validation images; expected at least {MIN_VAL} "
+            f"(samples >= {_least_samples(val_ratio)} at this val_ratio)"
+        )
     if n_val >= samples:
-        raise ValueError(f"{given} holds out all {samples} images for validation; expected at least "
-                         f"one training image (a smaller val_ratio)")
+        raise ValueError(
+            f"{given} holds out all {samples} images for validation; expected at least "
+            f"one training image (a smaller val_ratio)"
+        )
     return samples - n_val, n_val
 
 
@@ -277,12 +328,18 @@ def check_split(samples: int, val_ratio: float, batch_size: int | None = None) -
     n_train, n_val = split_sizes(samples, val_ratio)
     # Warned, not refused: full-batch descent is well defined, only rarely what was meant.
     if batch_size is not None and _positive_int("batch_size", batch_size) > n_train:
-        warnings.warn(f"batch_size={batch_size} exceeds the {n_train} training images of samples={samples} "
-                      f"with val_ratio={val_ratio}; every step trains on all of them", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"batch_size={batch_size} exceeds the {n_train} training images of samples={samples} "
+            f"with val_ratio={val_ratio}; every step trains on all of them",
+            UserWarning,
+            stacklevel=2,
+        )
     return n_train, n_val
 
 
-def check_dataset(name: str, samples: int, *, val_ratio: float | None = None, batch_size: int | None = None) -> None:
+def check_dataset(
+    name: str, samples: int, *, val_ratio: float | None = None, batch_size: int | None = None
+) -> None:
     """Refuses, before anything runs, a dataset that does not exist, is malformed or too small.
 
     Sizes are checked without downloading (a user's .npz is read and checked whole); then a
@@ -305,8 +362,10 @@ def check_dataset(name: str, samples: int, *, val_ratio: float | None = None, ba
     if val_ratio is not None:
         check_split(samples, val_ratio, batch_size)
     elif samples <= MIN_VAL:
-        raise ValueError(f"samples={samples} cannot hold out {MIN_VAL} validation images and train on "
-                         f"the rest; expected samples > {MIN_VAL}")
+        raise ValueError(
+            f"samples={samples} cannot hold out {MIN_VAL} validation images and train on "
+            f"the rest; expected samples > {MIN_VAL}"
+        )
     if source[0] in REMOTE_DATASETS and not source[1]:
         download(name)
 
@@ -317,7 +376,9 @@ def _scaled(x: np.ndarray, dtype: str) -> np.ndarray:
     return (x.astype(dtype) / np.asarray(scale, dtype=dtype)).astype(dtype)
 
 
-def make_split(name: str, samples: int, val_ratio: float, seed: int, dtype: str = "float32") -> Split:
+def make_split(
+    name: str, samples: int, val_ratio: float, seed: int, dtype: str = "float32"
+) -> Split:
     """The first ``samples`` training images, scaled to [0, 1], shuffled, split train/validation.
 
     The shuffle depends on ``seed`` alone, so every trial sees the same split on any worker.
@@ -339,7 +400,9 @@ def make_split(name: str, samples: int, val_ratio: float, seed: int, dtype: str 
 
 
 @functools.lru_cache(maxsize=8)
-def _make_split(name: str, source: tuple[str, Any], samples: int, val_ratio: float, seed: int, dtype: str) -> Split:
+def _make_split(
+    name: str, source: tuple[str, Any], samples: int, val_ratio: float, seed: int, dtype: str
+) -> Split:
     _, n_val = split_sizes(samples, val_ratio)
     _check_available(name, source, samples)
     data = _load(source)
@@ -350,7 +413,9 @@ def _make_split(name: str, source: tuple[str, Any], samples: int, val_ratio: flo
     return Split(x[train], t[train], x[val], t[val])
 
 
-def load_test(name: str, samples: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray] | None:
+def load_test(
+    name: str, samples: int, dtype: str = "float32"
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The dataset's test images and labels, for reporting only; None if it has none.
 
     Scaled exactly as :func:`make_split` scales training images; never part of the split. MNIST:

@@ -147,7 +147,9 @@ def mirrors_for(name: str, mirrors: str | Sequence[str] | None = None) -> list[s
     for url in given:
         # Checked here, before any request, so that a typo is not found after a long download.
         if not url.startswith(("http://", "https://", "file://")):
-            raise ValueError(f"expected a mirror URL starting with http://, https:// or file://, but got {url!r}")
+            raise ValueError(
+                f"expected a mirror URL starting with http://, https:// or file://, but got {url!r}"
+            )
     return [url if url.endswith("/") else url + "/" for url in given]
 
 
@@ -168,7 +170,9 @@ def _sha256(array: np.ndarray) -> str:
 def _parse_idx(raw: bytes, what: str) -> np.ndarray:
     """Decodes an IDX file (big-endian header, then the array) of unsigned bytes."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{what}: expected an IDX file (magic 0x0000), but got {raw[:4].hex() or 'nothing'}")
+        raise ValueError(
+            f"{what}: expected an IDX file (magic 0x0000), but got {raw[:4].hex() or 'nothing'}"
+        )
     if raw[2] != 0x08:
         raise ValueError(f"{what}: expected IDX type 0x08 (unsigned byte), but got 0x{raw[2]:02x}")
     ndim = raw[3]
@@ -196,7 +200,9 @@ def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.n
     try:
         raw = gzip.decompress(gz)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{source}: expected a gzip file, but it could not be read ({exc})") from None
+        raise ValueError(
+            f"{source}: expected a gzip file, but it could not be read ({exc})"
+        ) from None
     array = _parse_idx(raw, source)
     if remote.check == "sha256-array":
         got = _sha256(array)
@@ -249,7 +255,9 @@ def _version(path: Path) -> tuple[int, int, int] | None:
 
 
 @functools.lru_cache(maxsize=2)
-def _read_cache(name: str, path: str, version: tuple[int, int, int]) -> dict[str, np.ndarray] | None:
+def _read_cache(
+    name: str, path: str, version: tuple[int, int, int]
+) -> dict[str, np.ndarray] | None:
     """The four arrays in a cache file if it is whole and matches ``name``; else None.
 
     Cached per file version and process: a study checks its dataset, then every trial of a

@@ -35,8 +35,10 @@ from hpsearch.exceptions import ClusterLost, StudyError
 __all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe"]
 
 INSTALL_HINT = 'pip install "hpsearch[dask]"'
-LOST = ("lost the connection to the dask scheduler; the finished trials are saved: "
-        "run the same study again to resume it")
+LOST = (
+    "lost the connection to the dask scheduler; the finished trials are saved: "
+    "run the same study again to resume it"
+)
 # Seconds without any worker before a study says so (it goes on waiting).
 NO_WORKERS_NOTICE = 30.0
 POLL = 0.05  # seconds between looks for finished trials
@@ -48,7 +50,9 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ValueError(f"backend 'dask' needs dask.distributed, which is not installed: {INSTALL_HINT}") from None
+        raise ValueError(
+            f"backend 'dask' needs dask.distributed, which is not installed: {INSTALL_HINT}"
+        ) from None
     return distributed
 
 
@@ -92,7 +96,9 @@ def connect(scheduler: Any, timeout: float = 5.0) -> Any:
     distributed = _distributed()
     if isinstance(scheduler, distributed.Client):
         if scheduler.status not in ("running", "connecting", "newly-created"):
-            raise ValueError(f"the distributed.Client given as scheduler is {scheduler.status}, not running")
+            raise ValueError(
+                f"the distributed.Client given as scheduler is {scheduler.status}, not running"
+            )
         return scheduler
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise ValueError(
@@ -134,7 +140,9 @@ def _checked_address(address: str) -> str:
             if not 0 < int(port) < 65536:
                 raise ValueError(f"expected a port in 1..65535, but got {location!r}")
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"scheduler {address!r} is not an address like tcp://HOST:8786: {_first_line(exc)}") from None
+        raise ValueError(
+            f"scheduler {address!r} is not an address like tcp://HOST:8786: {_first_line(exc)}"
+        ) from None
     return address
 
 
@@ -174,11 +182,20 @@ class ClusterPool:
         ValueError: As :func:`connect`, or no worker joined in time.
     """
 
-    def __init__(self, scheduler: Any, n_jobs: int, *, timeout: float = 5.0,
-                 wait_for_workers: float = 30.0, no_workers_notice: float | None = None) -> None:
+    def __init__(
+        self,
+        scheduler: Any,
+        n_jobs: int,
+        *,
+        timeout: float = 5.0,
+        wait_for_workers: float = 30.0,
+        no_workers_notice: float | None = None,
+    ) -> None:
         self._distributed = _distributed()
         self.scheduler = scheduler
-        self.no_workers_notice = NO_WORKERS_NOTICE if no_workers_notice is None else no_workers_notice
+        self.no_workers_notice = (
+            NO_WORKERS_NOTICE if no_workers_notice is None else no_workers_notice
+        )
         self._futures: list[Any] = []
         self.client = connect(scheduler, timeout)
         # The study says in one line what befell the cluster; distributed's own log (tracebacks
@@ -235,9 +252,11 @@ class ClusterPool:
                 alone_since = now
             elif alone_since != -1.0 and now - alone_since >= self.no_workers_notice:
                 alone_since = -1.0  # said once for this spell without workers
-                warnings.warn(f"no dask workers for {self.no_workers_notice:g} s; waiting for some to join "
-                              f"{self.client.scheduler.address} (Ctrl-C stops, finished trials are kept)",
-                              stacklevel=2)
+                warnings.warn(
+                    f"no dask workers for {self.no_workers_notice:g} s; waiting for some to join "
+                    f"{self.client.scheduler.address} (Ctrl-C stops, finished trials are kept)",
+                    stacklevel=2,
+                )
         return list(self._finished.next_batch(block=False))
 
     def _workers(self) -> int:
@@ -267,8 +286,10 @@ class ClusterPool:
         exc = future.exception()
         if not isinstance(exc, self._distributed.KilledWorker):
             raise exc
-        return task.lost(f"dask workers died while running this trial, killed or out "
-                         f"of memory? (KilledWorker: {_first_line(exc)})"), None
+        return task.lost(
+            f"dask workers died while running this trial, killed or out "
+            f"of memory? (KilledWorker: {_first_line(exc)})"
+        ), None
 
     def close(self, cancel: bool) -> None:
         """Cancels what is still on the cluster (if asked), and closes a client this pool opened."""
@@ -287,8 +308,11 @@ class ClusterPool:
 
 def _quiet(roots: Sequence[str]) -> dict[str, int]:
     """Raises the loggers under ``roots`` above CRITICAL; returns their levels, for :func:`_restore`."""
-    names = [name for name in logging.Logger.manager.loggerDict
-             if any(name == root or name.startswith(root + ".") for root in roots)]
+    names = [
+        name
+        for name in logging.Logger.manager.loggerDict
+        if any(name == root or name.startswith(root + ".") for root in roots)
+    ]
     levels = {name: logging.getLogger(name).level for name in {*roots, *names}}
     for name in levels:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)

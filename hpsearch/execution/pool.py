@@ -47,8 +47,12 @@ def _loky(n: int) -> Any:
 
     with _signals_blocked():
         # The workers learn their parent's pid to end at once if it died while they started.
-        return get_reusable_executor(max_workers=n, timeout=IDLE_TIMEOUT, initializer=die_with_parent,
-                                     initargs=(os.getpid(),))
+        return get_reusable_executor(
+            max_workers=n,
+            timeout=IDLE_TIMEOUT,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
 
 
 def _start_trackers() -> None:
@@ -135,9 +139,17 @@ class Pool:
         ...     [record.val_acc for _, record, _ in pool.results()]
     """
 
-    def __init__(self, config: TrainConfig, seed: int, backend: str, n_jobs: int, *,
-                 scheduler: Any = None, folder: str | os.PathLike[str] | None = None,
-                 fn: Any = run_task) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        seed: int,
+        backend: str,
+        n_jobs: int,
+        *,
+        scheduler: Any = None,
+        folder: str | os.PathLike[str] | None = None,
+        fn: Any = run_task,
+    ) -> None:
         self.config, self.seed, self.fn = config, seed, fn
         self.backend, self.n_jobs, self.scheduler = backend, n_jobs, scheduler
         self._folder = Path(folder) if folder is not None else None
@@ -157,7 +169,9 @@ class Pool:
         else:
             self.limit = local_workers(self.n_jobs)
             if self.backend == "threading":
-                self._executor = cf.ThreadPoolExecutor(self.limit, thread_name_prefix="hpsearch-trial")
+                self._executor = cf.ThreadPoolExecutor(
+                    self.limit, thread_name_prefix="hpsearch-trial"
+                )
             else:
                 self._executor = _loky(self.limit)
                 if self._folder is not None and self.limit > 1:
@@ -222,7 +236,9 @@ class Pool:
             else:
                 marker = self._watch.marker(task) if self._watch is not None else None
                 with _signals_blocked():  # the pool may start a worker now
-                    future = self._executor.submit(marked, marker, self.fn, self.config, self.seed, task)
+                    future = self._executor.submit(
+                        marked, marker, self.fn, self.config, self.seed, task
+                    )
             self._running[future] = task
 
     def _crashed(self, task: Task, exc: BaseException) -> Iterator[tuple[Task, Any, Any]]:
@@ -269,7 +285,9 @@ class DeathWatch:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
         if hasattr(os, "pidfd_open"):
-            self._thread = threading.Thread(target=self._watch, name="hpsearch-death-watch", daemon=True)
+            self._thread = threading.Thread(
+                target=self._watch, name="hpsearch-death-watch", daemon=True
+            )
             self._thread.start()
         return self
 

@@ -61,11 +61,19 @@ class Task:
         """The FAILED record of a task whose worker died."""
         if self.repeat is None:
             return TrialResult(self.number, dict(self.params), TrialState.FAILED, error=message)
-        return RepeatResult(self.number, self.repeat, dict(self.params), TrialState.FAILED,
-                            error=message, refit=self.refit)
+        return RepeatResult(
+            self.number,
+            self.repeat,
+            dict(self.params),
+            TrialState.FAILED,
+            error=message,
+            refit=self.refit,
+        )
 
 
-def run_task(config: TrainConfig, seed: int, task: Task) -> tuple[TrialResult | RepeatResult, Checkpoint | None]:
+def run_task(
+    config: TrainConfig, seed: int, task: Task
+) -> tuple[TrialResult | RepeatResult, Checkpoint | None]:
     """Trains ``task`` with the study's settings and seed; never raises for the task's own failure.
 
     Returns:
@@ -76,8 +84,15 @@ def run_task(config: TrainConfig, seed: int, task: Task) -> tuple[TrialResult | 
     restore_malloc_thresholds()
     if task.repeat is None:
         return train_rung(config, task.params, seed, task.number, task.until, task.checkpoint)
-    record, _ = train_repeat(config, task.params, seed, task.number, task.repeat,
-                             refit=task.refit, test_curve=task.test_curve)
+    record, _ = train_repeat(
+        config,
+        task.params,
+        seed,
+        task.number,
+        task.repeat,
+        refit=task.refit,
+        test_curve=task.test_curve,
+    )
     return record, None  # the network stays here: the study needs its record only
 
 
@@ -122,7 +137,9 @@ def die_with_parent(parent: int | None = None) -> None:
         if parent is not None and os.getppid() != parent:
             os._exit(0)  # orphaned already: nobody will ever send this worker a task
     finally:
-        if hasattr(signal, "pthread_sigmask"):  # started with both blocked (see hpsearch.execution.pool)
+        if hasattr(
+            signal, "pthread_sigmask"
+        ):  # started with both blocked (see hpsearch.execution.pool)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 

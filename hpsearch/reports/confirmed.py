@@ -20,8 +20,15 @@ import pandas as pd
 from hpsearch.reports.ranking import decimals_for, format_frame, wilson
 from hpsearch.trial import RepeatResult
 
-__all__ = ["confirmed_table", "display_confirmed", "choose", "headline", "comparison", "format_comparison",
-           "THRESHOLDS"]
+__all__ = [
+    "confirmed_table",
+    "display_confirmed",
+    "choose",
+    "headline",
+    "comparison",
+    "format_comparison",
+    "THRESHOLDS",
+]
 
 THRESHOLDS = (0.95, 0.97, 0.98)
 _METRICS = ("train", "val", "test")
@@ -29,7 +36,11 @@ _METRICS = ("train", "val", "test")
 
 def _scores(runs: Sequence[RepeatResult], metric: str) -> list[float]:
     """The runs' ``<metric>_acc``: 0 for a run without a score, when the others have that score."""
-    scored = [getattr(r, f"{metric}_acc") for r in runs if r.ok and getattr(r, f"{metric}_acc") is not None]
+    scored = [
+        getattr(r, f"{metric}_acc")
+        for r in runs
+        if r.ok and getattr(r, f"{metric}_acc") is not None
+    ]
     return [*scored, *[0.0] * sum(not r.ok for r in runs)] if scored else []
 
 
@@ -94,8 +105,12 @@ def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str])
     indices = sorted({r.repeat for runs in groups.values() for r in runs})
     rows = []
     for number, runs in groups.items():
-        row: dict[str, Any] = {"trial": number, **{p: runs[0].params.get(p) for p in param_names},
-                               "repeats": len(runs), "failed": sum(not r.ok for r in runs)}
+        row: dict[str, Any] = {
+            "trial": number,
+            **{p: runs[0].params.get(p) for p in param_names},
+            "repeats": len(runs),
+            "failed": sum(not r.ok for r in runs),
+        }
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(runs, metric))
         row.update(n_val=_size(runs, "n_val"), n_test=_size(runs, "n_test"))
@@ -114,7 +129,9 @@ def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str])
     if not rows:
         return pd.DataFrame(columns=["trial", *param_names, "repeats", "failed"])
     df = pd.DataFrame(rows)
-    df = df.sort_values(["val_mean", "trial"], ascending=[False, True], na_position="last", kind="mergesort")
+    df = df.sort_values(
+        ["val_mean", "trial"], ascending=[False, True], na_position="last", kind="mergesort"
+    )
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
     return df.reset_index(drop=True)
@@ -130,10 +147,16 @@ def display_confirmed(df: pd.DataFrame, param_names: Sequence[str]) -> pd.DataFr
     rows = []
     for row in df.to_dict("records"):
         dv, dt = (decimals_for(None if pd.isna(row[c]) else row[c]) for c in ("n_val", "n_test"))
-        out = {"trial": str(row["trial"]), **{p: _short(row[p]) for p in param_names},
-               "repeats": str(row["repeats"]) + (f" ({row['failed']} failed)" if row["failed"] else "")}
+        out = {
+            "trial": str(row["trial"]),
+            **{p: _short(row[p]) for p in param_names},
+            "repeats": str(row["repeats"])
+            + (f" ({row['failed']} failed)" if row["failed"] else ""),
+        }
         for metric, d in (("train", dv), ("val", dv), ("test", dt)):
-            out[{"val": "validation"}.get(metric, metric)] = _pm(row[f"{metric}_mean"], row[f"{metric}_sd"], d)
+            out[{"val": "validation"}.get(metric, metric)] = _pm(
+                row[f"{metric}_mean"], row[f"{metric}_sd"], d
+            )
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -155,12 +178,16 @@ def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any
         100 images) | test 0.66 ± 0.01 (2,000 test images, 95% interval ±0.02)'
     """
     runs = _by_trial(repeats).get(number, [])
-    text = "chosen: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()) + f" (trial {number})"
+    text = (
+        "chosen: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()) + f" (trial {number})"
+    )
     if not runs:
         return text + " | no confirmed run yet"
     failed = sum(not r.ok for r in runs)
     n_val, n_test = _size(runs, "n_val"), _size(runs, "n_test")
-    what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"] + [f"{failed} failed"] * bool(failed)
+    what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"] + [f"{failed} failed"] * bool(
+        failed
+    )
     val, val_sd = _mean_sd(_scores(runs, "val"))
     d = decimals_for(n_val)
     text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + [f'{n_val:,} images'] * bool(n_val))})"
@@ -219,8 +246,10 @@ def comparison(
             groups.setdefault(repr(r.params[by]), (r.params[by], []))[1].append(r)
     if not groups:
         names = sorted({k for r in runs for k in r.params})
-        raise ValueError(f"cannot compare by {by!r}: no confirmed run has that setting "
-                         f"(the runs' settings: {', '.join(names) or 'none, no confirmed run yet'})")
+        raise ValueError(
+            f"cannot compare by {by!r}: no confirmed run has that setting "
+            f"(the runs' settings: {', '.join(names) or 'none, no confirmed run yet'})"
+        )
     values = [v for v, _ in groups.values()]
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     rows = []
@@ -229,14 +258,21 @@ def comparison(
         row: dict[str, Any] = {by: value, "repeats": len(group)}
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(group, metric))
-        best = [max((v for v in r.test_curve if v is not None), default=r.best_test_acc) for r in group if r.ok]
+        best = [
+            max((v for v in r.test_curve if v is not None), default=r.best_test_acc)
+            for r in group
+            if r.ok
+        ]
         row["best_test_mean"], row["best_test_sd"] = _mean_sd([b for b in best if b is not None])
         for t in thresholds:
             firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]
             row[f"epochs_to_{t:g}"], _ = _mean_sd(firsts)
             row[f"reached_{t:g}"] = len(firsts)
-        row.update(seconds_mean=statistics.fmean(r.seconds for r in group),
-                   n_val=_size(group, "n_val"), n_test=_size(group, "n_test"))
+        row.update(
+            seconds_mean=statistics.fmean(r.seconds for r in group),
+            n_val=_size(group, "n_val"),
+            n_test=_size(group, "n_test"),
+        )
         rows.append(row)
     df = pd.DataFrame(rows)
     for column in ("n_val", "n_test"):
@@ -258,20 +294,27 @@ def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
         >>> print(format_comparison(comparison(runs, "optimizer"), "markdown"))  # doctest: +SKIP
     """
     by = df.columns[0]
-    thresholds = [c[len("epochs_to_"):] for c in df.columns if c.startswith("epochs_to_")]
+    thresholds = [c[len("epochs_to_") :] for c in df.columns if c.startswith("epochs_to_")]
     shown = []
     for row in df.to_dict("records"):
         dv = decimals_for(None if pd.isna(row["n_val"]) else row["n_val"])
         dt = decimals_for(None if pd.isna(row["n_test"]) else row["n_test"])
-        out = {by: str(row[by]), "repeats": str(row["repeats"]),
-               "train": _pm(row["train_mean"], row["train_sd"], dv),
-               "validation": _pm(row["val_mean"], row["val_sd"], dv),
-               "test": _pm(row["test_mean"], row["test_sd"], dt),
-               "best test": _pm(row["best_test_mean"], row["best_test_sd"], dt)}
+        out = {
+            by: str(row[by]),
+            "repeats": str(row["repeats"]),
+            "train": _pm(row["train_mean"], row["train_sd"], dv),
+            "validation": _pm(row["val_mean"], row["val_sd"], dv),
+            "test": _pm(row["test_mean"], row["test_sd"], dt),
+            "best test": _pm(row["best_test_mean"], row["best_test_sd"], dt),
+        }
         for t in thresholds:
             epochs, reached = row[f"epochs_to_{t}"], row[f"reached_{t}"]
-            out[f"epochs to {t}"] = "-" if not reached else f"{epochs:.1f}" + (
-                f" ({reached} of {row['repeats']})" if reached < row["repeats"] else "")
+            out[f"epochs to {t}"] = (
+                "-"
+                if not reached
+                else f"{epochs:.1f}"
+                + (f" ({reached} of {row['repeats']})" if reached < row["repeats"] else "")
+            )
         out["seconds"] = f"{row['seconds_mean']:.1f}"
         shown.append(out)
     return format_frame(df, pd.DataFrame(shown), fmt)

@@ -25,10 +25,10 @@ INDEX = "index.html"
 
 _CAPTIONS = {
     "best_curves": "Learning curves of the best trials: validation solid, training dashed; each title "
-                   "gives the final validation accuracy and its 95% interval.",
+    "gives the final validation accuracy and its 95% interval.",
     "history": "Search history: each trial's final validation accuracy, and the best so far.",
     "map": "The trials over two searched parameters, coloured by validation accuracy; "
-           "crosses are trials without a score, the star the best trial.",
+    "crosses are trials without a score, the star the best trial.",
     "param_scores": "Final validation accuracy against each searched parameter; the star is the best trial.",
 }
 
@@ -46,8 +46,20 @@ figure { margin: 1em 0 2em; } figure img { max-width: 100%; height: auto; border
 figcaption { color: #555; font-size: 0.9em; }
 """
 
-_NUMERIC = {"rank", "trial", "val_acc", "best_val_acc", "train_acc", "epochs", "seconds", INTERVAL,
-            "repeats", "train", "validation", "test"}
+_NUMERIC = {
+    "rank",
+    "trial",
+    "val_acc",
+    "best_val_acc",
+    "train_acc",
+    "epochs",
+    "seconds",
+    INTERVAL,
+    "repeats",
+    "train",
+    "validation",
+    "test",
+}
 
 
 def _e(value: Any) -> str:
@@ -71,7 +83,9 @@ def _space_specs(space: Any) -> list[tuple[str, str]]:
         parsed = SearchSpace.from_json(space)
         return [(name, parsed[name].spec()) for name in parsed.names]
     except Exception:  # an unexpected layout is shown as it is rather than not at all
-        return [(str(k), _short(v)) for k, v in dict(space).items()] if isinstance(space, dict) else []
+        return (
+            [(str(k), _short(v)) for k, v in dict(space).items()] if isinstance(space, dict) else []
+        )
 
 
 def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -79,7 +93,9 @@ def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     strategy = settings.get("strategy")
     if isinstance(strategy, dict):
         extra = {k: v for k, v in strategy.items() if k != "name"}
-        rows.append(("strategy", strategy.get("name", "?") + (f" ({_short(extra)})" if extra else "")))
+        rows.append(
+            ("strategy", strategy.get("name", "?") + (f" ({_short(extra)})" if extra else ""))
+        )
     elif strategy is not None:
         rows.append(("strategy", str(strategy)))
     for key in ("n_trials", "seed"):
@@ -100,7 +116,9 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"
     minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes // 60:.0f} h {minutes % 60:.0f} min"
+    return (
+        f"{minutes:.0f} min" if minutes < 120 else f"{minutes // 60:.0f} h {minutes % 60:.0f} min"
+    )
 
 
 def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[str]:
@@ -120,12 +138,16 @@ def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[s
         items.append("created " + str(settings["created"]).replace("T", " ")[:19])
     if len(df):
         n = len(df)
-        items.append(f"{n} trial{'s' if n != 1 else ''}, {_duration(float(df['seconds'].sum()))} of training")
+        items.append(
+            f"{n} trial{'s' if n != 1 else ''}, {_duration(float(df['seconds'].sum()))} of training"
+        )
     sizes = sorted({int(v) for v in df["n_val"].dropna()}) if "n_val" in df.columns else []
     if sizes:
         shown = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,}-{sizes[-1]:,}"
         items.append(f"{shown} validation images")
-    versions = [f"hpsearch {settings['hpsearch_version']}"] if settings.get("hpsearch_version") else []
+    versions = (
+        [f"hpsearch {settings['hpsearch_version']}"] if settings.get("hpsearch_version") else []
+    )
     items.append(", ".join(versions + [f"numpy {np.__version__}"]))
     return items
 
@@ -135,12 +157,17 @@ def _table(shown: pd.DataFrame, table_id: str) -> str:
     body = []
     for row in shown.itertuples(index=False):
         cells = "".join(
-            f'<td class="num">{_e(v)}</td>' if c in _NUMERIC or looks_numeric(str(v)) else f"<td>{_e(v)}</td>"
+            f'<td class="num">{_e(v)}</td>'
+            if c in _NUMERIC or looks_numeric(str(v))
+            else f"<td>{_e(v)}</td>"
             for c, v in zip(shown.columns, row)
         )
         body.append(f"<tr>{cells}</tr>")
-    return (f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
-            + "\n".join(body) + "\n</tbody>\n</table>")
+    return (
+        f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+        + "\n".join(body)
+        + "\n</tbody>\n</table>"
+    )
 
 
 def _note(text: str) -> str:
@@ -205,9 +232,15 @@ def render_index(
         interval = f", 95% interval {best[INTERVAL]}" if INTERVAL in best.index else ""
         summary += f"; best validation accuracy {best['val_acc']}{interval} (trial {int(df['trial'].iloc[0])})"
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(name)} - hpsearch report</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+        f"<title>{_e(name)} - hpsearch report</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
         f"<h1>{_e(name)}</h1>",
         f'<p class="meta" id="about">{" &middot; ".join(_e(item) for item in about(df, settings))}</p>',
     ]
@@ -220,16 +253,19 @@ def render_index(
         parts.extend(f"<li>{_note(note)}</li>" for note in notes)
         parts.append("</ul>")
     else:
-        parts.append('<p id="notes">No note: the best trials do not crowd a bound of any searched range '
-                     '(checked once five or more trials have a score).</p>')
+        parts.append(
+            '<p id="notes">No note: the best trials do not crowd a bound of any searched range '
+            "(checked once five or more trials have a score).</p>"
+        )
     if confirmed is not None and len(confirmed):
         parts.append("<h2>Confirmed: the best configurations trained again with fresh seeds</h2>")
         parts.append(_table(confirmed, "confirmed"))
-    parts.append(f'<h2>Top {min(top, n)} of {n}</h2>')
+    parts.append(f"<h2>Top {min(top, n)} of {n}</h2>")
     parts.append(_table(display_frame(df, top), "ranking") if n else "<p>No trials yet.</p>")
     if files:
         links = " &middot; ".join(
-            f'<a href="{_e(_relative(Path(p), folder))}">{_e(Path(p).name)}</a>' for p in files.values()
+            f'<a href="{_e(_relative(Path(p), folder))}">{_e(Path(p).name)}</a>'
+            for p in files.values()
         )
         parts.append(f"<p>All runs, every column: {links}</p>")
     if figures:
@@ -244,7 +280,9 @@ def render_index(
     if settings:
         parts.append("<h2>Settings</h2>")
         parts.append('<table id="settings"><tbody>')
-        parts.extend(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _settings_rows(settings))
+        parts.extend(
+            f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _settings_rows(settings)
+        )
         parts.append("</tbody></table>")
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)

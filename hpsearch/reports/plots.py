@@ -20,11 +20,21 @@ from hpsearch.reports.ranking import decimals_for, varied, wilson
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import RepeatResult, TrialResult
 
-__all__ = ["best_curves", "history", "lr_wd_map", "param_scores", "comparison_curves", "score_label", "DPI"]
+__all__ = [
+    "best_curves",
+    "history",
+    "lr_wd_map",
+    "param_scores",
+    "comparison_curves",
+    "score_label",
+    "DPI",
+]
 
 DPI = 100  # at 100 dpi a 9-point label is 12 pixels high: readable without zooming in
 FAILED_STYLE = dict(marker="x", color="tab:red", s=36, linewidths=1.5, zorder=3)
-BEST_STYLE = dict(marker="*", s=260, facecolors="none", edgecolors="tab:red", linewidths=1.5, zorder=4)
+BEST_STYLE = dict(
+    marker="*", s=260, facecolors="none", edgecolors="tab:red", linewidths=1.5, zorder=4
+)
 
 
 def _short(value: Any) -> str:  # a param for a title: two significant digits are enough to tell
@@ -74,8 +84,13 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
         >>> best_curves(ranked_trials, n=20).savefig("best_curves.png", dpi=DPI)  # doctest: +SKIP
     """
     shown = [t for t in trials if t.val_curve][:n]
-    titles = [[f"Best-{i + 1}  val {score_label(t.val_curve[-1], t.n_val)}",
-               *_wrap([f"{k}={_short(v)}" for k, v in t.params.items()], 40)] for i, t in enumerate(shown)]
+    titles = [
+        [
+            f"Best-{i + 1}  val {score_label(t.val_curve[-1], t.n_val)}",
+            *_wrap([f"{k}={_short(v)}" for k, v in t.params.items()], 40),
+        ]
+        for i, t in enumerate(shown)
+    ]
     lines = max((len(t) for t in titles), default=1)
     ncols = max(1, min(ncols, len(shown)))  # three trials make one row of three, not of five
     nrows = max(math.ceil(len(shown) / ncols), 1)
@@ -85,8 +100,14 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
     fig = Figure(figsize=(width, height))
     # Fixed margins rather than a layout engine: the grid's shape is known, and constrained
     # layout costs seconds on 20 panels.
-    fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, bottom=bottom / height,
-                        top=1 - (legend_h + title_h) / height, wspace=0.08, hspace=title_h / axes_h)
+    fig.subplots_adjust(
+        left=0.6 / width,
+        right=1 - 0.15 / width,
+        bottom=bottom / height,
+        top=1 - (legend_h + title_h) / height,
+        wspace=0.08,
+        hspace=title_h / axes_h,
+    )
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     for i, ax in enumerate(axes.flat):
         if i >= len(shown):
@@ -108,8 +129,13 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
     first.set_yticks([0, 0.5, 1])
     first.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2.5, 5, 10], integer=True))
     if shown:
-        fig.legend(*first.get_legend_handles_labels(), loc="upper center", ncol=2, frameon=False,
-                   bbox_to_anchor=(0.5, 1 - 0.05 / height))
+        fig.legend(
+            *first.get_legend_handles_labels(),
+            loc="upper center",
+            ncol=2,
+            frameon=False,
+            bbox_to_anchor=(0.5, 1 - 0.05 / height),
+        )
     fig.supxlabel("epoch", y=0.12 / height)
     fig.supylabel("accuracy", x=0.12 / width)
     return fig
@@ -118,7 +144,9 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
 # --------------------------------------------------------------------------- helpers
 def _scored(trials: Sequence[TrialResult], scored: bool = True) -> list[TrialResult]:
     """The trials with a finite score (or, with ``scored=False``, those without)."""
-    return [t for t in trials if (t.ok and t.val_acc is not None and math.isfinite(t.val_acc)) is scored]
+    return [
+        t for t in trials if (t.ok and t.val_acc is not None and math.isfinite(t.val_acc)) is scored
+    ]
 
 
 def _unscored(trials: Sequence[TrialResult]) -> list[TrialResult]:
@@ -160,12 +188,16 @@ def _log_ticks(axis: Any) -> None:
         return
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     inside = [m * 10.0**e for e in decades for m in (1, 2, 5) if low <= m * 10.0**e <= high]
-    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if len(inside) >= 2 else np.arange(1.0, 10.0)))
+    axis.set_major_locator(
+        LogLocator(subs=(1.0, 2.0, 5.0) if len(inside) >= 2 else np.arange(1.0, 10.0))
+    )
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
 
-def _scale_axis(ax: Any, axis: str, name: str, trials: Sequence[TrialResult], space: SearchSpace | None) -> None:
+def _scale_axis(
+    ax: Any, axis: str, name: str, trials: Sequence[TrialResult], space: SearchSpace | None
+) -> None:
     """Log or linear as the dimension is, labelled with the name, and limits just past the searched
     range, so that crowding at a bound shows."""
     log = _is_log(name, trials, space)
@@ -204,15 +236,33 @@ def history(trials: Sequence[TrialResult]) -> Figure:
         _empty(ax, "no trials yet")
         return fig
     scored = _scored(ordered)
-    ax.scatter([t.number for t in scored], [t.val_acc for t in scored], s=18, color="tab:blue",
-               alpha=0.8, label="trials", zorder=2)
+    ax.scatter(
+        [t.number for t in scored],
+        [t.val_acc for t in scored],
+        s=18,
+        color="tab:blue",
+        alpha=0.8,
+        label="trials",
+        zorder=2,
+    )
     unscored = _unscored(ordered)
     if unscored:
-        ax.scatter([t.number for t in unscored], [t.val_acc if t.val_acc is not None else 0.0 for t in unscored],
-                   label="failed", **FAILED_STYLE)
+        ax.scatter(
+            [t.number for t in unscored],
+            [t.val_acc if t.val_acc is not None else 0.0 for t in unscored],
+            label="failed",
+            **FAILED_STYLE,
+        )
     if scored:
         best = np.maximum.accumulate([t.val_acc for t in scored])
-        ax.step([t.number for t in scored], best, where="post", color="tab:orange", lw=2, label="best so far")
+        ax.step(
+            [t.number for t in scored],
+            best,
+            where="post",
+            color="tab:orange",
+            lw=2,
+            label="best so far",
+        )
     ax.set_ylim(-0.03, 1.03)  # a little room, so that crosses at 0 show whole
     ax.set_xlabel("trial")
     ax.set_ylabel("final validation accuracy")
@@ -256,16 +306,30 @@ def lr_wd_map(
     scored = _scored(placed)
     if scored:
         scores = np.array([t.val_acc for t in scored])
-        points = ax.scatter([t.params[x] for t in scored], [t.params[y] for t in scored], c=scores,
-                            cmap="viridis", vmin=float(scores.min()), vmax=float(max(scores.max(), scores.min() + 1e-9)),
-                            s=40, edgecolors="0.2", linewidths=0.4, label="trials", zorder=2)
+        points = ax.scatter(
+            [t.params[x] for t in scored],
+            [t.params[y] for t in scored],
+            c=scores,
+            cmap="viridis",
+            vmin=float(scores.min()),
+            vmax=float(max(scores.max(), scores.min() + 1e-9)),
+            s=40,
+            edgecolors="0.2",
+            linewidths=0.4,
+            label="trials",
+            zorder=2,
+        )
         fig.colorbar(points, ax=ax, label="validation accuracy")
         best = _best(scored)
         ax.scatter([best.params[x]], [best.params[y]], label="best", **BEST_STYLE)
     unscored = _unscored(placed)
     if unscored:
-        ax.scatter([t.params[x] for t in unscored], [t.params[y] for t in unscored], label="failed",
-                   **FAILED_STYLE)
+        ax.scatter(
+            [t.params[x] for t in unscored],
+            [t.params[y] for t in unscored],
+            label="failed",
+            **FAILED_STYLE,
+        )
     _scale_axis(ax, "x", x, placed, space)
     _scale_axis(ax, "y", y, placed, space)
     legend = _outside_legend(fig, ax, "outside lower center", ncol=3)
@@ -318,12 +382,19 @@ def param_scores(
         ax.grid(alpha=0.3)
         present = [t for t in trials if name in t.params]
         scored, unscored = _scored(present), _unscored(present)
-        if (dim is not None and dim.is_choice) or not all(_numeric(t.params[name]) for t in present):
-            choices = list(dim.choices) if dim is not None and dim.is_choice else sorted(
-                {t.params[name] for t in present}, key=repr)
+        if (dim is not None and dim.is_choice) or not all(
+            _numeric(t.params[name]) for t in present
+        ):
+            choices = (
+                list(dim.choices)
+                if dim is not None and dim.is_choice
+                else sorted({t.params[name] for t in present}, key=repr)
+            )
             position = {repr(c): k for k, c in enumerate(choices)}
             x = {t.number: position.get(repr(t.params[name]), 0) for t in present}
-            groups = [[t.val_acc for t in scored if repr(t.params[name]) == repr(c)] for c in choices]
+            groups = [
+                [t.val_acc for t in scored if repr(t.params[name]) == repr(c)] for c in choices
+            ]
             if any(groups):
                 ax.boxplot(groups, positions=range(len(choices)), widths=0.5, showfliers=False)
             xs = [x[t.number] + jitter.uniform(-0.15, 0.15) for t in scored]
@@ -334,13 +405,28 @@ def param_scores(
             x = {t.number: t.params[name] for t in present}
             xs = [x[t.number] for t in scored]
             _scale_axis(ax, "x", name, present, space)
-        ax.scatter(xs, [t.val_acc for t in scored], s=16, alpha=0.7, color="tab:blue", label="trials", zorder=2)
+        ax.scatter(
+            xs,
+            [t.val_acc for t in scored],
+            s=16,
+            alpha=0.7,
+            color="tab:blue",
+            label="trials",
+            zorder=2,
+        )
         if unscored:
-            ax.scatter([x[t.number] for t in unscored], [0.0] * len(unscored), label="failed", **FAILED_STYLE)
+            ax.scatter(
+                [x[t.number] for t in unscored],
+                [0.0] * len(unscored),
+                label="failed",
+                **FAILED_STYLE,
+            )
         if best is not None and best.number in x:
             ax.scatter([x[best.number]], [best.val_acc], label="best", **BEST_STYLE)
         if not present:
-            ax.text(0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4")
+            ax.text(
+                0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4"
+            )
     _outside_legend(fig, axes.flat[0], "outside upper center", ncol=3)
     fig.supylabel("final validation accuracy")
     return fig
@@ -365,7 +451,9 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
         >>> comparison_curves(study.repeats_done, "optimizer")  # doctest: +SKIP
     """
     runs = [r for r in repeats if not r.refit and r.ok and by in r.params]
-    values = sorted({repr(r.params[by]): r.params[by] for r in runs}.values(), key=lambda v: (str(type(v)), v))
+    values = sorted(
+        {repr(r.params[by]): r.params[by] for r in runs}.values(), key=lambda v: (str(type(v)), v)
+    )
     panels = [p for p in ("val", "test") if any(getattr(r, f"{p}_curve") for r in runs)]
     fig = Figure(figsize=(5.2 * max(len(panels), 1) + 1.6, 4.2), layout="constrained")
     axes = fig.subplots(1, max(len(panels), 1), squeeze=False, sharey=True)[0]
@@ -375,15 +463,30 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
     low, high = [], []
     for ax, panel in zip(axes, panels):
         for k, value in enumerate(values):
-            curves = [c for r in runs if repr(r.params[by]) == repr(value) and (c := getattr(r, f"{panel}_curve"))]
+            curves = [
+                c
+                for r in runs
+                if repr(r.params[by]) == repr(value) and (c := getattr(r, f"{panel}_curve"))
+            ]
             if not curves:
                 continue
             length = min(len(c) for c in curves)
-            data = np.array([[np.nan if v is None else v for v in c[:length]] for c in curves], dtype=float)
+            data = np.array(
+                [[np.nan if v is None else v for v in c[:length]] for c in curves], dtype=float
+            )
             # The sample standard deviation, as in the tables; none with one run.
-            mean, sd = np.nanmean(data, axis=0), np.nanstd(data, axis=0, ddof=1) if len(curves) > 1 else 0 * data[0]
+            mean, sd = (
+                np.nanmean(data, axis=0),
+                np.nanstd(data, axis=0, ddof=1) if len(curves) > 1 else 0 * data[0],
+            )
             epochs, colour = np.arange(1, length + 1), f"C{k % 10}"
-            ax.plot(epochs, mean, color=colour, lw=1.8, label=f"{by}={_short(value)} ({len(curves)} runs)")
+            ax.plot(
+                epochs,
+                mean,
+                color=colour,
+                lw=1.8,
+                label=f"{by}={_short(value)} ({len(curves)} runs)",
+            )
             ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
             tail = slice(length // 2, None)
             low.append(float(np.nanmin(mean[tail] - sd[tail])))

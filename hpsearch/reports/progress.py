@@ -26,9 +26,15 @@ def progress_bar(journal: Journal, runs: int, name: str, show: bool = True) -> I
     from tqdm.auto import tqdm
 
     done = len(journal.trials) + len(journal.repeats)
-    with tqdm(total=max(runs, done), initial=done, desc=name, unit="run", dynamic_ncols=True) as bar:
+    with tqdm(
+        total=max(runs, done), initial=done, desc=name, unit="run", dynamic_ncols=True
+    ) as bar:
+
         def update() -> None:
-            best = max((t.val_acc for t in journal.trials.values() if t.ok and t.val_acc is not None), default=None)
+            best = max(
+                (t.val_acc for t in journal.trials.values() if t.ok and t.val_acc is not None),
+                default=None,
+            )
             bar.set_postfix_str("" if best is None else f"best val_acc {best:.2f}", refresh=False)
             bar.update(1)
 

@@ -117,34 +117,57 @@ def write_reports(
     outputs: dict[str, tuple[str, Callable[[Path], Path]]] = {
         "ranking": ("ranking.csv", lambda p: _save_csv(df, p)),
         "curves": ("curves.csv", lambda p: _save_csv(ranking.curves(trials), p)),
-        "best_curves": ("best_curves.png", lambda p: _save_figure(
-            plots.best_curves([by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols), p, dpi)),
+        "best_curves": (
+            "best_curves.png",
+            lambda p: _save_figure(
+                plots.best_curves([by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols),
+                p,
+                dpi,
+            ),
+        ),
         "history": ("history.png", lambda p: _save_figure(plots.history(trials), p, dpi)),
     }
     if axes is not None:
-        outputs["map"] = (f"map_{axes[0]}_{axes[1]}.png",
-                          lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space), p, dpi))
-    outputs["param_scores"] = ("param_scores.png", lambda p: _save_figure(plots.param_scores(trials, space), p, dpi))
+        outputs["map"] = (
+            f"map_{axes[0]}_{axes[1]}.png",
+            lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space), p, dpi),
+        )
+    outputs["param_scores"] = (
+        "param_scores.png",
+        lambda p: _save_figure(plots.param_scores(trials, space), p, dpi),
+    )
     if repeats:
-        outputs["confirmed"] = ("confirmed.csv", lambda p: _save_csv(
-            confirmed.confirmed_table(repeats, space.names), p))
+        outputs["confirmed"] = (
+            "confirmed.csv",
+            lambda p: _save_csv(confirmed.confirmed_table(repeats, space.names), p),
+        )
     paths: dict[str, Path] = {}
     for key, (filename, write) in outputs.items():
         path = folder / filename
         current = newest is not None and path.exists() and path.stat().st_mtime_ns > newest
         try:
             paths[key] = path if current else write(path)
-        except (ValueError, OverflowError) as exc:  # a figure matplotlib cannot draw (absurd ranges)
+        except (
+            ValueError,
+            OverflowError,
+        ) as exc:  # a figure matplotlib cannot draw (absurd ranges)
             warnings.warn(f"{filename} not written: {' '.join(str(exc).split())}", stacklevel=2)
     index = folder / html.INDEX
     if newest is None or not index.exists() or index.stat().st_mtime_ns <= newest:
         if headline is None and chosen is not None:
             params = next(r.params for r in runs if r.number == chosen)
-            headline = confirmed.headline(runs, chosen, {k: params[k] for k in space.names if k in params})
+            headline = confirmed.headline(
+                runs, chosen, {k: params[k] for k in space.names if k in params}
+            )
         table = confirmed.confirmed_table(repeats, space.names) if repeats else None
         notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
         page = html.render_index(
-            df, folder=folder, notes=notes, settings=settings, top=top, headline=headline,
+            df,
+            folder=folder,
+            notes=notes,
+            settings=settings,
+            top=top,
+            headline=headline,
             figures={k: p for k, p in paths.items() if p.suffix == ".png"},
             files={k: p for k, p in paths.items() if p.suffix == ".csv"},
             confirmed=None if table is None else confirmed.display_confirmed(table, space.names),
@@ -186,5 +209,7 @@ def write_comparison(
     table = confirmed.comparison(repeats, by, thresholds)
     return {
         "comparison": _save_csv(table, folder / f"compare_{by}.csv"),
-        "comparison_curves": _save_figure(plots.comparison_curves(repeats, by), folder / f"compare_{by}.png", dpi),
+        "comparison_curves": _save_figure(
+            plots.comparison_curves(repeats, by), folder / f"compare_{by}.png", dpi
+        ),
     }

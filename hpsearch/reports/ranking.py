@@ -20,8 +20,22 @@ import pandas as pd
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import TrialResult
 
-__all__ = ["ranking", "curves", "display_frame", "format_top", "format_frame", "edge_notes", "wilson",
-           "decimals_for", "tied_with_best", "tie_note", "varied", "looks_numeric", "FORMATS", "SCORE_COLUMNS"]
+__all__ = [
+    "ranking",
+    "curves",
+    "display_frame",
+    "format_top",
+    "format_frame",
+    "edge_notes",
+    "wilson",
+    "decimals_for",
+    "tied_with_best",
+    "tie_note",
+    "varied",
+    "looks_numeric",
+    "FORMATS",
+    "SCORE_COLUMNS",
+]
 
 SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
 CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")
@@ -85,25 +99,49 @@ def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.Dat
     Example:
         >>> ranking(study.trials, study.space.names).head(3)  # doctest: +SKIP
     """
-    columns = ["rank", "trial", *param_names, "val_acc", "val_acc_low", "val_acc_high",
-               *SCORE_COLUMNS[1:], "epochs", "state", "seconds", "error", "n_val"]
+    columns = [
+        "rank",
+        "trial",
+        *param_names,
+        "val_acc",
+        "val_acc_low",
+        "val_acc_high",
+        *SCORE_COLUMNS[1:],
+        "epochs",
+        "state",
+        "seconds",
+        "error",
+        "n_val",
+    ]
     rows = []
     for t in trials:
         scored = t.ok and t.val_acc is not None
         low, high = wilson(t.val_acc, t.n_val) if scored and t.n_val else (None, None)
-        rows.append({
-            "trial": t.number, **{name: t.params.get(name) for name in param_names},
-            "val_acc": t.val_acc if t.ok else None, "val_acc_low": low, "val_acc_high": high,
-            "best_val_acc": t.best_val_acc, "train_acc": t.train_acc, "epochs": t.epochs,
-            "state": t.state.value, "seconds": round(t.seconds, 4), "error": t.error or "",
-            "n_val": t.n_val, "_scored": scored,
-        })
+        rows.append(
+            {
+                "trial": t.number,
+                **{name: t.params.get(name) for name in param_names},
+                "val_acc": t.val_acc if t.ok else None,
+                "val_acc_low": low,
+                "val_acc_high": high,
+                "best_val_acc": t.best_val_acc,
+                "train_acc": t.train_acc,
+                "epochs": t.epochs,
+                "state": t.state.value,
+                "seconds": round(t.seconds, 4),
+                "error": t.error or "",
+                "n_val": t.n_val,
+                "_scored": scored,
+            }
+        )
     if not rows:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
     df["n_val"] = df["n_val"].astype("Int64")
     df["_key"] = df["val_acc"].where(df["_scored"]).astype(float)
-    df = df.sort_values(["_scored", "_key", "trial"], ascending=[False, False, True], kind="mergesort")
+    df = df.sort_values(
+        ["_scored", "_key", "trial"], ascending=[False, False, True], kind="mergesort"
+    )
     n_scored = int(df["_scored"].sum())
     rank = df["_key"].rank(method="min", ascending=False)
     df["rank"] = rank.fillna(n_scored + 1).astype(int)
@@ -138,7 +176,11 @@ def tie_note(df: pd.DataFrame) -> str | None:
         return None
     best = df.iloc[0]
     n, d = _size(best["n_val"]), decimals_for(_size(best["n_val"]))
-    others = "1 other trial's interval overlaps" if tied == 1 else f"{tied} other trials' intervals overlap"
+    others = (
+        "1 other trial's interval overlaps"
+        if tied == 1
+        else f"{tied} other trials' intervals overlap"
+    )
     return (
         f"The best validation accuracy, {best['val_acc']:.{d}f} (trial {int(best['trial'])}), is measured "
         f"on {n:,} images: its 95% interval is {best['val_acc_low']:.{d}f}-{best['val_acc_high']:.{d}f}, "
@@ -155,9 +197,11 @@ def curves(trials: Sequence[TrialResult]) -> pd.DataFrame:
         Columns ``trial``, ``epoch`` (from 1), ``train_acc``, ``val_acc``, ``loss``, sorted by
         trial then epoch; a value the trial did not record (or a NaN loss) is empty.
     """
-    rows = [(t.number, i + 1, _at(t.train_curve, i), _at(t.val_curve, i), _at(t.loss_curve, i))
-            for t in sorted(trials, key=lambda t: t.number)
-            for i in range(max(len(t.train_curve), len(t.val_curve), len(t.loss_curve)))]
+    rows = [
+        (t.number, i + 1, _at(t.train_curve, i), _at(t.val_curve, i), _at(t.loss_curve, i))
+        for t in sorted(trials, key=lambda t: t.number)
+        for i in range(max(len(t.train_curve), len(t.val_curve), len(t.loss_curve)))
+    ]
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
 
@@ -201,9 +245,13 @@ def display_frame(df: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
     out = {c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places)] for c in shown.columns}
     columns = [c for c in shown.columns if c not in ("val_acc_low", "val_acc_high", "n_val")]
     if "val_acc_low" in shown.columns:
-        out[INTERVAL] = [f"{lo}-{hi}" if lo and hi else "" for lo, hi in zip(
-            [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_low"].tolist(), places)],
-            [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_high"].tolist(), places)])]
+        out[INTERVAL] = [
+            f"{lo}-{hi}" if lo and hi else ""
+            for lo, hi in zip(
+                [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_low"].tolist(), places)],
+                [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_high"].tolist(), places)],
+            )
+        ]
         if any(out[INTERVAL]):
             columns.insert(columns.index("val_acc") + 1, INTERVAL)
     if "error" in columns and not any(out["error"]):
@@ -217,7 +265,8 @@ def _markdown(table: pd.DataFrame) -> str:
         return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
     numeric = [
-        c in ("rank", "trial", "epochs", "seconds", INTERVAL) or c in _SCORE_LIKE
+        c in ("rank", "trial", "epochs", "seconds", INTERVAL)
+        or c in _SCORE_LIKE
         or (len(table) > 0 and all(looks_numeric(v) for v in table[c] if v != ""))
         for c in table.columns
     ]
@@ -255,8 +304,10 @@ def format_frame(data: pd.DataFrame, shown: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return data.to_csv(index=False).rstrip("\n")
     if fmt == "json":
-        records = [{str(c): _json_value(v) for c, v in zip(data.columns, row)}
-                   for row in data.itertuples(index=False)]
+        records = [
+            {str(c): _json_value(v) for c, v in zip(data.columns, row)}
+            for row in data.itertuples(index=False)
+        ]
         return json.dumps(records, indent=2, allow_nan=False)
     if fmt == "markdown":
         return _markdown(shown)
@@ -294,7 +345,7 @@ def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
     text = format_frame(top, display_frame(top) if fmt in ("table", "markdown") else top, fmt)
     if fmt in ("table", "markdown") and len(df) > len(top):
         last = top["rank"].iloc[-1]
-        more = int((df["rank"].iloc[len(top):] == last).sum())
+        more = int((df["rank"].iloc[len(top) :] == last).sum())
         if more:
             gap = "\n\n" if fmt == "markdown" else "\n"  # a paragraph of its own in markdown
             text += f"{gap}rank {last} is shared by {more} more trial{'s' if more != 1 else ''} not shown"
@@ -314,8 +365,11 @@ def varied(trials: Sequence[TrialResult], space: SearchSpace) -> list[str]:
         >>> varied(study.trials, study.space)  # doctest: +SKIP
         ['activation']
     """
-    return [name for name in space.names
-            if len({repr(t.params[name]) for t in trials if name in t.params}) > 1]
+    return [
+        name
+        for name in space.names
+        if len({repr(t.params[name]) for t in trials if name in t.params}) > 1
+    ]
 
 
 def edge_notes(
@@ -361,11 +415,15 @@ def edge_notes(
         dim = space[name]
         values = [t.params.get(name) for t in best]
         if not dim.numeric or any(
-                isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) for v in values):
+            isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+            for v in values
+        ):
             continue
         positions = [dim.position(float(v)) for v in values]
         for side, bound in (("upper", dim.high), ("lower", dim.low)):
-            at_edge = [(p >= 1 - EDGE_BAND) if side == "upper" else (p <= EDGE_BAND) for p in positions]
+            at_edge = [
+                (p >= 1 - EDGE_BAND) if side == "upper" else (p <= EDGE_BAND) for p in positions
+            ]
             near = sum(at_edge)
             if not (at_edge[0] and near > len(best) / 2):
                 continue

@@ -73,7 +73,9 @@ class Dimension(ABC):
         Raises:
             TypeError: The dimension has no order (a list of choices).
         """
-        raise TypeError(f"a {type(self).__name__} dimension has no order, so no position in a range")
+        raise TypeError(
+            f"a {type(self).__name__} dimension has no order, so no position in a range"
+        )
 
     def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
         """The range to try next when the best trials crowd its ``side`` bound (``"upper"``/``"lower"``).
@@ -115,7 +117,9 @@ def _check_bounds(cls_name: str, low: Any, high: Any, *, positive: bool = False)
         if not math.isfinite(value):
             raise ValueError(f"{cls_name} needs finite bounds, but got {label}={value!r}")
     if positive and low <= 0:
-        raise ValueError(f"{cls_name} needs `low > 0` (log scale), but got low={low!r}, high={high!r}")
+        raise ValueError(
+            f"{cls_name} needs `low > 0` (log scale), but got low={low!r}, high={high!r}"
+        )
     if not low < high:
         raise ValueError(f"{cls_name} needs `low < high`, but got low={low!r}, high={high!r}")
 
@@ -158,7 +162,9 @@ class _Range(Dimension):
 
     def sample(self, rng: np.random.Generator) -> Any:
         """Uniform on the axis: on a log range, log-uniform."""
-        return self._from_axis(float(rng.uniform(self._to_axis(self.low), self._to_axis(self.high))))
+        return self._from_axis(
+            float(rng.uniform(self._to_axis(self.low), self._to_axis(self.high)))
+        )
 
     def position(self, value: Any) -> float:
         lo, hi = self._to_axis(self.low), self._to_axis(self.high)
@@ -234,7 +240,6 @@ class LogUniform(_Range):
     def _from_axis(self, u: float) -> float:
         # Clamped to what a float holds: a widened or padded range of 1e-300..1e300 stays finite.
         return float(10 ** min(max(u, -323.0), 308.0))
-
 
     def grid(self, n: int) -> list[float]:
         if n <= 1:

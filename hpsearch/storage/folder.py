@@ -44,7 +44,9 @@ def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
     return int(data["number"]), data["params"]
 
 
-def _first_of_each(records: list[Any], key: Callable[[Any], Any], path: Path, what: str) -> dict[Any, Any]:
+def _first_of_each(
+    records: list[Any], key: Callable[[Any], Any], path: Path, what: str
+) -> dict[Any, Any]:
     """The first record of each key, in the order written; a warning names the keys found twice."""
     first: dict[Any, Any] = {}
     doubled: list[Any] = []
@@ -57,8 +59,11 @@ def _first_of_each(records: list[Any], key: Callable[[Any], Any], path: Path, wh
     if doubled:
         shown = ", ".join(str(k[0] if isinstance(k, tuple) else k) for k in doubled[:10])
         more = f" and {len(doubled) - 10} more" if len(doubled) > 10 else ""
-        warnings.warn(f"{path}: {len(doubled)} {what} record(s) written twice (trial {shown}{more}); "
-                      "the first record of each is kept", stacklevel=3)
+        warnings.warn(
+            f"{path}: {len(doubled)} {what} record(s) written twice (trial {shown}{more}); "
+            "the first record of each is kept",
+            stacklevel=3,
+        )
     return first
 
 
@@ -101,7 +106,9 @@ class StudyStorage:
         for folder in (self.path, self.root, *self.root.parents):
             if folder.exists():
                 if not folder.is_dir():
-                    raise StudyError(f"{folder} is a file, not a folder: choose another --out or name")
+                    raise StudyError(
+                        f"{folder} is a file, not a folder: choose another --out or name"
+                    )
                 break
 
     @property
@@ -134,7 +141,11 @@ class StudyStorage:
         """
         if self.definition_path.exists():
             return
-        logs = [name for name in LOGS if (self.path / name).is_file() and (self.path / name).stat().st_size]
+        logs = [
+            name
+            for name in LOGS
+            if (self.path / name).is_file() and (self.path / name).stat().st_size
+        ]
         if logs:
             raise StudyError(
                 f"study folder {self.path} is damaged: it holds {', '.join(logs)} but not {DEFINITION}, the "
@@ -156,7 +167,9 @@ class StudyStorage:
         except (OSError, ValueError) as exc:
             raise StudyError(f"corrupt study definition {self.definition_path}: {exc}") from None
         if not isinstance(data, dict):
-            raise StudyError(f"corrupt study definition {self.definition_path}: expected a JSON object")
+            raise StudyError(
+                f"corrupt study definition {self.definition_path}: expected a JSON object"
+            )
         return data
 
     def write_definition(self, definition: dict[str, Any]) -> None:
@@ -167,7 +180,11 @@ class StudyStorage:
         """
         self.check_whole()
         self.path.mkdir(parents=True, exist_ok=True)
-        write_text(self.definition_path, json.dumps(definition, indent=2, sort_keys=True) + "\n", durable=True)
+        write_text(
+            self.definition_path,
+            json.dumps(definition, indent=2, sort_keys=True) + "\n",
+            durable=True,
+        )
 
     def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
         """Every finished trial in the log, by trial number (see :meth:`_load_log`).
@@ -175,8 +192,9 @@ class StudyStorage:
         A trial recorded twice (which the study never does itself) is kept once, as first
         recorded, with a warning.
         """
-        trials = _first_of_each(self._load_log(self.log_path, repair=repair), lambda t: t.number,
-                                self.log_path, "trial")
+        trials = _first_of_each(
+            self._load_log(self.log_path, repair=repair), lambda t: t.number, self.log_path, "trial"
+        )
         return [trials[n] for n in sorted(trials)]
 
     def load_rungs(self, *, repair: bool = False) -> list[TrialResult]:
@@ -189,8 +207,12 @@ class StudyStorage:
     def load_repeats(self, *, repair: bool = False) -> list[RepeatResult]:
         """Every finished confirm-stage run, the first record of each (trial, repeat, refit) kept."""
         path = self.path / REPEAT_LOG
-        runs = _first_of_each(self._load_log(path, RepeatResult.from_json, repair=repair), lambda r: r.key,
-                              path, "confirm run")
+        runs = _first_of_each(
+            self._load_log(path, RepeatResult.from_json, repair=repair),
+            lambda r: r.key,
+            path,
+            "confirm run",
+        )
         return list(runs.values())
 
     def append_repeat(self, run: RepeatResult) -> None:
@@ -229,7 +251,11 @@ class StudyStorage:
         self._checkpoint_path(number).unlink(missing_ok=True)
 
     def _load_log(
-        self, path: Path, parse: Callable[[Any], Any] = TrialResult.from_json, *, repair: bool = False
+        self,
+        path: Path,
+        parse: Callable[[Any], Any] = TrialResult.from_json,
+        *,
+        repair: bool = False,
     ) -> list[Any]:
         """The records of a JSON Lines log, in the order written.
 
@@ -283,13 +309,15 @@ class StudyStorage:
         A full disk or a file size limit (``ulimit -f``) can stop a write in mid-line; the log
         then ends as it was, with whole records only, and the error goes up.
         """
-        data = memoryview((json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8"))
+        data = memoryview(
+            (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+        )
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
             end = os.fstat(fd).st_size
             try:
                 while data:
-                    data = data[os.write(fd, data):]
+                    data = data[os.write(fd, data) :]
                 os.fsync(fd)
             except BaseException as exc:
                 if data:  # only part of the line is in the file

@@ -27,7 +27,9 @@ class Journal:
             :meth:`hpsearch.execution.interrupts.Interrupts.guard`); every write runs under it.
     """
 
-    def __init__(self, storage: StudyStorage, guard: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(
+        self, storage: StudyStorage, guard: Callable[[], AbstractContextManager[None]]
+    ) -> None:
         self.storage = storage
         self.guard = guard
         self.trials: dict[int, TrialResult] = {}
@@ -67,8 +69,10 @@ class Journal:
         if repair:
             with self.guard():
                 self.storage.append_asked(found)
-        message = (f"{self.storage.path / ASKED_LOG}: the proposals of {len(found)} trial(s) were missing; "
-                   "rebuilt them from the trials' records")
+        message = (
+            f"{self.storage.path / ASKED_LOG}: the proposals of {len(found)} trial(s) were missing; "
+            "rebuilt them from the trials' records"
+        )
         try:
             definition = self.storage.read_definition()
             adaptive = definition["strategy"]["name"] not in ("grid", "random")
@@ -76,8 +80,10 @@ class Journal:
         except (StudyError, KeyError, TypeError, ValueError):
             adaptive = unfinished = True
         if adaptive and unfinished:
-            message += ("; those of trials that had not finished are lost and will be proposed anew, so the "
-                        "resumed study may differ from one never interrupted")
+            message += (
+                "; those of trials that had not finished are lost and will be proposed anew, so the "
+                "resumed study may differ from one never interrupted"
+            )
         warnings.warn(message, stacklevel=3)
 
     def sorted_trials(self) -> list[TrialResult]:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from hpsearch import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "STRATEGIES": "registry",
-    "BayesStrategy": "bayes",
-    "FAILURE_SCORE": "base",
-    "GridStrategy": "grid",
-    "RandomStrategy": "random",
-    "Strategy": "base",
-    "grid_shape": "grid",
-    "make_strategy": "registry",
-    "strategy_options": "registry",
-    "score_of": "base",
-})
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "STRATEGIES": "registry",
+        "BayesStrategy": "bayes",
+        "FAILURE_SCORE": "base",
+        "GridStrategy": "grid",
+        "RandomStrategy": "random",
+        "Strategy": "base",
+        "grid_shape": "grid",
+        "make_strategy": "registry",
+        "strategy_options": "registry",
+        "score_of": "base",
+    },
+)

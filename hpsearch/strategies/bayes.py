@@ -58,8 +58,17 @@ _LOCAL_PER_TOP = 60
 # Jitter added to the kernel matrix's diagonal, as scikit-learn's default ``alpha``.
 _JITTER = 1e-10
 # Settings that define the strategy (stored with a study, checked on resume), in order.
-_OPTIONS = ("batch_size", "n_initial_points", "acq_func", "xi", "kappa", "liar", "n_candidates",
-            "refit_growth", "max_model_points")
+_OPTIONS = (
+    "batch_size",
+    "n_initial_points",
+    "acq_func",
+    "xi",
+    "kappa",
+    "liar",
+    "n_candidates",
+    "refit_growth",
+    "max_model_points",
+)
 
 
 def fit_sizes(first: int, growth: float, upto: int) -> list[int]:
@@ -149,8 +158,13 @@ class _Posterior:
         """The predictions at ``c`` with the ``predict`` that scikit-optimize's acquisitions call."""
         y = self.y[: self.n]
         m, s = float(np.mean(y)), float(np.std(y))
-        mean, std = m + c.vu - m * c.ve, np.sqrt(np.maximum(c.kzz - c.vv, 0.0)) * (s if s > 0 else 1.0)
-        return SimpleNamespace(predict=lambda X, return_std=False: (mean, std) if return_std else mean)
+        mean, std = (
+            m + c.vu - m * c.ve,
+            np.sqrt(np.maximum(c.kzz - c.vv, 0.0)) * (s if s > 0 else 1.0),
+        )
+        return SimpleNamespace(
+            predict=lambda X, return_std=False: (mean, std) if return_std else mean
+        )
 
     def add(self, x: np.ndarray, value: float, kept: Sequence[SimpleNamespace]) -> None:
         """Conditions on one more observation, updating the projections in ``kept``."""
@@ -200,28 +214,58 @@ class BayesStrategy(Strategy):
 
     name = "bayes"
 
-    def __init__(self, space: SearchSpace, seed: int, n_trials: int, *, batch_size: int = 4,
-                 n_initial_points: int = 10, acq_func: str = "EI", xi: float = 0.01, kappa: float = 1.96,
-                 liar: str = "cl_min", n_candidates: int = 2000, refit_growth: float = 1.25,
-                 max_model_points: int = 128) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        n_trials: int,
+        *,
+        batch_size: int = 4,
+        n_initial_points: int = 10,
+        acq_func: str = "EI",
+        xi: float = 0.01,
+        kappa: float = 1.96,
+        liar: str = "cl_min",
+        n_candidates: int = 2000,
+        refit_growth: float = 1.25,
+        max_model_points: int = 128,
+    ) -> None:
         super().__init__(space, seed, n_trials)
-        for option, value, least in (("batch_size", batch_size, 1), ("n_initial_points", n_initial_points, 1),
-                                     ("n_candidates", n_candidates, 1), ("max_model_points", max_model_points, 2)):
+        for option, value, least in (
+            ("batch_size", batch_size, 1),
+            ("n_initial_points", n_initial_points, 1),
+            ("n_candidates", n_candidates, 1),
+            ("max_model_points", max_model_points, 2),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{option} must be an integer >= {least}, but got {value!r}")
         for option, value, choices in (("acq_func", acq_func, ACQ_FUNCS), ("liar", liar, LIARS)):
             if value not in choices:
                 raise ValueError(f"{option} must be one of {list(choices)}, but got {value!r}")
-        for option, value, low, strict in (("xi", xi, 0, False), ("kappa", kappa, 0, False),
-                                           ("refit_growth", refit_growth, 1, True)):
-            if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-                    or value < low or (strict and value == low)):
-                raise ValueError(f"{option} must be a finite number {'>' if strict else '>='} {low}, but got {value!r}")
+        for option, value, low, strict in (
+            ("xi", xi, 0, False),
+            ("kappa", kappa, 0, False),
+            ("refit_growth", refit_growth, 1, True),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < low
+                or (strict and value == low)
+            ):
+                raise ValueError(
+                    f"{option} must be a finite number {'>' if strict else '>='} {low}, but got {value!r}"
+                )
 
         from skopt.space import Categorical, Integer, Space
         from skopt.utils import normalize_dimensions
 
-        self.batch_size, self.n_initial_points, self.n_candidates = batch_size, n_initial_points, n_candidates
+        self.batch_size, self.n_initial_points, self.n_candidates = (
+            batch_size,
+            n_initial_points,
+            n_candidates,
+        )
         self.acq_func, self.liar, self.max_model_points = acq_func, liar, max_model_points
         self.xi, self.kappa, self.refit_growth = float(xi), float(kappa), float(refit_growth)
 
@@ -233,7 +277,9 @@ class BayesStrategy(Strategy):
         for dim in self._sk.dimensions:
             width = dim.transformed_size
             if isinstance(dim, Categorical):
-                table = np.asarray(dim.transform(list(dim.categories)), dtype=float).reshape(-1, width)
+                table = np.asarray(dim.transform(list(dim.categories)), dtype=float).reshape(
+                    -1, width
+                )
                 self._blocks.append(("cat", col, width, table))
             elif isinstance(dim, Integer):
                 self._blocks.append(("int", col, width, dim.high - dim.low))
@@ -243,14 +289,20 @@ class BayesStrategy(Strategy):
         self._n_cols = col
 
         # Every trial told, sorted by trial number.
-        self._numbers, self._X, self._y = np.empty(0, dtype=np.int64), np.empty((0, col)), np.empty(0)
+        self._numbers, self._X, self._y = (
+            np.empty(0, dtype=np.int64),
+            np.empty((0, col)),
+            np.empty(0),
+        )
         self._kernel: tuple[int, Any, float] | None = None  # (fitted on m trials, signal, noise)
 
     # ------------------------------------------------------------------ interface
     def tell(self, trials: Sequence[TrialResult]) -> None:
         if not trials:
             return
-        Xt = np.asarray(self._sk.transform([self.space.to_list(t.params) for t in trials]), dtype=float)
+        Xt = np.asarray(
+            self._sk.transform([self.space.to_list(t.params) for t in trials]), dtype=float
+        )
         new = np.array([t.number for t in trials], dtype=np.int64)
         # A trial numbered below the m-th (a cut batch told in two parts) changes a kernel's data.
         if self._kernel is not None and new.min() < self._numbers[self._kernel[0] - 1]:
@@ -266,13 +318,19 @@ class BayesStrategy(Strategy):
         # Random search's draws for the first n_initial_points trial numbers, and while fewer than
         # two trials are told (a GP needs two). By number, not by count told, so that batches
         # proposed ahead of the results (the study's lag) get the model from the same trial on.
-        out = [self.space.sample(rng_for(self.seed, k, PARAMS)) if n < 2 or k < self.n_initial_points else None
-               for k in numbers]
+        out = [
+            self.space.sample(rng_for(self.seed, k, PARAMS))
+            if n < 2 or k < self.n_initial_points
+            else None
+            for k in numbers
+        ]
         if None in out:
             # One BLAS thread: the workers keep the cores busy, and a second thread fighting them
             # made asks several times slower. Sums in a fixed order keep proposals reproducible.
             with threadpool_limits(limits=1, user_api="blas"):
-                model = iter(self._model_batch(out.count(None), taken=[p for p in out if p is not None]))
+                model = iter(
+                    self._model_batch(out.count(None), taken=[p for p in out if p is not None])
+                )
             out = [next(model) if p is None else p for p in out]
         return out
 
@@ -299,15 +357,21 @@ class BayesStrategy(Strategy):
         from skopt.utils import cook_estimator
 
         seed_seq = np.random.SeedSequence(self.seed, spawn_key=(*STRATEGY, _FIT, m, 0))
-        gp = cook_estimator("GP", space=self.space.to_skopt(), noise="gaussian",
-                            random_state=int(seed_seq.generate_state(1)[0] % (2**31)))
+        gp = cook_estimator(
+            "GP",
+            space=self.space.to_skopt(),
+            noise="gaussian",
+            random_state=int(seed_seq.generate_state(1)[0] % (2**31)),
+        )
         if self._kernel is not None:
             _, signal, noise = self._kernel
             warm = clone(signal) + WhiteKernel(noise)
             # Start inside the bounds: from a bound L-BFGS-B may never leave it. One random
             # restart besides the warm start keeps a stale optimum from holding on for good.
             bounds = warm.bounds
-            warm = warm.clone_with_theta(np.clip(warm.theta, bounds[:, 0] + 1.0, bounds[:, 1] - 1.0))
+            warm = warm.clone_with_theta(
+                np.clip(warm.theta, bounds[:, 0] + 1.0, bounds[:, 1] - 1.0)
+            )
             gp.set_params(kernel=warm, n_restarts_optimizer=1)
         rows = model_subset(self._X[:m], self._y[:m], self.max_model_points)
         with warnings.catch_warnings():
@@ -318,7 +382,9 @@ class BayesStrategy(Strategy):
 
     def _model_batch(self, count: int, taken: list[dict[str, Any]]) -> list[dict[str, Any]]:
         n = len(self._y)
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(*STRATEGY, _ASK, n, 0)))
+        rng = np.random.default_rng(
+            np.random.SeedSequence(self.seed, spawn_key=(*STRATEGY, _ASK, n, 0))
+        )
         signal, noise = self._fitted_kernel()
         rows = model_subset(self._X, self._y, self.max_model_points)
         post = _Posterior(signal, noise, self._X[rows], self._y[rows], room=count)
@@ -336,8 +402,13 @@ class BayesStrategy(Strategy):
             post.add(point, lie, kept=[pool])
         return chosen
 
-    def _maximise(self, pool: SimpleNamespace, post: _Posterior, rng: np.random.Generator,
-                  exclude: list[dict[str, Any]]) -> tuple[np.ndarray, dict[str, Any]]:
+    def _maximise(
+        self,
+        pool: SimpleNamespace,
+        post: _Posterior,
+        rng: np.random.Generator,
+        exclude: list[dict[str, Any]],
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """The best point found by scikit-optimize's acquisition on the posterior as it is now:
         the pool, then local perturbations around its best few."""
         from skopt.acquisition import gaussian_ei, gaussian_lcb
@@ -357,8 +428,12 @@ class BayesStrategy(Strategy):
             points = np.vstack([points[best], local])
             scores = np.concatenate([scores[best], acq(post.project(local))])
         # Best first; the refined points, then the whole pool, as fall-backs for a duplicate.
-        ranked = np.vstack([points[np.argsort(-scores, kind="stable")],
-                            pool.Z[np.argsort(-pool_scores, kind="stable")]])
+        ranked = np.vstack(
+            [
+                points[np.argsort(-scores, kind="stable")],
+                pool.Z[np.argsort(-pool_scores, kind="stable")],
+            ]
+        )
         for point in ranked:
             params = self._to_params(point)
             if params not in exclude:
@@ -383,10 +458,15 @@ class BayesStrategy(Strategy):
             if kind == "real":
                 Z[:, col] = _reflect(Z[:, col] + sigma * rng.standard_normal(count))
             elif kind == "int":
-                Z[:, col] = np.round(_reflect(Z[:, col] + sigma * rng.standard_normal(count)) * extra) / extra
+                Z[:, col] = (
+                    np.round(_reflect(Z[:, col] + sigma * rng.standard_normal(count)) * extra)
+                    / extra
+                )
             else:
                 switch = rng.random(count) < sigma
-                Z[switch, col : col + width] = extra[rng.integers(len(extra), size=int(switch.sum()))]
+                Z[switch, col : col + width] = extra[
+                    rng.integers(len(extra), size=int(switch.sum()))
+                ]
         return Z
 
     def _to_params(self, point: np.ndarray) -> dict[str, Any]:

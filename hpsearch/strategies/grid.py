@@ -89,7 +89,8 @@ class GridStrategy(Strategy):
         axes = [space[name].grid(self.shape[name]) for name in space.names]
         self.points = [dict(zip(space.names, combo)) for combo in itertools.product(*axes)]
         self.pinned: dict[str, Any] = {
-            name: values[0] for name, values in zip(space.names, axes)
+            name: values[0]
+            for name, values in zip(space.names, axes)
             if len(values) == 1 and space[name].numeric
         }
 
@@ -100,7 +101,9 @@ class GridStrategy(Strategy):
     def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
         for number in numbers:
             if not 0 <= number < len(self.points):
-                raise IndexError(f"the grid has {len(self.points)} points; trial {number} lies past it")
+                raise IndexError(
+                    f"the grid has {len(self.points)} points; trial {number} lies past it"
+                )
         return [dict(self.points[number]) for number in numbers]
 
     def tell(self, trials: Sequence[TrialResult]) -> None:

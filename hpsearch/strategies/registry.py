@@ -20,7 +20,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 
 
-def make_strategy(name: str, space: SearchSpace, seed: int, n_trials: int, **options: Any) -> Strategy:
+def make_strategy(
+    name: str, space: SearchSpace, seed: int, n_trials: int, **options: Any
+) -> Strategy:
     """A strategy by name.
 
     Raises:
@@ -29,7 +31,9 @@ def make_strategy(name: str, space: SearchSpace, seed: int, n_trials: int, **opt
     try:
         cls = STRATEGIES[name]
     except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}") from None
+        raise ValueError(
+            f"unknown strategy {name!r}; expected one of {sorted(STRATEGIES)}"
+        ) from None
     return cls(space, seed, n_trials, **options)
 
 

@@ -32,7 +32,9 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
     """
     if k < 1:
         return []
-    scored = sorted((t for t in trials if t.ok and t.val_acc is not None), key=lambda t: (-t.val_acc, t.number))
+    scored = sorted(
+        (t for t in trials if t.ok and t.val_acc is not None), key=lambda t: (-t.val_acc, t.number)
+    )
     seen: set[str] = set()
     out: list[TrialResult] = []
     for t in scored:
@@ -45,7 +47,9 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
     return out
 
 
-def chosen(trials: Sequence[TrialResult], repeats: Sequence[RepeatResult], k: int) -> TrialResult | None:
+def chosen(
+    trials: Sequence[TrialResult], repeats: Sequence[RepeatResult], k: int
+) -> TrialResult | None:
     """The configuration a study chose: the one rule every output (headline, page, model, API) follows.
 
     Among the top ``k`` distinct configurations of the search (at least one), the one whose
@@ -66,19 +70,25 @@ def check_enough(trials: Sequence[TrialResult], k: int, name: str) -> None:
     """
     found = len(candidates(trials, k))
     if found < k:
-        raise ValueError(f"confirm={k} needs {k} distinct finished trials with a score, "
-                         f"but study {name!r} has {found}")
+        raise ValueError(
+            f"confirm={k} needs {k} distinct finished trials with a score, "
+            f"but study {name!r} has {found}"
+        )
 
 
-def best_per_value(trials: Sequence[TrialResult], by: str, searched: Sequence[str], name: str) -> list[TrialResult]:
+def best_per_value(
+    trials: Sequence[TrialResult], by: str, searched: Sequence[str], name: str
+) -> list[TrialResult]:
     """The best trial of each value that the searched setting ``by`` took, best first.
 
     Raises:
         ValueError: ``by`` was not searched, or no trial has a score.
     """
     if by not in searched:
-        raise ValueError(f"compare by {by!r}: not a searched setting of study {name!r}; "
-                         f"searched: {', '.join(searched)}")
+        raise ValueError(
+            f"compare by {by!r}: not a searched setting of study {name!r}; "
+            f"searched: {', '.join(searched)}"
+        )
     best: dict[str, TrialResult] = {}
     for trial in candidates(trials, len(trials)):
         best.setdefault(repr(trial.params.get(by)), trial)
@@ -87,8 +97,14 @@ def best_per_value(trials: Sequence[TrialResult], by: str, searched: Sequence[st
     return list(best.values())
 
 
-def plan(chosen: Sequence[TrialResult], repeats: int, done: set[tuple[int, int, bool]], *,
-         refit: bool = False, test_curve: bool = False) -> list[Task]:
+def plan(
+    chosen: Sequence[TrialResult],
+    repeats: int,
+    done: set[tuple[int, int, bool]],
+    *,
+    refit: bool = False,
+    test_curve: bool = False,
+) -> list[Task]:
     """The runs still to do: ``repeats`` of each trial in ``chosen``, in trial then repeat order."""
     return [
         Task(t.number, dict(t.params), repeat=r, refit=refit, test_curve=test_curve)

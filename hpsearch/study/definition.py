@@ -19,16 +19,24 @@ DEFINING = ("strategy", "space", "seed", "config", "pruning")
 
 def _difference(key: str, stored: Any, asked: Any) -> str:
     """``key: stored X, asked Y``, naming only the entries that differ when both are dicts."""
-    if key == "strategy" and isinstance(stored, dict) and isinstance(asked, dict) \
-            and stored.get("name") != asked.get("name"):
+    if (
+        key == "strategy"
+        and isinstance(stored, dict)
+        and isinstance(asked, dict)
+        and stored.get("name") != asked.get("name")
+    ):
         return f"stored strategy {stored.get('name')}, asked {asked.get('name')}"
     if isinstance(stored, dict) and isinstance(asked, dict):
         names = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
-        return "; ".join(f"{key}.{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in names)
+        return "; ".join(
+            f"{key}.{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in names
+        )
     return f"{key}: stored {stored!r}, asked {asked!r}"
 
 
-def check_definition(stored: Mapping[str, Any], mine: Mapping[str, Any], path: Path, name: str) -> None:
+def check_definition(
+    stored: Mapping[str, Any], mine: Mapping[str, Any], path: Path, name: str
+) -> None:
     """Refuses to resume a study whose stored definition differs from the one asked for.
 
     Raises:
@@ -38,7 +46,9 @@ def check_definition(stored: Mapping[str, Any], mine: Mapping[str, Any], path: P
     missing = [key for key in DEFINING if key not in stored]
     if missing:
         raise StudyError(f"corrupt study definition {path}: missing {missing}")
-    if isinstance(stored["strategy"], dict) and stored["strategy"].get("name") == mine["strategy"].get("name"):
+    if isinstance(stored["strategy"], dict) and stored["strategy"].get("name") == mine[
+        "strategy"
+    ].get("name"):
         # Strategy settings added since the study was made take the values asked now.
         stored["strategy"] = {**mine["strategy"], **stored["strategy"]}
     try:  # settings added since the study was made take their defaults
@@ -48,8 +58,10 @@ def check_definition(stored: Mapping[str, Any], mine: Mapping[str, Any], path: P
     differ = [key for key in DEFINING if stored[key] != mine[key]]
     if differ:
         details = "; ".join(_difference(key, stored[key], mine[key]) for key in differ)
-        raise StudyError(f"study {name!r} was created with a different {', '.join(differ)} "
-                         f"({details}); run it as it was defined, or choose another name")
+        raise StudyError(
+            f"study {name!r} was created with a different {', '.join(differ)} "
+            f"({details}); run it as it was defined, or choose another name"
+        )
 
 
 def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -62,10 +74,15 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
         kind, options = strategy_options(d["strategy"])
         pruning = d.get("pruning", {})
         return dict(
-            strategy=kind, space=SearchSpace.from_json(d["space"]), seed=int(d["seed"]),
-            config=TrainConfig.from_json(d["config"]), n_trials=int(d.get("n_trials", 1)),
-            strategy_options=options, prune=pruning.get("kind", "none"),
-            min_epochs=pruning.get("min_epochs", 5), reduction_factor=pruning.get("eta", 3),
+            strategy=kind,
+            space=SearchSpace.from_json(d["space"]),
+            seed=int(d["seed"]),
+            config=TrainConfig.from_json(d["config"]),
+            n_trials=int(d.get("n_trials", 1)),
+            strategy_options=options,
+            prune=pruning.get("kind", "none"),
+            min_epochs=pruning.get("min_epochs", 5),
+            reduction_factor=pruning.get("eta", 3),
             **({"confirm": int(d["confirm"])} if "confirm" in d else {}),
         )
     except (KeyError, TypeError, ValueError) as exc:

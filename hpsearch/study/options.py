@@ -38,7 +38,12 @@ def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
     Raises:
         ValueError: Otherwise, naming ``name``.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (upto is not None and value > upto):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < 1
+        or (upto is not None and value > upto)
+    ):
         bound = f" and at most {upto:,}" if upto is not None else ""
         raise ValueError(f"{name} must be a positive integer{bound}, but got {value!r}")
     return value
@@ -64,8 +69,20 @@ def _check_splits(space: SearchSpace, config: TrainConfig) -> None:
 
 
 def check_arguments(
-    *, strategy: str, space: Any, n_trials: Any, n_jobs: Any, seed: Any, config: Any, backend: str,
-    scheduler: Any, prune: str, min_epochs: Any, reduction_factor: Any, confirm: Any, repeats: Any,
+    *,
+    strategy: str,
+    space: Any,
+    n_trials: Any,
+    n_jobs: Any,
+    seed: Any,
+    config: Any,
+    backend: str,
+    scheduler: Any,
+    prune: str,
+    min_epochs: Any,
+    reduction_factor: Any,
+    confirm: Any,
+    repeats: Any,
 ) -> tuple[SearchSpace, TrainConfig, int, Pruning]:
     """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, settings, n_jobs and pruning.
 
@@ -85,23 +102,31 @@ def check_arguments(
     _nonnegative_int("confirm", confirm)
     positive_int("repeats", repeats, upto=MAX_REPEATS)
     if scheduler is not None and backend != "dask":
-        raise ValueError(f"scheduler is only used with backend 'dask', but the backend is {backend!r}")
+        raise ValueError(
+            f"scheduler is only used with backend 'dask', but the backend is {backend!r}"
+        )
     if backend == "dask" and scheduler is None:
-        raise ValueError("backend 'dask' needs a scheduler: an address tcp://HOST:PORT or a distributed.Client")
+        raise ValueError(
+            "backend 'dask' needs a scheduler: an address tcp://HOST:PORT or a distributed.Client"
+        )
     if space is None:
         space = default_space()
     elif not isinstance(space, SearchSpace):
         try:
             space = SearchSpace(space)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"space must be a SearchSpace or a mapping of names to dimensions: {exc}") from None
+            raise ValueError(
+                f"space must be a SearchSpace or a mapping of names to dimensions: {exc}"
+            ) from None
     if config is None:
         config = TrainConfig()
     elif not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, but got {type(config).__name__}")
     unknown = sorted(set(space) - set(TrainConfig.field_names()))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}")
+        raise ValueError(
+            f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}"
+        )
     # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
     for name, dim in space.items():
         for value in _ends(dim):
@@ -114,6 +139,9 @@ def check_arguments(
     pruning.check(config.epochs)
     if backend != "dask" and n_jobs > local_workers(n_jobs):
         cores = os.cpu_count() or 1
-        warnings.warn(f"n_jobs={n_jobs} exceeds the {cores} cores; running {cores} workers, "
-                      "since more would only slow every trial down", stacklevel=3)
+        warnings.warn(
+            f"n_jobs={n_jobs} exceeds the {cores} cores; running {cores} workers, "
+            "since more would only slow every trial down",
+            stacklevel=3,
+        )
     return space, config, n_jobs, pruning

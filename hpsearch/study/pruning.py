@@ -73,7 +73,11 @@ class Pruning:
     def __post_init__(self) -> None:
         if self.kind not in PRUNERS:
             raise ValueError(f"prune must be one of {list(PRUNERS)}, but got {self.kind!r}")
-        if isinstance(self.min_epochs, bool) or not isinstance(self.min_epochs, int) or self.min_epochs < 1:
+        if (
+            isinstance(self.min_epochs, bool)
+            or not isinstance(self.min_epochs, int)
+            or self.min_epochs < 1
+        ):
             raise ValueError(f"min_epochs must be a positive integer, but got {self.min_epochs!r}")
         if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
             raise ValueError(f"reduction_factor must be an integer >= 2, but got {self.eta!r}")
@@ -99,7 +103,9 @@ class Pruning:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "min_epochs": self.min_epochs, "eta": self.eta}
 
-    def brackets(self, n_trials: int, epochs: int, bracket_size: int | None = None) -> list[Bracket]:
+    def brackets(
+        self, n_trials: int, epochs: int, bracket_size: int | None = None
+    ) -> list[Bracket]:
         """Trial numbers ``0 .. n_trials - 1`` laid into brackets.
 
         Args:

@@ -49,8 +49,15 @@ class Search:
             told; 1 asks it while batch k-1 still trains (told up to batch k-2).
     """
 
-    def __init__(self, strategy: Strategy, journal: Journal, pruning: Pruning, epochs: int, planned: int,
-                 lag: int = 0) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        journal: Journal,
+        pruning: Pruning,
+        epochs: int,
+        planned: int,
+        lag: int = 0,
+    ) -> None:
         self.strategy, self.journal, self.pruning = strategy, journal, pruning
         self.epochs, self.planned, self.lag = epochs, planned, lag
         self._told: set[int] = set()
@@ -72,7 +79,9 @@ class Search:
         """
         journal = self.journal
         step = self.strategy.batch_size or self.planned or 1
-        batches = [list(range(i, min(i + step, self.planned))) for i in range(0, self.planned, step)]
+        batches = [
+            list(range(i, min(i + step, self.planned))) for i in range(0, self.planned, step)
+        ]
         ahead_from = runs_ahead_from(self.strategy)
         told = 0  # batches told so far
         for k, batch in enumerate(batches):
@@ -111,8 +120,9 @@ class Search:
         self.strategy.tell(new)
 
     @staticmethod
-    def _execute(pool: Pool, tasks: list[Task],
-                 on_result: Callable[[TrialResult, Checkpoint | None], None]) -> list[TrialResult]:
+    def _execute(
+        pool: Pool, tasks: list[Task], on_result: Callable[[TrialResult, Checkpoint | None], None]
+    ) -> list[TrialResult]:
         for task in tasks:
             pool.submit(task)
         done = []

@@ -36,6 +36,7 @@ from hpsearch.trial import RepeatResult, TrialResult
 
 __all__ = ["Study"]
 
+
 class Study:
     """A hyperparameter search whose trials run in parallel and are kept in a study folder.
 
@@ -82,22 +83,60 @@ class Study:
     """
 
     def __init__(
-        self, name: str | None = None, *, strategy: str = "random", space: SearchSpace | Mapping[str, Any] | None = None,
-        n_trials: int = 100, n_jobs: int | None = None, seed: int = 0, config: TrainConfig | None = None,
-        directory: str | os.PathLike[str] = "studies", resume: bool = False,
-        strategy_options: Mapping[str, Any] | None = None, backend: str = "loky", scheduler: Any = None,
-        progress: bool = True, prune: str = "none", min_epochs: int = 5, reduction_factor: int = 3,
-        confirm: int = 5, repeats: int = 3, refit: bool = False, test_curves: bool = False,
+        self,
+        name: str | None = None,
+        *,
+        strategy: str = "random",
+        space: SearchSpace | Mapping[str, Any] | None = None,
+        n_trials: int = 100,
+        n_jobs: int | None = None,
+        seed: int = 0,
+        config: TrainConfig | None = None,
+        directory: str | os.PathLike[str] = "studies",
+        resume: bool = False,
+        strategy_options: Mapping[str, Any] | None = None,
+        backend: str = "loky",
+        scheduler: Any = None,
+        progress: bool = True,
+        prune: str = "none",
+        min_epochs: int = 5,
+        reduction_factor: int = 3,
+        confirm: int = 5,
+        repeats: int = 3,
+        refit: bool = False,
+        test_curves: bool = False,
     ) -> None:
         self.space, self.config, self.n_jobs, self.pruning = check_arguments(
-            strategy=strategy, space=space, n_trials=n_trials, n_jobs=n_jobs, seed=seed, config=config,
-            backend=backend, scheduler=scheduler, prune=prune, min_epochs=min_epochs,
-            reduction_factor=reduction_factor, confirm=confirm, repeats=repeats)
-        self.name = validate_name(name if name is not None else f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+            strategy=strategy,
+            space=space,
+            n_trials=n_trials,
+            n_jobs=n_jobs,
+            seed=seed,
+            config=config,
+            backend=backend,
+            scheduler=scheduler,
+            prune=prune,
+            min_epochs=min_epochs,
+            reduction_factor=reduction_factor,
+            confirm=confirm,
+            repeats=repeats,
+        )
+        self.name = validate_name(
+            name
+            if name is not None
+            else f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        )
         self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler
         self.progress, self.resume = progress, resume
-        self.n_confirm, self.repeats, self.refit, self.test_curves = confirm, repeats, bool(refit), bool(test_curves)
-        self.strategy: Strategy = make_strategy(strategy, self.space, seed, n_trials, **(strategy_options or {}))
+        self.n_confirm, self.repeats, self.refit, self.test_curves = (
+            confirm,
+            repeats,
+            bool(refit),
+            bool(test_curves),
+        )
+        self.strategy: Strategy = make_strategy(
+            strategy, self.space, seed, n_trials, **(strategy_options or {})
+        )
         self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
@@ -110,23 +149,38 @@ class Study:
             describe(scheduler)  # an unreachable scheduler fails now, before any write
         if self.storage.exists():
             if not resume:
-                raise StudyError(f"study {self.name!r} already exists in {self.storage.root}; resume it "
-                                 "(resume=True, or the same command again) or choose another name")
+                raise StudyError(
+                    f"study {self.name!r} already exists in {self.storage.root}; resume it "
+                    "(resume=True, or the same command again) or choose another name"
+                )
             self.storage.check_unlocked()
-            check_definition(self.storage.read_definition(), self.definition(), self.storage.definition_path, self.name)
+            check_definition(
+                self.storage.read_definition(),
+                self.definition(),
+                self.storage.definition_path,
+                self.name,
+            )
             self.journal.load()
 
     def definition(self) -> dict[str, Any]:
         """What defines the study; stored in ``study.json`` and checked on resume."""
         return {
-            "hpsearch_version": __version__, "name": self.name, "strategy": self.strategy.settings(),
-            "space": self.space.to_json(), "seed": self.seed, "config": self.config.to_json(),
-            "pruning": self.pruning.to_json(), "n_trials": self.n_trials, "lag": self.lag,
+            "hpsearch_version": __version__,
+            "name": self.name,
+            "strategy": self.strategy.settings(),
+            "space": self.space.to_json(),
+            "seed": self.seed,
+            "config": self.config.to_json(),
+            "pruning": self.pruning.to_json(),
+            "n_trials": self.n_trials,
+            "lag": self.lag,
             **({"confirm": self.n_confirm} if self.n_confirm else {}),
         }
 
     @classmethod
-    def load(cls, name: str, directory: str | os.PathLike[str] = "studies", **overrides: Any) -> Study:
+    def load(
+        cls, name: str, directory: str | os.PathLike[str] = "studies", **overrides: Any
+    ) -> Study:
         """Opens the study ``name`` of ``directory`` to report on, confirm or continue it.
 
         ``overrides`` are run options (``n_trials``, ``n_jobs``, ``backend``, ``scheduler``,
@@ -190,9 +244,18 @@ class Study:
 
         settings = self.storage.read_definition() if self.storage.exists() else None
         chosen = self.chosen_trial
-        return {**write_reports(self.path, self.trials, self.space, settings=settings, repeats=self.repeats_done,
-                                chosen=None if chosen is None else chosen.number, only_stale=only_stale),
-                **saved_model(self.path)}
+        return {
+            **write_reports(
+                self.path,
+                self.trials,
+                self.space,
+                settings=settings,
+                repeats=self.repeats_done,
+                chosen=None if chosen is None else chosen.number,
+                only_stale=only_stale,
+            ),
+            **saved_model(self.path),
+        }
 
     def optimize(self) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the ranking.
@@ -203,7 +266,14 @@ class Study:
             StudyError: Another process is running this study.
         """
         with self._session() as pool:
-            Search(self.strategy, self.journal, self.pruning, self.config.epochs, self.planned, self.lag).run(pool)
+            Search(
+                self.strategy,
+                self.journal,
+                self.pruning,
+                self.config.epochs,
+                self.planned,
+                self.lag,
+            ).run(pool)
             self._confirm(pool)
         return self.ranking()
 
@@ -239,7 +309,9 @@ class Study:
 
     def _repeat(self, pool: Pool, trials: list[TrialResult], refit: bool = False) -> None:
         done = set(self.journal.repeats)
-        tasks = confirm_stage.plan(trials, self.repeats, done, refit=refit, test_curve=self.test_curves)
+        tasks = confirm_stage.plan(
+            trials, self.repeats, done, refit=refit, test_curve=self.test_curves
+        )
         confirm_stage.run(pool, self.journal, tasks)
 
     def _confirm(self, pool: Pool) -> None:
@@ -247,23 +319,41 @@ class Study:
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
         if self.chosen_trial is not None:  # the chosen model's weights, in the book's names
-            save_chosen(self.path, self.config, self.seed, self.journal.repeats, self.chosen_trial.number,
-                        self.refit)
+            save_chosen(
+                self.path,
+                self.config,
+                self.seed,
+                self.journal.repeats,
+                self.chosen_trial.number,
+                self.refit,
+            )
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Pool]:
         """Lock, open (or create) the study, catch signals, show progress, run a pool; then report."""
         # Before anything is written: the data must hold the samples (this may download it).
-        check_dataset(self.config.dataset, self.config.samples, val_ratio=self.config.val_ratio,
-                      batch_size=self.config.batch_size)
+        check_dataset(
+            self.config.dataset,
+            self.config.samples,
+            val_ratio=self.config.val_ratio,
+            batch_size=self.config.batch_size,
+        )
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():
                 try:
                     runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
-                    with progress_bar(self.journal, runs, self.name, self.progress), \
-                            Pool(self.config, self.seed, self.backend, self.n_jobs, scheduler=self.scheduler,
-                                 folder=self.path / ".running") as pool:
+                    with (
+                        progress_bar(self.journal, runs, self.name, self.progress),
+                        Pool(
+                            self.config,
+                            self.seed,
+                            self.backend,
+                            self.n_jobs,
+                            scheduler=self.scheduler,
+                            folder=self.path / ".running",
+                        ) as pool,
+                    ):
                         yield pool
                 finally:
                     with self.interrupts.guard():
@@ -280,7 +370,10 @@ class Study:
             self.journal.load(repair=True)
             # The trials may grow; the confirm stage's size is kept for whoever opens the study
             # next (the choice is made among its candidates), unless this session runs none.
-            runs = {"n_trials": self.n_trials, **({"confirm": self.n_confirm} if self.n_confirm else {})}
+            runs = {
+                "n_trials": self.n_trials,
+                **({"confirm": self.n_confirm} if self.n_confirm else {}),
+            }
             if any(stored.get(k) != v for k, v in runs.items()):
                 self.storage.write_definition({**stored, **runs})
 

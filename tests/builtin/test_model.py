@@ -40,15 +40,26 @@ def test_not_a_model_is_one_clear_error(tmp_path):
 
 @pytest.mark.parametrize("refit", [False, True])
 def test_a_study_saves_its_chosen_model(tmp_path, refit):
-    study = Study("s", directory=tmp_path, n_trials=4, seed=2, config=CONFIG, confirm=2, repeats=2, refit=refit,
-                  progress=False)
+    study = Study(
+        "s",
+        directory=tmp_path,
+        n_trials=4,
+        seed=2,
+        config=CONFIG,
+        confirm=2,
+        repeats=2,
+        refit=refit,
+        progress=False,
+    )
     study.optimize()
     chosen = study.chosen_trial
     path = tmp_path / "s" / MODEL
     assert study.report_paths["model"] == path
     settings = model_settings(path)
     assert (settings["trial"], settings["repeat"], settings["refit"]) == (chosen.number, 0, refit)
-    run = next(r for r in study.repeats_done if (r.number, r.repeat, r.refit) == (chosen.number, 0, refit))
+    run = next(
+        r for r in study.repeats_done if (r.number, r.repeat, r.refit) == (chosen.number, 0, refit)
+    )
     x, t = load_test("mnist", CONFIG.samples)
     assert _accuracy(load_model(path), x, t) == run.test_acc
     assert TrainConfig.from_json(settings["config"]) == study.best_config

@@ -39,6 +39,8 @@ def test_running_accuracy_counts_each_training_image_once_per_epoch() -> None:
 def test_both_ways_train_the_same_net() -> None:
     params = {"lr": 0.02}
     running = train_trial(TrainConfig(hidden=(30, 30), samples=300, epochs=4), params, 0, 2)
-    full = train_trial(TrainConfig(hidden=(30, 30), samples=300, epochs=4, train_eval="full"), params, 0, 2)
+    full = train_trial(
+        TrainConfig(hidden=(30, 30), samples=300, epochs=4, train_eval="full"), params, 0, 2
+    )
     assert running.val_curve == full.val_curve and running.loss_curve == full.loss_curve
     assert np.all(np.array(running.train_curve) >= 0) and len(full.train_curve) == 4

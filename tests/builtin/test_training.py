@@ -141,7 +141,14 @@ def test_a_correct_trainer_learns():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"epochs": 0}, {"samples": -1}, {"val_ratio": 0.0}, {"val_ratio": 1.5}, {"hidden": "a,b"}, {"batch_size": 0}],
+    [
+        {"epochs": 0},
+        {"samples": -1},
+        {"val_ratio": 0.0},
+        {"val_ratio": 1.5},
+        {"hidden": "a,b"},
+        {"batch_size": 0},
+    ],
 )
 def test_train_config_refuses_bad_settings(kwargs):
     with pytest.raises(ValueError):

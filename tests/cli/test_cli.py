@@ -17,7 +17,17 @@ import pytest
 from conftest import _snapshot
 from hpsearch.cli.parser import build_parser, main
 
-RANKING_COLUMNS = ["rank", "trial", "lr", "weight_decay", "val_acc", "best_val_acc", "train_acc", "state", "seconds"]
+RANKING_COLUMNS = [
+    "rank",
+    "trial",
+    "lr",
+    "weight_decay",
+    "val_acc",
+    "best_val_acc",
+    "train_acc",
+    "state",
+    "seconds",
+]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,8 +40,13 @@ def run_main(argv: list[str]) -> int:
 
 
 def run_cli(args: list[str], cwd, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hpsearch", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def check_ranking_csv(path, n_rows: int) -> pd.DataFrame:
@@ -66,9 +81,11 @@ def check_png(path) -> None:
 def table_rows(stdout: str) -> list[str]:
     """The rows of the printed top table: lines after the header that start with a rank."""
     lines = stdout.splitlines()
-    header = next(i for i, line in enumerate(lines) if "rank" in line.split() and "val_acc" in line.split())
+    header = next(
+        i for i, line in enumerate(lines) if "rank" in line.split() and "val_acc" in line.split()
+    )
     rows = []
-    for line in lines[header + 1:]:
+    for line in lines[header + 1 :]:
         words = line.split()
         if not words or not words[0].isdigit():
             break
@@ -79,8 +96,23 @@ def table_rows(stdout: str) -> list[str]:
 # ----------------------------------------------------------------------------- runs
 def test_random_study_writes_ranked_csv_png_and_prints_the_top_5(tmp_path, tiny_flags, capsys):
     out = tmp_path / "studies"
-    code = run_main(["random", "--trials", "6", "--jobs", "1", "--seed", "3", "--name", "r", "--out", str(out),
-                     "--quiet", *tiny_flags])
+    code = run_main(
+        [
+            "random",
+            "--trials",
+            "6",
+            "--jobs",
+            "1",
+            "--seed",
+            "3",
+            "--name",
+            "r",
+            "--out",
+            str(out),
+            "--quiet",
+            *tiny_flags,
+        ]
+    )
     assert code == 0
     stdout = capsys.readouterr().out
     df = check_ranking_csv(out / "r" / "ranking.csv", 6)
@@ -94,7 +126,21 @@ def test_random_study_writes_ranked_csv_png_and_prints_the_top_5(tmp_path, tiny_
 
 def test_grid_study_covers_the_product_of_log_spaced_points(tmp_path, tiny_flags):
     out = tmp_path / "studies"
-    code = run_main(["grid", "--trials", "4", "--jobs", "1", "--name", "g", "--out", str(out), "--quiet", *tiny_flags])
+    code = run_main(
+        [
+            "grid",
+            "--trials",
+            "4",
+            "--jobs",
+            "1",
+            "--name",
+            "g",
+            "--out",
+            str(out),
+            "--quiet",
+            *tiny_flags,
+        ]
+    )
     assert code == 0
     df = check_ranking_csv(out / "g" / "ranking.csv", 4)
     assert sorted(set(df["lr"])) == pytest.approx([1e-6, 1e-2], rel=1e-9)
@@ -105,8 +151,23 @@ def test_grid_study_covers_the_product_of_log_spaced_points(tmp_path, tiny_flags
 
 def test_bayes_study_runs_every_trial(tmp_path, tiny_flags):
     out = tmp_path / "studies"
-    code = run_main(["bayes", "--trials", "5", "--jobs", "1", "--bayes-batch", "2", "--name", "b", "--out", str(out),
-                     "--quiet", *tiny_flags])
+    code = run_main(
+        [
+            "bayes",
+            "--trials",
+            "5",
+            "--jobs",
+            "1",
+            "--bayes-batch",
+            "2",
+            "--name",
+            "b",
+            "--out",
+            str(out),
+            "--quiet",
+            *tiny_flags,
+        ]
+    )
     assert code == 0
     df = check_ranking_csv(out / "b" / "ranking.csv", 5)
     assert (df["lr"].between(1e-6, 1e-2)).all()
@@ -115,8 +176,23 @@ def test_bayes_study_runs_every_trial(tmp_path, tiny_flags):
 
 def test_param_replaces_the_default_entry_of_the_same_name(tmp_path, tiny_flags):
     out = tmp_path / "studies"
-    code = run_main(["random", "--trials", "4", "--jobs", "1", "--name", "p", "--out", str(out), "--quiet",
-                     "--param", "lr=log:1e-3:1e-1", *tiny_flags])
+    code = run_main(
+        [
+            "random",
+            "--trials",
+            "4",
+            "--jobs",
+            "1",
+            "--name",
+            "p",
+            "--out",
+            str(out),
+            "--quiet",
+            "--param",
+            "lr=log:1e-3:1e-1",
+            *tiny_flags,
+        ]
+    )
     assert code == 0
     df = pd.read_csv(out / "p" / "ranking.csv")
     assert df["lr"].between(1e-3, 1e-1).all()
@@ -126,8 +202,26 @@ def test_param_replaces_the_default_entry_of_the_same_name(tmp_path, tiny_flags)
 def test_one_or_two_jobs_give_identical_csvs(tmp_path, tiny_flags):
     out = tmp_path / "studies"
     for jobs in ("1", "2"):
-        assert run_main(["random", "--trials", "6", "--jobs", jobs, "--seed", "5", "--name", f"j{jobs}",
-                         "--out", str(out), "--quiet", *tiny_flags]) == 0
+        assert (
+            run_main(
+                [
+                    "random",
+                    "--trials",
+                    "6",
+                    "--jobs",
+                    jobs,
+                    "--seed",
+                    "5",
+                    "--name",
+                    f"j{jobs}",
+                    "--out",
+                    str(out),
+                    "--quiet",
+                    *tiny_flags,
+                ]
+            )
+            == 0
+        )
     one = pd.read_csv(out / "j1" / "ranking.csv").drop(columns=["seconds"])
     two = pd.read_csv(out / "j2" / "ranking.csv").drop(columns=["seconds"])
     pd.testing.assert_frame_equal(one, two)
@@ -135,8 +229,24 @@ def test_one_or_two_jobs_give_identical_csvs(tmp_path, tiny_flags):
 
 def test_report_rebuilds_the_csv_from_the_log(tmp_path, tiny_flags, capsys):
     out = tmp_path / "studies"
-    assert run_main(["random", "--trials", "4", "--jobs", "1", "--name", "rep", "--out", str(out), "--quiet",
-                     *tiny_flags]) == 0
+    assert (
+        run_main(
+            [
+                "random",
+                "--trials",
+                "4",
+                "--jobs",
+                "1",
+                "--name",
+                "rep",
+                "--out",
+                str(out),
+                "--quiet",
+                *tiny_flags,
+            ]
+        )
+        == 0
+    )
     csv = out / "rep" / "ranking.csv"
     original = pd.read_csv(csv)
     csv.unlink()
@@ -147,7 +257,10 @@ def test_report_rebuilds_the_csv_from_the_log(tmp_path, tiny_flags, capsys):
 
 
 def test_a_real_subprocess_runs_a_tiny_study(tmp_path, tiny_flags):
-    proc = run_cli(["random", "--trials", "4", "--jobs", "2", "--name", "sub", "--quiet", *tiny_flags], tmp_path)
+    proc = run_cli(
+        ["random", "--trials", "4", "--jobs", "2", "--name", "sub", "--quiet", *tiny_flags],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     folder = tmp_path / "studies" / "sub"
@@ -173,8 +286,19 @@ def test_help_on_every_subcommand_exits_0(argv, capsys):
     out = capsys.readouterr().out
     assert "usage" in out.lower()
     if argv[0] in ("grid", "random", "bayes"):
-        for option in ("--trials", "--jobs", "--seed", "--name", "--out", "--param", "--epochs", "--batch-size",
-                       "--hidden", "--samples", "--val-ratio"):
+        for option in (
+            "--trials",
+            "--jobs",
+            "--seed",
+            "--name",
+            "--out",
+            "--param",
+            "--epochs",
+            "--batch-size",
+            "--hidden",
+            "--samples",
+            "--val-ratio",
+        ):
             assert option in out
 
 
@@ -197,7 +321,10 @@ BAD_INPUT = {
     "trials-negative": (["random", "--trials", "-3"], ["--trials", "-3"]),
     "trials-abc": (["random", "--trials", "abc"], ["--trials", "abc"]),
     "trials-fraction": (["random", "--trials", "2.5"], ["--trials", "2.5"]),
-    "trials-10**12": (["random", "--trials", "1000000000000"], ["--trials", "1000000000000", "at most"]),
+    "trials-10**12": (
+        ["random", "--trials", "1000000000000"],
+        ["--trials", "1000000000000", "at most"],
+    ),
     "jobs-0": (["random", "--jobs", "0"], ["--jobs", "0"]),
     "jobs-minus-2": (["random", "--jobs", "-2"], ["--jobs", "-2"]),
     "seed-negative": (["random", "--seed", "-1"], ["--seed", "-1"]),
@@ -207,7 +334,10 @@ BAD_INPUT = {
     "batch-size-0": (["random", "--batch-size", "0"], ["--batch-size", "0"]),
     "samples-0": (["random", "--samples", "0"], ["--samples", "0"]),
     "samples-1": (["random", "--samples", "1"], ["--samples 1", "validation"]),
-    "samples-5-val-0.1": (["random", "--samples", "5", "--val-ratio", "0.1"], ["--samples 5", "--val-ratio 0.1"]),
+    "samples-5-val-0.1": (
+        ["random", "--samples", "5", "--val-ratio", "0.1"],
+        ["--samples 5", "--val-ratio 0.1"],
+    ),
     "samples-too-many": (["random", "--samples", "999999"], ["--samples", "999999"]),
     "val-ratio-0": (["random", "--val-ratio", "0"], ["--val-ratio", "0"]),
     "val-ratio-1.5": (["random", "--val-ratio", "1.5"], ["--val-ratio", "1.5"]),
@@ -223,7 +353,10 @@ BAD_INPUT = {
     "hidden-empty": (["random", "--hidden", ""], ["--hidden", "''"]),
     "hidden-zero-units": (["random", "--hidden", "0,100"], ["--hidden", "0,100"]),
     "hidden-fraction": (["random", "--hidden", "100.5"], ["--hidden", "100.5"]),
-    "hidden-too-deep": (["random", "--hidden", "100x1000000000"], ["--hidden", "at most 1,000 layers"]),
+    "hidden-too-deep": (
+        ["random", "--hidden", "100x1000000000"],
+        ["--hidden", "at most 1,000 layers"],
+    ),
     "hidden-too-wide": (["random", "--hidden", "1000000000"], ["--hidden", "1,000,000,000"]),
     "set-hidden-0": (["random", "--set", "hidden=0"], ["hidden", "0"]),
     # names and folders
@@ -251,7 +384,10 @@ BAD_INPUT = {
     "set-dtype": (["random", "--set", "dtype=float16"], ["dtype", "float16"]),
     "set-train-eval": (["random", "--set", "train_eval=sometimes"], ["train_eval", "sometimes"]),
     "set-weight-init-negative": (["random", "--set", "weight_init=-1"], ["weight_init", "-1"]),
-    "set-weight-init-word": (["random", "--set", "weight_init=glorious"], ["weight_init", "glorious"]),
+    "set-weight-init-word": (
+        ["random", "--set", "weight_init=glorious"],
+        ["weight_init", "glorious"],
+    ),
     "set-hswish-n-0": (["random", "--set", "hswish_n=0"], ["hswish_n", "0"]),
     "set-flooding-negative": (["random", "--set", "flooding=-1"], ["flooding", "-1"]),
     "set-batchnorm": (["random", "--set", "batchnorm=maybe"], ["batchnorm", "maybe"]),
@@ -268,35 +404,66 @@ BAD_INPUT = {
     "log-low-ge-high": (["random", "--param", "lr=log:1e-2:1e-3"], ["lr", "low", "high"]),
     "param-negative-lr": (["random", "--param", "lr=float:-1:1"], ["lr", "-1"]),
     "param-batch-size-0": (["random", "--param", "batch_size=int:0:10"], ["--batch-size", "0"]),
-    "param-samples-too-few": (["random", "--param", "samples=int:5:500"], ["--samples 5", "validation"]),
+    "param-samples-too-few": (
+        ["random", "--param", "samples=int:5:500"],
+        ["--samples 5", "validation"],
+    ),
     "param-choice-empty": (["random", "--param", "lr=choice:"], ["--param", "choice:"]),
-    "param-choice-bad": (["random", "--param", "activation=choice:relu,nope"], ["activation", "nope"]),
-    "param-twice": (["random", "--param", "lr=log:1e-3:1e-2", "--param", "lr=log:1e-4:1e-2"],
-                    ["--param lr", "twice"]),
-    "param-and-set": (["random", "--param", "lr=log:1e-3:1e-2", "--set", "lr=0.1"], ["--set lr", "--param lr"]),
+    "param-choice-bad": (
+        ["random", "--param", "activation=choice:relu,nope"],
+        ["activation", "nope"],
+    ),
+    "param-twice": (
+        ["random", "--param", "lr=log:1e-3:1e-2", "--param", "lr=log:1e-4:1e-2"],
+        ["--param lr", "twice"],
+    ),
+    "param-and-set": (
+        ["random", "--param", "lr=log:1e-3:1e-2", "--set", "lr=0.1"],
+        ["--set lr", "--param lr"],
+    ),
     # pruning, confirm stage, backends
     "prune-unknown": (["random", "--prune", "sometimes"], ["--prune", "sometimes"]),
-    "prune-min-epochs-beyond": (["random", "--prune", "halving", "--min-epochs", "10", "--epochs", "2"],
-                                ["--prune", "--min-epochs 10", "--epochs 2"]),
-    "prune-reduction-1": (["random", "--prune", "halving", "--reduction-factor", "1"], ["--reduction-factor", "1"]),
+    "prune-min-epochs-beyond": (
+        ["random", "--prune", "halving", "--min-epochs", "10", "--epochs", "2"],
+        ["--prune", "--min-epochs 10", "--epochs 2"],
+    ),
+    "prune-reduction-1": (
+        ["random", "--prune", "halving", "--reduction-factor", "1"],
+        ["--reduction-factor", "1"],
+    ),
     "min-epochs-0": (["random", "--min-epochs", "0"], ["--min-epochs", "0"]),
     "confirm-negative": (["random", "--confirm", "-1"], ["--confirm", "-1"]),
     "confirm-word": (["random", "--confirm", "all"], ["--confirm", "all"]),
     "repeats-0": (["random", "--repeats", "0"], ["--repeats", "0"]),
-    "repeats-10**12": (["random", "--repeats", "1000000000000"], ["--repeats", "1000000000000", "at most"]),
+    "repeats-10**12": (
+        ["random", "--repeats", "1000000000000"],
+        ["--repeats", "1000000000000", "at most"],
+    ),
     "bayes-batch-0": (["bayes", "--bayes-batch", "0"], ["--bayes-batch", "0"]),
     "backend-unknown": (["random", "--backend", "mpi"], ["--backend", "mpi"]),
     "dask-without-scheduler": (["random", "--backend", "dask"], ["dask", "scheduler"]),
-    "scheduler-without-dask": (["random", "--scheduler", "tcp://127.0.0.1:1"], ["scheduler", "dask"]),
-    "scheduler-not-an-address": (["random", "--backend", "dask", "--scheduler", "notaurl"], ["notaurl"]),
+    "scheduler-without-dask": (
+        ["random", "--scheduler", "tcp://127.0.0.1:1"],
+        ["scheduler", "dask"],
+    ),
+    "scheduler-not-an-address": (
+        ["random", "--backend", "dask", "--scheduler", "notaurl"],
+        ["notaurl"],
+    ),
     "unknown-option": (["random", "--trails", "5"], ["--trails"]),
     "unknown-strategy": (["sobol", "--trials", "3"], ["sobol"]),
     # datasets
     "unknown-dataset": (["random", "--dataset", "nope"], ["--dataset", "nope"]),
     "dataset-empty": (["random", "--dataset", ""], ["--dataset", "''"]),
-    "dataset-missing-npz": (["random", "--dataset", "/nonexistent/x.npz"], ["--dataset", "/nonexistent/x.npz"]),
+    "dataset-missing-npz": (
+        ["random", "--dataset", "/nonexistent/x.npz"],
+        ["--dataset", "/nonexistent/x.npz"],
+    ),
     "dataset-labels-10**6": (["random", "--dataset", "{npz:labels-10**6}"], ["y_train", "1000000"]),
-    "dataset-labels-2**40": (["random", "--dataset", "{npz:labels-2**40}"], ["y_train", "1099511627776"]),
+    "dataset-labels-2**40": (
+        ["random", "--dataset", "{npz:labels-2**40}"],
+        ["y_train", "1099511627776"],
+    ),
     "dataset-no-features": (["random", "--dataset", "{npz:no-features}"], ["x_train", "(300, 0)"]),
     "dataset-nan": (["random", "--dataset", "{npz:nan}"], ["x_train", "NaN"]),
     "dataset-not-npz": (["random", "--dataset", "{npz:garbage}"], ["garbage.npz"]),
@@ -307,10 +474,18 @@ BAD_INPUT = {
     "report-top-0": (["report", "keep", "--top", "0", "--out", "{out}"], ["--top", "0"]),
     "report-format": (["report", "keep", "--format", "xml", "--out", "{out}"], ["--format", "xml"]),
     "confirm-unknown-study": (["confirm", "nope", "--out", "{out}"], ["no study", "nope"]),
-    "confirm-too-many": (["confirm", "keep", "--confirm", "5", "--out", "{out}"], ["--confirm 5", "keep"]),
-    "compare-not-searched": (["compare", "keep", "--by", "optimizer", "--out", "{out}"], ["optimizer", "keep"]),
-    "compare-thresholds": (["compare", "keep", "--by", "lr", "--thresholds", "2", "--out", "{out}"],
-                           ["--thresholds", "2"]),
+    "confirm-too-many": (
+        ["confirm", "keep", "--confirm", "5", "--out", "{out}"],
+        ["--confirm 5", "keep"],
+    ),
+    "compare-not-searched": (
+        ["compare", "keep", "--by", "optimizer", "--out", "{out}"],
+        ["optimizer", "keep"],
+    ),
+    "compare-thresholds": (
+        ["compare", "keep", "--by", "lr", "--thresholds", "2", "--out", "{out}"],
+        ["--thresholds", "2"],
+    ),
     "list-no-folder": (["list", "--out", "{out}/nope"], ["--out", "no such folder"]),
     "run-no-file": (["run", "nofile.toml"], ["nofile.toml"]),
     "data-unknown": (["data", "download", "cifar"], ["cifar"]),
@@ -366,8 +541,29 @@ def test_at_least_60_kinds_of_bad_input_are_tried():
 def finished_study(tmp_path_factory):
     """A finished tiny study ``keep``, made once: bad input must leave a copy of it untouched."""
     root = tmp_path_factory.mktemp("template") / "studies"
-    assert run_main(["random", "--trials", "2", "--jobs", "1", "--name", "keep", "--out", str(root),
-                     "--samples", "200", "--confirm", "1", "--repeats", "1", *TINY]) == 0
+    assert (
+        run_main(
+            [
+                "random",
+                "--trials",
+                "2",
+                "--jobs",
+                "1",
+                "--name",
+                "keep",
+                "--out",
+                str(root),
+                "--samples",
+                "200",
+                "--confirm",
+                "1",
+                "--repeats",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -389,8 +585,9 @@ def _check_one_line(stderr: str, fragments: list[str]) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_through_main_exits_2_with_one_line_and_writes_nothing(case, tmp_path, existing_study,
-                                                                           snapshot, capsys, monkeypatch):
+def test_bad_input_through_main_exits_2_with_one_line_and_writes_nothing(
+    case, tmp_path, existing_study, snapshot, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)  # a relative path of a case lands here, watched too
     argv, fragments = bad_input(case, tmp_path, existing_study)
     capsys.readouterr()
@@ -407,6 +604,7 @@ def through_subprocesses(finished_study, tmp_path_factory):
     """Every case run as ``python -m hpsearch`` in a folder of its own, a few at a time (they
     mostly wait for Python to start): per case, the finished process and whether its folder
     changed."""
+
     def one(case: str):
         folder = tmp_path_factory.mktemp(case.replace("*", ""))
         out = folder / "studies"
@@ -421,7 +619,9 @@ def through_subprocesses(finished_study, tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_through_a_subprocess_exits_2_with_one_line_and_creates_nothing(case, through_subprocesses):
+def test_bad_input_through_a_subprocess_exits_2_with_one_line_and_creates_nothing(
+    case, through_subprocesses
+):
     proc, fragments, unchanged = through_subprocesses[case]
     assert proc.returncode == 2, proc.stderr
     _check_one_line(proc.stderr, fragments)
@@ -448,12 +648,32 @@ def test_a_corrupt_study_definition_exits_2_and_stays_as_it_was(runner, tmp_path
     assert snapshot(tmp_path) == before
 
 
-def test_resuming_with_different_settings_exits_2_and_changes_nothing(tmp_path, existing_study, snapshot, capsys):
+def test_resuming_with_different_settings_exits_2_and_changes_nothing(
+    tmp_path, existing_study, snapshot, capsys
+):
     out = existing_study
     capsys.readouterr()
     before = snapshot(tmp_path)
-    code = run_main(["random", "--trials", "2", "--jobs", "1", "--name", "keep", "--out", str(out),
-                     "--samples", "200", "--epochs", "4", "--hidden", "20,20", "--quiet"])
+    code = run_main(
+        [
+            "random",
+            "--trials",
+            "2",
+            "--jobs",
+            "1",
+            "--name",
+            "keep",
+            "--out",
+            str(out),
+            "--samples",
+            "200",
+            "--epochs",
+            "4",
+            "--hidden",
+            "20,20",
+            "--quiet",
+        ]
+    )
     assert code == 2
     _check_one_line(capsys.readouterr().err, ["keep"])
     assert snapshot(tmp_path) == before
@@ -463,13 +683,27 @@ def test_resuming_with_different_settings_exits_2_and_changes_nothing(tmp_path, 
 NUMERIC = ("numpy", "pandas", "scipy", "sklearn", "skopt", "matplotlib", "joblib", "distributed")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["random", "--help"], ["random", "--trials", "0"],
-                                  ["random", "--hidden", "100x0"], ["random", "--set", "nope=1"], ["sobol"]],
-                         ids=["help", "version", "random-help", "trials-0", "hidden", "set-unknown", "strategy"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["random", "--help"],
+        ["random", "--trials", "0"],
+        ["random", "--hidden", "100x0"],
+        ["random", "--set", "nope=1"],
+        ["sobol"],
+    ],
+    ids=["help", "version", "random-help", "trials-0", "hidden", "set-unknown", "strategy"],
+)
 def test_help_version_and_usage_errors_load_nothing_numeric(argv):
-    script = ("import sys\nfrom hpsearch.cli.parser import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-              f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NUMERIC!r})))")
-    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys\nfrom hpsearch.cli.parser import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NUMERIC!r})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120
+    )
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
 
 
@@ -481,8 +715,14 @@ def test_help_answers_under_a_300_mb_address_space_limit(tmp_path):
         resource.setrlimit(resource.RLIMIT_AS, (300_000 * 1024, 300_000 * 1024))
 
     for argv in (["--help"], ["--version"], ["random", "--trials", "0"]):
-        proc = subprocess.run([sys.executable, "-m", "hpsearch", *argv], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60, preexec_fn=limited)
+        proc = subprocess.run(
+            [sys.executable, "-m", "hpsearch", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=limited,
+        )
         assert proc.returncode == (2 if "--trials" in argv else 0), proc.stderr
         assert (proc.stdout + proc.stderr).strip() and "Traceback" not in proc.stderr
 
@@ -490,9 +730,13 @@ def test_help_answers_under_a_300_mb_address_space_limit(tmp_path):
 def test_a_malformed_scheduler_address_leaves_no_client_to_complain_at_exit(tmp_path):
     pytest.importorskip("distributed")
     # The console script's way: main() returns, and the interpreter exits normally, finalisers and all.
-    script = ("import sys\nfrom hpsearch.cli.parser import main\n"
-              "sys.exit(main(['random', '--backend', 'dask', '--scheduler', 'notaurl', '--quiet']))")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys\nfrom hpsearch.cli.parser import main\n"
+        "sys.exit(main(['random', '--backend', 'dask', '--scheduler', 'notaurl', '--quiet']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     _check_one_line(proc.stderr, ["--scheduler", "notaurl"])
     assert list(tmp_path.iterdir()) == []
@@ -500,10 +744,32 @@ def test_a_malformed_scheduler_address_leaves_no_client_to_complain_at_exit(tmp_
 
 def test_a_warning_two_checks_give_is_said_once(tmp_path, capsys):
     # A batch larger than the training part is warned (full-batch descent is well defined).
-    code = run_main(["random", "--trials", "1", "--jobs", "1", "--confirm", "0", "--name", "w", "--out",
-                     str(tmp_path), "--samples", "200", "--batch-size", "100000", *TINY])
+    code = run_main(
+        [
+            "random",
+            "--trials",
+            "1",
+            "--jobs",
+            "1",
+            "--confirm",
+            "0",
+            "--name",
+            "w",
+            "--out",
+            str(tmp_path),
+            "--samples",
+            "200",
+            "--batch-size",
+            "100000",
+            *TINY,
+        ]
+    )
     assert code == 0
-    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hpsearch: warning:")]
+    warned = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("hpsearch: warning:")
+    ]
     assert len(warned) == 1 and "--batch-size 100000 exceeds" in warned[0], warned
 
 
@@ -512,18 +778,38 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
     from hpsearch.study.options import check_arguments
     from hpsearch.space.dimensions import IntUniform
     from hpsearch.space.search_space import SearchSpace
+
     space = SearchSpace({"batch_size": IntUniform(1, 10**12)})  # a grid of it would need 8 TB
-    with pytest.warns(UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"):
+    with pytest.warns(
+        UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"
+    ):
         checked, _, _, _ = check_arguments(
-            strategy="random", space=space, n_trials=2, n_jobs=1, seed=0, config=TrainConfig(), backend="loky",
-            scheduler=None, prune="none", min_epochs=5, reduction_factor=3, confirm=0, repeats=1)
+            strategy="random",
+            space=space,
+            n_trials=2,
+            n_jobs=1,
+            seed=0,
+            config=TrainConfig(),
+            backend="loky",
+            scheduler=None,
+            prune="none",
+            min_epochs=5,
+            reduction_factor=3,
+            confirm=0,
+            repeats=1,
+        )
     assert checked is space
 
 
-@pytest.mark.parametrize("argv,names", [
-    (["random", "--trials", "3"], 1), (["random", "--name", "x"], 1), (["confirm", "x", "--repeats", "2"], 0),
-    (["compare", "x", "--by", "lr"], 0),
-])
+@pytest.mark.parametrize(
+    "argv,names",
+    [
+        (["random", "--trials", "3"], 1),
+        (["random", "--name", "x"], 1),
+        (["confirm", "x", "--repeats", "2"], 0),
+        (["compare", "x", "--by", "lr"], 0),
+    ],
+)
 def test_the_resume_command_is_one_the_parser_takes(argv, names):
     from hpsearch.cli.commands import resume_command
 

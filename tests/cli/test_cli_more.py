@@ -33,7 +33,9 @@ def _toml(path: Path, body: str) -> Path:
 
 
 def test_study_file_runs_the_study_it_declares(tmp_path: Path) -> None:
-    file = _toml(tmp_path / "study.toml", """
+    file = _toml(
+        tmp_path / "study.toml",
+        """
 strategy = "random"
 trials = 3
 seed = 5
@@ -47,7 +49,8 @@ batch_size = "int:32:64"
 epochs = 2
 hidden = [20, 20]
 samples = 200
-""")
+""",
+    )
     code, out = _run(["run", str(file), "--name", "from-file", "--out", str(tmp_path / "studies")])
     assert code == 0, out
     df = pd.read_csv(tmp_path / "studies" / "from-file" / "ranking.csv")
@@ -88,9 +91,26 @@ def test_bad_study_files_are_one_line_errors(tmp_path: Path, capsys, body: str, 
 
 
 def test_set_fixes_a_setting_and_takes_it_out_of_the_default_space(tmp_path: Path) -> None:
-    code, _ = _run(["random", "--trials", "2", "--set", "weight_decay=0", "--set", "epochs=2",
-                    "--set", "hidden=20x2", "--samples", "200", "--quiet", "--name", "fixed",
-                    "--out", str(tmp_path)])
+    code, _ = _run(
+        [
+            "random",
+            "--trials",
+            "2",
+            "--set",
+            "weight_decay=0",
+            "--set",
+            "epochs=2",
+            "--set",
+            "hidden=20x2",
+            "--samples",
+            "200",
+            "--quiet",
+            "--name",
+            "fixed",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     df = pd.read_csv(tmp_path / "fixed" / "ranking.csv")
     assert "weight_decay" not in df.columns and "lr" in df.columns
@@ -108,7 +128,9 @@ def test_set_fixes_a_setting_and_takes_it_out_of_the_default_space(tmp_path: Pat
         (["--set", "dropout=1.5"], "dropout"),
     ],
 )
-def test_bad_set_values_are_one_line_errors(tmp_path: Path, capsys, argv: list[str], words: str) -> None:
+def test_bad_set_values_are_one_line_errors(
+    tmp_path: Path, capsys, argv: list[str], words: str
+) -> None:
     assert main(["random", "--trials", "2", "--out", str(tmp_path / "s"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
@@ -118,8 +140,26 @@ def test_bad_set_values_are_one_line_errors(tmp_path: Path, capsys, argv: list[s
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("studies")
-    code, _ = _run(["random", "--trials", "5", "--epochs", "2", "--hidden", "20,20", "--samples", "200",
-                    "--quiet", "--jobs", "1", "--name", "done", "--out", str(out)])
+    code, _ = _run(
+        [
+            "random",
+            "--trials",
+            "5",
+            "--epochs",
+            "2",
+            "--hidden",
+            "20,20",
+            "--samples",
+            "200",
+            "--quiet",
+            "--jobs",
+            "1",
+            "--name",
+            "done",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out
 
@@ -134,19 +174,27 @@ def test_report_formats_print_the_top_rows(finished: Path) -> None:
     assert code == 0
     printed = pd.read_csv(io.StringIO(out))
     assert list(printed["trial"]) == list(expected["trial"])
-    code, out = _run(["report", "done", "--out", str(finished), "--top", "2", "--format", "markdown"])
+    code, out = _run(
+        ["report", "done", "--out", str(finished), "--top", "2", "--format", "markdown"]
+    )
     assert code == 0
     table = [line for line in out.splitlines() if line.startswith("|")]
     assert len(table) == 2 + 2  # header, rule, two rows
 
 
-def test_report_rebuilds_every_file_of_an_interrupted_study(finished: Path, tmp_path: Path, capsys) -> None:
+def test_report_rebuilds_every_file_of_an_interrupted_study(
+    finished: Path, tmp_path: Path, capsys
+) -> None:
     folder = tmp_path / "cut"
     folder.mkdir()
     source = finished / "done"
-    (folder / "study.json").write_text((source / "study.json").read_text().replace('"done"', '"cut"'))
+    (folder / "study.json").write_text(
+        (source / "study.json").read_text().replace('"done"', '"cut"')
+    )
     lines = (source / "trials.jsonl").read_text().splitlines()
-    (folder / "trials.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])
+    (folder / "trials.jsonl").write_text(
+        "\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2]
+    )
     code, out = _run(["report", "cut", "--out", str(tmp_path)])
     assert code == 0
     warning = [line for line in capsys.readouterr().err.splitlines() if "torn" in line]
@@ -189,10 +237,30 @@ def test_version_and_help_exit_zero(capsys) -> None:
     assert main(["run", "--help"]) == 0
 
 
-def test_more_jobs_than_cores_is_a_one_line_warning_and_runs_on_the_cores(tmp_path: Path, capsys) -> None:
+def test_more_jobs_than_cores_is_a_one_line_warning_and_runs_on_the_cores(
+    tmp_path: Path, capsys
+) -> None:
     jobs = (os.cpu_count() or 1) + 5
-    code, _ = _run(["random", "--trials", "3", "--epochs", "2", "--hidden", "20,20", "--samples", "200",
-                    "--jobs", str(jobs), "--quiet", "--name", "many", "--out", str(tmp_path)])
+    code, _ = _run(
+        [
+            "random",
+            "--trials",
+            "3",
+            "--epochs",
+            "2",
+            "--hidden",
+            "20,20",
+            "--samples",
+            "200",
+            "--jobs",
+            str(jobs),
+            "--quiet",
+            "--name",
+            "many",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err.splitlines()
     warnings = [line for line in err if line.startswith("hpsearch: warning:")]

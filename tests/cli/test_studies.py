@@ -15,8 +15,16 @@ FILES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))
 
 def test_the_book_readers_experiments_are_shipped():
     names = {f.stem for f in FILES}
-    assert {"seed", "activations", "hswish_width", "optimizers_sigmoid", "optimizers_batchnorm",
-            "rmsprop_adagrad", "lr_sweep", "flooding"} <= names
+    assert {
+        "seed",
+        "activations",
+        "hswish_width",
+        "optimizers_sigmoid",
+        "optimizers_batchnorm",
+        "rmsprop_adagrad",
+        "lr_sweep",
+        "flooding",
+    } <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
@@ -24,11 +32,22 @@ def test_a_study_file_makes_a_valid_study(path: Path, tmp_path: Path) -> None:
     from hpsearch.study.study import Study
 
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("#") and "About " in text, "each file says what it reproduces and how long it takes"
+    assert text.startswith("#") and "About " in text, (
+        "each file says what it reproduces and how long it takes"
+    )
     args = build_parser().parse_args(study_file_argv(str(path)) + ["--out", str(tmp_path)])
     config, fixed = _config(args)
-    study = Study(args.name, strategy=args.strategy, space=_space(args.param, fixed), n_trials=args.trials,
-                  config=config, directory=args.out, confirm=args.confirm, repeats=args.repeats,
-                  test_curves=args.test_curves, progress=False)
+    study = Study(
+        args.name,
+        strategy=args.strategy,
+        space=_space(args.param, fixed),
+        n_trials=args.trials,
+        config=config,
+        directory=args.out,
+        confirm=args.confirm,
+        repeats=args.repeats,
+        test_curves=args.test_curves,
+        progress=False,
+    )
     assert study.planned == args.trials, "a grid file's trials match its grid"
     assert not (tmp_path / args.name).exists()

@@ -15,7 +15,14 @@ from hpsearch.data import datasets as data
 from hpsearch.data import download as dl
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.data.datasets import check_dataset
-from hpsearch.data.download import PARTS, REMOTE_DATASETS, cache_folder, download, load_remote, mirrors_for
+from hpsearch.data.download import (
+    PARTS,
+    REMOTE_DATASETS,
+    cache_folder,
+    download,
+    load_remote,
+    mirrors_for,
+)
 from hpsearch.builtin.training import train_trial
 from hpsearch.trial import TrialState
 
@@ -35,7 +42,11 @@ def server(mnist_gz):
 
 def _leftovers(folder: Path) -> list[str]:
     """Temporary files a write left behind in ``folder``."""
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) if folder.exists() else []
+    return (
+        sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+        if folder.exists()
+        else []
+    )
 
 
 def test_mnist_files_are_named_as_the_mirrors_name_them():
@@ -94,7 +105,9 @@ def test_corrupt_download_refused_and_not_cached(server, mnist_gz, tmp_path, mon
     bad[123, 14, 14] ^= 0xFF
     server.files[MNIST_FILES["x_train"]] = idx_gz(bad)
     monkeypatch.setenv("HPSEARCH_MIRROR", server.url)
-    with pytest.raises(ValueError, match=r"checksum mismatch .*train-images-idx3-ubyte.gz.*expected sha256 741c98"):
+    with pytest.raises(
+        ValueError, match=r"checksum mismatch .*train-images-idx3-ubyte.gz.*expected sha256 741c98"
+    ):
         download("mnist")
     assert not (tmp_path / "cache" / "mnist.npz").exists()
     # Not gzip at all: refused as well, in one line.
@@ -108,10 +121,19 @@ def test_corrupt_download_refused_and_not_cached(server, mnist_gz, tmp_path, mon
 @pytest.mark.parametrize(
     "body, message",
     [
-        (b"\x01\x02\x08\x01" + bytes(8), r"expected an IDX file \(magic 0x0000\), but got 01020801"),
-        (b"\0\0\x0d\x01\0\0\0\x02" + bytes(8), r"expected IDX type 0x08 \(unsigned byte\), but got 0x0d"),
+        (
+            b"\x01\x02\x08\x01" + bytes(8),
+            r"expected an IDX file \(magic 0x0000\), but got 01020801",
+        ),
+        (
+            b"\0\0\x0d\x01\0\0\0\x02" + bytes(8),
+            r"expected IDX type 0x08 \(unsigned byte\), but got 0x0d",
+        ),
         (b"\0\0\x08\x03\0\0\0\x02", r"truncated IDX header \(8 bytes\)"),
-        (b"\0\0\x08\x01\0\0\0\x05" + bytes(3), r"expected 5 bytes of data for shape \(5,\), but got 3"),
+        (
+            b"\0\0\x08\x01\0\0\0\x05" + bytes(3),
+            r"expected 5 bytes of data for shape \(5,\), but got 3",
+        ),
     ],
 )
 def test_malformed_idx_files_refused(server, monkeypatch, body, message):
@@ -168,7 +190,9 @@ def test_a_failed_cache_write_keeps_the_old_cache_and_leaves_no_temporary_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(dl.np, "savez_compressed", disk_full)
-    with pytest.raises(ValueError, match=r"cannot write the mnist cache .*mnist.npz: No space left on device"):
+    with pytest.raises(
+        ValueError, match=r"cannot write the mnist cache .*mnist.npz: No space left on device"
+    ):
         download("mnist", mirrors=server.url, force=True)
     assert path.read_bytes() == before
     assert _leftovers(cache) == []
@@ -187,7 +211,9 @@ def _fake_fashion(monkeypatch, server_files: dict[str, bytes]) -> dict[str, np.n
         gz = idx_gz(array)
         server_files[MNIST_FILES[part]] = gz
         digests[part] = hashlib.md5(gz).hexdigest()
-    remote = dataclasses.replace(REMOTE_DATASETS["fashion-mnist"], digests=digests, n_train=60, n_test=20)
+    remote = dataclasses.replace(
+        REMOTE_DATASETS["fashion-mnist"], digests=digests, n_train=60, n_test=20
+    )
     monkeypatch.setitem(REMOTE_DATASETS, "fashion-mnist", remote)
     return arrays
 
@@ -198,7 +224,9 @@ def test_fashion_mnist_checks_md5_of_the_gz_files(tmp_path, monkeypatch):
     try:
         arrays = _fake_fashion(monkeypatch, srv.files)
         good = dict(srv.files)
-        srv.files[MNIST_FILES["y_test"]] = gzip.compress(b"\0\0\x08\x01" + b"\0\0\0\x14" + bytes(20))
+        srv.files[MNIST_FILES["y_test"]] = gzip.compress(
+            b"\0\0\x08\x01" + b"\0\0\0\x14" + bytes(20)
+        )
         with pytest.raises(ValueError, match=r"checksum mismatch .*t10k-labels.*expected md5"):
             download("fashion-mnist", mirrors=[srv.url])
         assert not (tmp_path / "cache" / "fashion-mnist.npz").exists()
@@ -221,12 +249,17 @@ def test_download_refuses_unknown_name():
 def test_mirror_urls_are_checked_before_any_request():
     srv = FileServer({})
     try:
-        with pytest.raises(ValueError, match=r"expected a mirror URL starting with http://, https:// or file://, but got 'ftp://x/'"):
+        with pytest.raises(
+            ValueError,
+            match=r"expected a mirror URL starting with http://, https:// or file://, but got 'ftp://x/'",
+        ):
             download("mnist", mirrors=[srv.url, "ftp://x/"])
         assert srv.requests == []
     finally:
         srv.stop()
-    with pytest.raises(ValueError, match=r"expected at least one mirror URL for 'mnist', but got ' , '"):
+    with pytest.raises(
+        ValueError, match=r"expected at least one mirror URL for 'mnist', but got ' , '"
+    ):
         mirrors_for("mnist", " , ")
     assert mirrors_for("mnist", "http://a, http://b/") == ["http://a/", "http://b/"]
 

@@ -39,7 +39,12 @@ class LocalCluster:
 
     def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
         self.folder = folder
-        self.env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **(env or {})}
+        self.env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            **(env or {}),
+        }
         self.scheduler_file = folder / "scheduler.json"
         self.scheduler: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
@@ -48,13 +53,26 @@ class LocalCluster:
     def _spawn(self, *args: str) -> subprocess.Popen:
         log = open(self.folder / f"{args[0]}-{len(self.workers)}.log", "wb")
         with log:
-            return subprocess.Popen([sys.executable, "-m", f"distributed.cli.dask_{args[0]}", *args[1:]],
-                                    cwd=self.folder, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                [sys.executable, "-m", f"distributed.cli.dask_{args[0]}", *args[1:]],
+                cwd=self.folder,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def start(self, n_workers: int = 2, timeout: float = 60.0) -> None:
         # --port 0 and a scheduler file: a free port, known without a race.
-        self.scheduler = self._spawn("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                     "--scheduler-file", str(self.scheduler_file))
+        self.scheduler = self._spawn(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(self.scheduler_file),
+        )
         deadline = time.monotonic() + timeout
         while not self.scheduler_file.exists():
             if self.scheduler.poll() is not None or time.monotonic() > deadline:
@@ -68,8 +86,20 @@ class LocalCluster:
             client.wait_for_workers(n_workers, timeout=max(1.0, deadline - time.monotonic()))
 
     def add_worker(self) -> subprocess.Popen:
-        worker = self._spawn("worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
-                             "--no-nanny", "--no-dashboard", "--local-directory", str(self.folder))
+        worker = self._spawn(
+            "worker",
+            self.address,
+            "--host",
+            "127.0.0.1",
+            "--nthreads",
+            "1",
+            "--nworkers",
+            "1",
+            "--no-nanny",
+            "--no-dashboard",
+            "--local-directory",
+            str(self.folder),
+        )
         self.workers.append(worker)
         return worker
 
@@ -78,7 +108,10 @@ class LocalCluster:
             return client.run(os.getpid)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in self.folder.glob("*.log"))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}"
+            for p in self.folder.glob("*.log")
+        )
 
     def stop(self) -> None:
         procs = [*self.workers, *([self.scheduler] if self.scheduler else [])]
@@ -112,9 +145,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 def _pair(tmp_path: Path, address: str, name: str, **kwargs) -> tuple:
     """The same study run locally (loky, 2 jobs) and on the cluster; their rankings."""
-    local = Study(f"{name}-local", n_jobs=2, directory=tmp_path, progress=False, **kwargs).optimize()
-    remote = Study(f"{name}-dask", backend="dask", scheduler=address, n_jobs=-1,
-                   directory=tmp_path, progress=False, **kwargs).optimize()
+    local = Study(
+        f"{name}-local", n_jobs=2, directory=tmp_path, progress=False, **kwargs
+    ).optimize()
+    remote = Study(
+        f"{name}-dask",
+        backend="dask",
+        scheduler=address,
+        n_jobs=-1,
+        directory=tmp_path,
+        progress=False,
+        **kwargs,
+    ).optimize()
     return local, remote
 
 
@@ -134,8 +176,16 @@ def _split_cache(cluster: LocalCluster) -> dict[str, tuple[int, int]]:
 
 def test_random_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path: Path) -> None:
     before = _split_cache(cluster)
-    local, remote = _pair(tmp_path, cluster.address, "random", strategy="random", n_trials=6, seed=7,
-                          config=QUICK, confirm=0)  # the search's trials alone: 6 uses of the split
+    local, remote = _pair(
+        tmp_path,
+        cluster.address,
+        "random",
+        strategy="random",
+        n_trials=6,
+        seed=7,
+        config=QUICK,
+        confirm=0,
+    )  # the search's trials alone: 6 uses of the split
     after = _split_cache(cluster)
     # The trials ran on the workers, and each worker built the data once, not once per trial.
     builds = {w: after[w][0] - before[w][0] for w in after}
@@ -148,16 +198,31 @@ def test_random_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_pat
 
 
 def test_bayes_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path: Path) -> None:
-    local, remote = _pair(tmp_path, cluster.address, "bayes", strategy="bayes", n_trials=8, seed=11,
-                          config=QUICK, strategy_options={"batch_size": 4, "n_initial_points": 4})
+    local, remote = _pair(
+        tmp_path,
+        cluster.address,
+        "bayes",
+        strategy="bayes",
+        n_trials=8,
+        seed=11,
+        config=QUICK,
+        strategy_options={"batch_size": 4, "n_initial_points": 4},
+    )
     assert len(remote) == 8
     assert remote[COMPARED].equals(local[COMPARED])
 
 
 def test_existing_client_is_used_and_left_open(cluster: LocalCluster, tmp_path: Path) -> None:
     with distributed.Client(cluster.address, set_as_default=False) as client:
-        ranking = Study("client", backend="dask", scheduler=client, n_trials=3, config=QUICK,
-                        directory=tmp_path, progress=False).optimize()
+        ranking = Study(
+            "client",
+            backend="dask",
+            scheduler=client,
+            n_trials=3,
+            config=QUICK,
+            directory=tmp_path,
+            progress=False,
+        ).optimize()
         assert len(ranking) == 3
         assert client.status == "running"  # the study did not close the user's client
         assert client.submit(abs, -3).result() == 3  # and it still works
@@ -217,8 +282,18 @@ def _study_with_a_worker_killed(cluster: LocalCluster, tmp_path: Path, name: str
     stop = threading.Event()
     killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, killed, stop), daemon=True)
     killer.start()
-    study = Study(name, backend="dask", scheduler=cluster.address, n_jobs=-1, n_trials=n_trials, seed=5, config=LONG,
-                  space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), directory=tmp_path, progress=False)
+    study = Study(
+        name,
+        backend="dask",
+        scheduler=cluster.address,
+        n_jobs=-1,
+        n_trials=n_trials,
+        seed=5,
+        config=LONG,
+        space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}),
+        directory=tmp_path,
+        progress=False,
+    )
     try:
         study.optimize()
     finally:
@@ -235,11 +310,20 @@ def test_killed_worker_costs_a_retry_and_the_study_completes(tmp_path: Path) -> 
     assert [t.number for t in study.trials] == [0, 1, 2]
     # The lost trial ran again on the other worker, with the very same result.
     assert all(t.state is TrialState.COMPLETE for t in study.trials)
-    local = Study("killed-local", n_trials=3, seed=5, config=LONG, n_jobs=2,
-                  space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}), directory=tmp_path, progress=False)
+    local = Study(
+        "killed-local",
+        n_trials=3,
+        seed=5,
+        config=LONG,
+        n_jobs=2,
+        space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}),
+        directory=tmp_path,
+        progress=False,
+    )
     local.optimize()
-    assert [(t.params, t.val_acc, t.train_acc) for t in study.trials] == \
-           [(t.params, t.val_acc, t.train_acc) for t in local.trials]
+    assert [(t.params, t.val_acc, t.train_acc) for t in study.trials] == [
+        (t.params, t.val_acc, t.train_acc) for t in local.trials
+    ]
     # And every trial is in the study's log, as a resume would read it.
     reloaded = Study.load("killed", tmp_path, progress=False)
     assert len(reloaded.trials) == 3
@@ -296,9 +380,24 @@ def test_cli_with_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) ->
     # Needs the CLI's --backend and --scheduler options.
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "hpsearch", "random", "--trials", "2", "--backend", "dask",
-         "--scheduler", UNREACHABLE, "--out", str(tmp_path / "studies")],
-        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "hpsearch",
+            "random",
+            "--trials",
+            "2",
+            "--backend",
+            "dask",
+            "--scheduler",
+            UNREACHABLE,
+            "--out",
+            str(tmp_path / "studies"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
     )
     assert time.monotonic() - start < 10
     assert proc.returncode == 2
@@ -310,7 +409,8 @@ def test_cli_with_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) ->
 
 # ---------------------------------------------------------------------- workers and scheduler lost
 def test_a_cluster_without_workers_is_said_and_the_study_waits_for_new_ones(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import warnings
 
     from hpsearch.execution import cluster as cluster_module
@@ -348,9 +448,33 @@ def test_a_cluster_without_workers_is_said_and_the_study_waits_for_new_ones(
 def test_the_scheduler_killed_mid_study_is_one_line_and_exit_2(tmp_path: Path) -> None:
     with running_cluster(tmp_path / "cluster") as c:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hpsearch", "random", "--trials", "20", "--epochs", "30", "--hidden", "100,100",
-             "--backend", "dask", "--scheduler", c.address, "--confirm", "0", "--name", "lost", "--quiet"],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "hpsearch",
+                "random",
+                "--trials",
+                "20",
+                "--epochs",
+                "30",
+                "--hidden",
+                "100,100",
+                "--backend",
+                "dask",
+                "--scheduler",
+                c.address,
+                "--confirm",
+                "0",
+                "--name",
+                "lost",
+                "--quiet",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         log = tmp_path / "studies" / "lost" / "trials.jsonl"
         try:
             end = time.monotonic() + 120
@@ -364,7 +488,9 @@ def test_the_scheduler_killed_mid_study_is_one_line_and_exit_2(tmp_path: Path) -
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.communicate()
     assert proc.returncode == 2, err
-    assert err.strip().splitlines() == ["hpsearch: error: lost the connection to the dask scheduler; the finished "
-                                        "trials are saved: run the same study again to resume it"], err
+    assert err.strip().splitlines() == [
+        "hpsearch: error: lost the connection to the dask scheduler; the finished "
+        "trials are saved: run the same study again to resume it"
+    ], err
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) >= 2 and all(r["state"] == "COMPLETE" for r in records)

@@ -18,17 +18,49 @@ import psutil
 import pytest
 
 from _interrupt import (
-    LINGER_DEADLINE, Run, describe, hpsearch, intact, lines, outcomes, problems, same_records, session_processes,
-    signalled, workers,
+    LINGER_DEADLINE,
+    Run,
+    describe,
+    hpsearch,
+    intact,
+    lines,
+    outcomes,
+    problems,
+    same_records,
+    session_processes,
+    signalled,
+    workers,
 )
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and /proc: Linux")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="signals and /proc: Linux"
+)
 
 NAME = "study"
 CONFIRM_RUNS = 4  # --confirm 2 --repeats 2
 # Trials of about 0.1 s: long enough to be caught in the middle, short enough to stay quick.
-COMMAND = hpsearch("random", "--trials", "12", "--jobs", "2", "--seed", "4", "--epochs", "20", "--samples", "500",
-                   "--hidden", "100,100", "--confirm", "2", "--repeats", "2", "--name", NAME, "--quiet")
+COMMAND = hpsearch(
+    "random",
+    "--trials",
+    "12",
+    "--jobs",
+    "2",
+    "--seed",
+    "4",
+    "--epochs",
+    "20",
+    "--samples",
+    "500",
+    "--hidden",
+    "100,100",
+    "--confirm",
+    "2",
+    "--repeats",
+    "2",
+    "--name",
+    NAME,
+    "--quiet",
+)
 INT, TERM = signal.SIGINT, signal.SIGTERM
 STOPPED = {INT: {130}, TERM: {143}}
 
@@ -57,20 +89,36 @@ CHAIN = [
 
 
 def test_a_study_stopped_at_every_moment_leaves_cleanly_and_resumes_to_the_uninterrupted_one(
-        tmp_path: Path, baseline: Path) -> None:
+    tmp_path: Path, baseline: Path
+) -> None:
     folder = tmp_path / "studies" / NAME
     for when, signum, group, second, finished_ok in CHAIN:
-        step = f"{signal.Signals(signum).name} at {when}" + (f", again {second:.2f} s later" if second else "")
+        step = f"{signal.Signals(signum).name} at {when}" + (
+            f", again {second:.2f} s later" if second else ""
+        )
         delay = 0.3 if when == "start-up" else 0.0  # in the middle of the imports
-        run = signalled(COMMAND, tmp_path, folder, when, signum, confirm_runs=CONFIRM_RUNS, delay=delay,
-                        second=second, group=group)
+        run = signalled(
+            COMMAND,
+            tmp_path,
+            folder,
+            when,
+            signum,
+            confirm_runs=CONFIRM_RUNS,
+            delay=delay,
+            second=second,
+            group=group,
+        )
         assert run.sent, f"{step}: the study ended before that moment:\n{run.err()}"
         statuses = STOPPED[signum] | ({0} if finished_ok else set())
         assert problems(run, folder, statuses) == [], f"{step}:\n{run.err()}"
         assert same_records(folder, baseline) == [], step
         if run.proc.returncode != 0:
             # It said why it ended; once the study had begun, how far it got and how to resume.
-            said = "hpsearch: interrupted" if when == "start-up" else "resume with: python -m hpsearch random"
+            said = (
+                "hpsearch: interrupted"
+                if when == "start-up"
+                else "resume with: python -m hpsearch random"
+            )
             assert said in run.err(), f"{step}:\n{run.err()}"
     last = Run(COMMAND, tmp_path)
     assert last.wait() == 0, last.err()
@@ -79,7 +127,9 @@ def test_a_study_stopped_at_every_moment_leaves_cleanly_and_resumes_to_the_unint
     import pandas as pd
 
     def ranking(f: Path) -> pd.DataFrame:
-        return pd.read_csv(f / "ranking.csv", dtype=str, keep_default_na=False).drop(columns=["seconds"])
+        return pd.read_csv(f / "ranking.csv", dtype=str, keep_default_na=False).drop(
+            columns=["seconds"]
+        )
 
     pd.testing.assert_frame_equal(ranking(folder), ranking(baseline))
 

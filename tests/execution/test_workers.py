@@ -36,8 +36,13 @@ print(pinned, changed, faults())
 
 def _run(env_extra: dict[str, str]) -> tuple[int, bool, int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env={**env, **env_extra}, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env={**env, **env_extra},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return int(out[0]), out[1] == "True", int(out[2])
 
 
@@ -54,10 +59,16 @@ def test_a_process_without_the_setting_is_left_alone() -> None:
     assert after < 200  # glibc's adaptive thresholds already reuse the memory
 
 
-@pytest.mark.parametrize("env", [
-    {"MALLOC_TRIM_THRESHOLD_": str(1 << 30)},  # asks for more than the restored value
-    {"MALLOC_TRIM_THRESHOLD_": "65536", "MALLOC_MMAP_THRESHOLD_": "131072"},  # the mmap threshold named
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MALLOC_TRIM_THRESHOLD_": str(1 << 30)},  # asks for more than the restored value
+        {
+            "MALLOC_TRIM_THRESHOLD_": "65536",
+            "MALLOC_MMAP_THRESHOLD_": "131072",
+        },  # the mmap threshold named
+    ],
+)
 def test_settings_a_user_chose_are_kept(env: dict[str, str]) -> None:
     assert not _run(env)[1]
 
@@ -66,11 +77,15 @@ def test_settings_a_user_chose_are_kept(env: dict[str, str]) -> None:
 @pytest.mark.parametrize("orphaned", [False, True])
 def test_a_worker_whose_study_died_while_it_started_ends_at_once(orphaned: bool) -> None:
     # A worker asks to die with its study; if the study died before that, the asking is too late.
-    script = ("import os, signal\nfrom hpsearch.execution.workers import die_with_parent\n"
-              f"die_with_parent({'os.getppid() + 1' if orphaned else 'os.getppid()'})\n"
-              "print('alive', signal.getsignal(signal.SIGINT) is signal.SIG_IGN,"
-              " signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    script = (
+        "import os, signal\nfrom hpsearch.execution.workers import die_with_parent\n"
+        f"die_with_parent({'os.getppid() + 1' if orphaned else 'os.getppid()'})\n"
+        "print('alive', signal.getsignal(signal.SIGINT) is signal.SIG_IGN,"
+        " signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     # Alive, a worker leaves both signals to its study (which stops it); orphaned, it is gone.
     assert proc.stdout.split() == ([] if orphaned else ["alive", "True", "True"])

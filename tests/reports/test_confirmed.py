@@ -23,8 +23,18 @@ from hpsearch.trial import RepeatResult, TrialState
 
 def test_confirmed_table_one_row_per_configuration_best_mean_validation_first():
     runs = make_repeats({3: [0.70, 0.74, 0.72], 7: [0.80, 0.78, 0.82], 9: [0.60, 0.62]})
-    runs.append(RepeatResult(7, 0, runs[3].params, TrialState.COMPLETE, train_acc=0.99, test_acc=0.81,
-                             n_test=2000, refit=True))
+    runs.append(
+        RepeatResult(
+            7,
+            0,
+            runs[3].params,
+            TrialState.COMPLETE,
+            train_acc=0.99,
+            test_acc=0.81,
+            n_test=2000,
+            refit=True,
+        )
+    )
     df = confirmed_table(runs, ["lr", "weight_decay"])
     assert df["trial"].tolist() == [7, 3, 9]
     first = df.iloc[0]
@@ -37,7 +47,15 @@ def test_confirmed_table_one_row_per_configuration_best_mean_validation_first():
     assert math.isnan(df["val_acc_r2"].iloc[2])  # trial 9 ran two repeats
     assert df["n_val"].tolist() == [100] * 3 and df["n_test"].tolist() == [2000] * 3
     shown = display_confirmed(df, ["lr", "weight_decay"])
-    assert shown.columns.tolist() == ["trial", "lr", "weight_decay", "repeats", "train", "validation", "test"]
+    assert shown.columns.tolist() == [
+        "trial",
+        "lr",
+        "weight_decay",
+        "repeats",
+        "train",
+        "validation",
+        "test",
+    ]
     assert shown.iloc[0]["validation"] == "0.80 ± 0.02" and shown.iloc[0]["test"] == "0.75 ± 0.02"
 
 
@@ -47,22 +65,32 @@ def test_choose_takes_the_best_mean_validation_a_failed_run_counting_zero():
     runs = make_repeats({3: [0.70, 0.74], 7: [0.80, None]})
     assert choose(runs) == 3
     table = confirmed_table(runs, ["lr"])
-    assert table["trial"].tolist() == [3, 7] and table.iloc[1]["failed"] == 1  # the same order as the choice
+    assert (
+        table["trial"].tolist() == [3, 7] and table.iloc[1]["failed"] == 1
+    )  # the same order as the choice
     assert choose(make_repeats({5: [0.7], 2: [0.7]})) == 2  # a tie goes to the earlier trial
     assert choose([]) is None and choose(make_repeats({1: [None]})) is None
 
 
 def test_headline_names_the_choice_and_its_scores_with_their_precision():
-    runs = make_repeats({4: [0.71, 0.74, 0.77], 8: [0.5]}, {4: {"lr": 0.0089, "weight_decay": 3.2e-6}})
+    runs = make_repeats(
+        {4: [0.71, 0.74, 0.77], 8: [0.5]}, {4: {"lr": 0.0089, "weight_decay": 3.2e-6}}
+    )
     line = headline(runs, 4, {"lr": 0.0089, "weight_decay": 3.2e-6})
-    assert line == ("chosen: lr=0.0089, weight_decay=3.2e-06 (trial 4) | validation 0.74 ± 0.03 "
-                    "(3 repeats, 100 images) | test 0.69 ± 0.03 (2,000 test images, 95% interval ±0.02)")
+    assert line == (
+        "chosen: lr=0.0089, weight_decay=3.2e-06 (trial 4) | validation 0.74 ± 0.03 "
+        "(3 repeats, 100 images) | test 0.69 ± 0.03 (2,000 test images, 95% interval ±0.02)"
+    )
     assert "\n" not in line
     big = make_repeats({4: [0.9912, 0.9920]}, n_val=10_000, n_test=10_000, gap=0.001)
-    assert "validation 0.992 ± 0.001 (2 repeats, 10,000 images) | test 0.991 ± 0.001 (10,000 test images" \
+    assert (
+        "validation 0.992 ± 0.001 (2 repeats, 10,000 images) | test 0.991 ± 0.001 (10,000 test images"
         in headline(big, 4, {"lr": 0.05})
+    )
     no_test = headline(make_repeats({4: [0.8]}, n_test=None), 4, {"lr": 0.05})
-    assert no_test.endswith("| validation 0.80 (1 repeat, 100 images) | no test part in this dataset")
+    assert no_test.endswith(
+        "| validation 0.80 (1 repeat, 100 images) | no test part in this dataset"
+    )
     assert "1 failed" in headline(make_repeats({4: [0.8, None]}), 4, {"lr": 0.05})
     assert headline([], 4, {"lr": 0.05}).endswith("no confirmed run yet")
 
@@ -86,21 +114,32 @@ def test_comparison_per_value_with_epochs_to_each_threshold():
     assert sgd["reached_0.98"] == 0 and math.isnan(sgd["epochs_to_0.98"])
     assert adam["reached_0.98"] == 2 and adam["epochs_to_0.95"] == 10
     assert sgd["seconds_mean"] == pytest.approx(3.0)
-    with pytest.raises(ValueError, match=r"cannot compare by 'momentum': no confirmed run has that setting"):
+    with pytest.raises(
+        ValueError, match=r"cannot compare by 'momentum': no confirmed run has that setting"
+    ):
         comparison(_by_optimizer(), "momentum")
 
 
 def test_comparison_formats():
     df = comparison(_by_optimizer(), "optimizer", thresholds=(0.96, 0.98))
     md = format_comparison(df, "markdown").splitlines()
-    assert md[0] == ("| optimizer | repeats | train | validation | test | best test | epochs to 0.96 | "
-                     "epochs to 0.98 | seconds |")
+    assert md[0] == (
+        "| optimizer | repeats | train | validation | test | best test | epochs to 0.96 | "
+        "epochs to 0.98 | seconds |"
+    )
     assert md[2].startswith("| adam | 2 | ") and "| 0.988 ± 0.004 |" in md[2]
-    assert "| 10.0 (2 of 3) |" in md[3] and md[3].endswith("| - | 3.0 |")  # the run at 0.95 never got there
+    assert "| 10.0 (2 of 3) |" in md[3] and md[3].endswith(
+        "| - | 3.0 |"
+    )  # the run at 0.95 never got there
     table = format_comparison(df, "table")
     assert table.splitlines()[0].split()[:3] == ["optimizer", "repeats", "train"]
     back = pd.read_csv(io.StringIO(format_comparison(df, "csv")))
-    assert back.columns.tolist() == df.columns.tolist() and back.test_mean.tolist() == df.test_mean.tolist()
+    assert (
+        back.columns.tolist() == df.columns.tolist()
+        and back.test_mean.tolist() == df.test_mean.tolist()
+    )
     assert json.loads(format_comparison(df, "json"))[1]["optimizer"] == "sgd"
-    numeric = comparison(make_repeats({0: [0.9], 1: [0.8]}, {0: {"lr": 0.1}, 1: {"lr": 0.01}}), "lr")
+    numeric = comparison(
+        make_repeats({0: [0.9], 1: [0.8]}, {0: {"lr": 0.1}, 1: {"lr": 0.01}}), "lr"
+    )
     assert numeric["lr"].tolist() == [0.01, 0.1]  # numbers in numeric order

@@ -97,7 +97,9 @@ def test_index_is_static_and_complete(report):
 def test_index_without_study_json_and_escaping(tmp_path):
     space = mixed_space()
     trials = make_trials(6, space=space, score=lambda p: 0.5)
-    trials[0] = dataclasses.replace(trials[0], params={**trials[0].params, "activation": "<b>x</b>"})
+    trials[0] = dataclasses.replace(
+        trials[0], params={**trials[0].params, "activation": "<b>x</b>"}
+    )
     df = ranking(trials, space.names)
     # A study.json in the folder is not read: the page shows only the settings it is given.
     (tmp_path / "study.json").write_text(json.dumps({"name": "not-read"}))
@@ -111,26 +113,41 @@ def test_index_without_study_json_and_escaping(tmp_path):
 
 def test_settings_list_a_searched_parameter_once_as_searched():
     """The config's lr 0.01 and weight_decay 0.0 are unused defaults when both are searched."""
-    settings = {**SETTINGS, "config": {**SETTINGS["config"], "lr": 0.01, "weight_decay": 0.0, "activation": "relu"}}
+    settings = {
+        **SETTINGS,
+        "config": {**SETTINGS["config"], "lr": 0.01, "weight_decay": 0.0, "activation": "relu"},
+    }
     page = _Page()
     page.feed(render_index(ranking(make_trials(5), ("lr", "weight_decay")), settings=settings))
     text = " ".join(page.text)
     assert "searched: lr" in text and "searched: weight_decay" in text and "activation" in text
-    rows = re.findall(r"<tr><th>([^<]*)</th><td>([^<]*)</td></tr>", render_index(
-        ranking(make_trials(5), ("lr", "weight_decay")), settings=settings))
-    assert ("lr", "0.01") not in rows and ("weight_decay", "0.0") not in rows and ("activation", "relu") in rows
+    rows = re.findall(
+        r"<tr><th>([^<]*)</th><td>([^<]*)</td></tr>",
+        render_index(ranking(make_trials(5), ("lr", "weight_decay")), settings=settings),
+    )
+    assert (
+        ("lr", "0.01") not in rows
+        and ("weight_decay", "0.0") not in rows
+        and ("activation", "relu") in rows
+    )
 
 
 def test_about_line_gives_date_training_time_validation_size_and_versions():
     settings = {**SETTINGS, "created": "2024-05-01T12:30:00+00:00"}
     df = ranking(make_trials(40, failed=(5,), n_val=100), ("lr", "weight_decay"))
     items = about(df, settings)
-    assert items == ["created 2024-05-01 12:30:00", "40 trials, 58.6 s of training", "100 validation images",
-                     f"hpsearch 0.1.0, numpy {np.__version__}"]
+    assert items == [
+        "created 2024-05-01 12:30:00",
+        "40 trials, 58.6 s of training",
+        "100 validation images",
+        f"hpsearch 0.1.0, numpy {np.__version__}",
+    ]
     assert about(ranking(make_trials(200), ("lr",)), {})[0] == "200 trials, 5 min of training"
     assert about(ranking([], ("lr",)), None) == [f"numpy {np.__version__}"]
     page = render_index(df, settings=settings)
-    assert re.search(r'<p class="meta" id="about">created 2024-05-01 12:30:00 &middot; 40 trials', page)
+    assert re.search(
+        r'<p class="meta" id="about">created 2024-05-01 12:30:00 &middot; 40 trials', page
+    )
 
 
 def test_headline_and_confirmed_table_come_first():
@@ -138,8 +155,12 @@ def test_headline_and_confirmed_table_come_first():
     runs = make_repeats({0: [0.7, 0.72], 3: [0.8, 0.82]})
     shown = display_confirmed(confirmed_table(runs, ["lr", "weight_decay"]), ["lr", "weight_decay"])
     page = render_index(df, headline="chosen: lr=0.04 | validation 0.81 ± 0.01", confirmed=shown)
-    assert page.index('id="headline"') < page.index('id="summary"') < page.index('id="confirmed"') \
+    assert (
+        page.index('id="headline"')
+        < page.index('id="summary"')
+        < page.index('id="confirmed"')
         < page.index('id="ranking"')
+    )
     assert "chosen: lr=0.04 | validation 0.81 ± 0.01" in page
     parsed = _Page()
     parsed.feed(page)
@@ -151,8 +172,10 @@ def test_page_precision_follows_the_validation_size():
     df = ranking(make_trials(10, n_val=100), ("lr", "weight_decay"))
     page = render_index(df)
     best = df.iloc[0]
-    assert (f"best validation accuracy {best.val_acc:.2f}, 95% interval "
-            f"{best.val_acc_low:.2f}-{best.val_acc_high:.2f} (trial {best.trial})") in page
+    assert (
+        f"best validation accuracy {best.val_acc:.2f}, 95% interval "
+        f"{best.val_acc_low:.2f}-{best.val_acc_high:.2f} (trial {best.trial})"
+    ) in page
     assert f'<td class="num">{best.val_acc:.2f}</td>' in page and "<th>95% CI</th>" in page
     old = ranking(make_trials(10), ("lr", "weight_decay"))
     assert f"best validation accuracy {old.val_acc[0]:.4f} (trial" in render_index(old)
@@ -208,14 +231,27 @@ def test_index_renders_in_headless_chromium(report, tmp_path_factory):
     probe.write_text(page.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
     profile = tmp_path_factory.mktemp("chromium-profile")
     cmd = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-extensions", f"--user-data-dir={profile}", "--window-size=1280,2000",
-        "--virtual-time-budget=10000", "--dump-dom", probe.as_uri(),
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,2000",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     match = re.search(r'<pre id="probe-result">(.*?)</pre>', done.stdout, re.S)
-    assert match, f"chromium did not render the page (exit {done.returncode}): {done.stderr[-2000:]}"
+    assert match, (
+        f"chromium did not render the page (exit {done.returncode}): {done.stderr[-2000:]}"
+    )
     result = json.loads(html.unescape(match.group(1)))
     assert result["rows"] == 20 and result["first_cell"] == "1"
     assert result["columns"] >= 10 and result["table_height"] > 100

@@ -14,7 +14,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 
 from _report_fixtures import make_repeats, make_trials, mixed_space
-from hpsearch.reports.plots import DPI, best_curves, comparison_curves, history, lr_wd_map, param_scores, score_label
+from hpsearch.reports.plots import (
+    DPI,
+    best_curves,
+    comparison_curves,
+    history,
+    lr_wd_map,
+    param_scores,
+    score_label,
+)
 from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.trial import TrialResult, TrialState
@@ -91,7 +99,9 @@ def test_map_log_axes_colour_and_failed_marks():
     colours = [c for c in ax.collections if c.get_label() == "trials"][0].get_array()
     assert len(colours) == 38
     best = _ranked(trials)[0]
-    np.testing.assert_allclose(_points(ax, "best")[0], [best.params["lr"], best.params["weight_decay"]])
+    np.testing.assert_allclose(
+        _points(ax, "best")[0], [best.params["lr"], best.params["weight_decay"]]
+    )
     lo, hi = ax.get_xlim()
     assert lo < 1e-6 and hi > 1e-2  # the whole searched range shows, so crowding at a bound does
     _render(fig)
@@ -111,8 +121,11 @@ def _labelled_ticks(axis) -> list[str]:
     """The tick labels drawn inside the axis's limits (major and minor)."""
     low, high = axis.get_view_interval()
     ticks = [*axis.get_major_ticks(), *axis.get_minor_ticks()]
-    return [t.label1.get_text() for t in ticks if t.label1.get_visible() and t.label1.get_text()
-            and low <= t.get_loc() <= high]
+    return [
+        t.label1.get_text()
+        for t in ticks
+        if t.label1.get_visible() and t.label1.get_text() and low <= t.get_loc() <= high
+    ]
 
 
 @pytest.mark.parametrize("figure", ["map", "scores"])
@@ -132,8 +145,9 @@ def test_log_axes_keep_labels_however_narrow(figure: str) -> None:
 
 def test_param_scores_numeric_and_categorical():
     space = mixed_space()
-    trials = make_trials(30, space=space, score=lambda p: 0.9 if p["activation"] == "relu" else 0.4,
-                         failed=(4,))
+    trials = make_trials(
+        30, space=space, score=lambda p: 0.9 if p["activation"] == "relu" else 0.4, failed=(4,)
+    )
     fig = param_scores(trials, space)
     axes = _visible(fig)
     assert [ax.get_title() for ax in axes] == list(space.names)
@@ -155,9 +169,15 @@ def test_figures_of_no_trials_do_not_raise():
 
 
 def test_only_failed_trials():
-    trials = [TrialResult(i, {"lr": 10.0 ** -i, "weight_decay": 1e-6}, TrialState.FAILED, error="x")
-              for i in range(3)]
-    for fig in (history(trials), lr_wd_map(trials, space=default_space()), param_scores(trials, default_space())):
+    trials = [
+        TrialResult(i, {"lr": 10.0**-i, "weight_decay": 1e-6}, TrialState.FAILED, error="x")
+        for i in range(3)
+    ]
+    for fig in (
+        history(trials),
+        lr_wd_map(trials, space=default_space()),
+        param_scores(trials, default_space()),
+    ):
         _render(fig)
     assert len(_points(history(trials).axes[0], "failed")) == 3
 
@@ -224,7 +244,9 @@ def test_map_legend_sits_off_the_data_and_its_trials_marker_is_neutral():
     ax, cbar = fig.axes
     (legend,) = fig.legends
     box = legend.get_window_extent(renderer)
-    assert not _overlap(box, ax.get_window_extent(renderer)) and not _overlap(box, cbar.get_window_extent(renderer))
+    assert not _overlap(box, ax.get_window_extent(renderer)) and not _overlap(
+        box, cbar.get_window_extent(renderer)
+    )
     handles = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))
     assert set(handles) == {"trials", "best", "failed"}
     grey = handles["trials"].get_facecolor()[0]
@@ -233,7 +255,9 @@ def test_map_legend_sits_off_the_data_and_its_trials_marker_is_neutral():
 
 def test_param_scores_label_every_axis_and_mark_the_best_trial():
     space = mixed_space()
-    trials = make_trials(30, space=space, score=lambda p: 0.9 if p["activation"] == "relu" else 0.4 + p["lr"])
+    trials = make_trials(
+        30, space=space, score=lambda p: 0.9 if p["activation"] == "relu" else 0.4 + p["lr"]
+    )
     fig = param_scores(trials, space)
     best = _ranked(trials)[0]
     by_name = {ax.get_title(): ax for ax in _visible(fig)}
@@ -243,20 +267,28 @@ def test_param_scores_label_every_axis_and_mark_the_best_trial():
         assert star[1] == pytest.approx(best.val_acc)
         if name != "activation":
             assert star[0] == pytest.approx(best.params[name])
-    assert by_name["lr"].get_xlabel() == "lr (log)" and by_name["batch_size"].get_xlabel() == "batch_size"
-    assert by_name["activation"].get_xticks()[list(space["activation"].choices).index(
-        best.params["activation"])] == pytest.approx(_points(by_name["activation"], "best")[0][0])
+    assert (
+        by_name["lr"].get_xlabel() == "lr (log)"
+        and by_name["batch_size"].get_xlabel() == "batch_size"
+    )
+    assert by_name["activation"].get_xticks()[
+        list(space["activation"].choices).index(best.params["activation"])
+    ] == pytest.approx(_points(by_name["activation"], "best")[0][0])
     renderer = _renderer(fig)
     (legend,) = fig.legends
-    assert not any(_overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
-                   for ax in _visible(fig))
+    assert not any(
+        _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+        for ax in _visible(fig)
+    )
 
 
 def test_param_scores_shows_only_the_parameters_the_trials_varied():
     """A grid over activation with lr and weight decay pinned: one panel, not three."""
     space = default_space().with_dimensions({"activation": Categorical(["relu", "tanh"])})
-    trials = [dataclasses.replace(t, params={**t.params, "lr": 1e-4, "weight_decay": 1e-6})
-              for t in make_trials(6, space=space, score=lambda p: 0.5)]
+    trials = [
+        dataclasses.replace(t, params={**t.params, "lr": 1e-4, "weight_decay": 1e-6})
+        for t in make_trials(6, space=space, score=lambda p: 0.5)
+    ]
     assert [ax.get_title() for ax in _visible(param_scores(trials, space))] == ["activation"]
     assert len(_visible(param_scores(trials, space, names=space.names))) == 3
 
@@ -269,7 +301,9 @@ def test_comparison_curves_zoom_to_the_data():
     assert (val.get_title(), test.get_title()) == ("validation", "test")
     labels = [line.get_label() for line in val.get_lines()]
     assert labels == ["optimizer=adam (2 runs)", "optimizer=sgd (2 runs)"]
-    np.testing.assert_allclose(val.get_lines()[1].get_ydata(), [0.955 * (e + 1) / 10 for e in range(10)])
+    np.testing.assert_allclose(
+        val.get_lines()[1].get_ydata(), [0.955 * (e + 1) / 10 for e in range(10)]
+    )
     low, high = val.get_ylim()
     assert low > 0.5 and high <= 1.0  # zoomed where the settings differ, not 0..1
     no_test = comparison_curves(make_repeats({0: [0.9]}, params, n_test=None), "optimizer")
@@ -285,8 +319,11 @@ def test_narrow_log_axis_labels_do_not_run_into_one_another():
         renderer = _renderer(fig)
         axis = fig.axes[0].xaxis
         low, high = axis.get_view_interval()
-        labels = [t.label1 for t in [*axis.get_major_ticks(), *axis.get_minor_ticks()]
-                  if t.label1.get_visible() and t.label1.get_text() and low <= t.get_loc() <= high]
+        labels = [
+            t.label1
+            for t in [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+            if t.label1.get_visible() and t.label1.get_text() and low <= t.get_loc() <= high
+        ]
         assert [label.get_text() for label in labels] == ["0.05", "0.1", "0.2", "0.5"]
         boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
         assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))

@@ -18,8 +18,13 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.reports.publish import map_axes, write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform
 from hpsearch.space.search_space import SearchSpace, default_space
-SETTINGS = {"name": "demo", "space": default_space().to_json(), "hpsearch_version": "0.1.0",
-            "created": "2024-05-01T12:00:00"}
+
+SETTINGS = {
+    "name": "demo",
+    "space": default_space().to_json(),
+    "hpsearch_version": "0.1.0",
+    "created": "2024-05-01T12:00:00",
+}
 
 
 @pytest.fixture
@@ -35,52 +40,84 @@ def _png_size(path) -> tuple[int, int]:
 
 def test_write_reports_writes_every_file(tmp_path, trials):
     paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS)
-    assert set(paths) == {"ranking", "curves", "best_curves", "history", "map", "param_scores", "index"}
+    assert set(paths) == {
+        "ranking",
+        "curves",
+        "best_curves",
+        "history",
+        "map",
+        "param_scores",
+        "index",
+    }
     assert paths["map"].name == "map_lr_weight_decay.png"
     for path in paths.values():
         assert path.parent == tmp_path and path.stat().st_size > 0
     assert len(pd.read_csv(paths["ranking"])) == 30
     assert len(pd.read_csv(paths["curves"])) == 114
     assert paths["best_curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())  # no temp file
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in paths.values()
+    )  # no temp file
     # Figures at plots.DPI: the history figure is 8 x 4 inches.
     assert _png_size(paths["history"]) == (8 * plots.DPI, 4 * plots.DPI)
-    assert "demo" in paths["index"].read_text() and "created 2024-05-01 12:00:00" in paths["index"].read_text()
+    assert (
+        "demo" in paths["index"].read_text()
+        and "created 2024-05-01 12:00:00" in paths["index"].read_text()
+    )
 
 
 def test_write_reports_map_follows_the_varied_parameters(tmp_path):
     space = SearchSpace({"lr": LogUniform(1e-3, 1e-1), "batch_size": IntUniform(16, 64)})
     paths = write_reports(tmp_path, make_trials(8, space=space), space)
     assert paths["map"].name == "map_batch_size_lr.png" and "lr_wd_map" not in paths
-    one = SearchSpace({"activation": Categorical(["relu", "sigmoid"]), "lr": LogUniform(1e-3, 1e-1)})
+    one = SearchSpace(
+        {"activation": Categorical(["relu", "sigmoid"]), "lr": LogUniform(1e-3, 1e-1)}
+    )
     (tmp_path / "one").mkdir()
     paths = write_reports(tmp_path / "one", make_trials(8, space=one), one)
     assert "map" not in paths and paths["param_scores"].exists()
 
 
 def test_a_grid_over_one_categorical_draws_no_map_of_pinned_ranges():
-    space = default_space().with_dimensions({"activation": Categorical(["relu", "tanh", "sigmoid"])})
+    space = default_space().with_dimensions(
+        {"activation": Categorical(["relu", "tanh", "sigmoid"])}
+    )
     trials = make_trials(6, space=space, score=lambda p: 0.5)
-    pinned = [dataclasses.replace(t, params={**t.params, "lr": 1e-4, "weight_decay": 1e-6}) for t in trials]
+    pinned = [
+        dataclasses.replace(t, params={**t.params, "lr": 1e-4, "weight_decay": 1e-6})
+        for t in trials
+    ]
     assert map_axes(trials, space) == ("lr", "weight_decay")
     assert map_axes(pinned, space) is None
 
 
 def test_confirmed_runs_give_confirmed_csv_and_a_headline_first_on_the_page(tmp_path, trials):
-    runs = make_repeats({0: [0.70, 0.72, 0.74], 7: [0.80, 0.82, 0.84]},
-                        {0: trials[0].params, 7: trials[7].params})
+    runs = make_repeats(
+        {0: [0.70, 0.72, 0.74], 7: [0.80, 0.82, 0.84]}, {0: trials[0].params, 7: trials[7].params}
+    )
     # Nothing here chooses: without the study's choice the page has no headline.
-    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, n_best=4)
+    paths = write_reports(
+        tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, n_best=4
+    )
     assert 'id="headline"' not in paths["index"].read_text()
-    paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, chosen=7, n_best=4)
+    paths = write_reports(
+        tmp_path, trials, default_space(), settings=SETTINGS, repeats=runs, chosen=7, n_best=4
+    )
     table = pd.read_csv(paths["confirmed"])
-    assert table["trial"].tolist() == [7, 0] and table["val_mean"].tolist() == pytest.approx([0.82, 0.72])
+    assert table["trial"].tolist() == [7, 0] and table["val_mean"].tolist() == pytest.approx(
+        [0.82, 0.72]
+    )
     page = paths["index"].read_text()
     assert 'id="headline"' in page and page.index('id="headline"') < page.index('id="ranking"')
-    assert "chosen: lr=" in page and "(trial 7) | validation 0.82 ± 0.02 (3 repeats, 100 images)" in page
+    assert (
+        "chosen: lr=" in page
+        and "(trial 7) | validation 0.82 ± 0.02 (3 repeats, 100 images)" in page
+    )
     assert 'id="confirmed"' in page and '<a href="confirmed.csv">' in page
     # A given headline wins.
-    paths = write_reports(tmp_path, trials, default_space(), repeats=runs, headline="my own line", n_best=4)
+    paths = write_reports(
+        tmp_path, trials, default_space(), repeats=runs, headline="my own line", n_best=4
+    )
     assert "my own line" in paths["index"].read_text()
 
 
@@ -88,7 +125,9 @@ def _age(folder, seconds: float) -> None:
     """Makes every file in ``folder`` ``seconds`` older."""
     for path in folder.iterdir():
         stat = path.stat()
-        os.utime(path, ns=(stat.st_atime_ns - int(seconds * 1e9), stat.st_mtime_ns - int(seconds * 1e9)))
+        os.utime(
+            path, ns=(stat.st_atime_ns - int(seconds * 1e9), stat.st_mtime_ns - int(seconds * 1e9))
+        )
 
 
 def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
@@ -109,15 +148,24 @@ def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
     monkeypatch.undo()
     _age(tmp_path, 10)
     (tmp_path / "trials.jsonl").write_text("\n")
-    third = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True, n_best=4)
+    third = write_reports(
+        tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True, n_best=4
+    )
     assert all(third[k].stat().st_mtime_ns > before[k] - 10 * 10**9 for k in third)
-    assert all(third[k].stat().st_mtime_ns > (tmp_path / "trials.jsonl").stat().st_mtime_ns - 1 for k in third)
+    assert all(
+        third[k].stat().st_mtime_ns > (tmp_path / "trials.jsonl").stat().st_mtime_ns - 1
+        for k in third
+    )
     # A missing report is written whatever the logs' age.
     third["history"].unlink()
-    assert write_reports(tmp_path, trials, default_space(), only_stale=True, n_best=4)["history"].exists()
+    assert write_reports(tmp_path, trials, default_space(), only_stale=True, n_best=4)[
+        "history"
+    ].exists()
 
 
-def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, trials, monkeypatch):
+def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(
+    tmp_path, trials, monkeypatch
+):
     paths = write_reports(tmp_path, trials, default_space(), n_best=4)
     old = paths["history"].read_bytes()
 
@@ -138,8 +186,10 @@ def test_write_comparison_writes_the_table_and_the_curves(tmp_path):
     params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
     runs = make_repeats({0: [0.95, 0.96], 1: [0.985, 0.99]}, params)
     paths = write_comparison(tmp_path, runs, "optimizer", thresholds=(0.9,))
-    assert paths == {"comparison": tmp_path / "compare_optimizer.csv",
-                     "comparison_curves": tmp_path / "compare_optimizer.png"}
+    assert paths == {
+        "comparison": tmp_path / "compare_optimizer.csv",
+        "comparison_curves": tmp_path / "compare_optimizer.png",
+    }
     table = pd.read_csv(paths["comparison"])
     assert table["optimizer"].tolist() == ["adam", "sgd"] and "epochs_to_0.9" in table.columns
     assert _png_size(paths["comparison_curves"])[0] >= 800
@@ -173,15 +223,27 @@ def test_study_on_digits_end_to_end(tmp_path):
     from hpsearch import Study
 
     study = Study(
-        "digits", strategy="random", n_trials=4, n_jobs=1, seed=0, directory=tmp_path,
+        "digits",
+        strategy="random",
+        n_trials=4,
+        n_jobs=1,
+        seed=0,
+        directory=tmp_path,
         space=SearchSpace({"lr": LogUniform(0.05, 0.5), "weight_decay": LogUniform(1e-8, 1e-4)}),
         config=TrainConfig(dataset="digits", samples=600, epochs=2, hidden=(20,), batch_size=16),
         progress=False,
     )
     df = study.optimize()
     assert len(df) == 4 and (df.state == "COMPLETE").all() and df.val_acc.max() > 0.5
-    for name in ("ranking.csv", "curves.csv", "best_curves.png", "history.png", "map_lr_weight_decay.png",
-                 "param_scores.png", "index.html"):
+    for name in (
+        "ranking.csv",
+        "curves.csv",
+        "best_curves.png",
+        "history.png",
+        "map_lr_weight_decay.png",
+        "param_scores.png",
+        "index.html",
+    ):
         assert (study.path / name).is_file(), name
     page = (study.path / "index.html").read_text()
     assert "digits" in page and "120 validation images" in page

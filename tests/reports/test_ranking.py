@@ -73,7 +73,9 @@ def test_format_top_escapes_markdown_and_refuses_bad_arguments():
     space = SearchSpace({"activation": Categorical(["a|b", "c"])})
     df = ranking(make_trials(6, space=space, score=lambda p: 0.5), space.names)
     assert "a\\|b" in format_top(df, 6, "markdown")
-    with pytest.raises(ValueError, match=r"unknown report format 'html'; expected one of \['table'"):
+    with pytest.raises(
+        ValueError, match=r"unknown report format 'html'; expected one of \['table'"
+    ):
         format_top(df, 5, "html")
     with pytest.raises(ValueError, match=r"--top must be a positive integer, but got 0"):
         format_top(df, 0, "table")
@@ -108,19 +110,25 @@ def test_edge_note_at_the_lower_bound_and_on_linear_ranges():
     assert len(notes) == 1 and "lower bound 1e-06" in notes[0]
     assert notes[0].endswith("--param lr=log:1e-07:0.001")
 
-    space = SearchSpace({
-        "weight_decay": Uniform(0.0, 1e-3),
-        "batch_size": IntUniform(16, 256),
-        "activation": Categorical(["relu", "sigmoid"]),
-    })
+    space = SearchSpace(
+        {
+            "weight_decay": Uniform(0.0, 1e-3),
+            "batch_size": IntUniform(16, 256),
+            "activation": Categorical(["relu", "sigmoid"]),
+        }
+    )
     # Best with no weight decay; batch size does not matter; a categorical is never an edge.
-    notes = edge_notes(make_trials(60, space=space, score=lambda p: 0.9 - 500 * p["weight_decay"]), space)
+    notes = edge_notes(
+        make_trials(60, space=space, score=lambda p: 0.9 - 500 * p["weight_decay"]), space
+    )
     assert len(notes) == 1 and notes[0].startswith("weight_decay: ")
     assert "lower bound 0" in notes[0] and "cannot extend below 0" in notes[0]
     # Best at the largest batch: the range grows by half its width.
     notes = edge_notes(make_trials(60, space=space, score=lambda p: p["batch_size"] / 300), space)
     assert len(notes) == 1 and notes[0].endswith("--param batch_size=int:16:376")
-    notes = edge_notes(make_trials(60, space=space, score=lambda p: 1 - p["batch_size"] / 300), space)
+    notes = edge_notes(
+        make_trials(60, space=space, score=lambda p: 1 - p["batch_size"] / 300), space
+    )
     assert len(notes) == 1 and notes[0].endswith("--param batch_size=int:1:256")
 
 
@@ -133,7 +141,10 @@ def test_ranking_gives_each_trial_its_wilson_interval_right_after_val_acc():
     trials = make_trials(12, failed=(3,), n_val=100)
     df = ranking(trials, ("lr", "weight_decay"))
     columns = list(df.columns)
-    assert columns[columns.index("val_acc") + 1: columns.index("val_acc") + 3] == ["val_acc_low", "val_acc_high"]
+    assert columns[columns.index("val_acc") + 1 : columns.index("val_acc") + 3] == [
+        "val_acc_low",
+        "val_acc_high",
+    ]
     assert columns[-1] == "n_val" and (df["n_val"] == 100).all()
     for row in df[df.state == "COMPLETE"].itertuples():
         low, high = wilson(row.val_acc, 100)
@@ -176,16 +187,32 @@ def test_ranking_csv_keeps_the_bytes_of_its_existing_columns():
 def test_wilson_interval_and_the_decimals_a_set_size_carries():
     low, high = wilson(0.8, 100)
     assert (low, high) == (pytest.approx(0.7112, abs=1e-4), pytest.approx(0.8666, abs=1e-4))
-    assert wilson(0.0, 50)[0] == pytest.approx(0.0, abs=1e-12) and wilson(0.0, 50)[1] > 0.05  # not empty at 0
+    assert (
+        wilson(0.0, 50)[0] == pytest.approx(0.0, abs=1e-12) and wilson(0.0, 50)[1] > 0.05
+    )  # not empty at 0
     assert wilson(1.0, 50)[1] == pytest.approx(1.0, abs=1e-12) and wilson(1.0, 50)[0] < 0.95
     assert decimals_for(100) == 2 and decimals_for(10_000) == 3 and decimals_for(2_000) == 2
     assert decimals_for(120) == 2 and decimals_for(12_000) == 3 and decimals_for(1) == 1
-    assert decimals_for(None) == 4 and decimals_for(float("nan")) == 4 and decimals_for(None, 3) == 3
+    assert (
+        decimals_for(None) == 4 and decimals_for(float("nan")) == 4 and decimals_for(None, 3) == 3
+    )
 
 
 def _scored(scores, n_val=100):
-    return [TrialResult(i, {"lr": 10.0 ** -(i + 1)}, TrialState.COMPLETE, val_acc=v, best_val_acc=v, train_acc=v,
-                        epochs=1, seconds=1.0, n_val=n_val) for i, v in enumerate(scores)]
+    return [
+        TrialResult(
+            i,
+            {"lr": 10.0 ** -(i + 1)},
+            TrialState.COMPLETE,
+            val_acc=v,
+            best_val_acc=v,
+            train_acc=v,
+            epochs=1,
+            seconds=1.0,
+            n_val=n_val,
+        )
+        for i, v in enumerate(scores)
+    ]
 
 
 def test_tied_with_best_counts_the_trials_within_noise_of_the_best():
@@ -193,10 +220,14 @@ def test_tied_with_best_counts_the_trials_within_noise_of_the_best():
     df = ranking(_scored([0.85, 0.80, 0.78, 0.60]), ["lr"])
     assert tied_with_best(df) == 2
     note = tie_note(df)
-    assert note.startswith("The best validation accuracy, 0.85 (trial 0), is measured on 100 images")
+    assert note.startswith(
+        "The best validation accuracy, 0.85 (trial 0), is measured on 100 images"
+    )
     assert "2 other trials' intervals overlap it" in note and "top 3 cannot be told apart" in note
     # On 10,000 images the same scores are far apart.
-    assert "1 other trial's interval overlaps it, so the top 2" in tie_note(ranking(_scored([0.85, 0.80, 0.6]), ["lr"]))
+    assert "1 other trial's interval overlaps it, so the top 2" in tie_note(
+        ranking(_scored([0.85, 0.80, 0.6]), ["lr"])
+    )
     far = ranking(_scored([0.85, 0.80, 0.78, 0.60], n_val=10_000), ["lr"])
     assert tied_with_best(far) == 0 and tie_note(far) is None
     # Without a recorded size nothing is claimed.
@@ -210,7 +241,10 @@ def test_top_table_precision_follows_the_validation_size():
     header = table[0].split()
     assert header[:6] == ["rank", "trial", "lr", "weight_decay", "val_acc", "95%"]
     first = table[1].split()
-    assert first[4] == f"{df.val_acc[0]:.2f}" and first[5] == f"{df.val_acc_low[0]:.2f}-{df.val_acc_high[0]:.2f}"
+    assert (
+        first[4] == f"{df.val_acc[0]:.2f}"
+        and first[5] == f"{df.val_acc_low[0]:.2f}-{df.val_acc_high[0]:.2f}"
+    )
     assert "n_val" not in table[0]
     md = format_top(df, 3, "markdown").splitlines()
     assert "| val_acc | 95% CI |" in md[0] and f"| {df.val_acc[0]:.2f} |" in md[2]
@@ -222,7 +256,9 @@ def test_top_table_precision_follows_the_validation_size():
     # 10,000 images carry 3 decimals; an unknown size keeps the 4 of old.
     big, old = ranking(make_trials(3, n_val=10_000), ("lr",)), ranking(make_trials(3), ("lr",))
     assert display_frame(big).val_acc[0] == f"{big.val_acc[0]:.3f}"
-    assert display_frame(old).val_acc[0] == f"{old.val_acc[0]:.4f}" and "95% CI" not in display_frame(old)
+    assert display_frame(old).val_acc[
+        0
+    ] == f"{old.val_acc[0]:.4f}" and "95% CI" not in display_frame(old)
 
 
 def test_format_top_marks_a_tie_cut_at_rank_k():
@@ -236,13 +272,17 @@ def test_format_top_marks_a_tie_cut_at_rank_k():
     assert md.endswith("\n\nrank 3 is shared by 1 more trial not shown")
     assert sum(line.startswith("|") for line in md.splitlines()) == 2 + 4
     assert "shared" not in format_top(df, 5, "table") and "shared" not in format_top(df, 2, "table")
-    assert "shared" not in format_top(df, 3, "csv") and len(json.loads(format_top(df, 3, "json"))) == 3
+    assert (
+        "shared" not in format_top(df, 3, "csv") and len(json.loads(format_top(df, 3, "json"))) == 3
+    )
 
 
 def test_edge_notes_speak_only_of_ranges_that_were_varied():
     """A grid that cut weight decay to one point (here its old lower bound) must not advise widening it."""
-    trials = [dataclasses.replace(t, params={**t.params, "weight_decay": 1e-8})
-              for t in make_trials(60, score=score_at_edge)]
+    trials = [
+        dataclasses.replace(t, params={**t.params, "weight_decay": 1e-8})
+        for t in make_trials(60, score=score_at_edge)
+    ]
     assert varied(trials, default_space()) == ["lr"]
     notes = edge_notes(trials, default_space())
     assert len(notes) == 1 and notes[0].startswith("lr: ")

@@ -105,8 +105,12 @@ def test_a_grid_of_one_point_takes_the_centre_of_the_range(dim, centre):
 
 # ----------------------------------------------------------------------------- behaviour
 def test_each_kind_tells_its_scale_and_whether_it_is_numeric():
-    kinds = {LogUniform(1e-3, 1e-1): "log", Uniform(0.0, 1.0): "linear", IntUniform(1, 9): "linear",
-             Categorical(["a", "b"]): "categorical"}
+    kinds = {
+        LogUniform(1e-3, 1e-1): "log",
+        Uniform(0.0, 1.0): "linear",
+        IntUniform(1, 9): "linear",
+        Categorical(["a", "b"]): "categorical",
+    }
     for dim, scale in kinds.items():
         assert dim.scale == scale
         assert dim.numeric is (scale != "categorical")
@@ -213,7 +217,18 @@ def test_parse_dimension_reads_numeric_choices_as_numbers():
 
 @pytest.mark.parametrize(
     "spec",
-    ["log:0:1", "choice:", "int:5:2", "foo:1:2", "log:1", "log", "", "log:a:b", "int:1.5:3", "log:1:2:3"],
+    [
+        "log:0:1",
+        "choice:",
+        "int:5:2",
+        "foo:1:2",
+        "log:1",
+        "log",
+        "",
+        "log:a:b",
+        "int:1.5:3",
+        "log:1:2:3",
+    ],
 )
 def test_parse_dimension_refuses_bad_specs(spec):
     with pytest.raises(ValueError) as info:
@@ -276,7 +291,13 @@ def test_from_list_turns_numpy_scalars_into_python_values():
     params = space.from_list(
         [np.str_("relu"), np.int64(64), np.float64(1e-3), np.float64(0.2), np.float64(1e-6)]
     )
-    assert params == {"activation": "relu", "batch_size": 64, "lr": 1e-3, "val_ratio": 0.2, "weight_decay": 1e-6}
+    assert params == {
+        "activation": "relu",
+        "batch_size": 64,
+        "lr": 1e-3,
+        "val_ratio": 0.2,
+        "weight_decay": 1e-6,
+    }
     assert type(params["batch_size"]) is int
     assert type(params["lr"]) is float
     json.dumps(params)

@@ -93,7 +93,9 @@ def unwritable(path: Path) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------- a damaged study
-def test_logs_without_their_definition_are_refused_not_mixed_with_a_new_study(studies, snapshot, capsys):
+def test_logs_without_their_definition_are_refused_not_mixed_with_a_new_study(
+    studies, snapshot, capsys
+):
     folder = studies / NAME
     (folder / "study.json").unlink()
     before = snapshot(studies)
@@ -103,7 +105,9 @@ def test_logs_without_their_definition_are_refused_not_mixed_with_a_new_study(st
         one_line(capsys.readouterr().err, str(folder), "damaged", "study.json", "trials.jsonl")
     assert snapshot(studies) == before  # nothing appended to the old logs, no new definition
     assert run_main(["list"], studies) == 0  # and the list shows it, as damaged
-    assert capsys.readouterr().out.startswith(f"{NAME}  (unreadable: study folder {folder} is damaged")
+    assert capsys.readouterr().out.startswith(
+        f"{NAME}  (unreadable: study folder {folder} is damaged"
+    )
 
 
 def test_a_lost_proposal_log_is_rebuilt_and_a_bayesian_resume_says_it_may_differ(tmp_path, capsys):
@@ -131,36 +135,53 @@ def test_a_lost_proposal_log_of_a_random_study_is_rebuilt_without_a_false_alarm(
     folder = studies / NAME
     (folder / "asked.jsonl").unlink()
     capsys.readouterr()
-    assert run_main(["random", "--trials", "5", "--confirm", "1", "--repeats", "1", "--name", NAME, *TINY],
-                    studies) == 0
+    assert (
+        run_main(
+            ["random", "--trials", "5", "--confirm", "1", "--repeats", "1", "--name", NAME, *TINY],
+            studies,
+        )
+        == 0
+    )
     err = capsys.readouterr().err
-    assert "rebuilt" in err and "may differ" not in err  # random proposals depend on the trial number alone
+    assert (
+        "rebuilt" in err and "may differ" not in err
+    )  # random proposals depend on the trial number alone
     assert sorted(r["number"] for r in whole_lines(folder / "asked.jsonl")) == list(range(5))
 
 
 # ----------------------------------------------------------------------------- unwritable files
 @pytest.mark.parametrize("target", ["folder", "trials.jsonl", "ranking.csv"])
-def test_an_unwritable_folder_log_or_report_is_one_line_exit_2_and_the_log_intact(studies, target, capsys):
+def test_an_unwritable_folder_log_or_report_is_one_line_exit_2_and_the_log_intact(
+    studies, target, capsys
+):
     folder = studies / NAME
     path = folder if target == "folder" else folder / target
     if target == "ranking.csv" and os.geteuid() != 0:
-        pytest.skip("replacing a read-only file needs only its folder writable; only root can make it immutable")
+        pytest.skip(
+            "replacing a read-only file needs only its folder writable; only root can make it immutable"
+        )
     before = logs(folder)
     capsys.readouterr()
     with unwritable(path):
-        code = run_main(["random", "--trials", "5", "--confirm", "1", "--repeats", "1", "--name", NAME, *TINY],
-                        studies)
+        code = run_main(
+            ["random", "--trials", "5", "--confirm", "1", "--repeats", "1", "--name", NAME, *TINY],
+            studies,
+        )
     assert code == 2
     line = one_line(capsys.readouterr().err)
     if target != "folder":
         assert f"{folder / target}:" in line  # the file meant, never its temporary twin
-    assert str(folder) in line and any(w in line for w in ("not permitted", "permission denied")), line
+    assert str(folder) in line and any(w in line for w in ("not permitted", "permission denied")), (
+        line
+    )
     assert temporary_files(studies) == []
     after = logs(folder)
     for name, data in before.items():  # whole records, and the old ones untouched
         assert after[name].startswith(data) and after[name].endswith(b"\n")
     if target == "ranking.csv":
-        assert len(whole_lines(folder / "trials.jsonl")) == 5  # the new trial is kept: only a report failed
+        assert (
+            len(whole_lines(folder / "trials.jsonl")) == 5
+        )  # the new trial is kept: only a report failed
 
 
 def _limited(bytes_: int) -> None:
@@ -172,11 +193,19 @@ def test_a_full_disk_is_one_line_exit_2_no_temporary_file_and_a_whole_log(tmp_pa
     # The limit: room for the definition and the proposals, not for the whole trial log; or room
     # for every log, not for the figures.
     sizes = {p.name: p.stat().st_size for p in (finished / NAME).iterdir() if p.is_file()}
-    limit = max(sizes["study.json"], sizes["asked.jsonl"]) + 64 if file else 2 * sizes["trials.jsonl"]
+    limit = (
+        max(sizes["study.json"], sizes["asked.jsonl"]) + 64 if file else 2 * sizes["trials.jsonl"]
+    )
     assert limit < sizes["trials.jsonl"] if file else limit < sizes["best_curves.png"], sizes
     argv = [sys.executable, "-m", "hpsearch", *RUN]
-    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          preexec_fn=lambda: _limited(limit))
+    proc = subprocess.run(
+        argv,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited(limit),
+    )
     assert proc.returncode == 2, proc.stderr
     line = one_line(proc.stderr, "file too large")
     folder = tmp_path / "studies" / NAME
@@ -213,8 +242,13 @@ def test_a_trial_written_twice_is_kept_once_with_a_warning(studies, capsys):
 
 def test_trials_beyond_the_plan_are_said_not_hidden(studies, capsys):
     capsys.readouterr()
-    assert run_main(["random", "--trials", "3", "--confirm", "1", "--repeats", "1", "--name", NAME, *TINY],
-                    studies) == 0
+    assert (
+        run_main(
+            ["random", "--trials", "3", "--confirm", "1", "--repeats", "1", "--name", NAME, *TINY],
+            studies,
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "4 of 3 trials already done" in captured.out
     warned = [line for line in captured.err.splitlines() if line.startswith("hpsearch: warning:")]

@@ -18,12 +18,27 @@ from hpsearch.trial import TrialResult, TrialState
 def _trial(number: int, state: TrialState = TrialState.COMPLETE) -> TrialResult:
     if state is TrialState.COMPLETE:
         acc = 0.1 + number / 100
-        return TrialResult(number, {"lr": 10.0 ** -(number % 5 + 1), "weight_decay": 1e-6}, state,
-                           val_acc=acc, best_val_acc=acc + 0.01, train_acc=acc + 0.02, epochs=2,
-                           train_curve=(0.1, acc + 0.02), val_curve=(acc + 0.01, acc),
-                           loss_curve=(2.3, 1.9), seconds=0.5 + number)
-    return TrialResult(number, {"lr": 3.0, "weight_decay": 1e-6}, state, epochs=0, seconds=0.1,
-                       error="loss became nan at epoch 1")
+        return TrialResult(
+            number,
+            {"lr": 10.0 ** -(number % 5 + 1), "weight_decay": 1e-6},
+            state,
+            val_acc=acc,
+            best_val_acc=acc + 0.01,
+            train_acc=acc + 0.02,
+            epochs=2,
+            train_curve=(0.1, acc + 0.02),
+            val_curve=(acc + 0.01, acc),
+            loss_curve=(2.3, 1.9),
+            seconds=0.5 + number,
+        )
+    return TrialResult(
+        number,
+        {"lr": 3.0, "weight_decay": 1e-6},
+        state,
+        epochs=0,
+        seconds=0.1,
+        error="loss became nan at epoch 1",
+    )
 
 
 @pytest.fixture
@@ -40,7 +55,11 @@ def _no_warnings(fn, *args, **kwargs):
 
 
 def test_definition_round_trip_and_is_plain_json(storage):
-    definition = {"name": "demo", "seed": 3, "space": {"lr": {"kind": "log", "low": 1e-6, "high": 1e-2}}}
+    definition = {
+        "name": "demo",
+        "seed": 3,
+        "space": {"lr": {"kind": "log", "low": 1e-6, "high": 1e-2}},
+    }
     storage.write_definition(definition)
     assert storage.exists()
     assert storage.read_definition() == definition
@@ -149,7 +168,9 @@ def test_a_lock_held_by_another_process_is_refused(tmp_path):
             sys.stdin.readline()
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         with pytest.raises(StudyError, match="another process"):
@@ -182,7 +203,11 @@ def test_plain_names_are_accepted(tmp_path, name):
 def test_logs_without_a_definition_are_a_damaged_study_never_a_new_one(storage):
     storage.append(_trial(0))
     storage.definition_path.unlink()
-    for call in (storage.exists, storage.read_definition, lambda: storage.write_definition({"name": "demo"})):
+    for call in (
+        storage.exists,
+        storage.read_definition,
+        lambda: storage.write_definition({"name": "demo"}),
+    ):
         with pytest.raises(StudyError, match=r"damaged.*trials\.jsonl.*study\.json"):
             call()
     assert not storage.definition_path.exists()

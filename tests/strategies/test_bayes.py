@@ -16,13 +16,15 @@ from hpsearch.strategies import bayes
 from hpsearch.strategies.bayes import BayesStrategy, fit_sizes, model_subset
 from hpsearch.trial import TrialResult, TrialState
 
-MIXED = SearchSpace({
-    "lr": LogUniform(1e-6, 1e-2),
-    "weight_decay": Uniform(0.0, 0.5),
-    "batch_size": IntUniform(16, 128),
-    "optimizer": Categorical(["sgd", "adam"]),
-    "activation": Categorical(["relu", "sigmoid", "tanh"]),
-})
+MIXED = SearchSpace(
+    {
+        "lr": LogUniform(1e-6, 1e-2),
+        "weight_decay": Uniform(0.0, 0.5),
+        "batch_size": IntUniform(16, 128),
+        "optimizer": Categorical(["sgd", "adam"]),
+        "activation": Categorical(["relu", "sigmoid", "tanh"]),
+    }
+)
 
 # Small settings keep the tests fast; the algorithm is the same.
 FAST = {"n_candidates": 300, "refit_growth": 2.0}
@@ -40,7 +42,9 @@ def mixed_objective(params: dict) -> float:
     return score * (1 - abs(params["batch_size"] - 64) / 200)
 
 
-def result(number: int, params: dict, score: float | None, state=TrialState.COMPLETE) -> TrialResult:
+def result(
+    number: int, params: dict, score: float | None, state=TrialState.COMPLETE
+) -> TrialResult:
     return TrialResult(number, params, state, val_acc=score)
 
 
@@ -115,10 +119,15 @@ def test_the_model_takes_over_by_trial_number_when_asks_run_ahead_of_results():
     assert all(p != d for p, d in zip(ahead, draws[8:12]))
 
 
-@pytest.mark.parametrize("space", [default_space(), MIXED,
-                                   SearchSpace({"optimizer": Categorical(["sgd", "adam"]),
-                                                "hidden_units": IntUniform(1, 3)})],
-                         ids=["log", "mixed", "discrete"])
+@pytest.mark.parametrize(
+    "space",
+    [
+        default_space(),
+        MIXED,
+        SearchSpace({"optimizer": Categorical(["sgd", "adam"]), "hidden_units": IntUniform(1, 3)}),
+    ],
+    ids=["log", "mixed", "discrete"],
+)
 def test_values_in_bounds_and_plain_python_types(space):
     strategy = BayesStrategy(space, seed=0, n_trials=24, n_initial_points=4, **FAST)
     fn = mixed_objective if space is MIXED else (lambda p: 0.5 + 0.01 * len(json.dumps(p)))
@@ -130,12 +139,14 @@ def test_values_in_bounds_and_plain_python_types(space):
 def test_failed_trials_are_told_as_finite_penalty():
     strategy = BayesStrategy(default_space(), seed=0, n_trials=20, n_initial_points=4, **FAST)
     params = strategy.ask([0, 1, 2, 3])
-    strategy.tell([
-        result(0, params[0], None, TrialState.FAILED),
-        result(1, params[1], None, TrialState.DIVERGED),
-        result(2, params[2], float("nan"), TrialState.DIVERGED),
-        result(3, params[3], 0.5),
-    ])
+    strategy.tell(
+        [
+            result(0, params[0], None, TrialState.FAILED),
+            result(1, params[1], None, TrialState.DIVERGED),
+            result(2, params[2], float("nan"), TrialState.DIVERGED),
+            result(3, params[3], 0.5),
+        ]
+    )
     assert np.all(np.isfinite(strategy._y))
     assert sorted(-strategy._y) == [FAILURE_SCORE] * 3 + [0.5]
     for p in strategy.ask([4, 5, 6, 7]):
@@ -159,7 +170,9 @@ def test_batch_points_are_distinct(liar):
 
 
 def test_small_discrete_space_batches_stay_distinct_while_possible():
-    space = SearchSpace({"optimizer": Categorical(["sgd", "adam"]), "hidden_units": IntUniform(1, 3)})
+    space = SearchSpace(
+        {"optimizer": Categorical(["sgd", "adam"]), "hidden_units": IntUniform(1, 3)}
+    )
     strategy = BayesStrategy(space, seed=0, n_trials=12, n_initial_points=2, batch_size=4, **FAST)
     run(strategy, lambda p: 0.5 + 0.1 * p["hidden_units"], 4)
     batch = strategy.ask([4, 5, 6, 7])
@@ -173,8 +186,11 @@ def test_beats_random_search_on_a_smooth_objective():
 
     bayes_best, random_best = [], []
     for seed in range(4):
-        b = run(BayesStrategy(default_space(), seed=seed, n_trials=24, n_initial_points=8, **FAST),
-                objective, 24)
+        b = run(
+            BayesStrategy(default_space(), seed=seed, n_trials=24, n_initial_points=8, **FAST),
+            objective,
+            24,
+        )
         r = run(RandomStrategy(default_space(), seed, 24), objective, 24)
         bayes_best.append(max(t.val_acc for t in b))
         random_best.append(max(t.val_acc for t in r))
@@ -184,8 +200,17 @@ def test_beats_random_search_on_a_smooth_objective():
 
 
 def test_settings_json_round_trip():
-    strategy = BayesStrategy(default_space(), seed=0, n_trials=10, batch_size=3, acq_func="LCB",
-                             kappa=2.5, liar="believer", n_candidates=500, refit_growth=1.5)
+    strategy = BayesStrategy(
+        default_space(),
+        seed=0,
+        n_trials=10,
+        batch_size=3,
+        acq_func="LCB",
+        kappa=2.5,
+        liar="believer",
+        n_candidates=500,
+        refit_growth=1.5,
+    )
     settings = json.loads(json.dumps(strategy.settings()))
     assert settings == strategy.settings()
     assert settings["name"] == "bayes"
@@ -270,7 +295,9 @@ def test_subset_covers_the_space_better_than_random_subsets():
 
 
 def test_subset_takes_distinct_points_before_duplicates():
-    X = np.repeat(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]]), 10, axis=0)
+    X = np.repeat(
+        np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]]), 10, axis=0
+    )
     y = np.arange(50, dtype=float)
     rows = model_subset(X, y, 8)
     assert len(rows) == 8
@@ -294,7 +321,9 @@ def test_posterior_with_lies_matches_scikit_learn_gp():
         post.add(x, value, kept=[pool])
     X_all = np.vstack([X] + [x[None, :] for x, _ in lies])
     y_all = np.concatenate([y, [v for _, v in lies]])
-    gp = GaussianProcessRegressor(signal, alpha=noise + 1e-10, optimizer=None, normalize_y=True).fit(X_all, y_all)
+    gp = GaussianProcessRegressor(
+        signal, alpha=noise + 1e-10, optimizer=None, normalize_y=True
+    ).fit(X_all, y_all)
     want_mean, want_std = gp.predict(Z, return_std=True)
     for c in (pool, post.project(Z)):  # updated pool, and projected afresh
         mean, std = post.predictor(c).predict(Z, return_std=True)
@@ -324,7 +353,9 @@ def watch_model(monkeypatch) -> dict[str, list[int]]:
 
 def test_the_model_never_sees_more_than_the_cap(monkeypatch):
     seen = watch_model(monkeypatch)
-    strategy = BayesStrategy(default_space(), seed=0, n_trials=80, batch_size=8, max_model_points=16, **FAST)
+    strategy = BayesStrategy(
+        default_space(), seed=0, n_trials=80, batch_size=8, max_model_points=16, **FAST
+    )
     run(strategy, objective, 80)
     assert len(strategy._y) == 80
     assert seen["posterior"] and max(seen["posterior"]) == 16
@@ -334,7 +365,9 @@ def test_the_model_never_sees_more_than_the_cap(monkeypatch):
 def test_the_subset_the_model_sees_holds_the_best_trial(monkeypatch):
     kept = []
     real = bayes.model_subset
-    monkeypatch.setattr(bayes, "model_subset", lambda X, y, cap: kept.append((y, real(X, y, cap))) or kept[-1][1])
+    monkeypatch.setattr(
+        bayes, "model_subset", lambda X, y, cap: kept.append((y, real(X, y, cap))) or kept[-1][1]
+    )
     strategy = BayesStrategy(default_space(), seed=4, n_trials=60, max_model_points=12, **FAST)
     run(strategy, objective, 60)
     capped = [(y, rows) for y, rows in kept if len(y) > 12]
@@ -363,7 +396,9 @@ def test_beyond_the_cap_proposals_are_deterministic_and_resume_to_the_unbroken_r
 
 
 def test_beyond_the_cap_failed_trials_stay_finite_and_proposals_valid():
-    strategy = BayesStrategy(MIXED, seed=1, n_trials=40, n_initial_points=4, max_model_points=10, **FAST)
+    strategy = BayesStrategy(
+        MIXED, seed=1, n_trials=40, n_initial_points=4, max_model_points=10, **FAST
+    )
     fn = lambda p: None if p["optimizer"] == "sgd" else mixed_objective(p)  # noqa: E731
     for trial in run(strategy, fn, 40):
         check_valid(MIXED, trial.params)

@@ -47,14 +47,36 @@ def _result(number: int, params: dict, kind: int) -> TrialResult:
     """A COMPLETE, FAILED or DIVERGED record, in turn."""
     if kind == 0:
         acc = 0.1 + 0.05 * (number % 7)
-        return TrialResult(number, params, TrialState.COMPLETE, val_acc=acc, best_val_acc=acc,
-                           train_acc=acc, epochs=3, train_curve=(acc,) * 3, val_curve=(acc,) * 3,
-                           loss_curve=(2.0,) * 3, seconds=0.01)
+        return TrialResult(
+            number,
+            params,
+            TrialState.COMPLETE,
+            val_acc=acc,
+            best_val_acc=acc,
+            train_acc=acc,
+            epochs=3,
+            train_curve=(acc,) * 3,
+            val_curve=(acc,) * 3,
+            loss_curve=(2.0,) * 3,
+            seconds=0.01,
+        )
     if kind == 1:
-        return TrialResult(number, params, TrialState.FAILED, seconds=0.01, error="ValueError: boom")
-    return TrialResult(number, params, TrialState.DIVERGED, best_val_acc=0.1, train_acc=0.1, epochs=1,
-                       train_curve=(0.1,), val_curve=(0.1,), loss_curve=(5.0,), seconds=0.01,
-                       error="loss became nan at epoch 2")
+        return TrialResult(
+            number, params, TrialState.FAILED, seconds=0.01, error="ValueError: boom"
+        )
+    return TrialResult(
+        number,
+        params,
+        TrialState.DIVERGED,
+        best_val_acc=0.1,
+        train_acc=0.1,
+        epochs=1,
+        train_curve=(0.1,),
+        val_curve=(0.1,),
+        loss_curve=(5.0,),
+        seconds=0.01,
+        error="loss became nan at epoch 2",
+    )
 
 
 def _drive(strategy: Strategy, rounds: int = 3, per_round: int = 4) -> list[dict]:

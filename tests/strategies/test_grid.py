@@ -21,8 +21,8 @@ def test_default_space_16_trials_is_4_by_4_log_spaced_points():
     lrs = sorted({p["lr"] for p in points})
     wds = sorted({p["weight_decay"] for p in points})
     # 4 log-spaced points of each default range: 10**-6 .. 10**-2 and 10**-8 .. 10**-4.
-    expected_lr = [10.0 ** e for e in np.linspace(-6, -2, 4)]
-    expected_wd = [10.0 ** e for e in np.linspace(-8, -4, 4)]
+    expected_lr = [10.0**e for e in np.linspace(-6, -2, 4)]
+    expected_wd = [10.0**e for e in np.linspace(-8, -4, 4)]
     assert lrs == pytest.approx(expected_lr, rel=1e-9)
     assert wds == pytest.approx(expected_wd, rel=1e-9)
     # Every combination exactly once.
@@ -61,7 +61,9 @@ def test_grid_fits_the_trial_budget(n_trials):
 
 
 def test_grid_over_a_categorical_and_a_log_dimension_is_their_product():
-    space = SearchSpace({"lr": LogUniform(1e-4, 1e-1), "activation": Categorical(["relu", "sigmoid"])})
+    space = SearchSpace(
+        {"lr": LogUniform(1e-4, 1e-1), "activation": Categorical(["relu", "sigmoid"])}
+    )
     g = make_strategy("grid", space, 0, 8)
     assert g.capacity == 8
     points = g.ask(list(range(8)))
@@ -90,7 +92,9 @@ def test_grid_settings_record_its_shape_so_a_resume_can_check_it():
 def test_a_grid_over_one_categorical_pins_the_other_ranges_at_their_centres():
     """`grid --trials 5 --param activation=choice:...` leaves lr and weight decay one point each:
     the geometric centre of each log range, not its lower bound, and the grid says so."""
-    space = default_space().with_dimensions({"activation": Categorical(["relu", "sigmoid", "tanh"])})
+    space = default_space().with_dimensions(
+        {"activation": Categorical(["relu", "sigmoid", "tanh"])}
+    )
     g = GridStrategy(space, 0, 5)
     assert g.capacity == 3
     points = g.ask(list(range(3)))
@@ -104,4 +108,4 @@ def test_a_grid_that_varies_every_range_pins_nothing():
     space = SearchSpace({"lr": LogUniform(1e-4, 1e-1), "activation": Categorical(["relu"])})
     g = GridStrategy(space, 0, 4)
     assert g.pinned == {}  # a single choice is a fixed setting, not a range cut to one point
-    assert GridStrategy(space, 0, 1).pinned == {"lr": pytest.approx(10 ** -2.5)}
+    assert GridStrategy(space, 0, 1).pinned == {"lr": pytest.approx(10**-2.5)}

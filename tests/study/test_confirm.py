@@ -26,8 +26,12 @@ def _trial(number: int, val: float | None, **params) -> TrialResult:
     return TrialResult(number, params or {"lr": 0.01 * (number + 1)}, state, val_acc=val)
 
 
-def _run(number: int, repeat: int, val: float, test: float = 0.5, refit: bool = False) -> RepeatResult:
-    return RepeatResult(number, repeat, {"lr": 0.1}, TrialState.COMPLETE, val_acc=val, test_acc=test, refit=refit)
+def _run(
+    number: int, repeat: int, val: float, test: float = 0.5, refit: bool = False
+) -> RepeatResult:
+    return RepeatResult(
+        number, repeat, {"lr": 0.1}, TrialState.COMPLETE, val_acc=val, test_acc=test, refit=refit
+    )
 
 
 def _records(runs) -> list[dict]:
@@ -41,23 +45,44 @@ def _records(runs) -> list[dict]:
 
 # ----------------------------------------------------------------------------- choosing
 def test_candidates_are_the_top_distinct_configurations_best_first():
-    trials = [_trial(0, 0.5), _trial(1, 0.7, lr=0.3), _trial(2, 0.7, lr=0.3), _trial(3, 0.9), _trial(4, None),
-              _trial(5, 0.6)]
-    assert [t.number for t in candidates(trials, 3)] == [3, 1, 5]  # trial 2 repeats trial 1's params
-    assert [t.number for t in candidates(trials, 10)] == [3, 1, 5, 0]  # never a trial without a score
+    trials = [
+        _trial(0, 0.5),
+        _trial(1, 0.7, lr=0.3),
+        _trial(2, 0.7, lr=0.3),
+        _trial(3, 0.9),
+        _trial(4, None),
+        _trial(5, 0.6),
+    ]
+    assert [t.number for t in candidates(trials, 3)] == [
+        3,
+        1,
+        5,
+    ]  # trial 2 repeats trial 1's params
+    assert [t.number for t in candidates(trials, 10)] == [
+        3,
+        1,
+        5,
+        0,
+    ]  # never a trial without a score
     assert candidates(trials, 0) == []
 
 
 def test_the_chosen_configuration_has_the_best_mean_validation_never_the_best_test():
-    runs = [_run(3, 0, 0.80, test=0.99), _run(3, 1, 0.60, test=0.99),  # mean val 0.70, best test
-            _run(1, 0, 0.72, test=0.10), _run(1, 1, 0.70, test=0.10)]  # mean val 0.71
+    runs = [
+        _run(3, 0, 0.80, test=0.99),
+        _run(3, 1, 0.60, test=0.99),  # mean val 0.70, best test
+        _run(1, 0, 0.72, test=0.10),
+        _run(1, 1, 0.70, test=0.10),
+    ]  # mean val 0.71
     assert choose(runs, [3, 1]) == 1
     assert choose(runs + [_run(3, 0, 1.0, refit=True)], [3, 1]) == 1  # a refit run never chooses
     assert choose([_run(3, 0, 0.7), _run(1, 0, 0.7)], [3, 1]) == 3  # a tie: the better ranked
     assert choose([], [3, 1]) is None
 
 
-def test_after_a_compare_every_output_names_the_configuration_the_confirm_stage_chose(tmp_path, capsys):
+def test_after_a_compare_every_output_names_the_configuration_the_confirm_stage_chose(
+    tmp_path, capsys
+):
     """A compare's runs are confirm-stage runs too, but they never choose: the page, the report
     command's headline, model.npz and best_params all name the same configuration."""
     from hpsearch.builtin.model import model_settings
@@ -65,8 +90,18 @@ def test_after_a_compare_every_output_names_the_configuration_the_confirm_stage_
     from hpsearch.space.dimensions import Categorical, LogUniform
 
     space = {"lr": LogUniform(1e-3, 1e-1), "activation": Categorical(["relu", "sigmoid", "tanh"])}
-    study = Study("chosen", strategy="random", space=space, config=CONFIG, n_trials=8, seed=5, directory=tmp_path,
-                  confirm=1, repeats=2, progress=False)
+    study = Study(
+        "chosen",
+        strategy="random",
+        space=space,
+        config=CONFIG,
+        n_trials=8,
+        seed=5,
+        directory=tmp_path,
+        confirm=1,
+        repeats=2,
+        progress=False,
+    )
     study.optimize()
     study.compare("activation")
     chosen = study.chosen_trial
@@ -109,14 +144,19 @@ def test_test_curves_and_refit_on_request():
     curves = train_repeat(CONFIG, params, 3, 7, 0, test_curve=True)[0]
     assert len(curves.test_curve) == 3 and curves.test_acc == curves.test_curve[-1]
     assert curves.best_test_acc == max(curves.test_curve)
-    assert _records([curves])[0]["val_curve"] == _records([train_repeat(CONFIG, params, 3, 7, 0)[0]])[0]["val_curve"]
+    assert (
+        _records([curves])[0]["val_curve"]
+        == _records([train_repeat(CONFIG, params, 3, 7, 0)[0]])[0]["val_curve"]
+    )
     refit = train_repeat(CONFIG, params, 3, 7, 0, refit=True)[0]
     assert refit.refit and refit.val_acc is None and refit.n_val == 0 and refit.epochs == 3
     assert refit.test_acc is not None
 
 
 def test_a_dataset_without_a_test_part_still_confirms():
-    run = train_repeat(TrainConfig(epochs=2, hidden=(20,), samples=300, dataset="digits"), {"lr": 0.05}, 0, 1, 0)[0]
+    run = train_repeat(
+        TrainConfig(epochs=2, hidden=(20,), samples=300, dataset="digits"), {"lr": 0.05}, 0, 1, 0
+    )[0]
     assert run.state is TrialState.COMPLETE and run.test_acc is None and run.n_test is None
     assert run.val_acc is not None
 
@@ -125,7 +165,16 @@ def test_a_dataset_without_a_test_part_still_confirms():
 def _study(tmp_path, name, **kwargs) -> Study:
     kwargs.setdefault("n_jobs", 1)
     kwargs.setdefault("confirm", 3)
-    return Study(name, directory=tmp_path, n_trials=8, seed=3, config=CONFIG, repeats=2, progress=False, **kwargs)
+    return Study(
+        name,
+        directory=tmp_path,
+        n_trials=8,
+        seed=3,
+        config=CONFIG,
+        repeats=2,
+        progress=False,
+        **kwargs,
+    )
 
 
 def test_confirmed_runs_are_the_same_with_one_or_two_workers_and_threads(tmp_path):
@@ -133,7 +182,10 @@ def test_confirmed_runs_are_the_same_with_one_or_two_workers_and_threads(tmp_pat
     one.optimize()
     assert len(one.repeats_done) == 6
     assert {r.number for r in one.repeats_done} == {t.number for t in candidates(one.trials, 3)}
-    for other in (_study(tmp_path, "two", n_jobs=2), _study(tmp_path, "threads", n_jobs=2, backend="threading")):
+    for other in (
+        _study(tmp_path, "two", n_jobs=2),
+        _study(tmp_path, "threads", n_jobs=2, backend="threading"),
+    ):
         other.optimize()
         assert _records(other.repeats_done) == _records(one.repeats_done)
         assert other.best_params == one.best_params
@@ -167,13 +219,38 @@ def test_confirm_refuses_more_configurations_than_the_study_has(tmp_path, snapsh
 
 
 # ----------------------------------------------------------------------------- interrupt and resume
-COMMAND = ["random", "--trials", "6", "--jobs", "2", "--seed", "2", "--epochs", "30", "--samples", "400",
-           "--hidden", "100,100", "--confirm", "3", "--repeats", "3", "--name", "c", "--quiet"]
+COMMAND = [
+    "random",
+    "--trials",
+    "6",
+    "--jobs",
+    "2",
+    "--seed",
+    "2",
+    "--epochs",
+    "30",
+    "--samples",
+    "400",
+    "--hidden",
+    "100,100",
+    "--confirm",
+    "3",
+    "--repeats",
+    "3",
+    "--name",
+    "c",
+    "--quiet",
+]
 
 
 def _cli(cwd: Path, extra: list[str] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hpsearch", *COMMAND, *extra], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch", *COMMAND, *extra],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _repeat_lines(cwd: Path) -> int:
@@ -192,8 +269,13 @@ def unbroken(tmp_path_factory) -> Path:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals: Linux")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_an_interrupted_confirm_stage_resumes_to_the_unbroken_result(tmp_path, unbroken, sig):
-    proc = subprocess.Popen([sys.executable, "-m", "hpsearch", *COMMAND], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", *COMMAND],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while _repeat_lines(tmp_path) < 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -219,5 +301,7 @@ def test_an_interrupted_confirm_stage_resumes_to_the_unbroken_result(tmp_path, u
     # confirmed.csv equals the unbroken one, but for wall times.
     confirmed = pd.read_csv(folder / "confirmed.csv")
     seconds = [c for c in confirmed.columns if "seconds" in c]
-    pd.testing.assert_frame_equal(confirmed.drop(columns=seconds),
-                                  pd.read_csv(expected / "confirmed.csv").drop(columns=seconds))
+    pd.testing.assert_frame_equal(
+        confirmed.drop(columns=seconds),
+        pd.read_csv(expected / "confirmed.csv").drop(columns=seconds),
+    )

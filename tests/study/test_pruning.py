@@ -51,8 +51,14 @@ def _result(number: int, acc: float | None) -> TrialResult:
 
 
 def test_survivors_keep_the_best_third_and_never_a_diverged_trial() -> None:
-    at_rung = [_result(0, 0.5), _result(1, 0.9), _result(2, None), _result(3, 0.9), _result(4, 0.1),
-               _result(5, 0.7)]
+    at_rung = [
+        _result(0, 0.5),
+        _result(1, 0.9),
+        _result(2, None),
+        _result(3, 0.9),
+        _result(4, 0.1),
+        _result(5, 0.7),
+    ]
     assert survivors(at_rung, 6, 3) == [1, 3]  # ties go to the lower number, both kept here
     assert survivors(at_rung, 6, 2) == [1, 3, 5]
     assert survivors([_result(0, None)], 1, 3) == []
@@ -98,7 +104,11 @@ def test_a_checkpoint_with_optimizer_state_per_param_continues_exactly() -> None
     params = {"lr": 0.01, "weight_decay": 1e-4}
     unbroken = train_trial(config, params, 3, 5)
     _, checkpoint = train_rung(config, params, 3, 5, until=2)
-    net = build_net(config.with_params(params), make_split("mnist", 200, 0.2, 3, "float32"), np.random.default_rng())
+    net = build_net(
+        config.with_params(params),
+        make_split("mnist", 200, 0.2, 3, "float32"),
+        np.random.default_rng(),
+    )
     per_param = {k: v for k, v in checkpoint.optimizer.items() if not k.endswith(".all")}
     for slot in ("m", "v"):
         net.param_vector[...] = checkpoint.optimizer[f"{slot}.all"]
@@ -112,9 +122,20 @@ def test_a_checkpoint_with_optimizer_state_per_param_continues_exactly() -> None
 
 
 def _study(tmp_path: Path, name: str, prune: str, n_jobs: int, **kw) -> Study:
-    return Study(name, strategy=kw.pop("strategy", "random"), n_trials=kw.pop("n_trials", 14),
-                 n_jobs=n_jobs, seed=4, config=TINY, directory=tmp_path, progress=False,
-                 prune=prune, min_epochs=1, reduction_factor=3, **kw)
+    return Study(
+        name,
+        strategy=kw.pop("strategy", "random"),
+        n_trials=kw.pop("n_trials", 14),
+        n_jobs=n_jobs,
+        seed=4,
+        config=TINY,
+        directory=tmp_path,
+        progress=False,
+        prune=prune,
+        min_epochs=1,
+        reduction_factor=3,
+        **kw,
+    )
 
 
 def _scores(df: pd.DataFrame) -> pd.DataFrame:
@@ -146,17 +167,48 @@ def test_pruned_study_trains_fewer_epochs_and_curves_match_unpruned(tmp_path: Pa
 
 
 def test_bayes_study_with_pruning_completes(tmp_path: Path) -> None:
-    study = _study(tmp_path, "bayes", "halving", 2, strategy="bayes", n_trials=12,
-                   strategy_options={"batch_size": 4, "n_initial_points": 4})
+    study = _study(
+        tmp_path,
+        "bayes",
+        "halving",
+        2,
+        strategy="bayes",
+        n_trials=12,
+        strategy_options={"batch_size": 4, "n_initial_points": 4},
+    )
     df = study.optimize()
     assert len(df) == 12 and set(df["trial"]) == set(range(12))
     assert set(df["state"]) <= {"COMPLETE", "PRUNED", "DIVERGED"}
 
 
 def _cli(out: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "hpsearch", "random", "--trials", "30", "--epochs", "9",
-            "--samples", "300", "--hidden", "60,60", "--prune", "halving", "--min-epochs", "1",
-            "--jobs", "2", "--seed", "1", "--name", name, "--out", str(out), "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "hpsearch",
+        "random",
+        "--trials",
+        "30",
+        "--epochs",
+        "9",
+        "--samples",
+        "300",
+        "--hidden",
+        "60,60",
+        "--prune",
+        "halving",
+        "--min-epochs",
+        "1",
+        "--jobs",
+        "2",
+        "--seed",
+        "1",
+        "--name",
+        name,
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def test_interrupted_pruned_study_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:

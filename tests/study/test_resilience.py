@@ -21,24 +21,53 @@ import pandas as pd
 import psutil
 import pytest
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and /proc: Linux")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="signals and /proc: Linux"
+)
 
 N_TRIALS = 40
 NAME = "study"
 # Trials of about 0.1 s: long enough to interrupt in the middle, short enough to stay quick.
-COMMAND = ["random", "--trials", str(N_TRIALS), "--jobs", "2", "--seed", "4", "--epochs", "20",
-           "--samples", "500", "--hidden", "100,100", "--name", NAME, "--quiet"]
+COMMAND = [
+    "random",
+    "--trials",
+    str(N_TRIALS),
+    "--jobs",
+    "2",
+    "--seed",
+    "4",
+    "--epochs",
+    "20",
+    "--samples",
+    "500",
+    "--hidden",
+    "100,100",
+    "--name",
+    NAME,
+    "--quiet",
+]
 DEADLINE = 180.0  # seconds: only a guard against a hang, never a performance assertion
 
 
 def start(cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", *COMMAND], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", *COMMAND],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def run(cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hpsearch", *COMMAND], cwd=cwd, capture_output=True, text=True,
-                          timeout=DEADLINE)
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch", *COMMAND],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -67,7 +96,9 @@ def wait_for_trials(cwd: Path, proc: subprocess.Popen, n: int) -> None:
     while finished_lines(cwd) < n:
         if proc.poll() is not None:
             out, err = proc.communicate()
-            pytest.fail(f"the study ended (status {proc.returncode}) before {n} trials finished:\n{err}")
+            pytest.fail(
+                f"the study ended (status {proc.returncode}) before {n} trials finished:\n{err}"
+            )
         assert time.monotonic() < deadline, "the study hangs"
         time.sleep(0.01)
 
@@ -86,7 +117,9 @@ def workers_of(proc: subprocess.Popen) -> list[psutil.Process]:
 
 
 def log_records(cwd: Path) -> list[dict]:
-    return [json.loads(line) for line in folder(cwd).joinpath("trials.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line) for line in folder(cwd).joinpath("trials.jsonl").read_text().splitlines()
+    ]
 
 
 def by_number(records: list[dict]) -> dict[int, dict]:
@@ -108,9 +141,13 @@ def check_complete_and_equal_to(cwd: Path, baseline: Path) -> None:
     records = by_number(log_records(cwd))
     assert sorted(records) == list(range(N_TRIALS))
     expected = by_number(log_records(baseline))
-    assert {n: outcome(r) for n, r in records.items()} == {n: outcome(r) for n, r in expected.items()}
-    pd.testing.assert_frame_equal(ranking_without_seconds(folder(cwd) / "ranking.csv"),
-                                  ranking_without_seconds(folder(baseline) / "ranking.csv"))
+    assert {n: outcome(r) for n, r in records.items()} == {
+        n: outcome(r) for n, r in expected.items()
+    }
+    pd.testing.assert_frame_equal(
+        ranking_without_seconds(folder(cwd) / "ranking.csv"),
+        ranking_without_seconds(folder(baseline) / "ranking.csv"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +191,9 @@ def test_an_interrupted_study_keeps_its_trials_and_resumes_to_the_uninterrupted_
     # Every trial that had finished is in the log, each once, and the study did stop early.
     records = by_number(log_records(tmp_path))
     assert seen <= len(records) < N_TRIALS
-    assert all(r["state"] == "COMPLETE" for r in records.values()), "an interrupt is not a trial failure"
+    assert all(r["state"] == "COMPLETE" for r in records.values()), (
+        "an interrupt is not a trial failure"
+    )
     expected = by_number(log_records(baseline))
     assert {n: outcome(r) for n, r in records.items()} == {n: outcome(expected[n]) for n in records}
     # The reports of what finished are written.
@@ -186,14 +225,18 @@ def test_a_killed_worker_costs_only_its_trial(tmp_path, baseline):
     records = by_number(log_records(tmp_path))
     assert sorted(records) == list(range(N_TRIALS)), "every trial number once"
     failed = [r for r in records.values() if r["state"] == "FAILED"]
-    assert len(failed) == 1, f"one worker held one trial, but FAILED: {[r['number'] for r in failed]}"
+    assert len(failed) == 1, (
+        f"one worker held one trial, but FAILED: {[r['number'] for r in failed]}"
+    )
     assert "worker" in (failed[0]["error"] or "").lower()
     expected = by_number(log_records(baseline))
     assert failed[0]["params"] == expected[failed[0]["number"]]["params"]
     for n, r in records.items():
         if r["state"] != "FAILED":
             assert r["state"] == "COMPLETE"
-            assert outcome(r) == outcome(expected[n]), f"trial {n} differs from the uninterrupted run"
+            assert outcome(r) == outcome(expected[n]), (
+                f"trial {n} differs from the uninterrupted run"
+            )
     csv = pd.read_csv(folder(tmp_path) / "ranking.csv")
     assert len(csv) == N_TRIALS
     assert list(csv["state"])[-1] == "FAILED"

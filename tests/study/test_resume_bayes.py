@@ -13,13 +13,40 @@ from _interrupt import interrupt_when
 
 
 def _cli(out: Path, name: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "hpsearch", "bayes", "--trials", "16", "--bayes-batch", "4",
-            "--epochs", "20", "--samples", "300", "--hidden", "50,50", "--jobs", "2", "--seed", "3",
-            "--name", name, "--out", str(out), "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "hpsearch",
+        "bayes",
+        "--trials",
+        "16",
+        "--bayes-batch",
+        "4",
+        "--epochs",
+        "20",
+        "--samples",
+        "300",
+        "--hidden",
+        "50,50",
+        "--jobs",
+        "2",
+        "--seed",
+        "3",
+        "--name",
+        name,
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize("prune", [[], ["--prune", "halving", "--min-epochs", "2"]], ids=["plain", "halving"])
-def test_interrupted_bayes_study_resumes_to_the_uninterrupted_one(tmp_path: Path, prune: list[str]) -> None:
+@pytest.mark.parametrize(
+    "prune", [[], ["--prune", "halving", "--min-epochs", "2"]], ids=["plain", "halving"]
+)
+def test_interrupted_bayes_study_resumes_to_the_uninterrupted_one(
+    tmp_path: Path, prune: list[str]
+) -> None:
     subprocess.run(_cli(tmp_path, "whole", *prune), check=True, capture_output=True)
     log = tmp_path / "cut" / ("rungs.jsonl" if prune else "trials.jsonl")
     interrupt_when(_cli(tmp_path, "cut", *prune), log, at_least=6)

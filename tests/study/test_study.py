@@ -63,7 +63,11 @@ def test_a_trial_result_depends_on_params_and_number_only(tmp_path):
     study.optimize()
     for t in study.trials:
         again = train_trial(config, t.params, study.seed, t.number)
-        assert (again.val_acc, again.val_curve, again.loss_curve) == (t.val_acc, t.val_curve, t.loss_curve)
+        assert (again.val_acc, again.val_curve, again.loss_curve) == (
+            t.val_acc,
+            t.val_curve,
+            t.loss_curve,
+        )
 
 
 # ----------------------------------------------------------------------------- the study folder
@@ -156,7 +160,12 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, strategy):
 
 
 def test_bayes_resume_completes_every_trial_once(tmp_path):
-    kwargs = dict(strategy="bayes", n_trials=8, n_jobs=1, strategy_options={"batch_size": 2, "n_initial_points": 3})
+    kwargs = dict(
+        strategy="bayes",
+        n_trials=8,
+        n_jobs=1,
+        strategy_options={"batch_size": 2, "n_initial_points": 3},
+    )
     first = _study(tmp_path, "b", **kwargs)
     first.optimize()
     log = tmp_path / "b" / "trials.jsonl"
@@ -179,7 +188,9 @@ def test_bayes_resume_completes_every_trial_once(tmp_path):
     ],
     ids=["config", "seed", "strategy", "space"],
 )
-def test_a_resume_with_a_different_definition_is_refused_and_changes_nothing(tmp_path, snapshot, change):
+def test_a_resume_with_a_different_definition_is_refused_and_changes_nothing(
+    tmp_path, snapshot, change
+):
     _study(tmp_path, n_jobs=1).optimize()
     before = snapshot(tmp_path)
     with pytest.raises(StudyError):
@@ -199,18 +210,30 @@ def test_a_finished_study_resumed_runs_nothing_more(tmp_path):
 
 
 # ----------------------------------------------------------------------------- failures are outcomes
-@pytest.mark.parametrize("strategy,seed", [("random", 1), ("bayes", 3)])  # seeds whose trials diverge
+@pytest.mark.parametrize(
+    "strategy,seed", [("random", 1), ("bayes", 3)]
+)  # seeds whose trials diverge
 def test_diverged_trials_are_ranked_last_and_leave_the_best_unaffected(tmp_path, strategy, seed):
     # The seed experiment's deep net (6 x 100) diverges for lr of a few units.
     config = TrainConfig(epochs=3, hidden=(100,) * 6, samples=200)
     space = SearchSpace({"lr": LogUniform(1e-3, 10.0)})
     options = {"batch_size": 4, "n_initial_points": 6} if strategy == "bayes" else None
-    study = _study(tmp_path, strategy=strategy, space=space, config=config, n_trials=12, n_jobs=2,
-                   seed=seed, strategy_options=options)
+    study = _study(
+        tmp_path,
+        strategy=strategy,
+        space=space,
+        config=config,
+        n_trials=12,
+        n_jobs=2,
+        seed=seed,
+        strategy_options=options,
+    )
     df = study.optimize()
     states = [t.state for t in study.trials]
     assert len(states) == 12
-    assert TrialState.DIVERGED in states, "precondition: lr up to 10 should make some trials diverge"
+    assert TrialState.DIVERGED in states, (
+        "precondition: lr up to 10 should make some trials diverge"
+    )
     assert TrialState.COMPLETE in states
     assert set(states) <= {TrialState.COMPLETE, TrialState.DIVERGED}
     for t in study.trials:
@@ -237,7 +260,9 @@ def test_diverged_trials_are_ranked_last_and_leave_the_best_unaffected(tmp_path,
     assert alone.val_acc == best.val_acc and alone.val_curve == best.val_curve
 
 
-def test_an_exception_in_a_trial_is_failed_with_its_message_and_the_study_goes_on(tmp_path, monkeypatch):
+def test_an_exception_in_a_trial_is_failed_with_its_message_and_the_study_goes_on(
+    tmp_path, monkeypatch
+):
     import hpsearch.builtin.training as training
 
     real_build_net = training.build_net
@@ -250,7 +275,9 @@ def test_an_exception_in_a_trial_is_failed_with_its_message_and_the_study_goes_o
     # The threading backend runs trials in this process, where the patch applies.
     monkeypatch.setattr(training, "build_net", build_net)
     space = SearchSpace({"lr": LogUniform(1e-3, 1e-1)})
-    study = _study(tmp_path, strategy="grid", space=space, n_trials=3, n_jobs=2, backend="threading")
+    study = _study(
+        tmp_path, strategy="grid", space=space, n_trials=3, n_jobs=2, backend="threading"
+    )
     df = study.optimize()
     assert len(study.trials) == 3
     for t in study.trials:
@@ -266,10 +293,15 @@ def test_an_exception_in_a_trial_is_failed_with_its_message_and_the_study_goes_o
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_trials": 0}, {"n_trials": -3}, {"n_jobs": 0}, {"strategy": "sobol"},
-     {"config": TrainConfig(epochs=3, hidden=(20, 20), samples=999_999)},
-     {"config": TrainConfig(dataset="nope", epochs=3, hidden=(20, 20), samples=200)},
-     {"space": SearchSpace({"no_such_setting": LogUniform(1e-3, 1e-1)})}],
+    [
+        {"n_trials": 0},
+        {"n_trials": -3},
+        {"n_jobs": 0},
+        {"strategy": "sobol"},
+        {"config": TrainConfig(epochs=3, hidden=(20, 20), samples=999_999)},
+        {"config": TrainConfig(dataset="nope", epochs=3, hidden=(20, 20), samples=200)},
+        {"space": SearchSpace({"no_such_setting": LogUniform(1e-3, 1e-1)})},
+    ],
 )
 def test_bad_arguments_raise_value_error_before_anything_is_written(tmp_path, kwargs):
     # Refused in the constructor, or at the latest when optimize() starts: never after writing.

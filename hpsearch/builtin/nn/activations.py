@@ -232,5 +232,7 @@ def make_activation(name: str, **options: Any) -> Any:
         >>> make_activation("hswish", n=4.0).n
         4.0
     """
-    given = checked_options("activation", name, activation_options(name), options, "option", "takes no options")
+    given = checked_options(
+        "activation", name, activation_options(name), options, "option", "takes no options"
+    )
     return lookup(ACTIVATIONS, "activation", name)(**given)

@@ -32,8 +32,15 @@ class Affine:
             gradients (new zero arrays if not given).
     """
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, *, need_dx: bool = True,
-                 dW: np.ndarray | None = None, db: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        W: np.ndarray,
+        b: np.ndarray,
+        *,
+        need_dx: bool = True,
+        dW: np.ndarray | None = None,
+        db: np.ndarray | None = None,
+    ) -> None:
         self.W = W
         self.b = b
         self.need_dx = need_dx
@@ -70,8 +77,16 @@ class BatchNormalization:
         dgamma, dbeta: Arrays that ``backward`` overwrites with the gradients (new if not given).
     """
 
-    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9, eps: float = 10e-7,
-                 *, dgamma: np.ndarray | None = None, dbeta: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        gamma: np.ndarray,
+        beta: np.ndarray,
+        momentum: float = 0.9,
+        eps: float = 10e-7,
+        *,
+        dgamma: np.ndarray | None = None,
+        dbeta: np.ndarray | None = None,
+    ) -> None:
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum

@@ -117,7 +117,9 @@ class MultiLayerNet:
         dtype: type | str = np.float32,
     ) -> None:
         if not (_is_real(weight_decay_lambda) and 0 <= weight_decay_lambda < float("inf")):
-            raise ValueError(f"weight_decay_lambda must be a number >= 0, but got {weight_decay_lambda!r}")
+            raise ValueError(
+                f"weight_decay_lambda must be a number >= 0, but got {weight_decay_lambda!r}"
+            )
         if not (_is_real(dropout_ratio) and 0 <= dropout_ratio < 1):
             raise ValueError(f"dropout_ratio must lie in [0, 1), but got {dropout_ratio!r}")
         if flooding is not None and not (_is_real(flooding) and 0 <= flooding < float("inf")):
@@ -144,7 +146,13 @@ class MultiLayerNet:
         shapes = {f"W{i}": (sizes[i - 1], sizes[i]) for i in range(1, n_layers + 1)}
         shapes.update({f"b{i}": (sizes[i],) for i in range(1, n_layers + 1)})
         if self.use_batchnorm:
-            shapes.update({f"{name}{i}": (sizes[i],) for i in range(1, n_layers) for name in ("gamma", "beta")})
+            shapes.update(
+                {
+                    f"{name}{i}": (sizes[i],)
+                    for i in range(1, n_layers)
+                    for name in ("gamma", "beta")
+                }
+            )
         parts: dict[str, slice] = {}
         offset = 0
         for key, shape in shapes.items():
@@ -154,7 +162,9 @@ class MultiLayerNet:
         # Wn, bn, then gamma1, beta1, ... (MultiLayerNetExtend).
         order = [f"{name}{i}" for i in range(1, n_layers + 1) for name in ("W", "b")]
         order += [key for key in shapes if key not in order]
-        self._layout: dict[str, tuple[slice, tuple[int, ...]]] = {key: (parts[key], shapes[key]) for key in order}
+        self._layout: dict[str, tuple[slice, tuple[int, ...]]] = {
+            key: (parts[key], shapes[key]) for key in order
+        }
         self._n_weights = parts[f"W{n_layers}"].stop
         self.param_vector = np.zeros(offset, dtype=self.dtype)
         self.grad_vector = np.zeros(offset, dtype=self.dtype)
@@ -173,18 +183,29 @@ class MultiLayerNet:
         self.layers: list[tuple[str, object]] = []
         self.dropout_layers: list[tuple[int, Dropout]] = []
         for idx in range(1, n_layers + 1):
-            affine = Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1,
-                            dW=self.grads[f"W{idx}"], db=self.grads[f"b{idx}"])
+            affine = Affine(
+                self.params[f"W{idx}"],
+                self.params[f"b{idx}"],
+                need_dx=idx > 1,
+                dW=self.grads[f"W{idx}"],
+                db=self.grads[f"b{idx}"],
+            )
             self.layers.append((f"Affine{idx}", affine))
             self.affine_layers.append((idx, affine))
             if idx == n_layers:
                 break
             if self.use_batchnorm:
-                bn = BatchNormalization(self.params[f"gamma{idx}"], self.params[f"beta{idx}"],
-                                        dgamma=self.grads[f"gamma{idx}"], dbeta=self.grads[f"beta{idx}"])
+                bn = BatchNormalization(
+                    self.params[f"gamma{idx}"],
+                    self.params[f"beta{idx}"],
+                    dgamma=self.grads[f"gamma{idx}"],
+                    dbeta=self.grads[f"beta{idx}"],
+                )
                 self.layers.append((f"BatchNorm{idx}", bn))
                 self.batchnorm_layers.append((idx, bn))
-            self.layers.append((f"Activation_function{idx}", make_activation(activation, **options)))
+            self.layers.append(
+                (f"Activation_function{idx}", make_activation(activation, **options))
+            )
             if self.dropout_ratio > 0:
                 dropout = Dropout(self.dropout_ratio, self.rng)
                 self.layers.append((f"Dropout{idx}", dropout))
@@ -193,8 +214,14 @@ class MultiLayerNet:
 
     def _bind_views(self) -> None:
         """Points ``params``, ``grads``, the weights' slices and the layers at the two vectors."""
-        self.params = {key: self.param_vector[part].reshape(shape) for key, (part, shape) in self._layout.items()}
-        self.grads = {key: self.grad_vector[part].reshape(shape) for key, (part, shape) in self._layout.items()}
+        self.params = {
+            key: self.param_vector[part].reshape(shape)
+            for key, (part, shape) in self._layout.items()
+        }
+        self.grads = {
+            key: self.grad_vector[part].reshape(shape)
+            for key, (part, shape) in self._layout.items()
+        }
         self._weights = self.param_vector[: self._n_weights]
         self._weight_grads = self.grad_vector[: self._n_weights]
         for idx, layer in self.affine_layers:
@@ -211,7 +238,9 @@ class MultiLayerNet:
             ValueError: The keys are not the params' keys.
         """
         if set(arrays) != set(self._layout):
-            raise ValueError(f"keys {sorted(arrays)} are not the network's params {sorted(self._layout)}")
+            raise ValueError(
+                f"keys {sorted(arrays)} are not the network's params {sorted(self._layout)}"
+            )
         vector = np.empty_like(self.param_vector)
         for key, (part, _) in self._layout.items():
             vector[part] = np.asarray(arrays[key]).reshape(-1)
@@ -258,7 +287,9 @@ class MultiLayerNet:
         labels = t.argmax(axis=1) if t.ndim != 1 else t
         return float(np.mean(y == labels))
 
-    def loss_and_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+    def loss_and_gradient(
+        self, x: np.ndarray, t: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """One training-mode forward and one backward pass: the loss and every param's gradient.
 
         The trainer calls this once per step, so the loss it records costs no second forward.
@@ -289,8 +320,10 @@ class MultiLayerNet:
 
         With dropout, fix the masks first (:meth:`Dropout.fix_mask`), or every probe draws anew.
         """
-        return {key: numerical_gradient(lambda: self.loss(x, t, train_flg=True), param)
-                for key, param in self.params.items()}
+        return {
+            key: numerical_gradient(lambda: self.loss(x, t, train_flg=True), param)
+            for key, param in self.params.items()
+        }
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the params and the batch-norm running statistics (``running_mean1``, ...).
@@ -319,7 +352,9 @@ class MultiLayerNet:
         for key, arr in targets.items():
             value = np.asarray(d[key])
             if value.shape != arr.shape:
-                raise ValueError(f"state {key!r} has shape {value.shape}, but the network's is {arr.shape}")
+                raise ValueError(
+                    f"state {key!r} has shape {value.shape}, but the network's is {arr.shape}"
+                )
             arr[...] = value
 
 

@@ -37,8 +37,10 @@ EPS = 1e-7
 
 
 def _check_lr(lr: float) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (
-        lr > 0 and math.isfinite(lr)
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, (int, float, np.floating))
+        or not (lr > 0 and math.isfinite(lr))
     ):
         raise ValueError(f"lr must be a positive finite number, but got {lr!r}")
     return float(lr)
@@ -46,7 +48,11 @@ def _check_lr(lr: float) -> float:
 
 def _check_rate(name: str, value: float) -> float:
     """A decay factor in [0, 1): momentum, decay_rate, beta1, beta2."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating))
+        or not 0 <= value < 1
+    ):
         raise ValueError(f"{name} must lie in [0, 1), but got {value!r}")
     return float(value)
 
@@ -82,11 +88,14 @@ class Optimizer:
 
     def _slots_for(self, params: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         if self.state is None:
-            self.state = {s: {key: np.zeros_like(val) for key, val in params.items()} for s in self.slots}
+            self.state = {
+                s: {key: np.zeros_like(val) for key, val in params.items()} for s in self.slots
+            }
         return self.state
 
-    def _each(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray],
-              slot: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    def _each(
+        self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], slot: str
+    ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """``(key, gradient, state array)`` for each param, the state of ``slot``."""
         arrays = self._slots_for(params)[slot]
         for key, g in grads.items():
@@ -101,7 +110,9 @@ class Optimizer:
         Every value is a float, an int or an array, so ``np.savez(path, **opt.state_dict())``
         saves it and ``opt.load_state_dict(np.load(path))`` restores it.
         """
-        d: dict[str, np.ndarray | float | int] = {name: float(getattr(self, name)) for name in self.hyper}
+        d: dict[str, np.ndarray | float | int] = {
+            name: float(getattr(self, name)) for name in self.hyper
+        }
         d.update({name: int(getattr(self, name)) for name in self.counters})
         for slot, arrays in (self.state or {}).items():
             d.update({f"{slot}.{key}": arr.copy() for key, arr in arrays.items()})
@@ -277,6 +288,12 @@ def make_optimizer(name: str, lr: float, **settings: Any) -> Optimizer:
         >>> make_optimizer("momentum", 0.1, momentum=0.5).momentum
         0.5
     """
-    given = checked_options("optimizer", name, optimizer_settings(name), settings,
-                            "setting", "takes no settings besides lr")
+    given = checked_options(
+        "optimizer",
+        name,
+        optimizer_settings(name),
+        settings,
+        "setting",
+        "takes no settings besides lr",
+    )
     return lookup(OPTIMIZERS, "optimizer", name)(lr=lr, **given)

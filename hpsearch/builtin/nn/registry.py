@@ -19,8 +19,9 @@ def lookup(table: Mapping[str, Any], kind: str, name: str) -> Any:
         raise ValueError(f"unknown {kind} {name!r}; expected one of {sorted(table)}") from None
 
 
-def checked_options(kind: str, name: str, allowed: Sequence[str], given: Mapping[str, Any], noun: str,
-                    none: str) -> dict[str, Any]:
+def checked_options(
+    kind: str, name: str, allowed: Sequence[str], given: Mapping[str, Any], noun: str, none: str
+) -> dict[str, Any]:
     """The options of ``given`` that are set (not None), each one that ``name`` takes.
 
     Args:

@@ -85,7 +85,9 @@ def test_hswish_width_pieces_by_hand() -> None:
     np.testing.assert_allclose(grad[[0, 2, 3, 4, 6]], [0.0, 0.0, 0.5, 1.0, 1.0])
 
 
-LARGE = np.array([-1e4, -1000.0, -100.0, -50.0, -20.0, 20.0, 50.0, 88.0, 89.0, 100.0, 710.0, 1000.0, 1e4])
+LARGE = np.array(
+    [-1e4, -1000.0, -100.0, -50.0, -20.0, 20.0, 50.0, 88.0, 89.0, 100.0, 710.0, 1000.0, 1e4]
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -115,7 +117,9 @@ def test_tanhexp_finite_and_right_up_to_100_and_beyond() -> None:
     at_one = make_activation("tanhexp")
     at_one.forward(np.array([1.0]))
     e = math.e
-    np.testing.assert_allclose(at_one.backward(np.ones(1)), [math.tanh(e) + e * (1 - math.tanh(e) ** 2)])
+    np.testing.assert_allclose(
+        at_one.backward(np.ones(1)), [math.tanh(e) + e * (1 - math.tanh(e) ** 2)]
+    )
 
 
 def test_unknown_name_and_option_raise() -> None:

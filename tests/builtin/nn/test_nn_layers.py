@@ -26,8 +26,12 @@ def test_batchnorm_backward_matches_numerical_gradient() -> None:
         return float(np.sum(layer.forward(x, train_flg=True) * dout))
 
     np.testing.assert_allclose(dx, numerical_gradient(f, x, h=1e-5), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(layer.dgamma, numerical_gradient(f, layer.gamma, h=1e-5), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(layer.dbeta, numerical_gradient(f, layer.beta, h=1e-5), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        layer.dgamma, numerical_gradient(f, layer.gamma, h=1e-5), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        layer.dbeta, numerical_gradient(f, layer.beta, h=1e-5), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_batchnorm_normalises_in_training_and_uses_running_stats_in_inference() -> None:
@@ -35,7 +39,9 @@ def test_batchnorm_normalises_in_training_and_uses_running_stats_in_inference() 
     x = np.array([[1.0, 10.0], [3.0, 20.0], [5.0, 30.0]])
     out = layer.forward(x, train_flg=True)
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
-    np.testing.assert_allclose(out.var(axis=0), [8 / 3 / (8 / 3 + 1e-6), 200 / 3 / (200 / 3 + 1e-6)])
+    np.testing.assert_allclose(
+        out.var(axis=0), [8 / 3 / (8 / 3 + 1e-6), 200 / 3 / (200 / 3 + 1e-6)]
+    )
     # One step from mean 0, var 1 with momentum 0.9: 0.1 * batch mean, 0.9 + 0.1 * batch var.
     np.testing.assert_allclose(layer.running_mean, [0.3, 2.0])
     np.testing.assert_allclose(layer.running_var, [0.9 + 0.1 * 8 / 3, 0.9 + 0.1 * 200 / 3])

@@ -22,10 +22,14 @@ def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _net(activation: str = "tanh", seed: int = 0, **kwargs) -> MultiLayerNet:
     kwargs.setdefault("weight_init_std", 0.8)
-    return MultiLayerNet(IN, HIDDEN, OUT, activation, rng=np.random.default_rng(seed), dtype=np.float64, **kwargs)
+    return MultiLayerNet(
+        IN, HIDDEN, OUT, activation, rng=np.random.default_rng(seed), dtype=np.float64, **kwargs
+    )
 
 
-def _assert_gradient_matches(net: MultiLayerNet, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+def _assert_gradient_matches(
+    net: MultiLayerNet, x: np.ndarray, t: np.ndarray
+) -> dict[str, np.ndarray]:
     grads = net.gradient(x, t)
     grads = {k: v.copy() for k, v in grads.items()}  # the numerical probes must not touch them
     numeric = net.numerical_gradient(x, t)
@@ -45,7 +49,10 @@ def test_gradient_check_every_activation_in_a_net(activation: str) -> None:
 @pytest.mark.parametrize("use_batchnorm", [False, True])
 def test_gradient_check_weight_decay(use_batchnorm: bool) -> None:
     x, t = _data()
-    plain, decayed = _net(use_batchnorm=use_batchnorm), _net(weight_decay_lambda=0.3, use_batchnorm=use_batchnorm)
+    plain, decayed = (
+        _net(use_batchnorm=use_batchnorm),
+        _net(weight_decay_lambda=0.3, use_batchnorm=use_batchnorm),
+    )
     biases = np.random.default_rng(1).standard_normal(3)
     for net in (plain, decayed):  # non-zero biases, so that decaying them would show
         for i in (1, 2, 3):
@@ -97,8 +104,15 @@ def test_gradient_check_batchnorm_and_dropout_together() -> None:
     net = _net("relu", seed=2, use_batchnorm=True, dropout_ratio=0.3)
     names = [name for name, _ in net.layers]
     assert names == [
-        "Affine1", "BatchNorm1", "Activation_function1", "Dropout1",
-        "Affine2", "BatchNorm2", "Activation_function2", "Dropout2", "Affine3",
+        "Affine1",
+        "BatchNorm1",
+        "Activation_function1",
+        "Dropout1",
+        "Affine2",
+        "BatchNorm2",
+        "Activation_function2",
+        "Dropout2",
+        "Affine3",
     ]
     rng = np.random.default_rng(0)
     for idx, layer in net.dropout_layers:
@@ -148,7 +162,9 @@ def test_init_std_values() -> None:
             init_std(bad, 10)
 
 
-@pytest.mark.parametrize(("init", "expected"), [("he", np.sqrt(2 / 784)), ("xavier", np.sqrt(1 / 784)), (0.05, 0.05)])
+@pytest.mark.parametrize(
+    ("init", "expected"), [("he", np.sqrt(2 / 784)), ("xavier", np.sqrt(1 / 784)), (0.05, 0.05)]
+)
 def test_initial_weights_have_that_std(init, expected) -> None:
     net = MultiLayerNet(784, [100, 100], 10, weight_init_std=init, rng=np.random.default_rng(0))
     assert net.params["W1"].dtype == np.float32
@@ -211,17 +227,30 @@ def test_updates_in_place_reach_the_layers() -> None:
     net = _net(use_batchnorm=True)
     for name, layer in net.layers:
         if isinstance(layer, Affine):
-            idx = name[len("Affine"):]
+            idx = name[len("Affine") :]
             assert layer.W is net.params[f"W{idx}"] and layer.b is net.params[f"b{idx}"]
         if isinstance(layer, BatchNormalization):
-            idx = name[len("BatchNorm"):]
-            assert layer.gamma is net.params[f"gamma{idx}"] and layer.beta is net.params[f"beta{idx}"]
+            idx = name[len("BatchNorm") :]
+            assert (
+                layer.gamma is net.params[f"gamma{idx}"] and layer.beta is net.params[f"beta{idx}"]
+            )
 
 
 def test_params_and_grads_are_views_of_the_two_vectors() -> None:
     net = _net(use_batchnorm=True)
     # The book's MultiLayerNetExtend order: every W and b, then every gamma and beta.
-    assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"]
+    assert list(net.params) == [
+        "W1",
+        "b1",
+        "W2",
+        "b2",
+        "W3",
+        "b3",
+        "gamma1",
+        "beta1",
+        "gamma2",
+        "beta2",
+    ]
     assert net.param_vector.size == sum(p.size for p in net.params.values()) == net.grad_vector.size
     for key in net.params:
         assert np.shares_memory(net.params[key], net.param_vector)

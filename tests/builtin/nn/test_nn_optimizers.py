@@ -37,7 +37,8 @@ HAND = {
     #      lr_t = 0.1 sqrt(1 - 0.999^2) / (1 - 0.9^2) = 0.1 sqrt(0.001999) / 0.19
     "adam": (
         1.0 - sqrt(0.001) * 0.05 / (sqrt(0.00025) + 1e-7),
-        1.0 - sqrt(0.001) * 0.05 / (sqrt(0.00025) + 1e-7)
+        1.0
+        - sqrt(0.001) * 0.05 / (sqrt(0.00025) + 1e-7)
         + 0.1 * sqrt(0.001999) / 0.19 * 0.055 / (sqrt(0.00124975) + 1e-7),
     ),
 }
@@ -87,7 +88,9 @@ def test_float32_params_stay_float32(name: str) -> None:
     params = {"W": np.ones(3, dtype=np.float32)}
     opt.update(params, {"W": np.full(3, 0.5, dtype=np.float32)})
     assert params["W"].dtype == np.float32
-    assert all(v.dtype == np.float32 for v in opt.state_dict().values() if isinstance(v, np.ndarray))
+    assert all(
+        v.dtype == np.float32 for v in opt.state_dict().values() if isinstance(v, np.ndarray)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -142,7 +145,9 @@ def test_state_dict_restores_hyperparameters() -> None:
 
 def test_load_state_dict_refuses_foreign_keys() -> None:
     with pytest.raises(ValueError, match="no entry 'x.W'"):
-        make_optimizer("momentum", 0.1).load_state_dict({"lr": 0.1, "momentum": 0.9, "x.W": np.ones(1)})
+        make_optimizer("momentum", 0.1).load_state_dict(
+            {"lr": 0.1, "momentum": 0.9, "x.W": np.ones(1)}
+        )
     with pytest.raises(ValueError, match="lacks"):
         make_optimizer("adam", 0.1).load_state_dict({"lr": 0.1})
 

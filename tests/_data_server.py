@@ -10,8 +10,8 @@ import gzip
 import http.server
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pytest

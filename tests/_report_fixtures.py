@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
-
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.trial import RepeatResult, TrialResult, TrialState
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.storage.files import replacing
 from hpsearch.builtin.nn.net import MultiLayerNet
+from hpsearch.storage.files import replacing
 from hpsearch.trial import RepeatResult
 
 __all__ = ["MODEL", "save_model", "load_model", "model_settings", "save_chosen", "saved_model"]

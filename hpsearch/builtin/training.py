@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from hpsearch.blas import one_blas_thread
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.data.datasets import Split, make_split
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.nn.optimizers import make_optimizer, optimizer_settings
+from hpsearch.data.datasets import Split, make_split
 from hpsearch.seeding import REFIT, REPEAT, TRAIN, rng_for
 from hpsearch.trial import Checkpoint, RepeatResult, TrialResult, TrialState
 

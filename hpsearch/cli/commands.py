@@ -10,8 +10,9 @@ import argparse
 import datetime as _dt
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["run", "file", "confirm", "compare", "report", "list", "data"]
 
@@ -165,8 +166,8 @@ def _load(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
     from hpsearch.exceptions import StudyInterrupted
+    from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
 
     options = {
         k: v for k, v in (("confirm", args.confirm), ("repeats", args.repeats)) if v is not None
@@ -188,9 +189,9 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from hpsearch.exceptions import StudyInterrupted
     from hpsearch.reports import publish
     from hpsearch.reports.confirmed import comparison, format_comparison
-    from hpsearch.exceptions import StudyInterrupted
 
     options = {"repeats": args.repeats} if args.repeats is not None else {}
     study = _load(args, test_curves=True, **options, **_backend_options(args))

@@ -16,7 +16,8 @@ import re
 import sys
 import traceback
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hpsearch import __version__
 
@@ -157,7 +158,7 @@ class _Shortcut(argparse.Action):
     """``--epochs 20`` is ``--set epochs=20``: both land in one list, so the later one wins."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
-        getattr(namespace, "set").append((self.dest, values))
+        namespace.set.append((self.dest, values))
 
 
 def _hidden(text: str) -> tuple[int, ...]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

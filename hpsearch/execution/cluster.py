@@ -26,11 +26,12 @@ import contextlib
 import logging
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 from uuid import uuid4
 
-from hpsearch.exceptions import ClusterLost, StudyError
+from hpsearch.exceptions import ClusterLost
 
 __all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe"]
 

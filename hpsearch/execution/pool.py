@@ -19,12 +19,13 @@ import contextlib
 import os
 import queue
 import select
-import signal
 import shutil
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.execution.workers import Task, die_with_parent, marked, run_task

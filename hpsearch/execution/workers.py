@@ -14,9 +14,10 @@ import os
 import platform
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.trial import Checkpoint, RepeatResult, TrialResult, TrialState

@@ -11,13 +11,14 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hpsearch.reports.ranking import INTERVAL, looks_numeric, display_frame
+from hpsearch.reports.ranking import INTERVAL, display_frame, looks_numeric
 
 __all__ = ["render_index", "about", "INDEX"]
 

@@ -8,7 +8,8 @@ figure reads at 100% zoom.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
 # headless by construction; saving (through Agg) is the caller's job.

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from hpsearch.reports import confirmed, html, plots, ranking
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
-from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import RepeatResult, TrialResult
 
 __all__ = ["write_reports", "write_comparison", "map_axes", "SOURCES"]

@@ -6,7 +6,8 @@ The dimensions themselves (their sampling, grids, positions, widening and axis s
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

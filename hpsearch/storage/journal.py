@@ -8,8 +8,9 @@ always what a resume would read back.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hpsearch.exceptions import StudyError
 from hpsearch.storage.folder import ASKED_LOG, StudyStorage

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.linalg import cholesky, solve_triangular

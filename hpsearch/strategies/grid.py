@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy

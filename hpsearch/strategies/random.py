@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hpsearch.seeding import PARAMS, rng_for
 from hpsearch.strategies.base import Strategy

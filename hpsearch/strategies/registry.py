@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy

@@ -13,13 +13,13 @@ part never chooses anything.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from hpsearch.execution.pool import Pool
+from hpsearch.execution.workers import Task
 from hpsearch.reports.confirmed import choose
 from hpsearch.storage.journal import Journal
 from hpsearch.trial import RepeatResult, TrialResult
-from hpsearch.execution.workers import Task
 
 __all__ = ["best_per_value", "candidates", "check_enough", "chosen", "plan", "run"]
 

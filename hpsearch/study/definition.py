@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.study.pruning import Pruning
-from hpsearch.space.search_space import SearchSpace
 from hpsearch.exceptions import StudyError
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
+from hpsearch.study.pruning import Pruning
 
 __all__ = ["DEFINING", "check_definition", "stored_arguments"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.execution.pool import BACKENDS, local_workers
-from hpsearch.study.pruning import Pruning
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES
+from hpsearch.study.pruning import Pruning
 
 __all__ = ["check_arguments", "positive_int"]
 

@@ -8,8 +8,9 @@ so the outcome never depends on the number of workers or on timing.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from hpsearch.trial import TrialResult
 

@@ -8,14 +8,15 @@ number of workers, on any backend, and after an interrupt and resume.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hpsearch.execution.pool import Pool
-from hpsearch.storage.journal import Journal
-from hpsearch.study.pruning import Pruning, rungs_for, survivors
-from hpsearch.strategies import Strategy
-from hpsearch.trial import Checkpoint, TrialResult, TrialState
 from hpsearch.execution.workers import Task
+from hpsearch.storage.journal import Journal
+from hpsearch.strategies import Strategy
+from hpsearch.study.pruning import Pruning, rungs_for, survivors
+from hpsearch.trial import Checkpoint, TrialResult, TrialState
 
 __all__ = ["Search", "runs_ahead_from", "WARM_UP"]
 

@@ -11,27 +11,28 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 
 from hpsearch import __version__
-from hpsearch.study import confirm as confirm_stage
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.data.datasets import check_dataset
-from hpsearch.execution.pool import Pool
-from hpsearch.exceptions import StudyError, StudyInterrupted
-from hpsearch.execution.interrupts import Interrupts
-from hpsearch.storage.journal import Journal
 from hpsearch.builtin.model import save_chosen, saved_model
-from hpsearch.study.definition import check_definition, stored_arguments
-from hpsearch.study.options import check_arguments, positive_int
+from hpsearch.data.datasets import check_dataset
+from hpsearch.exceptions import StudyError
+from hpsearch.execution.interrupts import Interrupts
+from hpsearch.execution.pool import Pool
 from hpsearch.reports.progress import progress_bar
-from hpsearch.study.search import Search
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
+from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy, make_strategy
+from hpsearch.study import confirm as confirm_stage
+from hpsearch.study.definition import check_definition, stored_arguments
+from hpsearch.study.options import check_arguments, positive_int
+from hpsearch.study.search import Search
 from hpsearch.trial import RepeatResult, TrialResult
 
 __all__ = ["Study"]

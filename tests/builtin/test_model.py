@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from hpsearch import Study, TrainConfig
-from hpsearch.data.datasets import load_test
 from hpsearch.builtin.model import MODEL, load_model, model_settings, save_model
 from hpsearch.builtin.training import train_repeat
+from hpsearch.data.datasets import load_test
 
 CONFIG = TrainConfig(epochs=3, hidden=(30, 20), samples=200)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpsearch.data.datasets import make_split
-from hpsearch.builtin.nn.optimizers import SGD
-from hpsearch.seeding import TRAIN, rng_for
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.nn.optimizers import SGD
 from hpsearch.builtin.training import Trainer, build_net, train_trial
+from hpsearch.data.datasets import make_split
+from hpsearch.seeding import TRAIN, rng_for
 
 
 def _trainer(lr: float, full: bool, epochs: int = 3) -> Trainer:

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import _snapshot
+
 from hpsearch.cli.parser import build_parser, main
 
 RANKING_COLUMNS = [
@@ -775,9 +775,9 @@ def test_a_warning_two_checks_give_is_said_once(tmp_path, capsys):
 
 def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_point():
     from hpsearch.builtin.config import TrainConfig
-    from hpsearch.study.options import check_arguments
     from hpsearch.space.dimensions import IntUniform
     from hpsearch.space.search_space import SearchSpace
+    from hpsearch.study.options import check_arguments
 
     space = SearchSpace({"batch_size": IntUniform(1, 10**12)})  # a grid of it would need 8 TB
     with pytest.warns(

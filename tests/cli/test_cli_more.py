@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from _data_server import FileServer, idx_gz
+
 from hpsearch import __version__
 from hpsearch.cli.parser import main
 from hpsearch.cli.studyfile import study_file_argv

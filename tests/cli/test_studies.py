@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.cli.parser import build_parser
 from hpsearch.cli.commands import _config, _space
+from hpsearch.cli.parser import build_parser
 from hpsearch.cli.studyfile import study_file_argv
 
 FILES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))

@@ -8,10 +8,11 @@ import warnings
 
 import numpy as np
 import pytest
-
 from _data_server import FileServer, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
-from hpsearch.data import datasets as data
+
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.training import train_trial
+from hpsearch.data import datasets as data
 from hpsearch.data.datasets import (
     check_dataset,
     check_split,
@@ -20,7 +21,6 @@ from hpsearch.data.datasets import (
     make_split,
     split_sizes,
 )
-from hpsearch.builtin.training import train_trial
 from hpsearch.trial import TrialState
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
+
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.training import train_trial
 from hpsearch.data import datasets as data
 from hpsearch.data import download as dl
-from hpsearch.builtin.config import TrainConfig
 from hpsearch.data.datasets import check_dataset
 from hpsearch.data.download import (
     PARTS,
@@ -23,7 +24,6 @@ from hpsearch.data.download import (
     load_remote,
     mirrors_for,
 )
-from hpsearch.builtin.training import train_trial
 from hpsearch.trial import TrialState
 
 

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -25,9 +25,9 @@ distributed = pytest.importorskip("distributed")
 from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
 from hpsearch.execution.cluster import ClusterInfo, connect, describe  # noqa: E402
 from hpsearch.execution.pool import Pool  # noqa: E402
+from hpsearch.execution.workers import Task  # noqa: E402
 from hpsearch.space.dimensions import LogUniform  # noqa: E402
 from hpsearch.trial import TrialState  # noqa: E402
-from hpsearch.execution.workers import Task  # noqa: E402
 
 UNREACHABLE = "tcp://127.0.0.1:1"
 COMPARED = ["rank", "trial", "lr", "weight_decay", "val_acc", "train_acc", "best_val_acc", "state"]

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from _interrupt import (
     LINGER_DEADLINE,
     Run,

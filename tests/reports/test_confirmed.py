@@ -8,8 +8,8 @@ import math
 
 import pandas as pd
 import pytest
-
 from _report_fixtures import make_repeats
+
 from hpsearch.reports.confirmed import (
     choose,
     comparison,

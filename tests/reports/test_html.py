@@ -19,11 +19,10 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 import numpy as np
-
+import pytest
 from _report_fixtures import make_repeats, make_trials, mixed_space
+
 from hpsearch.reports.confirmed import confirmed_table, display_confirmed
 from hpsearch.reports.html import about, render_index
 from hpsearch.reports.publish import write_reports

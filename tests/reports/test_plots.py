@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
-
-import dataclasses
-
+from _report_fixtures import make_repeats, make_trials, mixed_space
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
 
-from _report_fixtures import make_repeats, make_trials, mixed_space
 from hpsearch.reports.plots import (
     DPI,
     best_curves,

@@ -11,10 +11,10 @@ import sys
 
 import pandas as pd
 import pytest
-
 from _report_fixtures import make_repeats, make_trials
-from hpsearch.reports import plots
+
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.reports import plots
 from hpsearch.reports.publish import map_axes, write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform
 from hpsearch.space.search_space import SearchSpace, default_space

@@ -10,8 +10,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from _report_fixtures import make_trials, score_at_edge, score_inside
+
 from hpsearch.reports.ranking import (
     curves,
     decimals_for,

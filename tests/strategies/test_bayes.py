@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
-
 from hpsearch.space.search_space import SearchSpace, default_space
-from hpsearch.strategies.base import FAILURE_SCORE
 from hpsearch.strategies import bayes
+from hpsearch.strategies.base import FAILURE_SCORE
 from hpsearch.strategies.bayes import BayesStrategy, fit_sizes, model_subset
 from hpsearch.trial import TrialResult, TrialState
 

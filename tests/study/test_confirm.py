@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from hpsearch import Study, TrainConfig
-from hpsearch.study.confirm import candidates, plan
-from hpsearch.reports.confirmed import choose
 from hpsearch.builtin.training import train_repeat, train_trial
+from hpsearch.reports.confirmed import choose
+from hpsearch.study.confirm import candidates, plan
 from hpsearch.trial import RepeatResult, TrialResult, TrialState
 
 CONFIG = TrainConfig(epochs=3, hidden=(20, 20), samples=200)

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from _interrupt import interrupt_when
+
 from hpsearch import Study, TrainConfig, TrialState
+from hpsearch.builtin.training import build_net, train_rung, train_trial
 from hpsearch.data.datasets import make_split
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
-from hpsearch.builtin.training import build_net, train_rung, train_trial
 from hpsearch.trial import TrialResult
 
 TINY = TrainConfig(epochs=9, hidden=(20, 20), samples=200)

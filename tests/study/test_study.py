@@ -11,8 +11,8 @@ import pytest
 
 import hpsearch
 from hpsearch import LogUniform, SearchSpace, Study, StudyError, TrainConfig, TrialState
-from hpsearch.space.search_space import default_space
 from hpsearch.builtin.training import train_trial
+from hpsearch.space.search_space import default_space
 
 
 def _study(tmp_path, name="s", **kwargs) -> Study:

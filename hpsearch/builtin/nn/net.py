@@ -9,7 +9,8 @@ draw takes a :class:`numpy.random.Generator`, no mutable default arguments, and 
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -39,7 +39,8 @@ _EXPORTS = {
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Any, Any, list[str]]:
-    """A package's ``__getattr__``, ``__dir__`` and ``__all__`` that import each name's module on first use.
+    """A package's ``__getattr__``, ``__dir__`` and ``__all__`` that import each name's module on
+    first use.
 
     Args:
         package: The package's ``__name__``.

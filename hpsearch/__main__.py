@@ -69,7 +69,7 @@ def _run() -> int:
             shutdown()
             # What exit handlers would do for the pool's semaphores, which an interrupted pool may
             # still hold: unlink them and tell loky's resource tracker, else it warns of a leak.
-            util._run_finalizers(0)
+            util._run_finalizers(0)  # type: ignore[attr-defined]  # private: not in typeshed
         except Exception:  # noqa: BLE001 (the workers die with this process anyway: PR_SET_PDEATHSIG)
             pass
     for stream in (sys.stdout, sys.stderr):
@@ -81,7 +81,8 @@ def _run() -> int:
 
 
 def entry() -> NoReturn:
-    """Runs the command line and ends the process with its status (also the ``hpsearch`` script's target)."""
+    """Runs the command line and ends the process with its status (also the ``hpsearch`` script's
+    target)."""
     try:
         code = _run()
     except SystemExit as exc:  # the first signal, in the instant before signals were blocked

@@ -12,7 +12,8 @@ class StudyError(ValueError):
 
 
 class StudyInterrupted(KeyboardInterrupt):
-    """Raised by :meth:`hpsearch.Study.optimize` after SIGINT or SIGTERM, once finished work is saved.
+    """Raised by :meth:`hpsearch.Study.optimize` after SIGINT or SIGTERM, once finished work is
+    saved.
 
     Attributes:
         signum: The signal received.

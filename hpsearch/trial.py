@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -36,9 +36,14 @@ def _finite_or_none(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+_R = TypeVar("_R", bound="_Record")
+
+
 class _Record:
     """JSON for a frozen record: the state by name, curves as lists, NaN and inf as null."""
 
+    # Set by @dataclass on each record class: what makes it a dataclass to asdict() and fields().
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
     _CURVES: tuple[str, ...] = ()
     _SCORES: tuple[str, ...] = ()
     state: TrialState
@@ -49,7 +54,7 @@ class _Record:
         return self.state in (TrialState.COMPLETE, TrialState.PRUNED)
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        data = dataclasses.asdict(self)
         data["state"] = self.state.value
         for key in self._CURVES:
             data[key] = [_finite_or_none(v) for v in data[key]]
@@ -58,12 +63,12 @@ class _Record:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Any:
+    def from_json(cls: type[_R], data: Mapping[str, Any]) -> _R:
         data = dict(data)
         data["state"] = TrialState(data["state"])
         for key in cls._CURVES:
             data[key] = tuple(data.get(key, ()))
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
 

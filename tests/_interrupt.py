@@ -115,7 +115,8 @@ def kill_session(sid: int) -> None:
 
 
 def lingering(sid: int, deadline: float = LINGER_DEADLINE) -> list[str]:
-    """The processes of session ``sid`` still alive ``deadline`` seconds from now (or none, sooner)."""
+    """The processes of session ``sid`` still alive ``deadline`` seconds from now (or none,
+    sooner)."""
     end = time.monotonic() + deadline
     while True:
         alive = session_processes(sid)
@@ -185,7 +186,8 @@ class Run:
         return True
 
     def send(self, signum: int, group: bool = False) -> None:
-        """``signum`` to the study (``group``: to its whole process group, as a terminal's Ctrl-C)."""
+        """``signum`` to the study (``group``: to its whole process group, as a terminal's
+        Ctrl-C)."""
         if self.proc.poll() is not None:
             return
         self.sent.append((time.monotonic(), signum))
@@ -292,9 +294,10 @@ def moment(run: Run, folder: Path, name: str, *, confirm_runs: int) -> Callable[
     """The condition that says ``run`` has reached the moment ``name``.
 
     ``interpreter``: at once (Python itself is starting); ``start-up``: hpsearch's own code
-    runs (imports, checks); ``workers``: a worker process is there, maybe still starting; ``trials``: two more trials are logged than when it
-    started; ``confirm``: a confirm-stage run more is logged; ``reports``: every confirm run is
-    logged, so the reports are being written; ``exit``: the command prints what it wrote.
+    runs (imports, checks); ``workers``: a worker process is there, maybe still starting;
+    ``trials``: two more trials are logged than when it started; ``confirm``: a confirm-stage
+    run more is logged; ``reports``: every confirm run is logged, so the reports are being
+    written; ``exit``: the command prints what it wrote.
     """
     trials = lines(folder / "trials.jsonl")
     repeats = lines(folder / "repeats.jsonl")
@@ -351,7 +354,8 @@ def problems(run: Run, folder: Path, statuses: set[int]) -> list[str]:
 
 
 def same_records(folder: Path, baseline: Path) -> list[str]:
-    """Records of ``folder`` that differ from the uninterrupted study's (each must be one of them)."""
+    """Records of ``folder`` that differ from the uninterrupted study's (each must be one of
+    them)."""
     mine, theirs = outcomes(folder), outcomes(baseline)
     found = []
     for name, records in mine.items():

@@ -1,4 +1,5 @@
-"""Synthetic trials for the report, plot and html tests: the score is a known function of the params."""
+"""Synthetic trials for the report, plot and html tests: the score is a known function of the
+params."""
 
 from __future__ import annotations
 

@@ -57,7 +57,8 @@ ALLOWED = {
     },
     "model": {"builtin"},
     "__main__": {"cli", "execution"},
-    "root": set(),  # its public names are looked up by string on first use (PEP 562), never imported
+    # its public names are looked up by string on first use (PEP 562), never imported
+    "root": set(),
 }
 
 
@@ -177,8 +178,8 @@ def _named_modules() -> set[str]:
 
 
 def test_module_names_written_as_strings_exist():
-    """``__main__`` looks modules up in ``sys.modules`` by name and ``hpsearch.__init__`` imports them
-    by name: a rename must not leave such a string behind."""
+    """``__main__`` looks modules up in ``sys.modules`` by name and ``hpsearch.__init__`` imports
+    them by name: a rename must not leave such a string behind."""
     names = _named_modules()
     assert "hpsearch.execution.interrupts" in names
     for name in sorted(names):

@@ -1,1 +1,3 @@
-"""The objective that ships: the book's `MultiLayerNet` (`nn/`), its trainer, `TrainConfig`, the exported model."""
+"""The objective that ships: the book's `MultiLayerNet` (`nn/`), its trainer,
+`TrainConfig`, the exported model.
+"""

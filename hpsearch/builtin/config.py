@@ -8,6 +8,7 @@ before anything numeric is needed, so NumPy and the network are imported only to
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import numbers
 from collections.abc import Mapping
@@ -43,9 +44,8 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
             if "x" in text:
                 units, _, count = text.partition("x")
                 n = int(count)
-                if (
-                    n > MAX_LAYERS
-                ):  # checked before the tuple is made: 100x10**9 would fill the memory
+                # checked before the tuple is made: 100x10**9 would fill the memory
+                if n > MAX_LAYERS:
                     raise ValueError(f"hidden has at most {MAX_LAYERS:,} layers, but got {value!r}")
                 sizes = (int(units),) * n
             else:
@@ -75,7 +75,7 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
         raise ValueError(
             f"hidden layer sizes are at most {MAX_UNITS:,} units, but got {max(sizes):,}"
         )
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
     if weights > MAX_HIDDEN_WEIGHTS:
         raise ValueError(
             f"hidden {list(sizes)[:6]}{'...' if len(sizes) > 6 else ''} needs about {weights:.1e} "
@@ -196,7 +196,8 @@ class TrainConfig:
         unknown = sorted(set(params) - set(self.field_names()))
         if unknown:
             raise ValueError(
-                f"unknown training setting(s) {unknown}; expected names from {list(self.field_names())}"
+                f"unknown training setting(s) {unknown}; "
+                f"expected names from {list(self.field_names())}"
             )
         return dataclasses.replace(self, **params)
 

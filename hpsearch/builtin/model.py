@@ -1,4 +1,5 @@
-"""The chosen model: its trained weights in the book's names, with its settings, saved and loaded back.
+"""The chosen model: its trained weights in the book's names, with its settings,
+saved and loaded back.
 
 ``model.npz`` holds the arrays of ``MultiLayerNet.params`` under the book's names (``W1``,
 ``b1``, ..., ``gamma1``, ``beta1`` with batch normalisation, and its running statistics) and
@@ -53,8 +54,11 @@ def save_model(
     }
     with replacing(path) as tmp:
         with open(tmp, "wb") as fh:
+            # allow_pickle given by name (its default, True) so that no array's name can set it:
+            # the names are __settings__ and the book's (W1, b1, ..., running_var1).
             np.savez(
                 fh,
+                allow_pickle=True,
                 **{_SETTINGS: np.array(json.dumps(settings, sort_keys=True))},
                 **net.state_dict(),
             )
@@ -101,7 +105,8 @@ def save_chosen(
     number: int,
     refit: bool,
 ) -> Path | None:
-    """Saves the chosen configuration's model: its first confirm-stage run (the refit one if asked).
+    """Saves the chosen configuration's model:
+    its first confirm-stage run (the refit one if asked).
 
     That run is trained once more here, with the same seeds, so its weights are those of the
     logged run (checked: the same test score). Nothing is done when ``model.npz`` already holds it.
@@ -124,7 +129,8 @@ def save_chosen(
             pass  # unreadable: write it again
     again, net = train_repeat(config, run.params, seed, number, 0, refit=refit)
     if net is None or again.test_acc != run.test_acc or again.val_acc != run.val_acc:
-        return None  # not the logged run (another machine's arithmetic?): no model rather than a wrong one
+        # not the logged run (another machine's arithmetic?): no model rather than a wrong one
+        return None
     return save_model(
         path, net, config.with_params(run.params), **key, val_acc=run.val_acc, test_acc=run.test_acc
     )

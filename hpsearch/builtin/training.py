@@ -47,7 +47,8 @@ class History:
 
 
 class Trainer:
-    """Mini-batch training in whole epochs: each epoch is one shuffled pass of ``ceil(n / batch)`` steps.
+    """Mini-batch training in whole epochs: each epoch is one shuffled pass of
+    ``ceil(n / batch)`` steps.
 
     After each epoch it records training and validation accuracy (one forward pass over both
     sets together) and the mean loss of the epoch's steps (already computed by the steps, so
@@ -115,7 +116,10 @@ class Trainer:
                         h.error = f"loss became {loss} at epoch {epoch}"
                         return h
                     # The step's own forward pass tells which images it got right, for free.
-                    hits += int(np.count_nonzero(self.net.last_layer.y.argmax(axis=1) == t_batch))
+                    probs = self.net.last_layer.y
+                    if probs is None:  # set by the forward pass of loss_and_gradient just above
+                        raise RuntimeError("the network's loss layer kept no probabilities")
+                    hits += int(np.count_nonzero(probs.argmax(axis=1) == t_batch))
                     self.optimizer.update(self._params, self._grads)
                     total += loss
                 if self.full_train_pass:
@@ -141,14 +145,16 @@ class Trainer:
             epochs=len(self.history.loss),
             net=self.net.state_dict(),
             optimizer=self.optimizer.state_dict(),
-            rng_state=self.rng.bit_generator.state,
+            rng_state=dict(self.rng.bit_generator.state),
             train_acc=tuple(self.history.train_acc),
             val_acc=tuple(self.history.val_acc),
             loss=tuple(self.history.loss),
         )
 
     def restore(self, checkpoint: Checkpoint) -> None:
-        """Continues from ``checkpoint``: arrays are copied into the network's and optimizer's own."""
+        """Continues from ``checkpoint``: arrays are copied into the network's and
+        optimizer's own.
+        """
         self.net.load_state_dict(checkpoint.net)
         self.optimizer.load_state_dict(checkpoint.optimizer)
         # Checkpoints written before the optimizer stepped one vector hold its state per param.

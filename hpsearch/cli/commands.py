@@ -92,7 +92,8 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
         trained = sum(t.epochs for t in study.trials)
         full = len(study.trials) * study.config.epochs
         print(
-            f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} without pruning ({trained / full:.0%})"
+            f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} "
+            f"without pruning ({trained / full:.0%})"
         )
     for note in [tie_note(ranking), *edge_notes(study.trials, study.space)]:
         if note:
@@ -135,9 +136,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 f" and {len(beyond) - 10} more" if len(beyond) > 10 else ""
             )
             _err(
-                f"hpsearch: warning: the log holds {len(beyond)} trial(s) beyond the {study.planned} planned "
-                f"(numbered {shown}; the plan counts from 0): they are kept and ranked; give --trials "
-                f"{max(beyond) + 1} to plan them"
+                f"hpsearch: warning: the log holds {len(beyond)} trial(s) beyond the "
+                f"{study.planned} planned (numbered {shown}; the plan counts from 0): "
+                f"they are kept and ranked; give --trials {max(beyond) + 1} to plan them"
             )
     if study.planned < args.trials:
         _err(f"the grid holds {study.planned} points; running those")
@@ -243,8 +244,8 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
         )
         when = _dt.datetime.fromtimestamp(changed).strftime("%Y-%m-%d %H:%M")
         rows.append(
-            f"{folder.name}  {d.get('strategy', {}).get('name', '?')}  {len(trials)}/{d.get('n_trials', '?')} "
-            f"trials  {best}  changed {when}"
+            f"{folder.name}  {d.get('strategy', {}).get('name', '?')}  "
+            f"{len(trials)}/{d.get('n_trials', '?')} trials  {best}  changed {when}"
         )
     print("\n".join(rows) if rows else f"no studies in {root}")
     return 0

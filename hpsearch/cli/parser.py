@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import os
 import re
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from hpsearch import __version__
 
@@ -70,16 +71,22 @@ def _flagged(message: str, positional: Sequence[str] = ()) -> str:
             continue
         message = re.sub(
             rf"(?<![\w.-]){name}(=| must| needs| ')",
-            lambda m: flag + (" " if m.group(1) == "=" else m.group(1)),
+            functools.partial(_said_as_flag, flag),
             message,
         )
     return message
 
 
+def _said_as_flag(flag: str, m: re.Match[str]) -> str:
+    """The replacement for one match in :func:`_flagged`: ``name=`` -> ``flag ``, else ``flag``
+    followed by what came after the name."""
+    return flag + (" " if m.group(1) == "=" else m.group(1))
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line: ``hpsearch: error: ...``, exit 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"hpsearch: error: {message}\n")
 
 
@@ -254,7 +261,9 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
         "--prune",
         choices=("none", "halving", "hyperband"),
         default="none",
-        help="stop poor trials early by successive halving over epochs, or Hyperband (default none)",
+        help=(
+            "stop poor trials early by successive halving over epochs, or Hyperband (default none)"
+        ),
     )
     g.add_argument(
         "--min-epochs",
@@ -337,7 +346,9 @@ def _study_parser(
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hpsearch",
-        description="Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'.",
+        description=(
+            "Hyperparameter search for the NumPy MultiLayerNet of 'Deep Learning from Scratch'."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"hpsearch {__version__}")
     sub = parser.add_subparsers(
@@ -408,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "report",
         "print a study's top trials; rebuild its CSVs and figures if stale",
-        "Print the top trials of a study (finished, interrupted or running) and rebuild the files in "
-        "its folder that are older than its logs.",
+        "Print the top trials of a study (finished, interrupted or running) and rebuild the files "
+        "in its folder that are older than its logs.",
     )
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
     r.add_argument(
@@ -435,8 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
         "data",
         help="download a dataset into the cache",
         description=(
-            "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the cache "
-            "folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline."
+            "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the "
+            "cache folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline."
         ),
     )
     d.set_defaults(command="data")
@@ -542,7 +553,8 @@ def _os_error(exc: OSError) -> str:
 
 
 def _being_written(exc: BaseException) -> Any:
-    """The temporary file an hpsearch frame was writing when the error came up through it, if any."""
+    """The temporary file an hpsearch frame was writing when the error came up through it,
+    if any."""
     found = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
         if not str(frame.f_globals.get("__name__", "")).startswith("hpsearch."):

@@ -9,10 +9,20 @@ checks and messages of the command line; options given after the file come later
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 __all__ = ["study_file_argv"]
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads``: from the standard library, or from tomli on Python 3.10."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # tomli is a dependency on Python 3.10 only: mypy may not find it on 3.11 and later
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]  # tomli: 3.10 only
+    return tomllib.loads(text)
 
 
 def study_file_argv(path: str) -> list[str]:
@@ -32,11 +42,7 @@ def study_file_argv(path: str) -> list[str]:
         if file.suffix == ".json":
             data = json.loads(text)
         else:
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
+            data = _toml_loads(text)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read study file {path}: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict) or data.get("strategy") not in ("grid", "random", "bayes"):

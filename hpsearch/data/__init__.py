@@ -1,1 +1,2 @@
-"""Datasets and their train/validation/test split: the shipped MNIST subset, downloads, user `.npz` files."""
+"""Datasets and their train/validation/test split: the shipped MNIST subset, downloads, user `.npz`
+files."""

@@ -56,7 +56,8 @@ MAX_CLASSES = 1_000
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images as stored (uint8 or float, one row each), int64 labels; ``x_test`` None: no test part."""
+    """Images as stored (uint8 or float, one row each), int64 labels; ``x_test`` None: no test
+    part."""
 
     name: str
     x_train: np.ndarray
@@ -90,7 +91,10 @@ class Split:
 def _dataset(name: str, arrays: Mapping[str, np.ndarray]) -> Dataset:
     """The four arrays as the IDX files (and the shipped subset) hold them, images flattened."""
     x_train, y_train, x_test, y_test = (arrays[p] for p in PARTS)
-    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+
+    def flat(x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), -1)
+
     return Dataset(
         name, flat(x_train), y_train.astype(np.int64), flat(x_test), y_test.astype(np.int64)
     )
@@ -125,7 +129,8 @@ def _labels(value: np.ndarray, key: str, path: Path, n: int) -> np.ndarray:
     bad = ~np.isfinite(y) | (y != np.round(y)) if y.dtype.kind == "f" else None
     if bad is not None and bad.any():
         raise ValueError(
-            f"{path}: expected {key} as integer labels, but got {y.dtype} values such as {y[bad][0]}"
+            f"{path}: expected {key} as integer labels, "
+            f"but got {y.dtype} values such as {y[bad][0]}"
         )
     low, high = y.min(), y.max()  # before any cast: a float 1e30 would wrap around as int64
     if low < 0 or high >= MAX_CLASSES:
@@ -190,7 +195,8 @@ def _load_npz(path: str, version: tuple[int, int]) -> Dataset:
             f"but got {x_test.shape[1]}"
         )
     if x_test.dtype.kind != x_train.dtype.kind:
-        # Bytes are divided by 255, floats are not: mixed, test images would be scaled unlike training ones.
+        # Bytes are divided by 255, floats are not: mixed, test images would be scaled unlike
+        # training ones.
         raise ValueError(
             f"{p}: expected x_test stored like x_train (both bytes 0..255 or both floats), "
             f"but got {x_test.dtype} and {x_train.dtype}"
@@ -199,7 +205,8 @@ def _load_npz(path: str, version: tuple[int, int]) -> Dataset:
 
 
 def _source(name: str, samples: int | None) -> tuple[str, Any]:
-    """The key of every per-process cache: a .npz's path and (mtime, size), else (name, MNIST subset?)."""
+    """The key of every per-process cache: a .npz's path and (mtime, size), else (name, MNIST
+    subset?)."""
     if isinstance(name, str) and name.lower().endswith(".npz"):
         path = Path(name).expanduser()
         try:
@@ -429,7 +436,8 @@ def load_test(
         dtype: Floating type of the images.
 
     Returns:
-        ``(x_test, t_test)``, flat rows and int64 labels, read-only (shared in the process); or None.
+        ``(x_test, t_test)``, flat rows and int64 labels, read-only (shared in the process); or
+        None.
 
     Raises:
         ValueError: As :func:`load_dataset`, or ``samples`` not a positive integer.

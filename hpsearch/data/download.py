@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -196,7 +196,8 @@ def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.n
         got = hashlib.md5(gz).hexdigest()
         if got != expected:
             raise ValueError(
-                f"checksum mismatch for {source}: expected md5 {expected}, but got {got} (corrupt download)"
+                f"checksum mismatch for {source}: expected md5 {expected}, but got {got} "
+                "(corrupt download)"
             )
     try:
         raw = gzip.decompress(gz)
@@ -216,7 +217,8 @@ def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.n
 
 
 def _get_part(remote: Remote, part: str, local: Path, mirrors: list[str]) -> np.ndarray:
-    """One verified array: from a gz file the user put in ``local``, else from the first mirror that works."""
+    """One verified array: from a gz file the user put in ``local``, else from the first mirror that
+    works."""
     filename = remote.files[part]
     manual = local / filename
     if manual.is_file():
@@ -241,7 +243,8 @@ def _get_part(remote: Remote, part: str, local: Path, mirrors: list[str]) -> np.
     raise ValueError(
         f"{remote.name} is not in the cache {local.parent} and no mirror could be reached "
         f"({'; '.join(failures)}); run `hpsearch data download {remote.name}` when online (or copy "
-        f"the {remote.name}.npz it makes into {local.parent}/), or put the IDX files {files} in {local}/"
+        f"the {remote.name}.npz it makes into {local.parent}/), "
+        f"or put the IDX files {files} in {local}/"
     )
 
 
@@ -313,7 +316,10 @@ def _fetch_all(
         folder.mkdir(parents=True, exist_ok=True)
         with replacing(path) as tmp, open(tmp, "wb") as fh:
             # A file object, not the path: np.savez_compressed would append ".npz" to the name.
-            np.savez_compressed(fh, **arrays)
+            # Any, not ndarray: its keyword ``allow_pickle`` is a bool, and mypy cannot tell
+            # that no array is named so (they are the PARTS).
+            parts: dict[str, Any] = arrays
+            np.savez_compressed(fh, **parts)
     except OSError as exc:
         raise ValueError(f"cannot write the {name} cache {path}: {exc.strerror or exc}") from None
     for array in arrays.values():

@@ -2,9 +2,9 @@
 
 The study driver (strategy, storage, reports) stays in the user's process; only
 :func:`hpsearch.execution.workers.run_task` calls travel to the workers. Each call carries the small
-settings and params, never the data: a worker loads the dataset by name the first time it needs
-it and keeps it (:func:`hpsearch.data.datasets.make_split` caches per process), so the data reaches each
-worker once. A trial depends only on its params, the study seed and its number, so the results
+settings and params, never the data: a worker loads the dataset by name the first time it needs it
+and keeps it (:func:`hpsearch.data.datasets.make_split` caches per process), so the data reaches
+each worker once. A trial depends only on its params, the study seed and its number, so the results
 are those of a local run with the same seed.
 
 When a worker process dies, the scheduler runs the trials it held again on another worker
@@ -103,8 +103,8 @@ def connect(scheduler: Any, timeout: float = 5.0) -> Any:
         return scheduler
     if not isinstance(scheduler, str) or not scheduler.strip():
         raise ValueError(
-            "backend 'dask' needs a scheduler address like 'tcp://HOST:8786' or a distributed.Client, "
-            f"but got {scheduler!r}"
+            "backend 'dask' needs a scheduler address like 'tcp://HOST:8786' "
+            f"or a distributed.Client, but got {scheduler!r}"
         )
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be positive seconds, but got {timeout!r}")
@@ -118,7 +118,8 @@ def connect(scheduler: Any, timeout: float = 5.0) -> Any:
             return distributed.Client(address, timeout=timeout, set_as_default=False)
         except Exception as exc:
             raise ValueError(
-                f"cannot reach the dask scheduler at {address} within {timeout:g} s: {_first_line(exc)}"
+                f"cannot reach the dask scheduler at {address} within {timeout:g} s: "
+                f"{_first_line(exc)}"
             ) from None
 
 
@@ -171,7 +172,8 @@ def describe(scheduler: Any, timeout: float = 5.0) -> ClusterInfo:
 
 
 class ClusterPool:
-    """The Dask side of :class:`hpsearch.execution.pool.Pool`: submit, wait for the first to finish, read.
+    """The Dask side of :class:`hpsearch.execution.pool.Pool`: submit, wait for the first to finish,
+    read.
 
     Args:
         scheduler: A scheduler address (``"tcp://host:port"``) or a ``distributed.Client``.
@@ -210,8 +212,8 @@ class ClusterPool:
                 except Exception:
                     address = self.client.scheduler.address
                     raise ValueError(
-                        f"the dask scheduler {address} has no workers after {wait_for_workers:g} s; "
-                        f"start some with: dask worker {address}"
+                        f"the dask scheduler {address} has no workers after "
+                        f"{wait_for_workers:g} s; start some with: dask worker {address}"
                     ) from None
                 self.limit = sum(self.client.ncores().values())
         except BaseException:
@@ -308,7 +310,8 @@ class ClusterPool:
 
 
 def _quiet(roots: Sequence[str]) -> dict[str, int]:
-    """Raises the loggers under ``roots`` above CRITICAL; returns their levels, for :func:`_restore`."""
+    """Raises the loggers under ``roots`` above CRITICAL; returns their levels, for
+    :func:`_restore`."""
     names = [
         name
         for name in logging.Logger.manager.loggerDict

@@ -1,4 +1,5 @@
-"""SIGINT and SIGTERM as a clean stop: never in the middle of a write, always with what is finished saved."""
+"""SIGINT and SIGTERM as a clean stop: never in the middle of a write, always with what is finished
+saved."""
 
 from __future__ import annotations
 

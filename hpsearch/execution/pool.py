@@ -1,12 +1,13 @@
-"""Where tasks run: local worker processes (loky), threads, or a Dask cluster, behind one small interface.
+"""Where tasks run: local worker processes (loky), threads, or a Dask cluster, behind one small
+interface.
 
-A :class:`Pool` takes tasks (:class:`hpsearch.execution.workers.Task`) with :meth:`Pool.submit`, keeps at
-most ``n_jobs`` of them on the workers at once, and yields each result as it finishes from
+A :class:`Pool` takes tasks (:class:`hpsearch.execution.workers.Task`) with :meth:`Pool.submit`,
+keeps at most ``n_jobs`` of them on the workers at once, and yields each result as it finishes from
 :meth:`Pool.results`; tasks may be submitted while results are read, so a caller can keep the
-workers busy while it decides what comes next. A task whose worker died comes back as its
-FAILED record (:meth:`Task.lost`): on the local process pool a :class:`DeathWatch` tells which
-task the dead worker held, and the tasks stopped with it run again; on Dask the scheduler runs
-them again by itself. A task's result depends on the task alone, never on the worker.
+workers busy while it decides what comes next. A task whose worker died comes back as its FAILED
+record (:meth:`Task.lost`): on the local process pool a :class:`DeathWatch` tells which task the
+dead worker held, and the tasks stopped with it run again; on Dask the scheduler runs them again by
+itself. A task's result depends on the task alone, never on the worker.
 
 Leaving the pool early (an interrupt) drops the queued tasks and stops the local workers at once,
 so nothing outlives the study.
@@ -23,7 +24,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,8 @@ def _start_trackers() -> None:
 
 @contextlib.contextmanager
 def _signals_blocked() -> Iterator[None]:
-    """Blocks SIGINT and SIGTERM in this thread while worker processes (and their manager thread) start.
+    """Blocks SIGINT and SIGTERM in this thread while worker processes (and their manager thread)
+    start.
 
     A process inherits its parent thread's blocked signals, so a Ctrl-C at the terminal, which
     reaches the whole process group, never interrupts a worker still importing (it would print
@@ -203,8 +205,9 @@ class Pool:
         """Tasks queued or running."""
         return len(self._queue) + len(self._running)
 
-    def results(self) -> Iterator[tuple[Task, Any, Any]]:
-        """Yields ``(task, record, checkpoint)`` as tasks finish, until none is queued or running."""
+    def results(self) -> Generator[tuple[Task, Any, Any], None, None]:
+        """Yields ``(task, record, checkpoint)`` as tasks finish, until none is queued or
+        running."""
         while self._queue or self._running:
             self._fill()
             if self._cluster is not None:
@@ -214,9 +217,9 @@ class Pool:
                 continue
             done, _ = cf.wait(list(self._running), return_when=cf.FIRST_COMPLETED)
             for future in done:
-                task = self._running.pop(future, None)
-                if task is None:
+                if future not in self._running:
                     continue  # already handled with a crash below
+                task = self._running.pop(future)
                 try:
                     record, checkpoint = future.result()
                 except Exception as exc:
@@ -249,7 +252,8 @@ class Pool:
         self._running.clear()
         tasks = list(running.values())
         lost = self._watch.lost(tasks) if self._watch is not None else tasks
-        message = f"worker process died (killed or out of memory): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = f"worker process died (killed or out of memory): {first_line}"
         self._queue[:0] = [t for t in tasks if t not in lost]
         self._executor = _loky(self.limit)
         for t in lost:
@@ -268,8 +272,8 @@ class DeathWatch:
     joblib's process pool (loky) answers the death of one worker by stopping all of them, so the
     error alone cannot tell the task that crashed (killed, out of memory) from those stopped
     with it. Each worker therefore leaves a marker holding its pid while it trains (see
-    :func:`hpsearch.execution.workers.marked`), and a thread here notes when each of those pids exits
-    (Linux pidfds; elsewhere every task running at the crash counts as lost). After a crash,
+    :func:`hpsearch.execution.workers.marked`), and a thread here notes when each of those pids
+    exits (Linux pidfds; elsewhere every task running at the crash counts as lost). After a crash,
     the tasks whose worker exited first are the lost ones; the others simply run again.
 
     Args:

@@ -1,1 +1,2 @@
-"""What a study shows: the ranking and its notes, confirmed tables, figures, the HTML page, the progress bar."""
+"""What a study shows: the ranking and its notes, confirmed tables, figures, the HTML page, the
+progress bar."""

@@ -1,7 +1,8 @@
 """What the confirm stage's runs say: the confirmed table, the choice, the headline, comparisons.
 
 Pure functions from :class:`~hpsearch.trial.RepeatResult` records to tables and one-line
-summaries (:mod:`hpsearch.study.confirm` runs the stage, :mod:`hpsearch.reports.publish` writes the files).
+summaries (:mod:`hpsearch.study.confirm` runs the stage, :mod:`hpsearch.reports.publish` writes the
+files).
 Refit runs (trained on training plus validation images) have no validation score: they are
 shown beside the repeats but never averaged with them nor used to choose.
 
@@ -85,7 +86,8 @@ def choose(repeats: Sequence[RepeatResult], numbers: Sequence[int] | None = None
 
 
 def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str]) -> pd.DataFrame:
-    """One row per confirmed configuration, best mean validation accuracy first (ties: earlier trial).
+    """One row per confirmed configuration, best mean validation accuracy first (ties: earlier
+    trial).
 
     Args:
         repeats: The confirm stage's runs.
@@ -165,8 +167,9 @@ def display_confirmed(df: pd.DataFrame, param_names: Sequence[str]) -> pd.DataFr
 def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any]) -> str:
     """One line on the chosen configuration: its validation and test accuracy over the repeats.
 
-    Scores keep the decimals their set size can carry (see :func:`hpsearch.reports.ranking.decimals_for`);
-    the test part's 95% interval is the Wilson interval of the mean on its size.
+    Scores keep the decimals their set size can carry (see
+    :func:`hpsearch.reports.ranking.decimals_for`); the test part's 95% interval is the Wilson
+    interval of the mean on its size.
 
     Args:
         repeats: The confirm stage's runs (those of other trials are ignored).
@@ -191,7 +194,8 @@ def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any
     )
     val, val_sd = _mean_sd(_scores(runs, "val"))
     d = decimals_for(n_val)
-    text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + [f'{n_val:,} images'] * bool(n_val))})"
+    sizes = [f"{n_val:,} images"] * bool(n_val)
+    text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + sizes)})"
     test, test_sd = _mean_sd(_scores(runs, "test"))
     if math.isnan(test):
         return text + " | no test part in this dataset"
@@ -238,7 +242,9 @@ def comparison(
         ValueError: No run has the setting ``by``.
 
     Example:
-        >>> print(format_comparison(comparison(study.repeats_done, "optimizer"), "markdown"))  # doctest: +SKIP
+        >>> print(
+        ...     format_comparison(comparison(study.repeats_done, "optimizer"), "markdown")
+        ... )  # doctest: +SKIP
     """
     runs = [r for r in repeats if not r.refit]
     groups: dict[str, tuple[Any, list[RepeatResult]]] = {}

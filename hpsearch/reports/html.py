@@ -25,19 +25,21 @@ __all__ = ["render_index", "about", "INDEX"]
 INDEX = "index.html"
 
 _CAPTIONS = {
-    "best_curves": "Learning curves of the best trials: validation solid, training dashed; each title "
-    "gives the final validation accuracy and its 95% interval.",
+    "best_curves": "Learning curves of the best trials: validation solid, training dashed; "
+    "each title gives the final validation accuracy and its 95% interval.",
     "history": "Search history: each trial's final validation accuracy, and the best so far.",
     "map": "The trials over two searched parameters, coloured by validation accuracy; "
     "crosses are trials without a score, the star the best trial.",
-    "param_scores": "Final validation accuracy against each searched parameter; the star is the best trial.",
+    "param_scores": "Final validation accuracy against each searched parameter; "
+    "the star is the best trial.",
 }
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
 h1 { margin-bottom: 0.2em; } .meta { color: #666; margin-top: 0; }
-.headline { font-size: 1.1em; background: #eef5ee; border-left: 4px solid #4a4; padding: 0.5em 0.8em; }
+.headline { font-size: 1.1em; background: #eef5ee; border-left: 4px solid #4a4; \
+padding: 0.5em 0.8em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -130,8 +132,11 @@ def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[s
     validation size comes from the ranking's ``n_val``; numpy's version is the one rendering.
 
     Example:
-        >>> about(ranking_df, {"created": "2024-05-01T12:00:00", "hpsearch_version": "0.1.0"})  # doctest: +SKIP
-        ['created 2024-05-01 12:00:00', '40 trials, 58.3 s of training', '100 validation images', ...]
+        >>> about(
+        ...     ranking_df, {"created": "2024-05-01T12:00:00", "hpsearch_version": "0.1.0"}
+        ... )  # doctest: +SKIP, +NORMALIZE_WHITESPACE
+        ['created 2024-05-01 12:00:00', '40 trials, 58.3 s of training',
+         '100 validation images', ...]
     """
     settings = settings or {}
     items = []
@@ -161,7 +166,7 @@ def _table(shown: pd.DataFrame, table_id: str) -> str:
             f'<td class="num">{_e(v)}</td>'
             if c in _NUMERIC or looks_numeric(str(v))
             else f"<td>{_e(v)}</td>"
-            for c, v in zip(shown.columns, row)
+            for c, v in zip(shown.columns, row, strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
     return (
@@ -231,7 +236,10 @@ def render_index(
     if scored:
         best = display_frame(df.head(1)).iloc[0]
         interval = f", 95% interval {best[INTERVAL]}" if INTERVAL in best.index else ""
-        summary += f"; best validation accuracy {best['val_acc']}{interval} (trial {int(df['trial'].iloc[0])})"
+        summary += (
+            f"; best validation accuracy {best['val_acc']}{interval} "
+            f"(trial {int(df['trial'].iloc[0])})"
+        )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -243,7 +251,8 @@ def render_index(
         "</head>",
         "<body>",
         f"<h1>{_e(name)}</h1>",
-        f'<p class="meta" id="about">{" &middot; ".join(_e(item) for item in about(df, settings))}</p>',
+        '<p class="meta" id="about">'
+        f"{' &middot; '.join(_e(item) for item in about(df, settings))}</p>",
     ]
     if headline:
         parts.append(f'<p class="headline" id="headline">{_e(headline)}</p>')

@@ -1,7 +1,7 @@
 """Figures from trial records and confirmed runs: each returns a matplotlib Figure, never shows it.
 
-Saving is the caller's job (:mod:`hpsearch.reports.publish`, at :data:`DPI`). Legends sit outside the
-axes, so they never hide a point or a curve, and text sits in margins reserved for it: each
+Saving is the caller's job (:mod:`hpsearch.reports.publish`, at :data:`DPI`). Legends sit outside
+the axes, so they never hide a point or a curve, and text sits in margins reserved for it: each
 figure reads at 100% zoom.
 """
 
@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 # Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
 # headless by construction; saving (through Agg) is the caller's job.
 import numpy as np
+from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from hpsearch.reports.ranking import decimals_for, varied, wilson
+from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import RepeatResult, TrialResult
+
+if TYPE_CHECKING:
+    from matplotlib.legend import Legend
+    from matplotlib.typing import LegendLocType
 
 __all__ = [
     "best_curves",
@@ -32,8 +38,22 @@ __all__ = [
 ]
 
 DPI = 100  # at 100 dpi a 9-point label is 12 pixels high: readable without zooming in
-FAILED_STYLE = dict(marker="x", color="tab:red", s=36, linewidths=1.5, zorder=3)
-BEST_STYLE = dict(
+
+
+class _Style(TypedDict, total=False):
+    """Keyword arguments of ``Axes.scatter`` for a mark several figures share."""
+
+    marker: str
+    color: str
+    s: float
+    facecolors: str
+    edgecolors: str
+    linewidths: float
+    zorder: float
+
+
+FAILED_STYLE = _Style(marker="x", color="tab:red", s=36, linewidths=1.5, zorder=3)
+BEST_STYLE = _Style(
     marker="*", s=260, facecolors="none", edgecolors="tab:red", linewidths=1.5, zorder=4
 )
 
@@ -43,7 +63,8 @@ def _short(value: Any) -> str:  # a param for a title: two significant digits ar
 
 
 def _wrap(items: Sequence[str], width: int) -> list[str]:
-    """Comma-joined items in lines of at most ``width`` characters (a long item gets a line of its own)."""
+    """Comma-joined items in lines of at most ``width`` characters (a long item gets a line of its
+    own)."""
     lines: list[str] = []
     for item in items:
         if lines and len(lines[-1]) + 2 + len(item) <= width:
@@ -159,12 +180,20 @@ def _best(trials: Sequence[TrialResult]) -> TrialResult | None:
     return max(scored, key=lambda t: (t.val_acc, -t.number)) if scored else None
 
 
+def _score(trial: TrialResult) -> float:
+    """The final validation accuracy of a trial :func:`_scored` kept (it has one)."""
+    if trial.val_acc is None:
+        raise ValueError(f"trial {trial.number} has no validation accuracy")
+    return trial.val_acc
+
+
 def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _is_log(name: str, trials: Sequence[TrialResult], space: SearchSpace | None) -> bool:
-    """Log scale where the dimension is log; without a space, where positive values span 2 decades."""
+    """Log scale where the dimension is log; without a space, where positive values span 2
+    decades."""
     if space is not None and name in space:
         return space[name].scale == "log"
     values = [t.params[name] for t in trials if _numeric(t.params.get(name))]
@@ -190,7 +219,7 @@ def _log_ticks(axis: Any) -> None:
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     inside = [m * 10.0**e for e in decades for m in (1, 2, 5) if low <= m * 10.0**e <= high]
     axis.set_major_locator(
-        LogLocator(subs=(1.0, 2.0, 5.0) if len(inside) >= 2 else np.arange(1.0, 10.0))
+        LogLocator(subs=(1.0, 2.0, 5.0) if len(inside) >= 2 else np.arange(1.0, 10.0).tolist())
     )
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
@@ -209,7 +238,7 @@ def _scale_axis(
     (ax.set_xlabel if axis == "x" else ax.set_ylabel)(name + (" (log)" if log else ""))
 
 
-def _outside_legend(fig: Figure, ax: Any, loc: str, **kwargs: Any) -> Any:
+def _outside_legend(fig: Figure, ax: Any, loc: LegendLocType, **kwargs: Any) -> Legend | None:
     """One legend for the figure in its margin (constrained layout makes room), never over data."""
     handles, labels = ax.get_legend_handles_labels()
     return fig.legend(handles, labels, loc=loc, fontsize=9, **kwargs) if handles else None
@@ -217,7 +246,8 @@ def _outside_legend(fig: Figure, ax: Any, loc: str, **kwargs: Any) -> Any:
 
 # --------------------------------------------------------------------------- figures
 def history(trials: Sequence[TrialResult]) -> Figure:
-    """The search history: each trial's final validation accuracy by trial number, and the best so far.
+    """The search history: each trial's final validation accuracy by trial number, and the best so
+    far.
 
     Args:
         trials: The study's trials, in any order.
@@ -239,7 +269,7 @@ def history(trials: Sequence[TrialResult]) -> Figure:
     scored = _scored(ordered)
     ax.scatter(
         [t.number for t in scored],
-        [t.val_acc for t in scored],
+        [_score(t) for t in scored],
         s=18,
         color="tab:blue",
         alpha=0.8,
@@ -255,7 +285,7 @@ def history(trials: Sequence[TrialResult]) -> Figure:
             **FAILED_STYLE,
         )
     if scored:
-        best = np.maximum.accumulate([t.val_acc for t in scored])
+        best = np.maximum.accumulate([_score(t) for t in scored])
         ax.step(
             [t.number for t in scored],
             best,
@@ -279,7 +309,8 @@ def lr_wd_map(
     y: str = "weight_decay",
     space: SearchSpace | None = None,
 ) -> Figure:
-    """The trials over two parameters (lr x weight decay by default), coloured by validation accuracy.
+    """The trials over two parameters (lr x weight decay by default), coloured by validation
+    accuracy.
 
     Args:
         trials: The study's trials.
@@ -322,7 +353,8 @@ def lr_wd_map(
         )
         fig.colorbar(points, ax=ax, label="validation accuracy")
         best = _best(scored)
-        ax.scatter([best.params[x]], [best.params[y]], label="best", **BEST_STYLE)
+        if best is not None:  # always: ``scored`` is not empty
+            ax.scatter([best.params[x]], [best.params[y]], label="best", **BEST_STYLE)
     unscored = _unscored(placed)
     if unscored:
         ax.scatter(
@@ -334,10 +366,13 @@ def lr_wd_map(
     _scale_axis(ax, "x", x, placed, space)
     _scale_axis(ax, "y", y, placed, space)
     legend = _outside_legend(fig, ax, "outside lower center", ncol=3)
-    for handle, text in zip(legend.legend_handles, legend.get_texts()):
-        if text.get_text() == "trials":  # a neutral marker: in the map, colour means score
-            handle.set_array(None)
-            handle.set_facecolor("0.6")
+    if legend is not None:  # always: every placed trial is drawn, with a label
+        for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+            # A neutral marker: in the map, colour means score. The handle of a scatter's
+            # entry is a collection of markers, with an array of values and face colours.
+            if text.get_text() == "trials" and isinstance(handle, Collection):
+                handle.set_array(None)
+                handle.set_facecolor("0.6")
     return fig
 
 
@@ -363,7 +398,9 @@ def param_scores(
         One visible axes per parameter, titled and x-labelled by its name; the legend on top.
 
     Example:
-        >>> param_scores(study.trials, study.space).savefig("param_scores.png", dpi=DPI)  # doctest: +SKIP
+        >>> param_scores(study.trials, study.space).savefig(
+        ...     "param_scores.png", dpi=DPI
+        ... )  # doctest: +SKIP
     """
     names = list(names if names is not None else (varied(trials, space) or space.names))
     ncols = max(1, min(ncols, len(names) or 1))
@@ -388,7 +425,7 @@ def param_scores(
         ):
             choices = (
                 list(dim.choices)
-                if dim is not None and dim.is_choice
+                if isinstance(dim, Categorical)  # the kind with choices (``is_choice``)
                 else sorted({t.params[name] for t in present}, key=repr)
             )
             position = {repr(c): k for k, c in enumerate(choices)}
@@ -434,7 +471,8 @@ def param_scores(
 
 
 def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
-    """Mean validation and test curves of confirmed runs, one colour per value of the setting ``by``.
+    """Mean validation and test curves of confirmed runs, one colour per value of the setting
+    ``by``.
 
     A panel for validation and, when the runs recorded per-epoch test accuracy, one for test;
     each line is the mean over the runs with that value, the band one standard deviation. The
@@ -462,7 +500,7 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
         _empty(axes[0], f"no confirmed run with curves and a {by!r} setting")
         return fig
     low, high = [], []
-    for ax, panel in zip(axes, panels):
+    for ax, panel in zip(axes, panels, strict=True):
         for k, value in enumerate(values):
             curves = [
                 c

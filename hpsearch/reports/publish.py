@@ -1,9 +1,10 @@
 """The one writer of a study folder's reports: CSVs, figures and ``index.html``.
 
 Everything here is computed by :mod:`hpsearch.reports.ranking`, :mod:`hpsearch.reports.confirmed`,
-:mod:`hpsearch.reports.plots` and :mod:`hpsearch.reports.html` from the records it is given; this module only
-decides which files a study gets and writes each one through :func:`hpsearch.storage.files.replacing`,
-so a reader (a browser, a spreadsheet) never sees half a file.
+:mod:`hpsearch.reports.plots` and :mod:`hpsearch.reports.html` from the records it is given; this
+module only decides which files a study gets and writes each one through
+:func:`hpsearch.storage.files.replacing`, so a reader (a browser, a spreadsheet) never sees half a
+file.
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ def write_reports(
         ``param_scores``, ``confirmed``, ``index``) to path, written or left current.
 
     Example:
-        >>> write_reports(study.path, study.trials, study.space, settings=definition)  # doctest: +SKIP
+        >>> write_reports(
+        ...     study.path, study.trials, study.space, settings=definition
+        ... )  # doctest: +SKIP
         {'ranking': PosixPath('studies/demo/ranking.csv'), ...}
     """
     folder = Path(folder)
@@ -186,12 +189,14 @@ def write_comparison(
     *,
     dpi: int = plots.DPI,
 ) -> dict[str, Path]:
-    """Writes ``compare_<by>.csv`` and ``compare_<by>.png``: confirmed runs compared per value of ``by``.
+    """Writes ``compare_<by>.csv`` and ``compare_<by>.png``: confirmed runs compared per value of
+    ``by``.
 
     Args:
         folder: The study folder (it must exist).
         repeats: The confirm stage's runs.
-        by: The setting compared, e.g. ``"optimizer"`` (see :func:`hpsearch.reports.confirmed.comparison`).
+        by: The setting compared, e.g. ``"optimizer"`` (see
+            :func:`hpsearch.reports.confirmed.comparison`).
         thresholds: Test accuracies whose first epoch the table reports.
         dpi: Resolution of the PNG file.
 

@@ -1,7 +1,7 @@
 """What a study's trials say: the ranking, the curves, the top table, and notes on what to trust.
 
-Pure functions from trial records to tables and sentences; :mod:`hpsearch.reports.publish` writes them,
-so the reports of a running or interrupted study can be rebuilt from its log at any time.
+Pure functions from trial records to tables and sentences; :mod:`hpsearch.reports.publish` writes
+them, so the reports of a running or interrupted study can be rebuilt from its log at any time.
 
 An accuracy measured on ``n`` images has a binomial error (on 100 images a 95% interval is about
 ±0.1 wide): the ranking gives each trial its Wilson interval, displayed scores keep the decimals
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpsearch.space.dimensions import IntUniform, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import TrialResult
 
@@ -61,7 +62,8 @@ def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def decimals_for(n: int | float | None, default: int = 4) -> int:
-    """Decimals an accuracy measured on ``n`` images can carry: down to its 95% interval's half-width.
+    """Decimals an accuracy measured on ``n`` images can carry: down to its 95% interval's
+    half-width.
 
     The half-width at p = 0.5, the widest, is 0.98 / sqrt(n): 0.098 on 100 images (2
     decimals), 0.022 on 2,000 (2), 0.0098 on 10,000 (3). Unknown sizes (logs written before
@@ -116,13 +118,14 @@ def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.Dat
     ]
     rows = []
     for t in trials:
-        scored = t.ok and t.val_acc is not None
-        low, high = wilson(t.val_acc, t.n_val) if scored and t.n_val else (None, None)
+        val_acc = t.val_acc if t.ok else None
+        scored = val_acc is not None
+        low, high = wilson(val_acc, t.n_val) if val_acc is not None and t.n_val else (None, None)
         rows.append(
             {
                 "trial": t.number,
                 **{name: t.params.get(name) for name in param_names},
-                "val_acc": t.val_acc if t.ok else None,
+                "val_acc": val_acc,
                 "val_acc_low": low,
                 "val_acc_high": high,
                 "best_val_acc": t.best_val_acc,
@@ -183,8 +186,9 @@ def tie_note(df: pd.DataFrame) -> str | None:
         else f"{tied} other trials' intervals overlap"
     )
     return (
-        f"The best validation accuracy, {best['val_acc']:.{d}f} (trial {int(best['trial'])}), is measured "
-        f"on {n:,} images: its 95% interval is {best['val_acc_low']:.{d}f}-{best['val_acc_high']:.{d}f}, "
+        f"The best validation accuracy, {best['val_acc']:.{d}f} (trial {int(best['trial'])}), "
+        f"is measured on {n:,} images: its 95% interval is "
+        f"{best['val_acc_low']:.{d}f}-{best['val_acc_high']:.{d}f}, "
         f"and {others} it, so the top {tied + 1} "
         "cannot be told apart at this size. Repeats with fresh seeds (the confirm stage) or more "
         "validation images would separate them."
@@ -207,9 +211,10 @@ def curves(trials: Sequence[TrialResult]) -> pd.DataFrame:
 
 
 def _at(values: Sequence[float | None], i: int) -> float | None:
-    if i >= len(values) or values[i] is None:
+    value = values[i] if i < len(values) else None
+    if value is None:
         return None
-    v = float(values[i])
+    v = float(value)
     return v if math.isfinite(v) else None
 
 
@@ -243,14 +248,24 @@ def display_frame(df: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
     shown = df if k is None else df.head(k)
     sizes = [_size(v) for v in shown["n_val"]] if "n_val" in shown.columns else [None] * len(shown)
     places = [decimals_for(n) for n in sizes]
-    out = {c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places)] for c in shown.columns}
+    out = {
+        c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places, strict=True)]
+        for c in shown.columns
+    }
     columns = [c for c in shown.columns if c not in ("val_acc_low", "val_acc_high", "n_val")]
     if "val_acc_low" in shown.columns:
         out[INTERVAL] = [
             f"{lo}-{hi}" if lo and hi else ""
             for lo, hi in zip(
-                [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_low"].tolist(), places)],
-                [_cell("val_acc", v, d) for v, d in zip(shown["val_acc_high"].tolist(), places)],
+                [
+                    _cell("val_acc", v, d)
+                    for v, d in zip(shown["val_acc_low"].tolist(), places, strict=True)
+                ],
+                [
+                    _cell("val_acc", v, d)
+                    for v, d in zip(shown["val_acc_high"].tolist(), places, strict=True)
+                ],
+                strict=True,
             )
         ]
         if any(out[INTERVAL]):
@@ -299,14 +314,15 @@ def _json_value(value: Any) -> Any:
 
 def format_frame(data: pd.DataFrame, shown: pd.DataFrame, fmt: str) -> str:
     """A table as text: ``csv`` and ``json`` from ``data`` at full precision, ``table`` and
-    ``markdown`` from ``shown`` (the same rows as display strings). Unknown formats raise ValueError."""
+    ``markdown`` from ``shown`` (the same rows as display strings). Unknown formats raise
+    ValueError."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; expected one of {list(FORMATS)}")
     if fmt == "csv":
         return data.to_csv(index=False).rstrip("\n")
     if fmt == "json":
         records = [
-            {str(c): _json_value(v) for c, v in zip(data.columns, row)}
+            {str(c): _json_value(v) for c, v in zip(data.columns, row, strict=True)}
             for row in data.itertuples(index=False)
         ]
         return json.dumps(records, indent=2, allow_nan=False)
@@ -327,7 +343,8 @@ def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
         k: How many rows.
         fmt: ``"table"`` (aligned plain text), ``"markdown"`` (a GitHub table), ``"csv"`` or
             ``"json"`` (a list of objects). ``csv`` and ``json`` keep every column and the
-            full precision; ``table`` and ``markdown`` round for reading (see :func:`display_frame`).
+            full precision; ``table`` and ``markdown`` round for reading (see
+            :func:`display_frame`).
 
     Returns:
         The text, without a trailing newline.
@@ -349,12 +366,17 @@ def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
         more = int((df["rank"].iloc[len(top) :] == last).sum())
         if more:
             gap = "\n\n" if fmt == "markdown" else "\n"  # a paragraph of its own in markdown
-            text += f"{gap}rank {last} is shared by {more} more trial{'s' if more != 1 else ''} not shown"
+            text += (
+                f"{gap}rank {last} is shared by {more} more trial{'s' if more != 1 else ''} "
+                "not shown"
+            )
     return text
 
 
 # --------------------------------------------------------------------------- edge notes
 EDGE_BAND = 0.2  # the outer share of a range, at each end, that counts as "at the edge"
+# The numeric dimensions (``Dimension.numeric``): the kinds with ``low`` and ``high`` bounds.
+_RANGES = (Uniform, LogUniform, IntUniform)
 
 
 def varied(trials: Sequence[TrialResult], space: SearchSpace) -> list[str]:
@@ -403,10 +425,12 @@ def edge_notes(
         >>> edge_notes(study.trials, study.space)  # doctest: +SKIP
         ['lr: 9 of the 10 best trials lie in the upper 20% of log:1e-06:0.01 ...']
     """
-    scored = sorted(
-        (t for t in trials if t.ok and t.val_acc is not None and math.isfinite(t.val_acc)),
-        key=lambda t: (-t.val_acc, t.number),
-    )
+    finite = [
+        (t.val_acc, t)
+        for t in trials
+        if t.ok and t.val_acc is not None and math.isfinite(t.val_acc)
+    ]
+    scored = [t for _, t in sorted(finite, key=lambda pair: (-pair[0], pair[1].number))]
     if len(scored) < min_trials:
         return []
     k = top if top is not None else max(5, math.ceil(len(scored) / 10))
@@ -414,13 +438,17 @@ def edge_notes(
     notes = []
     for name in varied(trials, space):
         dim = space[name]
-        values = [t.params.get(name) for t in best]
-        if not dim.numeric or any(
-            isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
-            for v in values
-        ):
+        if not isinstance(dim, _RANGES):
             continue
-        positions = [dim.position(float(v)) for v in values]
+        values = [t.params.get(name) for t in best]
+        numbers = [
+            float(v)
+            for v in values
+            if not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+        ]
+        if len(numbers) < len(values):  # a value that is not a number: no position in the range
+            continue
+        positions = [dim.position(v) for v in numbers]
         for side, bound in (("upper", dim.high), ("lower", dim.low)):
             at_edge = [
                 (p >= 1 - EDGE_BAND) if side == "upper" else (p <= EDGE_BAND) for p in positions
@@ -432,13 +460,16 @@ def edge_notes(
             shown = f"{best_value:.3g}" if isinstance(best_value, float) else str(best_value)
             scale = "log range" if dim.scale == "log" else "range"
             sentence = (
-                f"{name}: {near} of the {len(best)} best trials (the best included) lie in the {side} "
-                f"{EDGE_BAND:.0%} of the searched {scale} {dim.spec()}, near its {side} bound "
-                f"{bound:g} (best trial: {name}={shown}); the optimum may lie beyond it."
+                f"{name}: {near} of the {len(best)} best trials (the best included) lie in the "
+                f"{side} {EDGE_BAND:.0%} of the searched {scale} {dim.spec()}, near its {side} "
+                f"bound {bound:g} (best trial: {name}={shown}); the optimum may lie beyond it."
             )
             wider = dim.widened(side, positions)
             if wider is None:
-                sentence += f" The range cannot extend below {bound:g}; consider fixing {name} at {bound:g}."
+                sentence += (
+                    f" The range cannot extend below {bound:g}; "
+                    f"consider fixing {name} at {bound:g}."
+                )
             else:
                 sentence += f" Try --param {name}={wider.spec()}"
             notes.append(sentence)

@@ -1,1 +1,2 @@
-"""The search space: dimensions (`Uniform`, `LogUniform`, `IntUniform`, `Categorical`) and `SearchSpace`."""
+"""The search space: dimensions (`Uniform`, `LogUniform`, `IntUniform`, `Categorical`) and
+`SearchSpace`."""

@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Dimension", "Uniform", "LogUniform", "IntUniform", "Categorical", "KINDS"]
+__all__ = [
+    "Dimension",
+    "RangeDimension",
+    "Uniform",
+    "LogUniform",
+    "IntUniform",
+    "Categorical",
+    "KINDS",
+]
 
 
 class Dimension(ABC):
@@ -69,7 +77,8 @@ class Dimension(ABC):
         return True
 
     def position(self, value: Any) -> float:
-        """Where ``value`` lies in the range: 0 at ``low``, 1 at ``high`` (on the log scale for log).
+        """Where ``value`` lies in the range: 0 at ``low``, 1 at ``high`` (on the log scale for
+        log).
 
         Raises:
             TypeError: The dimension has no order (a list of choices).
@@ -79,7 +88,8 @@ class Dimension(ABC):
         )
 
     def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
-        """The range to try next when the best trials crowd its ``side`` bound (``"upper"``/``"lower"``).
+        """The range to try next when the best trials crowd its ``side`` bound
+        (``"upper"``/``"lower"``).
 
         Args:
             side: The crowded bound.
@@ -106,9 +116,9 @@ class Dimension(ABC):
         if kind not in KINDS:
             raise ValueError(f"unknown dimension kind {kind!r}; expected one of {sorted(KINDS)}")
         cls = KINDS[kind]
-        if cls is Categorical:
-            return Categorical(list(data["choices"]))
-        return cls(data["low"], data["high"])  # type: ignore[call-arg]
+        if issubclass(cls, RangeDimension):
+            return cls(data["low"], data["high"])
+        return Categorical(list(data["choices"]))
 
 
 def _check_bounds(cls_name: str, low: Any, high: Any, *, positive: bool = False) -> None:
@@ -131,7 +141,7 @@ def _clean(value: float) -> float:
 
 
 @dataclass(frozen=True)
-class _Range(Dimension):
+class RangeDimension(Dimension):
     """Shared behaviour of the numeric kinds, measured on the dimension's own scale.
 
     Its bounds ``low`` and ``high`` are checked here for every kind (an int range takes
@@ -202,7 +212,7 @@ class _Range(Dimension):
 
 
 @dataclass(frozen=True)
-class Uniform(_Range):
+class Uniform(RangeDimension):
     """A float drawn uniformly from ``[low, high]``.
 
     Example:
@@ -222,7 +232,7 @@ class Uniform(_Range):
 
 
 @dataclass(frozen=True)
-class LogUniform(_Range):
+class LogUniform(RangeDimension):
     """A positive float whose logarithm is uniform: ``10 ** U(log10 low, log10 high)``.
 
     Example:
@@ -267,7 +277,7 @@ class LogUniform(_Range):
 
 
 @dataclass(frozen=True)
-class IntUniform(_Range):
+class IntUniform(RangeDimension):
     """An integer drawn uniformly from ``low`` to ``high``, both included.
 
     A grid rounds evenly spaced points to distinct integers, so it may hold fewer points than

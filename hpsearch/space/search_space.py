@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from hpsearch.space.dimensions import KINDS as _KINDS
-from hpsearch.space.dimensions import Categorical, Dimension, IntUniform, LogUniform, Uniform
+from hpsearch.space.dimensions import (
+    Categorical,
+    Dimension,
+    IntUniform,
+    LogUniform,
+    RangeDimension,
+    Uniform,
+)
 
 __all__ = [
     "SearchSpace",
@@ -64,7 +71,8 @@ def parse_dimension(spec: str) -> Dimension:
         raise ValueError(f"expected KIND:..., with KIND one of {sorted(_KINDS)}, but got {spec!r}")
     if kind not in _KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {sorted(_KINDS)}")
-    if kind == "choice":
+    cls = _KINDS[kind]
+    if not issubclass(cls, RangeDimension):  # the one kind without bounds: choice:A,B,...
         items = [item.strip() for item in rest.split(",")]
         if not rest.strip() or any(item == "" for item in items):
             raise ValueError(f"expected choice:A,B,... with no empty choice, but got {spec!r}")
@@ -74,7 +82,7 @@ def parse_dimension(spec: str) -> Dimension:
         raise ValueError(f"expected {kind}:LOW:HIGH, but got {spec!r}")
     integer = kind == "int"
     low, high = (_number(p, integer=integer) for p in parts)
-    return _KINDS[kind](low, high)
+    return cls(low, high)
 
 
 class SearchSpace(Mapping[str, Dimension]):
@@ -87,7 +95,9 @@ class SearchSpace(Mapping[str, Dimension]):
         ValueError: A name is empty or a value is not a :class:`Dimension`.
 
     Example:
-        >>> space = SearchSpace({"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)})
+        >>> space = SearchSpace(
+        ...     {"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)}
+        ... )
         >>> space.names
         ('lr', 'weight_decay')
     """
@@ -139,7 +149,7 @@ class SearchSpace(Mapping[str, Dimension]):
 
     def from_list(self, values: Sequence[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for (name, dim), value in zip(self._dims.items(), values):
+        for (name, dim), value in zip(self._dims.items(), values, strict=True):
             if isinstance(dim, IntUniform):
                 value = int(value)
             elif isinstance(dim, (Uniform, LogUniform)):

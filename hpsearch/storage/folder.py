@@ -76,8 +76,8 @@ def validate_name(name: str) -> str:
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise StudyError(
-            f"name must be a plain folder name of at most {MAX_NAME} letters, digits, '.', '_' or '-', "
-            f"not starting with '.' or '-', but got {name!r}"
+            f"name must be a plain folder name of at most {MAX_NAME} letters, digits, '.', '_' "
+            f"or '-', not starting with '.' or '-', but got {name!r}"
         )
     return name
 
@@ -149,9 +149,10 @@ class StudyStorage:
         ]
         if logs:
             raise StudyError(
-                f"study folder {self.path} is damaged: it holds {', '.join(logs)} but not {DEFINITION}, the "
-                f"definition those records belong to; restore {DEFINITION} (from a backup), or move the "
-                "folder away to start a new study under this name"
+                f"study folder {self.path} is damaged: it holds {', '.join(logs)} "
+                f"but not {DEFINITION}, the definition those records belong to; "
+                f"restore {DEFINITION} (from a backup), or move the folder away to start a new "
+                "study under this name"
             )
 
     def read_definition(self) -> dict[str, Any]:
@@ -206,7 +207,8 @@ class StudyStorage:
         self._append(self.path / RUNG_LOG, trial.to_json())
 
     def load_repeats(self, *, repair: bool = False) -> list[RepeatResult]:
-        """Every finished confirm-stage run, the first record of each (trial, repeat, refit) kept."""
+        """Every finished confirm-stage run, the first record of each (trial, repeat, refit)
+        kept."""
         path = self.path / REPEAT_LOG
         runs = _first_of_each(
             self._load_log(path, RepeatResult.from_json, repair=repair),
@@ -239,7 +241,10 @@ class StudyStorage:
         (self.path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         with replacing(self._checkpoint_path(checkpoint.number)) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **checkpoint.to_arrays())
+                # Any, not ndarray: savez's keyword ``allow_pickle`` is a bool, and mypy cannot
+                # tell that no array is named so (they are ``__meta__``, ``net/*``, ``opt/*``).
+                arrays: dict[str, Any] = checkpoint.to_arrays()
+                np.savez(fh, **arrays)
 
     def load_checkpoint(self, number: int) -> Checkpoint | None:
         path = self._checkpoint_path(number)

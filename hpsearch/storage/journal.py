@@ -1,7 +1,7 @@
 """A study's records in memory, each one made durable in the study folder before it counts.
 
-Every record goes to the folder's append-only logs first (see :mod:`hpsearch.storage.folder`), inside
-the interrupt guard, so a signal never leaves a record half written, and what is in memory is
+Every record goes to the folder's append-only logs first (see :mod:`hpsearch.storage.folder`),
+inside the interrupt guard, so a signal never leaves a record half written, and what is in memory is
 always what a resume would read back.
 """
 
@@ -52,7 +52,8 @@ class Journal:
         self._rebuild_asked(repair)
 
     def _rebuild_asked(self, repair: bool) -> None:
-        """Proposals missing from ``asked.jsonl`` (deleted, or lines lost) taken back from the trials.
+        """Proposals missing from ``asked.jsonl`` (deleted, or lines lost) taken back from the
+        trials.
 
         A finished or paused trial's params are its proposal, so those come back whole. The
         proposals of trials that had not finished are gone; a strategy that proposes from
@@ -71,8 +72,8 @@ class Journal:
             with self.guard():
                 self.storage.append_asked(found)
         message = (
-            f"{self.storage.path / ASKED_LOG}: the proposals of {len(found)} trial(s) were missing; "
-            "rebuilt them from the trials' records"
+            f"{self.storage.path / ASKED_LOG}: the proposals of {len(found)} trial(s) "
+            "were missing; rebuilt them from the trials' records"
         )
         try:
             definition = self.storage.read_definition()
@@ -82,8 +83,8 @@ class Journal:
             adaptive = unfinished = True
         if adaptive and unfinished:
             message += (
-                "; those of trials that had not finished are lost and will be proposed anew, so the "
-                "resumed study may differ from one never interrupted"
+                "; those of trials that had not finished are lost and will be proposed anew, "
+                "so the resumed study may differ from one never interrupted"
             )
         warnings.warn(message, stacklevel=3)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -128,9 +128,10 @@ class _Posterior:
 
     Holds ``Li``, the inverse Cholesky factor of ``K + noise I`` (products with it run several
     times faster than triangular solves), ``u = Li y``, ``e = Li 1``. With ``y`` normalised as by
-    ``normalize_y`` (mean ``m``, std ``s``, lies included), at ``z`` projected as ``v = Li k(X, z)``:
-    ``mean = m + v.u - m v.e``, ``std = s sqrt(k(z, z) - v.v)``, scikit-optimize's GP up to
-    rounding. A lie adds a row to ``Li``, ``u``, ``e`` and to the projections kept.
+    ``normalize_y`` (mean ``m``, std ``s``, lies included), at ``z`` projected as
+    ``v = Li k(X, z)``: ``mean = m + v.u - m v.e``, ``std = s sqrt(k(z, z) - v.v)``,
+    scikit-optimize's GP up to rounding. A lie adds a row to ``Li``, ``u``, ``e`` and to the
+    projections kept.
     """
 
     def __init__(self, signal: Any, noise: float, X: np.ndarray, y: np.ndarray, room: int) -> None:
@@ -156,7 +157,8 @@ class _Posterior:
         return c
 
     def predictor(self, c: SimpleNamespace) -> SimpleNamespace:
-        """The predictions at ``c`` with the ``predict`` that scikit-optimize's acquisitions call."""
+        """The predictions at ``c`` with the ``predict`` that scikit-optimize's acquisitions
+        call."""
         y = self.y[: self.n]
         m, s = float(np.mean(y)), float(np.std(y))
         mean, std = (
@@ -240,23 +242,24 @@ class BayesStrategy(Strategy):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{option} must be an integer >= {least}, but got {value!r}")
-        for option, value, choices in (("acq_func", acq_func, ACQ_FUNCS), ("liar", liar, LIARS)):
-            if value not in choices:
-                raise ValueError(f"{option} must be one of {list(choices)}, but got {value!r}")
-        for option, value, low, strict in (
+        for option, name, choices in (("acq_func", acq_func, ACQ_FUNCS), ("liar", liar, LIARS)):
+            if name not in choices:
+                raise ValueError(f"{option} must be one of {list(choices)}, but got {name!r}")
+        for option, number, low, strict in (
             ("xi", xi, 0, False),
             ("kappa", kappa, 0, False),
             ("refit_growth", refit_growth, 1, True),
         ):
             if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < low
-                or (strict and value == low)
+                isinstance(number, bool)
+                or not isinstance(number, (int, float))
+                or not math.isfinite(number)
+                or number < low
+                or (strict and number == low)
             ):
+                bound = ">" if strict else ">="
                 raise ValueError(
-                    f"{option} must be a finite number {'>' if strict else '>='} {low}, but got {value!r}"
+                    f"{option} must be a finite number {bound} {low}, but got {number!r}"
                 )
 
         from skopt.space import Categorical, Integer, Space
@@ -325,6 +328,7 @@ class BayesStrategy(Strategy):
             else None
             for k in numbers
         ]
+        model: Iterator[dict[str, Any]] = iter(())
         if None in out:
             # One BLAS thread: the workers keep the cores busy, and a second thread fighting them
             # made asks several times slower. Sums in a fixed order keep proposals reproducible.
@@ -332,8 +336,7 @@ class BayesStrategy(Strategy):
                 model = iter(
                     self._model_batch(out.count(None), taken=[p for p in out if p is not None])
                 )
-            out = [next(model) if p is None else p for p in out]
-        return out
+        return [next(model) if p is None else p for p in out]
 
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, **{option: getattr(self, option) for option in _OPTIONS}}
@@ -350,6 +353,8 @@ class BayesStrategy(Strategy):
         self._kernel = self._kernel if done else None
         for m in sizes[done:]:
             self._kernel = (m, *self._fit_kernel(m))
+        if self._kernel is None:  # never: sizes is not empty, so a kernel was kept or just fitted
+            raise RuntimeError("no kernel was fitted")
         return self._kernel[1], self._kernel[2]
 
     def _fit_kernel(self, m: int) -> tuple[Any, float]:

@@ -88,10 +88,12 @@ class GridStrategy(Strategy):
         super().__init__(space, seed, n_trials)
         self.shape = grid_shape(space, n_trials)
         axes = [space[name].grid(self.shape[name]) for name in space.names]
-        self.points = [dict(zip(space.names, combo)) for combo in itertools.product(*axes)]
+        self.points = [
+            dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*axes)
+        ]
         self.pinned: dict[str, Any] = {
             name: values[0]
-            for name, values in zip(space.names, axes)
+            for name, values in zip(space.names, axes, strict=True)
             if len(values) == 1 and space[name].numeric
         }
 

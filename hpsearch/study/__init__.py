@@ -1,1 +1,2 @@
-"""The study: its front (`Study`), the search loop, the confirm stage, pruning schedules, its arguments."""
+"""The study: its front (`Study`), the search loop, the confirm stage, pruning schedules, its
+arguments."""

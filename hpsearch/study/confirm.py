@@ -1,4 +1,5 @@
-"""The confirm stage: the best configurations trained again with fresh seeds, scored on the test part.
+"""The confirm stage: the best configurations trained again with fresh seeds, scored on the test
+part.
 
 A search's best score is the best of many single runs on a small validation set, so it is
 biased upward: luck (initial weights, batch order) and the validation images' own noise both
@@ -6,8 +7,8 @@ helped it to the top. The confirm stage retrains each of the top ``k`` distinct 
 ``repeats`` times with streams derived from the study seed, the trial number and the repeat
 index alone (the search's own run does not count: its score is what selected it), and scores
 every run on validation and on the dataset's test part. The chosen configuration is the one
-with the best mean validation accuracy over its repeats (:func:`hpsearch.reports.confirmed.choose`); the test
-part never chooses anything.
+with the best mean validation accuracy over its repeats (:func:`hpsearch.reports.confirmed.choose`);
+the test part never chooses anything.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
     if k < 1:
         return []
     scored = sorted(
-        (t for t in trials if t.ok and t.val_acc is not None), key=lambda t: (-t.val_acc, t.number)
+        ((t.val_acc, t) for t in trials if t.ok and t.val_acc is not None),
+        key=lambda s: (-s[0], s[1].number),
     )
     seen: set[str] = set()
     out: list[TrialResult] = []
-    for t in scored:
+    for _, t in scored:
         key = json.dumps(t.params, sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
@@ -50,7 +52,8 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
 def chosen(
     trials: Sequence[TrialResult], repeats: Sequence[RepeatResult], k: int
 ) -> TrialResult | None:
-    """The configuration a study chose: the one rule every output (headline, page, model, API) follows.
+    """The configuration a study chose: the one rule every output (headline, page, model, API)
+    follows.
 
     Among the top ``k`` distinct configurations of the search (at least one), the one whose
     confirm-stage repeats have the best mean validation accuracy; a tie goes to the better ranked.

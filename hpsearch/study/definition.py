@@ -1,4 +1,5 @@
-"""A study's definition (``study.json``): what a resume must match, and the arguments it stands for."""
+"""A study's definition (``study.json``): what a resume must match, and the arguments it stands
+for."""
 
 from __future__ import annotations
 

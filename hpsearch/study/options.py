@@ -84,7 +84,8 @@ def check_arguments(
     confirm: Any,
     repeats: Any,
 ) -> tuple[SearchSpace, TrainConfig, int, Pruning]:
-    """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, settings, n_jobs and pruning.
+    """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, settings, n_jobs and
+    pruning.
 
     Raises:
         ValueError: Any invalid argument.
@@ -125,7 +126,8 @@ def check_arguments(
     unknown = sorted(set(space) - set(TrainConfig.field_names()))
     if unknown:
         raise ValueError(
-            f"unknown parameter(s) {unknown}; searchable names are {list(TrainConfig.field_names())}"
+            f"unknown parameter(s) {unknown}; "
+            f"searchable names are {list(TrainConfig.field_names())}"
         )
     # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
     for name, dim in space.items():

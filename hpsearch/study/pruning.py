@@ -51,10 +51,10 @@ def survivors(at_rung: Sequence[TrialResult], n_started: int, eta: int) -> list[
     Trials are ordered by validation accuracy at the rung, ties to the lower trial number;
     trials without a score (diverged, failed) never go on.
     """
-    scored = [t for t in at_rung if t.val_acc is not None]
-    scored.sort(key=lambda t: (-t.val_acc, t.number))
+    scored = [(t.val_acc, t.number) for t in at_rung if t.val_acc is not None]
+    scored.sort(key=lambda s: (-s[0], s[1]))
     keep = max(1, n_started // eta)
-    return sorted(t.number for t in scored[:keep])
+    return sorted(number for _, number in scored[:keep])
 
 
 @dataclass(frozen=True)

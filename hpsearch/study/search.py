@@ -95,7 +95,10 @@ class Search:
                 self._ask(missing)
             for n in batch:
                 if n not in journal.trials:
-                    pool.submit(Task(n, journal.params_of(n)))
+                    params = journal.params_of(n)
+                    if params is None:  # never: every missing proposal was asked and logged above
+                        raise RuntimeError(f"trial {n} has no logged proposal")
+                    pool.submit(Task(n, params))
         while told < len(batches):
             self._finish(pool, batches[told])
             told += 1
@@ -111,7 +114,7 @@ class Search:
 
     def _ask(self, numbers: list[int]) -> dict[int, dict[str, Any]]:
         """New proposals from the strategy, logged before they run."""
-        proposals = dict(zip(numbers, self.strategy.ask(numbers)))
+        proposals = dict(zip(numbers, self.strategy.ask(numbers), strict=True))
         self.journal.record_asked(proposals)
         return proposals
 
@@ -133,7 +136,8 @@ class Search:
         return done
 
     def _run_pruned(self, pool: Pool) -> None:
-        """Synchronous successive halving, bracket by bracket (see :mod:`hpsearch.study.pruning`)."""
+        """Synchronous successive halving, bracket by bracket (see
+        :mod:`hpsearch.study.pruning`)."""
         journal = self.journal
         rungs = journal.rungs
         # A model-based strategy learns between brackets: give it brackets of eta**(rungs) trials.
@@ -143,8 +147,9 @@ class Search:
             numbers = list(bracket.numbers)
             if all(n in journal.trials for n in numbers):
                 continue
-            params = {n: journal.params_of(n) for n in numbers}
-            unknown = [n for n in numbers if params[n] is None]
+            logged = {n: journal.params_of(n) for n in numbers}
+            params = {n: p for n, p in logged.items() if p is not None}
+            unknown = [n for n in numbers if n not in params]
             if unknown:
                 params.update(self._ask(unknown))
             alive = numbers

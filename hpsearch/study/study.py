@@ -1,9 +1,11 @@
-"""The :class:`Study`: a thin front that checks its arguments, opens the study folder and runs the stages.
+"""The :class:`Study`: a thin front that checks its arguments, opens the study folder and runs the
+stages.
 
 The work itself lives elsewhere, one job a module: :mod:`hpsearch.study.search` (the search loop),
 :mod:`hpsearch.study.confirm` (the confirm stage), :mod:`hpsearch.execution.pool` (where tasks run),
-:mod:`hpsearch.storage.journal` and :mod:`hpsearch.storage.folder` (the study folder, the single source of
-truth), :mod:`hpsearch.reports.ranking` and :mod:`hpsearch.reports.publish` (tables, figures, files).
+:mod:`hpsearch.storage.journal` and :mod:`hpsearch.storage.folder` (the study folder, the single
+source of truth), :mod:`hpsearch.reports.ranking` and :mod:`hpsearch.reports.publish` (tables,
+figures, files).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from hpsearch.strategies import Strategy, make_strategy
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.definition import check_definition, stored_arguments
 from hpsearch.study.options import check_arguments, positive_int
+from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
 from hpsearch.trial import RepeatResult, TrialResult
 
@@ -60,7 +63,8 @@ class Study:
         resume: Continue the study of this name if it exists (its stored definition must match).
         strategy_options: Extra settings for the strategy (e.g. ``{"batch_size": 8}`` for bayes).
         backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"``.
-        scheduler: For ``backend="dask"``: an address ``tcp://host:port`` or a ``distributed.Client``.
+        scheduler: For ``backend="dask"``: an address ``tcp://host:port`` or a
+            ``distributed.Client``.
         progress: Show a progress bar with runs done and the best accuracy so far.
         prune: ``"none"``, ``"halving"`` or ``"hyperband"``; the result never depends on ``n_jobs``.
         min_epochs: With pruning, the fewest epochs a trial trains before it can be stopped.
@@ -82,6 +86,29 @@ class Study:
         >>> study.optimize()  # doctest: +SKIP
         >>> study.best_params  # doctest: +SKIP
     """
+
+    space: SearchSpace
+    config: TrainConfig
+    n_jobs: int
+    pruning: Pruning
+    name: str
+    n_trials: int
+    seed: int
+    backend: str
+    scheduler: Any
+    progress: bool
+    resume: bool
+    n_confirm: int
+    repeats: int
+    refit: bool
+    test_curves: bool
+    strategy: Strategy
+    lag: int
+    storage: StudyStorage
+    interrupts: Interrupts
+    journal: Journal
+    #: The files the last :meth:`optimize` wrote, by report name.
+    report_paths: dict[str, Path]
 
     def __init__(
         self,
@@ -135,15 +162,14 @@ class Study:
             bool(refit),
             bool(test_curves),
         )
-        self.strategy: Strategy = make_strategy(
+        self.strategy = make_strategy(
             strategy, self.space, seed, n_trials, **(strategy_options or {})
         )
         self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
         self.journal = Journal(self.storage, self.interrupts.guard)
-        #: The files the last :meth:`optimize` wrote, by report name.
-        self.report_paths: dict[str, Path] = {}
+        self.report_paths = {}
         if backend == "dask":
             from hpsearch.execution.cluster import describe
 
@@ -259,7 +285,8 @@ class Study:
         }
 
     def optimize(self) -> pd.DataFrame:
-        """Runs the trials still to do and the confirm stage, then writes the reports; returns the ranking.
+        """Runs the trials still to do and the confirm stage, then writes the reports; returns the
+        ranking.
 
         Raises:
             StudyInterrupted: After SIGINT or SIGTERM, once every finished run is saved and the
@@ -297,9 +324,10 @@ class Study:
         return self.repeats_done
 
     def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
-        """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the searched
-        setting ``by`` (what is missing) and returns them, for :func:`hpsearch.reports.confirmed.comparison`.
-        Raises ValueError if ``by`` was not searched or no trial has a score yet.
+        """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the
+        searched setting ``by`` (what is missing) and returns them, for
+        :func:`hpsearch.reports.confirmed.comparison`. Raises ValueError if ``by`` was not searched
+        or no trial has a score yet.
         """
         best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
@@ -331,7 +359,8 @@ class Study:
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Pool]:
-        """Lock, open (or create) the study, catch signals, show progress, run a pool; then report."""
+        """Lock, open (or create) the study, catch signals, show progress, run a pool; then
+        report."""
         # Before anything is written: the data must hold the samples (this may download it).
         check_dataset(
             self.config.dataset,
@@ -379,4 +408,7 @@ class Study:
                 self.storage.write_definition({**stored, **runs})
 
     def __repr__(self) -> str:
-        return f"Study({self.name!r}, {self.strategy.name}, trials={len(self.journal.trials)}/{self.planned})"
+        return (
+            f"Study({self.name!r}, {self.strategy.name}, "
+            f"trials={len(self.journal.trials)}/{self.planned})"
+        )

@@ -145,7 +145,7 @@ def test_grid_study_covers_the_product_of_log_spaced_points(tmp_path, tiny_flags
     df = check_ranking_csv(out / "g" / "ranking.csv", 4)
     assert sorted(set(df["lr"])) == pytest.approx([1e-6, 1e-2], rel=1e-9)
     assert sorted(set(df["weight_decay"])) == pytest.approx([1e-8, 1e-4], rel=1e-9)
-    assert len(set(zip(df["lr"], df["weight_decay"]))) == 4
+    assert len(set(zip(df["lr"], df["weight_decay"], strict=True))) == 4
     check_png(out / "g" / "best_curves.png")
 
 
@@ -512,7 +512,8 @@ def _malformed_npz(path, kind: str) -> None:
 
 
 def bad_input(case: str, folder, out) -> tuple[list[str], list[str]]:
-    """The case's argv and fragments, its files made in ``folder`` and its studies folder ``out``."""
+    """The case's argv and fragments, its files made in ``folder`` and its studies folder
+    ``out``."""
     argv, fragments = BAD_INPUT[case]
     names = {"{out}": str(out), "{file}": str(folder / "afile")}
     (folder / "afile").write_text("not a folder\n")
@@ -615,7 +616,7 @@ def through_subprocesses(finished_study, tmp_path_factory):
         return proc, fragments, _snapshot(folder) == before
 
     with ThreadPoolExecutor(4) as pool:
-        return dict(zip(sorted(BAD_INPUT), pool.map(one, sorted(BAD_INPUT))))
+        return dict(zip(sorted(BAD_INPUT), pool.map(one, sorted(BAD_INPUT)), strict=True))
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
@@ -698,7 +699,8 @@ NUMERIC = ("numpy", "pandas", "scipy", "sklearn", "skopt", "matplotlib", "joblib
 )
 def test_help_version_and_usage_errors_load_nothing_numeric(argv):
     script = (
-        "import sys\nfrom hpsearch.cli.parser import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom hpsearch.cli.parser import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NUMERIC!r})))"
     )
     proc = subprocess.run(
@@ -729,7 +731,8 @@ def test_help_answers_under_a_300_mb_address_space_limit(tmp_path):
 
 def test_a_malformed_scheduler_address_leaves_no_client_to_complain_at_exit(tmp_path):
     pytest.importorskip("distributed")
-    # The console script's way: main() returns, and the interpreter exits normally, finalisers and all.
+    # The console script's way: main() returns, and the interpreter exits normally, finalisers
+    # and all.
     script = (
         "import sys\nfrom hpsearch.cli.parser import main\n"
         "sys.exit(main(['random', '--backend', 'dask', '--scheduler', 'notaurl', '--quiet']))"

@@ -1,4 +1,5 @@
-"""What a new user trips over in the first hour (issue #14), each checked through the front doors."""
+"""What a new user trips over in the first hour (issue #14), each checked through the front
+doors."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def _refused(argv: list[str], tmp_path: Path, snapshot, *fragments: str) -> str:
 def test_options_after_a_study_file_override_the_file(tmp_path: Path) -> None:
     file = tmp_path / "s.toml"
     file.write_text(
-        'strategy = "random"\ntrials = 2\nconfirm = 0\n[set]\nepochs = 5\nhidden = [20]\nsamples = 200\n'
+        'strategy = "random"\ntrials = 2\nconfirm = 0\n'
+        "[set]\nepochs = 5\nhidden = [20]\nsamples = 200\n"
     )
     code, out, err = _run(
         ["run", str(file), "--epochs", "2", "--name", "f", "--out", str(tmp_path), "--quiet"]

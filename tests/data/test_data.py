@@ -1,4 +1,5 @@
-"""Datasets, the split and the test part: the shipped subset, full MNIST (local server), digits, a user .npz."""
+"""Datasets, the split and the test part: the shipped subset, full MNIST (local server), digits,
+a user .npz."""
 
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ def test_unknown_dataset_and_too_many_samples_refused_without_network(tmp_path, 
         monkeypatch.setenv("HPSEARCH_MIRROR", srv.url)
         with pytest.raises(
             ValueError,
-            match=r"unknown dataset 'cifar'; expected one of \['digits', 'fashion-mnist', 'mnist'\] or a path",
+            match=r"unknown dataset 'cifar'; expected one of "
+            r"\['digits', 'fashion-mnist', 'mnist'\] or a path",
         ):
             check_dataset("cifar", 10)
         with pytest.raises(ValueError, match=r"samples=70000 .* holds \(60000\)"):
@@ -230,7 +232,8 @@ Y3 = np.zeros(3, int)
                 "x_test": np.zeros((2, 4), np.uint8),
                 "y_test": np.zeros(2, int),
             },
-            r"expected x_test stored like x_train \(both bytes 0..255 or both floats\), but got uint8 and float64",
+            r"expected x_test stored like x_train \(both bytes 0..255 or both floats\), "
+            r"but got uint8 and float64",
         ),
         (
             {
@@ -282,18 +285,21 @@ def test_huge_labels_are_refused_up_front_and_a_trial_says_why(tmp_path):
         (
             5,
             0.2,
-            r"samples=5 with val_ratio=0.2 holds out 1 validation images; expected at least 10 \(samples >= 48 at this val_ratio\)",
+            r"samples=5 with val_ratio=0.2 holds out 1 validation images; "
+            r"expected at least 10 \(samples >= 48 at this val_ratio\)",
         ),
         (
             5,
             0.1,
-            r"samples=5 with val_ratio=0.1 holds out 0 validation images; expected at least 10 \(samples >= 95 ",
+            r"samples=5 with val_ratio=0.1 holds out 0 validation images; "
+            r"expected at least 10 \(samples >= 95 ",
         ),
         (1, 0.2, r"samples=1 with val_ratio=0.2 holds out 0 validation images"),
         (
             20,
             0.99,
-            r"samples=20 with val_ratio=0.99 holds out all 20 images for validation; expected at least one training image",
+            r"samples=20 with val_ratio=0.99 holds out all 20 images for validation; "
+            r"expected at least one training image",
         ),
         (500, 1.5, r"val_ratio must lie in \(0, 1\), but got 1.5"),
         (500, 0, r"val_ratio must lie in \(0, 1\), but got 0"),

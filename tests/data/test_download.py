@@ -1,4 +1,5 @@
-"""Downloads: mirrors, IDX files, checksums and the cache, against a local server (never the internet)."""
+"""Downloads: mirrors, IDX files, checksums and the cache, against a local server (never the
+internet)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ test fails. Workers run without a nanny, so killing a worker's process really lo
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -35,7 +36,8 @@ QUICK = TrainConfig(epochs=2, hidden=(20, 20))
 
 
 class LocalCluster:
-    """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, as a user would start them."""
+    """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, as a user would start
+    them."""
 
     def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
         self.folder = folder
@@ -252,7 +254,7 @@ def test_n_jobs_caps_the_trials_running_at_once(cluster: LocalCluster) -> None:
     # On the cluster's workers, not in this process, and one at a time.
     assert {pid for pid, _, _ in spans} <= set(cluster.worker_pids().values())
     spans.sort(key=lambda s: s[1])
-    assert all(later[1] >= earlier[2] - 0.05 for earlier, later in zip(spans, spans[1:]))
+    assert all(later[1] >= earlier[2] - 0.05 for earlier, later in itertools.pairwise(spans))
     # -1: every thread of the cluster (2 workers of 1 thread): two run side by side.
     spans = _spans(cluster.address, -1, 2)
     (_, start_a, end_a), (_, start_b, end_b) = sorted(spans, key=lambda s: s[1])

@@ -1,10 +1,11 @@
 """SIGINT and SIGTERM at every moment of a study, and SIGKILL: out fast and clean, nothing lost.
 
 One study is interrupted again and again in one folder, each run at another moment (start-up,
-workers starting, trials, a second signal, the confirm stage, the reports, the exit), each run resuming the last;
-every way out must be clean (status, no traceback, no process left, whole logs), every record
-must equal the uninterrupted study's, and the last run must complete it exactly. The slower
-sweep over every moment, both signals and many delays is ``benchmarks/signal_sweep.py``.
+workers starting, trials, a second signal, the confirm stage, the reports, the exit), each run
+resuming the last; every way out must be clean (status, no traceback, no process left, whole
+logs), every record must equal the uninterrupted study's, and the last run must complete it
+exactly. The slower sweep over every moment, both signals and many delays is
+``benchmarks/signal_sweep.py``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-# (moment, signal, to the process group as a terminal's Ctrl-C, a second signal after, finished allowed)
+# (moment, signal, to the process group as a terminal's Ctrl-C, a second signal after,
+#  finished allowed)
 CHAIN = [
     ("start-up", INT, False, None, False),
     ("workers", INT, True, None, False),  # a Ctrl-C reaches workers still importing, too

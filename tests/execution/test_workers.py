@@ -1,5 +1,5 @@
-"""Worker-process setup: glibc's allocator thresholds in a process started as dask starts its workers,
-and a worker's end with its study."""
+"""Worker-process setup: glibc's allocator thresholds in a process started as dask starts its
+workers, and a worker's end with its study."""
 
 from __future__ import annotations
 

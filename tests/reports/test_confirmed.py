@@ -84,8 +84,8 @@ def test_headline_names_the_choice_and_its_scores_with_their_precision():
     assert "\n" not in line
     big = make_repeats({4: [0.9912, 0.9920]}, n_val=10_000, n_test=10_000, gap=0.001)
     assert (
-        "validation 0.992 ± 0.001 (2 repeats, 10,000 images) | test 0.991 ± 0.001 (10,000 test images"
-        in headline(big, 4, {"lr": 0.05})
+        "validation 0.992 ± 0.001 (2 repeats, 10,000 images) | "
+        "test 0.991 ± 0.001 (10,000 test images" in headline(big, 4, {"lr": 0.05})
     )
     no_test = headline(make_repeats({4: [0.8]}, n_test=None), 4, {"lr": 0.05})
     assert no_test.endswith(

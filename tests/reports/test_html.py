@@ -190,16 +190,19 @@ def _chromium() -> str | None:
 
 # A test-only copy of the page, in the same folder (so relative paths resolve the same way),
 # with a script appended that reports what the browser rendered and loaded. A deliberately
-# missing image proves that a broken one would be caught.
+# missing image proves that a broken one would be caught. (A backslash ending a line joins it
+# to the next, so the page gets the script's long lines unbroken.)
 _PROBE = """<img id="probe-missing" src="no-such-figure.png" alt="">
 <script>
 window.addEventListener("load", function () {
-  var shown = Array.prototype.filter.call(document.images, function (i) { return i.id !== "probe-missing"; });
+  var shown = Array.prototype.filter.call(document.images, function (i) { \
+return i.id !== "probe-missing"; });
   var missing = document.getElementById("probe-missing");
   var table = document.getElementById("ranking");
   var out = {
     images: shown.map(function (i) {
-      return {src: i.getAttribute("src"), complete: i.complete, width: i.naturalWidth, height: i.naturalHeight,
+      return {src: i.getAttribute("src"), complete: i.complete, width: i.naturalWidth, \
+height: i.naturalHeight,
               shown: i.getBoundingClientRect().width};
     }),
     missing_width: missing.naturalWidth,

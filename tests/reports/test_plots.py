@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -245,7 +246,9 @@ def test_map_legend_sits_off_the_data_and_its_trials_marker_is_neutral():
     assert not _overlap(box, ax.get_window_extent(renderer)) and not _overlap(
         box, cbar.get_window_extent(renderer)
     )
-    handles = dict(zip([t.get_text() for t in legend.get_texts()], legend.legend_handles))
+    handles = dict(
+        zip([t.get_text() for t in legend.get_texts()], legend.legend_handles, strict=True)
+    )
     assert set(handles) == {"trials", "best", "failed"}
     grey = handles["trials"].get_facecolor()[0]
     assert tuple(grey[:3]) == pytest.approx(to_rgba("0.6")[:3])  # not a score's colour
@@ -324,4 +327,4 @@ def test_narrow_log_axis_labels_do_not_run_into_one_another():
         ]
         assert [label.get_text() for label in labels] == ["0.05", "0.1", "0.2", "0.5"]
         boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
-        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+        assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))

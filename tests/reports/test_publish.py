@@ -204,12 +204,15 @@ def test_reports_import_no_writer_and_no_cycle():
     not import plots or publish (nor report any of them)."""
     code = (
         "import importlib.util, sys\n"
-        # Every module named below must exist, or the checks would pass on a renamed module.
-        "names = ['hpsearch.reports.ranking', 'hpsearch.reports.confirmed', 'hpsearch.reports.html',\n"
+        # Every module named below must exist, or the checks would pass on a renamed
+        # module.
+        "names = ['hpsearch.reports.ranking', 'hpsearch.reports.confirmed',"
+        " 'hpsearch.reports.html',\n"
         "         'hpsearch.reports.plots', 'hpsearch.reports.publish']\n"
         "assert all(importlib.util.find_spec(n) for n in names)\n"
         "import hpsearch.reports.ranking, hpsearch.reports.confirmed\n"
-        "assert not {'hpsearch.reports.html', 'hpsearch.reports.plots', 'hpsearch.reports.publish'} & set(sys.modules), sys.modules.keys()\n"
+        "assert not {'hpsearch.reports.html', 'hpsearch.reports.plots',"
+        " 'hpsearch.reports.publish'} & set(sys.modules), sys.modules.keys()\n"
         "import hpsearch.reports.html\n"
         "assert not {'hpsearch.reports.plots', 'hpsearch.reports.publish'} & set(sys.modules)\n"
         "import hpsearch.reports.plots\n"

@@ -168,7 +168,10 @@ _GOLDEN_HEAD = [
     "1,13,0.009746299280198961,8.381878382308892e-05,0.9476284454208294,0.9476284454208294,"
     "0.9676284454208294,4,COMPLETE,1.5,",
 ]
-_GOLDEN_TAIL = "39,11,0.00048139065887826173,3.879341802770623e-06,,,,1,DIVERGED,0.1,loss became nan at epoch 2"
+_GOLDEN_TAIL = (
+    "39,11,0.00048139065887826173,3.879341802770623e-06,,,,1,DIVERGED,0.1,"
+    "loss became nan at epoch 2"
+)
 _GOLDEN_MD5 = "882cc90fdcb2c58f5d8fd11d1b6847f7"
 
 
@@ -216,7 +219,8 @@ def _scored(scores, n_val=100):
 
 
 def test_tied_with_best_counts_the_trials_within_noise_of_the_best():
-    # On 100 images the best's interval at 0.85 is about 0.77-0.91: 0.80 and 0.78 reach it, 0.60 does not.
+    # On 100 images the best's interval at 0.85 is about 0.77-0.91: 0.80 and 0.78 reach it,
+    # 0.60 does not.
     df = ranking(_scored([0.85, 0.80, 0.78, 0.60]), ["lr"])
     assert tied_with_best(df) == 2
     note = tie_note(df)
@@ -278,7 +282,8 @@ def test_format_top_marks_a_tie_cut_at_rank_k():
 
 
 def test_edge_notes_speak_only_of_ranges_that_were_varied():
-    """A grid that cut weight decay to one point (here its old lower bound) must not advise widening it."""
+    """A grid that cut weight decay to one point (here its old lower bound) must not advise
+    widening it."""
     trials = [
         dataclasses.replace(t, params={**t.params, "weight_decay": 1e-8})
         for t in make_trials(60, score=score_at_edge)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -62,7 +63,7 @@ def test_loguniform_grid_is_log_spaced_from_low_to_high(n):
     assert values[0] == pytest.approx(low, rel=1e-9)
     assert values[-1] == pytest.approx(high, rel=1e-9)
     expected_ratio = (high / low) ** (1 / (n - 1))
-    ratios = [b / a for a, b in zip(values, values[1:])]
+    ratios = [b / a for a, b in itertools.pairwise(values)]
     assert ratios == pytest.approx([expected_ratio] * (n - 1), rel=1e-9)
 
 

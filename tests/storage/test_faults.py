@@ -74,7 +74,8 @@ def studies(finished: Path, tmp_path: Path) -> Path:
 
 @contextlib.contextmanager
 def unwritable(path: Path) -> Iterator[None]:
-    """``path`` unwritable, even for root: the immutable attribute as root, else no write permission."""
+    """``path`` unwritable, even for root: the immutable attribute as root, else no write
+    permission."""
     if os.geteuid() == 0:
         made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
         if made.returncode:
@@ -158,7 +159,8 @@ def test_an_unwritable_folder_log_or_report_is_one_line_exit_2_and_the_log_intac
     path = folder if target == "folder" else folder / target
     if target == "ranking.csv" and os.geteuid() != 0:
         pytest.skip(
-            "replacing a read-only file needs only its folder writable; only root can make it immutable"
+            "replacing a read-only file needs only its folder writable; "
+            "only root can make it immutable"
         )
     before = logs(folder)
     capsys.readouterr()

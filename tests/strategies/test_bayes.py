@@ -53,7 +53,7 @@ def run(strategy, fn, n_trials: int) -> list[TrialResult]:
     step = strategy.batch_size or n_trials
     for start in range(0, n_trials, step):
         numbers = list(range(start, min(start + step, n_trials)))
-        batch = [result(n, p, fn(p)) for n, p in zip(numbers, strategy.ask(numbers))]
+        batch = [result(n, p, fn(p)) for n, p in zip(numbers, strategy.ask(numbers), strict=True)]
         strategy.tell(batch)
         told.extend(batch)
     return told
@@ -115,7 +115,7 @@ def test_the_model_takes_over_by_trial_number_when_asks_run_ahead_of_results():
     batch = strategy.ask([4, 5, 6, 7])  # 4 told: numbers 4, 5 random, 6, 7 from the model
     assert batch[:2] == draws[4:6] and batch[2] != draws[6] and batch[3] != draws[7]
     ahead = strategy.ask([8, 9, 10, 11])  # asked while 4..7 still train: all from the model
-    assert all(p != d for p, d in zip(ahead, draws[8:12]))
+    assert all(p != d for p, d in zip(ahead, draws[8:12], strict=True))
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_beats_random_search_on_a_smooth_objective():
         r = run(RandomStrategy(default_space(), seed, 24), objective, 24)
         bayes_best.append(max(t.val_acc for t in b))
         random_best.append(max(t.val_acc for t in r))
-    wins = sum(b > r for b, r in zip(bayes_best, random_best))
+    wins = sum(b > r for b, r in zip(bayes_best, random_best, strict=True))
     assert wins >= 3, (bayes_best, random_best)
     assert np.median(bayes_best) > np.median(random_best)
 

@@ -87,7 +87,7 @@ def _drive(strategy: Strategy, rounds: int = 3, per_round: int = 4) -> list[dict
         numbers = list(range(number, number + per_round))
         params = strategy.ask(numbers)
         _check_params(strategy.space, params, len(numbers))
-        strategy.tell([_result(n, p, n % 3) for n, p in zip(numbers, params)])
+        strategy.tell([_result(n, p, n % 3) for n, p in zip(numbers, params, strict=True)])
         asked.extend(params)
         number += per_round
     return asked

@@ -1,4 +1,5 @@
-"""The confirm stage: fresh seeds, test scores that choose nothing, identical anywhere, resumable."""
+"""The confirm stage: fresh seeds, test scores that choose nothing, identical anywhere,
+resumable."""
 
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ def test_a_finished_study_resumed_runs_nothing_more(tmp_path):
     assert _records(again) == _records(study)
 
 
-# ----------------------------------------------------------------------------- failures are outcomes
+# ------------------------------------------------------------------------- failures are outcomes
 @pytest.mark.parametrize(
     "strategy,seed", [("random", 1), ("bayes", 3)]
 )  # seeds whose trials diverge

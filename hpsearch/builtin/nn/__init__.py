@@ -1,4 +1,6 @@
-"""The NumPy network of "Deep Learning from Scratch": layers, activations, optimizers (loaded on first use)."""
+"""The NumPy network of "Deep Learning from Scratch": layers, activations,
+optimizers (loaded on first use).
+"""
 
 from __future__ import annotations
 

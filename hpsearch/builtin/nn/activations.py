@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hpsearch.builtin.nn.layers import no_forward_error
 from hpsearch.builtin.nn.registry import checked_options, lookup
 
 __all__ = [
@@ -63,7 +64,10 @@ class Relu:
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.multiply(dout, self.mask, out=dout)
+        mask = self.mask
+        if mask is None:
+            raise no_forward_error(self)
+        return np.multiply(dout, mask, out=dout)
 
 
 class Sigmoid:
@@ -77,7 +81,10 @@ class Sigmoid:
         return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * (1.0 - self.out) * self.out
+        out = self.out
+        if out is None:
+            raise no_forward_error(self)
+        return dout * (1.0 - out) * out
 
 
 class Tanh:
@@ -91,7 +98,10 @@ class Tanh:
         return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * (1.0 - self.out**2)
+        out = self.out
+        if out is None:
+            raise no_forward_error(self)
+        return dout * (1.0 - out**2)
 
 
 class Swish:
@@ -107,8 +117,10 @@ class Swish:
         return x * self.s
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        s = self.s
-        return dout * (s + self.x * s * (1.0 - s))
+        x, s = self.x, self.s
+        if x is None or s is None:
+            raise no_forward_error(self)
+        return dout * (s + x * s * (1.0 - s))
 
 
 class Mish:
@@ -128,8 +140,10 @@ class Mish:
         return x * self.u
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        u = self.u
-        return dout * (u + self.x * (1.0 - u * u) * sigmoid(self.x))
+        x, u = self.x, self.u
+        if x is None or u is None:
+            raise no_forward_error(self)
+        return dout * (u + x * (1.0 - u * u) * sigmoid(x))
 
 
 class HSwish:
@@ -158,8 +172,10 @@ class HSwish:
         return x * (np.clip(x + half, 0.0, self.n) / self.n)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        half = 0.5 * self.n
         x = self.x
+        if x is None:
+            raise no_forward_error(self)
+        half = 0.5 * self.n
         grad = (2.0 * x + half) / self.n
         grad[x <= -half] = 0.0
         grad[x >= half] = 1.0
@@ -189,9 +205,11 @@ class TanhExp:
         return x * self.t
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        t = self.t
+        x, e, t = self.x, self.e, self.t
+        if x is None or e is None or t is None:
+            raise no_forward_error(self)
         # e (1 - t**2) is exactly 0 for large x, so the product with a large x stays finite.
-        return dout * (t + self.x * (self.e * (1.0 - t * t)))
+        return dout * (t + x * (e * (1.0 - t * t)))
 
 
 ACTIVATIONS: dict[str, Callable[..., Any]] = {

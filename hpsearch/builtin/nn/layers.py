@@ -8,16 +8,37 @@ of its single gradient vector) instead of allocating new ones each step.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 __all__ = [
+    "Layer",
     "Affine",
     "BatchNormalization",
     "Dropout",
     "SoftmaxWithLoss",
     "softmax",
     "cross_entropy_error",
+    "no_forward_error",
 ]
+
+
+class Layer(Protocol):
+    """What a network asks of each of its layers: a ``forward`` and a ``backward`` pass.
+
+    ``backward`` returns the gradient with respect to the input of the last ``forward``, or
+    None from a layer that skips it (an :class:`Affine` with ``need_dx=False``).
+    """
+
+    def forward(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray: ...
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None: ...
+
+
+def no_forward_error(layer: object) -> RuntimeError:
+    """The error for a ``backward`` whose layer holds nothing from a (training) ``forward``."""
+    return RuntimeError(f"{type(layer).__name__}.backward called before its forward")
 
 
 class Affine:
@@ -55,7 +76,10 @@ class Affine:
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        np.matmul(self.x.T, dout, out=self.dW)
+        x = self.x
+        if x is None:
+            raise no_forward_error(self)
+        np.matmul(x.T, dout, out=self.dW)
         np.sum(dout, axis=0, out=self.db)
         return dout @ self.W.T if self.need_dx else None
 
@@ -116,13 +140,15 @@ class BatchNormalization:
         return self.gamma * xn + self.beta
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        xn = self.xn
+        xn, std = self.xn, self.std
+        if xn is None or std is None:
+            raise no_forward_error(self)
         np.sum(dout, axis=0, out=self.dbeta)
         np.sum(xn * dout, axis=0, out=self.dgamma)
         # The book's step-by-step chain (dxn, dxc, dstd, dvar, dmu) collapses to this line:
         # the batch mean and the batch variance each remove one component of dxn.
         dxn = self.gamma * dout
-        return (dxn - dxn.mean(axis=0) - xn * np.mean(dxn * xn, axis=0)) / self.std
+        return (dxn - dxn.mean(axis=0) - xn * np.mean(dxn * xn, axis=0)) / std
 
 
 class Dropout:
@@ -170,7 +196,10 @@ class Dropout:
         return x * self.mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.multiply(dout, self.mask, out=dout)
+        mask = self.mask
+        if mask is None:
+            raise no_forward_error(self)
+        return np.multiply(dout, mask, out=dout)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -210,8 +239,11 @@ class SoftmaxWithLoss:
         return self.loss
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
-        n = self.t.shape[0]
-        dx = self.y.copy()
-        dx[np.arange(n), self.t] -= 1
+        y, t = self.y, self.t
+        if y is None or t is None:
+            raise no_forward_error(self)
+        n = t.shape[0]
+        dx = y.copy()
+        dx[np.arange(n), t] -= 1
         dx *= dout / n
         return dx

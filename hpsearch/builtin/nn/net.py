@@ -9,13 +9,19 @@ draw takes a :class:`numpy.random.Generator`, no mutable default arguments, and 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from hpsearch.builtin.nn.activations import make_activation
-from hpsearch.builtin.nn.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
+from hpsearch.builtin.nn.layers import (
+    Affine,
+    BatchNormalization,
+    Dropout,
+    Layer,
+    SoftmaxWithLoss,
+)
 
 __all__ = ["MultiLayerNet", "init_std", "numerical_gradient"]
 
@@ -51,7 +57,8 @@ def _is_real(value: Any) -> bool:
 
 
 class MultiLayerNet:
-    """A fully connected network: (Affine, [BatchNorm], activation, [Dropout]) x hidden, Affine, softmax.
+    """A fully connected network:
+    (Affine, [BatchNorm], activation, [Dropout]) x hidden, Affine, softmax.
 
     The book's ``MultiLayerNet`` and ``MultiLayerNetExtend`` in one class: without batch norm
     and dropout (the defaults) it is the former.
@@ -144,7 +151,9 @@ class MultiLayerNet:
         # array. The weights come first in both vectors, so that the decay's part is one slice.
         sizes = [input_size, *self.hidden_size_list, output_size]
         n_layers = len(sizes) - 1
-        shapes = {f"W{i}": (sizes[i - 1], sizes[i]) for i in range(1, n_layers + 1)}
+        shapes: dict[str, tuple[int, ...]] = {
+            f"W{i}": (sizes[i - 1], sizes[i]) for i in range(1, n_layers + 1)
+        }
         shapes.update({f"b{i}": (sizes[i],) for i in range(1, n_layers + 1)})
         if self.use_batchnorm:
             shapes.update(
@@ -179,9 +188,10 @@ class MultiLayerNet:
             self.params[f"gamma{idx}"][...] = 1
 
         # An ordered list of layers, as in the book; Affine and BatchNorm layers share the
-        # params' arrays, which the optimizers update in place, and write their gradients into
-        # the grads' arrays. The (index, layer) lists below spare each step a search of ``layers``.
-        self.layers: list[tuple[str, object]] = []
+        # params' arrays, which the optimizers update in place, and write their gradients
+        # into the grads' arrays. The (index, layer) lists below spare each step a search
+        # of ``layers``.
+        self.layers: list[tuple[str, Layer]] = []
         self.dropout_layers: list[tuple[int, Dropout]] = []
         for idx in range(1, n_layers + 1):
             affine = Affine(
@@ -225,15 +235,16 @@ class MultiLayerNet:
         }
         self._weights = self.param_vector[: self._n_weights]
         self._weight_grads = self.grad_vector[: self._n_weights]
-        for idx, layer in self.affine_layers:
-            layer.W, layer.b = self.params[f"W{idx}"], self.params[f"b{idx}"]
-            layer.dW, layer.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
-        for idx, layer in self.batchnorm_layers:
-            layer.gamma, layer.beta = self.params[f"gamma{idx}"], self.params[f"beta{idx}"]
-            layer.dgamma, layer.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
+        for idx, affine in self.affine_layers:
+            affine.W, affine.b = self.params[f"W{idx}"], self.params[f"b{idx}"]
+            affine.dW, affine.db = self.grads[f"W{idx}"], self.grads[f"b{idx}"]
+        for idx, bn in self.batchnorm_layers:
+            bn.gamma, bn.beta = self.params[f"gamma{idx}"], self.params[f"beta{idx}"]
+            bn.dgamma, bn.dbeta = self.grads[f"gamma{idx}"], self.grads[f"beta{idx}"]
 
     def pack(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-        """One new vector laid out as :attr:`param_vector`, from arrays keyed and shaped as :attr:`params`.
+        """One new vector laid out as :attr:`param_vector`,
+        from arrays keyed and shaped as :attr:`params`.
 
         Raises:
             ValueError: The keys are not the params' keys.
@@ -278,12 +289,16 @@ class MultiLayerNet:
         return 2.0 * b - loss, -1.0
 
     def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
-        """Cross-entropy plus weight decay for the batch ``(x, t)``, flooded if ``flooding`` is set."""
+        """Cross-entropy plus weight decay for the batch ``(x, t)``,
+        flooded if ``flooding`` is set.
+        """
         scores = self.predict(x, train_flg)
         return self._flooded(self.last_layer.forward(scores, t) + self.weight_decay_loss())[0]
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
-        """Share of rows whose highest score is the label (``t`` as indices or one-hot); inference mode."""
+        """Share of rows whose highest score is the label (``t`` as indices or one-hot);
+        inference mode.
+        """
         y = self.predict(x, train_flg=False).argmax(axis=1)
         labels = t.argmax(axis=1) if t.ndim != 1 else t
         return float(np.mean(y == labels))
@@ -301,8 +316,10 @@ class MultiLayerNet:
         """
         scores = self.predict(x, train_flg=True)
         loss, sign = self._flooded(self.last_layer.forward(scores, t) + self.weight_decay_loss())
-        dout = self.last_layer.backward(sign)
-        for _, layer in reversed(self.layers):
+        dout: np.ndarray | None = self.last_layer.backward(sign)
+        for name, layer in reversed(self.layers):
+            if dout is None:  # only the first Affine, last in this loop, skips its input gradient
+                raise RuntimeError(f"the layer after {name} returned no input gradient")
             dout = layer.backward(dout)
         lam = sign * self.weight_decay_lambda
         if lam:
@@ -359,7 +376,7 @@ class MultiLayerNet:
             arr[...] = value
 
 
-def numerical_gradient(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
     """Central-difference gradient of the scalar ``f()`` with respect to ``x``, changed in place.
 
     Args:

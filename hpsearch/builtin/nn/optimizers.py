@@ -139,7 +139,8 @@ class Optimizer:
                 if not dot or slot not in self.slots:
                     raise ValueError(
                         f"{type(self).__name__} state has no entry {name!r}; expected "
-                        f"{list(self.hyper + self.counters)} and '<slot>.<param>' for slots {list(self.slots)}"
+                        f"{list(self.hyper + self.counters)} and '<slot>.<param>' "
+                        f"for slots {list(self.slots)}"
                     )
                 state.setdefault(slot, {})[key] = np.array(value, copy=True)
         self.state = state or None
@@ -164,6 +165,7 @@ class Momentum(Optimizer):
 
     defaults = {"momentum": 0.9}
     slots = ("v",)
+    momentum: float  # set from ``defaults`` by Optimizer.__init__
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         for key, g, v in self._each(params, grads, "v"):
@@ -185,6 +187,7 @@ class Nesterov(Optimizer):
 
     defaults = {"momentum": 0.9}
     slots = ("v",)
+    momentum: float  # set from ``defaults`` by Optimizer.__init__
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         mu, lr = self.momentum, self.lr
@@ -217,6 +220,7 @@ class RMSprop(Optimizer):
 
     defaults = {"decay_rate": 0.99}
     slots = ("h",)
+    decay_rate: float  # set from ``defaults`` by Optimizer.__init__
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         for key, g, h in self._each(params, grads, "h"):
@@ -236,6 +240,9 @@ class Adam(Optimizer):
     defaults = {"beta1": 0.9, "beta2": 0.999}
     slots = ("m", "v")
     counters = ("iter",)
+    beta1: float  # set from ``defaults`` by Optimizer.__init__
+    beta2: float
+    iter: int  # set from ``counters`` by Optimizer.__init__
 
     def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         state = self._slots_for(params)

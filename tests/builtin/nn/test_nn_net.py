@@ -1,4 +1,5 @@
-"""MultiLayerNet: gradient checks with batch norm, dropout, Flooding and weight decay; init; state."""
+"""MultiLayerNet: gradient checks with batch norm, dropout, Flooding and weight decay; init;
+state."""
 
 from __future__ import annotations
 
@@ -301,7 +302,8 @@ def test_gradient_returns_copies_that_later_calls_leave_alone() -> None:
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_stepping_the_vector_equals_stepping_each_param(name: str) -> None:
-    """What the Trainer does (one update of the whole vector) is bit for bit the book's per-param update."""
+    """What the Trainer does (one update of the whole vector) is bit for bit the book's
+    per-param update."""
     x, t = _data()
     nets = [_net("relu", weight_decay_lambda=0.01, use_batchnorm=True) for _ in range(2)]
     opts = [make_optimizer(name, 0.05) for _ in range(2)]

@@ -189,12 +189,11 @@ def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any
         return text + " | no confirmed run yet"
     failed = sum(not r.ok for r in runs)
     n_val, n_test = _size(runs, "n_val"), _size(runs, "n_test")
-    what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"] + [f"{failed} failed"] * bool(
-        failed
-    )
+    what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"]
+    what += [f"{failed} failed"] if failed else []
     val, val_sd = _mean_sd(_scores(runs, "val"))
     d = decimals_for(n_val)
-    sizes = [f"{n_val:,} images"] * bool(n_val)
+    sizes = [f"{n_val:,} images"] if n_val else []  # logs from before n_val was kept: no size
     text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + sizes)})"
     test, test_sd = _mean_sd(_scores(runs, "test"))
     if math.isnan(test):

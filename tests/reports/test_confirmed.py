@@ -93,6 +93,10 @@ def test_headline_names_the_choice_and_its_scores_with_their_precision():
     )
     assert "1 failed" in headline(make_repeats({4: [0.8, None]}), 4, {"lr": 0.05})
     assert headline([], 4, {"lr": 0.05}).endswith("no confirmed run yet")
+    # Runs logged before the validation size was kept: the line says no size rather than failing.
+    unsized = headline(make_repeats({4: [0.8, 0.9]}, n_val=None), 4, {"lr": 0.05})
+    assert "| validation 0.85" in unsized
+    assert "(2 repeats) | test 0.80 ± 0.07 (2,000 test" in unsized
 
 
 def _by_optimizer():

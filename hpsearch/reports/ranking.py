@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpsearch.space.dimensions import IntUniform, LogUniform, Uniform
+from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import TrialResult
 
@@ -375,8 +375,6 @@ def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
 
 # --------------------------------------------------------------------------- edge notes
 EDGE_BAND = 0.2  # the outer share of a range, at each end, that counts as "at the edge"
-# The numeric dimensions (``Dimension.numeric``): the kinds with ``low`` and ``high`` bounds.
-_RANGES = (Uniform, LogUniform, IntUniform)
 
 
 def varied(trials: Sequence[TrialResult], space: SearchSpace) -> list[str]:
@@ -438,7 +436,7 @@ def edge_notes(
     notes = []
     for name in varied(trials, space):
         dim = space[name]
-        if not isinstance(dim, _RANGES):
+        if not isinstance(dim, RangeDimension):
             continue
         values = [t.params.get(name) for t in best]
         numbers = [

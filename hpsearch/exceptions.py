@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-__all__ = ["StudyError", "StudyInterrupted", "ClusterLost"]
+__all__ = ["StudyError", "StudyInterrupted", "ClusterLost", "ObjectiveError"]
 
 
 class StudyError(ValueError):
@@ -28,3 +28,11 @@ class StudyInterrupted(KeyboardInterrupt):
 
 class ClusterLost(StudyError):
     """The connection to the scheduler broke during a study (one line, as the CLI prints it)."""
+
+
+class ObjectiveError(StudyError):
+    """The user's objective cannot be loaded, or returned what no trial can be ranked by.
+
+    A mistake in the objective's own code (an exception in a trial) is not this: that trial is
+    FAILED and the study goes on.
+    """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rng_for", "TRAIN", "PARAMS", "REPEAT", "REFIT", "SPLIT", "STRATEGY"]
+__all__ = ["rng_for", "seed_for", "TRAIN", "PARAMS", "REPEAT", "REFIT", "SPLIT", "STRATEGY"]
 
 # The last entry of a spawn key names the stream; keys of different length never collide.
 # Search trials: (number, TRAIN | PARAMS); confirm-stage runs: (number, repeat, REPEAT | REFIT).
@@ -28,3 +28,14 @@ def rng_for(seed: int, *key: int) -> np.random.Generator:
         True
     """
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def seed_for(seed: int, *key: int) -> int:
+    """The integer seed of the stream ``key`` (as :func:`rng_for` draws it), for a user's
+    objective: it seeds the global ``np.random`` and ``random`` generators, which take an int.
+
+    Example:
+        >>> seed_for(7, 12, TRAIN) == seed_for(7, 12, TRAIN)
+        True
+    """
+    return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])

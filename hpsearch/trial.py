@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-__all__ = ["Checkpoint", "RepeatResult", "TrialResult", "TrialState"]
+__all__ = ["Checkpoint", "RepeatResult", "Trial", "TrialData", "TrialResult", "TrialState"]
 
 
 class TrialState(str, enum.Enum):
@@ -224,3 +224,86 @@ class Checkpoint:
             tuple(meta["val_acc"]),
             tuple(meta["loss"]),
         )
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """The study's split, as NumPy arrays, handed to an objective as ``trial.data``.
+
+    ``x_test`` and ``t_test`` are None in the search, so that the test part chooses nothing;
+    confirm-stage runs get them.
+    """
+
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_val: np.ndarray
+    t_val: np.ndarray
+    x_test: np.ndarray | None = None
+    t_test: np.ndarray | None = None
+
+
+class Trial:
+    """What an objective is called with: one run's params, seed, budget, data and reporter.
+
+    Before the call, hpsearch has seeded the global ``np.random`` and ``random`` generators
+    from :attr:`seed`, in whichever process runs it, so book-style code that draws from
+    ``np.random`` gives the same numbers with any number of workers and after a resume.
+
+    Attributes:
+        params: The searched values (a dict).
+        number: The trial number within the study (0-based).
+        repeat: 0 in the search; 1, 2, ... in confirm-stage runs.
+        seed: An int derived from the study seed, the trial number and the repeat.
+        epochs: Epochs to train in this call.
+        data: The split (:class:`TrialData`).
+
+    Example:
+        >>> def objective(trial):  # doctest: +SKIP
+        ...     net = TwoLayerNet(784, 50, 10)
+        ...     for epoch in range(trial.epochs):
+        ...         train_one_epoch(net, trial.data.x_train, trial.data.t_train, trial.params["lr"])
+        ...         trial.report(epoch, val_acc=net.accuracy(trial.data.x_val, trial.data.t_val))
+        ...     return net.accuracy(trial.data.x_val, trial.data.t_val)
+    """
+
+    def __init__(
+        self,
+        number: int,
+        params: Mapping[str, Any],
+        seed: int,
+        epochs: int,
+        data: TrialData,
+        repeat: int = 0,
+    ) -> None:
+        self.number = number
+        self.params: dict[str, Any] = dict(params)
+        self.seed = seed
+        self.epochs = epochs
+        self.data = data
+        self.repeat = repeat
+        #: What :meth:`report` was told, one dict per epoch reported, in order.
+        self.reports: list[dict[str, float]] = []
+
+    def report(self, epoch: int, **metrics: float) -> None:
+        """Records per-epoch values (``train_acc``, ``val_acc``, ``loss`` or any name); they
+        feed ``curves.csv``, the Best-N grid and the progress bar.
+
+        Raises:
+            ValueError: A value is not a number.
+        """
+        row: dict[str, float] = {"epoch": float(epoch)}
+        for name, value in metrics.items():
+            try:
+                row[name] = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"trial.report({name}=...) takes numbers, but got {type(value).__name__}"
+                ) from None
+        self.reports.append(row)
+
+    def curve(self, name: str) -> tuple[float, ...]:
+        """The values reported under ``name``, epoch by epoch."""
+        return tuple(r[name] for r in self.reports if name in r)
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, repeat={self.repeat}, params={self.params})"

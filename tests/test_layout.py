@@ -28,7 +28,7 @@ ALLOWED = {
     "data": {"storage", "seeding", "exceptions"},
     "strategies": {"space", "trial", "seeding", "exceptions", "root"},
     "builtin": {"data", "storage", "trial", "seeding", "blas", "exceptions", "root"},
-    "execution": {"builtin", "trial", "seeding", "blas", "exceptions"},
+    "execution": {"builtin", "data", "trial", "seeding", "blas", "exceptions"},
     "reports": {"space", "storage", "trial", "exceptions"},
     "study": {
         "execution",

@@ -21,8 +21,11 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _space(params: Sequence[tuple[str, Any]], fixed: dict[str, Any]) -> Any:
-    """The default space, less the settings fixed by --set, with the --param dimensions."""
+def _space(
+    params: Sequence[tuple[str, Any]], fixed: dict[str, Any], own_objective: bool = False
+) -> Any:
+    """The default space, less the settings fixed by --set, with the --param dimensions (an own
+    objective given --param searches those alone: the defaults are the built-in network's)."""
     from hpsearch.space.search_space import SearchSpace, default_space
 
     seen: set[str] = set()
@@ -31,6 +34,8 @@ def _space(params: Sequence[tuple[str, Any]], fixed: dict[str, Any]) -> Any:
             raise ValueError(f"--param {name} is given twice; give each searched setting once")
         seen.add(name)
     kept = {name: dim for name, dim in default_space().items() if name not in fixed}
+    if own_objective and params:
+        kept = {}
     return SearchSpace({**kept, **dict(params)})
 
 
@@ -105,7 +110,17 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config, fixed = _config(args)  # refused settings are said before the study's stack loads
-    space = _space(args.param, fixed)
+    if args.objective is None:  # the built-in network searches its settings alone
+        from hpsearch.builtin.config import TrainConfig
+
+        names = TrainConfig.field_names()
+        for name, _ in args.param:
+            if name not in names:
+                raise ValueError(
+                    f"--param {name!r} is not a training setting; settings: {', '.join(names)} "
+                    "(or give --objective to search your own function's params)"
+                )
+    space = _space(args.param, fixed, own_objective=args.objective is not None)
     from hpsearch.exceptions import StudyInterrupted
     from hpsearch.study.study import Study
 
@@ -126,6 +141,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         repeats=args.repeats,
         refit=args.refit,
         test_curves=args.test_curves,
+        objective=args.objective,
         **_backend_options(args),
     )
     if study.trials:

@@ -126,15 +126,16 @@ def _thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
-def _named(text: str, example: str) -> tuple[str, str]:
-    """Splits ``NAME=REST``, with NAME a training setting; one-line argparse errors otherwise."""
+def _named(text: str, example: str, setting: bool = True) -> tuple[str, str]:
+    """Splits ``NAME=REST``, with NAME a training setting if ``setting``; one-line argparse
+    errors otherwise. (A searched name is checked by the study: an own objective reads any.)"""
     from hpsearch.builtin.config import TrainConfig
 
     name, sep, rest = text.partition("=")
     name = name.strip()
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected {example}, but got {text!r}")
-    if name not in TrainConfig.field_names():
+    if setting and name not in TrainConfig.field_names():
         raise argparse.ArgumentTypeError(
             f"{name!r} is not a training setting; settings: {', '.join(TrainConfig.field_names())}"
         )
@@ -144,7 +145,7 @@ def _named(text: str, example: str) -> tuple[str, str]:
 def _param(text: str) -> tuple[str, Any]:
     from hpsearch.space.search_space import parse_dimension
 
-    name, spec = _named(text, "NAME=SPEC (e.g. lr=log:1e-5:1e-1)")
+    name, spec = _named(text, "NAME=SPEC (e.g. lr=log:1e-5:1e-1)", setting=False)
     try:
         return name, parse_dimension(spec)
     except ValueError as exc:
@@ -239,6 +240,13 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     )
     g.add_argument(
         "--out", type=_folder, default="studies", help="the studies folder (default studies)"
+    )
+    g.add_argument(
+        "--objective",
+        metavar="REF",
+        help="your own training function instead of the built-in network: PATH.py:FUNCTION or "
+        "package.module:FUNCTION, called with a trial handle (params, epochs, data, report); "
+        "with --param, only the dimensions given are searched",
     )
     g.add_argument(
         "--param",

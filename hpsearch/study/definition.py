@@ -16,7 +16,7 @@ from hpsearch.study.pruning import Pruning
 __all__ = ["DEFINING", "check_definition", "stored_arguments"]
 
 # The definition keys a resume must match; the number of trials may grow.
-DEFINING = ("strategy", "space", "seed", "config", "pruning")
+DEFINING = ("strategy", "space", "seed", "config", "pruning", "objective")
 
 
 def _difference(key: str, stored: Any, asked: Any) -> str:
@@ -44,7 +44,8 @@ def check_definition(
     Raises:
         StudyError: A defining key is missing, corrupt, or differs (each difference named).
     """
-    stored = {"pruning": Pruning().to_json(), **stored}  # studies from before pruning existed
+    # Studies from before pruning, and before own objectives, existed.
+    stored = {"pruning": Pruning().to_json(), "objective": None, **stored}
     missing = [key for key in DEFINING if key not in stored]
     if missing:
         raise StudyError(f"corrupt study definition {path}: missing {missing}")
@@ -86,6 +87,7 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
             min_epochs=pruning.get("min_epochs", 5),
             reduction_factor=pruning.get("eta", 3),
             **({"confirm": int(d["confirm"])} if "confirm" in d else {}),
+            **({"objective": d["objective"]} if d.get("objective") else {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None

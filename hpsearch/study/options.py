@@ -83,6 +83,7 @@ def check_arguments(
     reduction_factor: Any,
     confirm: Any,
     repeats: Any,
+    own_objective: bool = False,
 ) -> tuple[SearchSpace, TrainConfig, int, Pruning]:
     """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, settings, n_jobs and
     pruning.
@@ -123,14 +124,15 @@ def check_arguments(
         config = TrainConfig()
     elif not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, but got {type(config).__name__}")
-    unknown = sorted(set(space) - set(TrainConfig.field_names()))
+    # The built-in network reads its params as settings; an own objective reads them itself.
+    unknown = [] if own_objective else sorted(set(space) - set(TrainConfig.field_names()))
     if unknown:
         raise ValueError(
             f"unknown parameter(s) {unknown}; "
             f"searchable names are {list(TrainConfig.field_names())}"
         )
     # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
-    for name, dim in space.items():
+    for name, dim in space.items() if not own_objective else ():
         for value in _ends(dim):
             try:
                 config.with_params({name: value})

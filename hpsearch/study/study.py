@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hpsearch.builtin.model import save_chosen, saved_model
 from hpsearch.data.datasets import check_dataset
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
+from hpsearch.execution.objective import load_objective, objective_ref, portable, run_objective
 from hpsearch.execution.pool import Pool
 from hpsearch.reports.progress import progress_bar
 from hpsearch.space.search_space import SearchSpace
@@ -133,7 +135,10 @@ class Study:
         repeats: int = 3,
         refit: bool = False,
         test_curves: bool = False,
+        objective: Callable[..., Any] | str | None = None,
     ) -> None:
+        if objective is not None and refit:
+            raise ValueError("refit=True trains the built-in network; an own objective has none")
         self.space, self.config, self.n_jobs, self.pruning = check_arguments(
             strategy=strategy,
             space=space,
@@ -148,7 +153,13 @@ class Study:
             reduction_factor=reduction_factor,
             confirm=confirm,
             repeats=repeats,
+            own_objective=objective is not None,
         )
+        #: The user's objective (a function, or its ``PATH.py:FUNCTION`` reference, loaded
+        #: only when trials run: reading a study never imports the code it names); None: the
+        #: built-in network.
+        self.objective = objective
+        self.objective_ref = None if objective is None else objective_ref(objective)
         self.name = validate_name(
             name
             if name is not None
@@ -198,6 +209,7 @@ class Study:
             "space": self.space.to_json(),
             "seed": self.seed,
             "config": self.config.to_json(),
+            "objective": self.objective_ref,
             "pruning": self.pruning.to_json(),
             "n_trials": self.n_trials,
             "lag": self.lag,
@@ -347,7 +359,7 @@ class Study:
         self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm))
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
-        if self.chosen_trial is not None:  # the chosen model's weights, in the book's names
+        if self.objective is None and self.chosen_trial is not None:  # in the book's names
             save_chosen(
                 self.path,
                 self.config,
@@ -356,6 +368,15 @@ class Study:
                 self.chosen_trial.number,
                 self.refit,
             )
+
+    def _runner(self) -> dict[str, Any]:
+        """The pool's task function: the built-in trainer's, or the user's objective."""
+        if self.objective is None or self.objective_ref is None:
+            return {}
+        fn = portable(
+            load_objective(self.objective) if isinstance(self.objective, str) else self.objective
+        )
+        return {"fn": functools.partial(run_objective, fn, self.objective_ref, "val_acc")}
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Pool]:
@@ -368,6 +389,7 @@ class Study:
             val_ratio=self.config.val_ratio,
             batch_size=self.config.batch_size,
         )
+        runner = self._runner()  # an objective that cannot load fails here, before any write
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():
@@ -382,6 +404,7 @@ class Study:
                             self.n_jobs,
                             scheduler=self.scheduler,
                             folder=self.path / ".running",
+                            **runner,
                         ) as pool,
                     ):
                         yield pool

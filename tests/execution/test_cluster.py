@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 distributed = pytest.importorskip("distributed")
@@ -197,6 +198,40 @@ def test_random_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_pat
     assert len(remote) == 6
     assert (remote["state"] == "COMPLETE").all()
     assert remote[COMPARED].equals(local[COMPARED])
+
+
+def test_an_own_objective_runs_on_workers_that_cannot_import_its_file(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The workers run in another folder: the function travels by value, and its unseeded
+    ``np.random`` draws are the same there as in local workers."""
+    from test_objective import BOOK_STYLE
+
+    file = tmp_path / "own" / "mynet_on_dask.py"
+    file.parent.mkdir()
+    file.write_text(BOOK_STYLE)
+    space = {"lr": LogUniform(1e-2, 1.0)}
+    local, remote = _pair(
+        tmp_path,
+        cluster.address,
+        "own",
+        objective=f"{file}:objective",
+        space=space,
+        n_trials=6,
+        seed=5,
+        config=TrainConfig(epochs=3, samples=200),
+        confirm=2,
+        repeats=2,
+    )
+    assert (remote["state"] == "COMPLETE").all() and remote["val_acc"].nunique() > 1
+    assert remote[["rank", "trial", "lr", "val_acc", "train_acc", "state"]].equals(
+        local[["rank", "trial", "lr", "val_acc", "train_acc", "state"]]
+    )
+    confirmed = [
+        pd.read_csv(tmp_path / f"own-{where}" / "confirmed.csv").filter(regex="^(?!seconds)")
+        for where in ("local", "dask")
+    ]
+    pd.testing.assert_frame_equal(*confirmed)
 
 
 def test_bayes_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path: Path) -> None:

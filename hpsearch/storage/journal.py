@@ -112,10 +112,12 @@ class Journal:
             if self.on_record is not None:
                 self.on_record()
 
-    def record_rung(self, trial: TrialResult, checkpoint: Checkpoint) -> None:
-        """Keeps a paused trial's checkpoint, then its result at the rung."""
+    def record_rung(self, trial: TrialResult, checkpoint: Checkpoint | None) -> None:
+        """Keeps a paused trial's checkpoint (an own objective keeps none: its next rung
+        trains from scratch), then its result at the rung."""
         with self.guard():
-            self.storage.save_checkpoint(checkpoint)
+            if checkpoint is not None:
+                self.storage.save_checkpoint(checkpoint)
             self.storage.append_rung(trial)
             self.rungs.setdefault(trial.number, {})[trial.epochs] = trial
 

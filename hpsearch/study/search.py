@@ -162,7 +162,7 @@ class Search:
                 ]
 
                 def on_result(trial: TrialResult, checkpoint: Checkpoint | None) -> None:
-                    if trial.state is TrialState.PRUNED and checkpoint is not None:
+                    if trial.state is TrialState.PRUNED:  # paused (an own objective: no state)
                         journal.record_rung(trial, checkpoint)
                     else:
                         journal.record_trial(trial)

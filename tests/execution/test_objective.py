@@ -280,3 +280,31 @@ def test_an_interrupted_study_of_an_own_objective_resumes_to_the_uninterrupted_o
         whole = pd.read_csv(tmp_path / "whole" / file).filter(regex="^(?!seconds)")
         cut = pd.read_csv(tmp_path / "cut" / file).filter(regex="^(?!seconds)")
         pd.testing.assert_frame_equal(whole, cut)
+
+
+def test_halving_calls_the_objective_with_each_rungs_epochs_the_same_with_any_workers(tmp_path):
+    ref = _file(
+        tmp_path,
+        """
+        import numpy as np
+
+        def objective(trial):
+            noise = np.random.rand()  # unseeded, as a reader's code draws
+            for epoch in range(trial.epochs):
+                trial.report(epoch, val_acc=min(1.0, trial.params["lr"] * (epoch + 1)))
+            return min(1.0, trial.params["lr"] * trial.epochs + 1e-3 * noise)
+        """,
+    )
+    space = {"lr": LogUniform(1e-3, 1e-1)}
+    options = dict(space=space, config=TrainConfig(epochs=9, samples=200), n_trials=9)
+    runs = [
+        _study(tmp_path, f"halving{j}", ref, n_jobs=j, prune="halving", min_epochs=1, **options)
+        for j in (1, 2)
+    ]
+    one, two = (r.optimize().drop(columns=["seconds"]) for r in runs)
+    pd.testing.assert_frame_equal(one, two)
+    # Rungs at 1, 3 and 9 epochs: 9 trials, 3 promoted, 1 trained to the end.
+    assert sorted(one["epochs"]) == [1] * 6 + [3] * 2 + [9]
+    assert one.iloc[0]["state"] == "COMPLETE" and one.iloc[0]["epochs"] == 9
+    # Each call trained exactly its rung's budget: the curve is as long as the epochs.
+    assert all(len(t.val_curve) == t.epochs for t in runs[0].trials)

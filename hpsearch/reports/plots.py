@@ -138,7 +138,8 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
         t = shown[i]
         epochs = range(1, len(t.val_curve) + 1)
         ax.plot(epochs, t.val_curve, "-", label="validation")
-        ax.plot(epochs, t.train_curve, "--", label="training")
+        if t.train_curve:  # an own objective may report validation alone
+            ax.plot(range(1, len(t.train_curve) + 1), t.train_curve, "--", label="training")
         # Titles get a fixed height (y=1.0) in every figure here: left to place them itself,
         # matplotlib measures each axes' tick labels first, a third of this grid's drawing time.
         ax.set_title("\n".join(titles[i]), fontsize=9, y=1.0, linespacing=1.25)

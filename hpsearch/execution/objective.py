@@ -32,7 +32,14 @@ from hpsearch.execution.workers import Task
 from hpsearch.seeding import REPEAT, TRAIN, seed_for
 from hpsearch.trial import RepeatResult, Trial, TrialData, TrialResult, TrialState
 
-__all__ = ["load_objective", "objective_ref", "portable", "run_objective"]
+__all__ = [
+    "load_objective",
+    "objective_ref",
+    "portable",
+    "run_objective",
+    "start_trial",
+    "trial_result",
+]
 
 Objective = Callable[[Trial], Any]
 
@@ -182,6 +189,55 @@ def _last(metrics: Mapping[str, float], trial: Trial, name: str) -> float | None
     return curve[-1] if curve else None
 
 
+def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
+    """The handle of ``task``, with the global ``np.random`` and ``random`` seeded from its
+    seed: what a user's code runs with, in a worker or (ask and tell) in the user's process."""
+    search = task.repeat is None
+    key = (task.number, TRAIN) if search else (task.number, task.repeat or 0, REPEAT)
+    trial_seed = seed_for(seed, *key)
+    trial = Trial(
+        task.number,
+        task.params,
+        trial_seed,
+        task.until if search and task.until is not None else config.epochs,
+        _data(config, seed, test=not search),
+        repeat=0 if task.repeat is None else task.repeat + 1,
+    )
+    np.random.seed(trial_seed)
+    random.seed(trial_seed)
+    return trial
+
+
+def trial_result(
+    trial: Trial,
+    task: Task,
+    value: Any,
+    metric: str,
+    ref: str,
+    config: TrainConfig,
+    seconds: float,
+) -> TrialResult | RepeatResult:
+    """The record of a trial whose objective returned ``value`` (an exception: FAILED; a NaN
+    or infinite metric: DIVERGED).
+
+    Raises:
+        ObjectiveError: ``value`` is not a number or a mapping of numbers with the metric.
+    """
+    if isinstance(value, BaseException):
+        return _record(trial, task, TrialState.FAILED, {}, seconds, _said(value))
+    metrics = _metrics(value, metric, ref)
+    finite = all(math.isfinite(v) for v in metrics.values())
+    state = TrialState.COMPLETE if finite else TrialState.DIVERGED
+    error = None if finite else f"{metric} is not finite: {metrics[metric]}"
+    if finite and task.repeat is None and task.until is not None and task.until < config.epochs:
+        state = TrialState.PRUNED  # paused at a rung: the study promotes it or not
+    return _record(trial, task, state, metrics, seconds, error)
+
+
+def _said(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def run_objective(
     objective: Objective, ref: str, metric: str, config: TrainConfig, seed: int, task: Task
 ) -> tuple[TrialResult | RepeatResult, None]:
@@ -194,33 +250,14 @@ def run_objective(
         ObjectiveError: The objective returned something that is not a number or a mapping of
             numbers with the metric: the study stops with that one line.
     """
-    search = task.repeat is None
-    repeat = 0 if task.repeat is None else task.repeat + 1
-    key = (task.number, TRAIN) if search else (task.number, task.repeat or 0, REPEAT)
-    trial_seed = seed_for(seed, *key)
     start = time.perf_counter()
-    trial = Trial(
-        task.number,
-        task.params,
-        trial_seed,
-        task.until if search and task.until is not None else config.epochs,
-        _data(config, seed, test=not search),
-        repeat=repeat,
-    )
-    np.random.seed(trial_seed)
-    random.seed(trial_seed)
+    trial = start_trial(config, seed, task)
     try:
         with one_blas_thread():
             value = objective(trial)
     except Exception as exc:  # the trial's failure is its outcome, never the study's
-        return _record(trial, task, TrialState.FAILED, {}, start, f"{type(exc).__name__}: {exc}")
-    metrics = _metrics(value, metric, ref)
-    finite = all(math.isfinite(v) for v in metrics.values())
-    state = TrialState.COMPLETE if finite else TrialState.DIVERGED
-    error = None if finite else f"{metric} is not finite: {metrics[metric]}"
-    if finite and search and task.until is not None and task.until < config.epochs:
-        state = TrialState.PRUNED  # paused at a rung: the study promotes it or not
-    return _record(trial, task, state, metrics, start, error)
+        value = exc
+    return trial_result(trial, task, value, metric, ref, config, time.perf_counter() - start), None
 
 
 def _record(
@@ -228,9 +265,9 @@ def _record(
     task: Task,
     state: TrialState,
     metrics: Mapping[str, float],
-    start: float,
+    seconds: float,
     error: str | None,
-) -> tuple[TrialResult | RepeatResult, None]:
+) -> TrialResult | RepeatResult:
     finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
     val_curve, train_curve = trial.curve("val_acc"), trial.curve("train_acc")
     epochs = len(trial.reports) or (trial.epochs if state is TrialState.COMPLETE else 0)
@@ -243,13 +280,13 @@ def _record(
         train_curve=train_curve,
         val_curve=val_curve,
         loss_curve=trial.curve("loss"),
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         error=error,
         n_val=len(trial.data.t_val),
     )
     if task.repeat is None:
         best = max(val_curve) if val_curve else common["val_acc"]
-        return TrialResult(task.number, best_val_acc=best, **common), None
+        return TrialResult(task.number, best_val_acc=best, **common)
     test = trial.data.t_test
     return RepeatResult(
         task.number,
@@ -258,4 +295,4 @@ def _record(
         test_curve=trial.curve("test_acc"),
         n_test=None if test is None else len(test),
         **common,
-    ), None
+    )

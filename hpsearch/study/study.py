@@ -34,11 +34,12 @@ from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy, make_strategy
 from hpsearch.study import confirm as confirm_stage
+from hpsearch.study.asktell import AskTell
 from hpsearch.study.definition import check_definition, stored_arguments
 from hpsearch.study.options import check_arguments, positive_int
 from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
-from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.trial import RepeatResult, Trial, TrialResult
 
 __all__ = ["Study"]
 
@@ -180,6 +181,7 @@ class Study:
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
         self.journal = Journal(self.storage, self.interrupts.guard)
+        self._asktell = AskTell(self.strategy, self.journal)
         self.report_paths = {}
         if backend == "dask":
             from hpsearch.execution.cluster import describe
@@ -295,6 +297,39 @@ class Study:
             ),
             **saved_model(self.path),
         }
+
+    def ask(self) -> Trial:
+        """The next trial to train yourself (your notebook loop, another machine): its handle,
+        with ``params``, ``seed``, ``epochs`` and ``data``, and the global ``np.random`` and
+        ``random`` seeded from its seed. Its params are logged before they are returned.
+
+        Example:
+            >>> trial = study.ask()  # doctest: +SKIP
+            >>> study.tell(trial, my_training(trial.params, trial.data))  # doctest: +SKIP
+
+        Raises:
+            StudyError: Every planned trial is told or handed out, or another process runs
+                the study.
+        """
+        check_dataset(self.config.dataset, self.config.samples, val_ratio=self.config.val_ratio)
+        with self.storage.lock():
+            self._open()
+            number = self._asktell.next_number(self.planned)
+            return self._asktell.ask(number, self.config, self.seed)
+
+    def tell(self, trial: Trial, value: Any) -> TrialResult:
+        """Records what a trial from :meth:`ask` gave: its validation accuracy, a mapping of
+        final metrics with ``val_acc``, or the exception it raised (FAILED). Returns the record;
+        :meth:`write_reports` rebuilds the folder's files.
+
+        Raises:
+            ObjectiveError: ``value`` is none of those.
+            StudyError: The trial was not asked by this study object, or is told already.
+        """
+        with self.storage.lock():
+            self._open()
+            ref = self.objective_ref or "the value told"
+            return self._asktell.tell(trial, value, "val_acc", ref, self.config)
 
     def optimize(self) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the

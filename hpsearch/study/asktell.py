@@ -1,0 +1,84 @@
+"""Ask and tell: the study proposes, the user trains wherever they like, the study records.
+
+Every proposal is logged before it is handed out and every told result is logged before the
+strategy learns it, so a new process that opens the study asks exactly what an uninterrupted
+loop would have asked: a trial asked but never told is asked again, not skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hpsearch.exceptions import StudyError
+from hpsearch.execution.objective import start_trial, trial_result
+from hpsearch.execution.workers import Task
+from hpsearch.storage.journal import Journal
+from hpsearch.strategies import Strategy
+from hpsearch.trial import Trial, TrialResult
+
+__all__ = ["AskTell"]
+
+
+class AskTell:
+    """The ask/tell state of one study object: which trials it handed out and has not been
+    told, and which results its strategy has learned.
+
+    Args:
+        strategy: The study's strategy, told nothing yet.
+        journal: The study's records, loaded afresh before each ask and tell.
+    """
+
+    def __init__(self, strategy: Strategy, journal: Journal) -> None:
+        self.strategy, self.journal = strategy, journal
+        self.pending: dict[int, float] = {}  # asked here and not told: trial number -> start
+        self._told: set[int] = set()
+
+    def next_number(self, planned: int) -> int:
+        """The lowest trial number with no result that this object has not handed out."""
+        for n in range(planned):
+            if n not in self.journal.trials and n not in self.pending:
+                return n
+        raise StudyError(
+            f"every one of the study's {planned} trials is told or handed out; "
+            "give a larger n_trials to ask more"
+        )
+
+    def ask(self, number: int, config: Any, seed: int) -> Trial:
+        """Logs (or finds in the log) trial ``number``'s params; its handle, with the global
+        generators seeded from its seed."""
+        self._tell_finished()
+        params = self.journal.params_of(number)
+        if params is None:
+            params = self.strategy.ask([number])[0]
+            self.journal.record_asked({number: params})
+        self.pending[number] = time.perf_counter()
+        return start_trial(config, seed, Task(number, params))
+
+    def tell(self, trial: Trial, value: Any, metric: str, ref: str, config: Any) -> TrialResult:
+        """Logs the result of a trial this object handed out; returns its record."""
+        if trial.number not in self.pending:
+            raise StudyError(
+                f"trial {trial.number} was not asked by this study object, or is told already"
+            )
+        start = self.pending[trial.number]
+        record = trial_result(
+            trial,
+            Task(trial.number, trial.params),
+            value,
+            metric,
+            ref,
+            config,
+            time.perf_counter() - start,
+        )
+        assert isinstance(record, TrialResult)  # a search trial's record, never a repeat's
+        del self.pending[trial.number]
+        self.journal.record_trial(record)
+        return record
+
+    def _tell_finished(self) -> None:
+        """Tells the strategy every result it has not learned, in trial-number order."""
+        new = [t for t in self.journal.sorted_trials() if t.number not in self._told]
+        self._told.update(t.number for t in new)
+        if new:
+            self.strategy.tell(new)

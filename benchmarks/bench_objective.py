@@ -21,7 +21,7 @@ from _common import emit, load_note, machine
 
 from hpsearch import Study, TrainConfig
 
-CONFIG = TrainConfig(epochs=1, hidden=(1,), samples=50, val_ratio=0.4)
+CONFIG = TrainConfig(epochs=1, hidden=(1,), samples=50, val_ratio=0.4, batch_size=10)
 
 
 def trivial(trial):  # noqa: ANN001, ANN201 (the user's function, as simple as it gets)

@@ -282,6 +282,7 @@ def test_an_interrupted_study_of_an_own_objective_resumes_to_the_uninterrupted_o
         pd.testing.assert_frame_equal(whole, cut)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # every figure is drawn
 def test_halving_calls_the_objective_with_each_rungs_epochs_the_same_with_any_workers(tmp_path):
     ref = _file(
         tmp_path,
@@ -308,3 +309,38 @@ def test_halving_calls_the_objective_with_each_rungs_epochs_the_same_with_any_wo
     assert one.iloc[0]["state"] == "COMPLETE" and one.iloc[0]["epochs"] == 9
     # Each call trained exactly its rung's budget: the curve is as long as the epochs.
     assert all(len(t.val_curve) == t.epochs for t in runs[0].trials)
+
+
+def test_a_study_file_names_its_objective_and_compare_trains_it_per_value(tmp_path, capsys):
+    ref = _file(
+        tmp_path,
+        BOOK_STYLE.replace(
+            'W -= trial.params["lr"]', 'W -= trial.params["lr"] * trial.params["scale"]'
+        ),
+    )
+    study_file = tmp_path / "own.toml"
+    study_file.write_text(
+        textwrap.dedent(
+            f"""
+            strategy = "grid"
+            trials = 4
+            objective = "{ref}"
+            name = "own"
+            confirm = 1
+            repeats = 2
+            [space]
+            lr = "log:0.1:1"
+            scale = "choice:0.1,1"
+            [set]
+            epochs = 2
+            samples = 200
+            """
+        )
+    )
+    out = str(tmp_path / "studies")
+    assert main(["run", str(study_file), "--out", out, "--quiet"]) == 0
+    stored = json.loads((tmp_path / "studies" / "own" / "study.json").read_text())
+    assert stored["objective"] == ref
+    assert main(["compare", "own", "--by", "scale", "--out", out, "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "studies" / "own" / "compare_scale.csv")
+    assert sorted(table["scale"]) == [0.1, 1.0] and table["test_mean"].notna().all()

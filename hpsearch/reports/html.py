@@ -91,6 +91,10 @@ def _space_specs(space: Any) -> list[tuple[str, str]]:
         )
 
 
+#: The training settings an own objective receives (through ``trial.data`` and ``trial.epochs``).
+_OBJECTIVE_SETTINGS = ("dataset", "samples", "val_ratio", "dtype", "epochs")
+
+
 def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     strategy = settings.get("strategy")
@@ -104,6 +108,9 @@ def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key in ("n_trials", "seed"):
         if key in settings:
             rows.append((key, _short(settings[key])))
+    objective = settings.get("objective")
+    if objective:
+        rows.append(("objective", str(objective)))
     specs = _space_specs(settings.get("space", {}))
     rows.extend((f"searched: {name}", spec) for name, spec in specs)
     config = settings.get("config")
@@ -111,7 +118,9 @@ def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
         # A searched setting's config value is only its unused default: showing it beside the
         # searched range would read as if it were fixed.
         searched = {name for name, _ in specs}
-        rows.extend((key, _short(value)) for key, value in config.items() if key not in searched)
+        # An own objective gets the data and the epochs; the network's settings are not its.
+        shown = [k for k in config if not objective or k in _OBJECTIVE_SETTINGS]
+        rows.extend((k, _short(config[k])) for k in shown if k not in searched)
     return rows
 
 

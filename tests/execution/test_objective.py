@@ -113,6 +113,10 @@ def test_the_confirm_stage_scores_the_test_part_the_objective_returns(tmp_path):
     page = (tmp_path / "studies" / "confirmed" / "index.html").read_text()
     assert f"(trial {study.chosen_trial.number}) | validation" in page and "| test 0." in page
     assert not (tmp_path / "studies" / "confirmed" / "model.npz").exists()  # no built-in network
+    # The page names the objective, and none of the built-in network's settings.
+    settings = page.split('id="settings"')[1].split("</table>")[0]
+    assert "<th>objective</th>" in settings and "mynet.py:objective" in settings
+    assert "<th>epochs</th>" in settings and "<th>hidden</th>" not in settings
 
 
 def test_an_objective_that_raises_fails_its_trial_and_nan_diverges_and_the_study_goes_on(

@@ -16,7 +16,15 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-__all__ = ["Checkpoint", "RepeatResult", "Trial", "TrialData", "TrialResult", "TrialState"]
+__all__ = [
+    "Checkpoint",
+    "Goal",
+    "RepeatResult",
+    "Trial",
+    "TrialData",
+    "TrialResult",
+    "TrialState",
+]
 
 
 class TrialState(str, enum.Enum):
@@ -60,6 +68,8 @@ class _Record:
             data[key] = [_finite_or_none(v) for v in data[key]]
         for key in self._SCORES:
             data[key] = _finite_or_none(data[key])
+        if not data.get("metrics"):  # the built-in network's records: as they always were
+            data.pop("metrics", None)
         return data
 
     @classmethod
@@ -70,6 +80,48 @@ class _Record:
             data[key] = tuple(data.get(key, ()))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a study ranks by: one metric, maximised or minimised.
+
+    The built-in network's is ``val_acc``, maximised; an own objective may name any metric it
+    returns (``val_loss``, minimised). Only ``val_acc`` is an accuracy on validation images,
+    with a 95% interval and a 0..1 axis.
+
+    Raises:
+        ValueError: The direction is neither ``maximize`` nor ``minimize``, or the metric is not
+            a plain name.
+    """
+
+    metric: str = "val_acc"
+    direction: str = "maximize"
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("maximize", "minimize"):
+            raise ValueError(
+                f"direction must be 'maximize' or 'minimize', but got {self.direction!r}"
+            )
+        if not str(self.metric).isidentifier():
+            raise ValueError(f"metric must be a plain name such as val_loss, got {self.metric!r}")
+
+    @property
+    def accuracy(self) -> bool:
+        """Whether the metric is the validation accuracy (intervals, a 0..1 axis)."""
+        return self.metric == "val_acc"
+
+    def of(self, record: TrialResult | RepeatResult) -> float | None:
+        """The record's value of the metric (None when it has none, or not a finite one)."""
+        value = record.val_acc if self.accuracy else record.metrics.get(self.metric)
+        return value if value is not None and math.isfinite(value) else None
+
+    def key(self, value: float) -> float:
+        """A sort key, best first in ascending order."""
+        return -value if self.direction == "maximize" else value
+
+    def to_json(self) -> dict[str, str]:
+        return {"metric": self.metric, "direction": self.direction}
 
 
 @dataclass(frozen=True)
@@ -109,6 +161,7 @@ class TrialResult(_Record):
     seconds: float = 0.0
     error: str | None = None
     n_val: int | None = None
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,6 +216,7 @@ class RepeatResult(_Record):
     val_curve: tuple[float, ...] = ()
     test_curve: tuple[float, ...] = ()
     loss_curve: tuple[float | None, ...] = ()
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def key(self) -> tuple[int, int, bool]:

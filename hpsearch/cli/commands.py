@@ -88,7 +88,8 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
     if fmt == "table":
         print(
             f"top {min(k, len(study.trials))} of {len(study.trials)} trials ({study.name}), "
-            "validation accuracy of one run each:"
+            f"{'validation accuracy' if study.goal.accuracy else study.goal.metric} "
+            "of one run each:"
         )
     print(format_top(ranking, k, fmt))
     if fmt not in ("table", "markdown"):
@@ -105,7 +106,7 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
             print(f"note: {note}")
     chosen = study.chosen_trial
     if chosen is not None:
-        print(headline(study.repeats_done, chosen.number, chosen.params))
+        print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -142,6 +143,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         refit=args.refit,
         test_curves=args.test_curves,
         objective=args.objective,
+        metric=args.metric,
+        direction=args.direction,
         **_backend_options(args),
     )
     if study.trials:
@@ -201,7 +204,7 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
         confirmed_table(study.repeats_done, study.space.names), study.space.names
     )
     print(table.to_string(index=False))
-    print(headline(study.repeats_done, chosen.number, chosen.params))
+    print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
     return 0
 
 

@@ -249,6 +249,18 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
         "with --param, only the dimensions given are searched",
     )
     g.add_argument(
+        "--metric",
+        default="val_acc",
+        help="with --objective: the metric your function returns that ranks the trials "
+        "(default val_acc)",
+    )
+    g.add_argument(
+        "--direction",
+        choices=("maximize", "minimize"),
+        default="maximize",
+        help="with --objective: whether the metric is best high or low (default maximize)",
+    )
+    g.add_argument(
         "--param",
         type=_param,
         action="append",

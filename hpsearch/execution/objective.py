@@ -283,6 +283,7 @@ def _record(
         seconds=seconds,
         error=error,
         n_val=len(trial.data.t_val),
+        metrics=dict(finite),
     )
     if task.repeat is None:
         best = max(val_curve) if val_curve else common["val_acc"]

@@ -20,7 +20,9 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.reports.ranking import decimals_for, format_frame, wilson
-from hpsearch.trial import RepeatResult
+from hpsearch.trial import Goal, RepeatResult
+
+DEFAULT_GOAL = Goal()
 
 __all__ = [
     "confirmed_table",
@@ -68,8 +70,13 @@ def _short(value: Any) -> str:
     return f"{value:.2g}" if isinstance(value, float) else str(value)
 
 
-def choose(repeats: Sequence[RepeatResult], numbers: Sequence[int] | None = None) -> int | None:
-    """The trial whose repeats have the best mean validation accuracy.
+def choose(
+    repeats: Sequence[RepeatResult],
+    numbers: Sequence[int] | None = None,
+    goal: Goal = DEFAULT_GOAL,
+) -> int | None:
+    """The trial whose repeats have the best mean validation accuracy (or, for another
+    ``goal``, the best mean of its metric over the runs that have one).
 
     Refit runs do not count; None when no repeat has a validation score. With ``numbers`` (the
     confirmed trials, best ranked first) only those count and a tie goes to the better ranked;
@@ -79,10 +86,24 @@ def choose(repeats: Sequence[RepeatResult], numbers: Sequence[int] | None = None
         >>> choose(study.repeats_done)  # doctest: +SKIP
         12
     """
-    means = {n: _mean_sd(_scores(runs, "val"))[0] for n, runs in _by_trial(repeats).items()}
+    means = {n: _goal_mean_sd(runs, goal)[0] for n, runs in _by_trial(repeats).items()}
     rank = {n: i for i, n in enumerate(numbers)} if numbers is not None else {n: n for n in means}
     means = {n: m for n, m in means.items() if not math.isnan(m) and n in rank}
-    return min(means, key=lambda n: (-means[n], rank[n])) if means else None
+    return min(means, key=lambda n: (goal.key(means[n]), rank[n])) if means else None
+
+
+def _goal_mean_sd(runs: Sequence[RepeatResult], goal: Goal) -> tuple[float, float]:
+    """Mean and sd of the goal over ``runs``: validation accuracy as ever, or the metric of the
+    runs that returned a finite one."""
+    if goal.accuracy:
+        return _mean_sd(_scores(runs, "val"))
+    values = [v for v in (goal.of(r) for r in runs if r.ok) if v is not None]
+    return _mean_sd(values)
+
+
+def _test_metric(goal: Goal) -> str:
+    """The test-part twin of a metric: ``val_loss`` -> ``test_loss``."""
+    return "test_" + goal.metric.removeprefix("val_")
 
 
 def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str]) -> pd.DataFrame:
@@ -164,7 +185,12 @@ def display_confirmed(df: pd.DataFrame, param_names: Sequence[str]) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any]) -> str:
+def headline(
+    repeats: Sequence[RepeatResult],
+    number: int,
+    params: dict[str, Any],
+    goal: Goal = DEFAULT_GOAL,
+) -> str:
     """One line on the chosen configuration: its validation and test accuracy over the repeats.
 
     Scores keep the decimals their set size can carry (see
@@ -187,6 +213,8 @@ def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any
     )
     if not runs:
         return text + " | no confirmed run yet"
+    if not goal.accuracy:
+        return text + _other_goal(runs, goal)
     failed = sum(not r.ok for r in runs)
     n_val, n_test = _size(runs, "n_val"), _size(runs, "n_test")
     what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"]
@@ -204,6 +232,27 @@ def headline(repeats: Sequence[RepeatResult], number: int, params: dict[str, Any
         low, high = wilson(test, n_test)
         size = f" ({n_test:,} test images, 95% interval ±{(high - low) / 2:.{d}f})"
     return text + f" | test {_pm(test, test_sd, d)}{size}"
+
+
+def _other_goal(runs: Sequence[RepeatResult], goal: Goal) -> str:
+    """The headline's scores for a metric of unknown range: mean ± sd, three significant
+    digits, no interval; the test part's twin metric if the objective returned it."""
+    mean, sd = _goal_mean_sd(runs, goal)
+    n = len(runs)
+    text = (
+        f" | {goal.metric} {_sig(mean, sd)} ({n} repeat{'s' if n != 1 else ''}, {goal.direction}d)"
+    )
+    twin = _test_metric(goal)
+    tests = [r.metrics[twin] for r in runs if r.ok and twin in r.metrics]
+    if tests:
+        return text + f" | {twin} {_sig(*_mean_sd(tests))}"
+    return text + f" | no {twin} returned by the objective"
+
+
+def _sig(mean: float, sd: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.3g}" if math.isnan(sd) else f"{mean:.3g} ± {sd:.2g}"
 
 
 def _pm(mean: float, sd: float, d: int) -> str:

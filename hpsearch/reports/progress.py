@@ -6,12 +6,15 @@ import contextlib
 from collections.abc import Iterator
 
 from hpsearch.storage.journal import Journal
+from hpsearch.trial import Goal
 
 __all__ = ["progress_bar"]
 
 
 @contextlib.contextmanager
-def progress_bar(journal: Journal, runs: int, name: str, show: bool = True) -> Iterator[None]:
+def progress_bar(
+    journal: Journal, runs: int, name: str, show: bool = True, goal: Goal | None = None
+) -> Iterator[None]:
     """Shows a bar that moves with every trial and confirm-stage run the journal records.
 
     Args:
@@ -31,11 +34,11 @@ def progress_bar(journal: Journal, runs: int, name: str, show: bool = True) -> I
     ) as bar:
 
         def update() -> None:
-            best = max(
-                (t.val_acc for t in journal.trials.values() if t.ok and t.val_acc is not None),
-                default=None,
-            )
-            bar.set_postfix_str("" if best is None else f"best val_acc {best:.2f}", refresh=False)
+            aim = goal or Goal()
+            values = [aim.of(t) for t in journal.trials.values() if t.ok]
+            best = min((v for v in values if v is not None), key=aim.key, default=None)
+            shown = f"{best:.2f}" if aim.accuracy or best is None else f"{best:.3g}"
+            bar.set_postfix_str("" if best is None else f"best {aim.metric} {shown}", refresh=False)
             bar.update(1)
 
         journal.on_record = update

@@ -21,7 +21,9 @@ from hpsearch.reports import confirmed, html, plots, ranking
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
-from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.trial import Goal, RepeatResult, TrialResult
+
+DEFAULT_GOAL = Goal()
 
 __all__ = ["write_reports", "write_comparison", "map_axes", "SOURCES"]
 
@@ -70,6 +72,7 @@ def write_reports(
     repeats: Sequence[RepeatResult] = (),
     chosen: int | None = None,
     headline: str | None = None,
+    goal: Goal = DEFAULT_GOAL,
     only_stale: bool = False,
     n_best: int = 20,
     ncols: int = 5,
@@ -114,7 +117,7 @@ def write_reports(
     """
     folder = Path(folder)
     newest = _newest_log(folder) if only_stale else None
-    df = ranking.ranking(trials, space.names)
+    df = ranking.ranking(trials, space.names, goal)
     by_number = {t.number: t for t in trials}
     axes = map_axes(trials, space)
     runs = [r for r in repeats if not r.refit]
@@ -129,17 +132,24 @@ def write_reports(
                 dpi,
             ),
         ),
-        "history": ("history.png", lambda p: _save_figure(plots.history(trials), p, dpi)),
     }
-    if axes is not None:
+    # These figures plot the final validation accuracy; a study ranked by another metric
+    # gets none rather than figures of a score it did not rank by.
+    if goal.accuracy:
+        outputs["history"] = (
+            "history.png",
+            lambda p: _save_figure(plots.history(trials), p, dpi),
+        )
+    if axes is not None and goal.accuracy:
         outputs["map"] = (
             f"map_{axes[0]}_{axes[1]}.png",
             lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space), p, dpi),
         )
-    outputs["param_scores"] = (
-        "param_scores.png",
-        lambda p: _save_figure(plots.param_scores(trials, space), p, dpi),
-    )
+    if goal.accuracy:
+        outputs["param_scores"] = (
+            "param_scores.png",
+            lambda p: _save_figure(plots.param_scores(trials, space), p, dpi),
+        )
     if repeats:
         outputs["confirmed"] = (
             "confirmed.csv",
@@ -161,10 +171,15 @@ def write_reports(
         if headline is None and chosen is not None:
             params = next(r.params for r in runs if r.number == chosen)
             headline = confirmed.headline(
-                runs, chosen, {k: params[k] for k in space.names if k in params}
+                runs, chosen, {k: params[k] for k in space.names if k in params}, goal
             )
         table = confirmed.confirmed_table(repeats, space.names) if repeats else None
         notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
+        if not goal.accuracy:
+            notes.append(
+                f"This study ranks by {goal.metric} ({goal.direction}d): the history, map and "
+                "score-by-parameter figures, which plot validation accuracy, are not drawn."
+            )
         page = html.render_index(
             df,
             folder=folder,

@@ -20,7 +20,7 @@ import pandas as pd
 
 from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import TrialResult
+from hpsearch.trial import Goal, TrialResult
 
 __all__ = [
     "ranking",
@@ -83,7 +83,9 @@ def _size(value: Any) -> int | None:  # an image count from a frame cell; NaN an
 
 
 # --------------------------------------------------------------------------- ranking
-def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.DataFrame:
+def ranking(
+    trials: Sequence[TrialResult], param_names: Sequence[str], goal: Goal | None = None
+) -> pd.DataFrame:
     """One row per trial, best first, in the manner of scikit-learn's ``cv_results_``.
 
     Trials with a score (COMPLETE, PRUNED) are ranked by final validation accuracy, ties
@@ -93,6 +95,8 @@ def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.Dat
     Args:
         trials: The study's trials.
         param_names: The searched parameters, one column each under its own name.
+        goal: What ranks (default: ``val_acc``, maximised). Another metric gets a column of
+            its own, after the params, and ranks the trials in its direction.
 
     Returns:
         Columns ``rank``, ``trial``, the params, ``val_acc``, ``val_acc_low`` and ``val_acc_high``
@@ -102,10 +106,13 @@ def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.Dat
     Example:
         >>> ranking(study.trials, study.space.names).head(3)  # doctest: +SKIP
     """
+    aim = goal or Goal()
+    own = [] if aim.accuracy else [aim.metric]
     columns = [
         "rank",
         "trial",
         *param_names,
+        *own,
         "val_acc",
         "val_acc_low",
         "val_acc_high",
@@ -119,12 +126,14 @@ def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.Dat
     rows = []
     for t in trials:
         val_acc = t.val_acc if t.ok else None
-        scored = val_acc is not None
+        score = aim.of(t) if t.ok else None
+        scored = score is not None
         low, high = wilson(val_acc, t.n_val) if val_acc is not None and t.n_val else (None, None)
         rows.append(
             {
                 "trial": t.number,
                 **{name: t.params.get(name) for name in param_names},
+                **{name: score for name in own},
                 "val_acc": val_acc,
                 "val_acc_low": low,
                 "val_acc_high": high,
@@ -136,18 +145,18 @@ def ranking(trials: Sequence[TrialResult], param_names: Sequence[str]) -> pd.Dat
                 "error": t.error or "",
                 "n_val": t.n_val,
                 "_scored": scored,
+                "_score": score,
             }
         )
     if not rows:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
     df["n_val"] = df["n_val"].astype("Int64")
-    df["_key"] = df["val_acc"].where(df["_scored"]).astype(float)
-    df = df.sort_values(
-        ["_scored", "_key", "trial"], ascending=[False, False, True], kind="mergesort"
-    )
+    df["_key"] = df["_score"].where(df["_scored"]).astype(float)
+    up = aim.direction == "minimize"
+    df = df.sort_values(["_scored", "_key", "trial"], ascending=[False, up, True], kind="mergesort")
     n_scored = int(df["_scored"].sum())
-    rank = df["_key"].rank(method="min", ascending=False)
+    rank = df["_key"].rank(method="min", ascending=up)
     df["rank"] = rank.fillna(n_scored + 1).astype(int)
     return df[columns].reset_index(drop=True)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import TrialResult
+from hpsearch.trial import Goal, TrialResult
 
 __all__ = ["Strategy", "score_of", "FAILURE_SCORE"]
 
@@ -16,15 +17,21 @@ __all__ = ["Strategy", "score_of", "FAILURE_SCORE"]
 FAILURE_SCORE = 0.0
 
 
-def score_of(trial: TrialResult) -> float:
-    """The validation accuracy a strategy learns from (``FAILURE_SCORE`` for failed trials)."""
-    if trial.ok and trial.val_acc is not None:
-        return float(trial.val_acc)
-    return FAILURE_SCORE
+def score_of(trial: TrialResult, goal: Goal | None = None) -> float:
+    """The score a strategy learns from, higher is better: the validation accuracy
+    (``FAILURE_SCORE`` for failed trials), or another goal's metric, negated when minimised (NaN
+    for a failed trial: the strategy gives it the worst score it has seen, since such a metric
+    has no known worst)."""
+    aim = goal or Goal()
+    value = aim.of(trial) if trial.ok else None
+    if value is None:
+        return FAILURE_SCORE if aim.accuracy else math.nan
+    return float(value) if aim.direction == "maximize" else -float(value)
 
 
 class Strategy(abc.ABC):
-    """Proposes the params of trials and learns from their results.
+    """Proposes the params of trials and learns from their results (by :attr:`goal`, which the
+    study sets: validation accuracy, maximised, unless an own objective names another metric).
 
     Lifecycle, driven by :class:`hpsearch.Study`:
 
@@ -46,6 +53,8 @@ class Strategy(abc.ABC):
         seed: The study seed; every random draw derives from it.
         n_trials: How many trials the study plans (a grid sizes itself to fit).
     """
+
+    goal: Goal = Goal()
 
     name: ClassVar[str]
     #: How many trials to run between two ``tell`` calls; None: as many as are planned.

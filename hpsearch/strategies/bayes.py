@@ -315,7 +315,11 @@ class BayesStrategy(Strategy):
         order = np.argsort(numbers, kind="stable")
         self._numbers = numbers[order]
         self._X = np.vstack([self._X, Xt.reshape(len(trials), self._n_cols)])[order]
-        self._y = np.concatenate([self._y, [-score_of(t) for t in trials]])[order]
+        y = np.concatenate([self._y, [-score_of(t, self.goal) for t in trials]])[order]
+        if np.isnan(y).any():  # failed trials of a metric with no known worst: the worst seen
+            finite = y[~np.isnan(y)]
+            y[np.isnan(y)] = finite.max() if finite.size else 0.0
+        self._y = y
 
     def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
         numbers, n = list(numbers), len(self._y)

@@ -20,22 +20,28 @@ from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
 from hpsearch.reports.confirmed import choose
 from hpsearch.storage.journal import Journal
-from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.trial import Goal, RepeatResult, TrialResult
+
+DEFAULT_GOAL = Goal()
 
 __all__ = ["best_per_value", "candidates", "check_enough", "chosen", "plan", "run"]
 
 
-def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
-    """The trials of the top ``k`` distinct configurations, best final validation accuracy first.
+def candidates(
+    trials: Sequence[TrialResult], k: int, goal: Goal = DEFAULT_GOAL
+) -> list[TrialResult]:
+    """The trials of the top ``k`` distinct configurations, best final score first (the
+    study's ``goal``: validation accuracy, maximised, for the built-in network).
 
     Ties go to the lower trial number, as in the ranking; a configuration tried twice (a grid
     of choices, a small int range) counts once, by its best trial.
     """
     if k < 1:
         return []
+    values = ((goal.of(t), t) for t in trials if t.ok)
     scored = sorted(
-        ((t.val_acc, t) for t in trials if t.ok and t.val_acc is not None),
-        key=lambda s: (-s[0], s[1].number),
+        ((v, t) for v, t in values if v is not None),
+        key=lambda s: (goal.key(s[0]), s[1].number),
     )
     seen: set[str] = set()
     out: list[TrialResult] = []
@@ -50,7 +56,10 @@ def candidates(trials: Sequence[TrialResult], k: int) -> list[TrialResult]:
 
 
 def chosen(
-    trials: Sequence[TrialResult], repeats: Sequence[RepeatResult], k: int
+    trials: Sequence[TrialResult],
+    repeats: Sequence[RepeatResult],
+    k: int,
+    goal: Goal = DEFAULT_GOAL,
 ) -> TrialResult | None:
     """The configuration a study chose: the one rule every output (headline, page, model, API)
     follows.
@@ -60,8 +69,8 @@ def chosen(
     Runs of other configurations (a ``compare``'s) never choose. None before any candidate has a
     scored repeat.
     """
-    ranked = candidates(trials, max(k, 1))
-    number = choose(repeats, [t.number for t in ranked])
+    ranked = candidates(trials, max(k, 1), goal)
+    number = choose(repeats, [t.number for t in ranked], goal)
     return next((t for t in ranked if t.number == number), None)
 
 
@@ -80,7 +89,11 @@ def check_enough(trials: Sequence[TrialResult], k: int, name: str) -> None:
 
 
 def best_per_value(
-    trials: Sequence[TrialResult], by: str, searched: Sequence[str], name: str
+    trials: Sequence[TrialResult],
+    by: str,
+    searched: Sequence[str],
+    name: str,
+    goal: Goal = DEFAULT_GOAL,
 ) -> list[TrialResult]:
     """The best trial of each value that the searched setting ``by`` took, best first.
 
@@ -93,7 +106,7 @@ def best_per_value(
             f"searched: {', '.join(searched)}"
         )
     best: dict[str, TrialResult] = {}
-    for trial in candidates(trials, len(trials)):
+    for trial in candidates(trials, len(trials), goal):
         best.setdefault(repr(trial.params.get(by)), trial)
     if not best:
         raise ValueError(f"study {name!r} has no finished trial with a score to compare")

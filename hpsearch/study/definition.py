@@ -12,11 +12,12 @@ from hpsearch.exceptions import StudyError
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
 from hpsearch.study.pruning import Pruning
+from hpsearch.trial import Goal
 
 __all__ = ["DEFINING", "check_definition", "stored_arguments"]
 
 # The definition keys a resume must match; the number of trials may grow.
-DEFINING = ("strategy", "space", "seed", "config", "pruning", "objective")
+DEFINING = ("strategy", "space", "seed", "config", "pruning", "objective", "goal")
 
 
 def _difference(key: str, stored: Any, asked: Any) -> str:
@@ -45,7 +46,12 @@ def check_definition(
         StudyError: A defining key is missing, corrupt, or differs (each difference named).
     """
     # Studies from before pruning, and before own objectives, existed.
-    stored = {"pruning": Pruning().to_json(), "objective": None, **stored}
+    stored = {
+        "pruning": Pruning().to_json(),
+        "objective": None,
+        "goal": Goal().to_json(),
+        **stored,
+    }
     missing = [key for key in DEFINING if key not in stored]
     if missing:
         raise StudyError(f"corrupt study definition {path}: missing {missing}")
@@ -88,6 +94,7 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
             reduction_factor=pruning.get("eta", 3),
             **({"confirm": int(d["confirm"])} if "confirm" in d else {}),
             **({"objective": d["objective"]} if d.get("objective") else {}),
+            **{k: v for k, v in d.get("goal", {}).items() if k in ("metric", "direction")},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None

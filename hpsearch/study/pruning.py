@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hpsearch.trial import TrialResult
+from hpsearch.trial import Goal, TrialResult
 
 __all__ = ["PRUNERS", "Bracket", "Pruning", "rungs_for", "survivors"]
 
@@ -45,14 +45,18 @@ class Bracket:
     rungs: tuple[int, ...]
 
 
-def survivors(at_rung: Sequence[TrialResult], n_started: int, eta: int) -> list[int]:
+def survivors(
+    at_rung: Sequence[TrialResult], n_started: int, eta: int, goal: Goal | None = None
+) -> list[int]:
     """The trial numbers that go on from a rung: the best ``n_started // eta`` (at least one).
 
     Trials are ordered by validation accuracy at the rung, ties to the lower trial number;
     trials without a score (diverged, failed) never go on.
     """
-    scored = [(t.val_acc, t.number) for t in at_rung if t.val_acc is not None]
-    scored.sort(key=lambda s: (-s[0], s[1]))
+    aim = goal or Goal()
+    values = [(aim.of(t), t.number) for t in at_rung]
+    scored = [(v, number) for v, number in values if v is not None]
+    scored.sort(key=lambda s: (aim.key(s[0]), s[1]))
     keep = max(1, n_started // eta)
     return sorted(number for _, number in scored[:keep])
 

@@ -16,7 +16,7 @@ from hpsearch.execution.workers import Task
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
-from hpsearch.trial import Checkpoint, TrialResult, TrialState
+from hpsearch.trial import Checkpoint, Goal, TrialResult, TrialState
 
 __all__ = ["Search", "runs_ahead_from", "WARM_UP"]
 
@@ -58,8 +58,10 @@ class Search:
         epochs: int,
         planned: int,
         lag: int = 0,
+        goal: Goal | None = None,
     ) -> None:
         self.strategy, self.journal, self.pruning = strategy, journal, pruning
+        self.goal = goal or Goal()
         self.epochs, self.planned, self.lag = epochs, planned, lag
         self._told: set[int] = set()
 
@@ -171,7 +173,7 @@ class Search:
                 if last:
                     break
                 at_rung = [rungs[n][rung] for n in alive if rung in rungs.get(n, {})]
-                keep = survivors(at_rung, len(alive), self.pruning.eta)
+                keep = survivors(at_rung, len(alive), self.pruning.eta, self.goal)
                 for trial in at_rung:
                     if trial.number not in keep and trial.number not in journal.trials:
                         journal.record_trial(trial)  # stopped here: its paused record is final

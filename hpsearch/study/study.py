@@ -39,7 +39,7 @@ from hpsearch.study.definition import check_definition, stored_arguments
 from hpsearch.study.options import check_arguments, positive_int
 from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
-from hpsearch.trial import RepeatResult, Trial, TrialResult
+from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult
 
 __all__ = ["Study"]
 
@@ -137,9 +137,18 @@ class Study:
         refit: bool = False,
         test_curves: bool = False,
         objective: Callable[..., Any] | str | None = None,
+        metric: str = "val_acc",
+        direction: str = "maximize",
     ) -> None:
         if objective is not None and refit:
             raise ValueError("refit=True trains the built-in network; an own objective has none")
+        #: What the study ranks by (the built-in network: validation accuracy, maximised).
+        self.goal = Goal(metric, direction)
+        if objective is None and self.goal != Goal():
+            raise ValueError(
+                f"metric={metric!r}, direction={direction!r}: the built-in network is ranked "
+                "by val_acc, maximised; another metric needs your own objective"
+            )
         self.space, self.config, self.n_jobs, self.pruning = check_arguments(
             strategy=strategy,
             space=space,
@@ -177,6 +186,7 @@ class Study:
         self.strategy = make_strategy(
             strategy, self.space, seed, n_trials, **(strategy_options or {})
         )
+        self.strategy.goal = self.goal
         self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
@@ -212,6 +222,7 @@ class Study:
             "seed": self.seed,
             "config": self.config.to_json(),
             "objective": self.objective_ref,
+            "goal": self.goal.to_json(),
             "pruning": self.pruning.to_json(),
             "n_trials": self.n_trials,
             "lag": self.lag,
@@ -249,12 +260,12 @@ class Study:
     @property
     def best_trial(self) -> TrialResult | None:
         """The top-ranked search trial (None if no trial has a score yet)."""
-        return next(iter(confirm_stage.candidates(self.trials, 1)), None)
+        return next(iter(confirm_stage.candidates(self.trials, 1, self.goal)), None)
 
     @property
     def chosen_trial(self) -> TrialResult | None:
         """The search trial whose configuration the confirm stage chose, or None before it ran."""
-        return confirm_stage.chosen(self.trials, self.repeats_done, self.n_confirm)
+        return confirm_stage.chosen(self.trials, self.repeats_done, self.n_confirm, self.goal)
 
     @property
     def best_params(self) -> dict[str, Any] | None:
@@ -271,7 +282,7 @@ class Study:
         """The ranked trials (see :func:`hpsearch.reports.ranking.ranking`)."""
         from hpsearch.reports.ranking import ranking
 
-        return ranking(self.trials, self.space.names)
+        return ranking(self.trials, self.space.names, self.goal)
 
     @property
     def planned(self) -> int:
@@ -294,6 +305,7 @@ class Study:
                 repeats=self.repeats_done,
                 chosen=None if chosen is None else chosen.number,
                 only_stale=only_stale,
+                goal=self.goal,
             ),
             **saved_model(self.path),
         }
@@ -329,7 +341,7 @@ class Study:
         with self.storage.lock():
             self._open()
             ref = self.objective_ref or "the value told"
-            return self._asktell.tell(trial, value, "val_acc", ref, self.config)
+            return self._asktell.tell(trial, value, self.goal.metric, ref, self.config)
 
     def optimize(self) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the
@@ -348,6 +360,7 @@ class Study:
                 self.config.epochs,
                 self.planned,
                 self.lag,
+                self.goal,
             ).run(pool)
             self._confirm(pool)
         return self.ranking()
@@ -376,7 +389,7 @@ class Study:
         :func:`hpsearch.reports.confirmed.comparison`. Raises ValueError if ``by`` was not searched
         or no trial has a score yet.
         """
-        best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name)
+        best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         with self._session() as pool:
             self._repeat(pool, best)
@@ -391,7 +404,7 @@ class Study:
         confirm_stage.run(pool, self.journal, tasks)
 
     def _confirm(self, pool: Pool) -> None:
-        self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm))
+        self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm, self.goal))
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
         if self.objective is None and self.chosen_trial is not None:  # in the book's names
@@ -411,7 +424,7 @@ class Study:
         fn = portable(
             load_objective(self.objective) if isinstance(self.objective, str) else self.objective
         )
-        return {"fn": functools.partial(run_objective, fn, self.objective_ref, "val_acc")}
+        return {"fn": functools.partial(run_objective, fn, self.objective_ref, self.goal.metric)}
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Pool]:
@@ -431,7 +444,7 @@ class Study:
                 try:
                     runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
                     with (
-                        progress_bar(self.journal, runs, self.name, self.progress),
+                        progress_bar(self.journal, runs, self.name, self.progress, self.goal),
                         Pool(
                             self.config,
                             self.seed,

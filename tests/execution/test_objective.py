@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from _interrupt import interrupt_when
@@ -348,3 +349,47 @@ def test_a_study_file_names_its_objective_and_compare_trains_it_per_value(tmp_pa
     assert main(["compare", "own", "--by", "scale", "--out", out, "--quiet"]) == 0
     table = pd.read_csv(tmp_path / "studies" / "own" / "compare_scale.csv")
     assert sorted(table["scale"]) == [0.1, 1.0] and table["test_mean"].notna().all()
+
+
+LOSS = """
+import numpy as np
+
+def objective(trial):
+    lr = trial.params["lr"]
+    loss = abs(np.log10(lr) + 1) + 0.01 * np.random.rand()  # least at lr = 0.1
+    out = {"val_loss": loss}
+    if trial.data.x_test is not None:
+        out["test_loss"] = loss + 0.05
+    return out
+"""
+
+
+@pytest.mark.parametrize("strategy", ["random", "bayes"])
+def test_a_minimised_metric_ranks_lowest_first_and_chooses_by_it(tmp_path, capsys, strategy):
+    ref = _file(tmp_path, LOSS)
+    out = str(tmp_path / "studies")
+    argv = ["--trials", "12", "--epochs", "2", "--param", "lr=log:1e-3:1", "--objective", ref]
+    argv += ["--metric", "val_loss", "--direction", "minimize", "--name", "mini", "--out", out]
+    assert main([strategy, *argv, "--confirm", "2", "--repeats", "2", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    df = pd.read_csv(tmp_path / "studies" / "mini" / "ranking.csv")
+    assert list(df["val_loss"]) == sorted(df["val_loss"]) and list(df["rank"]) == list(range(1, 13))
+    best = df.iloc[0]
+    assert abs(np.log10(best["lr"]) + 1) < abs(np.log10(df.iloc[-1]["lr"]) + 1)
+    headline = next(line for line in printed.splitlines() if line.startswith("chosen:"))
+    assert "| val_loss " in headline and "minimized" in headline and "| test_loss " in headline
+    assert "val_loss of one run each" in printed
+    # The accuracy figures are not drawn for a loss, and the page says why.
+    folder = tmp_path / "studies" / "mini"
+    assert not (folder / "history.png").exists() and not (folder / "param_scores.png").exists()
+    assert "This study ranks by val_loss (minimized)" in (folder / "index.html").read_text()
+    # The goal is part of the definition: a resume that ranks otherwise is refused.
+    assert main([strategy, *argv[:-6], "--name", "mini", "--out", out, "--quiet"]) == 2
+    assert "different goal" in capsys.readouterr().err
+
+
+def test_another_metric_is_refused_for_the_built_in_network(tmp_path):
+    with pytest.raises(ValueError, match="needs your own objective"):
+        Study("builtin", metric="val_loss", direction="minimize", directory=tmp_path)
+    with pytest.raises(ValueError, match="direction must be 'maximize' or 'minimize'"):
+        Study("bad", objective="x.py:f", direction="down", directory=tmp_path)

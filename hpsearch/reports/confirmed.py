@@ -225,6 +225,9 @@ def headline(
     text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + sizes)})"
     test, test_sd = _mean_sd(_scores(runs, "test"))
     if math.isnan(test):
+        # The runs had test images (an own objective got them) but returned no test_acc.
+        if n_test:
+            return text + " | validation only: no test_acc returned for the test images"
         return text + " | no test part in this dataset"
     d = decimals_for(n_test)
     size = ""

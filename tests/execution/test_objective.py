@@ -393,3 +393,28 @@ def test_another_metric_is_refused_for_the_built_in_network(tmp_path):
         Study("builtin", metric="val_loss", direction="minimize", directory=tmp_path)
     with pytest.raises(ValueError, match="direction must be 'maximize' or 'minimize'"):
         Study("bad", objective="x.py:f", direction="down", directory=tmp_path)
+
+
+def test_a_confirm_run_that_returns_no_test_score_gets_a_validation_only_headline(tmp_path):
+    ref = _file(tmp_path, "def objective(trial):\n    return 0.5 + trial.number / 100\n")
+    study = _study(tmp_path, "valonly", ref, n_trials=3, confirm=1, repeats=2)
+    study.optimize()
+    page = (tmp_path / "studies" / "valonly" / "index.html").read_text()
+    assert "validation only: no test_acc returned for the test images" in page
+    assert "no test part in this dataset" not in page
+
+
+def test_a_function_object_and_a_module_reference_are_objectives_too(tmp_path, monkeypatch):
+    package = tmp_path / "readers_net"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "train.py").write_text(textwrap.dedent(BOOK_STYLE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from readers_net.train import objective
+
+    by_module = _study(tmp_path, "module", "readers_net.train:objective", n_jobs=1)
+    by_function = _study(tmp_path, "function", objective, n_jobs=2)
+    assert by_function.objective_ref == "readers_net.train:objective"
+    by_module.optimize()
+    by_function.optimize()
+    pd.testing.assert_frame_equal(_ranking(tmp_path, "module"), _ranking(tmp_path, "function"))

@@ -226,7 +226,7 @@ def trial_result(
     if isinstance(value, BaseException):
         return _record(trial, task, TrialState.FAILED, {}, seconds, _said(value))
     metrics = _metrics(value, metric, ref)
-    finite = all(math.isfinite(v) for v in metrics.values())
+    finite = math.isfinite(metrics[metric])  # another metric's NaN is left out, not a divergence
     state = TrialState.COMPLETE if finite else TrialState.DIVERGED
     error = None if finite else f"{metric} is not finite: {metrics[metric]}"
     if finite and task.repeat is None and task.until is not None and task.until < config.epochs:

@@ -129,6 +129,8 @@ def test_an_objective_that_raises_fails_its_trial_and_nan_diverges_and_the_study
         def objective(trial):
             if trial.number == 1:
                 raise RuntimeError("my layer broke")
+            if trial.number == 3:  # a NaN beside the metric is left out, not a divergence
+                return {"val_acc": 0.53, "train_loss": float("nan")}
             return float("nan") if trial.number == 2 else 0.5 + trial.number / 100
         """,
     )
@@ -136,6 +138,7 @@ def test_an_objective_that_raises_fails_its_trial_and_nan_diverges_and_the_study
     assert df.loc[1, "state"] == "FAILED" and "RuntimeError: my layer broke" in df.loc[1, "error"]
     assert df.loc[2, "state"] == "DIVERGED"
     assert df.loc[3, "state"] == "COMPLETE" and df.loc[3, "rank"] == 1
+    assert df.loc[3, "val_acc"] == 0.53
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from hpsearch.reports.ranking import decimals_for, varied, wilson
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.trial import Goal, RepeatResult, TrialResult
 
 if TYPE_CHECKING:
     from matplotlib.legend import Legend
@@ -165,27 +165,45 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
 
 
 # --------------------------------------------------------------------------- helpers
-def _scored(trials: Sequence[TrialResult], scored: bool = True) -> list[TrialResult]:
+def _scored(
+    trials: Sequence[TrialResult], scored: bool = True, goal: Goal | None = None
+) -> list[TrialResult]:
     """The trials with a finite score (or, with ``scored=False``, those without)."""
-    return [
-        t for t in trials if (t.ok and t.val_acc is not None and math.isfinite(t.val_acc)) is scored
-    ]
+    aim = goal or Goal()
+    return [t for t in trials if (t.ok and aim.of(t) is not None) is scored]
 
 
-def _unscored(trials: Sequence[TrialResult]) -> list[TrialResult]:
-    return _scored(trials, False)
+def _unscored(trials: Sequence[TrialResult], goal: Goal | None = None) -> list[TrialResult]:
+    return _scored(trials, False, goal)
 
 
-def _best(trials: Sequence[TrialResult]) -> TrialResult | None:
-    scored = _scored(trials)
-    return max(scored, key=lambda t: (t.val_acc, -t.number)) if scored else None
+def _best(trials: Sequence[TrialResult], goal: Goal | None = None) -> TrialResult | None:
+    aim = goal or Goal()
+    scored = _scored(trials, goal=aim)
+    return min(scored, key=lambda t: (aim.key(_score(t, aim)), t.number)) if scored else None
 
 
-def _score(trial: TrialResult) -> float:
-    """The final validation accuracy of a trial :func:`_scored` kept (it has one)."""
-    if trial.val_acc is None:
-        raise ValueError(f"trial {trial.number} has no validation accuracy")
-    return trial.val_acc
+def _score(trial: TrialResult, goal: Goal | None = None) -> float:
+    """The final score of a trial :func:`_scored` kept (it has one): validation accuracy, or
+    the study's own metric."""
+    value = (goal or Goal()).of(trial)
+    if value is None:
+        raise ValueError(f"trial {trial.number} has no score")
+    return value
+
+
+def _axis_label(goal: Goal | None) -> str:
+    aim = goal or Goal()
+    return "final validation accuracy" if aim.accuracy else f"final {aim.metric}"
+
+
+def _floor(scored: Sequence[TrialResult], goal: Goal | None) -> float:
+    """Where trials without a score are drawn: at 0 on an accuracy axis, else at the worst score
+    drawn (a metric of unknown range has no 0 to stand for 'failed')."""
+    aim = goal or Goal()
+    if aim.accuracy or not scored:
+        return 0.0
+    return max((_score(t, aim) for t in scored), key=aim.key)
 
 
 def _numeric(value: Any) -> bool:
@@ -246,7 +264,7 @@ def _outside_legend(fig: Figure, ax: Any, loc: LegendLocType, **kwargs: Any) -> 
 
 
 # --------------------------------------------------------------------------- figures
-def history(trials: Sequence[TrialResult]) -> Figure:
+def history(trials: Sequence[TrialResult], goal: Goal | None = None) -> Figure:
     """The search history: each trial's final validation accuracy by trial number, and the best so
     far.
 
@@ -267,26 +285,29 @@ def history(trials: Sequence[TrialResult]) -> Figure:
     if not ordered:
         _empty(ax, "no trials yet")
         return fig
-    scored = _scored(ordered)
+    scored = _scored(ordered, goal=goal)
     ax.scatter(
         [t.number for t in scored],
-        [_score(t) for t in scored],
+        [_score(t, goal) for t in scored],
         s=18,
         color="tab:blue",
         alpha=0.8,
         label="trials",
         zorder=2,
     )
-    unscored = _unscored(ordered)
+    unscored = _unscored(ordered, goal)
+    accuracy = goal is None or goal.accuracy
     if unscored:
+        floor = _floor(scored, goal)
         ax.scatter(
             [t.number for t in unscored],
-            [t.val_acc if t.val_acc is not None else 0.0 for t in unscored],
+            [t.val_acc if accuracy and t.val_acc is not None else floor for t in unscored],
             label="failed",
             **FAILED_STYLE,
         )
     if scored:
-        best = np.maximum.accumulate([_score(t) for t in scored])
+        running = np.minimum if goal is not None and goal.direction == "minimize" else np.maximum
+        best = running.accumulate([_score(t, goal) for t in scored])
         ax.step(
             [t.number for t in scored],
             best,
@@ -295,9 +316,10 @@ def history(trials: Sequence[TrialResult]) -> Figure:
             lw=2,
             label="best so far",
         )
-    ax.set_ylim(-0.03, 1.03)  # a little room, so that crosses at 0 show whole
+    if accuracy:
+        ax.set_ylim(-0.03, 1.03)  # a little room, so that crosses at 0 show whole
     ax.set_xlabel("trial")
-    ax.set_ylabel("final validation accuracy")
+    ax.set_ylabel(_axis_label(goal))
     ax.set_title(f"search history ({len(scored)} scored of {len(ordered)} trials)", y=1.0)
     ax.grid(alpha=0.3)
     _outside_legend(fig, ax, "outside right upper")
@@ -309,9 +331,10 @@ def lr_wd_map(
     x: str = "lr",
     y: str = "weight_decay",
     space: SearchSpace | None = None,
+    goal: Goal | None = None,
 ) -> Figure:
     """The trials over two parameters (lr x weight decay by default), coloured by validation
-    accuracy.
+    accuracy (or by the study's ``goal``, the best colour at the top of the scale either way).
 
     Args:
         trials: The study's trials.
@@ -336,14 +359,14 @@ def lr_wd_map(
     if not placed:
         _empty(ax, f"no trials with numeric {x} and {y}")
         return fig
-    scored = _scored(placed)
+    scored = _scored(placed, goal=goal)
     if scored:
-        scores = np.array([t.val_acc for t in scored])
+        scores = np.array([_score(t, goal) for t in scored])
         points = ax.scatter(
             [t.params[x] for t in scored],
             [t.params[y] for t in scored],
             c=scores,
-            cmap="viridis",
+            cmap="viridis_r" if goal is not None and goal.direction == "minimize" else "viridis",
             vmin=float(scores.min()),
             vmax=float(max(scores.max(), scores.min() + 1e-9)),
             s=40,
@@ -352,11 +375,12 @@ def lr_wd_map(
             label="trials",
             zorder=2,
         )
-        fig.colorbar(points, ax=ax, label="validation accuracy")
-        best = _best(scored)
+        label = "validation accuracy" if goal is None or goal.accuracy else goal.metric
+        fig.colorbar(points, ax=ax, label=label)
+        best = _best(scored, goal)
         if best is not None:  # always: ``scored`` is not empty
             ax.scatter([best.params[x]], [best.params[y]], label="best", **BEST_STYLE)
-    unscored = _unscored(placed)
+    unscored = _unscored(placed, goal)
     if unscored:
         ax.scatter(
             [t.params[x] for t in unscored],
@@ -382,6 +406,7 @@ def param_scores(
     space: SearchSpace,
     names: Sequence[str] | None = None,
     ncols: int = 3,
+    goal: Goal | None = None,
 ) -> Figure:
     """Final validation accuracy against each searched parameter, one panel each.
 
@@ -409,7 +434,9 @@ def param_scores(
     fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows + 0.4), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     jitter = np.random.default_rng(0)  # a fixed stream: the same study draws the same figure
-    best = _best(trials)
+    best = _best(trials, goal)
+    accuracy = goal is None or goal.accuracy
+    floor = _floor(_scored(trials, goal=goal), goal)
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.set_visible(False)
@@ -417,10 +444,11 @@ def param_scores(
         name = names[i]
         dim = space[name] if name in space else None
         ax.set_title(name, y=1.0)
-        ax.set_ylim(-0.03, 1.03)
+        if accuracy:
+            ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
         present = [t for t in trials if name in t.params]
-        scored, unscored = _scored(present), _unscored(present)
+        scored, unscored = _scored(present, goal=goal), _unscored(present, goal)
         if (dim is not None and dim.is_choice) or not all(
             _numeric(t.params[name]) for t in present
         ):
@@ -432,7 +460,8 @@ def param_scores(
             position = {repr(c): k for k, c in enumerate(choices)}
             x = {t.number: position.get(repr(t.params[name]), 0) for t in present}
             groups = [
-                [t.val_acc for t in scored if repr(t.params[name]) == repr(c)] for c in choices
+                [_score(t, goal) for t in scored if repr(t.params[name]) == repr(c)]
+                for c in choices
             ]
             if any(groups):
                 ax.boxplot(groups, positions=range(len(choices)), widths=0.5, showfliers=False)
@@ -446,7 +475,7 @@ def param_scores(
             _scale_axis(ax, "x", name, present, space)
         ax.scatter(
             xs,
-            [t.val_acc for t in scored],
+            [_score(t, goal) for t in scored],
             s=16,
             alpha=0.7,
             color="tab:blue",
@@ -456,18 +485,18 @@ def param_scores(
         if unscored:
             ax.scatter(
                 [x[t.number] for t in unscored],
-                [0.0] * len(unscored),
+                [floor] * len(unscored),
                 label="failed",
                 **FAILED_STYLE,
             )
         if best is not None and best.number in x:
-            ax.scatter([x[best.number]], [best.val_acc], label="best", **BEST_STYLE)
+            ax.scatter([x[best.number]], [_score(best, goal)], label="best", **BEST_STYLE)
         if not present:
             ax.text(
                 0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4"
             )
     _outside_legend(fig, axes.flat[0], "outside upper center", ncol=3)
-    fig.supylabel("final validation accuracy")
+    fig.supylabel(_axis_label(goal))
     return fig
 
 

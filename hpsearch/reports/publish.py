@@ -132,24 +132,17 @@ def write_reports(
                 dpi,
             ),
         ),
+        "history": ("history.png", lambda p: _save_figure(plots.history(trials, goal), p, dpi)),
     }
-    # These figures plot the final validation accuracy; a study ranked by another metric
-    # gets none rather than figures of a score it did not rank by.
-    if goal.accuracy:
-        outputs["history"] = (
-            "history.png",
-            lambda p: _save_figure(plots.history(trials), p, dpi),
-        )
-    if axes is not None and goal.accuracy:
+    if axes is not None:
         outputs["map"] = (
             f"map_{axes[0]}_{axes[1]}.png",
-            lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space), p, dpi),
+            lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space, goal=goal), p, dpi),
         )
-    if goal.accuracy:
-        outputs["param_scores"] = (
-            "param_scores.png",
-            lambda p: _save_figure(plots.param_scores(trials, space), p, dpi),
-        )
+    outputs["param_scores"] = (
+        "param_scores.png",
+        lambda p: _save_figure(plots.param_scores(trials, space, goal=goal), p, dpi),
+    )
     if repeats:
         outputs["confirmed"] = (
             "confirmed.csv",
@@ -175,11 +168,6 @@ def write_reports(
             )
         table = confirmed.confirmed_table(repeats, space.names) if repeats else None
         notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
-        if not goal.accuracy:
-            notes.append(
-                f"This study ranks by {goal.metric} ({goal.direction}d): the history, map and "
-                "score-by-parameter figures, which plot validation accuracy, are not drawn."
-            )
         page = html.render_index(
             df,
             folder=folder,

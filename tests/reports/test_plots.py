@@ -24,7 +24,7 @@ from hpsearch.reports.plots import (
 )
 from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space
-from hpsearch.trial import TrialResult, TrialState
+from hpsearch.trial import Goal, TrialResult, TrialState
 
 
 def _points(ax, label: str) -> np.ndarray:
@@ -85,6 +85,28 @@ def test_history_points_failures_and_best_so_far():
     y = np.asarray(line.get_ydata())
     assert np.all(np.diff(y) >= 0) and y[-1] == pytest.approx(max(t.val_acc for t in scored))
     _render(fig)
+
+
+def test_a_minimised_metric_is_plotted_as_such_best_so_far_falling():
+    losses = [2.0, 1.5, 1.8, 0.7, 0.9, 0.4]
+    trials = [
+        dataclasses.replace(t, val_acc=None, metrics={"val_loss": loss})
+        for t, loss in zip(make_trials(6), losses, strict=True)
+    ]
+    failed = dataclasses.replace(make_trials(7)[6], state=TrialState.FAILED, val_acc=None)
+    goal = Goal("val_loss", "minimize")
+    fig = history([*trials, failed], goal)
+    (ax,) = fig.axes
+    assert ax.get_ylabel() == "final val_loss"
+    np.testing.assert_allclose(_points(ax, "trials")[:, 1], losses)
+    assert _points(ax, "failed")[0, 1] == 2.0  # at the worst loss drawn, not at 0
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "best so far"]
+    np.testing.assert_allclose(line.get_ydata(), np.minimum.accumulate(losses))
+    scores = param_scores(trials, default_space(), goal=goal)
+    best = [c for c in scores.axes[0].collections if c.get_label() == "best"][0]
+    assert best.get_offsets()[0][1] == 0.4
+    _render(fig)
+    _render(scores)
 
 
 def test_map_log_axes_colour_and_failed_marks():

@@ -175,7 +175,7 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(
                 fh.write(b"half a fig")
             raise OSError("disk full")
 
-    monkeypatch.setattr(plots, "history", lambda trials: Broken())
+    monkeypatch.setattr(plots, "history", lambda trials, goal=None: Broken())
     with pytest.raises(OSError, match="disk full"):
         write_reports(tmp_path, trials, default_space(), n_best=4)
     assert paths["history"].read_bytes() == old

@@ -141,6 +141,15 @@ def test_an_objective_that_raises_fails_its_trial_and_nan_diverges_and_the_study
     assert df.loc[3, "val_acc"] == 0.53
 
 
+def _refused(ref: str, out: Path, capsys: pytest.CaptureFixture[str], fragment: str) -> None:
+    """A two-trial study of ``ref`` through the command line: exit 2 and one line with
+    ``fragment`` on stderr."""
+    argv = ["random", "--trials", "2", "--epochs", "1", "--objective", ref, "--out", str(out)]
+    code = main([*argv, "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and fragment in err[0], err
+
+
 @pytest.mark.parametrize(
     "text,ref_tail,fragment",
     [
@@ -157,22 +166,7 @@ def test_an_objective_that_cannot_load_is_one_line_exit_2_and_nothing_written(
     ref = _file(tmp_path, text) if text else str(tmp_path / ref_tail)
     out = tmp_path / "studies"
     before = snapshot(out)
-    code = main(
-        [
-            "random",
-            "--trials",
-            "2",
-            "--epochs",
-            "1",
-            "--objective",
-            ref,
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    _refused(ref, out, capsys, fragment)
     assert snapshot(out) == before
     with pytest.raises(ObjectiveError, match=fragment.split(":")[0]):
         _study(tmp_path, "api", ref).optimize()
@@ -191,22 +185,7 @@ def test_a_return_value_no_trial_can_be_ranked_by_stops_the_study_with_one_line(
 ):
     ref = _file(tmp_path, f"def objective(trial):\n    {body}\n")
     out = tmp_path / "studies"
-    code = main(
-        [
-            "random",
-            "--trials",
-            "2",
-            "--epochs",
-            "1",
-            "--objective",
-            ref,
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and fragment in err[0], err
+    _refused(ref, out, capsys, fragment)
 
 
 def test_params_the_built_in_network_does_not_know_are_searched_for_an_own_objective(tmp_path):

@@ -11,12 +11,12 @@ import time
 
 import _common  # noqa: F401  (puts benchmarks/ on sys.path)
 from _common import emit, load_note, machine
+from book_baseline import book_trial
 from threadpoolctl import threadpool_limits
 
-from book_baseline import book_trial
-from hpsearch.data.datasets import make_split
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.builtin.training import train_trial
+from hpsearch.data.datasets import make_split
+from hpsearch.execution.runner import train_trial
 
 
 def main(argv=None) -> None:

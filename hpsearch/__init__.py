@@ -30,11 +30,15 @@ _EXPORTS = {
     "StudyError": "exceptions",
     "StudyInterrupted": "exceptions",
     "TrainConfig": "builtin.config",
+    "Trial": "trial",
+    "TrialData": "trial",
+    "TrialDiverged": "exceptions",
+    "TrialTimedOut": "exceptions",
     "TrialResult": "trial",
     "TrialState": "trial",
     "Uniform": "space.dimensions",
     "default_space": "space.search_space",
-    "train_trial": "builtin.training",
+    "train_trial": "execution.runner",
 }
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import signal
 
-__all__ = ["StudyError", "StudyInterrupted", "ClusterLost", "ObjectiveError"]
+__all__ = [
+    "ClusterLost",
+    "ObjectiveError",
+    "StudyError",
+    "StudyInterrupted",
+    "TrialDiverged",
+    "TrialEnded",
+    "TrialTimedOut",
+]
 
 
 class StudyError(ValueError):
@@ -36,3 +44,40 @@ class ObjectiveError(StudyError):
     A mistake in the objective's own code (an exception in a trial) is not this: that trial is
     FAILED and the study goes on.
     """
+
+
+class TrialEnded(Exception):
+    """Raised by an objective to end its trial early in a named state, with a message.
+
+    The epochs reported so far are kept, and so are the final ``metrics`` given here (measured
+    after the last epoch trained). Raise a subclass: :class:`TrialDiverged` or
+    :class:`TrialTimedOut`.
+
+    Attributes:
+        state: The trial's state, by name.
+        metrics: Final values, as an objective would return them.
+    """
+
+    state = "FAILED"
+
+    def __init__(self, message: str, **metrics: float) -> None:
+        super().__init__(message)
+        self.metrics = metrics
+
+
+class TrialDiverged(TrialEnded):
+    """The training blew up (a NaN or infinite loss): the trial is DIVERGED with this message.
+
+    Example:
+        >>> def objective(trial):  # doctest: +SKIP
+        ...     if not np.isfinite(loss):
+        ...         raise TrialDiverged(f"loss became {loss} at epoch {epoch}")
+    """
+
+    state = "DIVERGED"
+
+
+class TrialTimedOut(TrialEnded):
+    """The trial ran out of its time before its last epoch: it is TIMEOUT with this message."""
+
+    state = "TIMEOUT"

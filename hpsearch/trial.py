@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "Checkpoint",
     "Goal",
+    "ObjectiveState",
     "RepeatResult",
     "Trial",
     "TrialData",
@@ -46,6 +47,11 @@ def _finite_or_none(value: float | None) -> float | None:
 
 _R = TypeVar("_R", bound="_Record")
 
+#: The metrics a record keeps in fields of their own (the built-in network's), not in ``metrics``.
+SCORES = ("val_acc", "train_acc", "test_acc")
+#: The per-epoch values a record keeps in curves of their own; any other name goes to ``curves``.
+CURVES = ("train_acc", "val_acc", "test_acc", "loss")
+
 
 class _Record:
     """JSON for a frozen record: the state by name, curves as lists, NaN and inf as null."""
@@ -68,8 +74,13 @@ class _Record:
             data[key] = [_finite_or_none(v) for v in data[key]]
         for key in self._SCORES:
             data[key] = _finite_or_none(data[key])
-        if not data.get("metrics"):  # the built-in network's records: as they always were
-            data.pop("metrics", None)
+        if "curves" in data:
+            data["curves"] = {
+                k: [_finite_or_none(v) for v in values] for k, values in data["curves"].items()
+            }
+        for key in ("metrics", "curves"):
+            if not data.get(key):  # the built-in network's records: as they always were
+                data.pop(key, None)
         return data
 
     @classmethod
@@ -78,6 +89,8 @@ class _Record:
         data["state"] = TrialState(data["state"])
         for key in cls._CURVES:
             data[key] = tuple(data.get(key, ()))
+        if "curves" in data:
+            data["curves"] = {k: tuple(v) for k, v in data["curves"].items()}
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -113,7 +126,10 @@ class Goal:
 
     def of(self, record: TrialResult | RepeatResult) -> float | None:
         """The record's value of the metric (None when it has none, or not a finite one)."""
-        value = record.val_acc if self.accuracy else record.metrics.get(self.metric)
+        if self.metric in SCORES:
+            value = getattr(record, self.metric, None)
+        else:
+            value = record.metrics.get(self.metric)
         return value if value is not None and math.isfinite(value) else None
 
     def key(self, value: float) -> float:
@@ -143,6 +159,9 @@ class TrialResult(_Record):
         error: What went wrong, for DIVERGED, TIMEOUT and FAILED trials.
         n_val: Validation images the accuracies were measured on (None in logs written before
             it was recorded).
+        metrics: An own objective's final metrics other than the accuracies (``val_loss``).
+        curves: An own objective's per-epoch values other than the accuracies and the loss,
+            by name (``val_loss``: one value per epoch reported).
     """
 
     _CURVES = ("train_curve", "val_curve", "loss_curve")
@@ -162,6 +181,7 @@ class TrialResult(_Record):
     error: str | None = None
     n_val: int | None = None
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    curves: dict[str, tuple[float | None, ...]] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,6 +213,8 @@ class RepeatResult(_Record):
         n_val: Validation images.
         n_test: Test images (None without a test part).
         refit: Trained on training plus validation images (scikit-learn's ``refit``).
+        metrics: An own objective's final metrics other than the accuracies.
+        curves: An own objective's per-epoch values other than the accuracies and the loss.
     """
 
     _CURVES = ("train_curve", "val_curve", "test_curve", "loss_curve")
@@ -217,6 +239,7 @@ class RepeatResult(_Record):
     test_curve: tuple[float, ...] = ()
     loss_curve: tuple[float | None, ...] = ()
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    curves: dict[str, tuple[float | None, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def key(self) -> tuple[int, int, bool]:
@@ -281,6 +304,44 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class ObjectiveState:
+    """A paused trial's state kept by an own objective (:meth:`Trial.set_checkpoint`), with the
+    epochs it reported so far; stored like :class:`Checkpoint`, without pickle."""
+
+    number: int
+    state: dict[str, Any]
+    reports: tuple[dict[str, float], ...]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Named arrays for :func:`numpy.savez`; :meth:`from_arrays` reads them back.
+
+        Raises:
+            ValueError: The state is not a mapping of names to arrays and JSON-ready values.
+        """
+        if not isinstance(self.state, Mapping):
+            raise ValueError(
+                "trial.set_checkpoint takes a dict of arrays and JSON-ready values, "
+                f"not {type(self.state).__name__}"
+            )
+        arrays = {f"state/{k}": v for k, v in self.state.items() if isinstance(v, np.ndarray)}
+        values = {str(k): v for k, v in self.state.items() if not isinstance(v, np.ndarray)}
+        meta = {"number": self.number, "values": values, "reports": list(self.reports)}
+        try:
+            text = json.dumps(meta, allow_nan=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"trial.set_checkpoint: keep arrays and JSON-ready values only ({exc})"
+            ) from None
+        return {"__state__": np.array(text), **arrays}
+
+    @classmethod
+    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> ObjectiveState:
+        meta = json.loads(str(data["__state__"]))
+        state = {**meta["values"], **{k[6:]: data[k] for k in data if k.startswith("state/")}}
+        return cls(meta["number"], state, tuple(meta["reports"]))
+
+
+@dataclass(frozen=True)
 class TrialData:
     """The study's split, as NumPy arrays, handed to an objective as ``trial.data``.
 
@@ -308,8 +369,15 @@ class Trial:
         number: The trial number within the study (0-based).
         repeat: 0 in the search; 1, 2, ... in confirm-stage runs.
         seed: An int derived from the study seed, the trial number and the repeat.
-        epochs: Epochs to train in this call.
-        data: The split (:class:`TrialData`).
+        epochs: Train up to this epoch in this call: the study's epochs, or under pruning the
+            rung's budget (a trial continued from :attr:`checkpoint` has trained some already).
+        data: The split (:class:`TrialData`). For a refit run (:attr:`refit`) the validation
+            images are part of the training arrays and the validation arrays are empty.
+        refit: A confirm-stage run that trains on the training and validation images together.
+        test_curve: The study asks for the test score after every epoch (``test_acc`` in
+            :meth:`report`), where the objective can give it.
+        checkpoint: What this trial's previous rung kept with :meth:`set_checkpoint` (under
+            pruning), or None: train from scratch.
 
     Example:
         >>> def objective(trial):  # doctest: +SKIP
@@ -328,6 +396,11 @@ class Trial:
         epochs: int,
         data: TrialData,
         repeat: int = 0,
+        *,
+        refit: bool = False,
+        test_curve: bool = False,
+        checkpoint: Any = None,
+        stream: np.random.SeedSequence | None = None,
     ) -> None:
         self.number = number
         self.params: dict[str, Any] = dict(params)
@@ -335,12 +408,32 @@ class Trial:
         self.epochs = epochs
         self.data = data
         self.repeat = repeat
+        self.refit, self.test_curve = refit, test_curve
         #: What :meth:`report` was told, one dict per epoch reported, in order.
         self.reports: list[dict[str, float]] = []
+        if isinstance(checkpoint, ObjectiveState):
+            self.reports = [dict(r) for r in checkpoint.reports]
+            checkpoint = checkpoint.state
+        self.checkpoint = checkpoint
+        #: What :meth:`set_checkpoint` was given in this call.
+        self.kept: Any = None
+        self._stream = stream
+        self._rng: np.random.Generator | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This run's own generator (one per trial and repeat, from the study seed): the
+        built-in network draws its initial weights and batch order from it."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed if self._stream is None else self._stream)
+        return self._rng
 
     def report(self, epoch: int, **metrics: float) -> None:
         """Records per-epoch values (``train_acc``, ``val_acc``, ``loss`` or any name); they
         feed ``curves.csv``, the Best-N grid and the progress bar.
+
+        Reporting an epoch again (a rung that retrains from scratch) replaces it and every
+        later one.
 
         Raises:
             ValueError: A value is not a number.
@@ -353,7 +446,31 @@ class Trial:
                 raise ValueError(
                     f"trial.report({name}=...) takes numbers, but got {type(value).__name__}"
                 ) from None
+        while self.reports and self.reports[-1]["epoch"] >= row["epoch"]:
+            self.reports.pop()
         self.reports.append(row)
+
+    def set_checkpoint(self, state: Any) -> None:
+        """Keeps ``state`` for this trial's next rung under pruning (it gets it back as
+        :attr:`checkpoint`), in the study folder, so a resumed study continues from it too.
+
+        Args:
+            state: A mapping of names to NumPy arrays and JSON-ready values (numbers, strings,
+                lists, dicts): what the objective needs to continue training, such as weights
+                and the optimizer's moments. It is stored without pickle.
+
+        Raises:
+            ValueError: ``state`` is not such a mapping.
+        """
+        if not isinstance(state, Checkpoint):
+            ObjectiveState(self.number, state, ()).to_arrays()  # checks that it can be stored
+        self.kept = state
+
+    def saved(self) -> Checkpoint | ObjectiveState | None:
+        """What the study stores for the next rung: the kept state and the epochs reported."""
+        if self.kept is None or isinstance(self.kept, Checkpoint):
+            return self.kept
+        return ObjectiveState(self.number, dict(self.kept), tuple(self.reports))
 
     def curve(self, name: str) -> tuple[float, ...]:
         """The values reported under ``name``, epoch by epoch."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,22 +100,21 @@ def saved_model(folder: Path) -> dict[str, Path]:
 def save_chosen(
     folder: Path,
     config: TrainConfig,
-    seed: int,
     runs: Mapping[tuple[int, int, bool], RepeatResult],
     number: int,
     refit: bool,
+    retrain: Callable[[RepeatResult], tuple[RepeatResult, MultiLayerNet | None]],
 ) -> Path | None:
     """Saves the chosen configuration's model:
     its first confirm-stage run (the refit one if asked).
 
-    That run is trained once more here, with the same seeds, so its weights are those of the
-    logged run (checked: the same test score). Nothing is done when ``model.npz`` already holds it.
+    That run is trained once more here (``retrain(run)``, with the same seeds), so its weights
+    are those of the logged run (checked: the same test score). Nothing is done when
+    ``model.npz`` already holds it.
 
     Returns:
         The path written or kept, or None when the run is missing or failed.
     """
-    from hpsearch.builtin.training import train_repeat
-
     run = runs.get((number, 0, refit))
     if run is None or not run.ok:
         return None
@@ -127,7 +126,7 @@ def save_chosen(
                 return path
         except (OSError, ValueError, KeyError):
             pass  # unreadable: write it again
-    again, net = train_repeat(config, run.params, seed, number, 0, refit=refit)
+    again, net = retrain(run)
     if net is None or again.test_acc != run.test_acc or again.val_acc != run.val_acc:
         # not the logged run (another machine's arithmetic?): no model rather than a wrong one
         return None

@@ -1,37 +1,25 @@
-"""One trial: the trainer, and the pure function that trains a trial and returns its record.
+"""The trainer of the built-in network, and the network and optimizer a config describes.
 
-:func:`train_trial` is pure and picklable: settings, params, study seed and trial number in, a
-:class:`~hpsearch.trial.TrialResult` out. It never raises: an exception becomes a FAILED record,
-a NaN or infinite loss a DIVERGED one.
+:class:`hpsearch.builtin.objective.NetworkObjective` trains a trial with them;
+:func:`hpsearch.execution.runner.train_trial` is the short way to call it.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from hpsearch.blas import one_blas_thread
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.nn.optimizers import make_optimizer, optimizer_settings
-from hpsearch.data.datasets import Split, make_split
-from hpsearch.seeding import REFIT, REPEAT, TRAIN, rng_for
-from hpsearch.trial import Checkpoint, RepeatResult, TrialResult, TrialState
+from hpsearch.data.datasets import Split
+from hpsearch.trial import Checkpoint, TrialState
 
-__all__ = [
-    "Trainer",
-    "build_net",
-    "build_optimizer",
-    "net_for",
-    "train_repeat",
-    "train_rung",
-    "train_trial",
-]
+__all__ = ["Trainer", "build_net", "build_optimizer", "net_for"]
 
 
 @dataclass
@@ -196,197 +184,3 @@ def build_optimizer(config: TrainConfig) -> Any:
     """The optimizer ``config`` names, given only the settings it takes."""
     settings = {name: getattr(config, name) for name in optimizer_settings(config.optimizer)}
     return make_optimizer(config.optimizer, config.lr, **settings)
-
-
-def train_trial(
-    config: TrainConfig, params: Mapping[str, Any], seed: int, number: int
-) -> TrialResult:
-    """Trains one trial and returns its record; never raises for a trial's own failure.
-
-    The same arguments give the same record anywhere: the trial computes on one BLAS thread
-    (see :func:`hpsearch.blas.one_blas_thread`) whatever the caller's thread settings.
-
-    Args:
-        config: The study's fixed settings.
-        params: This trial's searched values, overriding ``config``.
-        seed: The study seed (fixes the split; with ``number`` fixes init and batch order).
-        number: The trial number.
-
-    Returns:
-        The frozen record: COMPLETE, DIVERGED, TIMEOUT or FAILED.
-    """
-    return train_rung(config, params, seed, number)[0]
-
-
-def train_rung(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    until: int | None = None,
-    checkpoint: Checkpoint | None = None,
-) -> tuple[TrialResult, Checkpoint | None]:
-    """Trains one trial up to epoch ``until``, from ``checkpoint`` if given.
-
-    Returns:
-        The record (state PRUNED while the trial is paused before its last epoch, to be
-        confirmed or continued by the study) and, for a paused trial, its checkpoint.
-    """
-    with one_blas_thread():
-        return _train_rung(config, params, seed, number, until, checkpoint)
-
-
-def _train_rung(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    until: int | None,
-    checkpoint: Checkpoint | None,
-) -> tuple[TrialResult, Checkpoint | None]:
-    start = time.perf_counter()
-    params = dict(params)
-    try:
-        cfg = config.with_params(params)
-        split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
-        rng = rng_for(seed, number, TRAIN)
-        net = build_net(cfg, split, rng)
-        optimizer = build_optimizer(cfg)
-        trainer = Trainer(
-            net,
-            optimizer,
-            split,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            rng=rng,
-            time_limit=cfg.time_limit,
-            full_train_pass=cfg.train_eval == "full",
-        )
-        if checkpoint is not None:
-            trainer.restore(checkpoint)
-        history = trainer.train(until)
-        paused = history.state is TrialState.COMPLETE and len(history.val_acc) < cfg.epochs
-        saved = trainer.checkpoint(number) if paused else None
-    except Exception as exc:  # a trial's failure is its outcome, never the study's
-        return TrialResult(
-            number,
-            params,
-            TrialState.FAILED,
-            seconds=time.perf_counter() - start,
-            error=f"{type(exc).__name__}: {exc}",
-        ), None
-    seconds = time.perf_counter() - start
-    result = TrialResult(
-        number=number,
-        params=params,
-        state=TrialState.PRUNED if paused else history.state,
-        val_acc=history.val_acc[-1] if history.val_acc else None,
-        best_val_acc=max(history.val_acc) if history.val_acc else None,
-        train_acc=history.train_acc[-1] if history.train_acc else None,
-        epochs=len(history.val_acc),
-        train_curve=tuple(history.train_acc),
-        val_curve=tuple(history.val_acc),
-        loss_curve=tuple(history.loss),
-        seconds=seconds,
-        error=history.error,
-        n_val=len(split.t_val),
-    )
-    return result, saved
-
-
-def train_repeat(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    repeat: int,
-    *,
-    refit: bool = False,
-    test_curve: bool = False,
-) -> tuple[RepeatResult, MultiLayerNet | None]:
-    """Trains trial ``number``'s params again with fresh seeds, and scores it on the test part.
-
-    The split is the search's own (the study seed fixes it); the initial weights and the batch
-    order come from a stream of the study seed, ``number`` and ``repeat`` alone, so the result
-    is the same on any worker, any number of workers, and after a resume.
-
-    Args:
-        config: The study's fixed settings.
-        params: The searched values of trial ``number``.
-        seed: The study seed.
-        number: The trial repeated.
-        repeat: The repeat index.
-        refit: Train on the training and validation images together (no validation score).
-        test_curve: Score the test part after every epoch (one more forward pass over it each
-            epoch), for the epoch-by-epoch columns of a comparison; otherwise once at the end.
-
-    Returns:
-        The frozen record (never raises for the run's own failure: FAILED, DIVERGED, TIMEOUT)
-        and the trained network (None if the run failed before it had one).
-    """
-    from hpsearch.data.datasets import load_test
-
-    with one_blas_thread():
-        start = time.perf_counter()
-        params = dict(params)
-        try:
-            cfg = config.with_params(params)
-            split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
-            test = load_test(cfg.dataset, cfg.samples, cfg.dtype)
-            rng = rng_for(seed, number, repeat, REFIT if refit else REPEAT)
-            net = build_net(cfg, split, rng)  # sized by the search's split, labels of both parts
-            if refit:
-                split = Split(
-                    np.concatenate([split.x_train, split.x_val]),
-                    np.concatenate([split.t_train, split.t_val]),
-                    split.x_val[:0],
-                    split.t_val[:0],
-                )
-            trainer = Trainer(
-                net,
-                build_optimizer(cfg),
-                split,
-                epochs=cfg.epochs,
-                batch_size=cfg.batch_size,
-                rng=rng,
-                time_limit=cfg.time_limit,
-                full_train_pass=cfg.train_eval == "full",
-                test=test if test_curve else None,
-            )
-            h = trainer.train()
-            if test is None:
-                final_test = None
-            elif h.test_acc:
-                final_test = h.test_acc[-1]
-            else:
-                final_test = trainer.accuracy(*test) if h.state is not TrialState.DIVERGED else None
-        except Exception as exc:  # a run's failure is its outcome, never the study's
-            return RepeatResult(
-                number,
-                repeat,
-                params,
-                TrialState.FAILED,
-                seconds=time.perf_counter() - start,
-                error=f"{type(exc).__name__}: {exc}",
-                refit=refit,
-            ), None
-        return RepeatResult(
-            number=number,
-            repeat=repeat,
-            params=params,
-            state=h.state,
-            train_acc=h.train_acc[-1] if h.train_acc else None,
-            val_acc=h.val_acc[-1] if h.val_acc else None,
-            test_acc=final_test,
-            best_test_acc=max(h.test_acc) if h.test_acc else None,
-            epochs=len(h.loss),
-            train_curve=tuple(h.train_acc),
-            val_curve=tuple(h.val_acc),
-            test_curve=tuple(h.test_acc),
-            loss_curve=tuple(h.loss),
-            seconds=time.perf_counter() - start,
-            error=h.error,
-            n_val=len(split.t_val),
-            n_test=None if test is None else len(test[1]),
-            refit=refit,
-        ), net

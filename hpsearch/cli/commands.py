@@ -200,9 +200,8 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except StudyInterrupted as stop:
         return _interrupted(study, stop, argv)
     chosen = study.chosen_trial
-    table = display_confirmed(
-        confirmed_table(study.repeats_done, study.space.names), study.space.names
-    )
+    names, goal = study.space.names, study.goal
+    table = display_confirmed(confirmed_table(study.repeats_done, names, goal), names, goal)
     print(table.to_string(index=False))
     print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
     return 0

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.execution.workers import Task, die_with_parent, marked, run_task
+from hpsearch.execution.runner import run_task
+from hpsearch.execution.workers import Task, die_with_parent, marked
 
 __all__ = ["BACKENDS", "Pool", "DeathWatch", "shutdown"]
 

@@ -1,9 +1,9 @@
-"""What a worker process imports: the task record, the function that runs it, and process set-up.
+"""What a worker process imports: the task record and process set-up.
 
 Kept light on purpose: a worker needs the trainer and NumPy, never pandas, matplotlib or
-scikit-optimize. A task is a named record (:class:`Task`); :func:`run_task` trains it and
-returns its record, so the same call serves a search trial, a paused trial's next rung and a
-confirm-stage repeat, on any backend.
+scikit-optimize. A task is a named record (:class:`Task`);
+:func:`hpsearch.execution.runner.run_objective` runs it and returns its record, so the same call
+serves a search trial, a paused trial's next rung and a confirm-stage repeat, on any backend.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpsearch.builtin.config import TrainConfig
-from hpsearch.trial import Checkpoint, RepeatResult, TrialResult, TrialState
+from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult, TrialState
 
-__all__ = ["Task", "run_task", "marked", "die_with_parent", "restore_malloc_thresholds"]
+__all__ = ["Task", "marked", "die_with_parent", "restore_malloc_thresholds"]
 
 # glibc's mallopt parameters, and the largest values its adaptive thresholds reach by themselves
 # (DEFAULT_MMAP_THRESHOLD_MAX: 32 MiB with 64-bit pointers, 512 KiB with 32-bit; trim: twice that).
@@ -49,7 +48,7 @@ class Task:
     number: int
     params: dict[str, Any]
     until: int | None = None
-    checkpoint: Checkpoint | None = None
+    checkpoint: Checkpoint | ObjectiveState | None = None
     repeat: int | None = None
     refit: bool = False
     test_curve: bool = False
@@ -70,31 +69,6 @@ class Task:
             error=message,
             refit=self.refit,
         )
-
-
-def run_task(
-    config: TrainConfig, seed: int, task: Task
-) -> tuple[TrialResult | RepeatResult, Checkpoint | None]:
-    """Trains ``task`` with the study's settings and seed; never raises for the task's own failure.
-
-    Returns:
-        The record and, for a search trial paused at a rung, its checkpoint.
-    """
-    from hpsearch.builtin.training import train_repeat, train_rung
-
-    restore_malloc_thresholds()
-    if task.repeat is None:
-        return train_rung(config, task.params, seed, task.number, task.until, task.checkpoint)
-    record, _ = train_repeat(
-        config,
-        task.params,
-        seed,
-        task.number,
-        task.repeat,
-        refit=task.refit,
-        test_curve=task.test_curve,
-    )
-    return record, None  # the network stays here: the study needs its record only
 
 
 def marked(marker: str | None, fn: Callable[..., Any], *args: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.reports.ranking import decimals_for, format_frame, wilson
-from hpsearch.trial import Goal, RepeatResult
+from hpsearch.trial import SCORES, Goal, RepeatResult
 
 DEFAULT_GOAL = Goal()
 
@@ -106,20 +106,39 @@ def _test_metric(goal: Goal) -> str:
     return "test_" + goal.metric.removeprefix("val_")
 
 
-def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str]) -> pd.DataFrame:
-    """One row per confirmed configuration, best mean validation accuracy first (ties: earlier
-    trial).
+def _other_metrics(goal: Goal) -> tuple[str, ...]:
+    """The metrics a confirmed table adds for a goal other than validation accuracy: the
+    goal's, and its test-part twin (``val_loss``, ``test_loss``)."""
+    if goal.accuracy:
+        return ()
+    return tuple(dict.fromkeys((goal.metric, _test_metric(goal))))
+
+
+def _metric_of(run: RepeatResult, name: str) -> float | None:
+    value = getattr(run, name, None) if name in SCORES else run.metrics.get(name)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def confirmed_table(
+    repeats: Sequence[RepeatResult], param_names: Sequence[str], goal: Goal = DEFAULT_GOAL
+) -> pd.DataFrame:
+    """One row per confirmed configuration, best mean of the goal first (validation accuracy,
+    unless the study ranks by another metric; ties: earlier trial).
 
     Args:
         repeats: The confirm stage's runs.
         param_names: The searched parameters, one column each.
+        goal: What the study ranks by.
 
     Returns:
         Columns ``trial``, the params, ``repeats`` (runs done), ``failed`` (runs without a
         score), ``train_mean``, ``train_sd``, ``val_mean``, ``val_sd``, ``test_mean``, ``test_sd``
-        (sample standard deviations; empty with one run), ``n_val``, ``n_test``, then for each
-        repeat index ``r``: ``train_acc_r<r>``, ``val_acc_r<r>``, ``test_acc_r<r>``,
-        ``seconds_r<r>``; with refit runs also ``refit_train_acc`` and ``refit_test_acc``.
+        (sample standard deviations; empty with one run), ``n_val``, ``n_test``; for a goal
+        other than validation accuracy (say ``val_loss``) ``val_loss_mean``, ``val_loss_sd``,
+        ``test_loss_mean``, ``test_loss_sd`` (over the runs that returned it); then for each
+        repeat index ``r``: ``train_acc_r<r>``, ``val_acc_r<r>``, ``test_acc_r<r>``, (the goal's
+        ``val_loss_r<r>``), ``seconds_r<r>``; with refit runs also ``refit_train_acc`` and
+        ``refit_test_acc``.
 
     Example:
         >>> confirmed_table(study.repeats_done, study.space.names)  # doctest: +SKIP
@@ -138,12 +157,18 @@ def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str])
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(runs, metric))
         row.update(n_val=_size(runs, "n_val"), n_test=_size(runs, "n_test"))
+        for name in _other_metrics(goal):
+            values = [v for v in (_metric_of(r, name) for r in runs if r.ok) if v is not None]
+            row[f"{name}_mean"], row[f"{name}_sd"] = _mean_sd(values)
         by_index = {r.repeat: r for r in runs}
         for i in indices:
             r = by_index.get(i)
             for metric in _METRICS:  # NaN, not None: a float column, an empty CSV cell
                 value = getattr(r, f"{metric}_acc") if r is not None else None
                 row[f"{metric}_acc_r{i}"] = math.nan if value is None else value
+            for name in _other_metrics(goal)[:1]:
+                value = _metric_of(r, name) if r is not None else None
+                row[f"{name}_r{i}"] = math.nan if value is None else value
             row[f"seconds_r{i}"] = round(r.seconds, 4) if r is not None else math.nan
         if refits:
             refit = refits.get(number)
@@ -153,15 +178,21 @@ def confirmed_table(repeats: Sequence[RepeatResult], param_names: Sequence[str])
     if not rows:
         return pd.DataFrame(columns=["trial", *param_names, "repeats", "failed"])
     df = pd.DataFrame(rows)
+    by = "val_mean" if goal.accuracy else f"{goal.metric}_mean"
     df = df.sort_values(
-        ["val_mean", "trial"], ascending=[False, True], na_position="last", kind="mergesort"
+        [by, "trial"],
+        ascending=[goal.direction == "minimize", True],
+        na_position="last",
+        kind="mergesort",
     )
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
     return df.reset_index(drop=True)
 
 
-def display_confirmed(df: pd.DataFrame, param_names: Sequence[str]) -> pd.DataFrame:
+def display_confirmed(
+    df: pd.DataFrame, param_names: Sequence[str], goal: Goal = DEFAULT_GOAL
+) -> pd.DataFrame:
     """A confirmed table (see :func:`confirmed_table`) as strings for reading: ``mean ± sd`` of
     each score to the decimals its set size carries; the per-repeat columns are left to the CSV.
 
@@ -181,6 +212,8 @@ def display_confirmed(df: pd.DataFrame, param_names: Sequence[str]) -> pd.DataFr
             out[{"val": "validation"}.get(metric, metric)] = _pm(
                 row[f"{metric}_mean"], row[f"{metric}_sd"], d
             )
+        for name in _other_metrics(goal):  # a metric of unknown range: three digits
+            out[name] = _sig(row.get(f"{name}_mean", math.nan), row.get(f"{name}_sd", math.nan))
         rows.append(out)
     return pd.DataFrame(rows)
 

@@ -88,27 +88,52 @@ def score_label(acc: float, n: int | None) -> str:
     return f"{acc:.{d}f} ({low:.{d}f}-{high:.{d}f})"
 
 
-def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> Figure:
+def _goal_curves(t: TrialResult, goal: Goal) -> tuple[list[float], list[float]]:
+    """A trial's per-epoch values of the goal (validation, solid) and of its training twin
+    (``val_loss`` -> ``train_loss``, dashed), for a goal other than validation accuracy."""
+    twin = "train_" + goal.metric.removeprefix("val_")
+    return (
+        [math.nan if v is None else v for v in t.curves.get(goal.metric, ())],
+        [math.nan if v is None else v for v in t.curves.get(twin, ())],
+    )
+
+
+def best_curves(
+    trials: Sequence[TrialResult], n: int = 20, ncols: int = 5, goal: Goal | None = None
+) -> Figure:
     """The Best-N grid: one panel per top trial, validation solid, training dashed.
 
     Each title, above its panel, gives the rank, the final validation accuracy with its 95%
     interval (when the validation size is recorded) and the params; the legend sits on top.
+    A study that ranks by another metric an own objective reports per epoch (``val_loss``)
+    gets that metric's curves instead (and ``train_loss``'s, if reported), on an axis of
+    their own range.
 
     Args:
         trials: Trials in rank order (best first); those without curves are skipped.
         n: How many panels.
         ncols: Panels per row.
+        goal: What the study ranks by (validation accuracy if not given).
 
     Returns:
-        The figure, with panels titled "Best-1", "Best-2", ..., y from 0 to 1.
+        The figure, with panels titled "Best-1", "Best-2", ..., y from 0 to 1 for accuracies.
 
     Example:
         >>> best_curves(ranked_trials, n=20).savefig("best_curves.png", dpi=DPI)  # doctest: +SKIP
     """
-    shown = [t for t in trials if t.val_curve][:n]
+    aim = goal or Goal()
+    own = not aim.accuracy and any(aim.metric in t.curves for t in trials)
+    if own:
+        shown = [t for t in trials if aim.metric in t.curves][:n]
+        curves = [_goal_curves(t, aim) for t in shown]
+        labels = [f"{aim.metric} {_last_finite(c[0])}" for c in curves]
+    else:
+        shown = [t for t in trials if t.val_curve][:n]
+        curves = [(list(t.val_curve), list(t.train_curve)) for t in shown]
+        labels = [f"val {score_label(t.val_curve[-1], t.n_val)}" for t in shown]
     titles = [
         [
-            f"Best-{i + 1}  val {score_label(t.val_curve[-1], t.n_val)}",
+            f"Best-{i + 1}  {labels[i]}",
             *_wrap([f"{k}={_short(v)}" for k, v in t.params.items()], 40),
         ]
         for i, t in enumerate(shown)
@@ -135,11 +160,10 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
         if i >= len(shown):
             ax.set_visible(False)
             continue
-        t = shown[i]
-        epochs = range(1, len(t.val_curve) + 1)
-        ax.plot(epochs, t.val_curve, "-", label="validation")
-        if t.train_curve:  # an own objective may report validation alone
-            ax.plot(range(1, len(t.train_curve) + 1), t.train_curve, "--", label="training")
+        val, train = curves[i]
+        ax.plot(range(1, len(val) + 1), val, "-", label="validation")
+        if train:  # an own objective may report validation alone
+            ax.plot(range(1, len(train) + 1), train, "--", label="training")
         # Titles get a fixed height (y=1.0) in every figure here: left to place them itself,
         # matplotlib measures each axes' tick labels first, a third of this grid's drawing time.
         ax.set_title("\n".join(titles[i]), fontsize=9, y=1.0, linespacing=1.25)
@@ -148,8 +172,11 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
     # The panels share their axes: limits and ticks set on one are every panel's. Few ticks,
     # since matplotlib builds each panel's ticks anew and they are most of the drawing time.
     first = axes.flat[0]
-    first.set_ylim(0, 1)
-    first.set_yticks([0, 0.5, 1])
+    if not own:
+        first.set_ylim(0, 1)
+        first.set_yticks([0, 0.5, 1])
+    else:
+        first.yaxis.set_major_locator(MaxNLocator(nbins=3))
     first.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2.5, 5, 10], integer=True))
     if shown:
         fig.legend(
@@ -160,8 +187,13 @@ def best_curves(trials: Sequence[TrialResult], n: int = 20, ncols: int = 5) -> F
             bbox_to_anchor=(0.5, 1 - 0.05 / height),
         )
     fig.supxlabel("epoch", y=0.12 / height)
-    fig.supylabel("accuracy", x=0.12 / width)
+    fig.supylabel(aim.metric.removeprefix("val_") if own else "accuracy", x=0.12 / width)
     return fig
+
+
+def _last_finite(values: Sequence[float]) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    return f"{finite[-1]:.3g}" if finite else "-"
 
 
 # --------------------------------------------------------------------------- helpers

@@ -127,7 +127,9 @@ def write_reports(
         "best_curves": (
             "best_curves.png",
             lambda p: _save_figure(
-                plots.best_curves([by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols),
+                plots.best_curves(
+                    [by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols, goal=goal
+                ),
                 p,
                 dpi,
             ),
@@ -146,7 +148,7 @@ def write_reports(
     if repeats:
         outputs["confirmed"] = (
             "confirmed.csv",
-            lambda p: _save_csv(confirmed.confirmed_table(repeats, space.names), p),
+            lambda p: _save_csv(confirmed.confirmed_table(repeats, space.names, goal), p),
         )
     paths: dict[str, Path] = {}
     for key, (filename, write) in outputs.items():
@@ -166,7 +168,7 @@ def write_reports(
             headline = confirmed.headline(
                 runs, chosen, {k: params[k] for k in space.names if k in params}, goal
             )
-        table = confirmed.confirmed_table(repeats, space.names) if repeats else None
+        table = confirmed.confirmed_table(repeats, space.names, goal) if repeats else None
         notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
         page = html.render_index(
             df,
@@ -177,7 +179,9 @@ def write_reports(
             headline=headline,
             figures={k: p for k, p in paths.items() if p.suffix == ".png"},
             files={k: p for k, p in paths.items() if p.suffix == ".csv"},
-            confirmed=None if table is None else confirmed.display_confirmed(table, space.names),
+            confirmed=None
+            if table is None
+            else confirmed.display_confirmed(table, space.names, goal),
         )
         write_text(index, page)
     paths["index"] = index

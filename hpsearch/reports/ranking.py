@@ -208,15 +208,31 @@ def curves(trials: Sequence[TrialResult]) -> pd.DataFrame:
     """The learning curves in long format, one row per trial and epoch, for plotting elsewhere.
 
     Returns:
-        Columns ``trial``, ``epoch`` (from 1), ``train_acc``, ``val_acc``, ``loss``, sorted by
-        trial then epoch; a value the trial did not record (or a NaN loss) is empty.
+        Columns ``trial``, ``epoch`` (from 1), ``train_acc``, ``val_acc``, ``loss``, then any
+        other value an own objective reported per epoch (``val_loss``), sorted by trial then
+        epoch; a value the trial did not record (or a NaN) is empty.
     """
+    extra = list(dict.fromkeys(name for t in trials for name in t.curves))
     rows = [
-        (t.number, i + 1, _at(t.train_curve, i), _at(t.val_curve, i), _at(t.loss_curve, i))
+        (
+            t.number,
+            i + 1,
+            _at(t.train_curve, i),
+            _at(t.val_curve, i),
+            _at(t.loss_curve, i),
+            *(_at(t.curves.get(name, ()), i) for name in extra),
+        )
         for t in sorted(trials, key=lambda t: t.number)
-        for i in range(max(len(t.train_curve), len(t.val_curve), len(t.loss_curve)))
+        for i in range(
+            max(
+                len(t.train_curve),
+                len(t.val_curve),
+                len(t.loss_curve),
+                *(len(c) for c in t.curves.values()),
+            )
+        )
     ]
-    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    return pd.DataFrame(rows, columns=[*CURVE_COLUMNS, *extra])
 
 
 def _at(values: Sequence[float | None], i: int) -> float | None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from hpsearch.exceptions import StudyError
 from hpsearch.storage.files import replacing, write_text
-from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
+from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult
 
 __all__ = ["StudyStorage", "validate_name", "DEFINITION", "TRIAL_LOG", "REPEAT_LOG", "LOGS"]
 
@@ -237,7 +237,7 @@ class StudyStorage:
     def _checkpoint_path(self, number: int) -> Path:
         return self.path / CHECKPOINTS / f"{number}.npz"
 
-    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def save_checkpoint(self, checkpoint: Checkpoint | ObjectiveState) -> None:
         (self.path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         with replacing(self._checkpoint_path(checkpoint.number)) as tmp:
             with open(tmp, "wb") as fh:
@@ -246,12 +246,17 @@ class StudyStorage:
                 arrays: dict[str, Any] = checkpoint.to_arrays()
                 np.savez(fh, **arrays)
 
-    def load_checkpoint(self, number: int) -> Checkpoint | None:
+    def load_checkpoint(self, number: int) -> Checkpoint | ObjectiveState | None:
+        """What paused trial ``number`` kept: the built-in network's checkpoint, or the state
+        an own objective kept (read without unpickling either way)."""
         path = self._checkpoint_path(number)
         if not path.exists():
             return None
         with np.load(path, allow_pickle=False) as data:
-            return Checkpoint.from_arrays({k: data[k] for k in data.files})
+            arrays = {k: data[k] for k in data.files}
+        if "__state__" in arrays:
+            return ObjectiveState.from_arrays(arrays)
+        return Checkpoint.from_arrays(arrays)
 
     def drop_checkpoint(self, number: int) -> None:
         self._checkpoint_path(number).unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from hpsearch.exceptions import StudyError
 from hpsearch.storage.folder import ASKED_LOG, StudyStorage
-from hpsearch.trial import Checkpoint, RepeatResult, TrialResult
+from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult
 
 __all__ = ["Journal"]
 
@@ -112,9 +112,11 @@ class Journal:
             if self.on_record is not None:
                 self.on_record()
 
-    def record_rung(self, trial: TrialResult, checkpoint: Checkpoint | None) -> None:
-        """Keeps a paused trial's checkpoint (an own objective keeps none: its next rung
-        trains from scratch), then its result at the rung."""
+    def record_rung(
+        self, trial: TrialResult, checkpoint: Checkpoint | ObjectiveState | None
+    ) -> None:
+        """Keeps a paused trial's checkpoint (an own objective that keeps none trains its next
+        rung from scratch), then its result at the rung."""
         with self.guard():
             if checkpoint is not None:
                 self.storage.save_checkpoint(checkpoint)

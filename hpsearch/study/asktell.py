@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from hpsearch.exceptions import StudyError
-from hpsearch.execution.objective import start_trial, trial_result
+from hpsearch.execution.runner import start_trial, trial_result
 from hpsearch.execution.workers import Task
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy

@@ -26,8 +26,9 @@ from hpsearch.builtin.model import save_chosen, saved_model
 from hpsearch.data.datasets import check_dataset
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
-from hpsearch.execution.objective import load_objective, objective_ref, portable, run_objective
+from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.execution.pool import Pool
+from hpsearch.execution.runner import run_objective, train_repeat
 from hpsearch.reports.progress import progress_bar
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
@@ -140,8 +141,6 @@ class Study:
         metric: str = "val_acc",
         direction: str = "maximize",
     ) -> None:
-        if objective is not None and refit:
-            raise ValueError("refit=True trains the built-in network; an own objective has none")
         #: What the study ranks by (the built-in network: validation accuracy, maximised).
         self.goal = Goal(metric, direction)
         if objective is None and self.goal != Goal():
@@ -408,13 +407,14 @@ class Study:
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
         if self.objective is None and self.chosen_trial is not None:  # in the book's names
+            config, seed, refit = self.config, self.seed, self.refit
             save_chosen(
                 self.path,
-                self.config,
-                self.seed,
+                config,
                 self.journal.repeats,
                 self.chosen_trial.number,
-                self.refit,
+                refit,
+                lambda run: train_repeat(config, run.params, seed, run.number, 0, refit=refit),
             )
 
     def _runner(self) -> dict[str, Any]:

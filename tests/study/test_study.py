@@ -11,7 +11,7 @@ import pytest
 
 import hpsearch
 from hpsearch import LogUniform, SearchSpace, Study, StudyError, TrainConfig, TrialState
-from hpsearch.builtin.training import train_trial
+from hpsearch.execution.runner import train_trial
 from hpsearch.space.search_space import default_space
 
 
@@ -263,17 +263,17 @@ def test_diverged_trials_are_ranked_last_and_leave_the_best_unaffected(tmp_path,
 def test_an_exception_in_a_trial_is_failed_with_its_message_and_the_study_goes_on(
     tmp_path, monkeypatch
 ):
-    import hpsearch.builtin.training as training
+    import hpsearch.builtin.objective as objective
 
-    real_build_net = training.build_net
+    real_net_for = objective.net_for
 
-    def build_net(config, split, rng):
+    def net_for(config, *args):
         if config.lr > 1e-2:
             raise RuntimeError(f"boom at lr={config.lr}")
-        return real_build_net(config, split, rng)
+        return real_net_for(config, *args)
 
     # The threading backend runs trials in this process, where the patch applies.
-    monkeypatch.setattr(training, "build_net", build_net)
+    monkeypatch.setattr(objective, "net_for", net_for)
     space = SearchSpace({"lr": LogUniform(1e-3, 1e-1)})
     study = _study(
         tmp_path, strategy="grid", space=space, n_trials=3, n_jobs=2, backend="threading"

@@ -1,0 +1,333 @@
+"""One task, run through an objective: the trial handle in, the trial's record out.
+
+Every trial of every study goes this way, the built-in network's
+(:class:`~hpsearch.builtin.objective.NetworkObjective`) and a user's function alike:
+:func:`start_trial` builds the handle (params, seed, budget, data, the last rung's checkpoint) and
+seeds the global ``np.random`` and ``random`` generators from the trial's seed;
+:func:`run_objective` calls the objective on one BLAS thread and turns what it returned (or
+raised) into the record with :func:`trial_result`. Nothing here raises for a trial's own failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from hpsearch.blas import one_blas_thread
+from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.nn.net import MultiLayerNet
+from hpsearch.builtin.objective import NetworkObjective
+from hpsearch.exceptions import ObjectiveError, TrialEnded
+from hpsearch.execution.workers import Task, restore_malloc_thresholds
+from hpsearch.seeding import REFIT, REPEAT, TRAIN
+from hpsearch.trial import (
+    CURVES,
+    SCORES,
+    Checkpoint,
+    ObjectiveState,
+    RepeatResult,
+    Trial,
+    TrialData,
+    TrialResult,
+    TrialState,
+)
+
+__all__ = [
+    "BUILTIN",
+    "run_objective",
+    "run_task",
+    "start_trial",
+    "train_repeat",
+    "train_rung",
+    "train_trial",
+    "trial_result",
+]
+
+Objective = Callable[[Trial], Any]
+Saved = Checkpoint | ObjectiveState | None
+
+#: The reference a study records for the built-in network's objective.
+BUILTIN = "hpsearch:MultiLayerNet"
+
+# The settings that shape a trial's data; a trial that searches one of them gets its own split.
+_DATA = ("dataset", "samples", "val_ratio", "dtype")
+
+
+def _data(config: TrainConfig, seed: int, task: Task) -> TrialData:
+    from hpsearch.data.datasets import load_test, make_split
+
+    cfg = dataclasses.replace(config, **{k: v for k, v in task.params.items() if k in _DATA})
+    split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
+    test = load_test(cfg.dataset, cfg.samples, cfg.dtype) if task.repeat is not None else None
+    x_test, t_test = test if test is not None else (None, None)
+    if task.refit:
+        x = np.concatenate([split.x_train, split.x_val])
+        t = np.concatenate([split.t_train, split.t_val])
+        return TrialData(x, t, split.x_val[:0], split.t_val[:0], x_test, t_test)
+    return TrialData(split.x_train, split.t_train, split.x_val, split.t_val, x_test, t_test)
+
+
+def _total_epochs(config: TrainConfig, params: Mapping[str, Any]) -> int:
+    epochs = params.get("epochs", config.epochs)
+    return int(epochs) if isinstance(epochs, numbers.Integral) else config.epochs
+
+
+def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
+    """The handle of ``task``, with the global ``np.random`` and ``random`` seeded from its
+    seed: what an objective runs with, in a worker or (ask and tell) in the user's process."""
+    if task.repeat is None:
+        key: tuple[int, ...] = (task.number, TRAIN)
+    else:
+        key = (task.number, task.repeat, REFIT if task.refit else REPEAT)
+    stream = np.random.SeedSequence(seed, spawn_key=key)
+    trial_seed = int(stream.generate_state(1)[0])  # hpsearch.seeding.seed_for(seed, *key)
+    total = _total_epochs(config, task.params)
+    trial = Trial(
+        task.number,
+        task.params,
+        trial_seed,
+        min(task.until, total) if task.repeat is None and task.until is not None else total,
+        _data(config, seed, task),
+        repeat=0 if task.repeat is None else task.repeat + 1,
+        refit=task.refit,
+        test_curve=task.test_curve,
+        checkpoint=task.checkpoint,
+        stream=stream,
+    )
+    np.random.seed(trial_seed)
+    random.seed(trial_seed)
+    return trial
+
+
+def run_objective(
+    objective: Objective, ref: str, metric: str, config: TrainConfig, seed: int, task: Task
+) -> tuple[TrialResult | RepeatResult, Saved]:
+    """Runs ``task`` (a search trial, a rung or a confirm-stage run) through ``objective``.
+
+    An exception in the objective makes the run FAILED with its message, a NaN or infinite
+    metric DIVERGED; the study goes on.
+
+    Returns:
+        The record and, for a trial paused at a rung, what it kept for the next one.
+
+    Raises:
+        ObjectiveError: The objective returned something that is not a number or a mapping of
+            numbers with the metric: the study stops with that one line.
+    """
+    restore_malloc_thresholds()
+    start = time.perf_counter()
+    try:
+        trial = start_trial(config, seed, task)
+    except Exception as exc:  # the data cannot be made (a user's file broke): this trial fails
+        seconds = time.perf_counter() - start
+        failed = task.lost(f"{type(exc).__name__}: {exc}")
+        return dataclasses.replace(failed, seconds=seconds), None
+    try:
+        with one_blas_thread():
+            value = objective(trial)
+    except Exception as exc:  # the trial's failure is its outcome, never the study's
+        value = exc
+    record = trial_result(trial, task, value, metric, ref, config, time.perf_counter() - start)
+    return record, trial.saved() if record.state is TrialState.PRUNED else None
+
+
+def run_task(
+    config: TrainConfig, seed: int, task: Task
+) -> tuple[TrialResult | RepeatResult, Saved]:
+    """Runs ``task`` through the built-in network (:class:`NetworkObjective`)."""
+    return run_objective(NetworkObjective(config), BUILTIN, "val_acc", config, seed, task)
+
+
+def _metrics(value: Any, metric: str, ref: str, required: bool) -> dict[str, float]:
+    """The final metrics an objective returned: a number (the metric) or a mapping of numbers."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return {metric: float(value)}
+    if isinstance(value, Mapping):
+        out = {}
+        for key, v in value.items():
+            if not isinstance(v, numbers.Real) or isinstance(v, bool):
+                raise ObjectiveError(
+                    f"objective {ref} returned {key}={v!r}: expected a number for each metric"
+                )
+            out[str(key)] = float(v)
+        if required and metric not in out:
+            raise ObjectiveError(
+                f"objective {ref} returned {sorted(out)}, without the metric {metric!r}"
+            )
+        return out
+    raise ObjectiveError(
+        f"objective {ref} returned {type(value).__name__}: expected a number ({metric}) or "
+        f"a mapping of metrics that includes {metric!r}"
+    )
+
+
+def trial_result(
+    trial: Trial,
+    task: Task,
+    value: Any,
+    metric: str,
+    ref: str,
+    config: TrainConfig,
+    seconds: float,
+) -> TrialResult | RepeatResult:
+    """The record of a trial whose objective returned ``value``: an exception makes it FAILED
+    (:class:`~hpsearch.exceptions.TrialEnded`: the state it names), a NaN or infinite metric
+    DIVERGED, a budget short of the study's epochs PRUNED (paused at a rung).
+
+    Raises:
+        ObjectiveError: ``value`` is not a number or a mapping of numbers with the metric.
+    """
+    if isinstance(value, TrialEnded):
+        metrics = _metrics(value.metrics, metric, ref, required=False)
+        return _record(trial, task, TrialState(value.state), metrics, seconds, str(value))
+    if isinstance(value, BaseException):
+        said = f"{type(value).__name__}: {value}"
+        return _record(trial, task, TrialState.FAILED, {}, seconds, said)
+    # A refit run has no validation images: it cannot return a validation metric.
+    metrics = _metrics(value, metric, ref, required=len(trial.data.t_val) > 0)
+    score = metrics.get(metric, 0.0)
+    finite = math.isfinite(score)  # another metric's NaN is left out, not a divergence
+    state = TrialState.COMPLETE if finite else TrialState.DIVERGED
+    error = None if finite else f"{metric} is not finite: {score}"
+    total = _total_epochs(config, task.params)
+    if finite and task.repeat is None and task.until is not None and task.until < total:
+        state = TrialState.PRUNED  # paused at a rung: the study promotes it or not
+    return _record(trial, task, state, metrics, seconds, error)
+
+
+def _last(metrics: Mapping[str, float], trial: Trial, name: str) -> float | None:
+    if name in metrics:
+        return metrics[name]
+    curve = trial.curve(name)
+    return curve[-1] if curve else None
+
+
+def _record(
+    trial: Trial,
+    task: Task,
+    state: TrialState,
+    metrics: Mapping[str, float],
+    seconds: float,
+    error: str | None,
+) -> TrialResult | RepeatResult:
+    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
+    val_curve, train_curve = trial.curve("val_acc"), trial.curve("train_acc")
+    epochs = len(trial.reports) or (trial.epochs if state is TrialState.COMPLETE else 0)
+    common: dict[str, Any] = dict(
+        params=dict(task.params),
+        state=state,
+        val_acc=_last(finite, trial, "val_acc"),
+        train_acc=_last(finite, trial, "train_acc"),
+        epochs=epochs if state is not TrialState.PRUNED else trial.epochs,
+        train_curve=train_curve,
+        val_curve=val_curve,
+        loss_curve=trial.curve("loss"),
+        seconds=seconds,
+        error=error,
+        n_val=len(trial.data.t_val),
+        # The scores with fields of their own are kept there only.
+        metrics={k: v for k, v in finite.items() if k not in SCORES},
+        curves={
+            name: tuple(r.get(name) for r in trial.reports)
+            for name in dict.fromkeys(k for r in trial.reports for k in r)
+            if name != "epoch" and name not in CURVES
+        },
+    )
+    if task.repeat is None:
+        best = max(val_curve) if val_curve else common["val_acc"]
+        return TrialResult(task.number, best_val_acc=best, **common)
+    test, test_curve = trial.data.t_test, trial.curve("test_acc")
+    return RepeatResult(
+        task.number,
+        task.repeat,
+        test_acc=_last(finite, trial, "test_acc"),
+        best_test_acc=max(test_curve) if test_curve else None,
+        test_curve=test_curve,
+        n_test=None if test is None else len(test),
+        refit=task.refit,
+        **common,
+    )
+
+
+def train_trial(
+    config: TrainConfig, params: Mapping[str, Any], seed: int, number: int
+) -> TrialResult:
+    """Trains one trial of the built-in network and returns its record; never raises for a
+    trial's own failure.
+
+    The same arguments give the same record anywhere: the trial computes on one BLAS thread
+    (see :func:`hpsearch.blas.one_blas_thread`) whatever the caller's thread settings.
+
+    Args:
+        config: The study's fixed settings.
+        params: This trial's searched values, overriding ``config``.
+        seed: The study seed (fixes the split; with ``number`` fixes init and batch order).
+        number: The trial number.
+
+    Returns:
+        The frozen record: COMPLETE, DIVERGED, TIMEOUT or FAILED.
+    """
+    return train_rung(config, params, seed, number)[0]
+
+
+def train_rung(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    until: int | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> tuple[TrialResult, Checkpoint | None]:
+    """Trains one trial of the built-in network up to epoch ``until``, from ``checkpoint``.
+
+    Returns:
+        The record (PRUNED while the trial is paused before its last epoch, to be confirmed or
+        continued by the study) and, for a paused trial, its checkpoint.
+    """
+    record, saved = run_task(config, seed, Task(number, dict(params), until, checkpoint))
+    assert isinstance(record, TrialResult) and not isinstance(saved, ObjectiveState)
+    return record, saved
+
+
+def train_repeat(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    repeat: int,
+    *,
+    refit: bool = False,
+    test_curve: bool = False,
+) -> tuple[RepeatResult, MultiLayerNet | None]:
+    """Trains trial ``number``'s params again with fresh seeds, and scores it on the test part.
+
+    The split is the search's own (the study seed fixes it); the initial weights and the batch
+    order come from a stream of the study seed, ``number`` and ``repeat`` alone, so the result
+    is the same on any worker, any number of workers, and after a resume.
+
+    Args:
+        config: The study's fixed settings.
+        params: The searched values of trial ``number``.
+        seed: The study seed.
+        number: The trial repeated.
+        repeat: The repeat index.
+        refit: Train on the training and validation images together (no validation score).
+        test_curve: Score the test part after every epoch (one more forward pass over it each
+            epoch), for the epoch-by-epoch columns of a comparison; otherwise once at the end.
+
+    Returns:
+        The frozen record (never raises for the run's own failure: FAILED, DIVERGED, TIMEOUT)
+        and the trained network (None if the run failed before it had one).
+    """
+    objective = NetworkObjective(config)
+    task = Task(number, dict(params), repeat=repeat, refit=refit, test_curve=test_curve)
+    record, _ = run_objective(objective, BUILTIN, "val_acc", config, seed, task)
+    assert isinstance(record, RepeatResult)
+    return record, objective.net if record.state is not TrialState.FAILED else None

@@ -260,7 +260,7 @@ def outcomes(folder: Path) -> dict[str, dict]:
     """Every log's records by key, without wall times: what a resume must reproduce."""
 
     def strip(record: dict) -> dict:
-        return {k: v for k, v in record.items() if k not in ("seconds", "test_seconds")}
+        return {k: v for k, v in record.items() if k not in ("seconds", "test_seconds", "finished")}
 
     return {name: {key(name, r): strip(r) for r in read_log(folder / name)} for name in LOGS}
 

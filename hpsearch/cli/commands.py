@@ -233,6 +233,59 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from hpsearch.exceptions import StudyError
+    from hpsearch.reports import publish
+    from hpsearch.reports.importance import display
+    from hpsearch.reports.ranking import format_frame
+
+    study = _load(args, progress=False)
+    result = study.importance()
+    if result.note is not None:
+        raise StudyError(f"study {study.name!r}: {result.note}")
+    print(
+        f"which setting matters for {study.goal.metric} ({study.name}, {result.trials} COMPLETE "
+        "trials): share of its variance, 95% interval over resamples of the trials"
+    )
+    print(format_frame(result.table, display(result), args.format))
+    paths = publish.write_importance(study.path, result, study.goal.metric)
+    study.write_reports(only_stale=True, refresh_index=True)
+    for path in [*paths.values(), study.path / "index.html"]:
+        _err(f"wrote {path}")
+    return 0
+
+
+def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from hpsearch.reports import publish
+    from hpsearch.reports.ranking import format_frame
+    from hpsearch.reports.studies import StudySummary, side_by_side, verdict
+    from hpsearch.study.study import Study
+
+    if len(set(args.names)) < 2:
+        raise ValueError("compare-studies needs two or more different study names")
+    studies = [Study.load(name, args.out, progress=False) for name in args.names]
+    summaries = [
+        StudySummary.of(
+            s.name,
+            s.storage.read_definition(),
+            s.trials,
+            s.repeats_done,
+            s.chosen_trial,
+            s.goal,
+            s.space,
+            s.storage.finish_times(),
+        )
+        for s in studies
+    ]
+    table, shown = side_by_side(summaries)  # refuses studies of different goals
+    print(format_frame(table, shown, args.format))
+    print(verdict(summaries))
+    to = Path(args.to) if args.to else Path(args.out)
+    for path in publish.write_studies(to, summaries, table).values():
+        _err(f"wrote {path}")
+    return 0
+
+
 def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (the command's name)
     from hpsearch.exceptions import StudyError
     from hpsearch.storage.folder import DEFINITION, LOGS, StudyStorage

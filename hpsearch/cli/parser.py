@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="subcommand",
         parser_class=_Parser,
-        metavar="{grid,random,bayes,run,confirm,compare,report,list,data}",
+        metavar="{grid,random,bayes,run,confirm,compare,report,importance,compare-studies,list,data}",
     )
     sub.required = True
     _add_run_parser(sub, "grid", "grid search: evenly spaced points, log-spaced on log ranges")
@@ -451,6 +451,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--write", action="store_true", help="rewrite every file, stale or not")
 
+    imp = _study_parser(
+        sub,
+        "importance",
+        "which searched setting matters: each one's share of the variance of the metric",
+        "Each searched parameter's share of the variance of the study's metric over its COMPLETE "
+        "trials (permutation importance of a random forest, scikit-learn), with a 95% interval "
+        "over bootstrap resamples of the trials. Writes importance.csv and importance.png and "
+        "adds the table to index.html; reads the logs only, never the objective.",
+    )
+    imp.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table, markdown, csv or json (default table)",
+    )
+
+    cs = sub.add_parser(
+        "compare-studies",
+        help="studies side by side: best, chosen test score, and whether they differ beyond noise",
+        description="Studies side by side: strategy, space, trials, wall time, best validation "
+        "score with its interval, the chosen configuration's test mean ± sd, a sentence on "
+        "whether the chosen test scores differ by more than their noise, and a figure of each "
+        "study's best so far. Studies that rank by different metrics are refused.",
+    )
+    cs.set_defaults(command="compare_studies")
+    cs.add_argument("names", nargs="+", metavar="NAME", help="two or more study names")
+    cs.add_argument(
+        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
+    )
+    cs.add_argument("--to", help="the folder for compare-studies_<names>.csv/.png (default: --out)")
+    cs.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table, markdown, csv or json (default table)",
+    )
+
     ls = sub.add_parser(
         "list",
         help="the studies in a folder, one line each",
@@ -522,7 +559,9 @@ def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     except (ValueError, OSError) as exc:  # hpsearch.storage.folder.StudyError is a ValueError
         text = " ".join(str(exc).split()) if not isinstance(exc, OSError) else _os_error(exc)
         positional = (
-            ("name",) if getattr(args, "command", None) in ("confirm", "compare", "report") else ()
+            ("name",)
+            if getattr(args, "command", None) in ("confirm", "compare", "report", "importance")
+            else ()
         )
         print(f"hpsearch: error: {_flagged(text, positional)}", file=sys.stderr)
         return 2

@@ -24,7 +24,12 @@ __all__ = ["render_index", "about", "INDEX"]
 
 INDEX = "index.html"
 
+#: Seconds between reloads of a running study's page.
+REFRESH = 3
+
 _CAPTIONS = {
+    "importance": "Each searched parameter's share of the variance of the metric, with its 95% "
+    "interval over bootstrap resamples of the trials (random forest, permutation importance).",
     "best_curves": "Learning curves of the best trials: validation solid, training dashed; "
     "each title gives the final validation accuracy and its 95% interval.",
     "history": "Search history: each trial's final validation accuracy, and the best so far.",
@@ -38,6 +43,7 @@ _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
 h1 { margin-bottom: 0.2em; } .meta { color: #666; margin-top: 0; }
+.running { background: #fff6dd; border-left: 4px solid #d90; padding: 0.5em 0.8em; }
 .headline { font-size: 1.1em; background: #eef5ee; border-left: 4px solid #4a4; \
 padding: 0.5em 0.8em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
@@ -210,6 +216,8 @@ def render_index(
     title: str | None = None,
     headline: str | None = None,
     confirmed: pd.DataFrame | None = None,
+    importance: pd.DataFrame | None = None,
+    running: str | None = None,
 ) -> str:
     """The page as a string.
 
@@ -226,6 +234,10 @@ def render_index(
             :func:`hpsearch.reports.confirmed.headline`).
         confirmed: The confirmed configurations as display strings (see
             :func:`hpsearch.reports.confirmed.display_confirmed`).
+        importance: Each parameter's share of the variance, as display strings (see
+            :func:`hpsearch.reports.importance.display`).
+        running: While the study runs, a line on its progress: the page then reloads itself
+            every few seconds (a meta refresh), and stops once a page without it replaces it.
 
     Returns:
         HTML5 with inline CSS and no JavaScript.
@@ -255,6 +267,7 @@ def render_index(
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        *([f'<meta http-equiv="refresh" content="{REFRESH}">'] if running else []),
         f"<title>{_e(name)} - hpsearch report</title>",
         f"<style>{_STYLE}</style>",
         "</head>",
@@ -263,6 +276,8 @@ def render_index(
         '<p class="meta" id="about">'
         f"{' &middot; '.join(_e(item) for item in about(df, settings))}</p>",
     ]
+    if running:
+        parts.append(f'<p class="running" id="running">{_e(running)}</p>')
     if headline:
         parts.append(f'<p class="headline" id="headline">{_e(headline)}</p>')
     parts.append(f'<p id="summary">{_e(summary)}.</p>')
@@ -279,6 +294,9 @@ def render_index(
     if confirmed is not None and len(confirmed):
         parts.append("<h2>Confirmed: the best configurations trained again with fresh seeds</h2>")
         parts.append(_table(confirmed, "confirmed"))
+    if importance is not None and len(importance):
+        parts.append("<h2>Which setting matters</h2>")
+        parts.append(_table(importance, "importance"))
     parts.append(f"<h2>Top {min(top, n)} of {n}</h2>")
     parts.append(_table(display_frame(df, top), "ranking") if n else "<p>No trials yet.</p>")
     if files:

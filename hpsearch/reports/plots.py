@@ -601,3 +601,24 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
     axes[0].set_ylabel("accuracy (mean ± sd over repeats)")
     _outside_legend(fig, axes[0], "outside right upper")
     return fig
+
+
+def importance_bars(table: Any, metric: str = "val_acc") -> Figure:
+    """Each searched parameter's share of the variance of ``metric``, with its 95% interval, as
+    horizontal bars, most important on top (``table``: the DataFrame of
+    :func:`hpsearch.reports.importance.importance`).
+
+    Example:
+        >>> importance_bars(result.table).savefig("importance.png", dpi=DPI)  # doctest: +SKIP
+    """
+    rows = table.iloc[::-1]
+    fig = Figure(figsize=(6.0, 1.2 + 0.45 * len(rows)), layout="constrained")
+    ax = fig.subplots()
+    shares = rows["share"].to_numpy(dtype=float)
+    errors = np.array(
+        [shares - rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float) - shares]
+    )
+    ax.barh(list(rows["param"]), shares, xerr=np.clip(errors, 0, None), capsize=3)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"share of the variance of {metric} (bars: 95% interval over resamples)")
+    return fig

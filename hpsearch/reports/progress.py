@@ -1,14 +1,20 @@
-"""The progress bar of a study: runs done of runs planned, and the best score so far."""
+"""What a running study shows: the progress bar (runs done of runs planned, the best score so
+far) and the live page (``index.html`` and ``ranking.csv`` refreshed as trials finish)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Callable, Iterator
 
 from hpsearch.storage.journal import Journal
 from hpsearch.trial import Goal
 
-__all__ = ["progress_bar"]
+__all__ = ["live_page", "progress_bar"]
+
+#: At most one live page write in this many seconds.
+LIVE_EVERY = 2.0
 
 
 @contextlib.contextmanager
@@ -41,8 +47,38 @@ def progress_bar(
             bar.set_postfix_str("" if best is None else f"best {aim.metric} {shown}", refresh=False)
             bar.update(1)
 
-        journal.on_record = update
+        journal.on_record.append(update)
         try:
             yield
         finally:
-            journal.on_record = None
+            journal.on_record.remove(update)
+
+
+@contextlib.contextmanager
+def live_page(journal: Journal, write: Callable[[str], object], runs: int) -> Iterator[None]:
+    """Keeps the study folder's page current while the study runs: ``write(line)`` (the page
+    with ``line`` on its progress) now, then after a recorded run at most every
+    :data:`LIVE_EVERY` seconds. A write that fails (a full disk) is not tried again: the study
+    goes on, and its reports at the end say what is wrong, in one line.
+    """
+    last = -math.inf
+
+    def update() -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < LIVE_EVERY:
+            return
+        last = now
+        done = len(journal.trials) + len(journal.repeats)
+        try:
+            write(f"Running: {done} of {runs} runs done. This page reloads itself until the end.")
+        except OSError:  # the reports at the end meet the same trouble, and say it in one line
+            journal.on_record.remove(update)
+
+    journal.on_record.append(update)
+    update()
+    try:
+        yield
+    finally:
+        if update in journal.on_record:
+            journal.on_record.remove(update)

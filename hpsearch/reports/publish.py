@@ -25,7 +25,19 @@ from hpsearch.trial import Goal, RepeatResult, TrialResult
 
 DEFAULT_GOAL = Goal()
 
-__all__ = ["write_reports", "write_comparison", "map_axes", "SOURCES"]
+__all__ = [
+    "IMPORTANCE",
+    "SOURCES",
+    "map_axes",
+    "write_comparison",
+    "write_importance",
+    "write_live",
+    "write_reports",
+    "write_studies",
+]
+
+#: The importance table and figure a study folder holds once ``importance`` has run.
+IMPORTANCE = ("importance.csv", "importance.png")
 
 #: The files a study's reports are computed from: a report newer than all of them is current.
 SOURCES = (DEFINITION, TRIAL_LOG, REPEAT_LOG)
@@ -74,6 +86,7 @@ def write_reports(
     headline: str | None = None,
     goal: Goal = DEFAULT_GOAL,
     only_stale: bool = False,
+    refresh_index: bool = False,
     n_best: int = 20,
     ncols: int = 5,
     top: int = 20,
@@ -100,6 +113,7 @@ def write_reports(
         only_stale: Leave alone every file newer than the study's logs (``study.json``,
             ``trials.jsonl``, ``repeats.jsonl`` in ``folder``), computing nothing for it: the
             ``report`` command prints a table without redrawing every figure.
+        refresh_index: Write ``index.html`` even if it is current (a new importance table).
         n_best: Panels of the Best-N grid.
         ncols: Panels per row of the Best-N grid.
         top: Rows of the table in ``index.html``.
@@ -162,7 +176,12 @@ def write_reports(
         ) as exc:  # a figure matplotlib cannot draw (absurd ranges)
             warnings.warn(f"{filename} not written: {' '.join(str(exc).split())}", stacklevel=2)
     index = folder / html.INDEX
-    if newest is None or not index.exists() or index.stat().st_mtime_ns <= newest:
+    logs = _newest_log(folder)
+    importance = _current_importance(folder, logs)
+    if importance is not None:
+        paths["importance"] = folder / IMPORTANCE[1]
+    stale = newest is None or not index.exists() or index.stat().st_mtime_ns <= newest
+    if refresh_index or stale:
         if headline is None and chosen is not None:
             params = next(r.params for r in runs if r.number == chosen)
             headline = confirmed.headline(
@@ -182,10 +201,88 @@ def write_reports(
             confirmed=None
             if table is None
             else confirmed.display_confirmed(table, space.names, goal),
+            importance=importance,
         )
         write_text(index, page)
     paths["index"] = index
     return paths
+
+
+def _current_importance(folder: Path, logs: int) -> pd.DataFrame | None:
+    """The importance table written for the trials as they are now, for the page; None when
+    there is none or the trials changed since."""
+    csv, png = (folder / name for name in IMPORTANCE)
+    if not csv.exists() or not png.exists() or csv.stat().st_mtime_ns <= logs:
+        return None
+    from hpsearch.reports.importance import Importance, display
+
+    try:
+        table = pd.read_csv(csv)
+    except (OSError, ValueError):
+        return None
+    return display(Importance(table, 0))
+
+
+def write_importance(folder: str | os.PathLike[str], result: Any, metric: str) -> dict[str, Path]:
+    """Writes ``importance.csv`` and ``importance.png`` (the
+    :class:`~hpsearch.reports.importance.Importance` ``result``); a result with a note writes
+    nothing.
+    """
+    folder = Path(folder)
+    if result.note is not None:
+        return {}
+    csv, png = (folder / name for name in IMPORTANCE)
+    table = result.table.assign(trials=result.trials, metric=metric)
+    return {
+        "importance_csv": _save_csv(table, csv),
+        "importance": _save_figure(plots.importance_bars(result.table, metric), png, plots.DPI),
+    }
+
+
+def write_live(
+    folder: str | os.PathLike[str],
+    trials: Sequence[TrialResult],
+    space: SearchSpace,
+    *,
+    running: str,
+    settings: Mapping[str, Any] | None = None,
+    goal: Goal = DEFAULT_GOAL,
+    top: int = 20,
+) -> dict[str, Path]:
+    """While a study runs: ``ranking.csv`` and an ``index.html`` that reloads itself, with the
+    line ``running`` on top and no figures (they are drawn once, at the end). Each file is
+    replaced whole, so a reader never sees half of one.
+    """
+    folder = Path(folder)
+    df = ranking.ranking(trials, space.names, goal)
+    paths = {"ranking": _save_csv(df, folder / "ranking.csv")}
+    page = html.render_index(
+        df,
+        folder=folder,
+        settings=settings,
+        top=top,
+        files=paths,
+        running=running,
+        notes=[*filter(None, [ranking.tie_note(df)])],
+    )
+    paths["index"] = write_text(folder / html.INDEX, page)
+    return paths
+
+
+def write_studies(
+    folder: str | os.PathLike[str], summaries: Sequence[Any], table: pd.DataFrame
+) -> dict[str, Path]:
+    """Writes ``compare-studies_<A>_<B>....csv`` and ``.png`` into ``folder``: the side-by-side
+    table (see :mod:`hpsearch.reports.studies`) and the best-so-far figure."""
+    from hpsearch.reports.studies import best_so_far
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "compare-studies_" + "_".join(s.name for s in summaries)
+    return {
+        "table": _save_csv(table, folder / f"{stem}.csv"),
+        "figure": _save_figure(best_so_far(summaries), folder / f"{stem}.png", plots.DPI),
+    }
 
 
 def write_comparison(

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -80,6 +81,11 @@ def validate_name(name: str) -> str:
             f"or '-', not starting with '.' or '-', but got {name!r}"
         )
     return name
+
+
+def _finished(data: Mapping[str, Any]) -> tuple[int, float | None]:
+    finished = data.get("finished")
+    return int(data["number"]), float(finished) if isinstance(finished, (int, float)) else None
 
 
 class StudyStorage:
@@ -310,8 +316,23 @@ class StudyStorage:
         return records
 
     def append(self, trial: TrialResult) -> None:
-        """Appends one finished trial and makes it durable before returning."""
-        self._append(self.log_path, trial.to_json())
+        """Appends one finished trial and makes it durable before returning; the line also
+        holds when it was logged (``finished``, seconds since the epoch), which the record
+        itself does not carry (a trial's record is the same whenever and wherever it ran)."""
+        self._append(self.log_path, {**trial.to_json(), "finished": round(time.time(), 3)})
+
+    def finish_times(self) -> dict[int, float]:
+        """When each trial was logged (seconds since the epoch), for the trials whose line says.
+
+        Example:
+            >>> storage.finish_times()  # doctest: +SKIP
+            {0: 1796000000.123, 1: 1796000000.456}
+        """
+        return {
+            number: finished
+            for number, finished in self._load_log(self.log_path, _finished)
+            if finished is not None
+        }
 
     @staticmethod
     def _append(path: Path, record: Mapping[str, Any]) -> None:

@@ -37,8 +37,9 @@ class Journal:
         self.rungs: dict[int, dict[int, TrialResult]] = {}
         self.asked: dict[int, dict[str, Any]] = {}
         self.repeats: dict[tuple[int, int, bool], RepeatResult] = {}
-        #: Called after each finished trial or confirm-stage run (the progress bar).
-        self.on_record: Callable[[], None] | None = None
+        #: Called after each finished trial or confirm-stage run (the progress bar, the live
+        #: page), in order.
+        self.on_record: list[Callable[[], None]] = []
 
     def load(self, *, repair: bool = False) -> None:
         """Reads every log of the study folder (``repair``: cut a torn last line first, and log
@@ -109,8 +110,8 @@ class Journal:
             self.storage.append(trial)
             self.trials[trial.number] = trial
             self.storage.drop_checkpoint(trial.number)
-            if self.on_record is not None:
-                self.on_record()
+            for listener in self.on_record:
+                listener()
 
     def record_rung(
         self, trial: TrialResult, checkpoint: Checkpoint | ObjectiveState | None
@@ -128,5 +129,5 @@ class Journal:
         with self.guard():
             self.storage.append_repeat(run)
             self.repeats[run.key] = run
-            if self.on_record is not None:
-                self.on_record()
+            for listener in self.on_record:
+                listener()

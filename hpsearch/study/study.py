@@ -29,7 +29,7 @@ from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.runner import run_objective, train_repeat
-from hpsearch.reports.progress import progress_bar
+from hpsearch.reports.progress import live_page, progress_bar
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
@@ -289,8 +289,13 @@ class Study:
         capacity = self.strategy.capacity
         return self.n_trials if capacity is None else min(self.n_trials, capacity)
 
-    def write_reports(self, *, only_stale: bool = False) -> dict[str, Path]:
-        """Rebuilds the study folder's CSVs, figures and page from the logs; returns their paths."""
+    def write_reports(
+        self, *, only_stale: bool = False, refresh_index: bool = False
+    ) -> dict[str, Path]:
+        """Rebuilds the study folder's CSVs, figures and page from the logs; returns their paths.
+
+        ``only_stale``: leave every file newer than the logs; ``refresh_index``: write the page
+        all the same (a new importance table)."""
         from hpsearch.reports.publish import write_reports
 
         settings = self.storage.read_definition() if self.storage.exists() else None
@@ -304,10 +309,64 @@ class Study:
                 repeats=self.repeats_done,
                 chosen=None if chosen is None else chosen.number,
                 only_stale=only_stale,
+                refresh_index=refresh_index,
                 goal=self.goal,
             ),
             **saved_model(self.path),
         }
+
+    def importance(self) -> Any:
+        """Each searched parameter's share of the variance of the study's metric, with a 95%
+        interval (:func:`hpsearch.reports.importance.importance`); reads the logs only.
+
+        Example:
+            >>> Study.load("demo").importance().table  # doctest: +SKIP
+                      param  share   low  high
+            0            lr   0.99  0.97  1.00
+            1  weight_decay   0.01  0.00  0.03
+        """
+        from hpsearch.reports.importance import importance
+
+        return importance(self.trials, self.space, self.goal, self.seed)
+
+    def trials_dataframe(self) -> Any:
+        """The trials as a pandas DataFrame with the columns an Optuna user knows: ``number``,
+        ``value`` (the study's metric), ``datetime_start``, ``datetime_complete``,
+        ``duration``, ``params_<name>`` per searched parameter, ``user_attrs_<name>`` per
+        other metric an objective returned, ``state``; plus ``epochs``. One row per finished
+        trial, by number; the times are those the study logged (empty in logs written before
+        they were).
+        """
+        import pandas as pd
+
+        finished = self.storage.finish_times()
+        rows = []
+        for t in self.trials:
+            end = finished.get(t.number)
+            complete = pd.Timestamp(end, unit="s") if end is not None else pd.NaT
+            duration = pd.Timedelta(seconds=t.seconds)
+            rows.append(
+                {
+                    "number": t.number,
+                    "value": self.goal.of(t) if t.ok else None,
+                    "datetime_start": complete - duration if end is not None else pd.NaT,
+                    "datetime_complete": complete,
+                    "duration": duration,
+                    **{f"params_{k}": t.params.get(k) for k in self.space.names},
+                    **{
+                        f"user_attrs_{k}": v
+                        for k, v in sorted(t.metrics.items())
+                        if k != self.goal.metric
+                    },
+                    "state": t.state.value,
+                    "epochs": t.epochs,
+                }
+            )
+        columns = ["number", "value", "datetime_start", "datetime_complete", "duration"]
+        columns += [f"params_{k}" for k in self.space.names]
+        frame = pd.DataFrame(rows)
+        extra = sorted(c for c in frame.columns if c.startswith("user_attrs_"))
+        return frame.reindex(columns=[*columns, *extra, "state", "epochs"])
 
     def ask(self) -> Trial:
         """The next trial to train yourself (your notebook loop, another machine): its handle,
@@ -445,6 +504,7 @@ class Study:
                     runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
                     with (
                         progress_bar(self.journal, runs, self.name, self.progress, self.goal),
+                        live_page(self.journal, self._write_live, runs),
                         Pool(
                             self.config,
                             self.seed,
@@ -459,6 +519,15 @@ class Study:
                 finally:
                     with self.interrupts.guard():
                         self.report_paths = self.write_reports()
+
+    def _write_live(self, running: str) -> object:
+        """The page of the study as it runs (see :func:`hpsearch.reports.publish.write_live`)."""
+        from hpsearch.reports.publish import write_live
+
+        settings = self.storage.read_definition()
+        return write_live(
+            self.path, self.trials, self.space, running=running, settings=settings, goal=self.goal
+        )
 
     def _open(self) -> None:
         stored = self.storage.read_definition() if self.storage.exists() else None

@@ -130,7 +130,7 @@ def by_number(records: list[dict]) -> dict[int, dict]:
 
 def outcome(record: dict) -> dict:
     """What a trial produced, without its wall time."""
-    return {k: v for k, v in record.items() if k != "seconds"}
+    return {k: v for k, v in record.items() if k not in ("seconds", "finished")}
 
 
 def ranking_without_seconds(path: Path) -> pd.DataFrame:

@@ -52,6 +52,8 @@ MIN_VAL = 10
 # The output layer has one unit per class up to the largest label, so a label is a size: this
 # bound (ImageNet has 1,000 classes) refuses ids such as 10**6 that would ask for terabytes.
 MAX_CLASSES = 1_000
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # how a zip archive (an .npz) begins
+NPY_MAGIC = b"\x93NUMPY"  # how a single array saved by np.save begins
 
 
 @dataclass(frozen=True)
@@ -166,17 +168,60 @@ def _images(value: np.ndarray, key: str, path: Path) -> np.ndarray:
     return x
 
 
+def _read_npz(p: Path) -> dict[str, np.ndarray]:
+    """The arrays of the .npz archive at ``p``, by name; a one-line ValueError for any other file.
+
+    The file's first bytes are looked at before NumPy reads it: on a file that is not a zip
+    archive (a text file, a pickle) NumPy's own error is advice on loading pickled data, which
+    does not apply here: hpsearch reads arrays of numbers, never pickles.
+    """
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise ValueError(f"{p} could not be read: {exc.strerror or exc}") from None
+    if not head.startswith(ZIP_MAGICS):
+        if not head:
+            raise ValueError(f"{p} is not an .npz archive: the file is empty")
+        if head == NPY_MAGIC:
+            raise ValueError(
+                f"{p} is not an .npz archive: it holds one array saved by np.save; save "
+                "x_train and y_train together with np.savez"
+            )
+        raise ValueError(f"{p} is not an .npz archive (np.savez writes one: a zip of named arrays)")
+    arrays: dict[str, np.ndarray] = {}
+    objects = None  # the first array of Python objects, which is refused
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            for key in d.files:
+                try:
+                    arrays[key] = d[key]
+                except ValueError as exc:
+                    if "pickle" not in str(exc):
+                        raise
+                    objects = key
+                    break
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (a torn zip: BadZipFile, EOFError, zlib.error, ...)
+        text = str(exc).strip()
+        detail = text.splitlines()[0] if text else type(exc).__name__
+        if "pickle" in detail:
+            detail = "an array could not be read"
+        raise ValueError(f"{p} is a damaged .npz archive: {detail}") from None
+    if objects is not None:
+        raise ValueError(
+            f"{p}: expected {objects} as an array of numbers, but it holds Python objects "
+            "(dtype object)"
+        )
+    return arrays
+
+
 @functools.lru_cache(maxsize=2)
 def _load_npz(path: str, version: tuple[int, int]) -> Dataset:
     """A user's .npz, checked whole; ``version`` (mtime, size) has a changed file read again."""
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as d:
-            arrays = {k: d[k] for k in d.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"expected a NumPy .npz file at {p}, but it could not be read ({exc})"
-        ) from None
+    arrays = _read_npz(p)
     if "x_train" not in arrays or "y_train" not in arrays:
         raise ValueError(f"{p}: expected arrays x_train and y_train, but got {sorted(arrays)}")
     if ("x_test" in arrays) != ("y_test" in arrays):

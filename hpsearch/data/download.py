@@ -4,6 +4,8 @@ Only the datasets that do not ship with the package come through here. Each is p
 four IDX gz files; :func:`download` fetches them from the first mirror that answers, checks them,
 and caches the decoded arrays as one compressed .npz in the cache folder (``$HPSEARCH_DATA`` or
 ``~/.cache/hpsearch``). :func:`load_remote` gives the arrays, downloading first if needed.
+Each mirror is named on stderr as it is tried; one that does not answer within :data:`TIMEOUT`
+seconds is skipped, and a download whose mirrors all stay silent fails within :data:`PATIENCE`.
 
 ``HPSEARCH_MIRROR`` (one base URL, or several separated by commas or spaces) replaces the list
 of mirrors. A machine with no internet access can copy the four gz files into
@@ -18,6 +20,8 @@ import gzip
 import hashlib
 import http.client
 import os
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -41,7 +45,11 @@ __all__ = [
 
 DATA_ENV = "HPSEARCH_DATA"
 MIRROR_ENV = "HPSEARCH_MIRROR"
-TIMEOUT = 30.0  # seconds per connection attempt; a mirror that hangs is skipped
+# Seconds a mirror may take to answer (to connect, then each read); one that does not is skipped.
+TIMEOUT = 6.0
+# Seconds in all that a download waits on mirrors that do not answer before it gives up: a
+# network that takes connections and never answers fails within this, whatever the mirrors.
+PATIENCE = 20.0
 PARTS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -216,25 +224,53 @@ def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.n
     return array
 
 
-def _get_part(remote: Remote, part: str, local: Path, mirrors: list[str]) -> np.ndarray:
-    """One verified array: from a gz file the user put in ``local``, else from the first mirror that
-    works."""
+@dataclass
+class _Patience:
+    """Seconds still to be spent on mirrors that do not answer, over one download."""
+
+    left: float
+
+
+def _get_part(
+    remote: Remote, part: str, local: Path, mirrors: list[str], patience: _Patience
+) -> tuple[np.ndarray, str | None]:
+    """One verified array, and the mirror it came from (None: a gz file the user put in
+    ``local``): from that file, else from the first mirror that works.
+
+    Each mirror is named on stderr as it is tried. A mirror waits at most :data:`TIMEOUT` seconds
+    for an answer, and the time spent on mirrors that failed comes out of ``patience``: once it
+    is spent, the mirrors left are not tried.
+    """
     filename = remote.files[part]
     manual = local / filename
     if manual.is_file():
-        return _decode_and_check(remote, part, manual.read_bytes(), str(manual))
+        return _decode_and_check(remote, part, manual.read_bytes(), str(manual)), None
     failures: list[str] = []
     corrupt: ValueError | None = None
     for base in mirrors:
         url = base + filename
+        if patience.left <= 0:
+            failures.append(
+                f"{url}: not tried, {PATIENCE:g} s already spent on mirrors that did not answer"
+            )
+            continue
+        wait = min(TIMEOUT, patience.left)
+        print(
+            f"hpsearch: downloading {remote.name}: {filename} from {base} "
+            f"(up to {wait:.3g} s for an answer)",
+            file=sys.stderr,
+            flush=True,
+        )
+        start = time.monotonic()
         try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT) as response:  # noqa: S310 (schemes checked)
+            with urllib.request.urlopen(url, timeout=wait) as response:  # noqa: S310 (schemes checked)
                 gz = response.read()
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            patience.left -= time.monotonic() - start
             failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
             continue
         try:
-            return _decode_and_check(remote, part, gz, url)
+            return _decode_and_check(remote, part, gz, url), base
         except ValueError as exc:
             corrupt = exc  # try the next mirror; refuse if none has a good copy
     if corrupt is not None:
@@ -303,7 +339,12 @@ def _fetch_all(
         return path, arrays
     remote = _remote(name)
     urls = mirrors_for(name, mirrors)
-    arrays = {part: _get_part(remote, part, folder / name, urls) for part in PARTS}
+    patience = _Patience(PATIENCE)
+    arrays = {}
+    for part in PARTS:
+        arrays[part], served = _get_part(remote, part, folder / name, urls, patience)
+        if served is not None:  # the next files are asked of the mirror that answered first
+            urls = [served, *(url for url in urls if url != served)]
     n_train, n_test = len(arrays["x_train"]), len(arrays["x_test"])
     if len(arrays["y_train"]) != n_train or len(arrays["y_test"]) != n_test:
         raise ValueError(

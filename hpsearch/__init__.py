@@ -8,11 +8,12 @@ Example:
     >>> Study("demo", strategy="random", n_trials=100, n_jobs=2).optimize()  # doctest: +SKIP
 """
 
-from __future__ import annotations
-
-import importlib
-import sys
-from typing import Any
+# No name of a helper module lands in the package's namespace: ``import hpsearch`` shows the
+# public names alone (the imports below are private, and no ``from __future__`` import is needed).
+import importlib as _importlib
+import sys as _sys
+import types as _types
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -42,27 +43,37 @@ _EXPORTS = {
 }
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Any, Any, list[str]]:
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[_Any, _Any, list[str]]:
     """A package's ``__getattr__``, ``__dir__`` and ``__all__`` that import each name's module on
     first use.
+
+    ``dir(package)`` lists its public names (``exports``, and ``__version__`` where there is one),
+    the package's own submodules loaded so far and the module dunders: never a helper it
+    imported for itself.
 
     Args:
         package: The package's ``__name__``.
         exports: Each public name and the module it lives in, relative to ``package``.
     """
-    namespace = sys.modules[package].__dict__
+    namespace = _sys.modules[package].__dict__
 
-    def __getattr__(name: str) -> Any:
+    def __getattr__(name: str) -> _Any:
         try:
             module = exports[name]
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        value = getattr(_importlib.import_module(f"{package}.{module}"), name)
         namespace[name] = value  # the next lookup is a plain attribute
         return value
 
     def __dir__() -> list[str]:
-        return sorted({*namespace, *exports})
+        own = {
+            name
+            for name, value in namespace.items()
+            if (name.startswith("__") and name.endswith("__"))
+            or (isinstance(value, _types.ModuleType) and value.__name__ == f"{package}.{name}")
+        }
+        return sorted(own | set(exports))
 
     return __getattr__, __dir__, sorted(exports)
 

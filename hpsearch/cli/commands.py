@@ -10,9 +10,9 @@ import argparse
 import datetime as _dt
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 __all__ = ["run", "file", "confirm", "compare", "report", "list", "data"]
 
@@ -79,11 +79,30 @@ def _interrupted(study: Any, stop: Any, argv: Sequence[str]) -> int:
     return stop.exit_code
 
 
-def _summary(study: Any, k: int, fmt: str = "table") -> None:
-    """The top of the ranking, then (table and markdown) the notes and the confirmed headline."""
+def _states(records: Iterable[Any]) -> str:
+    """How many records ended in each state: ``4 DIVERGED, 1 FAILED``."""
+    from hpsearch.trial import TrialState
+
+    ended = [r.state for r in records]
+    return ", ".join(f"{ended.count(s)} {s.value}" for s in TrialState if s in ended)
+
+
+def _summary(
+    study: Any,
+    k: int,
+    fmt: str = "table",
+    *,
+    messages: TextIO | None = None,
+    running: bool = False,
+) -> None:
+    """The top of the ranking on stdout, then (table and markdown) the notes, a line when no
+    trial has a score, and the confirmed headline: on ``messages`` (default stdout; ``report``
+    gives stderr, so that stdout holds the table alone). ``running``: another process runs the
+    study, whose stages may not have run yet."""
     from hpsearch.reports.confirmed import headline
     from hpsearch.reports.ranking import edge_notes, format_top, tie_note
 
+    out = sys.stdout if messages is None else messages
     ranking = study.ranking()
     if fmt == "table":
         print(
@@ -99,14 +118,25 @@ def _summary(study: Any, k: int, fmt: str = "table") -> None:
         full = len(study.trials) * study.config.epochs
         print(
             f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} "
-            f"without pruning ({trained / full:.0%})"
+            f"without pruning ({trained / full:.0%})",
+            file=out,
         )
     for note in [tie_note(ranking), *edge_notes(study.trials, study.space)]:
         if note:
-            print(f"note: {note}")
+            print(f"note: {note}", file=out)
+    if study.trials and study.best_trial is None:
+        # Nothing to rank by, so nothing to confirm or choose: said, not left to be guessed.
+        if running:
+            print(f"no trial has a score yet ({_states(study.trials)})", file=out)
+        else:
+            print(
+                f"no trial has a score ({_states(study.trials)})"
+                + (", so nothing was confirmed" if study.n_confirm else ""),
+                file=out,
+            )
     chosen = study.chosen_trial
     if chosen is not None:
-        print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
+        print(headline(study.repeats_done, chosen.number, chosen.params, study.goal), file=out)
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -189,21 +219,25 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.exceptions import StudyInterrupted
     from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
 
-    options = {
-        k: v for k, v in (("confirm", args.confirm), ("repeats", args.repeats)) if v is not None
-    }
-    study = _load(
-        args, refit=args.refit, test_curves=args.test_curves, **options, **_backend_options(args)
-    )
+    # The settings not given are the study's own (stored with it).
+    given = (("repeats", args.repeats), ("refit", args.refit), ("test_curves", args.test_curves))
+    study = _load(args, **{k: v for k, v in given if v is not None}, **_backend_options(args))
     try:
-        study.confirm()
+        study.confirm(args.confirm)
     except StudyInterrupted as stop:
         return _interrupted(study, stop, argv)
     chosen = study.chosen_trial
     names, goal = study.space.names, study.goal
-    table = display_confirmed(confirmed_table(study.repeats_done, names, goal), names, goal)
+    rank = study.ranking()["trial"].tolist()
+    number = None if chosen is None else chosen.number
+    table = display_confirmed(
+        confirmed_table(study.repeats_done, names, goal, chosen=number, rank=rank), names, goal
+    )
     print(table.to_string(index=False))
-    print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
+    if chosen is None:  # every confirm run failed: nothing to choose
+        print(f"no confirm run has a {goal.metric}, so nothing was chosen: see repeats.jsonl")
+    else:
+        print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
     return 0
 
 
@@ -225,10 +259,32 @@ def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    study = _load(args, progress=False)
-    paths = study.write_reports(only_stale=not args.write)
-    _summary(study, args.top, args.format)
-    for path in paths.values():
+    from hpsearch.exceptions import StudyError
+    from hpsearch.storage.folder import LOCK_HOLDER, StudyStorage
+
+    storage = StudyStorage(args.out, args.name)
+    try:
+        storage.check_unlocked()
+        running = False
+    except StudyError:  # another process runs it: its append-only logs are read as they stand
+        running = True
+    study = _load(args, progress=False, read_only=running)
+    written: dict[str, Path] = {}
+    if not running:
+        with study.storage.lock():  # no run starts while the files are rewritten
+            written = study.write_reports(only_stale=not args.write)
+    _summary(study, args.top, args.format, messages=sys.stderr, running=running)
+    if running:
+        try:
+            holder = (study.path / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"
+        except OSError:
+            holder = "?"
+        _err(
+            f"note: study {study.name!r} is being run by another process (pid {holder}): "
+            "this is its logs as they stand, and no file was written (report it again once "
+            "the run ends)"
+        )
+    for path in written.values():
         _err(f"wrote {path}")
     return 0
 
@@ -249,8 +305,8 @@ def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     print(format_frame(result.table, display(result), args.format))
     paths = publish.write_importance(study.path, result, study.goal.metric)
-    study.write_reports(only_stale=True, refresh_index=True)
-    for path in [*paths.values(), study.path / "index.html"]:
+    written = study.write_reports(only_stale=True, refresh_index=True)  # the page, at least
+    for path in [*paths.values(), *written.values()]:
         _err(f"wrote {path}")
     return 0
 
@@ -289,6 +345,7 @@ def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (the command's name)
     from hpsearch.exceptions import StudyError
     from hpsearch.storage.folder import DEFINITION, LOGS, StudyStorage
+    from hpsearch.trial import Goal
 
     root = Path(args.out)
     if not root.is_dir():
@@ -308,8 +365,19 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
         except (StudyError, ValueError) as exc:
             rows.append(f"{folder.name}  (unreadable: {' '.join(str(exc).split())})")
             continue
-        scores = [t.val_acc for t in trials if t.ok and t.val_acc is not None]
-        best = f"best val {max(scores):.2f}" if scores else "no score yet"
+        try:
+            goal = Goal(**d.get("goal", {}))
+        except (TypeError, ValueError):
+            goal = Goal()
+        values = [goal.of(t) for t in trials if t.ok]
+        scores = [v for v in values if v is not None]
+        if scores:
+            top = (max if goal.direction == "maximize" else min)(scores)
+            best = f"best val {top:.2f}" if goal.accuracy else f"best {goal.metric} {top:.4g}"
+        elif trials:  # finished trials, none with a score: the study has nothing to choose
+            best = f"no trial scored ({_states(trials)})"
+        else:
+            best = "no score yet"
         changed = max(
             p.stat().st_mtime for p in folder.iterdir() if p.suffix in (".json", ".jsonl")
         )

@@ -196,32 +196,50 @@ def _add_backend(g: Any) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _add_confirm(g: Any, default_k: int | None) -> None:
+def _add_confirm(g: Any, later: bool = False) -> None:
+    """The confirm stage's options: of a search command, or (``later``) of ``confirm``. None
+    given leaves a study's stored setting as it is (the defaults make a new study's)."""
+    if later:
+        confirm_help = (
+            "configurations to train again: the top K distinct ones of the search (default: "
+            "the study's own, or 5 for a study made with --confirm 0)"
+        )
+        own = "default: the study's own"
+    else:
+        confirm_help = (
+            "after the search, train the top K distinct configurations again with fresh seeds "
+            "and score them on the test part; 0: no confirm stage (default 5; a study resumed "
+            "keeps its own)"
+        )
+        own = "default: the study's own when resumed"
     g.add_argument(
         "--confirm",
-        type=_count,
-        default=default_k,
+        type=_positive_int if later else _count,
+        default=None,
         metavar="K",
-        help="after the search, train the top K distinct configurations again with fresh seeds "
-        "and score them on the test part; 0: no confirm stage (default 5)",
+        help=confirm_help,
     )
     g.add_argument(
         "--repeats",
         type=_positive_int,
-        default=3 if default_k is not None else None,
+        default=None,
         metavar="R",
-        help="runs of each confirmed configuration (default 3)",
+        help=f"runs of each confirmed configuration, in all: runs already done count "
+        f"({own}, else 3)",
     )
     g.add_argument(
         "--refit",
-        action="store_true",
-        help="also train the chosen configuration on training plus "
-        "validation images for its final test score",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also train the chosen configuration on training plus validation images for its "
+        f"final test score ({own}, else no)",
     )
     g.add_argument(
         "--test-curves",
-        action="store_true",
-        help="score the test part after every epoch of each confirm run (for `compare`)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="score the test part after every epoch of each confirm run, for `compare` "
+        f"({own}, else no)",
     )
 
 
@@ -298,7 +316,7 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
         help="with --prune: each rung keeps the best 1/N (default 3)",
     )
     _add_backend(g)
-    _add_confirm(g, 5)
+    _add_confirm(g)
     t = p.add_argument_group("training (defaults: the seed experiment)")
     t.add_argument(
         "--set",
@@ -397,10 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "confirm",
         "train a study's top configurations again and score them on the test part",
-        "The confirm stage of a finished study, run (or completed) later: the top K distinct "
-        "configurations trained R more times with fresh seeds.",
+        "Run, complete or extend the confirm stage of a study whose search is done: its top K "
+        "distinct configurations trained R times each with fresh seeds and scored on the test "
+        "part; only the runs not done yet are trained. The settings given are stored with the "
+        "study.",
     )
-    _add_confirm(c, None)
+    _add_confirm(c, later=True)
     _add_backend(c)
 
     m = _study_parser(
@@ -439,8 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "report",
         "print a study's top trials; rebuild its CSVs and figures if stale",
-        "Print the top trials of a study (finished, interrupted or running) and rebuild the files "
-        "in its folder that are older than its logs.",
+        "Print the top trials of a study (finished, interrupted or running) on stdout, its notes "
+        "and headline on stderr, and rebuild the files in its folder that are older than its "
+        "logs, naming each file written. A study another process is running is printed from its "
+        "logs as they stand, and nothing is written.",
     )
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
     r.add_argument(
@@ -551,7 +573,7 @@ def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         if args.command == "file":
             from hpsearch.cli.studyfile import study_file_argv
 
-            args = parser.parse_args(study_file_argv(args.file) + args.overrides)
+            args = parser.parse_args(study_file_argv(args.file, parser) + args.overrides)
         return getattr(commands, args.command)(args, argv)
     except BrokenPipeError:  # `hpsearch report NAME | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

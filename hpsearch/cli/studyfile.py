@@ -8,6 +8,7 @@ checks and messages of the command line; options given after the file come later
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def _toml_loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def study_file_argv(path: str) -> list[str]:
+def study_file_argv(path: str, parser: argparse.ArgumentParser | None = None) -> list[str]:
     """The command line a study file stands for.
 
     The file holds ``strategy`` and any run option by its long name (``trials = 100``,
@@ -33,8 +34,13 @@ def study_file_argv(path: str) -> list[str]:
     training settings. Going through the parser gives the file the very checks and messages of
     the command line.
 
+    Args:
+        path: The study file.
+        parser: The command line's parser: given, a key that is no run option of the file's
+            strategy is refused naming the file and the key (not as an unknown flag).
+
     Raises:
-        ValueError: The file is missing, unreadable, or not of that shape.
+        ValueError: The file is missing, unreadable, not of that shape, or holds an unknown key.
     """
     file = Path(path)
     try:
@@ -69,4 +75,13 @@ def study_file_argv(path: str) -> list[str]:
             argv.append(option)
         elif value is not False:
             argv += [option, text_of(value)]
+    if parser is not None:
+        _, extra = parser.parse_known_args(argv)
+        unknown = [w[2:].replace("-", "_") for w in extra if w.startswith("--")] or extra
+        if unknown:
+            raise ValueError(
+                f"study file {path}: unknown key {unknown[0]} (the keys are strategy, the run "
+                f"options by their long names as `python -m hpsearch {argv[0]} --help` lists "
+                "them, and the tables [space] and [set])"
+            )
     return argv

@@ -28,23 +28,38 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from hpsearch.exceptions import ClusterLost
 
-__all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe"]
+__all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe", "ready"]
 
-INSTALL_HINT = 'pip install "hpsearch[dask]"'
+# hpsearch is installed from its checkout (it is not on the package index): its dask extra too.
+INSTALL_HINT = 'pip install -e ".[dask]" in the hpsearch checkout'
 LOST = (
     "lost the connection to the dask scheduler; the finished trials are saved: "
     "run the same study again to resume it"
 )
 # Seconds without any worker before a study says so (it goes on waiting).
 NO_WORKERS_NOTICE = 30.0
+# Seconds a study waits for a first worker on a cluster that has none before it gives up.
+WAIT_FOR_WORKERS = 30.0
 POLL = 0.05  # seconds between looks for finished trials
 CHECK_EVERY = 1.0  # seconds between questions to the scheduler about its workers
 CLOSE_TIMEOUT = 2.0  # seconds to close a client whose scheduler may be gone
+
+
+def install_hint() -> str:
+    """The command that installs hpsearch's dask extra: from this checkout, by its path, when
+    hpsearch runs from one (as ``pip install -e .`` installs it), else from "the checkout"."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        ours = 'name = "hpsearch"' in (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    return f'pip install -e "{root}[dask]"' if ours else INSTALL_HINT
 
 
 def _distributed() -> Any:
@@ -52,7 +67,7 @@ def _distributed() -> Any:
         import distributed
     except ImportError:
         raise ValueError(
-            f"backend 'dask' needs dask.distributed, which is not installed: {INSTALL_HINT}"
+            f"backend 'dask' needs dask.distributed, which is not installed: {install_hint()}"
         ) from None
     return distributed
 
@@ -171,6 +186,47 @@ def describe(scheduler: Any, timeout: float = 5.0) -> ClusterInfo:
             client.close()
 
 
+def ready(scheduler: Any, timeout: float = 5.0) -> ClusterInfo:
+    """Connects, waits for a first worker if the cluster has none, and reports the cluster's size.
+
+    What a study calls before it opens its folder: a cluster that gets no worker within
+    :data:`WAIT_FOR_WORKERS` seconds (the wait is said as it begins, a warning) fails before
+    anything is written.
+
+    Raises:
+        ValueError: As :func:`connect`, or no worker joined in time.
+    """
+    client = connect(scheduler, timeout)
+    try:
+        if not client.ncores():
+            _wait_for_a_worker(client, WAIT_FOR_WORKERS)
+        return cluster_info(client)
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _wait_for_a_worker(client: Any, seconds: float) -> None:
+    """Waits up to ``seconds`` for the client's scheduler to have a worker, saying so first.
+
+    Raises:
+        ValueError: No worker joined in time.
+    """
+    address = client.scheduler.address
+    warnings.warn(
+        f"the dask scheduler {address} has no workers; waiting up to {seconds:g} s for one "
+        f"(start some with: dask worker {address})",
+        stacklevel=3,
+    )
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except Exception:  # noqa: BLE001 (distributed's TimeoutError, or the scheduler gone)
+        raise ValueError(
+            f"the dask scheduler {address} has no workers after {seconds:g} s; "
+            f"start some with: dask worker {address}"
+        ) from None
+
+
 class ClusterPool:
     """The Dask side of :class:`hpsearch.execution.pool.Pool`: submit, wait for the first to finish,
     read.
@@ -179,7 +235,8 @@ class ClusterPool:
         scheduler: A scheduler address (``"tcp://host:port"``) or a ``distributed.Client``.
         n_jobs: Most tasks on the cluster at once, or -1 for every thread it has now.
         timeout: Seconds to wait for the scheduler to answer.
-        wait_for_workers: Seconds to wait for a first worker if the cluster has none.
+        wait_for_workers: Seconds to wait for a first worker if the cluster has none
+            (default :data:`WAIT_FOR_WORKERS`).
 
     Raises:
         ValueError: As :func:`connect`, or no worker joined in time.
@@ -191,7 +248,7 @@ class ClusterPool:
         n_jobs: int,
         *,
         timeout: float = 5.0,
-        wait_for_workers: float = 30.0,
+        wait_for_workers: float | None = None,
         no_workers_notice: float | None = None,
     ) -> None:
         self._distributed = _distributed()
@@ -206,15 +263,10 @@ class ClusterPool:
         self._levels = _quiet(["distributed"])
         try:
             self.limit = n_jobs if n_jobs > 0 else sum(self.client.ncores().values())
-            if self.limit < 1:
-                try:
-                    self.client.wait_for_workers(1, timeout=wait_for_workers)
-                except Exception:
-                    address = self.client.scheduler.address
-                    raise ValueError(
-                        f"the dask scheduler {address} has no workers after "
-                        f"{wait_for_workers:g} s; start some with: dask worker {address}"
-                    ) from None
+            if self.limit < 1:  # (a study has waited for a first worker before it opened)
+                _wait_for_a_worker(
+                    self.client, WAIT_FOR_WORKERS if wait_for_workers is None else wait_for_workers
+                )
                 self.limit = sum(self.client.ncores().values())
         except BaseException:
             self.close(cancel=True)

@@ -120,15 +120,23 @@ def _metric_of(run: RepeatResult, name: str) -> float | None:
 
 
 def confirmed_table(
-    repeats: Sequence[RepeatResult], param_names: Sequence[str], goal: Goal = DEFAULT_GOAL
+    repeats: Sequence[RepeatResult],
+    param_names: Sequence[str],
+    goal: Goal = DEFAULT_GOAL,
+    *,
+    chosen: int | None = None,
+    rank: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per confirmed configuration, best mean of the goal first (validation accuracy,
-    unless the study ranks by another metric; ties: earlier trial).
+    """One row per confirmed configuration: the chosen one first, then best mean of the goal
+    first (validation accuracy, unless the study ranks by another metric); a tie goes to the
+    better ranked in the search (``rank``), as the choice does, else to the earlier trial.
 
     Args:
         repeats: The confirm stage's runs.
         param_names: The searched parameters, one column each.
         goal: What the study ranks by.
+        chosen: The trial the study chose (:func:`hpsearch.study.confirm.chosen`).
+        rank: Trial numbers in the search's ranking order.
 
     Returns:
         Columns ``trial``, the params, ``repeats`` (runs done), ``failed`` (runs without a
@@ -137,14 +145,18 @@ def confirmed_table(
         other than validation accuracy (say ``val_loss``) ``val_loss_mean``, ``val_loss_sd``,
         ``test_loss_mean``, ``test_loss_sd`` (over the runs that returned it); then for each
         repeat index ``r``: ``train_acc_r<r>``, ``val_acc_r<r>``, ``test_acc_r<r>``, (the goal's
-        ``val_loss_r<r>``), ``seconds_r<r>``; with refit runs also ``refit_train_acc`` and
-        ``refit_test_acc``.
+        ``val_loss_r<r>``), ``seconds_r<r>``; with refit runs also ``refit_runs``,
+        ``refit_train_mean``, ``refit_train_sd``, ``refit_test_mean`` and ``refit_test_sd``
+        (over the chosen configuration's refit runs; empty for the others).
 
     Example:
         >>> confirmed_table(study.repeats_done, study.space.names)  # doctest: +SKIP
     """
     groups = _by_trial(repeats)
-    refits = {r.number: r for r in repeats if r.refit}
+    refits: dict[int, list[RepeatResult]] = {}
+    for run in sorted(repeats, key=lambda run: run.repeat):
+        if run.refit:
+            refits.setdefault(run.number, []).append(run)
     indices = sorted({r.repeat for runs in groups.values() for r in runs})
     rows = []
     for number, runs in groups.items():
@@ -171,20 +183,26 @@ def confirmed_table(
                 row[f"{name}_r{i}"] = math.nan if value is None else value
             row[f"seconds_r{i}"] = round(r.seconds, 4) if r is not None else math.nan
         if refits:
-            refit = refits.get(number)
-            row["refit_train_acc"] = refit.train_acc if refit else None
-            row["refit_test_acc"] = refit.test_acc if refit else None
+            mine = refits.get(number, [])
+            row["refit_runs"] = len(mine)
+            for metric in ("train", "test"):
+                row[f"refit_{metric}_mean"], row[f"refit_{metric}_sd"] = _mean_sd(
+                    _scores(mine, metric)
+                )
         rows.append(row)
     if not rows:
         return pd.DataFrame(columns=["trial", *param_names, "repeats", "failed"])
     df = pd.DataFrame(rows)
     by = "val_mean" if goal.accuracy else f"{goal.metric}_mean"
+    position = {n: i for i, n in enumerate(rank or ())}
+    df["_chosen"] = df["trial"] != chosen
+    df["_rank"] = [position.get(n, len(position) + n) for n in df["trial"]]
     df = df.sort_values(
-        [by, "trial"],
-        ascending=[goal.direction == "minimize", True],
+        ["_chosen", by, "_rank"],
+        ascending=[True, goal.direction == "minimize", True],
         na_position="last",
         kind="mergesort",
-    )
+    ).drop(columns=["_chosen", "_rank"])
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
     return df.reset_index(drop=True)
@@ -214,6 +232,13 @@ def display_confirmed(
             )
         for name in _other_metrics(goal):  # a metric of unknown range: three digits
             out[name] = _sig(row.get(f"{name}_mean", math.nan), row.get(f"{name}_sd", math.nan))
+        if "refit_test_mean" in row:
+            runs = row.get("refit_runs") or 0
+            out["refit test"] = (
+                f"{_pm(row['refit_test_mean'], row['refit_test_sd'], dt)} ({runs} runs)"
+                if runs
+                else "-"
+            )
         rows.append(out)
     return pd.DataFrame(rows)
 
@@ -248,6 +273,29 @@ def headline(
         return text + " | no confirmed run yet"
     if not goal.accuracy:
         return text + _other_goal(runs, goal)
+    return text + _accuracy(runs) + _refit(repeats, number)
+
+
+def _refit(repeats: Sequence[RepeatResult], number: int) -> str:
+    """The headline's refit part: the test score of the chosen configuration's refit runs."""
+    refits = [r for r in repeats if r.refit and r.number == number]
+    if not refits:
+        return ""
+    test, sd = _mean_sd(_scores(refits, "test"))
+    if math.isnan(test):
+        return f" | refit: {len(refits)} run{'s' if len(refits) != 1 else ''}, no test score"
+    d = decimals_for(_size(refits, "n_test"))
+    n = len(refits)
+    return (
+        f" | refit test {_pm(test, sd, d)} ({n} run{'s' if n != 1 else ''} on training + "
+        "validation images)"
+    )
+
+
+def _accuracy(runs: Sequence[RepeatResult]) -> str:
+    """The headline's scores for validation accuracy: mean ± sd with the decimals the set sizes
+    carry, and the test part's 95% interval."""
+    text = ""
     failed = sum(not r.ok for r in runs)
     n_val, n_test = _size(runs, "n_val"), _size(runs, "n_test")
     what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"]
@@ -320,7 +368,8 @@ def comparison(
         (each run's best test accuracy over its epochs), for each threshold ``t``
         ``epochs_to_<t>`` (the mean first epoch at which test accuracy reached ``t``, over the
         runs that did; empty if none did or no run has test curves) and ``reached_<t>`` (how many
-        runs did), ``seconds_mean``, ``n_val``, ``n_test``.
+        runs did), ``test_curves`` (runs with per-epoch test scores), ``seconds_mean``,
+        ``n_val``, ``n_test``.
 
     Raises:
         ValueError: No run has the setting ``by``.
@@ -355,6 +404,9 @@ def comparison(
             if r.ok
         ]
         row["best_test_mean"], row["best_test_sd"] = _mean_sd([b for b in best if b is not None])
+        # Runs trained without per-epoch test scores (a confirm stage's, reused) have no best
+        # test accuracy and no epochs to a threshold: the table says so for their value.
+        row["test_curves"] = sum(bool(r.test_curve) for r in group if r.ok)
         for t in thresholds:
             firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]
             row[f"epochs_to_{t:g}"], _ = _mean_sd(firsts)
@@ -398,14 +450,25 @@ def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
             "test": _pm(row["test_mean"], row["test_sd"], dt),
             "best test": _pm(row["best_test_mean"], row["best_test_sd"], dt),
         }
+        curves = row.get("test_curves", row["repeats"])
+        if not curves:
+            out["best test"] = "no test curve"
         for t in thresholds:
             epochs, reached = row[f"epochs_to_{t}"], row[f"reached_{t}"]
             out[f"epochs to {t}"] = (
-                "-"
+                ("no test curve" if not curves else "-")
                 if not reached
                 else f"{epochs:.1f}"
                 + (f" ({reached} of {row['repeats']})" if reached < row["repeats"] else "")
             )
         out["seconds"] = f"{row['seconds_mean']:.1f}"
         shown.append(out)
-    return format_frame(df, pd.DataFrame(shown), fmt)
+    text = format_frame(df, pd.DataFrame(shown), fmt)
+    missing = [str(row[by]) for row in df.to_dict("records") if not row.get("test_curves", 1)]
+    if missing and fmt in ("table", "markdown"):
+        text += (
+            f"\nnote: no test curve for {by}={', '.join(missing)}: their runs (the confirm "
+            "stage's, reused) scored the test part once, at the end; run a study with "
+            "--test-curves for best test and epochs to a threshold."
+        )
+    return text

@@ -32,11 +32,14 @@ _CAPTIONS = {
     "interval over bootstrap resamples of the trials (random forest, permutation importance).",
     "best_curves": "Learning curves of the best trials: validation solid, training dashed; "
     "each title gives the final validation accuracy and its 95% interval.",
-    "history": "Search history: each trial's final validation accuracy, and the best so far.",
+    "history": "Search history: each trial's final validation accuracy, and the best so far; "
+    "crosses on the bottom edge are trials without a score.",
     "map": "The trials over two searched parameters, coloured by validation accuracy; "
-    "crosses are trials without a score, the star the best trial.",
+    "crosses are trials without a score, the star the best single trial, the green diamond the "
+    "configuration the confirm stage chose.",
     "param_scores": "Final validation accuracy against each searched parameter; "
-    "the star is the best trial.",
+    "the star is the best single trial, the green diamond the configuration the confirm stage "
+    "chose; crosses on the bottom edge are trials without a score.",
 }
 
 _STYLE = """
@@ -117,6 +120,25 @@ def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     objective = settings.get("objective")
     if objective:
         rows.append(("objective", str(objective)))
+    goal = settings.get("goal")
+    if isinstance(goal, dict) and goal.get("metric"):
+        rows.append(("ranked by", f"{goal['metric']}, {goal.get('direction', 'maximize')}d"))
+    pruning = settings.get("pruning")
+    if isinstance(pruning, dict) and pruning.get("kind", "none") != "none":
+        extra = {k: v for k, v in pruning.items() if k != "kind"}
+        rows.append(
+            ("pruning", f"{pruning['kind']} ({_short(extra)})" if extra else pruning["kind"])
+        )
+    elif pruning is not None:
+        rows.append(("pruning", "none"))
+    for key, label in (
+        ("confirm", "confirm (configurations)"),
+        ("repeats", "repeats (runs each)"),
+        ("refit", "refit"),
+        ("test_curves", "test curves"),
+    ):
+        if key in settings:
+            rows.append((label, _short(settings[key])))
     specs = _space_specs(settings.get("space", {}))
     rows.extend((f"searched: {name}", spec) for name, spec in specs)
     config = settings.get("config")
@@ -282,7 +304,13 @@ def render_index(
         parts.append(f'<p class="headline" id="headline">{_e(headline)}</p>')
     parts.append(f'<p id="summary">{_e(summary)}.</p>')
     parts.append('<h2 id="notes-title">What the numbers say</h2>')
-    if notes:
+    if n and not scored and not running:
+        said = ", ".join(f"{v} {k}" for k, v in sorted(states.items()))
+        parts.append(
+            f'<p id="notes">No trial has a score ({_e(said)}), so nothing was confirmed and no '
+            "figure was drawn: see the error column below.</p>"
+        )
+    elif notes:
         parts.append('<ul class="notes" id="notes">')
         parts.extend(f"<li>{_note(note)}</li>" for note in notes)
         parts.append("</ul>")

@@ -56,6 +56,11 @@ FAILED_STYLE = _Style(marker="x", color="tab:red", s=36, linewidths=1.5, zorder=
 BEST_STYLE = _Style(
     marker="*", s=260, facecolors="none", edgecolors="tab:red", linewidths=1.5, zorder=4
 )
+CHOSEN_STYLE = _Style(
+    marker="D", s=110, facecolors="none", edgecolors="tab:green", linewidths=2.0, zorder=5
+)
+#: The legend labels of the two marks: the search's best single run, and the confirm stage's pick.
+BEST_LABEL, CHOSEN_LABEL = "best single trial", "chosen (confirm stage)"
 
 
 def _short(value: Any) -> str:  # a param for a title: two significant digits are enough to tell
@@ -130,7 +135,12 @@ def best_curves(
     else:
         shown = [t for t in trials if t.val_curve][:n]
         curves = [(list(t.val_curve), list(t.train_curve)) for t in shown]
-        labels = [f"val {score_label(t.val_curve[-1], t.n_val)}" for t in shown]
+        labels = [
+            f"val {score_label(t.val_curve[-1], t.n_val)}"
+            if t.ok and t.val_acc is not None
+            else f"{t.state.value}, no score"  # never a score or an interval
+            for t in shown
+        ]
     titles = [
         [
             f"Best-{i + 1}  {labels[i]}",
@@ -229,13 +239,24 @@ def _axis_label(goal: Goal | None) -> str:
     return "final validation accuracy" if aim.accuracy else f"final {aim.metric}"
 
 
-def _floor(scored: Sequence[TrialResult], goal: Goal | None) -> float:
-    """Where trials without a score are drawn: at 0 on an accuracy axis, else at the worst score
-    drawn (a metric of unknown range has no 0 to stand for 'failed')."""
-    aim = goal or Goal()
-    if aim.accuracy or not scored:
-        return 0.0
-    return max((_score(t, aim) for t in scored), key=aim.key)
+def _no_score(unscored: Sequence[TrialResult]) -> str:
+    """The legend label of trials without a score, with their states: every figure marks them
+    the same way, as crosses on the bottom edge of the axes (never at a score)."""
+    states: dict[str, int] = {}
+    for t in unscored:
+        states[t.state.value] = states.get(t.state.value, 0) + 1
+    return "no score (" + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) + ")"
+
+
+def _on_bottom_edge(ax: Any, xs: Sequence[Any], unscored: Sequence[TrialResult]) -> None:
+    ax.scatter(
+        xs,
+        [0.0] * len(xs),
+        transform=ax.get_xaxis_transform(),  # x in data, y on the axes' bottom edge
+        clip_on=False,
+        label=_no_score(unscored),
+        **FAILED_STYLE,
+    )
 
 
 def _numeric(value: Any) -> bool:
@@ -330,13 +351,7 @@ def history(trials: Sequence[TrialResult], goal: Goal | None = None) -> Figure:
     unscored = _unscored(ordered, goal)
     accuracy = goal is None or goal.accuracy
     if unscored:
-        floor = _floor(scored, goal)
-        ax.scatter(
-            [t.number for t in unscored],
-            [t.val_acc if accuracy and t.val_acc is not None else floor for t in unscored],
-            label="failed",
-            **FAILED_STYLE,
-        )
+        _on_bottom_edge(ax, [t.number for t in unscored], unscored)
     if scored:
         running = np.minimum if goal is not None and goal.direction == "minimize" else np.maximum
         best = running.accumulate([_score(t, goal) for t in scored])
@@ -350,6 +365,7 @@ def history(trials: Sequence[TrialResult], goal: Goal | None = None) -> Figure:
         )
     if accuracy:
         ax.set_ylim(-0.03, 1.03)  # a little room, so that crosses at 0 show whole
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are whole numbers
     ax.set_xlabel("trial")
     ax.set_ylabel(_axis_label(goal))
     ax.set_title(f"search history ({len(scored)} scored of {len(ordered)} trials)", y=1.0)
@@ -364,9 +380,12 @@ def lr_wd_map(
     y: str = "weight_decay",
     space: SearchSpace | None = None,
     goal: Goal | None = None,
+    chosen: int | None = None,
 ) -> Figure:
     """The trials over two parameters (lr x weight decay by default), coloured by validation
     accuracy (or by the study's ``goal``, the best colour at the top of the scale either way).
+    The best single trial is starred; the configuration the study chose (trial ``chosen``, the
+    confirm stage's pick) gets a green diamond.
 
     Args:
         trials: The study's trials.
@@ -411,13 +430,16 @@ def lr_wd_map(
         fig.colorbar(points, ax=ax, label=label)
         best = _best(scored, goal)
         if best is not None:  # always: ``scored`` is not empty
-            ax.scatter([best.params[x]], [best.params[y]], label="best", **BEST_STYLE)
+            ax.scatter([best.params[x]], [best.params[y]], label=BEST_LABEL, **BEST_STYLE)
+        pick = next((t for t in placed if t.number == chosen), None)
+        if pick is not None:
+            ax.scatter([pick.params[x]], [pick.params[y]], label=CHOSEN_LABEL, **CHOSEN_STYLE)
     unscored = _unscored(placed, goal)
     if unscored:
         ax.scatter(
             [t.params[x] for t in unscored],
             [t.params[y] for t in unscored],
-            label="failed",
+            label=_no_score(unscored),
             **FAILED_STYLE,
         )
     _scale_axis(ax, "x", x, placed, space)
@@ -439,8 +461,10 @@ def param_scores(
     names: Sequence[str] | None = None,
     ncols: int = 3,
     goal: Goal | None = None,
+    chosen: int | None = None,
 ) -> Figure:
-    """Final validation accuracy against each searched parameter, one panel each.
+    """Final validation accuracy against each searched parameter, one panel each; the best
+    single trial starred, the chosen configuration (trial ``chosen``) a green diamond.
 
     Numeric parameters are scatter plots (log x where the dimension is log); categorical ones
     are box plots per choice with the trials as jittered points. Trials without a score are red
@@ -468,7 +492,6 @@ def param_scores(
     jitter = np.random.default_rng(0)  # a fixed stream: the same study draws the same figure
     best = _best(trials, goal)
     accuracy = goal is None or goal.accuracy
-    floor = _floor(_scored(trials, goal=goal), goal)
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.set_visible(False)
@@ -515,14 +538,12 @@ def param_scores(
             zorder=2,
         )
         if unscored:
-            ax.scatter(
-                [x[t.number] for t in unscored],
-                [floor] * len(unscored),
-                label="failed",
-                **FAILED_STYLE,
-            )
+            _on_bottom_edge(ax, [x[t.number] for t in unscored], unscored)
         if best is not None and best.number in x:
-            ax.scatter([x[best.number]], [_score(best, goal)], label="best", **BEST_STYLE)
+            ax.scatter([x[best.number]], [_score(best, goal)], label=BEST_LABEL, **BEST_STYLE)
+        pick = next((t for t in scored if t.number == chosen), None)
+        if pick is not None:
+            ax.scatter([x[pick.number]], [_score(pick, goal)], label=CHOSEN_LABEL, **CHOSEN_STYLE)
         if not present:
             ax.text(
                 0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4"
@@ -592,6 +613,21 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
             tail = slice(length // 2, None)
             low.append(float(np.nanmin(mean[tail] - sd[tail])))
             high.append(float(np.nanmax(mean[tail] + sd[tail])))
+        missing = [
+            f"{by}={_short(v)}"
+            for v in values
+            if not any(getattr(r, f"{panel}_curve") for r in runs if repr(r.params[by]) == repr(v))
+        ]
+        if missing:  # the legend lists every value: say which have no line here, and why
+            ax.text(
+                0.02,
+                0.02,
+                "no per-epoch scores: " + ", ".join(missing),
+                transform=ax.transAxes,
+                fontsize=8,
+                color="0.3",
+                wrap=True,
+            )
         ax.set(title="validation" if panel == "val" else "test", xlabel="epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -87,6 +87,7 @@ def write_reports(
     goal: Goal = DEFAULT_GOAL,
     only_stale: bool = False,
     refresh_index: bool = False,
+    written: set[Path] | None = None,
     n_best: int = 20,
     ncols: int = 5,
     top: int = 20,
@@ -114,6 +115,8 @@ def write_reports(
             ``trials.jsonl``, ``repeats.jsonl`` in ``folder``), computing nothing for it: the
             ``report`` command prints a table without redrawing every figure.
         refresh_index: Write ``index.html`` even if it is current (a new importance table).
+        written: A set this call adds the path of each file it wrote to (the other paths
+            returned were left current), for a caller that says what it wrote.
         n_best: Panels of the Best-N grid.
         ncols: Panels per row of the Best-N grid.
         top: Rows of the table in ``index.html``.
@@ -153,16 +156,27 @@ def write_reports(
     if axes is not None:
         outputs["map"] = (
             f"map_{axes[0]}_{axes[1]}.png",
-            lambda p: _save_figure(plots.lr_wd_map(trials, *axes, space=space, goal=goal), p, dpi),
+            lambda p: _save_figure(
+                plots.lr_wd_map(trials, *axes, space=space, goal=goal, chosen=chosen), p, dpi
+            ),
         )
     outputs["param_scores"] = (
         "param_scores.png",
-        lambda p: _save_figure(plots.param_scores(trials, space, goal=goal), p, dpi),
+        lambda p: _save_figure(plots.param_scores(trials, space, goal=goal, chosen=chosen), p, dpi),
     )
+    if not any(t.ok and goal.of(t) is not None for t in trials):
+        # No trial has a score: a figure would be empty or show failures as scores; the page
+        # says why instead.
+        outputs = {k: v for k, v in outputs.items() if not v[0].endswith(".png")}
     if repeats:
         outputs["confirmed"] = (
             "confirmed.csv",
-            lambda p: _save_csv(confirmed.confirmed_table(repeats, space.names, goal), p),
+            lambda p: _save_csv(
+                confirmed.confirmed_table(
+                    repeats, space.names, goal, chosen=chosen, rank=list(df["trial"])
+                ),
+                p,
+            ),
         )
     paths: dict[str, Path] = {}
     for key, (filename, write) in outputs.items():
@@ -170,6 +184,8 @@ def write_reports(
         current = newest is not None and path.exists() and path.stat().st_mtime_ns > newest
         try:
             paths[key] = path if current else write(path)
+            if not current and written is not None:
+                written.add(path)
         except (
             ValueError,
             OverflowError,
@@ -185,9 +201,15 @@ def write_reports(
         if headline is None and chosen is not None:
             params = next(r.params for r in runs if r.number == chosen)
             headline = confirmed.headline(
-                runs, chosen, {k: params[k] for k in space.names if k in params}, goal
+                repeats, chosen, {k: params[k] for k in space.names if k in params}, goal
             )
-        table = confirmed.confirmed_table(repeats, space.names, goal) if repeats else None
+        table = (
+            confirmed.confirmed_table(
+                repeats, space.names, goal, chosen=chosen, rank=list(df["trial"])
+            )
+            if repeats
+            else None
+        )
         notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
         page = html.render_index(
             df,
@@ -204,6 +226,8 @@ def write_reports(
             importance=importance,
         )
         write_text(index, page)
+        if written is not None:
+            written.add(index)
     paths["index"] = index
     return paths
 

@@ -89,8 +89,9 @@ def ranking(
     """One row per trial, best first, in the manner of scikit-learn's ``cv_results_``.
 
     Trials with a score (COMPLETE, PRUNED) are ranked by final validation accuracy, ties
-    sharing the best rank; the others (DIVERGED, TIMEOUT, FAILED) follow, sharing the rank after
-    the last scored trial. Within equal scores, lower trial numbers come first.
+    sharing the best rank; the others (DIVERGED, TIMEOUT, FAILED) follow with no rank (an empty
+    cell) and no score, marked by their state. Within equal scores, lower trial numbers come
+    first.
 
     Args:
         trials: The study's trials.
@@ -155,9 +156,8 @@ def ranking(
     df["_key"] = df["_score"].where(df["_scored"]).astype(float)
     up = aim.direction == "minimize"
     df = df.sort_values(["_scored", "_key", "trial"], ascending=[False, up, True], kind="mergesort")
-    n_scored = int(df["_scored"].sum())
-    rank = df["_key"].rank(method="min", ascending=up)
-    df["rank"] = rank.fillna(n_scored + 1).astype(int)
+    # A trial without a score has no rank: it is listed after every scored one, with its state.
+    df["rank"] = df["_key"].rank(method="min", ascending=up).astype("Int64")
     return df[columns].reset_index(drop=True)
 
 

@@ -11,13 +11,19 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.exceptions import StudyError
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
+from hpsearch.study.options import MAX_REPEATS
 from hpsearch.study.pruning import Pruning
 from hpsearch.trial import Goal
 
-__all__ = ["DEFINING", "check_definition", "stored_arguments"]
+__all__ = ["CONFIRM_SETTINGS", "DEFINING", "check_definition", "stored_arguments", "stored_confirm"]
 
 # The definition keys a resume must match; the number of trials may grow.
 DEFINING = ("strategy", "space", "seed", "config", "pruning", "objective", "goal")
+
+#: The confirm stage's settings, stored in the definition under these keys (the
+#: :class:`~hpsearch.Study` arguments of the same names). They are run options, not defining
+#: keys: a resume may change them, and one that does not give them keeps the stored ones.
+CONFIRM_SETTINGS = ("confirm", "repeats", "refit", "test_curves")
 
 
 def _difference(key: str, stored: Any, asked: Any) -> str:
@@ -79,6 +85,7 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
     Raises:
         StudyError: The definition is corrupt.
     """
+    confirm = stored_confirm(d, path)
     try:
         kind, options = strategy_options(d["strategy"])
         pruning = d.get("pruning", {})
@@ -92,9 +99,37 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
             prune=pruning.get("kind", "none"),
             min_epochs=pruning.get("min_epochs", 5),
             reduction_factor=pruning.get("eta", 3),
-            **({"confirm": int(d["confirm"])} if "confirm" in d else {}),
+            **confirm,
             **({"objective": d["objective"]} if d.get("objective") else {}),
             **{k: v for k, v in d.get("goal", {}).items() if k in ("metric", "direction")},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None
+
+
+def stored_confirm(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The confirm stage's settings a stored definition holds (:data:`CONFIRM_SETTINGS`), by
+    their :class:`~hpsearch.Study` argument names; a definition written before they were stored
+    lacks some or all of them (the study then takes the defaults).
+
+    Raises:
+        StudyError: A stored setting is not of its kind (the definition is corrupt).
+    """
+    kinds = {
+        "confirm": (
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "an integer >= 0",
+        ),
+        "repeats": (
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_REPEATS,
+            "a positive integer",
+        ),
+        "refit": (lambda v: isinstance(v, bool), "true or false"),
+        "test_curves": (lambda v: isinstance(v, bool), "true or false"),
+    }
+    found = {key: d[key] for key in CONFIRM_SETTINGS if key in d}
+    for key, value in found.items():
+        ok, expected = kinds[key]
+        if not ok(value):
+            raise StudyError(f"corrupt study definition {path}: {key} is {value!r}, not {expected}")
+    return found

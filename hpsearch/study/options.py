@@ -16,12 +16,21 @@ from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES
 from hpsearch.study.pruning import Pruning
 
-__all__ = ["check_arguments", "positive_int"]
+__all__ = ["CONFIRM_DEFAULTS", "check_arguments", "positive_int"]
 
 # Far more trials (and repeats of a confirmed configuration) than a study can run; a larger
 # number is a typo, not a plan, and would fill the memory with the plan alone.
 MAX_TRIALS = 1_000_000
 MAX_REPEATS = 10_000
+
+#: The confirm stage of a new study, for each setting not given (a study opened again keeps
+#: the settings stored in its definition, unless they are given again).
+CONFIRM_DEFAULTS: dict[str, Any] = {
+    "confirm": 5,
+    "repeats": 3,
+    "refit": False,
+    "test_curves": False,
+}
 
 
 def _ends(dim: Any) -> list[Any]:
@@ -101,8 +110,10 @@ def check_arguments(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1 (all cores), but got {n_jobs!r}")
     _nonnegative_int("seed", seed)
-    _nonnegative_int("confirm", confirm)
-    positive_int("repeats", repeats, upto=MAX_REPEATS)
+    if confirm is not None:  # None: the study's own (stored, or the default)
+        _nonnegative_int("confirm", confirm)
+    if repeats is not None:
+        positive_int("repeats", repeats, upto=MAX_REPEATS)
     if scheduler is not None and backend != "dask":
         raise ValueError(
             f"scheduler is only used with backend 'dask', but the backend is {backend!r}"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.builtin.model import save_chosen, saved_model
+from hpsearch.builtin.model import MODEL, save_chosen
 from hpsearch.data.datasets import check_dataset
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
@@ -36,13 +36,22 @@ from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy, make_strategy
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.asktell import AskTell
-from hpsearch.study.definition import check_definition, stored_arguments
-from hpsearch.study.options import check_arguments, positive_int
+from hpsearch.study.definition import check_definition, stored_arguments, stored_confirm
+from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_int
 from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
 from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult
 
 __all__ = ["Study"]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """A file's identity and time (a file replaced gets another), or None when missing."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 class Study:
@@ -73,12 +82,21 @@ class Study:
         prune: ``"none"``, ``"halving"`` or ``"hyperband"``; the result never depends on ``n_jobs``.
         min_epochs: With pruning, the fewest epochs a trial trains before it can be stopped.
         reduction_factor: With pruning, each rung keeps the best 1/reduction_factor.
-        confirm: Distinct configurations the confirm stage trains again (0: no confirm stage).
-        repeats: Runs of each confirmed configuration.
+        confirm: Distinct configurations the confirm stage trains again (0: no confirm stage;
+            default 5).
+        repeats: Runs of each confirmed configuration (default 3).
         refit: Also train the chosen configuration on training plus validation images
             (``repeats`` times) for its final test score, as scikit-learn's ``refit``.
         test_curves: Score the test part after every epoch of each confirm-stage run (for the
             epoch columns of :meth:`compare`; costs a pass over the test part per epoch).
+
+            These four settings of the confirm stage are stored with the study, and a study
+            opened again (``resume=True``, :meth:`load`) keeps its stored ones for each that is
+            not given (None); given, they replace them once the study runs.
+        read_only: Open an existing study to read it (trials, ranking, the chosen
+            configuration) even while another process runs it; such a study object runs and
+            writes nothing (:meth:`optimize`, :meth:`confirm`, :meth:`compare`, :meth:`ask`,
+            :meth:`tell` and :meth:`write_reports` refuse).
 
     Raises:
         ValueError: Any invalid argument, before anything is written.
@@ -133,13 +151,14 @@ class Study:
         prune: str = "none",
         min_epochs: int = 5,
         reduction_factor: int = 3,
-        confirm: int = 5,
-        repeats: int = 3,
-        refit: bool = False,
-        test_curves: bool = False,
+        confirm: int | None = None,
+        repeats: int | None = None,
+        refit: bool | None = None,
+        test_curves: bool | None = None,
         objective: Callable[..., Any] | str | None = None,
         metric: str = "val_acc",
         direction: str = "maximize",
+        read_only: bool = False,
     ) -> None:
         #: What the study ranks by (the built-in network: validation accuracy, maximised).
         self.goal = Goal(metric, direction)
@@ -175,13 +194,12 @@ class Study:
             else f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
         )
         self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler
-        self.progress, self.resume = progress, resume
-        self.n_confirm, self.repeats, self.refit, self.test_curves = (
-            confirm,
-            repeats,
-            bool(refit),
-            bool(test_curves),
-        )
+        self.progress, self.resume, self.read_only = progress, resume, bool(read_only)
+        # The confirm stage's settings given here; the others are the study's own (see below).
+        asked = {"confirm": confirm, "repeats": repeats, "refit": refit, "test_curves": test_curves}
+        given = {key: value for key, value in asked.items() if value is not None}
+        self._confirm_settings({**CONFIRM_DEFAULTS, **given})
+        self._model_written: Path | None = None
         self.strategy = make_strategy(
             strategy, self.space, seed, n_trials, **(strategy_options or {})
         )
@@ -197,19 +215,27 @@ class Study:
 
             describe(scheduler)  # an unreachable scheduler fails now, before any write
         if self.storage.exists():
-            if not resume:
+            if not resume and not self.read_only:
                 raise StudyError(
                     f"study {self.name!r} already exists in {self.storage.root}; resume it "
                     "(resume=True, or the same command again) or choose another name"
                 )
-            self.storage.check_unlocked()
-            check_definition(
-                self.storage.read_definition(),
-                self.definition(),
-                self.storage.definition_path,
-                self.name,
-            )
+            if not self.read_only:
+                self.storage.check_unlocked()
+            stored = self.storage.read_definition()
+            check_definition(stored, self.definition(), self.storage.definition_path, self.name)
+            # The confirm stage is the study's own, as stored, unless given again.
+            kept = stored_confirm(stored, self.storage.definition_path)
+            self._confirm_settings({**CONFIRM_DEFAULTS, **kept, **given})
             self.journal.load()
+        elif read_only:
+            raise StudyError(f"no study at {self.storage.path} to read (read_only=True)")
+
+    def _confirm_settings(self, settings: Mapping[str, Any]) -> None:
+        """Sets the confirm stage's settings from ``confirm``, ``repeats``, ``refit`` and
+        ``test_curves`` (:data:`~hpsearch.study.definition.CONFIRM_SETTINGS`)."""
+        self.n_confirm, self.repeats = settings["confirm"], settings["repeats"]
+        self.refit, self.test_curves = bool(settings["refit"]), bool(settings["test_curves"])
 
     def definition(self) -> dict[str, Any]:
         """What defines the study; stored in ``study.json`` and checked on resume."""
@@ -225,7 +251,16 @@ class Study:
             "pruning": self.pruning.to_json(),
             "n_trials": self.n_trials,
             "lag": self.lag,
-            **({"confirm": self.n_confirm} if self.n_confirm else {}),
+            **self._stored_confirm(),
+        }
+
+    def _stored_confirm(self) -> dict[str, Any]:
+        """The confirm stage's settings as the definition stores them."""
+        return {
+            "confirm": self.n_confirm,
+            "repeats": self.repeats,
+            "refit": self.refit,
+            "test_curves": self.test_curves,
         }
 
     @classmethod
@@ -235,8 +270,12 @@ class Study:
         """Opens the study ``name`` of ``directory`` to report on, confirm or continue it.
 
         ``overrides`` are run options (``n_trials``, ``n_jobs``, ``backend``, ``scheduler``,
-        ``progress``, ``confirm``, ``repeats``, ``refit``, ``test_curves``). Raises
+        ``progress``, ``confirm``, ``repeats``, ``refit``, ``test_curves``) and ``read_only``;
+        the confirm stage's settings not given are the study's stored ones. Raises
         :class:`StudyError` if there is no study there or its definition is corrupt.
+
+        Example:
+            >>> Study.load("demo", read_only=True).ranking()  # even while it runs  # doctest: +SKIP
         """
         storage = StudyStorage(directory, name)
         kwargs = stored_arguments(storage.read_definition(), storage.definition_path)
@@ -292,28 +331,47 @@ class Study:
     def write_reports(
         self, *, only_stale: bool = False, refresh_index: bool = False
     ) -> dict[str, Path]:
-        """Rebuilds the study folder's CSVs, figures and page from the logs; returns their paths.
+        """Rebuilds the study folder's CSVs, figures and page from the logs; returns the files
+        written, by report name: every report, or with ``only_stale`` those that were older than
+        the logs (the others are left as they are); and ``model`` when the confirm stage saved
+        ``model.npz`` since the last call.
 
         ``only_stale``: leave every file newer than the logs; ``refresh_index``: write the page
-        all the same (a new importance table)."""
+        all the same (a new importance table).
+
+        Raises:
+            StudyError: The study was opened with ``read_only``.
+        """
         from hpsearch.reports.publish import write_reports
 
+        self._check_writable()
         settings = self.storage.read_definition() if self.storage.exists() else None
         chosen = self.chosen_trial
+        written: set[Path] = set()
+        paths = write_reports(
+            self.path,
+            self.trials,
+            self.space,
+            settings=settings,
+            repeats=self.repeats_done,
+            chosen=None if chosen is None else chosen.number,
+            only_stale=only_stale,
+            refresh_index=refresh_index,
+            written=written,
+            goal=self.goal,
+        )
+        model, self._model_written = self._model_written, None
         return {
-            **write_reports(
-                self.path,
-                self.trials,
-                self.space,
-                settings=settings,
-                repeats=self.repeats_done,
-                chosen=None if chosen is None else chosen.number,
-                only_stale=only_stale,
-                refresh_index=refresh_index,
-                goal=self.goal,
-            ),
-            **saved_model(self.path),
+            **{key: path for key, path in paths.items() if path in written},
+            **({"model": model} if model is not None else {}),
         }
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StudyError(
+                f"study {self.name!r} was opened to read it (read_only=True): it runs and "
+                "writes nothing; open it without read_only for that"
+            )
 
     def importance(self) -> Any:
         """Each searched parameter's share of the variance of the study's metric, with a 95%
@@ -381,6 +439,7 @@ class Study:
             StudyError: Every planned trial is told or handed out, or another process runs
                 the study.
         """
+        self._check_writable()
         check_dataset(self.config.dataset, self.config.samples, val_ratio=self.config.val_ratio)
         with self.storage.lock():
             self._open()
@@ -396,6 +455,7 @@ class Study:
             ObjectiveError: ``value`` is none of those.
             StudyError: The trial was not asked by this study object, or is told already.
         """
+        self._check_writable()
         with self.storage.lock():
             self._open()
             ref = self.objective_ref or "the value told"
@@ -410,7 +470,9 @@ class Study:
                 reports are written; running the study again resumes it.
             StudyError: Another process is running this study.
         """
+        self._check_writable()
         with self._session() as pool:
+            self._store_confirm()
             Search(
                 self.strategy,
                 self.journal,
@@ -427,17 +489,24 @@ class Study:
         """Runs (or completes) the confirm stage of a finished search; returns its runs.
 
         Args:
-            k: Distinct configurations to confirm (default: the study's ``confirm``).
+            k: Distinct configurations to confirm (default: the study's ``confirm``, or 5 for a
+                study made without a confirm stage).
             repeats: Runs of each (default: the study's ``repeats``).
+
+        The settings used are stored with the study, for whoever opens it next.
 
         Raises:
             ValueError: ``k`` or ``repeats`` is not a positive integer, or the study has fewer
                 finished trials than ``k``.
         """
-        self.n_confirm = positive_int("confirm", self.n_confirm if k is None else k)
+        self._check_writable()
+        if k is None:
+            k = self.n_confirm or CONFIRM_DEFAULTS["confirm"]
+        self.n_confirm = positive_int("confirm", k)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         confirm_stage.check_enough(self.trials, self.n_confirm, self.name)
         with self._session() as pool:
+            self._store_confirm()
             self._confirm(pool)
         return self.repeats_done
 
@@ -447,6 +516,7 @@ class Study:
         :func:`hpsearch.reports.confirmed.comparison`. Raises ValueError if ``by`` was not searched
         or no trial has a score yet.
         """
+        self._check_writable()
         best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         with self._session() as pool:
@@ -467,7 +537,8 @@ class Study:
             self._repeat(pool, [self.chosen_trial], refit=True)
         if self.objective is None and self.chosen_trial is not None:  # in the book's names
             config, seed, refit = self.config, self.seed, self.refit
-            save_chosen(
+            before = _stamp(self.path / MODEL)
+            saved = save_chosen(
                 self.path,
                 config,
                 self.journal.repeats,
@@ -475,6 +546,17 @@ class Study:
                 refit,
                 lambda run: train_repeat(config, run.params, seed, run.number, 0, refit=refit),
             )
+            if saved is not None and _stamp(saved) != before:  # written, not kept as it was
+                self._model_written = saved
+
+    def _store_confirm(self) -> None:
+        """Stores the confirm stage's settings this session runs with, for whoever opens the
+        study next (under the study's lock)."""
+        stored = self.storage.read_definition()
+        mine = self._stored_confirm()
+        if any(stored.get(k) != v for k, v in mine.items()):
+            with self.interrupts.guard():
+                self.storage.write_definition({**stored, **mine})
 
     def _runner(self) -> dict[str, Any]:
         """The pool's task function: the built-in trainer's, or the user's objective."""
@@ -497,6 +579,10 @@ class Study:
             batch_size=self.config.batch_size,
         )
         runner = self._runner()  # an objective that cannot load fails here, before any write
+        if self.backend == "dask":  # a cluster that gets no worker fails here, before any write
+            from hpsearch.execution.cluster import ready
+
+            ready(self.scheduler)
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():
@@ -538,14 +624,10 @@ class Study:
             check_definition(stored, self.definition(), self.storage.definition_path, self.name)
             self.lag = int(stored.get("lag", 0))  # studies made before proposals ran ahead: none
             self.journal.load(repair=True)
-            # The trials may grow; the confirm stage's size is kept for whoever opens the study
-            # next (the choice is made among its candidates), unless this session runs none.
-            runs = {
-                "n_trials": self.n_trials,
-                **({"confirm": self.n_confirm} if self.n_confirm else {}),
-            }
-            if any(stored.get(k) != v for k, v in runs.items()):
-                self.storage.write_definition({**stored, **runs})
+            # The trials may grow (the confirm stage's settings are stored by the sessions that
+            # run it: optimize and confirm, see _store_confirm).
+            if stored.get("n_trials") != self.n_trials:
+                self.storage.write_definition({**stored, "n_trials": self.n_trials})
 
     def __repr__(self) -> str:
         return (

@@ -23,18 +23,19 @@ from hpsearch.trial import RepeatResult, TrialState
 
 def test_confirmed_table_one_row_per_configuration_best_mean_validation_first():
     runs = make_repeats({3: [0.70, 0.74, 0.72], 7: [0.80, 0.78, 0.82], 9: [0.60, 0.62]})
-    runs.append(
+    runs += [
         RepeatResult(
             7,
-            0,
+            i,
             runs[3].params,
             TrialState.COMPLETE,
             train_acc=0.99,
-            test_acc=0.81,
+            test_acc=test,
             n_test=2000,
             refit=True,
         )
-    )
+        for i, test in enumerate((0.81, 0.83, 0.85))
+    ]
     df = confirmed_table(runs, ["lr", "weight_decay"])
     assert df["trial"].tolist() == [7, 3, 9]
     first = df.iloc[0]
@@ -43,7 +44,10 @@ def test_confirmed_table_one_row_per_configuration_best_mean_validation_first():
     assert first["test_mean"] == pytest.approx(0.75) and first["lr"] == pytest.approx(0.08)
     assert [first[f"val_acc_r{i}"] for i in range(3)] == pytest.approx([0.80, 0.78, 0.82])
     assert [first[f"seconds_r{i}"] for i in range(3)] == [2.0, 3.0, 4.0]
-    assert first["refit_test_acc"] == pytest.approx(0.81)  # shown, never averaged in
+    # The refit runs: their own mean and sd over all of them, never averaged into the repeats.
+    assert first["refit_runs"] == 3 and first["refit_test_mean"] == pytest.approx(0.83)
+    assert first["refit_test_sd"] == pytest.approx(0.02)
+    assert df["refit_runs"].tolist() == [3, 0, 0]
     assert math.isnan(df["val_acc_r2"].iloc[2])  # trial 9 ran two repeats
     assert df["n_val"].tolist() == [100] * 3 and df["n_test"].tolist() == [2000] * 3
     shown = display_confirmed(df, ["lr", "weight_decay"])
@@ -55,8 +59,24 @@ def test_confirmed_table_one_row_per_configuration_best_mean_validation_first():
         "train",
         "validation",
         "test",
+        "refit test",
     ]
     assert shown.iloc[0]["validation"] == "0.80 ± 0.02" and shown.iloc[0]["test"] == "0.75 ± 0.02"
+    assert (
+        shown.iloc[0]["refit test"] == "0.83 ± 0.02 (3 runs)" and shown.iloc[1]["refit test"] == "-"
+    )
+    line = headline(runs, 7, {"lr": 0.08})
+    assert "| refit test 0.83 ± 0.02 (3 runs on training + validation images)" in line
+
+
+def test_the_chosen_configuration_comes_first_and_ties_follow_the_search_rank():
+    runs = make_repeats({0: [0.70, 0.72], 3: [0.72, 0.70], 5: [0.60, 0.62]})
+    # Trials 0 and 3 tie on their mean; the search ranked 3 above 0, and the study chose 3.
+    by_rank = confirmed_table(runs, ["lr"], rank=[3, 0, 5])
+    assert by_rank["trial"].tolist() == [3, 0, 5]
+    assert choose(runs, [3, 0, 5]) == 3
+    chosen_first = confirmed_table(runs, ["lr"], chosen=5, rank=[3, 0, 5])
+    assert chosen_first["trial"].tolist() == [5, 3, 0]
 
 
 def test_choose_takes_the_best_mean_validation_a_failed_run_counting_zero():

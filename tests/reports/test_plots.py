@@ -28,7 +28,12 @@ from hpsearch.trial import Goal, TrialResult, TrialState
 
 
 def _points(ax, label: str) -> np.ndarray:
-    found = [c for c in ax.collections if c.get_label() == label]
+    found = [
+        c
+        for c in ax.collections
+        if c.get_label() == label
+        or (label == "no score" and c.get_label().startswith("no score ("))
+    ]
     if not found:
         return np.empty((0, 2))
     assert len(found) == 1
@@ -80,7 +85,7 @@ def test_history_points_failures_and_best_so_far():
     pts = _points(ax, "trials")
     assert len(pts) == 22
     np.testing.assert_allclose(pts[:, 0], [t.number for t in scored])
-    assert len(_points(ax, "failed")) == 3
+    assert len(_points(ax, "no score")) == 3
     (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "best so far"]
     y = np.asarray(line.get_ydata())
     assert np.all(np.diff(y) >= 0) and y[-1] == pytest.approx(max(t.val_acc for t in scored))
@@ -99,11 +104,15 @@ def test_a_minimised_metric_is_plotted_as_such_best_so_far_falling():
     (ax,) = fig.axes
     assert ax.get_ylabel() == "final val_loss"
     np.testing.assert_allclose(_points(ax, "trials")[:, 1], losses)
-    assert _points(ax, "failed")[0, 1] == 2.0  # at the worst loss drawn, not at 0
+    # Never at a score: a cross on the bottom edge of the axes, whatever the metric's range.
+    (mark,) = [c for c in ax.collections if c.get_label() == "no score (FAILED 1)"]
+    assert mark.get_offsets()[0][1] == 0.0 and mark.get_offsets()[0][0] == 6
+    bottom = ax.transAxes.transform((0, 0))[1]
+    assert mark.get_offset_transform().transform(mark.get_offsets())[0][1] == pytest.approx(bottom)
     (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "best so far"]
     np.testing.assert_allclose(line.get_ydata(), np.minimum.accumulate(losses))
     scores = param_scores(trials, default_space(), goal=goal)
-    best = [c for c in scores.axes[0].collections if c.get_label() == "best"][0]
+    best = [c for c in scores.axes[0].collections if c.get_label() == "best single trial"][0]
     assert best.get_offsets()[0][1] == 0.4
     _render(fig)
     _render(scores)
@@ -116,12 +125,12 @@ def test_map_log_axes_colour_and_failed_marks():
     assert cbar.get_ylabel() == "validation accuracy"
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     pts = _points(ax, "trials")
-    assert len(pts) == 38 and len(_points(ax, "failed")) == 2
+    assert len(pts) == 38 and len(_points(ax, "no score")) == 2
     colours = [c for c in ax.collections if c.get_label() == "trials"][0].get_array()
     assert len(colours) == 38
     best = _ranked(trials)[0]
     np.testing.assert_allclose(
-        _points(ax, "best")[0], [best.params["lr"], best.params["weight_decay"]]
+        _points(ax, "best single trial")[0], [best.params["lr"], best.params["weight_decay"]]
     )
     lo, hi = ax.get_xlim()
     assert lo < 1e-6 and hi > 1e-2  # the whole searched range shows, so crowding at a bound does
@@ -174,7 +183,7 @@ def test_param_scores_numeric_and_categorical():
     assert [ax.get_title() for ax in axes] == list(space.names)
     by_name = {ax.get_title(): ax for ax in axes}
     for ax in axes:
-        assert len(_points(ax, "trials")) == 29 and len(_points(ax, "failed")) == 1
+        assert len(_points(ax, "trials")) == 29 and len(_points(ax, "no score")) == 1
     act = by_name["activation"]
     assert [t.get_text() for t in act.get_xticklabels()] == ["relu", "sigmoid", "tanh"]
     relu = _points(act, "trials")
@@ -200,7 +209,7 @@ def test_only_failed_trials():
         param_scores(trials, default_space()),
     ):
         _render(fig)
-    assert len(_points(history(trials).axes[0], "failed")) == 3
+    assert len(_points(history(trials).axes[0], "no score")) == 3
 
 
 # ----------------------------------------------------------------------------- readable at a glance
@@ -256,7 +265,11 @@ def test_history_legend_sits_beside_the_axes_not_on_the_last_trials():
     assert ax.get_legend() is None
     (legend,) = fig.legends
     assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
-    assert [t.get_text() for t in legend.get_texts()] == ["trials", "failed", "best so far"]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "trials",
+        "no score (DIVERGED 1)",
+        "best so far",
+    ]
 
 
 def test_map_legend_sits_off_the_data_and_its_trials_marker_is_neutral():
@@ -271,7 +284,7 @@ def test_map_legend_sits_off_the_data_and_its_trials_marker_is_neutral():
     handles = dict(
         zip([t.get_text() for t in legend.get_texts()], legend.legend_handles, strict=True)
     )
-    assert set(handles) == {"trials", "best", "failed"}
+    assert set(handles) == {"trials", "best single trial", "no score (DIVERGED 1)"}
     grey = handles["trials"].get_facecolor()[0]
     assert tuple(grey[:3]) == pytest.approx(to_rgba("0.6")[:3])  # not a score's colour
 
@@ -286,7 +299,7 @@ def test_param_scores_label_every_axis_and_mark_the_best_trial():
     by_name = {ax.get_title(): ax for ax in _visible(fig)}
     for name, ax in by_name.items():
         assert ax.get_xlabel().startswith(name)
-        (star,) = _points(ax, "best")
+        (star,) = _points(ax, "best single trial")
         assert star[1] == pytest.approx(best.val_acc)
         if name != "activation":
             assert star[0] == pytest.approx(best.params[name])
@@ -296,7 +309,7 @@ def test_param_scores_label_every_axis_and_mark_the_best_trial():
     )
     assert by_name["activation"].get_xticks()[
         list(space["activation"].choices).index(best.params["activation"])
-    ] == pytest.approx(_points(by_name["activation"], "best")[0][0])
+    ] == pytest.approx(_points(by_name["activation"], "best single trial")[0][0])
     renderer = _renderer(fig)
     (legend,) = fig.legends
     assert not any(

@@ -172,7 +172,7 @@ _GOLDEN_TAIL = (
     "39,11,0.00048139065887826173,3.879341802770623e-06,,,,1,DIVERGED,0.1,"
     "loss became nan at epoch 2"
 )
-_GOLDEN_MD5 = "882cc90fdcb2c58f5d8fd11d1b6847f7"
+_GOLDEN_MD5_SCORED = "c7a037982057b30de093c4ee19f76910"
 
 
 def test_ranking_csv_keeps_the_bytes_of_its_existing_columns():
@@ -183,8 +183,16 @@ def test_ranking_csv_keeps_the_bytes_of_its_existing_columns():
     back = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     old = back.drop(columns=["val_acc_low", "val_acc_high", "n_val"]).to_csv(index=False)
     lines = old.splitlines()
-    assert lines[:2] == _GOLDEN_HEAD and lines[-1] == _GOLDEN_TAIL
-    assert hashlib.md5(old.encode()).hexdigest() == _GOLDEN_MD5
+    assert lines[:2] == _GOLDEN_HEAD
+    # The scored rows keep their bytes (the golden digest: of the version before unscored
+    # trials lost their rank); an unscored trial comes last with no rank, as its only change.
+    frame = back.drop(columns=["val_acc_low", "val_acc_high", "n_val"])
+    scored = frame[frame["state"] == "COMPLETE"].to_csv(index=False)
+    assert hashlib.md5(scored.encode()).hexdigest() == _GOLDEN_MD5_SCORED
+    assert lines[-1] == _GOLDEN_TAIL.replace("39,11,", ",11,", 1)
+    assert (
+        frame["rank"].tolist()[-2:] == ["", ""] and frame["state"].tolist()[-2:] == ["DIVERGED"] * 2
+    )
 
 
 def test_wilson_interval_and_the_decimals_a_set_size_carries():

@@ -115,7 +115,8 @@ def test_after_a_compare_every_output_names_the_configuration_the_confirm_stage_
     page = (tmp_path / "chosen" / "index.html").read_text()
     assert f"(trial {chosen.number})" in page.split('id="headline"')[1].split("</")[0]
     assert main(["report", "chosen", "--out", str(tmp_path)]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("chosen:")]
+    # The headline is a message beside the table: on stderr, so that stdout holds the table alone.
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("chosen:")]
     assert len(lines) == 1 and f"(trial {chosen.number})" in lines[0]
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.journal import Journal
-from hpsearch.trial import Goal
+from hpsearch.trial import Goal, TrialResult
 
-__all__ = ["live_page", "progress_bar"]
+DEFAULT_GOAL = Goal()
+
+__all__ = ["live_page", "progress_bar", "warm_up_figures", "write_live"]
 
 #: At most one live page write in this many seconds.
 LIVE_EVERY = 2.0
@@ -82,3 +88,57 @@ def live_page(journal: Journal, write: Callable[[str], object], runs: int) -> It
     finally:
         if update in journal.on_record:
             journal.on_record.remove(update)
+
+
+def write_live(
+    folder: str | os.PathLike[str],
+    trials: Sequence[TrialResult],
+    space: SearchSpace,
+    *,
+    running: str,
+    settings: Mapping[str, Any] | None = None,
+    goal: Goal = DEFAULT_GOAL,
+    top: int = 20,
+) -> dict[str, Path]:
+    """While a study runs: ``ranking.csv`` and an ``index.html`` that reloads itself, with the
+    line ``running`` on top and no figures (they are drawn once, at the end). Each file is
+    replaced whole, so a reader never sees half of one.
+    """
+    from hpsearch.reports import html, ranking
+    from hpsearch.storage.files import replacing, write_text
+
+    folder = Path(folder)
+    df = ranking.ranking(trials, space.names, goal)
+    with replacing(folder / "ranking.csv") as tmp:
+        df.to_csv(tmp, index=False)
+    paths = {"ranking": folder / "ranking.csv"}
+    page = html.render_index(
+        df,
+        folder=folder,
+        settings=settings,
+        top=top,
+        files=paths,
+        running=running,
+        notes=[*filter(None, [ranking.tie_note(df)])],
+    )
+    paths["index"] = write_text(folder / html.INDEX, page)
+    return paths
+
+
+def warm_up_figures() -> None:
+    """Imports matplotlib and draws one small figure with text into memory, so that the
+    study's figures at the end start warm (the font cache read, the first glyphs rendered).
+    Meant for a thread beside the trials; any failure is left to the real figures to report."""
+    import io
+
+    try:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(1, 1), layout="constrained")
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, 1], label="warm")
+        ax.set_xlabel("epoch")
+        fig.legend()
+        fig.savefig(io.BytesIO(), format="png", dpi=20)
+    except Exception:  # noqa: BLE001 (a warm-up: the figures themselves say what is wrong)
+        return

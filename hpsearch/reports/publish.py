@@ -31,7 +31,6 @@ __all__ = [
     "map_axes",
     "write_comparison",
     "write_importance",
-    "write_live",
     "write_reports",
     "write_studies",
 ]
@@ -261,36 +260,6 @@ def write_importance(folder: str | os.PathLike[str], result: Any, metric: str) -
         "importance_csv": _save_csv(table, csv),
         "importance": _save_figure(plots.importance_bars(result.table, metric), png, plots.DPI),
     }
-
-
-def write_live(
-    folder: str | os.PathLike[str],
-    trials: Sequence[TrialResult],
-    space: SearchSpace,
-    *,
-    running: str,
-    settings: Mapping[str, Any] | None = None,
-    goal: Goal = DEFAULT_GOAL,
-    top: int = 20,
-) -> dict[str, Path]:
-    """While a study runs: ``ranking.csv`` and an ``index.html`` that reloads itself, with the
-    line ``running`` on top and no figures (they are drawn once, at the end). Each file is
-    replaced whole, so a reader never sees half of one.
-    """
-    folder = Path(folder)
-    df = ranking.ranking(trials, space.names, goal)
-    paths = {"ranking": _save_csv(df, folder / "ranking.csv")}
-    page = html.render_index(
-        df,
-        folder=folder,
-        settings=settings,
-        top=top,
-        files=paths,
-        running=running,
-        notes=[*filter(None, [ranking.tie_note(df)])],
-    )
-    paths["index"] = write_text(folder / html.INDEX, page)
-    return paths
 
 
 def write_studies(

@@ -34,7 +34,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
 from threadpoolctl import threadpool_limits
 
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
@@ -141,6 +140,10 @@ class _Posterior:
         self.X[:n], self.y[:n] = X, y
         K = signal(X)
         K[np.diag_indices_from(K)] += noise + _JITTER
+        # Imported here: scipy.linalg costs a quarter of a second, which a grid or random study
+        # (that never fits a model) should not pay.
+        from scipy.linalg import cholesky, solve_triangular
+
         self.Li = np.zeros((size, size))
         L = cholesky(K, lower=True, check_finite=False)
         self.Li[:n, :n] = solve_triangular(L, np.eye(n), lower=True, check_finite=False)

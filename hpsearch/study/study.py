@@ -14,6 +14,7 @@ import contextlib
 import datetime as _dt
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.runner import run_objective, train_repeat
-from hpsearch.reports.progress import live_page, progress_bar
+from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
@@ -586,6 +587,10 @@ class Study:
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():
+                # matplotlib's first figure (its import, the font cache, the first text) costs
+                # more than every later one: paid in a thread beside the trials, not after them.
+                warm = threading.Thread(target=warm_up_figures, daemon=True)
+                warm.start()
                 try:
                     runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
                     with (
@@ -604,11 +609,12 @@ class Study:
                         yield pool
                 finally:
                     with self.interrupts.guard():
+                        warm.join()  # one thread at a time in matplotlib
                         self.report_paths = self.write_reports()
 
     def _write_live(self, running: str) -> object:
-        """The page of the study as it runs (see :func:`hpsearch.reports.publish.write_live`)."""
-        from hpsearch.reports.publish import write_live
+        """The page of the study as it runs (see :func:`hpsearch.reports.progress.write_live`)."""
+        from hpsearch.reports.progress import write_live
 
         settings = self.storage.read_definition()
         return write_live(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,10 +13,17 @@ import threadpoolctl
 __all__ = ["one_blas_thread"]
 
 
-@functools.cache
+_controller: tuple[int, threadpoolctl.ThreadpoolController] | None = None
+
+
 def _blas() -> threadpoolctl.ThreadpoolController:
-    # Made once: inspecting the loaded libraries costs ~0.2 ms, a limit on a known one ~0.01 ms.
-    return threadpoolctl.ThreadpoolController()
+    # Inspecting the loaded libraries costs ~0.2 ms, a limit on a known one ~0.01 ms: the
+    # controller is made again only when modules were imported since (scipy, imported late by
+    # the Bayesian strategy, brings a BLAS library of its own), so a worker makes it once.
+    global _controller
+    if _controller is None or _controller[0] != len(sys.modules):
+        _controller = (len(sys.modules), threadpoolctl.ThreadpoolController())
+    return _controller[1]
 
 
 def _take_blas_control() -> None:

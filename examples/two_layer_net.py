@@ -125,17 +125,14 @@ def objective(trial: Trial) -> dict[str, float]:
                 if key.startswith("W"):
                     grad = grad + weight_decay * net.params[key]  # L2 weight decay
                 net.params[key] -= lr * grad  # in place: the Affine layers hold these arrays
-        trial.report(
-            epoch,
-            train_acc=net.accuracy(data.x_train, data.t_train),
-            val_acc=net.accuracy(data.x_val, data.t_val),
-            loss=float(np.mean(losses)),
-        )
+        scores = {"train_acc": net.accuracy(data.x_train, data.t_train)}
+        if len(data.x_val):  # a refit run (trial.refit) trains on the validation images too
+            scores["val_acc"] = net.accuracy(data.x_val, data.t_val)
+        trial.report(epoch, loss=float(np.mean(losses)), **scores)
 
-    result = {
-        "val_acc": net.accuracy(data.x_val, data.t_val),
-        "train_acc": net.accuracy(data.x_train, data.t_train),
-    }
+    result = {"train_acc": net.accuracy(data.x_train, data.t_train)}
+    if len(data.x_val):
+        result["val_acc"] = net.accuracy(data.x_val, data.t_val)
     if data.x_test is not None and data.t_test is not None:
         result["test_acc"] = net.accuracy(data.x_test, data.t_test)
     return result

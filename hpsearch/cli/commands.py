@@ -121,7 +121,7 @@ def _summary(
             f"without pruning ({trained / full:.0%})",
             file=out,
         )
-    for note in [tie_note(ranking), *edge_notes(study.trials, study.space)]:
+    for note in [tie_note(ranking, study.goal), *edge_notes(study.trials, study.space)]:
         if note:
             print(f"note: {note}", file=out)
     if study.trials and study.best_trial is None:
@@ -238,6 +238,8 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"no confirm run has a {goal.metric}, so nothing was chosen: see repeats.jsonl")
     else:
         print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
+    for path in study.report_paths.values():
+        _err(f"wrote {path}")
     return 0
 
 
@@ -294,16 +296,33 @@ def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports import publish
     from hpsearch.reports.importance import display
     from hpsearch.reports.ranking import format_frame
+    from hpsearch.storage.folder import StudyStorage
 
-    study = _load(args, progress=False)
+    storage = StudyStorage(args.out, args.name)
+    try:
+        storage.check_unlocked()
+        running = False
+    except StudyError:  # another process runs it: its logs are read as they stand
+        running = True
+    study = _load(args, progress=False, read_only=running)
     result = study.importance()
     if result.note is not None:
         raise StudyError(f"study {study.name!r}: {result.note}")
-    print(
+    title = (
         f"which setting matters for {study.goal.metric} ({study.name}, {result.trials} COMPLETE "
         "trials): share of its variance, 95% interval over resamples of the trials"
     )
+    if args.format == "table":
+        print(title)
+    else:  # stdout holds the table alone (csv, json, markdown), for a file or a pipe
+        _err(title)
     print(format_frame(result.table, display(result), args.format))
+    if running:
+        _err(
+            f"note: study {study.name!r} is being run by another process: this is its trials "
+            "so far, and no file was written (run importance again once the run ends)"
+        )
+        return 0
     paths = publish.write_importance(study.path, result, study.goal.metric)
     written = study.write_reports(only_stale=True, refresh_index=True)  # the page, at least
     for path in [*paths.values(), *written.values()]:

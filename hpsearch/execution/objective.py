@@ -19,11 +19,7 @@ from typing import Any
 from hpsearch.exceptions import ObjectiveError
 from hpsearch.trial import Trial
 
-__all__ = [
-    "load_objective",
-    "objective_ref",
-    "portable",
-]
+__all__ = ["load_objective", "objective_ref", "portable", "same_objective"]
 
 Objective = Callable[[Trial], Any]
 
@@ -107,6 +103,12 @@ def load_objective(ref: str) -> Objective:
         raise ObjectiveError(
             f"objective {ref!r}: expected PATH.py:FUNCTION or package.module:FUNCTION"
         )
+    if where == "__main__":
+        raise ObjectiveError(
+            f"objective {ref!r} was a function of the script that made the study, which no "
+            "other process can import: give the function again (Study.load(name, "
+            "objective=fn)), or put it in a file and name that file (PATH.py:FUNCTION)"
+        )
     if where.endswith(".py") or os.sep in where:
         module = _load_file(where)
     else:
@@ -123,10 +125,26 @@ def load_objective(ref: str) -> Objective:
 
 
 def objective_ref(objective: Objective | str) -> str:
-    """What a study's definition records of its objective: the reference it was given, or a
-    function's ``module:name``."""
+    """What a study's definition records of its objective: the reference it was given (a file
+    by its absolute path), or a function's ``module:name``."""
     if isinstance(objective, str):
         where, _, name = objective.rpartition(":")
-        return f"{os.path.normpath(where)}:{name}" if where.endswith(".py") else objective
+        if where.endswith(".py"):  # absolute: found again from any folder (confirm, compare)
+            return f"{Path(where).expanduser().resolve()}:{name}"
+        return objective
     name = getattr(objective, "__qualname__", None) or type(objective).__qualname__
     return f"{objective.__module__}:{name}"
+
+
+def same_objective(stored: str | None, asked: str | None) -> bool:
+    """Whether two recorded references name the same objective: equal, or the same file (a
+    study made before references were absolute recorded its file relative to the folder it
+    was run from)."""
+    if stored == asked:
+        return True
+    if not stored or not asked:
+        return False
+    (a, _, fa), (b, _, fb) = stored.rpartition(":"), asked.rpartition(":")
+    if fa != fb or not a.endswith(".py") or not b.endswith(".py"):
+        return False
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()

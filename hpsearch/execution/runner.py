@@ -16,6 +16,7 @@ import numbers
 import random
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,9 @@ Saved = Checkpoint | ObjectiveState | None
 
 #: The reference a study records for the built-in network's objective.
 BUILTIN = "hpsearch:MultiLayerNet"
+
+# hpsearch's own folder: a failure is told where it left the user's code, not ours.
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 # The settings that shape a trial's data; a trial that searches one of them gets its own split.
 _DATA = ("dataset", "samples", "val_ratio", "dtype")
@@ -186,12 +190,17 @@ def trial_result(
     """
     if isinstance(value, TrialEnded):
         metrics = _metrics(value.metrics, metric, ref, required=False)
+        _check_accuracies(metrics, ref)
         return _record(trial, task, TrialState(value.state), metrics, seconds, str(value))
     if isinstance(value, BaseException):
-        said = f"{type(value).__name__}: {value}"
-        return _record(trial, task, TrialState.FAILED, {}, seconds, said)
-    # A refit run has no validation images: it cannot return a validation metric.
-    metrics = _metrics(value, metric, ref, required=len(trial.data.t_val) > 0)
+        return _record(trial, task, TrialState.FAILED, {}, seconds, _failure(value, ref))
+    # A refit run has no validation images: it cannot return a validation metric, and what it
+    # returns for one (the mean of nothing: NaN) says nothing of the run.
+    validated = len(trial.data.t_val) > 0
+    metrics = _metrics(value, metric, ref, required=validated)
+    if not validated:
+        metrics.pop(metric, None)
+    _check_accuracies(metrics, ref)
     score = metrics.get(metric, 0.0)
     finite = math.isfinite(score)  # another metric's NaN is left out, not a divergence
     state = TrialState.COMPLETE if finite else TrialState.DIVERGED
@@ -200,6 +209,40 @@ def trial_result(
     if finite and task.repeat is None and task.until is not None and task.until < total:
         state = TrialState.PRUNED  # paused at a rung: the study promotes it or not
     return _record(trial, task, state, metrics, seconds, error)
+
+
+def _failure(exc: BaseException, ref: str) -> str:
+    """The exception's line and where it was raised, in the user's code if it passed through
+    it: ``KeyError: 'momentum' (mynet.py, line 42, in objective)``. (A function that travelled
+    by value to a worker has lost its file's name: the objective's file is named instead.)"""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not f.filename.startswith(_PACKAGE)]
+    said = f"{type(exc).__name__}: {exc}"
+    if frames:
+        f = (own or frames)[-1]
+        where, _, _ = ref.rpartition(":")
+        name = Path(where).name if f.filename.startswith("<") and where.endswith(".py") else ""
+        said += f" ({name or Path(f.filename).name}, line {f.lineno}, in {f.name})"
+    return said
+
+
+def _check_accuracies(metrics: Mapping[str, float], ref: str) -> None:
+    """Refuses an accuracy outside 0..1 (a percentage, say): every report gives accuracies an
+    interval on their set size, which only a share can have.
+
+    Raises:
+        ObjectiveError: ``val_acc``, ``train_acc`` or ``test_acc`` is finite and outside 0..1.
+    """
+    for name in SCORES:
+        value = metrics.get(name)
+        if value is not None and math.isfinite(value) and not 0.0 <= value <= 1.0:
+            raise ObjectiveError(
+                f"objective {ref} returned {name}={value:g}: accuracies are shares in 0..1 "
+                f"(return {value / 100:g} for {value:g}%), or rank by another metric name "
+                "with --metric"
+            )
 
 
 def _last(metrics: Mapping[str, float], trial: Trial, name: str) -> float | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.reports.ranking import decimals_for, format_frame, wilson
+from hpsearch.reports.ranking import decimals_for, format_frame, mean_sd_text, wilson
 from hpsearch.trial import SCORES, Goal, RepeatResult
 
 DEFAULT_GOAL = Goal()
@@ -334,9 +334,7 @@ def _other_goal(runs: Sequence[RepeatResult], goal: Goal) -> str:
 
 
 def _sig(mean: float, sd: float) -> str:
-    if math.isnan(mean):
-        return "-"
-    return f"{mean:.3g}" if math.isnan(sd) else f"{mean:.3g} ± {sd:.2g}"
+    return mean_sd_text(mean, sd)
 
 
 def _pm(mean: float, sd: float, d: int) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.reports.ranking import INTERVAL, display_frame, looks_numeric
+from hpsearch.trial import Goal
 
 __all__ = ["render_index", "about", "INDEX"]
 
@@ -240,6 +241,7 @@ def render_index(
     confirmed: pd.DataFrame | None = None,
     importance: pd.DataFrame | None = None,
     running: str | None = None,
+    goal: Goal | None = None,
 ) -> str:
     """The page as a string.
 
@@ -260,6 +262,8 @@ def render_index(
             :func:`hpsearch.reports.importance.display`).
         running: While the study runs, a line on its progress: the page then reloads itself
             every few seconds (a meta refresh), and stops once a page without it replaces it.
+        goal: What the study ranks by (validation accuracy if not given): the summary and the
+            captions name it.
 
     Returns:
         HTML5 with inline CSS and no JavaScript.
@@ -276,7 +280,11 @@ def render_index(
     summary = f"{n} trial{'s' if n != 1 else ''}, {scored} scored"
     if states:
         summary += " (" + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) + ")"
-    if scored:
+    aim = goal or Goal()
+    if scored and not aim.accuracy and aim.metric in df.columns:
+        value = df[aim.metric].iloc[0]
+        summary += f"; best {aim.metric} {value:.4g} (trial {int(df['trial'].iloc[0])})"
+    elif scored:
         best = display_frame(df.head(1)).iloc[0]
         interval = f", 95% interval {best[INTERVAL]}" if INTERVAL in best.index else ""
         summary += (
@@ -338,6 +346,10 @@ def render_index(
         for key, path in figures.items():
             src = _relative(Path(path), folder)
             caption = _CAPTIONS.get(key, key.replace("_", " "))
+            if not aim.accuracy:  # the figures plot the study's own metric
+                caption = caption.replace(
+                    "final validation accuracy", f"final {aim.metric} ({aim.direction}d)"
+                ).replace("validation accuracy", aim.metric)
             parts.append(
                 f'<figure id="fig-{_e(key)}"><img src="{_e(src)}" alt="{_e(caption)}">'
                 f"<figcaption>{_e(caption)}</figcaption></figure>"

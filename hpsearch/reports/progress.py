@@ -114,12 +114,13 @@ def write_live(
     paths = {"ranking": folder / "ranking.csv"}
     page = html.render_index(
         df,
+        goal=goal,
         folder=folder,
         settings=settings,
         top=top,
         files=paths,
         running=running,
-        notes=[*filter(None, [ranking.tie_note(df)])],
+        notes=[*filter(None, [ranking.tie_note(df, goal)])],
     )
     paths["index"] = write_text(folder / html.INDEX, page)
     return paths

@@ -191,8 +191,7 @@ def write_reports(
         ) as exc:  # a figure matplotlib cannot draw (absurd ranges)
             warnings.warn(f"{filename} not written: {' '.join(str(exc).split())}", stacklevel=2)
     index = folder / html.INDEX
-    logs = _newest_log(folder)
-    importance = _current_importance(folder, logs)
+    importance = _current_importance(folder, trials, goal)
     if importance is not None:
         paths["importance"] = folder / IMPORTANCE[1]
     stale = newest is None or not index.exists() or index.stat().st_mtime_ns <= newest
@@ -209,9 +208,10 @@ def write_reports(
             if repeats
             else None
         )
-        notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df)])]
+        notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df, goal)])]
         page = html.render_index(
             df,
+            goal=goal,
             folder=folder,
             notes=notes,
             settings=settings,
@@ -231,19 +231,24 @@ def write_reports(
     return paths
 
 
-def _current_importance(folder: Path, logs: int) -> pd.DataFrame | None:
-    """The importance table written for the trials as they are now, for the page; None when
-    there is none or the trials changed since."""
+def _current_importance(
+    folder: Path, trials: Sequence[TrialResult], goal: Goal
+) -> pd.DataFrame | None:
+    """The importance table, for the page, when it was measured on the trials as they are now
+    (as many usable trials: a confirm stage changes nothing of it); None otherwise."""
     csv, png = (folder / name for name in IMPORTANCE)
-    if not csv.exists() or not png.exists() or csv.stat().st_mtime_ns <= logs:
+    if not csv.exists() or not png.exists():
         return None
-    from hpsearch.reports.importance import Importance, display
+    from hpsearch.reports.importance import Importance, display, usable
 
     try:
         table = pd.read_csv(csv)
-    except (OSError, ValueError):
+        measured = int(table["trials"].iloc[0])
+    except (OSError, ValueError, KeyError, IndexError):
         return None
-    return display(Importance(table, 0))
+    if measured != len(usable(trials, goal)):
+        return None
+    return display(Importance(table, measured))
 
 
 def write_importance(folder: str | os.PathLike[str], result: Any, metric: str) -> dict[str, Path]:

@@ -161,6 +161,23 @@ def ranking(
     return df[columns].reset_index(drop=True)
 
 
+def mean_sd_text(mean: float, sd: float) -> str:
+    """``mean ± sd`` for a metric of unknown range (no set size to give its precision): the sd
+    to two significant digits and the mean to the same decimal place; three significant digits
+    for a mean alone.
+
+    Example:
+        >>> mean_sd_text(2.28452, 0.0053), mean_sd_text(2.28452, float("nan"))
+        ('2.2845 ± 0.0053', '2.28')
+    """
+    if math.isnan(mean):
+        return "-"
+    if math.isnan(sd) or sd <= 0:
+        return f"{mean:.3g}"
+    d = max(0, 1 - math.floor(math.log10(sd)))
+    return f"{mean:.{d}f} ± {sd:.{d}f}"
+
+
 def tied_with_best(df: pd.DataFrame) -> int:
     """How many trials besides the best cannot be told apart from it on its validation set.
 
@@ -177,13 +194,18 @@ def tied_with_best(df: pd.DataFrame) -> int:
     return int((scored["val_acc_high"].iloc[1:] >= scored["val_acc_low"].iloc[0]).sum())
 
 
-def tie_note(df: pd.DataFrame) -> str | None:
+def tie_note(df: pd.DataFrame, goal: Goal | None = None) -> str | None:
     """A sentence saying how many trials are within noise of the best, or None if none is.
+
+    Only validation accuracy has an interval on its set size: a study ranked by another metric
+    (``goal``) gets no such sentence.
 
     Example:
         >>> tie_note(ranking(study.trials, study.space.names))  # doctest: +SKIP
         'The best validation accuracy, 0.86 (trial 12), is measured on 100 images: ...'
     """
+    if goal is not None and not goal.accuracy:
+        return None
     tied = tied_with_best(df)
     if not tied:
         return None

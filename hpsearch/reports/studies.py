@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.exceptions import StudyError
-from hpsearch.reports.ranking import decimals_for, wilson
+from hpsearch.reports.ranking import decimals_for, mean_sd_text, wilson
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, TrialResult
 
@@ -184,6 +184,8 @@ def _value(value: float | None, d: int | None) -> str:
 
 
 def _pm(mean: float, sd: float, d: int | None) -> str:
+    if d is None:  # a metric of unknown range: the sd gives the precision
+        return mean_sd_text(mean, sd)
     if math.isnan(sd):
         return _value(mean, d)
     return f"{_value(mean, d)} ± {_value(sd, d)}"
@@ -210,8 +212,11 @@ def verdict(summaries: Sequence[StudySummary]) -> str:
     noise = 1.96 * math.sqrt(s1**2 / len(first.test) + s2**2 / len(second.test))
     diff = abs(m1 - m2)
     name = "test accuracy" if goal.accuracy else "test " + goal.metric.removeprefix("val_")
-    d = decimals_for(first.n_test) if goal.accuracy else None
-    said_diff, said_noise = _value(diff, d), _value(noise, d)
+    if goal.accuracy:
+        d = decimals_for(first.n_test)
+    else:  # the noise, to two significant digits, gives the precision
+        d = max(0, 1 - math.floor(math.log10(noise))) if noise > 0 else 3
+    said_diff, said_noise = f"{diff:.{d}f}", f"{noise:.{d}f}"
     tail = f" ({', '.join(missing)} not confirmed)" if missing else ""
     if diff > noise:
         return (

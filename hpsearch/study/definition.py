@@ -9,6 +9,7 @@ from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.exceptions import StudyError
+from hpsearch.execution.objective import same_objective
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
 from hpsearch.study.options import MAX_REPEATS
@@ -70,6 +71,8 @@ def check_definition(
         stored["config"] = TrainConfig.from_json(stored["config"]).to_json()
     except (TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None
+    if same_objective(stored["objective"], mine["objective"]):
+        stored["objective"] = mine["objective"]
     differ = [key for key in DEFINING if stored[key] != mine[key]]
     if differ:
         details = "; ".join(_difference(key, stored[key], mine[key]) for key in differ)

@@ -14,6 +14,7 @@ import contextlib
 import datetime as _dt
 import functools
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -25,7 +26,7 @@ from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.model import MODEL, save_chosen
 from hpsearch.data.datasets import check_dataset
-from hpsearch.exceptions import StudyError
+from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.execution.pool import Pool
@@ -402,8 +403,9 @@ class Study:
         rows = []
         for t in self.trials:
             end = finished.get(t.number)
-            complete = pd.Timestamp(end, unit="s") if end is not None else pd.NaT
-            duration = pd.Timedelta(seconds=t.seconds)
+            # Milliseconds: what the log keeps (a float's last digits are not a time).
+            complete = pd.Timestamp(end, unit="s").round("ms") if end is not None else pd.NaT
+            duration = pd.Timedelta(seconds=t.seconds).round("ms")
             rows.append(
                 {
                     "number": t.number,
@@ -414,7 +416,7 @@ class Study:
                     **{f"params_{k}": t.params.get(k) for k in self.space.names},
                     **{
                         f"user_attrs_{k}": v
-                        for k, v in sorted(t.metrics.items())
+                        for k, v in sorted({**self._scores(t), **t.metrics}.items())
                         if k != self.goal.metric
                     },
                     "state": t.state.value,
@@ -426,6 +428,12 @@ class Study:
         frame = pd.DataFrame(rows)
         extra = sorted(c for c in frame.columns if c.startswith("user_attrs_"))
         return frame.reindex(columns=[*columns, *extra, "state", "epochs"])
+
+    @staticmethod
+    def _scores(trial: TrialResult) -> dict[str, float]:
+        """The accuracies a trial's record keeps in fields of their own, where it has them."""
+        scores = {"val_acc": trial.val_acc, "train_acc": trial.train_acc}
+        return {k: v for k, v in scores.items() if v is not None}
 
     def ask(self) -> Trial:
         """The next trial to train yourself (your notebook loop, another machine): its handle,
@@ -584,6 +592,19 @@ class Study:
             from hpsearch.execution.cluster import ready
 
             ready(self.scheduler)
+        fresh = not self.path.exists()  # this session makes the folder
+        try:
+            with self._locked_session(runner) as pool:
+                yield pool
+        except ObjectiveError:
+            # The objective's own answer stopped a new study before any run finished: a bad
+            # objective writes nothing, as any bad input.
+            if fresh and not self.journal.trials and not self.journal.repeats:
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise
+
+    @contextlib.contextmanager
+    def _locked_session(self, runner: dict[str, Any]) -> Iterator[Pool]:
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():

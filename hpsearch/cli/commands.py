@@ -215,6 +215,20 @@ def _load(args: argparse.Namespace, **overrides: Any) -> Any:
     return Study.load(args.name, args.out, **overrides)
 
 
+def _load_to_read(args: argparse.Namespace) -> tuple[Any, bool]:
+    """The study, and whether another process runs it: then it is opened to read its
+    append-only logs as they stand (``read_only``), and the command writes nothing."""
+    from hpsearch.exceptions import StudyError
+    from hpsearch.storage.folder import StudyStorage
+
+    try:
+        StudyStorage(args.out, args.name).check_unlocked()
+        running = False
+    except StudyError:
+        running = True
+    return _load(args, progress=False, read_only=running), running
+
+
 def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.exceptions import StudyInterrupted
     from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
@@ -261,16 +275,9 @@ def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from hpsearch.exceptions import StudyError
-    from hpsearch.storage.folder import LOCK_HOLDER, StudyStorage
+    from hpsearch.storage.folder import LOCK_HOLDER
 
-    storage = StudyStorage(args.out, args.name)
-    try:
-        storage.check_unlocked()
-        running = False
-    except StudyError:  # another process runs it: its append-only logs are read as they stand
-        running = True
-    study = _load(args, progress=False, read_only=running)
+    study, running = _load_to_read(args)
     written: dict[str, Path] = {}
     if not running:
         with study.storage.lock():  # no run starts while the files are rewritten
@@ -296,15 +303,8 @@ def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports import publish
     from hpsearch.reports.importance import display
     from hpsearch.reports.ranking import format_frame
-    from hpsearch.storage.folder import StudyStorage
 
-    storage = StudyStorage(args.out, args.name)
-    try:
-        storage.check_unlocked()
-        running = False
-    except StudyError:  # another process runs it: its logs are read as they stand
-        running = True
-    study = _load(args, progress=False, read_only=running)
+    study, running = _load_to_read(args)
     result = study.importance()
     if result.note is not None:
         raise StudyError(f"study {study.name!r}: {result.note}")

@@ -368,6 +368,15 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     )
 
 
+def _add_format(p: Any) -> None:
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table, markdown, csv or json (default table)",
+    )
+
+
 def _study_parser(
     sub: Any, command: str, help_text: str, description: str
 ) -> argparse.ArgumentParser:
@@ -465,12 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
         "logs as they stand, and nothing is written.",
     )
     r.add_argument("--top", type=_positive_int, default=5, help="rows to print (default 5)")
-    r.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="table",
-        help="table, markdown, csv or json (default table)",
-    )
+    _add_format(r)
     r.add_argument("--write", action="store_true", help="rewrite every file, stale or not")
 
     imp = _study_parser(
@@ -482,12 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         "over bootstrap resamples of the trials. Writes importance.csv and importance.png and "
         "adds the table to index.html; reads the logs only, never the objective.",
     )
-    imp.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="table",
-        help="table, markdown, csv or json (default table)",
-    )
+    _add_format(imp)
 
     cs = sub.add_parser(
         "compare-studies",
@@ -503,12 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=_folder, default="studies", help="the studies folder (default studies)"
     )
     cs.add_argument("--to", help="the folder for compare-studies_<names>.csv/.png (default: --out)")
-    cs.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="table",
-        help="table, markdown, csv or json (default table)",
-    )
+    _add_format(cs)
 
     ls = sub.add_parser(
         "list",

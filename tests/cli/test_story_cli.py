@@ -10,23 +10,15 @@ import subprocess
 import sys
 import time
 import types
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_usability import _run
 
 from hpsearch import Study, TrainConfig
-from hpsearch.cli.parser import main
 
 TINY = ["--epochs", "2", "--hidden", "20,20", "--samples", "200", "--quiet", "--jobs", "1"]
-
-
-def _run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _study(tmp_path: Path, name: str, *extra: str) -> tuple[str, str]:
@@ -106,34 +98,19 @@ def test_report_markdown_puts_the_table_alone_on_stdout(tmp_path: Path) -> None:
 
 
 def test_report_reads_a_running_study_from_its_logs_and_writes_nothing(
-    tmp_path: Path, snapshot
+    tmp_path: Path, snapshot, held_lock
 ) -> None:
     _study(tmp_path, "busy", "--trials", "3", "--confirm", "0")
     (tmp_path / "busy" / "trials.jsonl").touch()  # its reports are stale: a report would write
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from hpsearch.storage.folder import StudyStorage\n"
-            f"with StudyStorage({str(tmp_path)!r}, 'busy').lock():\n"
-            "    print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_lock(tmp_path, "busy") as pid:
         before = snapshot(tmp_path)
         code, out, err = _run(["report", "busy", "--out", str(tmp_path), "--format", "csv"])
         after = snapshot(tmp_path)
         code_table, out_table, err_table = _run(["report", "busy", "--out", str(tmp_path)])
-    finally:
-        holder.kill()
-        holder.wait()
     assert code == 0, err
     assert len(pd.read_csv(io.StringIO(out))) == 3
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and f"being run by another process (pid {holder.pid})" in lines[0]
+    assert len(lines) == 1 and f"being run by another process (pid {pid})" in lines[0]
     assert "no file was written" in lines[0]
     assert after == before, "a report on a running study wrote into its folder"
     assert code_table == 0 and out_table.startswith("top 3 of 3 trials (busy)")

@@ -237,29 +237,13 @@ def test_trials_dataframe_has_the_columns_an_optuna_user_expects(tmp_path):
     assert frame["params_opt"].isin(["sgd", "adam"]).all()
 
 
-def test_importance_of_a_running_study_reads_its_trials_and_writes_nothing(tmp_path, capsys):
-    import subprocess
-    import sys
-
+def test_importance_of_a_running_study_reads_its_trials_and_writes_nothing(
+    tmp_path, capsys, held_lock
+):
     _study(tmp_path, "busy", n_trials=12).optimize()
     studies = tmp_path / "studies"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from hpsearch.storage.folder import StudyStorage\n"
-            f"with StudyStorage({str(studies)!r}, 'busy').lock():\n"
-            "    print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with held_lock(studies, "busy"):
         code = main(["importance", "busy", "--out", str(studies)])
-    finally:
-        holder.kill()
-        holder.wait()
     printed = capsys.readouterr()
     assert code == 0 and "lr" in printed.out
     assert "being run by another process" in printed.err and "no file was written" in printed.err

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -152,21 +150,11 @@ def test_a_study_made_without_a_confirm_stage_is_confirmed_later_by_default(
     assert _stored(tmp_path, "later")["confirm"] == 5
 
 
-def test_a_running_study_can_be_read_but_not_run_or_written(tmp_path: Path, snapshot) -> None:
+def test_a_running_study_can_be_read_but_not_run_or_written(
+    tmp_path: Path, snapshot, held_lock
+) -> None:
     _study(tmp_path, "busy", confirm=0).optimize()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from hpsearch.storage.folder import StudyStorage\n"
-            f"with StudyStorage({str(tmp_path)!r}, 'busy').lock():\n"
-            "    print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_lock(tmp_path, "busy"):
         before = snapshot(tmp_path)
         with pytest.raises(StudyError, match="being run by another process"):
             Study.load("busy", tmp_path, progress=False)
@@ -176,8 +164,5 @@ def test_a_running_study_can_be_read_but_not_run_or_written(tmp_path: Path, snap
             with pytest.raises(StudyError, match="read_only"):
                 act()
         assert snapshot(tmp_path) == before
-    finally:
-        holder.kill()
-        holder.wait()
     with pytest.raises(StudyError, match="no study"):
         Study.load("missing", tmp_path, read_only=True)

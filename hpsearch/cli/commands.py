@@ -116,11 +116,14 @@ def _summary(
     if study.pruning.active and study.trials:
         trained = sum(t.epochs for t in study.trials)
         full = len(study.trials) * study.config.epochs
-        print(
-            f"pruning ({study.pruning.kind}): {trained} epochs trained of {full} "
-            f"without pruning ({trained / full:.0%})",
-            file=out,
-        )
+        said = f"{trained} epochs trained of {full} without pruning ({trained / full:.0%})"
+        if study.objective_ref is not None:  # its function may retrain each rung from scratch
+            said = (
+                f"trials stopped at {trained} epochs in all, of {full} without pruning "
+                f"({trained / full:.0%}); an objective that keeps no checkpoint "
+                "(trial.set_checkpoint) trains each rung again from scratch"
+            )
+        print(f"pruning ({study.pruning.kind}): {said}", file=out)
     for note in [tie_note(ranking, study.goal), *edge_notes(study.trials, study.space)]:
         if note:
             print(f"note: {note}", file=out)

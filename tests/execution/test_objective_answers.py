@@ -127,3 +127,13 @@ def test_a_study_of_a_file_is_confirmed_from_another_folder_and_resumed_by_absol
     again = [*argv, "--objective", absolute, "--trials", "5", "--quiet"]
     assert main(again) == 0, capsys.readouterr().err
     assert os.path.isfile(work / "mine.py")
+
+
+def test_the_pruning_summary_of_an_objective_does_not_claim_its_rungs_continued(tmp_path, capsys):
+    path = _file(tmp_path, "def objective(trial):\n    return trial.params['lr'] / 2\n")
+    argv = _argv(tmp_path, f"{path}:objective", "pruned", "--confirm", "0")
+    argv += ["--trials", "9", "--epochs", "9", "--prune", "halving", "--min-epochs", "1"]
+    assert main(argv) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("pruning ("))
+    assert "trials stopped at 21 epochs in all, of 81 without pruning" in line
+    assert "keeps no checkpoint" in line and "epochs trained of" not in line

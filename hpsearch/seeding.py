@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rng_for", "seed_for", "TRAIN", "PARAMS", "REPEAT", "REFIT", "SPLIT", "STRATEGY"]
+__all__ = [
+    "rng_for",
+    "seed_for",
+    "stream",
+    "TRAIN",
+    "PARAMS",
+    "REPEAT",
+    "REFIT",
+    "SPLIT",
+    "STRATEGY",
+]
 
 # The last entry of a spawn key names the stream; keys of different length never collide.
 # Search trials: (number, TRAIN | PARAMS); confirm-stage runs: (number, repeat, REPEAT | REFIT).
 TRAIN, PARAMS = 0, 1
 REPEAT, REFIT = 0, 1
 SPLIT, STRATEGY = (2,), (3,)
+
+
+def stream(seed: int, *key: int) -> np.random.SeedSequence:
+    """The seed sequence of the stream ``key`` of the study seeded with ``seed``: what
+    :func:`rng_for` and :func:`seed_for` draw from."""
+    return np.random.SeedSequence(seed, spawn_key=key)
 
 
 def rng_for(seed: int, *key: int) -> np.random.Generator:
@@ -27,7 +43,7 @@ def rng_for(seed: int, *key: int) -> np.random.Generator:
         >>> bool(a == b)
         True
     """
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    return np.random.default_rng(stream(seed, *key))
 
 
 def seed_for(seed: int, *key: int) -> int:
@@ -38,4 +54,4 @@ def seed_for(seed: int, *key: int) -> int:
         >>> seed_for(7, 12, TRAIN) == seed_for(7, 12, TRAIN)
         True
     """
-    return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])
+    return int(stream(seed, *key).generate_state(1)[0])

@@ -25,6 +25,7 @@ __all__ = [
     "TrialData",
     "TrialResult",
     "TrialState",
+    "metric_of",
 ]
 
 
@@ -95,6 +96,13 @@ class _Record:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def metric_of(record: TrialResult | RepeatResult, name: str) -> float | None:
+    """A record's final value of the metric ``name``: an accuracy from its own field, any
+    other from ``metrics``; None when it has none, or not a finite one."""
+    value = getattr(record, name, None) if name in SCORES else record.metrics.get(name)
+    return value if value is not None and math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class Goal:
     """What a study ranks by: one metric, maximised or minimised.
@@ -126,11 +134,12 @@ class Goal:
 
     def of(self, record: TrialResult | RepeatResult) -> float | None:
         """The record's value of the metric (None when it has none, or not a finite one)."""
-        if self.metric in SCORES:
-            value = getattr(record, self.metric, None)
-        else:
-            value = record.metrics.get(self.metric)
-        return value if value is not None and math.isfinite(value) else None
+        return metric_of(record, self.metric)
+
+    def twin(self, part: str) -> str:
+        """The metric's name on another part of the data: ``twin("test")`` of ``val_loss`` is
+        ``test_loss`` (of ``val_acc``, ``test_acc``)."""
+        return f"{part}_{self.metric.removeprefix('val_')}"
 
     def key(self, value: float) -> float:
         """A sort key, best first in ascending order."""

@@ -28,7 +28,7 @@ from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.storage.files import replacing
 from hpsearch.trial import RepeatResult
 
-__all__ = ["MODEL", "save_model", "load_model", "model_settings", "save_chosen", "saved_model"]
+__all__ = ["MODEL", "save_model", "load_model", "model_settings", "save_chosen"]
 
 MODEL = "model.npz"
 _SETTINGS = "__settings__"
@@ -91,12 +91,6 @@ def load_model(path: str | os.PathLike[str]) -> MultiLayerNet:
     return net
 
 
-def saved_model(folder: Path) -> dict[str, Path]:
-    """``{"model": path}`` when the study folder holds a saved model, else empty."""
-    path = folder / MODEL
-    return {"model": path} if path.exists() else {}
-
-
 def save_chosen(
     folder: Path,
     config: TrainConfig,
@@ -113,7 +107,8 @@ def save_chosen(
     ``model.npz`` already holds it.
 
     Returns:
-        The path written or kept, or None when the run is missing or failed.
+        The path when this call wrote it; None when ``model.npz`` already held the run (kept as
+        it is), or the run is missing or failed.
     """
     run = runs.get((number, 0, refit))
     if run is None or not run.ok:
@@ -123,7 +118,7 @@ def save_chosen(
     if path.exists():
         try:
             if {k: model_settings(path).get(k) for k in key} == key:
-                return path
+                return None  # current: nothing to write
         except (OSError, ValueError, KeyError):
             pass  # unreadable: write it again
     again, net = retrain(run)

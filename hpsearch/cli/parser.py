@@ -256,9 +256,7 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     g.add_argument(
         "--name", help=f"study name; the same name resumes it (default: {strategy}-<date>-<time>)"
     )
-    g.add_argument(
-        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
-    )
+    _add_out(g)
     g.add_argument(
         "--objective",
         metavar="REF",
@@ -368,6 +366,12 @@ def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
     )
 
 
+def _add_out(p: Any) -> None:
+    p.add_argument(
+        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
+    )
+
+
 def _add_format(p: Any) -> None:
     p.add_argument(
         "--format",
@@ -384,9 +388,7 @@ def _study_parser(
     p = sub.add_parser(command, help=help_text, description=description)
     p.set_defaults(command=command)
     p.add_argument("name", help="the study name")
-    p.add_argument(
-        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
-    )
+    _add_out(p)
     return p
 
 
@@ -498,9 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cs.set_defaults(command="compare_studies")
     cs.add_argument("names", nargs="+", metavar="NAME", help="two or more study names")
-    cs.add_argument(
-        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
-    )
+    _add_out(cs)
     cs.add_argument("--to", help="the folder for compare-studies_<names>.csv/.png (default: --out)")
     _add_format(cs)
 
@@ -511,9 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
         "folder: name, strategy, trials done / planned, best validation accuracy, last change.",
     )
     ls.set_defaults(command="list")
-    ls.add_argument(
-        "--out", type=_folder, default="studies", help="the studies folder (default studies)"
-    )
+    _add_out(ls)
 
     d = sub.add_parser(
         "data",

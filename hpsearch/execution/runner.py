@@ -27,7 +27,7 @@ from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.objective import NetworkObjective
 from hpsearch.exceptions import ObjectiveError, TrialEnded
 from hpsearch.execution.workers import Task, restore_malloc_thresholds
-from hpsearch.seeding import REFIT, REPEAT, TRAIN
+from hpsearch.seeding import REFIT, REPEAT, TRAIN, seed_for, stream
 from hpsearch.trial import (
     CURVES,
     SCORES,
@@ -90,8 +90,7 @@ def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
         key: tuple[int, ...] = (task.number, TRAIN)
     else:
         key = (task.number, task.repeat, REFIT if task.refit else REPEAT)
-    stream = np.random.SeedSequence(seed, spawn_key=key)
-    trial_seed = int(stream.generate_state(1)[0])  # hpsearch.seeding.seed_for(seed, *key)
+    trial_seed = seed_for(seed, *key)
     total = _total_epochs(config, task.params)
     trial = Trial(
         task.number,
@@ -103,7 +102,7 @@ def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
         refit=task.refit,
         test_curve=task.test_curve,
         checkpoint=task.checkpoint,
-        stream=stream,
+        stream=stream(seed, *key),
     )
     np.random.seed(trial_seed)
     random.seed(trial_seed)

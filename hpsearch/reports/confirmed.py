@@ -20,11 +20,13 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.reports.ranking import decimals_for, format_frame, mean_sd_text, wilson
-from hpsearch.trial import SCORES, Goal, RepeatResult
+from hpsearch.trial import Goal, RepeatResult, metric_of
 
 DEFAULT_GOAL = Goal()
 
 __all__ = [
+    "mean_sd",
+    "pm",
     "confirmed_table",
     "display_confirmed",
     "choose",
@@ -48,7 +50,7 @@ def _scores(runs: Sequence[RepeatResult], metric: str) -> list[float]:
     return [*scored, *[0.0] * sum(not r.ok for r in runs)] if scored else []
 
 
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (NaN for what cannot be computed)."""
     mean = statistics.fmean(values) if values else math.nan
     return mean, statistics.stdev(values) if len(values) > 1 else math.nan
@@ -96,14 +98,9 @@ def _goal_mean_sd(runs: Sequence[RepeatResult], goal: Goal) -> tuple[float, floa
     """Mean and sd of the goal over ``runs``: validation accuracy as ever, or the metric of the
     runs that returned a finite one."""
     if goal.accuracy:
-        return _mean_sd(_scores(runs, "val"))
+        return mean_sd(_scores(runs, "val"))
     values = [v for v in (goal.of(r) for r in runs if r.ok) if v is not None]
-    return _mean_sd(values)
-
-
-def _test_metric(goal: Goal) -> str:
-    """The test-part twin of a metric: ``val_loss`` -> ``test_loss``."""
-    return "test_" + goal.metric.removeprefix("val_")
+    return mean_sd(values)
 
 
 def _other_metrics(goal: Goal) -> tuple[str, ...]:
@@ -111,12 +108,7 @@ def _other_metrics(goal: Goal) -> tuple[str, ...]:
     goal's, and its test-part twin (``val_loss``, ``test_loss``)."""
     if goal.accuracy:
         return ()
-    return tuple(dict.fromkeys((goal.metric, _test_metric(goal))))
-
-
-def _metric_of(run: RepeatResult, name: str) -> float | None:
-    value = getattr(run, name, None) if name in SCORES else run.metrics.get(name)
-    return value if value is not None and math.isfinite(value) else None
+    return tuple(dict.fromkeys((goal.metric, goal.twin("test"))))
 
 
 def confirmed_table(
@@ -167,11 +159,11 @@ def confirmed_table(
             "failed": sum(not r.ok for r in runs),
         }
         for metric in _METRICS:
-            row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(runs, metric))
+            row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(runs, metric))
         row.update(n_val=_size(runs, "n_val"), n_test=_size(runs, "n_test"))
         for name in _other_metrics(goal):
-            values = [v for v in (_metric_of(r, name) for r in runs if r.ok) if v is not None]
-            row[f"{name}_mean"], row[f"{name}_sd"] = _mean_sd(values)
+            values = [v for v in (metric_of(r, name) for r in runs if r.ok) if v is not None]
+            row[f"{name}_mean"], row[f"{name}_sd"] = mean_sd(values)
         by_index = {r.repeat: r for r in runs}
         for i in indices:
             r = by_index.get(i)
@@ -179,14 +171,14 @@ def confirmed_table(
                 value = getattr(r, f"{metric}_acc") if r is not None else None
                 row[f"{metric}_acc_r{i}"] = math.nan if value is None else value
             for name in _other_metrics(goal)[:1]:
-                value = _metric_of(r, name) if r is not None else None
+                value = metric_of(r, name) if r is not None else None
                 row[f"{name}_r{i}"] = math.nan if value is None else value
             row[f"seconds_r{i}"] = round(r.seconds, 4) if r is not None else math.nan
         if refits:
             mine = refits.get(number, [])
             row["refit_runs"] = len(mine)
             for metric in ("train", "test"):
-                row[f"refit_{metric}_mean"], row[f"refit_{metric}_sd"] = _mean_sd(
+                row[f"refit_{metric}_mean"], row[f"refit_{metric}_sd"] = mean_sd(
                     _scores(mine, metric)
                 )
         rows.append(row)
@@ -227,7 +219,7 @@ def display_confirmed(
             + (f" ({row['failed']} failed)" if row["failed"] else ""),
         }
         for metric, d in (("train", dv), ("val", dv), ("test", dt)):
-            out[{"val": "validation"}.get(metric, metric)] = _pm(
+            out[{"val": "validation"}.get(metric, metric)] = pm(
                 row[f"{metric}_mean"], row[f"{metric}_sd"], d
             )
         for name in _other_metrics(goal):  # a metric of unknown range: three digits
@@ -235,7 +227,7 @@ def display_confirmed(
         if "refit_test_mean" in row:
             runs = row.get("refit_runs") or 0
             out["refit test"] = (
-                f"{_pm(row['refit_test_mean'], row['refit_test_sd'], dt)} ({runs} runs)"
+                f"{pm(row['refit_test_mean'], row['refit_test_sd'], dt)} ({runs} runs)"
                 if runs
                 else "-"
             )
@@ -281,13 +273,13 @@ def _refit(repeats: Sequence[RepeatResult], number: int) -> str:
     refits = [r for r in repeats if r.refit and r.number == number]
     if not refits:
         return ""
-    test, sd = _mean_sd(_scores(refits, "test"))
+    test, sd = mean_sd(_scores(refits, "test"))
     if math.isnan(test):
         return f" | refit: {len(refits)} run{'s' if len(refits) != 1 else ''}, no test score"
     d = decimals_for(_size(refits, "n_test"))
     n = len(refits)
     return (
-        f" | refit test {_pm(test, sd, d)} ({n} run{'s' if n != 1 else ''} on training + "
+        f" | refit test {pm(test, sd, d)} ({n} run{'s' if n != 1 else ''} on training + "
         "validation images)"
     )
 
@@ -300,11 +292,11 @@ def _accuracy(runs: Sequence[RepeatResult]) -> str:
     n_val, n_test = _size(runs, "n_val"), _size(runs, "n_test")
     what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"]
     what += [f"{failed} failed"] if failed else []
-    val, val_sd = _mean_sd(_scores(runs, "val"))
+    val, val_sd = mean_sd(_scores(runs, "val"))
     d = decimals_for(n_val)
     sizes = [f"{n_val:,} images"] if n_val else []  # logs from before n_val was kept: no size
-    text += f" | validation {_pm(val, val_sd, d)} ({', '.join(what + sizes)})"
-    test, test_sd = _mean_sd(_scores(runs, "test"))
+    text += f" | validation {pm(val, val_sd, d)} ({', '.join(what + sizes)})"
+    test, test_sd = mean_sd(_scores(runs, "test"))
     if math.isnan(test):
         # The runs had test images (an own objective got them) but returned no test_acc.
         if n_test:
@@ -315,7 +307,7 @@ def _accuracy(runs: Sequence[RepeatResult]) -> str:
     if n_test:
         low, high = wilson(test, n_test)
         size = f" ({n_test:,} test images, 95% interval ±{(high - low) / 2:.{d}f})"
-    return text + f" | test {_pm(test, test_sd, d)}{size}"
+    return text + f" | test {pm(test, test_sd, d)}{size}"
 
 
 def _other_goal(runs: Sequence[RepeatResult], goal: Goal) -> str:
@@ -326,10 +318,10 @@ def _other_goal(runs: Sequence[RepeatResult], goal: Goal) -> str:
     text = (
         f" | {goal.metric} {_sig(mean, sd)} ({n} repeat{'s' if n != 1 else ''}, {goal.direction}d)"
     )
-    twin = _test_metric(goal)
+    twin = goal.twin("test")
     tests = [r.metrics[twin] for r in runs if r.ok and twin in r.metrics]
     if tests:
-        return text + f" | {twin} {_sig(*_mean_sd(tests))}"
+        return text + f" | {twin} {_sig(*mean_sd(tests))}"
     return text + f" | no {twin} returned by the objective"
 
 
@@ -337,7 +329,8 @@ def _sig(mean: float, sd: float) -> str:
     return mean_sd_text(mean, sd)
 
 
-def _pm(mean: float, sd: float, d: int) -> str:
+def pm(mean: float, sd: float, d: int) -> str:
+    """``mean ± sd`` to ``d`` decimals (the mean alone without an sd; ``-`` without a mean)."""
     if math.isnan(mean):
         return "-"
     return f"{mean:.{d}f}" if math.isnan(sd) else f"{mean:.{d}f} ± {sd:.{d}f}"
@@ -395,19 +388,19 @@ def comparison(
         group = groups[repr(value)][1]
         row: dict[str, Any] = {by: value, "repeats": len(group)}
         for metric in _METRICS:
-            row[f"{metric}_mean"], row[f"{metric}_sd"] = _mean_sd(_scores(group, metric))
+            row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(group, metric))
         best = [
             max((v for v in r.test_curve if v is not None), default=r.best_test_acc)
             for r in group
             if r.ok
         ]
-        row["best_test_mean"], row["best_test_sd"] = _mean_sd([b for b in best if b is not None])
+        row["best_test_mean"], row["best_test_sd"] = mean_sd([b for b in best if b is not None])
         # Runs trained without per-epoch test scores (a confirm stage's, reused) have no best
         # test accuracy and no epochs to a threshold: the table says so for their value.
         row["test_curves"] = sum(bool(r.test_curve) for r in group if r.ok)
         for t in thresholds:
             firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]
-            row[f"epochs_to_{t:g}"], _ = _mean_sd(firsts)
+            row[f"epochs_to_{t:g}"], _ = mean_sd(firsts)
             row[f"reached_{t:g}"] = len(firsts)
         row.update(
             seconds_mean=statistics.fmean(r.seconds for r in group),
@@ -443,10 +436,10 @@ def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
         out = {
             by: str(row[by]),
             "repeats": str(row["repeats"]),
-            "train": _pm(row["train_mean"], row["train_sd"], dv),
-            "validation": _pm(row["val_mean"], row["val_sd"], dv),
-            "test": _pm(row["test_mean"], row["test_sd"], dt),
-            "best test": _pm(row["best_test_mean"], row["best_test_sd"], dt),
+            "train": pm(row["train_mean"], row["train_sd"], dv),
+            "validation": pm(row["val_mean"], row["val_sd"], dv),
+            "test": pm(row["test_mean"], row["test_sd"], dt),
+            "best test": pm(row["best_test_mean"], row["best_test_sd"], dt),
         }
         curves = row.get("test_curves", row["repeats"])
         if not curves:

@@ -96,7 +96,7 @@ def score_label(acc: float, n: int | None) -> str:
 def _goal_curves(t: TrialResult, goal: Goal) -> tuple[list[float], list[float]]:
     """A trial's per-epoch values of the goal (validation, solid) and of its training twin
     (``val_loss`` -> ``train_loss``, dashed), for a goal other than validation accuracy."""
-    twin = "train_" + goal.metric.removeprefix("val_")
+    twin = goal.twin("train")
     return (
         [math.nan if v is None else v for v in t.curves.get(goal.metric, ())],
         [math.nan if v is None else v for v in t.curves.get(twin, ())],

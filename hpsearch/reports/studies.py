@@ -10,7 +10,6 @@ refused: their numbers do not compare.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +17,10 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.exceptions import StudyError
+from hpsearch.reports.confirmed import mean_sd, pm
 from hpsearch.reports.ranking import decimals_for, mean_sd_text, wilson
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, RepeatResult, TrialResult
+from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
 
 __all__ = ["StudySummary", "side_by_side", "verdict", "best_so_far"]
 
@@ -69,7 +69,9 @@ class StudySummary:
         ]
         runs = [r for r in repeats if chosen is not None and r.number == chosen.number]
         test = [
-            v for v in (_test_value(r, goal) for r in runs if not r.refit and r.ok) if v is not None
+            v
+            for v in (metric_of(r, goal.twin("test")) for r in runs if not r.refit and r.ok)
+            if v is not None
         ]
         curve, so_far = [], None
         for t in sorted(trials, key=lambda t: t.number):
@@ -92,19 +94,6 @@ class StudySummary:
             n_test=next((r.n_test for r in runs if r.n_test), None),
             curve=curve,
         )
-
-
-def _test_value(run: RepeatResult, goal: Goal) -> float | None:
-    if goal.accuracy:
-        return run.test_acc
-    twin = "test_" + goal.metric.removeprefix("val_")
-    value = run.metrics.get(twin)
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    mean = statistics.fmean(values) if values else math.nan
-    return mean, statistics.stdev(values) if len(values) > 1 else math.nan
 
 
 def _check_goals(summaries: Sequence[StudySummary]) -> None:
@@ -132,7 +121,7 @@ def side_by_side(summaries: Sequence[StudySummary]) -> tuple[pd.DataFrame, pd.Da
         low = high = math.nan
         if s.best is not None and goal.accuracy and s.n_val:
             low, high = wilson(s.best, s.n_val)
-        mean, sd = _mean_sd(s.test)
+        mean, sd = mean_sd(s.test)
         rows.append(
             {
                 "study": s.name,
@@ -184,11 +173,8 @@ def _value(value: float | None, d: int | None) -> str:
 
 
 def _pm(mean: float, sd: float, d: int | None) -> str:
-    if d is None:  # a metric of unknown range: the sd gives the precision
-        return mean_sd_text(mean, sd)
-    if math.isnan(sd):
-        return _value(mean, d)
-    return f"{_value(mean, d)} ± {_value(sd, d)}"
+    # A metric of unknown range: the sd gives the precision; an accuracy: its set size.
+    return mean_sd_text(mean, sd) if d is None else pm(mean, sd, d)
 
 
 def verdict(summaries: Sequence[StudySummary]) -> str:
@@ -206,9 +192,9 @@ def verdict(summaries: Sequence[StudySummary]) -> str:
             "No verdict: the chosen configurations need test scores from two or more confirm "
             f"runs each to be compared (missing: {', '.join(missing)}; run `confirm NAME`)."
         )
-    ranked = sorted(confirmed, key=lambda s: goal.key(_mean_sd(s.test)[0]))
+    ranked = sorted(confirmed, key=lambda s: goal.key(mean_sd(s.test)[0]))
     first, second = ranked[0], ranked[1]
-    (m1, s1), (m2, s2) = _mean_sd(first.test), _mean_sd(second.test)
+    (m1, s1), (m2, s2) = mean_sd(first.test), mean_sd(second.test)
     noise = 1.96 * math.sqrt(s1**2 / len(first.test) + s2**2 / len(second.test))
     diff = abs(m1 - m2)
     name = "test accuracy" if goal.accuracy else "test " + goal.metric.removeprefix("val_")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.builtin.model import MODEL, save_chosen
+from hpsearch.builtin.model import save_chosen
 from hpsearch.data.datasets import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.interrupts import Interrupts
@@ -42,18 +42,15 @@ from hpsearch.study.definition import check_definition, stored_arguments, stored
 from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_int
 from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
-from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult
+from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult, metric_of
 
 __all__ = ["Study"]
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """A file's identity and time (a file replaced gets another), or None when missing."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_mtime_ns
+def _accuracies(trial: TrialResult) -> dict[str, float]:
+    """The accuracies a trial's record keeps in fields of their own, where it has them."""
+    values = {name: metric_of(trial, name) for name in ("val_acc", "train_acc")}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 class Study:
@@ -416,7 +413,7 @@ class Study:
                     **{f"params_{k}": t.params.get(k) for k in self.space.names},
                     **{
                         f"user_attrs_{k}": v
-                        for k, v in sorted({**self._scores(t), **t.metrics}.items())
+                        for k, v in sorted({**_accuracies(t), **t.metrics}.items())
                         if k != self.goal.metric
                     },
                     "state": t.state.value,
@@ -428,12 +425,6 @@ class Study:
         frame = pd.DataFrame(rows)
         extra = sorted(c for c in frame.columns if c.startswith("user_attrs_"))
         return frame.reindex(columns=[*columns, *extra, "state", "epochs"])
-
-    @staticmethod
-    def _scores(trial: TrialResult) -> dict[str, float]:
-        """The accuracies a trial's record keeps in fields of their own, where it has them."""
-        scores = {"val_acc": trial.val_acc, "train_acc": trial.train_acc}
-        return {k: v for k, v in scores.items() if v is not None}
 
     def ask(self) -> Trial:
         """The next trial to train yourself (your notebook loop, another machine): its handle,
@@ -546,7 +537,6 @@ class Study:
             self._repeat(pool, [self.chosen_trial], refit=True)
         if self.objective is None and self.chosen_trial is not None:  # in the book's names
             config, seed, refit = self.config, self.seed, self.refit
-            before = _stamp(self.path / MODEL)
             saved = save_chosen(
                 self.path,
                 config,
@@ -555,7 +545,7 @@ class Study:
                 refit,
                 lambda run: train_repeat(config, run.params, seed, run.number, 0, refit=refit),
             )
-            if saved is not None and _stamp(saved) != before:  # written, not kept as it was
+            if saved is not None:  # written now, not kept as it was
                 self._model_written = saved
 
     def _store_confirm(self) -> None:

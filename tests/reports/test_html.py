@@ -180,6 +180,30 @@ def test_page_precision_follows_the_validation_size():
     assert f"best validation accuracy {old.val_acc[0]:.4f} (trial" in render_index(old)
 
 
+def dump_dom(
+    browser: str, page, profile, *, budget_ms: int, window: str | None = None
+) -> subprocess.CompletedProcess:
+    """Headless Chromium's DOM of ``page`` after ``budget_ms`` of virtual time, offline."""
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        *([f"--window-size={window}"] if window else []),
+        f"--virtual-time-budget={budget_ms}",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         found = shutil.which(name)
@@ -232,24 +256,7 @@ def test_index_renders_in_headless_chromium(report, tmp_path_factory):
     probe = folder / "_probe_index.html"
     probe.write_text(page.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
     profile = tmp_path_factory.mktemp("chromium-profile")
-    cmd = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2000",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        probe.as_uri(),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = dump_dom(browser, probe, profile, budget_ms=10000, window="1280,2000")
     match = re.search(r'<pre id="probe-result">(.*?)</pre>', done.stdout, re.S)
     assert match, (
         f"chromium did not render the page (exit {done.returncode}): {done.stderr[-2000:]}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_html import _chromium
+from test_html import _chromium, dump_dom
 
 from hpsearch.reports.progress import LIVE_EVERY
 
@@ -31,22 +31,7 @@ def objective(trial):
 
 
 def _dump(browser: str, page: Path, profile: Path) -> str:
-    cmd = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=500",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = dump_dom(browser, page, profile, budget_ms=500)
     assert "<body" in done.stdout, f"chromium rendered nothing: {done.stderr[-2000:]}"
     return done.stdout
 

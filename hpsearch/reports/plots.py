@@ -548,7 +548,8 @@ def param_scores(
             ax.text(
                 0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4"
             )
-    _outside_legend(fig, axes.flat[0], "outside upper center", ncol=3)
+    # One panel is too narrow for the four marks in a row: two rows of two.
+    _outside_legend(fig, axes.flat[0], "outside upper center", ncol=3 if ncols > 1 else 2)
     fig.supylabel(_axis_label(goal))
     return fig
 

@@ -129,7 +129,13 @@ def write_live(
 def warm_up_figures() -> None:
     """Imports matplotlib and draws one small figure with text into memory, so that the
     study's figures at the end start warm (the font cache read, the first glyphs rendered).
-    Meant for a thread beside the trials; any failure is left to the real figures to report."""
+    Meant for a thread beside the trials; any failure is left to the real figures to report.
+
+    The figure's garbage (reference cycles, weak-reference callbacks) is collected here, in
+    this thread: collected later in the study's thread, a callback could be where a Ctrl-C's
+    StudyInterrupted is raised, and Python would swallow it there with a traceback.
+    """
+    import gc
     import io
 
     try:
@@ -141,5 +147,7 @@ def warm_up_figures() -> None:
         ax.set_xlabel("epoch")
         fig.legend()
         fig.savefig(io.BytesIO(), format="png", dpi=20)
+        del fig, ax
     except Exception:  # noqa: BLE001 (a warm-up: the figures themselves say what is wrong)
-        return
+        pass
+    gc.collect()

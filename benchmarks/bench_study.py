@@ -1,6 +1,10 @@
 """The default random study: n_jobs=1 vs n_jobs=2, and the book's code run sequentially.
 
 Usage: python benchmarks/bench_study.py [--trials 100] [--book-trials 20] [--epochs 50] [--rounds 1]
+       [--confirm 0]
+
+The studies run without a confirm stage unless ``--confirm`` says otherwise (the search alone is
+what the book's program does).
 
 The book baseline runs ``--book-trials`` of the study's own trials (same params) one after the
 other on one BLAS thread; its time for ``--trials`` is extrapolated from them (said in output).
@@ -25,9 +29,10 @@ from hpsearch.data.datasets import make_split
 from hpsearch.builtin.config import TrainConfig
 
 
-def run_study(n_jobs: int, trials: int, config: TrainConfig, directory: str, name: str) -> tuple[float, Study]:
+def run_study(n_jobs: int, trials: int, config: TrainConfig, directory: str, name: str,
+              confirm: int = 0) -> tuple[float, Study]:
     study = Study(name, strategy="random", n_trials=trials, n_jobs=n_jobs, seed=0,
-                  config=config, directory=directory, progress=False)
+                  config=config, directory=directory, progress=False, confirm=confirm)
     t = time.perf_counter()
     study.optimize()
     return time.perf_counter() - t, study
@@ -39,6 +44,7 @@ def main(argv=None) -> None:
     ap.add_argument("--book-trials", type=int, default=20, help="book-code trials actually run (0: all)")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=1, help="alternate the measurements this many times (medians)")
+    ap.add_argument("--confirm", type=int, default=0, help="the studies' confirm stage (default 0: search only)")
     args = ap.parse_args(argv)
     config = TrainConfig(epochs=args.epochs)
     print(f"random study, {args.trials} trials, {args.epochs} epochs; {machine()}; {load_note()}")
@@ -49,8 +55,8 @@ def main(argv=None) -> None:
     same = True
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            wall1, s1 = run_study(1, args.trials, config, tmp, f"bench-jobs1-{r}")
-            wall2, s2 = run_study(2, args.trials, config, tmp, f"bench-jobs2-{r}")
+            wall1, s1 = run_study(1, args.trials, config, tmp, f"bench-jobs1-{r}", args.confirm)
+            wall2, s2 = run_study(2, args.trials, config, tmp, f"bench-jobs2-{r}", args.confirm)
             same = same and [t.val_acc for t in s1.trials] == [t.val_acc for t in s2.trials]
             with threadpool_limits(limits=1):
                 t = time.perf_counter()

@@ -184,9 +184,10 @@ def _add_backend(g: Any) -> None:
     )
     g.add_argument(
         "--backend",
-        choices=("loky", "threading", "dask"),
-        default="loky",
-        help="where runs go: loky worker processes, threads, or a Dask cluster (default loky)",
+        choices=("auto", "loky", "threading", "dask"),
+        default="auto",
+        help="where runs go: loky worker processes, threads, or a Dask cluster (default auto: "
+        "threads for a small study of the built-in network, else processes)",
     )
     g.add_argument(
         "--scheduler",

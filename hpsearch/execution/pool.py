@@ -32,9 +32,15 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.execution.runner import run_task
 from hpsearch.execution.workers import Task, die_with_parent, marked
 
-__all__ = ["BACKENDS", "Pool", "DeathWatch", "shutdown"]
+__all__ = ["BACKENDS", "Pool", "DeathWatch", "local_backend", "shutdown"]
 
-BACKENDS = ("loky", "threading", "dask")
+BACKENDS = ("auto", "loky", "threading", "dask")
+# Training work (runs x epochs x training images x weights) below which threads finish a study
+# sooner than worker processes: about half the measured break-even on a 2-core machine (20
+# runs of 10 epochs of the seed network, 1e10, took as long on both), where each worker
+# process costs its start (an interpreter, NumPy, the trainer) and the GIL costs the threads
+# little.
+SMALL_WORK = 5e9
 # Seconds an idle local worker waits for the next study before it exits.
 IDLE_TIMEOUT = 60
 
@@ -43,6 +49,15 @@ def local_workers(n_jobs: int) -> int:
     """Worker count on this machine: ``n_jobs``, -1 for one per core, never more than the cores."""
     cores = os.cpu_count() or 1
     return cores if n_jobs < 0 else min(n_jobs, cores)
+
+
+def local_backend(work: float | None) -> str:
+    """The local backend for ``backend="auto"``: threads for a study whose built-in training
+    ``work`` (runs x epochs x training images x weights) is small, worker processes otherwise,
+    and for a user's objective (``work`` None: its cost is unknown, and a user's code may use
+    the global ``np.random``, which concurrent threads would share). The results are the same
+    on both."""
+    return "threading" if work is not None and work <= SMALL_WORK else "loky"
 
 
 def _loky(n: int) -> Any:
@@ -75,7 +90,7 @@ def _start_trackers() -> None:
 
 
 @contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
+def _signals_blocked(processes: bool = True) -> Iterator[None]:
     """Blocks SIGINT and SIGTERM in this thread while worker processes (and their manager thread)
     start.
 
@@ -83,12 +98,14 @@ def _signals_blocked() -> Iterator[None]:
     reaches the whole process group, never interrupts a worker still importing (it would print
     a traceback); the study stops its workers itself. Nor can a signal to the study cut a
     worker's start in two, leaving a process the pool does not know of. The signal, if one
-    came, is delivered here when the block ends.
+    came, is delivered here when the block ends. With ``processes=False`` only threads start
+    (the threading backend): no resource tracker is started for them.
     """
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    _start_trackers()
+    if processes:
+        _start_trackers()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
@@ -130,7 +147,8 @@ class Pool:
     Args:
         config: The study's fixed settings (sent with every task).
         seed: The study seed.
-        backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"``.
+        backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"`` (``"auto"`` is the
+            study's to resolve, see :func:`local_backend`).
         n_jobs: Most tasks running at once; -1: one per core (with dask: every thread the
             cluster has when the pool opens).
         scheduler: With dask, an address or a ``distributed.Client``.
@@ -240,7 +258,7 @@ class Pool:
                 future = self._cluster.submit(self.fn, self.config, self.seed, task)
             else:
                 marker = self._watch.marker(task) if self._watch is not None else None
-                with _signals_blocked():  # the pool may start a worker now
+                with _signals_blocked(self.backend != "threading"):  # it may start a worker now
                     future = self._executor.submit(
                         marked, marker, self.fn, self.config, self.seed, task
                     )

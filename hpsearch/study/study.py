@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
+import itertools
 import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
@@ -29,7 +28,7 @@ from hpsearch.data.datasets import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.objective import load_objective, objective_ref, portable
-from hpsearch.execution.pool import Pool
+from hpsearch.execution.pool import Pool, local_backend
 from hpsearch.execution.runner import run_objective, train_repeat
 from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures
 from hpsearch.space.search_space import SearchSpace
@@ -43,6 +42,12 @@ from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_i
 from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
 from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult, metric_of
+
+# Features of an image of the built-in datasets (28 x 28), for the estimate of a study's work.
+INPUT_SIZE = 784
+
+if TYPE_CHECKING:  # pandas is imported where a table is made (beside the trials, see _session)
+    import pandas as pd
 
 __all__ = ["Study"]
 
@@ -74,7 +79,10 @@ class Study:
         directory: The studies folder.
         resume: Continue the study of this name if it exists (its stored definition must match).
         strategy_options: Extra settings for the strategy (e.g. ``{"batch_size": 8}`` for bayes).
-        backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"``.
+        backend: ``"loky"`` (processes), ``"threading"``, ``"dask"``, or ``"auto"`` (the
+            default): threads for a small study of the built-in network, where starting worker
+            processes would take longer than the training, processes otherwise (see
+            :func:`hpsearch.execution.pool.local_backend`). Results are the same on each.
         scheduler: For ``backend="dask"``: an address ``tcp://host:port`` or a
             ``distributed.Client``.
         progress: Show a progress bar with runs done and the best accuracy so far.
@@ -144,7 +152,7 @@ class Study:
         directory: str | os.PathLike[str] = "studies",
         resume: bool = False,
         strategy_options: Mapping[str, Any] | None = None,
-        backend: str = "loky",
+        backend: str = "auto",
         scheduler: Any = None,
         progress: bool = True,
         prune: str = "none",
@@ -610,7 +618,7 @@ class Study:
                         Pool(
                             self.config,
                             self.seed,
-                            self.backend,
+                            self._backend(runs),
                             self.n_jobs,
                             scheduler=self.scheduler,
                             folder=self.path / ".running",
@@ -622,6 +630,19 @@ class Study:
                     with self.interrupts.guard():
                         warm.join()  # one thread at a time in matplotlib
                         self.report_paths = self.write_reports()
+
+    def _backend(self, runs: int) -> str:
+        """The pool's backend: ``auto`` resolved by the training work of ``runs`` runs of the
+        built-in network (None for a user's objective)."""
+        if self.backend != "auto":
+            return self.backend
+        work = None
+        if self.objective is None:
+            cfg = self.config
+            sizes = [INPUT_SIZE, *cfg.hidden, 10]
+            weights = sum(a * b for a, b in itertools.pairwise(sizes))
+            work = runs * cfg.epochs * cfg.samples * (1 - cfg.val_ratio) * weights
+        return local_backend(work)
 
     def _write_live(self, running: str) -> object:
         """The page of the study as it runs (see :func:`hpsearch.reports.progress.write_live`)."""

@@ -46,6 +46,32 @@ def test_one_or_two_workers_give_the_same_ranking(tmp_path):
     assert _records(one) == _records(two)
 
 
+def test_worker_processes_and_threads_give_the_same_records(tmp_path):
+    processes = _study(tmp_path, "processes", n_jobs=2, backend="loky")
+    processes.optimize()
+    threads = _study(tmp_path, "threads", n_jobs=2, backend="threading")
+    threads.optimize()
+    assert len(processes.trials) == 6
+    assert _records(processes) == _records(threads)
+
+
+def test_auto_backend_threads_a_small_study_and_processes_a_large_one(tmp_path):
+    # Small: a check run (2 trials, 1 epoch); large: the seed experiment (100 x 50 epochs).
+    small = _study(tmp_path, "small", config=TrainConfig(epochs=1), n_trials=2)
+    large = _study(tmp_path, "large", config=TrainConfig(epochs=50), n_trials=100)
+    assert small._backend(2) == "threading"
+    assert large._backend(100) == "loky"
+    # The same small study with more runs (a confirm stage of many repeats) needs processes.
+    assert small._backend(2000) == "loky"
+    # Asked for by name, a backend is what runs.
+    assert _study(tmp_path, "asked", config=TrainConfig(epochs=1), backend="loky")._backend(2) == (
+        "loky"
+    )
+    # A user's objective: its cost is unknown, and it may use the global np.random.
+    own = _study(tmp_path, "own", n_trials=2, objective=lambda trial: 0.5)
+    assert own._backend(2) == "loky"
+
+
 def test_best_trial_is_the_top_of_the_ranking(tmp_path):
     study = _study(tmp_path, n_jobs=1)
     df = study.optimize()

@@ -142,8 +142,6 @@ def warm_up_figures() -> None:
     try:
         from matplotlib.figure import Figure
 
-        import hpsearch.reports.publish  # noqa: F401  (pandas and the figures' module)
-
         fig = Figure(figsize=(1, 1), layout="constrained")
         ax = fig.subplots()
         ax.plot([0, 1], [0, 1], label="warm")

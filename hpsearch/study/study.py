@@ -608,6 +608,11 @@ class Study:
             with self.interrupts.handling():
                 # matplotlib's first figure (its import, the font cache, the first text) costs
                 # more than every later one: paid in a thread beside the trials, not after them.
+                # pandas, which this thread needs meanwhile (the confirm stage), is imported here
+                # first: two threads importing the same modules at once can leave an import lock
+                # held when a signal interrupts this one, and the reports then wait forever.
+                import pandas  # noqa: F401
+
                 warm = threading.Thread(target=warm_up_figures, daemon=True)
                 warm.start()
                 try:

@@ -182,6 +182,58 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
 
 
+def _note_pids(monkeypatch, tmp_path) -> None:
+    """Makes each figure function note the pid of the process that draws it."""
+    for name in ("best_curves", "history", "lr_wd_map", "param_scores"):
+        real = getattr(plots, name)
+
+        def noting(*args, _real=real, _name=name, **kwargs):
+            (tmp_path / f"pid-{_name}").write_text(str(os.getpid()))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(plots, name, noting)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="figures fork on Linux only")
+def test_figures_drawn_beside_this_process_are_the_figures_drawn_here(
+    tmp_path, trials, monkeypatch
+):
+    import hpsearch.reports.publish as publish
+
+    side, alone = tmp_path / "side", tmp_path / "alone"
+    side.mkdir(), alone.mkdir()
+    monkeypatch.setattr(publish.os, "cpu_count", lambda: 2)
+    _note_pids(monkeypatch, tmp_path)
+    shared = write_reports(side, trials, default_space(), settings=SETTINGS, n_best=6)
+    pids = {p.name: int(p.read_text()) for p in tmp_path.glob("pid-*")}
+    # The Best-N grid (the largest) went to the forked copy, the map stayed here.
+    assert pids["pid-best_curves"] != os.getpid() and pids["pid-lr_wd_map"] == os.getpid()
+    monkeypatch.setattr(publish.os, "cpu_count", lambda: 1)
+    single = write_reports(alone, trials, default_space(), settings=SETTINGS, n_best=6)
+    assert int((tmp_path / "pid-best_curves").read_text()) == os.getpid()
+    assert set(shared) == set(single)
+    for key in set(shared) - {"index"}:  # the page names its folder
+        assert shared[key].read_bytes() == single[key].read_bytes(), key
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="figures fork on Linux only")
+def test_a_figure_the_forked_copy_failed_is_written_here_and_its_error_raised_here(
+    tmp_path, trials, monkeypatch
+):
+    import hpsearch.reports.publish as publish
+
+    monkeypatch.setattr(publish.os, "cpu_count", lambda: 2)
+    parent = os.getpid()
+
+    def fails_in_the_copy(*args, **kwargs):
+        raise RuntimeError(f"drawn in {'the copy' if os.getpid() != parent else 'this process'}")
+
+    monkeypatch.setattr(plots, "best_curves", fails_in_the_copy)
+    with pytest.raises(RuntimeError, match="drawn in this process"):
+        write_reports(tmp_path, trials, default_space(), n_best=4)
+    assert not list(tmp_path.glob("*.tmp*")) and not (tmp_path / "best_curves.png").exists()
+
+
 def test_write_comparison_writes_the_table_and_the_curves(tmp_path):
     params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
     runs = make_repeats({0: [0.95, 0.96], 1: [0.985, 0.99]}, params)

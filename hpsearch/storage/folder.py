@@ -393,7 +393,9 @@ class StudyStorage:
 
         The lock is the operating system's (``filelock``: fcntl on Linux and macOS, msvcrt on
         Windows), so it is released when the holder dies however it dies. The holder's pid
-        stands in a file beside it, for the message.
+        stands in a file beside it, for the message, removed when the holder lets go. The lock
+        file itself, empty, stays: removed, a process that had just opened it could lock the
+        old file while another locks a new one, and both would run the study.
 
         Raises:
             StudyError: Another process holds the lock.
@@ -404,4 +406,7 @@ class StudyStorage:
             write_text(self.path / LOCK_HOLDER, str(os.getpid()))
             yield
         finally:
-            lock.release()
+            try:
+                (self.path / LOCK_HOLDER).unlink(missing_ok=True)
+            finally:
+                lock.release()

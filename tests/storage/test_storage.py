@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -156,6 +157,15 @@ def test_a_held_lock_refuses_a_second_holder_in_the_same_process(tmp_path):
                 pass
     with second.lock():  # released on exit
         pass
+
+
+def test_the_holders_pid_file_is_there_only_while_the_lock_is_held(tmp_path):
+    storage = StudyStorage(tmp_path, "x")
+    with storage.lock():
+        assert (storage.path / ".lock.pid").read_text() == str(os.getpid())
+    # Left: the empty lock file alone (see StudyStorage.lock), as studies/README.md says.
+    assert sorted(p.name for p in storage.path.iterdir()) == [".lock"]
+    assert (storage.path / ".lock").stat().st_size == 0
 
 
 def test_a_lock_held_by_another_process_is_refused(tmp_path):

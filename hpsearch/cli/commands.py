@@ -155,6 +155,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                     "(or give --objective to search your own function's params)"
                 )
     space = _space(args.param, fixed, own_objective=args.objective is not None)
+    if args.compare is not None and args.compare not in space.names:
+        raise ValueError(
+            f"--compare {args.compare}: not a searched setting; searched: {', '.join(space.names)}"
+        )
     from hpsearch.exceptions import StudyInterrupted
     from hpsearch.study.study import Study
 
@@ -174,7 +178,8 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         confirm=args.confirm,
         repeats=args.repeats,
         refit=args.refit,
-        test_curves=args.test_curves,
+        # A comparison reads each run's test curve (best test, epochs to a threshold).
+        test_curves=True if args.test_curves is None and args.compare else args.test_curves,
         objective=args.objective,
         metric=args.metric,
         direction=args.direction,
@@ -206,6 +211,13 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _summary(study, 5)
     for path in study.report_paths.values():
         print(f"wrote {path}")
+    if args.compare is not None:
+        print()
+        print(f"compared by {args.compare}:")
+        try:
+            _compare(study, args.compare, args.thresholds, "table")
+        except StudyInterrupted as stop:
+            return _interrupted(study, stop, argv)
     return 0
 
 
@@ -262,19 +274,29 @@ def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.exceptions import StudyInterrupted
-    from hpsearch.reports import publish
-    from hpsearch.reports.confirmed import comparison, format_comparison
 
     options = {"repeats": args.repeats} if args.repeats is not None else {}
     study = _load(args, test_curves=True, **options, **_backend_options(args))
     try:
-        runs = study.compare(args.by)
+        _compare(study, args.by, args.thresholds, args.format)
     except StudyInterrupted as stop:
         return _interrupted(study, stop, argv)
-    print(format_comparison(comparison(runs, args.by, args.thresholds), args.format))
-    for path in publish.write_comparison(study.path, runs, args.by, args.thresholds).values():
-        _err(f"wrote {path}")
     return 0
+
+
+def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) -> None:
+    """Trains what a comparison by ``by`` lacks, prints its table and notes, writes
+    compare_<by>.csv/.png and the study's page with them."""
+    from hpsearch.reports import publish
+    from hpsearch.reports.confirmed import comparison, format_comparison
+
+    runs = study.compare(by)
+    print(format_comparison(comparison(runs, by, thresholds, study.space), fmt))
+    written = publish.write_comparison(study.path, runs, by, thresholds, space=study.space)
+    with study.storage.lock():  # the page, now with the comparison
+        written["index"] = study.write_reports(only_stale=True, refresh_index=True)["index"]
+    for path in written.values():
+        _err(f"wrote {path}")
 
 
 def report(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -242,6 +242,25 @@ def _add_confirm(g: Any, later: bool = False) -> None:
         help="score the test part after every epoch of each confirm run, for `compare` "
         f"({own}, else no)",
     )
+    if not later:
+        g.add_argument(
+            "--compare",
+            metavar="SETTING",
+            help="after the study, compare the values of this searched setting (as the compare "
+            "command does: each value's best configuration trained --repeats times, its table "
+            "printed, compare_SETTING.csv/.png written and shown in index.html)",
+        )
+        _add_thresholds(g)
+
+
+def _add_thresholds(g: Any) -> None:
+    g.add_argument(
+        "--thresholds",
+        type=_thresholds,
+        default=None,
+        help="test accuracies whose first epoch a comparison reports, e.g. 0.8,0.9 (default: "
+        "90, 95 and 98%% of the best value's mean test accuracy)",
+    )
 
 
 def _add_run_parser(sub: Any, strategy: str, help_text: str) -> None:
@@ -449,9 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SETTING",
         help="the searched setting to compare, e.g. activation",
     )
-    m.add_argument(
-        "--thresholds", type=_thresholds, default=(0.95, 0.97, 0.98), help="default 0.95,0.97,0.98"
-    )
+    _add_thresholds(m)
     m.add_argument(
         "--format",
         choices=FORMATS[:3],

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from hpsearch.reports.ranking import decimals_for, format_frame, mean_sd_text, wilson
+from hpsearch.reports.ranking import (
+    decimals_at,
+    decimals_for,
+    format_frame,
+    mean_sd_text,
+    wilson,
+)
+from hpsearch.space.dimensions import RangeDimension
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, metric_of
 
 DEFAULT_GOAL = Goal()
@@ -32,11 +40,19 @@ __all__ = [
     "choose",
     "headline",
     "comparison",
+    "comparison_notes",
+    "default_thresholds",
+    "display_comparison",
     "format_comparison",
+    "shown_value",
     "THRESHOLDS",
 ]
 
 THRESHOLDS = (0.95, 0.97, 0.98)
+#: The shares of the best value's mean test accuracy that :func:`default_thresholds` gives.
+SHARES = (0.9, 0.95, 0.98)
+#: The outer share of a range, at each end, where a row's value counts as at its bound.
+EDGE = 0.05
 _METRICS = ("train", "val", "test")
 
 
@@ -341,7 +357,10 @@ def _first_epoch(curve: Sequence[float], threshold: float) -> int | None:
 
 
 def comparison(
-    repeats: Sequence[RepeatResult], by: str, thresholds: Sequence[float] = THRESHOLDS
+    repeats: Sequence[RepeatResult],
+    by: str,
+    thresholds: Sequence[float] | None = None,
+    space: SearchSpace | None = None,
 ) -> pd.DataFrame:
     """Confirmed runs compared per value of one setting, as the book's readers publish it.
 
@@ -351,16 +370,21 @@ def comparison(
     Args:
         repeats: The confirm stage's runs.
         by: The setting compared (a key of the runs' params), e.g. ``"optimizer"``.
-        thresholds: Test accuracies whose first epoch is reported.
+        thresholds: Test accuracies whose first epoch is reported; None: three levels below
+            the best value's mean test accuracy (90, 95 and 98 % of it, see
+            :func:`default_thresholds`), which the best value's runs reach.
+        space: The search space: with it, a column for each other searched setting (the value
+            each row's runs used, e.g. its best lr) and an ``edge`` column naming those that sit
+            at a bound of their range (the best may lie beyond it).
 
     Returns:
-        One row per value, in sorted order: ``by``, ``repeats``, ``train_mean``, ``train_sd``,
-        ``val_mean``, ``val_sd``, ``test_mean``, ``test_sd``, ``best_test_mean``, ``best_test_sd``
-        (each run's best test accuracy over its epochs), for each threshold ``t``
-        ``epochs_to_<t>`` (the mean first epoch at which test accuracy reached ``t``, over the
-        runs that did; empty if none did or no run has test curves) and ``reached_<t>`` (how many
-        runs did), ``test_curves`` (runs with per-epoch test scores), ``seconds_mean``,
-        ``n_val``, ``n_test``.
+        One row per value, in sorted order: ``by``, each other searched setting, ``repeats``,
+        ``train_mean``, ``train_sd``, ``val_mean``, ``val_sd``, ``test_mean``, ``test_sd``,
+        ``best_test_mean``, ``best_test_sd`` (each run's best test accuracy over its epochs),
+        for each threshold ``t`` ``epochs_to_<t>`` (the mean first epoch at which test accuracy
+        reached ``t``, over the runs that did; empty if none did or no run has test curves) and
+        ``reached_<t>`` (how many runs did), ``test_curves`` (runs with per-epoch test scores),
+        ``seconds_mean``, ``n_val``, ``n_test``, ``edge``.
 
     Raises:
         ValueError: No run has the setting ``by``.
@@ -381,12 +405,15 @@ def comparison(
             f"cannot compare by {by!r}: no confirmed run has that setting "
             f"(the runs' settings: {', '.join(names) or 'none, no confirmed run yet'})"
         )
-    values = [v for v, _ in groups.values()]
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    others = [n for n in (space.names if space is not None else ()) if n != by]
     rows = []
-    for value in sorted(values, key=(lambda v: v) if numeric else str):
+    for value in _in_order([v for v, _ in groups.values()]):
         group = groups[repr(value)][1]
-        row: dict[str, Any] = {by: value, "repeats": len(group)}
+        row: dict[str, Any] = {by: value}
+        for name in others:
+            used = {repr(r.params.get(name)): r.params.get(name) for r in group}
+            row[name] = next(iter(used.values())) if len(used) == 1 else "mixed"
+        row["repeats"] = len(group)
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(group, metric))
         best = [
@@ -398,7 +425,12 @@ def comparison(
         # Runs trained without per-epoch test scores (a confirm stage's, reused) have no best
         # test accuracy and no epochs to a threshold: the table says so for their value.
         row["test_curves"] = sum(bool(r.test_curve) for r in group if r.ok)
-        for t in thresholds:
+        row["_group"] = group
+        rows.append(row)
+    levels = default_thresholds(rows) if thresholds is None else tuple(thresholds)
+    for row in rows:
+        group = row.pop("_group")
+        for t in levels:
             firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]
             row[f"epochs_to_{t:g}"], _ = mean_sd(firsts)
             row[f"reached_{t:g}"] = len(firsts)
@@ -406,41 +438,81 @@ def comparison(
             seconds_mean=statistics.fmean(r.seconds for r in group),
             n_val=_size(group, "n_val"),
             n_test=_size(group, "n_test"),
+            edge="; ".join(_at_edges(row, others, space)),
         )
-        rows.append(row)
     df = pd.DataFrame(rows)
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
     return df
 
 
-def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
-    """A comparison (see :func:`comparison`) as text.
+def _in_order(values: list[Any]) -> list[Any]:
+    """Numbers in increasing order; other values (names) as they sort as text."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return sorted(values, key=(lambda v: v) if numeric else str)
 
-    ``table`` and ``markdown`` show ``mean ± sd`` with the decimals the set sizes can carry,
-    the epochs to each threshold (``-`` when no run reached it, ``12.5 (2 of 3)`` when some
-    did) and the mean seconds; ``csv`` and ``json`` keep every column at full precision.
 
-    Raises:
-        ValueError: Unknown format.
+def default_thresholds(rows: Sequence[Mapping[str, Any]]) -> tuple[float, ...]:
+    """Three test accuracies a comparison's best value reaches: 90, 95 and 98 % of its mean
+    test accuracy, rounded down to the hundredth (none without a test score).
 
     Example:
-        >>> print(format_comparison(comparison(runs, "optimizer"), "markdown"))  # doctest: +SKIP
+        >>> default_thresholds([{"test_mean": 0.92}, {"test_mean": 0.66}])
+        (0.82, 0.87, 0.9)
     """
+    means = [r["test_mean"] for r in rows if not math.isnan(r.get("test_mean", math.nan))]
+    if not means:
+        return ()
+    best = max(means)
+    return tuple(sorted({math.floor(best * share * 100 + 1e-9) / 100 for share in SHARES}))
+
+
+def _at_edges(row: Mapping[str, Any], names: Sequence[str], space: SearchSpace | None) -> list[str]:
+    """``name=upper`` / ``name=lower`` for each searched range whose bound the row's value
+    sits at (its outer 5 %, on the range's scale)."""
+    found = []
+    for name in names:
+        dim = space[name] if space is not None else None
+        value = row.get(name)
+        if not isinstance(dim, RangeDimension) or isinstance(value, (str, bool)) or value is None:
+            continue
+        position = dim.position(value)
+        if position >= 1 - EDGE:
+            found.append(f"{name}=upper")
+        elif position <= EDGE:
+            found.append(f"{name}=lower")
+    return found
+
+
+def shown_value(value: Any) -> str:
+    """A setting's value as a table shows it: floats to three significant digits."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
+    """A comparison (see :func:`comparison`) as strings: ``mean ± sd`` with the decimals the
+    set sizes can carry, the epochs to each threshold (``-`` when no run reached it, ``12.5 (2
+    of 3)`` when some did), the mean seconds, and each setting's value rounded."""
     by = df.columns[0]
+    others = list(df.columns[1 : list(df.columns).index("repeats")])
     thresholds = [c[len("epochs_to_") :] for c in df.columns if c.startswith("epochs_to_")]
     shown = []
     for row in df.to_dict("records"):
-        dv = decimals_for(None if pd.isna(row["n_val"]) else row["n_val"])
-        dt = decimals_for(None if pd.isna(row["n_test"]) else row["n_test"])
-        out = {
-            by: str(row[by]),
-            "repeats": str(row["repeats"]),
-            "train": pm(row["train_mean"], row["train_sd"], dv),
-            "validation": pm(row["val_mean"], row["val_sd"], dv),
-            "test": pm(row["test_mean"], row["test_sd"], dt),
-            "best test": pm(row["best_test_mean"], row["best_test_sd"], dt),
-        }
+        n_val = None if pd.isna(row["n_val"]) else row["n_val"]
+        n_test = None if pd.isna(row["n_test"]) else row["n_test"]
+        dv, dt = decimals_at(row["val_mean"], n_val), decimals_at(row["test_mean"], n_test)
+        out = {by: shown_value(row[by]), **{n: shown_value(row[n]) for n in others}}
+        out.update(
+            {
+                "repeats": str(row["repeats"]),
+                "train": pm(row["train_mean"], row["train_sd"], dv),
+                "validation": pm(row["val_mean"], row["val_sd"], dv),
+                "test": pm(row["test_mean"], row["test_sd"], dt),
+                "best test": pm(row["best_test_mean"], row["best_test_sd"], dt),
+            }
+        )
         curves = row.get("test_curves", row["repeats"])
         if not curves:
             out["best test"] = "no test curve"
@@ -454,12 +526,46 @@ def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
             )
         out["seconds"] = f"{row['seconds_mean']:.1f}"
         shown.append(out)
-    text = format_frame(df, pd.DataFrame(shown), fmt)
-    missing = [str(row[by]) for row in df.to_dict("records") if not row.get("test_curves", 1)]
-    if missing and fmt in ("table", "markdown"):
-        text += (
-            f"\nnote: no test curve for {by}={', '.join(missing)}: their runs (the confirm "
-            "stage's, reused) scored the test part once, at the end; run a study with "
-            "--test-curves for best test and epochs to a threshold."
+    return pd.DataFrame(shown)
+
+
+def comparison_notes(df: pd.DataFrame) -> list[str]:
+    """Sentences under a comparison: values whose best setting sits at a range's bound, and
+    values whose runs have no test curve."""
+    by = df.columns[0]
+    notes = []
+    for row in df.to_dict("records"):
+        edge = row.get("edge")
+        edges = [e for e in edge.split("; ") if e] if isinstance(edge, str) else []
+        for edge in edges:
+            name, side = edge.split("=")
+            notes.append(
+                f"{by}={shown_value(row[by])}: its best {name}, {shown_value(row[name])}, is at "
+                f"the {side} bound of the searched range; its best {name} may lie beyond it, "
+                f"and its scores may be better there."
+            )
+    missing = [shown_value(row[by]) for row in df.to_dict("records") if not row["test_curves"]]
+    if missing:
+        notes.append(
+            f"no test curve for {by}={', '.join(missing)}: their runs (the confirm stage's, "
+            "reused) scored the test part once, at the end; run a study with --test-curves "
+            "for best test and epochs to a threshold."
         )
+    return notes
+
+
+def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
+    """A comparison (see :func:`comparison`) as text: :func:`display_comparison` and its
+    notes for ``table`` and ``markdown``; ``csv`` and ``json`` keep every column at full
+    precision.
+
+    Raises:
+        ValueError: Unknown format.
+
+    Example:
+        >>> print(format_comparison(comparison(runs, "optimizer"), "markdown"))  # doctest: +SKIP
+    """
+    text = format_frame(df, display_comparison(df), fmt)
+    if fmt in ("table", "markdown"):
+        text += "".join(f"\nnote: {note}" for note in comparison_notes(df))
     return text

@@ -240,6 +240,7 @@ def render_index(
     headline: str | None = None,
     confirmed: pd.DataFrame | None = None,
     importance: pd.DataFrame | None = None,
+    comparisons: Mapping[str, tuple[pd.DataFrame, Sequence[str]]] | None = None,
     running: str | None = None,
     goal: Goal | None = None,
 ) -> str:
@@ -260,6 +261,8 @@ def render_index(
             :func:`hpsearch.reports.confirmed.display_confirmed`).
         importance: Each parameter's share of the variance, as display strings (see
             :func:`hpsearch.reports.importance.display`).
+        comparisons: Per setting compared (``compare_<setting>.csv``), its table as display
+            strings and its notes (see :func:`hpsearch.reports.confirmed.display_comparison`).
         running: While the study runs, a line on its progress: the page then reloads itself
             every few seconds (a meta refresh), and stops once a page without it replaces it.
         goal: What the study ranks by (validation accuracy if not given): the summary and the
@@ -330,6 +333,16 @@ def render_index(
     if confirmed is not None and len(confirmed):
         parts.append("<h2>Confirmed: the best configurations trained again with fresh seeds</h2>")
         parts.append(_table(confirmed, "confirmed"))
+    for by, (shown, remarks) in (comparisons or {}).items():
+        parts.append(
+            f'<h2 id="compare-{_e(by)}-title">Compared by {_e(by)}: each value\'s best '
+            "configuration trained again with fresh seeds</h2>"
+        )
+        parts.append(_table(shown, f"compare-{by}"))
+        if remarks:
+            parts.append(f'<ul class="notes" id="compare-{_e(by)}-notes">')
+            parts.extend(f"<li>{_note(note)}</li>" for note in remarks)
+            parts.append("</ul>")
     if importance is not None and len(importance):
         parts.append("<h2>Which setting matters</h2>")
         parts.append(_table(importance, "importance"))
@@ -346,6 +359,11 @@ def render_index(
         for key, path in figures.items():
             src = _relative(Path(path), folder)
             caption = _CAPTIONS.get(key, key.replace("_", " "))
+            if key.startswith("compare_"):
+                caption = (
+                    f"Mean validation and test accuracy per epoch of each {key[8:]} value's "
+                    "confirmed runs, one colour each; the band is one standard deviation."
+                )
             if not aim.accuracy:  # the figures plot the study's own metric
                 caption = caption.replace(
                     "final validation accuracy", f"final {aim.metric} ({aim.direction}d)"

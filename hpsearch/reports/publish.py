@@ -41,6 +41,9 @@ __all__ = [
 #: The importance table and figure a study folder holds once ``importance`` has run.
 IMPORTANCE = ("importance.csv", "importance.png")
 
+#: The start of a comparison's file names: ``compare_<setting>.csv`` and ``.png``.
+COMPARISON = "compare_"
+
 #: The files a study's reports are computed from: a report newer than all of them is current.
 SOURCES = (DEFINITION, TRIAL_LOG, REPEAT_LOG)
 
@@ -196,6 +199,7 @@ def write_reports(
         else:  # a figure matplotlib cannot draw (absurd ranges)
             warnings.warn(f"{due[key][0].name} not written: {outcome}", stacklevel=2)
     index = folder / html.INDEX
+    comparisons = _comparisons(folder)
     importance = _current_importance(folder, trials, goal)
     if importance is not None:
         paths["importance"] = folder / IMPORTANCE[1]
@@ -222,12 +226,23 @@ def write_reports(
             settings=settings,
             top=top,
             headline=headline,
-            figures={k: p for k, p in paths.items() if p.suffix == ".png"},
+            figures={
+                **{k: p for k, p in paths.items() if p.suffix == ".png"},
+                **{
+                    f"{COMPARISON}{by}": folder / f"{COMPARISON}{by}.png"
+                    for by in comparisons
+                    if (folder / f"{COMPARISON}{by}.png").exists()
+                },
+            },
             files={k: p for k, p in paths.items() if p.suffix == ".csv"},
             confirmed=None
             if table is None
             else confirmed.display_confirmed(table, space.names, goal),
             importance=importance,
+            comparisons={
+                by: (confirmed.display_comparison(df), confirmed.comparison_notes(df))
+                for by, df in comparisons.items()
+            },
         )
         write_text(index, page)
         if written is not None:
@@ -390,19 +405,22 @@ def write_comparison(
     folder: str | os.PathLike[str],
     repeats: Sequence[RepeatResult],
     by: str,
-    thresholds: Sequence[float] = confirmed.THRESHOLDS,
+    thresholds: Sequence[float] | None = None,
     *,
+    space: SearchSpace | None = None,
     dpi: int = plots.DPI,
 ) -> dict[str, Path]:
     """Writes ``compare_<by>.csv`` and ``compare_<by>.png``: confirmed runs compared per value of
-    ``by``.
+    ``by`` (the study's page shows them once its reports are written again, see
+    :func:`write_reports`).
 
     Args:
         folder: The study folder (it must exist).
         repeats: The confirm stage's runs.
         by: The setting compared, e.g. ``"optimizer"`` (see
             :func:`hpsearch.reports.confirmed.comparison`).
-        thresholds: Test accuracies whose first epoch the table reports.
+        thresholds: Test accuracies whose first epoch the table reports (None: from the data).
+        space: The search space: the table then names each row's other settings.
         dpi: Resolution of the PNG file.
 
     Returns:
@@ -417,10 +435,21 @@ def write_comparison(
     if not by.isidentifier():
         raise ValueError(f"the setting to compare by must be a parameter name, but got {by!r}")
     folder = Path(folder)
-    table = confirmed.comparison(repeats, by, thresholds)
+    table = confirmed.comparison(repeats, by, thresholds, space)
     return {
-        "comparison": _save_csv(table, folder / f"compare_{by}.csv"),
+        "comparison": _save_csv(table, folder / f"{COMPARISON}{by}.csv"),
         "comparison_curves": _save_figure(
-            plots.comparison_curves(repeats, by), folder / f"compare_{by}.png", dpi
+            plots.comparison_curves(repeats, by), folder / f"{COMPARISON}{by}.png", dpi
         ),
     }
+
+
+def _comparisons(folder: Path) -> dict[str, pd.DataFrame]:
+    """The comparisons a study folder holds (``compare_<setting>.csv``), by setting."""
+    found = {}
+    for csv in sorted(folder.glob(f"{COMPARISON}*.csv")):
+        try:
+            found[csv.stem[len(COMPARISON) :]] = pd.read_csv(csv)
+        except (OSError, ValueError):
+            continue
+    return found

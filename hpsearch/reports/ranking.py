@@ -31,6 +31,7 @@ __all__ = [
     "edge_notes",
     "wilson",
     "decimals_for",
+    "decimals_at",
     "tied_with_best",
     "tie_note",
     "varied",
@@ -76,6 +77,22 @@ def decimals_for(n: int | float | None, default: int = 4) -> int:
     if n is None or not n > 0 or (isinstance(n, float) and not math.isfinite(n)):
         return default
     return max(1, math.ceil(-math.log10(Z95 * 0.5 / math.sqrt(n))))
+
+
+def decimals_at(p: float | None, n: int | float | None, default: int = 4) -> int:
+    """Decimals an accuracy ``p`` measured on ``n`` images can carry: down to its own 95%
+    interval's half-width, ``1.96 sqrt(p (1 - p) / n)`` (narrower near 0 and 1 than
+    :func:`decimals_for`'s widest case); without ``p``, :func:`decimals_for`.
+
+    Example:
+        >>> decimals_at(0.66, 2000), decimals_at(0.95, 2000), decimals_at(None, 2000)
+        (2, 3, 2)
+    """
+    if p is None or not math.isfinite(p) or n is None or not n > 0:
+        return decimals_for(n, default)
+    q = min(max(float(p), 0.0), 1.0)
+    half = Z95 * math.sqrt(max(q * (1 - q), 1 / n) / n)
+    return max(1, math.ceil(-math.log10(half)))
 
 
 def _size(value: Any) -> int | None:  # an image count from a frame cell; NaN and NA are unknown

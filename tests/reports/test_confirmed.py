@@ -14,10 +14,14 @@ from hpsearch.reports.confirmed import (
     choose,
     comparison,
     confirmed_table,
+    default_thresholds,
+    display_comparison,
     display_confirmed,
     format_comparison,
     headline,
 )
+from hpsearch.space.dimensions import Categorical, LogUniform
+from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import RepeatResult, TrialState
 
 
@@ -127,7 +131,7 @@ def _by_optimizer():
 
 
 def test_comparison_per_value_with_epochs_to_each_threshold():
-    df = comparison(_by_optimizer(), "optimizer")
+    df = comparison(_by_optimizer(), "optimizer", thresholds=(0.95, 0.97, 0.98))
     assert df["optimizer"].tolist() == ["adam", "sgd"] and df["repeats"].tolist() == [2, 3]
     adam, sgd = df.iloc[0], df.iloc[1]
     assert adam["test_mean"] == pytest.approx(0.9875) and sgd["val_sd"] == pytest.approx(0.01)
@@ -142,6 +146,45 @@ def test_comparison_per_value_with_epochs_to_each_threshold():
         ValueError, match=r"cannot compare by 'momentum': no confirmed run has that setting"
     ):
         comparison(_by_optimizer(), "momentum")
+
+
+def test_comparison_names_each_rows_settings_rounded_and_the_bounds_they_sit_at():
+    space = SearchSpace({"optimizer": Categorical(["sgd", "adam"]), "lr": LogUniform(1e-4, 1)})
+    params = {0: {"optimizer": "sgd", "lr": 1.0}, 1: {"optimizer": "adam", "lr": 0.000215443469003}}
+    runs = make_repeats({0: [0.6, 0.7]}, params, n_test=2000) + make_repeats(
+        {1: [0.9, 0.92]}, params, n_test=2000
+    )
+    df = comparison(runs, "optimizer", space=space)
+    assert df.columns[:3].tolist() == ["optimizer", "lr", "repeats"]
+    assert df["lr"].tolist() == [0.000215443469003, 1.0]  # adam, sgd: each row's own lr
+    assert df["edge"].tolist() == ["", "lr=upper"]  # sgd's best lr is the top of the range
+    text = format_comparison(df, "table")
+    assert "0.000215" in text and "0.000215443" not in text
+    assert "note: optimizer=sgd: its best lr, 1, is at the upper bound" in text
+    assert "optimizer=adam: its best lr" not in text
+
+
+def test_default_thresholds_are_levels_the_best_value_reaches():
+    params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
+    runs = make_repeats({0: [0.6, 0.7, 0.65]}, params, gap=0.0) + make_repeats(
+        {1: [0.9, 0.92]}, params, gap=0.0
+    )
+    df = comparison(runs, "optimizer")
+    levels = [c[len("reached_") :] for c in df.columns if c.startswith("reached_")]
+    assert levels == ["0.81", "0.86", "0.89"]  # 90, 95 and 98 % of adam's mean test 0.91
+    adam = df[df["optimizer"] == "adam"].iloc[0]
+    assert all(adam[f"reached_{t}"] >= 1 for t in levels)  # no column without a number
+    assert default_thresholds([{"test_mean": math.nan}]) == ()
+
+
+def test_the_decimals_follow_each_accuracys_own_interval():
+    # 2,000 test images: +-0.021 at 0.66 (two decimals), +-0.0096 at 0.95 (three).
+    params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
+    runs = make_repeats({0: [0.66]}, params, n_test=2000, gap=0.0) + make_repeats(
+        {1: [0.95]}, params, n_test=2000, gap=0.0
+    )
+    shown = display_comparison(comparison(runs, "optimizer"))
+    assert shown["test"].tolist() == ["0.950", "0.66"]
 
 
 def test_comparison_formats():

@@ -25,13 +25,18 @@ LIVE_EVERY = 2.0
 
 @contextlib.contextmanager
 def progress_bar(
-    journal: Journal, runs: int, name: str, show: bool = True, goal: Goal | None = None
+    journal: Journal,
+    runs: Callable[[], int],
+    name: str,
+    show: bool = True,
+    goal: Goal | None = None,
 ) -> Iterator[None]:
     """Shows a bar that moves with every trial and confirm-stage run the journal records.
 
     Args:
         journal: The study's records (the bar starts from what they already hold).
-        runs: Runs planned in all (search trials plus confirm-stage runs).
+        runs: The runs expected in all, asked again at each record: the study knows how many
+            confirm-stage runs it will make only once its search has ended.
         name: The study name, the bar's label.
         show: False: no bar at all.
     """
@@ -42,7 +47,7 @@ def progress_bar(
 
     done = len(journal.trials) + len(journal.repeats)
     with tqdm(
-        total=max(runs, done), initial=done, desc=name, unit="run", dynamic_ncols=True
+        total=max(runs(), done), initial=done, desc=name, unit="run", dynamic_ncols=True
     ) as bar:
 
         def update() -> None:
@@ -51,6 +56,7 @@ def progress_bar(
             best = min((v for v in values if v is not None), key=aim.key, default=None)
             shown = f"{best:.2f}" if aim.accuracy or best is None else f"{best:.3g}"
             bar.set_postfix_str("" if best is None else f"best {aim.metric} {shown}", refresh=False)
+            bar.total = max(runs(), bar.n + 1)
             bar.update(1)
 
         journal.on_record.append(update)
@@ -61,7 +67,9 @@ def progress_bar(
 
 
 @contextlib.contextmanager
-def live_page(journal: Journal, write: Callable[[str], object], runs: int) -> Iterator[None]:
+def live_page(
+    journal: Journal, write: Callable[[str], object], runs: Callable[[], int]
+) -> Iterator[None]:
     """Keeps the study folder's page current while the study runs: ``write(line)`` (the page
     with ``line`` on its progress) now, then after a recorded run at most every
     :data:`LIVE_EVERY` seconds. A write that fails (a full disk) is not tried again: the study
@@ -77,7 +85,8 @@ def live_page(journal: Journal, write: Callable[[str], object], runs: int) -> It
         last = now
         done = len(journal.trials) + len(journal.repeats)
         try:
-            write(f"Running: {done} of {runs} runs done. This page reloads itself until the end.")
+            total = max(runs(), done)
+            write(f"Running: {done} of {total} runs done. This page reloads itself until the end.")
         except OSError:  # the reports at the end meet the same trouble, and say it in one line
             journal.on_record.remove(update)
 

@@ -30,6 +30,7 @@ from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.execution.pool import Pool, local_backend
 from hpsearch.execution.runner import run_objective, train_repeat
+from hpsearch.execution.workers import Task
 from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
@@ -217,6 +218,7 @@ class Study:
         self.journal = Journal(self.storage, self.interrupts.guard)
         self._asktell = AskTell(self.strategy, self.journal)
         self.report_paths = {}
+        self._runs = 0  # the runs a session expects in all (see _expected)
         if backend == "dask":
             from hpsearch.execution.cluster import describe
 
@@ -527,20 +529,35 @@ class Study:
         self._check_writable()
         best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
-        with self._session() as pool:
+        with self._session(remaining=len(self._repeat_tasks(best))) as pool:
             self._repeat(pool, best)
         numbers = {t.number for t in best}
         return [r for r in self.repeats_done if r.number in numbers and not r.refit]
 
-    def _repeat(self, pool: Pool, trials: list[TrialResult], refit: bool = False) -> None:
-        done = set(self.journal.repeats)
-        tasks = confirm_stage.plan(
-            trials, self.repeats, done, refit=refit, test_curve=self.test_curves
-        )
+    def _repeat(
+        self, pool: Pool, trials: list[TrialResult], refit: bool = False, later: int = 0
+    ) -> None:
+        """Runs what is missing of ``repeats`` runs of each of ``trials``; ``later``: the runs
+        the session will make after these (the progress then counts exactly)."""
+        tasks = self._repeat_tasks(trials, refit)
+        self._runs = len(self.journal.trials) + len(self.journal.repeats) + len(tasks) + later
         confirm_stage.run(pool, self.journal, tasks)
 
+    def _repeat_tasks(self, trials: list[TrialResult], refit: bool = False) -> list[Task]:
+        return confirm_stage.plan(
+            trials,
+            self.repeats,
+            set(self.journal.repeats),
+            refit=refit,
+            test_curve=self.test_curves,
+        )
+
     def _confirm(self, pool: Pool) -> None:
-        self._repeat(pool, confirm_stage.candidates(self.trials, self.n_confirm, self.goal))
+        # The refit runs come after, of the configuration chosen then: as many as repeats
+        # (minus those already done, if it is the chosen one now too).
+        refits = self.repeats - sum(1 for r in self.journal.repeats if r[2]) if self.refit else 0
+        candidates = confirm_stage.candidates(self.trials, self.n_confirm, self.goal)
+        self._repeat(pool, candidates, later=max(refits, 0) if candidates else 0)
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
         if self.objective is None and self.chosen_trial is not None:  # in the book's names
@@ -575,7 +592,7 @@ class Study:
         return {"fn": functools.partial(run_objective, fn, self.objective_ref, self.goal.metric)}
 
     @contextlib.contextmanager
-    def _session(self) -> Iterator[Pool]:
+    def _session(self, remaining: int | None = None) -> Iterator[Pool]:
         """Lock, open (or create) the study, catch signals, show progress, run a pool; then
         report."""
         # Before anything is written: the data must hold the samples (this may download it).
@@ -592,7 +609,7 @@ class Study:
             ready(self.scheduler)
         fresh = not self.path.exists()  # this session makes the folder
         try:
-            with self._locked_session(runner) as pool:
+            with self._locked_session(runner, remaining) as pool:
                 yield pool
         except ObjectiveError:
             # The objective's own answer stopped a new study before any run finished: a bad
@@ -602,7 +619,7 @@ class Study:
             raise
 
     @contextlib.contextmanager
-    def _locked_session(self, runner: dict[str, Any]) -> Iterator[Pool]:
+    def _locked_session(self, runner: dict[str, Any], remaining: int | None) -> Iterator[Pool]:
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():
@@ -616,14 +633,21 @@ class Study:
                 warm = threading.Thread(target=warm_up_figures, daemon=True)
                 warm.start()
                 try:
-                    runs = self.planned + self.n_confirm * self.repeats * (2 if self.refit else 1)
+                    done = len(self.journal.trials) + len(self.journal.repeats)
+                    if remaining is None:  # a search: its trials, and at most this many more
+                        searched = max(self.planned - len(self.journal.trials), 0)
+                        confirm = self.n_confirm * self.repeats * (2 if self.refit else 1)
+                        remaining = searched + max(confirm - len(self.journal.repeats), 0)
+                    self._runs = done + remaining
                     with (
-                        progress_bar(self.journal, runs, self.name, self.progress, self.goal),
-                        live_page(self.journal, self._write_live, runs),
+                        progress_bar(
+                            self.journal, self._expected, self.name, self.progress, self.goal
+                        ),
+                        live_page(self.journal, self._write_live, self._expected),
                         Pool(
                             self.config,
                             self.seed,
-                            self._backend(runs),
+                            self._backend(remaining),
                             self.n_jobs,
                             scheduler=self.scheduler,
                             folder=self.path / ".running",
@@ -635,6 +659,11 @@ class Study:
                     with self.interrupts.guard():
                         warm.join()  # one thread at a time in matplotlib
                         self.report_paths = self.write_reports()
+
+    def _expected(self) -> int:
+        """The runs this session's progress counts in all: those recorded before it and those
+        it expects to make (exact once the confirm stage knows its runs, see _repeat)."""
+        return self._runs
 
     def _backend(self, runs: int) -> str:
         """The pool's backend: ``auto`` resolved by the training work of ``runs`` runs of the

@@ -1,0 +1,50 @@
+"""The progress bar counts exactly the runs a session makes: the confirm stage's and a
+comparison's included, once they are known."""
+
+from __future__ import annotations
+
+import pytest
+import tqdm.auto
+
+from hpsearch import Study, TrainConfig
+from hpsearch.space.dimensions import Categorical, LogUniform
+from hpsearch.space.search_space import SearchSpace
+
+TINY = TrainConfig(epochs=2, hidden=(10,), samples=200)
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    """Each bar's total and count when it closed."""
+    closed: list[tuple[float, float]] = []
+
+    class Recording(tqdm.auto.tqdm):  # type: ignore[misc, valid-type]
+        def close(self) -> None:
+            if not self.disable:
+                closed.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    return closed
+
+
+def _study(tmp_path, **kwargs) -> Study:
+    space = SearchSpace({"optimizer": Categorical(["sgd", "adam"]), "lr": LogUniform(1e-3, 1e-1)})
+    return Study(
+        "p", strategy="grid", space=space, n_trials=4, config=TINY, directory=tmp_path, **kwargs
+    )
+
+
+def test_a_confirm_stage_with_fewer_configurations_than_asked_counts_what_it_runs(tmp_path, bars):
+    # 4 trials; confirm 6 asked, but 4 distinct configurations exist: 4 x 2 runs, not 6 x 2.
+    _study(tmp_path, confirm=6, repeats=2).optimize()
+    assert bars == [(12, 12)]
+
+
+def test_a_comparison_counts_the_runs_it_makes(tmp_path, bars):
+    study = _study(tmp_path, confirm=0, repeats=3)
+    study.optimize()
+    study.compare("optimizer")  # the best of each of 2 values, 3 runs each
+    assert bars == [(4, 4), (10, 10)]
+    study.compare("optimizer")  # nothing missing: nothing to count
+    assert bars[-1] == (10, 10)

@@ -291,8 +291,11 @@ def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) 
     from hpsearch.reports.confirmed import comparison, format_comparison
 
     runs = study.compare(by)
-    print(format_comparison(comparison(runs, by, thresholds, study.space), fmt))
-    written = publish.write_comparison(study.path, runs, by, thresholds, space=study.space)
+    trials = study.trials
+    print(format_comparison(comparison(runs, by, thresholds, study.space, trials), fmt))
+    written = publish.write_comparison(
+        study.path, runs, by, thresholds, space=study.space, trials=trials
+    )
     with study.storage.lock():  # the page, now with the comparison
         written["index"] = study.write_reports(only_stale=True, refresh_index=True)["index"]
     for path in written.values():

@@ -28,7 +28,7 @@ from hpsearch.reports.ranking import (
 )
 from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, RepeatResult, metric_of
+from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
 
 DEFAULT_GOAL = Goal()
 
@@ -43,6 +43,7 @@ __all__ = [
     "comparison_notes",
     "default_thresholds",
     "display_comparison",
+    "in_order",
     "format_comparison",
     "shown_value",
     "THRESHOLDS",
@@ -361,6 +362,7 @@ def comparison(
     by: str,
     thresholds: Sequence[float] | None = None,
     space: SearchSpace | None = None,
+    trials: Sequence[TrialResult] = (),
 ) -> pd.DataFrame:
     """Confirmed runs compared per value of one setting, as the book's readers publish it.
 
@@ -376,15 +378,19 @@ def comparison(
         space: The search space: with it, a column for each other searched setting (the value
             each row's runs used, e.g. its best lr) and an ``edge`` column naming those that sit
             at a bound of their range (the best may lie beyond it).
+        trials: The search's trials: a value none of whose trials has a score (all DIVERGED,
+            say) gets a row too, with no run and its trials' states in ``search``.
 
     Returns:
-        One row per value, in sorted order: ``by``, each other searched setting, ``repeats``,
+        One row per value, in sorted order: ``by``, each other searched setting, ``repeats``
+        (runs with a score), ``failed`` (runs without one),
         ``train_mean``, ``train_sd``, ``val_mean``, ``val_sd``, ``test_mean``, ``test_sd``,
         ``best_test_mean``, ``best_test_sd`` (each run's best test accuracy over its epochs),
         for each threshold ``t`` ``epochs_to_<t>`` (the mean first epoch at which test accuracy
         reached ``t``, over the runs that did; empty if none did or no run has test curves) and
         ``reached_<t>`` (how many runs did), ``test_curves`` (runs with per-epoch test scores),
-        ``seconds_mean``, ``n_val``, ``n_test``, ``edge``.
+        ``seconds_mean``, ``n_val``, ``n_test``, ``edge``, ``search`` (for a value with no
+        scored trial: its trials' states, e.g. ``"2 DIVERGED"``; else empty).
 
     Raises:
         ValueError: No run has the setting ``by``.
@@ -406,14 +412,19 @@ def comparison(
             f"(the runs' settings: {', '.join(names) or 'none, no confirmed run yet'})"
         )
     others = [n for n in (space.names if space is not None else ()) if n != by]
+    unscored = _unscored(trials, by, set(groups))
     rows = []
-    for value in _in_order([v for v, _ in groups.values()]):
+    for value in in_order([v for v, _ in groups.values()] + [v for v, _ in unscored.values()]):
+        if repr(value) in unscored:
+            rows.append(_unscored_row(by, value, others, unscored[repr(value)][1]))
+            continue
         group = groups[repr(value)][1]
         row: dict[str, Any] = {by: value}
         for name in others:
             used = {repr(r.params.get(name)): r.params.get(name) for r in group}
             row[name] = next(iter(used.values())) if len(used) == 1 else "mixed"
-        row["repeats"] = len(group)
+        row["repeats"] = sum(r.ok for r in group)
+        row["failed"] = len(group) - row["repeats"]
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(group, metric))
         best = [
@@ -430,6 +441,13 @@ def comparison(
     levels = default_thresholds(rows) if thresholds is None else tuple(thresholds)
     for row in rows:
         group = row.pop("_group")
+        if not group:  # a value without a scored trial: nothing was trained again
+            for t in levels:
+                row[f"epochs_to_{t:g}"], row[f"reached_{t:g}"] = math.nan, 0
+            row.update(
+                seconds_mean=math.nan, n_val=None, n_test=None, edge="", search=row["search"]
+            )
+            continue
         for t in levels:
             firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]
             row[f"epochs_to_{t:g}"], _ = mean_sd(firsts)
@@ -439,6 +457,7 @@ def comparison(
             n_val=_size(group, "n_val"),
             n_test=_size(group, "n_test"),
             edge="; ".join(_at_edges(row, others, space)),
+            search="",
         )
     df = pd.DataFrame(rows)
     for column in ("n_val", "n_test"):
@@ -446,7 +465,34 @@ def comparison(
     return df
 
 
-def _in_order(values: list[Any]) -> list[Any]:
+def _unscored(
+    trials: Sequence[TrialResult], by: str, scored_runs: set[str]
+) -> dict[str, tuple[Any, str]]:
+    """The values of ``by`` that no trial with a score took and no run has: each with its
+    trials' states (``"2 DIVERGED, 1 FAILED"``)."""
+    scored = {repr(t.params[by]) for t in trials if by in t.params and t.ok}
+    states: dict[str, tuple[Any, list[str]]] = {}
+    for t in trials:
+        key = repr(t.params.get(by))
+        if by in t.params and key not in scored and key not in scored_runs:
+            states.setdefault(key, (t.params[by], []))[1].append(t.state.value)
+    return {
+        key: (value, ", ".join(f"{names.count(n)} {n}" for n in sorted(set(names))))
+        for key, (value, names) in states.items()
+    }
+
+
+def _unscored_row(by: str, value: Any, others: Sequence[str], said: str) -> dict[str, Any]:
+    """The row of a value without a scored trial, its keys in the order of the others'."""
+    row: dict[str, Any] = {by: value, **{name: math.nan for name in others}}
+    row.update(repeats=0, failed=0)
+    for metric in _METRICS:
+        row[f"{metric}_mean"], row[f"{metric}_sd"] = math.nan, math.nan
+    row["best_test_mean"], row["best_test_sd"] = math.nan, math.nan
+    return {**row, "test_curves": 0, "_group": [], "search": said}
+
+
+def in_order(values: list[Any]) -> list[Any]:
     """Numbers in increasing order; other values (names) as they sort as text."""
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     return sorted(values, key=(lambda v: v) if numeric else str)
@@ -514,17 +560,22 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
         curves = row.get("test_curves", row["repeats"])
-        if not curves:
+        said = row.get("search")
+        if isinstance(said, str) and said:  # no trial of this value had a score
+            out["repeats"] = "0"
+            out["test"] = f"none: {said} in the search"
+        elif not curves:
             out["best test"] = "no test curve"
         for t in thresholds:
             epochs, reached = row[f"epochs_to_{t}"], row[f"reached_{t}"]
             out[f"epochs to {t}"] = (
-                ("no test curve" if not curves else "-")
+                ("no test curve" if not curves and not said else "-")
                 if not reached
                 else f"{epochs:.1f}"
                 + (f" ({reached} of {row['repeats']})" if reached < row["repeats"] else "")
             )
-        out["seconds"] = f"{row['seconds_mean']:.1f}"
+        seconds = row["seconds_mean"]
+        out["seconds"] = "-" if pd.isna(seconds) else f"{seconds:.1f}"
         shown.append(out)
     return pd.DataFrame(shown)
 
@@ -544,7 +595,11 @@ def comparison_notes(df: pd.DataFrame) -> list[str]:
                 f"the {side} bound of the searched range; its best {name} may lie beyond it, "
                 f"and its scores may be better there."
             )
-    missing = [shown_value(row[by]) for row in df.to_dict("records") if not row["test_curves"]]
+    missing = [
+        shown_value(row[by])
+        for row in df.to_dict("records")
+        if not row["test_curves"] and not (isinstance(row.get("search"), str) and row["search"])
+    ]
     if missing:
         notes.append(
             f"no test curve for {by}={', '.join(missing)}: their runs (the confirm stage's, "

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 # Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
 # headless by construction; saving (through Agg) is the caller's job.
+import matplotlib
 import numpy as np
 from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
+from hpsearch.reports.confirmed import in_order
 from hpsearch.reports.ranking import decimals_for, varied, wilson
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
@@ -554,6 +556,16 @@ def param_scores(
     return fig
 
 
+def line_styles(n: int) -> list[tuple[Any, str]]:
+    """``n`` (colour, line style) pairs, no two alike up to 80: matplotlib's 10 colours, then
+    tab20's 20, and beyond 20 each colour again with another dash."""
+    if n <= 10:
+        return [(f"C{k}", "-") for k in range(n)]
+    colours = [matplotlib.colormaps["tab20"](k) for k in range(20)]
+    dashes = ["-", "--", ":", "-."]
+    return [(colours[k % 20], dashes[(k // 20) % len(dashes)]) for k in range(n)]
+
+
 def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
     """Mean validation and test curves of confirmed runs, one colour per value of the setting
     ``by``.
@@ -574,9 +586,9 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
         >>> comparison_curves(study.repeats_done, "optimizer")  # doctest: +SKIP
     """
     runs = [r for r in repeats if not r.refit and r.ok and by in r.params]
-    values = sorted(
-        {repr(r.params[by]): r.params[by] for r in runs}.values(), key=lambda v: (str(type(v)), v)
-    )
+    # The table's order, in the legend too.
+    values = in_order(list({repr(r.params[by]): r.params[by] for r in runs}.values()))
+    styles = line_styles(len(values))
     panels = [p for p in ("val", "test") if any(getattr(r, f"{p}_curve") for r in runs)]
     fig = Figure(figsize=(5.2 * max(len(panels), 1) + 1.6, 4.2), layout="constrained")
     axes = fig.subplots(1, max(len(panels), 1), squeeze=False, sharey=True)[0]
@@ -602,11 +614,12 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
                 np.nanmean(data, axis=0),
                 np.nanstd(data, axis=0, ddof=1) if len(curves) > 1 else 0 * data[0],
             )
-            epochs, colour = np.arange(1, length + 1), f"C{k % 10}"
+            epochs, (colour, dash) = np.arange(1, length + 1), styles[k]
             ax.plot(
                 epochs,
                 mean,
                 color=colour,
+                ls=dash,
                 lw=1.8,
                 label=f"{by}={_short(value)} ({len(curves)} runs)",
             )

@@ -408,6 +408,7 @@ def write_comparison(
     thresholds: Sequence[float] | None = None,
     *,
     space: SearchSpace | None = None,
+    trials: Sequence[TrialResult] = (),
     dpi: int = plots.DPI,
 ) -> dict[str, Path]:
     """Writes ``compare_<by>.csv`` and ``compare_<by>.png``: confirmed runs compared per value of
@@ -421,6 +422,7 @@ def write_comparison(
             :func:`hpsearch.reports.confirmed.comparison`).
         thresholds: Test accuracies whose first epoch the table reports (None: from the data).
         space: The search space: the table then names each row's other settings.
+        trials: The search's trials: a value without a scored trial gets a row saying so.
         dpi: Resolution of the PNG file.
 
     Returns:
@@ -435,7 +437,7 @@ def write_comparison(
     if not by.isidentifier():
         raise ValueError(f"the setting to compare by must be a parameter name, but got {by!r}")
     folder = Path(folder)
-    table = confirmed.comparison(repeats, by, thresholds, space)
+    table = confirmed.comparison(repeats, by, thresholds, space, trials)
     return {
         "comparison": _save_csv(table, folder / f"{COMPARISON}{by}.csv"),
         "comparison_curves": _save_figure(

@@ -529,27 +529,40 @@ class Study:
         self._check_writable()
         best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
-        with self._session(remaining=len(self._repeat_tasks(best))) as pool:
-            self._repeat(pool, best)
+        curves = self.test_curves
+        with self._session(remaining=len(self._repeat_tasks(best, curves=curves))) as pool:
+            self._repeat(pool, best, curves=curves)
         numbers = {t.number for t in best}
         return [r for r in self.repeats_done if r.number in numbers and not r.refit]
 
     def _repeat(
-        self, pool: Pool, trials: list[TrialResult], refit: bool = False, later: int = 0
+        self,
+        pool: Pool,
+        trials: list[TrialResult],
+        refit: bool = False,
+        later: int = 0,
+        curves: bool = False,
     ) -> None:
         """Runs what is missing of ``repeats`` runs of each of ``trials``; ``later``: the runs
-        the session will make after these (the progress then counts exactly)."""
-        tasks = self._repeat_tasks(trials, refit)
+        the session will make after these (the progress then counts exactly); ``curves``: see
+        :meth:`_repeat_tasks`."""
+        tasks = self._repeat_tasks(trials, refit, curves)
         self._runs = len(self.journal.trials) + len(self.journal.repeats) + len(tasks) + later
         confirm_stage.run(pool, self.journal, tasks)
 
-    def _repeat_tasks(self, trials: list[TrialResult], refit: bool = False) -> list[Task]:
+    def _repeat_tasks(
+        self, trials: list[TrialResult], refit: bool = False, curves: bool = False
+    ) -> list[Task]:
+        """The runs still to make; with ``curves``, also each finished run without a test
+        curve (a confirm stage's, made before curves were asked for): run again with the same
+        seed, it gives the same scores and its curve, and takes the old record's place."""
+        done = {
+            key
+            for key, run in self.journal.repeats.items()
+            if not (curves and run.ok and not run.test_curve and run.n_test)
+        }
         return confirm_stage.plan(
-            trials,
-            self.repeats,
-            set(self.journal.repeats),
-            refit=refit,
-            test_curve=self.test_curves,
+            trials, self.repeats, done, refit=refit, test_curve=self.test_curves
         )
 
     def _confirm(self, pool: Pool) -> None:

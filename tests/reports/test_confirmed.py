@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -210,3 +211,20 @@ def test_comparison_formats():
         make_repeats({0: [0.9], 1: [0.8]}, {0: {"lr": 0.1}, 1: {"lr": 0.01}}), "lr"
     )
     assert numeric["lr"].tolist() == [0.01, 0.1]  # numbers in numeric order
+
+
+def test_a_value_without_a_scored_trial_gets_a_row_saying_so():
+    from _report_fixtures import make_trials
+
+    trials = make_trials(3)
+    trials[2] = dataclasses.replace(
+        trials[2], params={**trials[2].params, "lr": 1.0}, state=TrialState.DIVERGED
+    )
+    params = {t.number: t.params for t in trials}
+    runs = make_repeats({0: [0.8, 0.82], 1: [0.7, 0.72]}, params)
+    df = comparison(runs, "lr", trials=trials)
+    assert df["lr"].tolist()[-1] == 1.0 and df["repeats"].tolist()[-1] == 0
+    assert df["search"].tolist() == ["", "", "1 DIVERGED"]
+    shown = display_comparison(df)
+    assert shown["test"].tolist()[-1] == "none: 1 DIVERGED in the search"
+    assert "no test curve" not in format_comparison(df)

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import itertools
 
+import matplotlib
 import numpy as np
 import pytest
 from _report_fixtures import make_repeats, make_trials, mixed_space
@@ -18,6 +19,7 @@ from hpsearch.reports.plots import (
     best_curves,
     comparison_curves,
     history,
+    line_styles,
     lr_wd_map,
     param_scores,
     score_label,
@@ -363,3 +365,18 @@ def test_narrow_log_axis_labels_do_not_run_into_one_another():
         assert [label.get_text() for label in labels] == ["0.05", "0.1", "0.2", "0.5"]
         boxes = sorted((label.get_window_extent(renderer) for label in labels), key=lambda b: b.x0)
         assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))
+
+
+def test_comparison_curves_of_many_values_share_no_colour_and_follow_the_tables_order():
+    levels = [0, 0.01, 0.02, 0.05, 0.1, 0.2, *[0.3 + 0.05 * k for k in range(8)]]  # 14 values
+    params = {k: {"flooding": v} for k, v in enumerate(levels)}
+    runs = make_repeats({k: [0.9, 0.91] for k in params}, params)
+    fig = comparison_curves(runs, "flooding")
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("flooding=")]
+    looks = {(matplotlib.colors.to_rgba(ln.get_color()), ln.get_linestyle()) for ln in lines}
+    assert len(lines) == len(levels) and len(looks) == len(levels)
+    # The legend in the table's order: 0 (an int) first, then 0.01, ... (not by type name).
+    labels = [line.get_label().split(" ")[0] for line in lines]
+    assert labels[:3] == ["flooding=0", "flooding=0.01", "flooding=0.02"]
+    assert all(len(set(line_styles(n))) == n for n in (5, 10, 11, 20, 21, 80))

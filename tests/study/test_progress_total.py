@@ -48,3 +48,19 @@ def test_a_comparison_counts_the_runs_it_makes(tmp_path, bars):
     assert bars == [(4, 4), (10, 10)]
     study.compare("optimizer")  # nothing missing: nothing to count
     assert bars[-1] == (10, 10)
+
+
+def test_a_comparison_runs_again_the_confirm_runs_without_a_test_curve_to_the_same_scores(
+    tmp_path, bars
+):
+    _study(tmp_path, confirm=4, repeats=2, test_curves=False).optimize()
+    before = {k: r for k, r in Study.load("p", directory=tmp_path).journal.repeats.items()}
+    assert before and not any(r.test_curve for r in before.values())
+    study = Study.load("p", directory=tmp_path, test_curves=True)
+    runs = study.compare("optimizer")
+    assert runs and all(r.test_curve for r in runs if r.ok)
+    for r in runs:  # the same seed: the same run, now with its curve
+        old = before[r.key]
+        assert (r.val_acc, r.test_acc, r.train_acc) == (old.val_acc, old.test_acc, old.train_acc)
+        assert r.test_curve[-1] == r.test_acc
+    assert bars[-1] == (16, 16)  # 12 runs recorded before; 4 (2 values x 2) made again

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 # Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
 # headless by construction; saving (through Agg) is the caller's job.
 import matplotlib
+import matplotlib.font_manager
 import numpy as np
 from matplotlib.collections import Collection
 from matplotlib.figure import Figure
@@ -523,7 +524,7 @@ def param_scores(
             if any(groups):
                 ax.boxplot(groups, positions=range(len(choices)), widths=0.5, showfliers=False)
             xs = [x[t.number] + jitter.uniform(-0.15, 0.15) for t in scored]
-            ax.set_xticks(range(len(choices)), [str(c) for c in choices])
+            _choice_ticks(ax, choices, panel_width=4.2)
             ax.set_xlim(-0.6, len(choices) - 0.4)
             ax.set_xlabel(name)
         else:
@@ -554,6 +555,25 @@ def param_scores(
     _outside_legend(fig, axes.flat[0], "outside upper center", ncol=3 if ncols > 1 else 2)
     fig.supylabel(_axis_label(goal))
     return fig
+
+
+def _choice_ticks(ax: Any, choices: Sequence[Any], panel_width: float) -> None:
+    """The choices as x tick labels that never overlap: level while each fits its share of the
+    panel's width (``panel_width`` inches), upright (turned 90 degrees) when not, in a smaller
+    font when even upright lines would touch. A label's width is estimated from its characters
+    (0.6 of the font size each)."""
+    labels = [f"{c:.3g}" if isinstance(c, float) else str(c) for c in choices]
+    ax.set_xticks(range(len(labels)), labels)
+    size = matplotlib.rcParams["xtick.labelsize"]
+    points = matplotlib.font_manager.FontProperties(size=size).get_size_in_points()
+    share = 0.8 * panel_width / max(len(labels), 1)  # each tick's room (the axes is ~80%)
+    widest = max((len(label) for label in labels), default=0) * 0.6 * points / 72
+    if widest <= 0.85 * share:
+        return
+    upright = min(points, 0.8 * share * 72 / 1.3)  # a line of text is ~1.3 font sizes high
+    for label in ax.get_xticklabels():
+        label.set_rotation(90)
+        label.set_fontsize(upright)
 
 
 def line_styles(n: int) -> list[tuple[Any, str]]:

@@ -380,3 +380,29 @@ def test_comparison_curves_of_many_values_share_no_colour_and_follow_the_tables_
     labels = [line.get_label().split(" ")[0] for line in lines]
     assert labels[:3] == ["flooding=0", "flooding=0.01", "flooding=0.02"]
     assert all(len(set(line_styles(n))) == n for n in (5, 10, 11, 20, 21, 80))
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"],
+        ["relu", "sigmoid", "tanh", "swish", "mish", "hswish", "tanhexp"],
+        ["relu", "sigmoid"],
+        [f"choice_number_{k}" for k in range(30)],
+    ],
+)
+def test_param_scores_categorical_labels_never_overlap(choices):
+    space = SearchSpace({"optimizer": Categorical(choices), "lr": LogUniform(1e-3, 1e-1)})
+    trials = [
+        dataclasses.replace(t, params={**t.params, "optimizer": choices[t.number % len(choices)]})
+        for t in make_trials(2 * len(choices), space=space, score=lambda p: 0.5)
+    ]
+    fig = param_scores(trials, space, names=["optimizer", "lr"])
+    fig.canvas = FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = [label.get_window_extent(renderer) for label in ax.get_xticklabels()]
+    assert [label.get_text() for label in ax.get_xticklabels()] == choices
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b), (a, b)

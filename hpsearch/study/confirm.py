@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
+from hpsearch.reports.confirmed import choose
 from hpsearch.storage.journal import Journal
 from hpsearch.trial import Goal, RepeatResult, TrialResult
 
@@ -68,8 +69,6 @@ def chosen(
     Runs of other configurations (a ``compare``'s) never choose. None before any candidate has a
     scored repeat.
     """
-    from hpsearch.reports.confirmed import choose  # with pandas: imported once there are tables
-
     ranked = candidates(trials, max(k, 1), goal)
     number = choose(repeats, [t.number for t in ranked], goal)
     return next((t for t in ranked if t.number == number), None)

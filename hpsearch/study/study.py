@@ -19,7 +19,9 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
@@ -46,9 +48,6 @@ from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult, metric_of
 
 # Features of an image of the built-in datasets (28 x 28), for the estimate of a study's work.
 INPUT_SIZE = 784
-
-if TYPE_CHECKING:  # pandas is imported where a table is made (beside the trials, see _session)
-    import pandas as pd
 
 __all__ = ["Study"]
 
@@ -638,11 +637,9 @@ class Study:
             with self.interrupts.handling():
                 # matplotlib's first figure (its import, the font cache, the first text) costs
                 # more than every later one: paid in a thread beside the trials, not after them.
-                # pandas, which this thread needs meanwhile (the confirm stage), is imported here
-                # first: two threads importing the same modules at once can leave an import lock
-                # held when a signal interrupts this one, and the reports then wait forever.
-                import pandas  # noqa: F401
-
+                # (pandas stays imported with this module, before any signal is the study's: an
+                # import cut by a signal can leave an import lock held, and what the study does
+                # after the signal, its reports, would then wait for it forever.)
                 warm = threading.Thread(target=warm_up_figures, daemon=True)
                 warm.start()
                 try:

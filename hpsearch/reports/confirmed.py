@@ -21,7 +21,6 @@ import pandas as pd
 
 from hpsearch.reports.ranking import (
     decimals_at,
-    decimals_for,
     format_frame,
     mean_sd_text,
     wilson,
@@ -228,23 +227,26 @@ def display_confirmed(
     """
     rows = []
     for row in df.to_dict("records"):
-        dv, dt = (decimals_for(None if pd.isna(row[c]) else row[c]) for c in ("n_val", "n_test"))
+        n_val, n_test = (None if pd.isna(row[c]) else row[c] for c in ("n_val", "n_test"))
         out = {
             "trial": str(row["trial"]),
             **{p: _short(row[p]) for p in param_names},
             "repeats": str(row["repeats"])
             + (f" ({row['failed']} failed)" if row["failed"] else ""),
         }
-        for metric, d in (("train", dv), ("val", dv), ("test", dt)):
+        for metric, n in (("train", n_val), ("val", n_val), ("test", n_test)):
+            # Each score to the decimals its own 95% interval supports on its set's size.
+            mean = row[f"{metric}_mean"]
             out[{"val": "validation"}.get(metric, metric)] = pm(
-                row[f"{metric}_mean"], row[f"{metric}_sd"], d
+                mean, row[f"{metric}_sd"], decimals_at(mean, n)
             )
         for name in _other_metrics(goal):  # a metric of unknown range: three digits
             out[name] = _sig(row.get(f"{name}_mean", math.nan), row.get(f"{name}_sd", math.nan))
         if "refit_test_mean" in row:
             runs = row.get("refit_runs") or 0
+            refit_d = decimals_at(row["refit_test_mean"], n_test)
             out["refit test"] = (
-                f"{pm(row['refit_test_mean'], row['refit_test_sd'], dt)} ({runs} runs)"
+                f"{pm(row['refit_test_mean'], row['refit_test_sd'], refit_d)} ({runs} runs)"
                 if runs
                 else "-"
             )
@@ -293,7 +295,7 @@ def _refit(repeats: Sequence[RepeatResult], number: int) -> str:
     test, sd = mean_sd(_scores(refits, "test"))
     if math.isnan(test):
         return f" | refit: {len(refits)} run{'s' if len(refits) != 1 else ''}, no test score"
-    d = decimals_for(_size(refits, "n_test"))
+    d = decimals_at(test, _size(refits, "n_test"))
     n = len(refits)
     return (
         f" | refit test {pm(test, sd, d)} ({n} run{'s' if n != 1 else ''} on training + "
@@ -310,7 +312,7 @@ def _accuracy(runs: Sequence[RepeatResult]) -> str:
     what = [f"{len(runs)} repeat{'s' if len(runs) != 1 else ''}"]
     what += [f"{failed} failed"] if failed else []
     val, val_sd = mean_sd(_scores(runs, "val"))
-    d = decimals_for(n_val)
+    d = decimals_at(val, n_val)
     sizes = [f"{n_val:,} images"] if n_val else []  # logs from before n_val was kept: no size
     text += f" | validation {pm(val, val_sd, d)} ({', '.join(what + sizes)})"
     test, test_sd = mean_sd(_scores(runs, "test"))
@@ -319,7 +321,7 @@ def _accuracy(runs: Sequence[RepeatResult]) -> str:
         if n_test:
             return text + " | validation only: no test_acc returned for the test images"
         return text + " | no test part in this dataset"
-    d = decimals_for(n_test)
+    d = decimals_at(test, n_test)
     size = ""
     if n_test:
         low, high = wilson(test, n_test)

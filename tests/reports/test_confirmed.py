@@ -228,3 +228,11 @@ def test_a_value_without_a_scored_trial_gets_a_row_saying_so():
     shown = display_comparison(df)
     assert shown["test"].tolist()[-1] == "none: 1 DIVERGED in the search"
     assert "no test curve" not in format_comparison(df)
+
+
+def test_the_confirmed_table_and_headline_give_each_score_the_decimals_its_interval_supports():
+    # 2,000 test images: 0.95 carries three decimals (+-0.0096), 0.66 two (+-0.021).
+    runs = make_repeats({0: [0.95, 0.95], 1: [0.66, 0.66]}, n_test=2000, gap=0.0)
+    shown = display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])
+    assert shown["test"].tolist() == ["0.950 ± 0.000", "0.66 ± 0.00"]
+    assert "test 0.950 ± 0.000 (2,000 test images" in headline(runs, 0, {"lr": 0.01})

@@ -554,7 +554,9 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
         out = {by: shown_value(row[by]), **{n: shown_value(row[n]) for n in others}}
         out.update(
             {
-                "repeats": str(row["repeats"]),
+                # The runs with a score (those the figure draws), and the others beside.
+                "repeats": str(row["repeats"])
+                + (f" ({row['failed']} failed)" if row.get("failed") else ""),
                 "train": pm(row["train_mean"], row["train_sd"], dv),
                 "validation": pm(row["val_mean"], row["val_sd"], dv),
                 "test": pm(row["test_mean"], row["test_sd"], dt),

@@ -236,3 +236,11 @@ def test_the_confirmed_table_and_headline_give_each_score_the_decimals_its_inter
     shown = display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])
     assert shown["test"].tolist() == ["0.950 ± 0.000", "0.66 ± 0.00"]
     assert "test 0.950 ± 0.000 (2,000 test images" in headline(runs, 0, {"lr": 0.01})
+
+
+def test_a_comparison_counts_the_runs_with_a_score_and_says_how_many_failed():
+    params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
+    runs = make_repeats({0: [0.6, None, 0.62], 1: [0.9, 0.92]}, params)
+    df = comparison(runs, "optimizer")
+    assert df["repeats"].tolist() == [2, 2] and df["failed"].tolist() == [0, 1]
+    assert display_comparison(df)["repeats"].tolist() == ["2", "2 (1 failed)"]

@@ -25,7 +25,7 @@ from hpsearch.reports.ranking import (
     mean_sd_text,
     wilson,
 )
-from hpsearch.space.dimensions import RangeDimension
+from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
 
@@ -416,7 +416,10 @@ def comparison(
     others = [n for n in (space.names if space is not None else ()) if n != by]
     unscored = _unscored(trials, by, set(groups))
     rows = []
-    for value in in_order([v for v, _ in groups.values()] + [v for v, _ in unscored.values()]):
+    dim = space[by] if space is not None and by in space else None
+    choices = list(dim.choices) if isinstance(dim, Categorical) else None
+    values = [v for v, _ in groups.values()] + [v for v, _ in unscored.values()]
+    for value in in_order(values, choices):
         if repr(value) in unscored:
             rows.append(_unscored_row(by, value, others, unscored[repr(value)][1]))
             continue
@@ -425,10 +428,14 @@ def comparison(
         for name in others:
             used = {repr(r.params.get(name)): r.params.get(name) for r in group}
             row[name] = next(iter(used.values())) if len(used) == 1 else "mixed"
-        row["repeats"] = sum(r.ok for r in group)
-        row["failed"] = len(group) - row["repeats"]
+        # Every column, and the figure, stands on the runs with a score; the others are named
+        # beside the count (a comparison describes each value; choosing, in the confirmed
+        # table, scores them 0 instead).
+        scored = [r for r in group if r.ok]
+        row["repeats"] = len(scored)
+        row["failed"] = _states([r for r in group if not r.ok])
         for metric in _METRICS:
-            row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(group, metric))
+            row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(scored, metric))
         best = [
             max((v for v in r.test_curve if v is not None), default=r.best_test_acc)
             for r in group
@@ -473,31 +480,38 @@ def _unscored(
     """The values of ``by`` that no trial with a score took and no run has: each with its
     trials' states (``"2 DIVERGED, 1 FAILED"``)."""
     scored = {repr(t.params[by]) for t in trials if by in t.params and t.ok}
-    states: dict[str, tuple[Any, list[str]]] = {}
+    found: dict[str, tuple[Any, list[TrialResult]]] = {}
     for t in trials:
         key = repr(t.params.get(by))
         if by in t.params and key not in scored and key not in scored_runs:
-            states.setdefault(key, (t.params[by], []))[1].append(t.state.value)
-    return {
-        key: (value, ", ".join(f"{names.count(n)} {n}" for n in sorted(set(names))))
-        for key, (value, names) in states.items()
-    }
+            found.setdefault(key, (t.params[by], []))[1].append(t)
+    return {key: (value, _states(ended)) for key, (value, ended) in found.items()}
 
 
 def _unscored_row(by: str, value: Any, others: Sequence[str], said: str) -> dict[str, Any]:
     """The row of a value without a scored trial, its keys in the order of the others'."""
     row: dict[str, Any] = {by: value, **{name: math.nan for name in others}}
-    row.update(repeats=0, failed=0)
+    row.update(repeats=0, failed="")
     for metric in _METRICS:
         row[f"{metric}_mean"], row[f"{metric}_sd"] = math.nan, math.nan
     row["best_test_mean"], row["best_test_sd"] = math.nan, math.nan
     return {**row, "test_curves": 0, "_group": [], "search": said}
 
 
-def in_order(values: list[Any]) -> list[Any]:
-    """Numbers in increasing order; other values (names) as they sort as text."""
+def in_order(values: list[Any], choices: Sequence[Any] | None = None) -> list[Any]:
+    """Values in the order of ``choices`` (a categorical setting's, as declared: the book's
+    sgd, momentum, ...); else numbers in increasing order and names as they sort as text."""
+    if choices is not None and all(any(repr(v) == repr(c) for c in choices) for v in values):
+        place = {repr(c): k for k, c in enumerate(choices)}
+        return sorted(values, key=lambda v: place[repr(v)])
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     return sorted(values, key=(lambda v: v) if numeric else str)
+
+
+def _states(runs: Sequence[RepeatResult | TrialResult]) -> str:
+    """``"1 DIVERGED, 2 FAILED"``: how many runs ended in each state ("" for none)."""
+    names = [r.state.value for r in runs]
+    return ", ".join(f"{names.count(n)} {n}" for n in sorted(set(names)))
 
 
 def default_thresholds(rows: Sequence[Mapping[str, Any]]) -> tuple[float, ...]:
@@ -539,6 +553,11 @@ def shown_value(value: Any) -> str:
     return str(value)
 
 
+def _text(cell: Any) -> str:
+    """A text cell of a comparison, read back from its CSV too (an empty one is NaN there)."""
+    return cell if isinstance(cell, str) else ""
+
+
 def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
     """A comparison (see :func:`comparison`) as strings: ``mean ± sd`` with the decimals the
     set sizes can carry, the epochs to each threshold (``-`` when no run reached it, ``12.5 (2
@@ -556,7 +575,7 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
             {
                 # The runs with a score (those the figure draws), and the others beside.
                 "repeats": str(row["repeats"])
-                + (f" ({row['failed']} failed)" if row.get("failed") else ""),
+                + (f" (+{row['failed']})" if _text(row.get("failed")) else ""),
                 "train": pm(row["train_mean"], row["train_sd"], dv),
                 "validation": pm(row["val_mean"], row["val_sd"], dv),
                 "test": pm(row["test_mean"], row["test_sd"], dt),
@@ -564,10 +583,9 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
         curves = row.get("test_curves", row["repeats"])
-        said = row.get("search")
-        if isinstance(said, str) and said:  # no trial of this value had a score
-            out["repeats"] = "0"
-            out["test"] = f"none: {said} in the search"
+        said = _text(row.get("search"))
+        if said:  # no trial of this value had a score
+            out["repeats"] = f"0 ({said} in the search)"
         elif not curves:
             out["best test"] = "no test curve"
         for t in thresholds:
@@ -602,7 +620,7 @@ def comparison_notes(df: pd.DataFrame) -> list[str]:
     missing = [
         shown_value(row[by])
         for row in df.to_dict("records")
-        if not row["test_curves"] and not (isinstance(row.get("search"), str) and row["search"])
+        if not row["test_curves"] and not _text(row.get("search"))
     ]
     if missing:
         notes.append(

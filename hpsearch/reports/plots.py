@@ -586,7 +586,9 @@ def line_styles(n: int) -> list[tuple[Any, str]]:
     return [(colours[k % 20], dashes[(k // 20) % len(dashes)]) for k in range(n)]
 
 
-def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
+def comparison_curves(
+    repeats: Sequence[RepeatResult], by: str, choices: Sequence[Any] | None = None
+) -> Figure:
     """Mean validation and test curves of confirmed runs, one colour per value of the setting
     ``by``.
 
@@ -598,6 +600,8 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
     Args:
         repeats: The confirm stage's runs (refit runs and runs without curves are left out).
         by: The setting compared (a key of the runs' params).
+        choices: A categorical setting's choices as declared: the legend's order (the
+            comparison table's, see :func:`hpsearch.reports.confirmed.in_order`).
 
     Returns:
         The figure: axes titled "validation" and "test", lines labelled ``"<by>=<value>"``.
@@ -607,7 +611,7 @@ def comparison_curves(repeats: Sequence[RepeatResult], by: str) -> Figure:
     """
     runs = [r for r in repeats if not r.refit and r.ok and by in r.params]
     # The table's order, in the legend too.
-    values = in_order(list({repr(r.params[by]): r.params[by] for r in runs}.values()))
+    values = in_order(list({repr(r.params[by]): r.params[by] for r in runs}.values()), choices)
     styles = line_styles(len(values))
     panels = [p for p in ("val", "test") if any(getattr(r, f"{p}_curve") for r in runs)]
     fig = Figure(figsize=(5.2 * max(len(panels), 1) + 1.6, 4.2), layout="constrained")

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.reports import confirmed, html, plots, ranking
+from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
@@ -441,9 +442,17 @@ def write_comparison(
     return {
         "comparison": _save_csv(table, folder / f"{COMPARISON}{by}.csv"),
         "comparison_curves": _save_figure(
-            plots.comparison_curves(repeats, by), folder / f"{COMPARISON}{by}.png", dpi
+            plots.comparison_curves(repeats, by, _choices(space, by)),
+            folder / f"{COMPARISON}{by}.png",
+            dpi,
         ),
     }
+
+
+def _choices(space: SearchSpace | None, by: str) -> Sequence[Any] | None:
+    """``by``'s choices as declared, when it is a categorical setting of ``space``."""
+    dim = space[by] if space is not None and by in space else None
+    return list(dim.choices) if isinstance(dim, Categorical) else None
 
 
 def _comparisons(folder: Path) -> dict[str, pd.DataFrame]:

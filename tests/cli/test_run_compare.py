@@ -43,7 +43,8 @@ def test_one_command_prints_writes_and_shows_the_comparison(tmp_path, capsys):
     rows = {line.split()[0]: line for line in table[2:4]}
     assert set(rows) == {"adam", "sgd"}
     csv = pd.read_csv(out / "opt" / "compare_optimizer.csv")
-    assert csv["optimizer"].tolist() == ["adam", "sgd"] and (csv["repeats"] == 2).all()
+    # The declared order of the choices (choice:sgd,adam), in the table as in the figure.
+    assert csv["optimizer"].tolist() == ["sgd", "adam"] and (csv["repeats"] == 2).all()
     assert (out / "opt" / "compare_optimizer.png").stat().st_size > 0
     # Thresholds from the data: the best value's runs reach each one.
     best = csv.loc[csv["test_mean"].idxmax()]

@@ -157,8 +157,10 @@ def test_comparison_names_each_rows_settings_rounded_and_the_bounds_they_sit_at(
     )
     df = comparison(runs, "optimizer", space=space)
     assert df.columns[:3].tolist() == ["optimizer", "lr", "repeats"]
-    assert df["lr"].tolist() == [0.000215443469003, 1.0]  # adam, sgd: each row's own lr
-    assert df["edge"].tolist() == ["", "lr=upper"]  # sgd's best lr is the top of the range
+    # The declared order of the choices (sgd, adam), each row with its own lr.
+    assert df["optimizer"].tolist() == ["sgd", "adam"]
+    assert df["lr"].tolist() == [1.0, 0.000215443469003]
+    assert df["edge"].tolist() == ["lr=upper", ""]  # sgd's best lr is the top of the range
     text = format_comparison(df, "table")
     assert "0.000215" in text and "0.000215443" not in text
     assert "note: optimizer=sgd: its best lr, 1, is at the upper bound" in text
@@ -226,7 +228,8 @@ def test_a_value_without_a_scored_trial_gets_a_row_saying_so():
     assert df["lr"].tolist()[-1] == 1.0 and df["repeats"].tolist()[-1] == 0
     assert df["search"].tolist() == ["", "", "1 DIVERGED"]
     shown = display_comparison(df)
-    assert shown["test"].tolist()[-1] == "none: 1 DIVERGED in the search"
+    assert shown["repeats"].tolist()[-1] == "0 (1 DIVERGED in the search)"
+    assert shown["test"].tolist()[-1] == "-"
     assert "no test curve" not in format_comparison(df)
 
 
@@ -238,9 +241,11 @@ def test_the_confirmed_table_and_headline_give_each_score_the_decimals_its_inter
     assert "test 0.950 ± 0.000 (2,000 test images" in headline(runs, 0, {"lr": 0.01})
 
 
-def test_a_comparison_counts_the_runs_with_a_score_and_says_how_many_failed():
+def test_a_comparison_stands_on_the_runs_with_a_score_and_names_the_others():
     params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
     runs = make_repeats({0: [0.6, None, 0.62], 1: [0.9, 0.92]}, params)
     df = comparison(runs, "optimizer")
-    assert df["repeats"].tolist() == [2, 2] and df["failed"].tolist() == [0, 1]
-    assert display_comparison(df)["repeats"].tolist() == ["2", "2 (1 failed)"]
+    assert df["repeats"].tolist() == [2, 2] and df["failed"].tolist() == ["", "1 FAILED"]
+    assert display_comparison(df)["repeats"].tolist() == ["2", "2 (+1 FAILED)"]
+    # Every column stands on the runs with a score, as the figure does: no 0 for the failed one.
+    assert df.loc[1, "val_mean"] == pytest.approx(0.61)

@@ -8,6 +8,7 @@ torn last line is dropped with a warning when the log is read back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -47,14 +48,24 @@ def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
 
 
 def _first_of_each(
-    records: list[Any], key: Callable[[Any], Any], path: Path, what: str
+    records: list[Any],
+    key: Callable[[Any], Any],
+    path: Path,
+    what: str,
+    completes: Callable[[Any, Any], bool] | None = None,
 ) -> dict[Any, Any]:
-    """The first record of each key, in the order written; a warning names the keys found twice."""
+    """The first record of each key, in the order written; a warning names the keys found twice.
+
+    ``completes(first, later)``: a later record that completes the first (the same run made
+    again with the same seed for what the first lacks) takes its place, without a warning.
+    """
     first: dict[Any, Any] = {}
     doubled: list[Any] = []
     for record in records:
         k = key(record)
-        if k in first:
+        if k in first and completes is not None and completes(first[k], record):
+            first[k] = record
+        elif k in first:
             doubled.append(k)
         else:
             first[k] = record
@@ -67,6 +78,21 @@ def _first_of_each(
             stacklevel=3,
         )
     return first
+
+
+def _adds_test_curve(first: RepeatResult, later: RepeatResult) -> bool:
+    """Whether ``later`` is ``first`` made again for its test curve (a comparison does that to
+    a confirm run without one): the same run, scores and all, plus the curve."""
+    if first.test_curve or not later.test_curve:
+        return False
+    # What the curve brings (its best point) and the wall time may differ; nothing else may.
+    plain = dataclasses.replace(
+        later,
+        test_curve=first.test_curve,
+        best_test_acc=first.best_test_acc,
+        seconds=first.seconds,
+    )
+    return plain == first
 
 
 def validate_name(name: str) -> str:
@@ -221,6 +247,7 @@ class StudyStorage:
             lambda r: r.key,
             path,
             "confirm run",
+            _adds_test_curve,
         )
         return list(runs.values())
 

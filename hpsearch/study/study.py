@@ -650,8 +650,12 @@ class Study:
                         remaining = searched + max(confirm - len(self.journal.repeats), 0)
                     self._runs = done + remaining
                     with (
-                        progress_bar(
-                            self.journal, self._expected, self.name, self.progress, self.goal
+                        progress_bar(  # none for a session with nothing to run
+                            self.journal,
+                            self._expected,
+                            self.name,
+                            self.progress and remaining > 0,
+                            self.goal,
                         ),
                         live_page(self.journal, self._write_live, self._expected),
                         Pool(

@@ -239,6 +239,35 @@ def test_a_record_written_twice_is_kept_once_with_a_warning(storage):
         assert [t.number for t in storage.load_trials()] == [0, 1, 2]
 
 
+def test_a_confirm_run_made_again_for_its_test_curve_takes_the_first_records_place(storage):
+    import dataclasses
+
+    from hpsearch.trial import RepeatResult, TrialState
+
+    plain = RepeatResult(
+        3,
+        0,
+        {"lr": 0.1},
+        TrialState.COMPLETE,
+        val_acc=0.5,
+        test_acc=0.4,
+        train_acc=0.6,
+        seconds=1.0,
+        n_val=100,
+        n_test=2000,
+    )
+    with_curve = dataclasses.replace(plain, test_curve=(0.2, 0.4), best_test_acc=0.4, seconds=2.0)
+    other = dataclasses.replace(plain, val_acc=0.7, test_curve=(0.3, 0.5))  # not the same run
+    storage.append_repeat(plain)
+    storage.append_repeat(with_curve)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "written twice" for a remake with its curve
+        assert storage.load_repeats() == [with_curve]
+    storage.append_repeat(other)
+    with pytest.warns(UserWarning, match="written twice"):
+        assert storage.load_repeats() == [with_curve]
+
+
 def test_a_line_the_disk_took_in_part_is_cut_off_and_the_file_named(storage, monkeypatch):
     import errno
     import os

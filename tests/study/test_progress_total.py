@@ -46,8 +46,8 @@ def test_a_comparison_counts_the_runs_it_makes(tmp_path, bars):
     study.optimize()
     study.compare("optimizer")  # the best of each of 2 values, 3 runs each
     assert bars == [(4, 4), (10, 10)]
-    study.compare("optimizer")  # nothing missing: nothing to count
-    assert bars[-1] == (10, 10)
+    study.compare("optimizer")  # nothing missing: no bar at all
+    assert bars == [(4, 4), (10, 10)]
 
 
 def test_a_comparison_runs_again_the_confirm_runs_without_a_test_curve_to_the_same_scores(
@@ -64,3 +64,12 @@ def test_a_comparison_runs_again_the_confirm_runs_without_a_test_curve_to_the_sa
         assert (r.val_acc, r.test_acc, r.train_acc) == (old.val_acc, old.test_acc, old.train_acc)
         assert r.test_curve[-1] == r.test_acc
     assert bars[-1] == (16, 16)  # 12 runs recorded before; 4 (2 values x 2) made again
+
+
+def test_a_comparison_made_again_remakes_nothing(tmp_path, bars):
+    _study(tmp_path, confirm=4, repeats=2, test_curves=False).optimize()
+    study = Study.load("p", directory=tmp_path, test_curves=True)
+    first = study.compare("optimizer")
+    again = Study.load("p", directory=tmp_path, test_curves=True)
+    assert again.compare("optimizer") == first
+    assert len(bars) == 2  # the search's, the first comparison's: none for nothing to do

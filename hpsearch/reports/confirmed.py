@@ -226,25 +226,27 @@ def display_confirmed(
         >>> display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])  # doctest: +SKIP
     """
     rows = []
+    places = {
+        "train": column_decimals(df, "val_mean", "n_val"),
+        "val": column_decimals(df, "val_mean", "n_val"),
+        "test": column_decimals(df, "test_mean", "n_test"),
+    }
     for row in df.to_dict("records"):
-        n_val, n_test = (None if pd.isna(row[c]) else row[c] for c in ("n_val", "n_test"))
         out = {
             "trial": str(row["trial"]),
             **{p: _short(row[p]) for p in param_names},
             "repeats": str(row["repeats"])
             + (f" ({row['failed']} failed)" if row["failed"] else ""),
         }
-        for metric, n in (("train", n_val), ("val", n_val), ("test", n_test)):
-            # Each score to the decimals its own 95% interval supports on its set's size.
-            mean = row[f"{metric}_mean"]
+        for metric, d in places.items():  # one precision a column (see column_decimals)
             out[{"val": "validation"}.get(metric, metric)] = pm(
-                mean, row[f"{metric}_sd"], decimals_at(mean, n)
+                row[f"{metric}_mean"], row[f"{metric}_sd"], d
             )
         for name in _other_metrics(goal):  # a metric of unknown range: three digits
             out[name] = _sig(row.get(f"{name}_mean", math.nan), row.get(f"{name}_sd", math.nan))
         if "refit_test_mean" in row:
             runs = row.get("refit_runs") or 0
-            refit_d = decimals_at(row["refit_test_mean"], n_test)
+            refit_d = places["test"]
             out["refit test"] = (
                 f"{pm(row['refit_test_mean'], row['refit_test_sd'], refit_d)} ({runs} runs)"
                 if runs
@@ -553,6 +555,18 @@ def shown_value(value: Any) -> str:
     return str(value)
 
 
+def column_decimals(df: pd.DataFrame, mean: str, size: str) -> int:
+    """One precision for a column of means: the most decimals any of its rows supports (each
+    mean's own 95% interval on its set's size, :func:`decimals_at`), so that the rows read
+    alike and none looks better for a digit more."""
+    places = [
+        decimals_at(row[mean], None if pd.isna(row[size]) else row[size])
+        for row in df.to_dict("records")
+        if not pd.isna(row[mean])
+    ]
+    return max(places, default=decimals_at(None, None))
+
+
 def _text(cell: Any) -> str:
     """A text cell of a comparison, read back from its CSV too (an empty one is NaN there)."""
     return cell if isinstance(cell, str) else ""
@@ -566,10 +580,8 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
     others = list(df.columns[1 : list(df.columns).index("repeats")])
     thresholds = [c[len("epochs_to_") :] for c in df.columns if c.startswith("epochs_to_")]
     shown = []
+    dv, dt = column_decimals(df, "val_mean", "n_val"), column_decimals(df, "test_mean", "n_test")
     for row in df.to_dict("records"):
-        n_val = None if pd.isna(row["n_val"]) else row["n_val"]
-        n_test = None if pd.isna(row["n_test"]) else row["n_test"]
-        dv, dt = decimals_at(row["val_mean"], n_val), decimals_at(row["test_mean"], n_test)
         out = {by: shown_value(row[by]), **{n: shown_value(row[n]) for n in others}}
         out.update(
             {

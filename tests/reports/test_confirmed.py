@@ -187,7 +187,10 @@ def test_the_decimals_follow_each_accuracys_own_interval():
         {1: [0.95]}, params, n_test=2000, gap=0.0
     )
     shown = display_comparison(comparison(runs, "optimizer"))
-    assert shown["test"].tolist() == ["0.950", "0.66"]
+    # One precision a column, the most any row supports: 0.660 beside 0.950, not 0.66.
+    assert shown["test"].tolist() == ["0.950", "0.660"]
+    only = display_comparison(comparison(runs[:1], "optimizer"))
+    assert only["test"].tolist() == ["0.66"]  # alone, 0.66 carries two
 
 
 def test_comparison_formats():
@@ -237,8 +240,9 @@ def test_the_confirmed_table_and_headline_give_each_score_the_decimals_its_inter
     # 2,000 test images: 0.95 carries three decimals (+-0.0096), 0.66 two (+-0.021).
     runs = make_repeats({0: [0.95, 0.95], 1: [0.66, 0.66]}, n_test=2000, gap=0.0)
     shown = display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])
-    assert shown["test"].tolist() == ["0.950 ± 0.000", "0.66 ± 0.00"]
+    assert shown["test"].tolist() == ["0.950 ± 0.000", "0.660 ± 0.000"]  # one per column
     assert "test 0.950 ± 0.000 (2,000 test images" in headline(runs, 0, {"lr": 0.01})
+    assert "test 0.66 ± 0.00 (2,000 test images" in headline(runs, 1, {"lr": 0.02})
 
 
 def test_a_comparison_stands_on_the_runs_with_a_score_and_names_the_others():

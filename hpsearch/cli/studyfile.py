@@ -26,6 +26,15 @@ def _toml_loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _option_strings(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """Every option string of ``command``'s subparser (empty if it cannot be found)."""
+    for action in parser._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict) and command in choices:
+            return {s for a in choices[command]._actions for s in a.option_strings}
+    return set()
+
+
 def study_file_argv(path: str, parser: argparse.ArgumentParser | None = None) -> list[str]:
     """The command line a study file stands for.
 
@@ -78,6 +87,14 @@ def study_file_argv(path: str, parser: argparse.ArgumentParser | None = None) ->
     if parser is not None:
         _, extra = parser.parse_known_args(argv)
         unknown = [w[2:].replace("-", "_") for w in extra if w.startswith("--")] or extra
+        # argparse takes a prefix of an option for the option (`repeat` for `repeats`): a key
+        # of a file must name its option whole.
+        named = _option_strings(parser, argv[0])
+        unknown += [
+            w[2:].replace("-", "_")
+            for w in argv
+            if w.startswith("--") and named and w not in named and w[2:] not in unknown
+        ]
         if unknown:
             raise ValueError(
                 f"study file {path}: unknown key {unknown[0]} (the keys are strategy, the run "

@@ -134,6 +134,21 @@ def test_a_study_files_unknown_key_names_the_file_and_the_key(tmp_path: Path, sn
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("key", ["repeat", "compar", "trial"])
+def test_a_study_files_key_that_is_a_prefix_of_an_option_is_refused_too(
+    tmp_path: Path, snapshot, key: str
+) -> None:
+    # argparse would take `repeat` for --repeats: a file's key must name its option whole.
+    file = tmp_path / "prefix.toml"
+    file.write_text(f'strategy = "grid"\n{key} = 3\n[space]\nlr = "log:1e-3:1"\n')
+    before = snapshot(tmp_path)
+    code, out, err = _run(["run", str(file), "--out", str(tmp_path / "studies")])
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1, err
+    assert lines[0].startswith(f"hpsearch: error: study file {file}: unknown key {key} ")
+    assert snapshot(tmp_path) == before
+
+
 def test_confirm_help_describes_the_confirm_commands_own_options() -> None:
     code, out, _ = _run(["confirm", "--help"])
     text = " ".join(out.split())

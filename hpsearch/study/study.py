@@ -310,7 +310,11 @@ class Study:
 
     @property
     def chosen_trial(self) -> TrialResult | None:
-        """The search trial whose configuration the confirm stage chose, or None before it ran."""
+        """The search trial whose configuration the confirm stage chose, or None before it ran
+        (and in a study without a confirm stage, whose runs a comparison made: they compare,
+        they do not choose)."""
+        if self.n_confirm == 0:
+            return None
         return confirm_stage.chosen(self.trials, self.repeats_done, self.n_confirm, self.goal)
 
     @property

@@ -52,6 +52,9 @@ def test_one_command_prints_writes_and_shows_the_comparison(tmp_path, capsys):
     assert len(reached) == 3 and all(best[c] >= 1 for c in reached)
     page = (out / "opt" / "index.html").read_text()
     assert 'id="compare-optimizer"' in page and "compare_optimizer.png" in page
+    # confirm = 0: the comparison's runs compare, they choose nothing (no headline, as on
+    # the terminal).
+    assert 'id="headline"' not in page and "chosen:" not in printed
     # The confirm runs the comparison made carry test curves (the file did not say
     # test_curves): no "no test curve" anywhere.
     assert "no test curve" not in printed and "no test curve" not in page

@@ -197,6 +197,13 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 f"{study.planned} planned (numbered {shown}; the plan counts from 0): "
                 f"they are kept and ranked; give --trials {max(beyond) + 1} to plan them"
             )
+    pinned = getattr(study.strategy, "pinned", None) or {}
+    if args.compare in pinned:  # refused before anything is written
+        raise ValueError(
+            f"--compare {args.compare}: the grid gives it one point ({pinned[args.compare]:g}), "
+            f"so there is nothing to compare; give --param {args.compare}=choice:A,B,... or a "
+            "grid with more points"
+        )
     if study.planned < args.trials:
         _err(f"the grid holds {study.planned} points; running those")
     for name, value in (getattr(study.strategy, "pinned", None) or {}).items():

@@ -531,6 +531,12 @@ class Study:
         """
         self._check_writable()
         best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
+        values = {repr(t.params.get(by)) for t in self.trials if by in t.params}
+        if len(values) < 2:
+            raise ValueError(
+                f"compare by {by!r}: the search tried one value of it ({', '.join(values)}), "
+                "so there is nothing to compare"
+            )
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         curves = self.test_curves
         with self._session(remaining=len(self._repeat_tasks(best, curves=curves))) as pool:

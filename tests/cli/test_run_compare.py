@@ -81,3 +81,16 @@ def test_comparing_a_setting_that_is_not_searched_is_refused_before_anything_is_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--compare activation: not a searched setting" in err[0]
     assert _snapshot(tmp_path) == before
+
+
+def test_comparing_a_setting_the_grid_gives_one_point_is_refused_before_anything_is_written(
+    tmp_path, capsys
+):
+    out = tmp_path / "studies"
+    before = _snapshot(tmp_path)
+    argv = ["grid", "--trials", "2", "--param", "lr=log:1e-3:1e-1", "--epochs", "1"]
+    argv += ["--samples", "200", "--compare", "weight_decay", "--out", str(out)]
+    assert run_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the grid gives it one point" in err[0]
+    assert _snapshot(tmp_path) == before

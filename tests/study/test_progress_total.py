@@ -73,3 +73,13 @@ def test_a_comparison_made_again_remakes_nothing(tmp_path, bars):
     again = Study.load("p", directory=tmp_path, test_curves=True)
     assert again.compare("optimizer") == first
     assert len(bars) == 2  # the search's, the first comparison's: none for nothing to do
+
+
+def test_a_comparison_by_a_setting_the_search_gave_one_value_is_refused(tmp_path, bars):
+    space = SearchSpace({"optimizer": Categorical(["sgd"]), "lr": LogUniform(1e-3, 1e-1)})
+    study = Study("one", strategy="grid", space=space, n_trials=2, config=TINY, directory=tmp_path)
+    study.optimize()
+    repeats = len(study.repeats_done)
+    with pytest.raises(ValueError, match="one value of it"):
+        study.compare("optimizer")
+    assert len(study.repeats_done) == repeats  # nothing trained

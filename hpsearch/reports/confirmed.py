@@ -84,10 +84,6 @@ def _by_trial(repeats: Sequence[RepeatResult]) -> dict[int, list[RepeatResult]]:
     return groups
 
 
-def _short(value: Any) -> str:
-    return f"{value:.2g}" if isinstance(value, float) else str(value)
-
-
 def choose(
     repeats: Sequence[RepeatResult],
     numbers: Sequence[int] | None = None,
@@ -234,7 +230,7 @@ def display_confirmed(
     for row in df.to_dict("records"):
         out = {
             "trial": str(row["trial"]),
-            **{p: _short(row[p]) for p in param_names},
+            **{p: shown_value(row[p]) for p in param_names},
             "repeats": str(row["repeats"])
             + (f" ({row['failed']} failed)" if row["failed"] else ""),
         }
@@ -280,7 +276,9 @@ def headline(
     """
     runs = _by_trial(repeats).get(number, [])
     text = (
-        "chosen: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()) + f" (trial {number})"
+        "chosen: "
+        + ", ".join(f"{k}={shown_value(v)}" for k, v in params.items())
+        + f" (trial {number})"
     )
     if not runs:
         return text + " | no confirmed run yet"

@@ -253,3 +253,11 @@ def test_a_comparison_stands_on_the_runs_with_a_score_and_names_the_others():
     assert display_comparison(df)["repeats"].tolist() == ["2", "2 (+1 FAILED)"]
     # Every column stands on the runs with a score, as the figure does: no 0 for the failed one.
     assert df.loc[1, "val_mean"] == pytest.approx(0.61)
+
+
+def test_a_setting_reads_the_same_in_the_headline_and_the_tables():
+    params = {0: {"lr": 0.000215443469003}}
+    runs = make_repeats({0: [0.9, 0.91]}, params)
+    assert "chosen: lr=0.000215 (trial 0)" in headline(runs, 0, params[0])
+    assert display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])["lr"].tolist() == ["0.000215"]
+    assert display_comparison(comparison(runs, "lr"))["lr"].tolist() == ["0.000215"]

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"{study.space[name].spec()}; give --param {name}=... or --set {name}=... to choose"
         )
     try:
-        study.optimize()
+        study.optimize(compare=args.compare)  # its runs in the same session (one bar)
     except StudyInterrupted as stop:
         return _interrupted(study, stop, argv)
     _summary(study, 5)

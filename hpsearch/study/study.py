@@ -474,9 +474,14 @@ class Study:
             ref = self.objective_ref or "the value told"
             return self._asktell.tell(trial, value, self.goal.metric, ref, self.config)
 
-    def optimize(self) -> pd.DataFrame:
+    def optimize(self, compare: str | None = None) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the
         ranking.
+
+        Args:
+            compare: A searched setting to compare (see :meth:`compare`): its runs are made in
+                the same session, after the confirm stage, so that one progress bar counts
+                them all (a setting the search gave one value is left to :meth:`compare`).
 
         Raises:
             StudyInterrupted: After SIGINT or SIGTERM, once every finished run is saved and the
@@ -496,6 +501,8 @@ class Study:
                 self.goal,
             ).run(pool)
             self._confirm(pool)
+            if compare is not None and len(self._values(compare)) > 1:
+                self._repeat(pool, self._best_per_value(compare), curves=self.test_curves)
         return self.ranking()
 
     def confirm(self, k: int | None = None, repeats: int | None = None) -> list[RepeatResult]:
@@ -525,13 +532,13 @@ class Study:
 
     def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
         """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the
-        searched setting ``by`` (what is missing) and returns them, for
-        :func:`hpsearch.reports.confirmed.comparison`. Raises ValueError if ``by`` was not searched
-        or no trial has a score yet.
+        searched setting ``by`` (what is missing: nothing is opened when nothing is) and
+        returns them, for :func:`hpsearch.reports.confirmed.comparison`. Raises ValueError if
+        ``by`` was not searched, took one value, or no trial has a score yet.
         """
         self._check_writable()
-        best = confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
-        values = {repr(t.params.get(by)) for t in self.trials if by in t.params}
+        best = self._best_per_value(by)
+        values = self._values(by)
         if len(values) < 2:
             raise ValueError(
                 f"compare by {by!r}: the search tried one value of it ({', '.join(values)}), "
@@ -539,10 +546,19 @@ class Study:
             )
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         curves = self.test_curves
-        with self._session(remaining=len(self._repeat_tasks(best, curves=curves))) as pool:
-            self._repeat(pool, best, curves=curves)
+        missing = len(self._repeat_tasks(best, curves=curves))
+        if missing:
+            with self._session(remaining=missing) as pool:
+                self._repeat(pool, best, curves=curves)
         numbers = {t.number for t in best}
         return [r for r in self.repeats_done if r.number in numbers and not r.refit]
+
+    def _best_per_value(self, by: str) -> list[TrialResult]:
+        return confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
+
+    def _values(self, by: str) -> set[str]:
+        """The values (as repr) the search's trials took of ``by``."""
+        return {repr(t.params.get(by)) for t in self.trials if by in t.params}
 
     def _repeat(
         self,

@@ -83,3 +83,11 @@ def test_a_comparison_by_a_setting_the_search_gave_one_value_is_refused(tmp_path
     with pytest.raises(ValueError, match="one value of it"):
         study.compare("optimizer")
     assert len(study.repeats_done) == repeats  # nothing trained
+
+
+def test_a_search_with_its_comparison_counts_both_on_one_bar(tmp_path, bars):
+    study = _study(tmp_path, confirm=0, repeats=3)
+    study.optimize(compare="optimizer")  # 4 trials, then 2 values x 3 runs, one session
+    assert bars == [(10, 10)]
+    runs = study.compare("optimizer")  # all made already: no session, no bar
+    assert len(runs) == 6 and bars == [(10, 10)]

@@ -437,25 +437,22 @@ def comparison(
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(scored, metric))
         best = [
-            max((v for v in r.test_curve if v is not None), default=r.best_test_acc)
-            for r in group
-            if r.ok
+            max((v for v in r.test_curve if v is not None), default=r.best_test_acc) for r in scored
         ]
         row["best_test_mean"], row["best_test_sd"] = mean_sd([b for b in best if b is not None])
         # Runs trained without per-epoch test scores (a confirm stage's, reused) have no best
         # test accuracy and no epochs to a threshold: the table says so for their value.
-        row["test_curves"] = sum(bool(r.test_curve) for r in group if r.ok)
-        row["_group"] = group
+        row["test_curves"] = sum(bool(r.test_curve) for r in scored)
+        row["_group"] = scored
         rows.append(row)
     levels = default_thresholds(rows) if thresholds is None else tuple(thresholds)
     for row in rows:
         group = row.pop("_group")
-        if not group:  # a value without a scored trial: nothing was trained again
+        if not group:  # no run with a score: none trained again, or every one failed
             for t in levels:
                 row[f"epochs_to_{t:g}"], row[f"reached_{t:g}"] = math.nan, 0
-            row.update(
-                seconds_mean=math.nan, n_val=None, n_test=None, edge="", search=row["search"]
-            )
+            row.update(seconds_mean=math.nan, n_val=None, n_test=None, edge="")
+            row["search"] = row.pop("search", "")  # last, as in the other rows
             continue
         for t in levels:
             firsts = [e for r in group if (e := _first_epoch(r.test_curve, t)) is not None]

@@ -261,3 +261,20 @@ def test_a_setting_reads_the_same_in_the_headline_and_the_tables():
     assert "chosen: lr=0.000215 (trial 0)" in headline(runs, 0, params[0])
     assert display_confirmed(confirmed_table(runs, ["lr"]), ["lr"])["lr"].tolist() == ["0.000215"]
     assert display_comparison(comparison(runs, "lr"))["lr"].tolist() == ["0.000215"]
+
+
+def test_a_run_that_diverged_counts_in_no_column_even_with_a_curve_up_to_its_end():
+    params = {0: {"optimizer": "sgd"}, 1: {"optimizer": "adam"}}
+    runs = make_repeats({0: [0.9, 0.9]}, params, gap=0.0)
+    # A run that reached 0.95 on the test part before it diverged, and a value whose only run
+    # failed: neither is a repeat, reaches a threshold or has seconds.
+    runs.append(
+        RepeatResult(0, 2, params[0], TrialState.DIVERGED, test_curve=(0.95,), seconds=99.0)
+    )
+    runs.append(RepeatResult(1, 0, params[1], TrialState.DIVERGED, test_curve=(0.5,)))
+    df = comparison(runs, "optimizer", thresholds=(0.95,))
+    adam, sgd = df.iloc[0], df.iloc[1]  # names in text order (no space given)
+    assert (sgd["repeats"], sgd["failed"], sgd["reached_0.95"]) == (2, "1 DIVERGED", 0)
+    assert sgd["seconds_mean"] == pytest.approx((runs[0].seconds + runs[1].seconds) / 2)
+    assert (adam["repeats"], adam["failed"], adam["search"]) == (0, "1 DIVERGED", "")
+    assert df.columns[-1] == "search"

@@ -206,7 +206,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
     if study.planned < args.trials:
         _err(f"the grid holds {study.planned} points; running those")
-    for name, value in (getattr(study.strategy, "pinned", None) or {}).items():
+    for name, value in pinned.items():
         _err(
             f"note: the grid gives {name} one point: {value:g}, the centre of its range "
             f"{study.space[name].spec()}; give --param {name}=... or --set {name}=... to choose"

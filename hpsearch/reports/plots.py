@@ -20,7 +20,7 @@ from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
-from hpsearch.reports.confirmed import in_order
+from hpsearch.reports.confirmed import in_order, shown_value
 from hpsearch.reports.ranking import decimals_for, varied, wilson
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
@@ -562,7 +562,7 @@ def _choice_ticks(ax: Any, choices: Sequence[Any], panel_width: float) -> None:
     panel's width (``panel_width`` inches), upright (turned 90 degrees) when not, in a smaller
     font when even upright lines would touch. A label's width is estimated from its characters
     (0.6 of the font size each)."""
-    labels = [f"{c:.3g}" if isinstance(c, float) else str(c) for c in choices]
+    labels = [shown_value(c) for c in choices]
     ax.set_xticks(range(len(labels)), labels)
     size = matplotlib.rcParams["xtick.labelsize"]
     points = matplotlib.font_manager.FontProperties(size=size).get_size_in_points()

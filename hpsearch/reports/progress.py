@@ -136,9 +136,8 @@ def write_live(
 
 
 def warm_up_figures() -> None:
-    """Imports what the reports use (pandas, matplotlib) and draws one small figure with text
-    into memory, so that the study's reports at the end start warm (the font cache read, the
-    first glyphs rendered).
+    """Imports matplotlib and draws one small figure with text into memory, so that the
+    study's figures at the end start warm (the font cache read, the first glyphs rendered).
     Meant for a thread beside the trials; any failure is left to the real figures to report.
 
     The figure's garbage (reference cycles, weak-reference callbacks) is collected here, in

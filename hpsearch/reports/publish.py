@@ -288,12 +288,13 @@ def _write_all(due: Mapping[str, tuple[Path, Callable[[Path], Path]]]) -> dict[s
             if side == 1:
                 share.append(key)
     outcomes: dict[str, Path | str] = {}
-    child = _fork_writer({k: due[k] for k in share}) if share else None
+    theirs = {k: due[k] for k in share}
+    child = _fork_writer(theirs) if theirs else None
     for key, (path, write) in due.items():
-        if child is None or key not in share:
+        if child is None or key not in theirs:
             outcomes[key] = _write_one(path, write)
     if child is not None:
-        outcomes.update(_collect(child, {k: due[k] for k in share}))
+        outcomes.update(_collect(child, theirs))
     return outcomes
 
 

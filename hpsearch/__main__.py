@@ -1,7 +1,9 @@
 """``python -m hpsearch``: the command line, with a clean way out at every moment.
 
 Until a study takes over the signals (and after it gives them back), SIGINT and SIGTERM end
-the command at once with 130 or 143 and no traceback, even in the middle of an import. Each way
+the command at once with 130 or 143 and no traceback, even in the middle of an import while the
+command has one thread (with more, the import is left to finish first: a stop raised inside one
+can leave a module lock held that another thread then waits for forever). Each way
 out is taken once: after the first signal has decided the outcome (here, or in a study that is
 stopping on it), later signals change nothing, so a second Ctrl-C cannot cut short the saving of
 what is finished. Once the command is done, signals are blocked, the local workers are stopped
@@ -15,17 +17,23 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+from types import FrameType
 from typing import NoReturn
+
+from hpsearch.execution.interrupts import in_import, stopping, try_again_soon
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The signal that decided the outcome, once one has.
 _decided: list[int] = []
 
 
-def _stop(signum: int, frame: object) -> None:
-    study = sys.modules.get("hpsearch.execution.interrupts")
-    if _decided or (study is not None and study.stopping() is not None):
+def _stop(signum: int, frame: FrameType | None) -> None:
+    if _decided or stopping() is not None:
         return  # decided already: the way out under way is the one to finish
+    if threading.active_count() > 1 and in_import(frame):
+        try_again_soon(signum)
+        return
     _decided.append(signum)
     raise SystemExit(128 + signum)
 

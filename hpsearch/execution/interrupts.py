@@ -4,17 +4,57 @@ saved."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from hpsearch.exceptions import StudyInterrupted
 
-__all__ = ["Interrupts", "stopping"]
+__all__ = ["Interrupts", "in_import", "stopping", "try_again_soon"]
 
 # The signal a study of this process is stopping on, once it has raised its stop.
 _stopping: list[int] = []
+# Seconds after which a signal that landed inside an import is delivered again.
+RETRY = 0.02
+# Whether a delivery again is already due (one is enough).
+_due: list[int] = []
+
+
+def in_import(frame: FrameType | None) -> bool:
+    """Whether the code a signal interrupted is inside an import.
+
+    An exception raised there can leave one of importlib's module locks held (when it lands in
+    the lock's own bookkeeping), and the next thread that imports that module then waits for it
+    forever: a signal's stop is raised only outside imports.
+    """
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def try_again_soon(signum: int) -> None:
+    """Delivers ``signum`` to this process once more in :data:`RETRY` seconds, to whichever
+    handler holds it then (called from a handler in the main thread, instead of raising inside
+    an import). A timer signal, not a thread: a handler may run while the thread it interrupted
+    holds one of ``threading``'s own locks."""
+    if _due or not hasattr(signal, "setitimer"):  # due already, or no timer signal here
+        return
+    previous = signal.getsignal(signal.SIGALRM)
+
+    def again(_signum: int, _frame: Any) -> None:
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+        _due.clear()
+        os.kill(os.getpid(), signum)
+
+    _due.append(signum)
+
+    signal.signal(signal.SIGALRM, again)
+    signal.setitimer(signal.ITIMER_REAL, RETRY)
 
 
 def stopping() -> int | None:
@@ -31,7 +71,9 @@ class Interrupts:
 
     A signal that arrives while a record is being written waits for the write's end. The stop is
     raised once: a second signal (an impatient second Ctrl-C) while the study is already stopping
-    is noted and changes nothing, so it cannot cut short the saving of what is finished. Outside
+    is noted and changes nothing, so it cannot cut short the saving of what is finished. A signal
+    that lands inside an import is delivered again once the import is over (see
+    :func:`in_import`): a stop raised there could leave the import machinery locked. Outside
     the main thread (a study run from a worker thread) signals cannot be caught and nothing
     changes.
     """
@@ -55,9 +97,12 @@ class Interrupts:
             yield
             return
 
-        def handler(signum: int, frame: Any) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
             if self.received is None:
                 self.received = signum
+            if in_import(frame) and not self._raised:
+                try_again_soon(signum)
+                return
             self._stop()
 
         self.received = None

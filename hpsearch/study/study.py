@@ -46,6 +46,9 @@ from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
 from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult, metric_of
 
+# Seconds the reports wait for the figure warm-up thread at most (it takes about one).
+WARM_UP_WAIT = 30.0
+
 # Features of an image of the built-in datasets (28 x 28), for the estimate of a study's work.
 INPUT_SIZE = 784
 
@@ -697,7 +700,9 @@ class Study:
                         yield pool
                 finally:
                     with self.interrupts.guard():
-                        warm.join()  # one thread at a time in matplotlib
+                        # One thread at a time in matplotlib; never an unbounded wait, though: a
+                        # warm-up that does not end in time only leaves the figures to start cold.
+                        warm.join(WARM_UP_WAIT)
                         self.report_paths = self.write_reports()
 
     def _expected(self) -> int:

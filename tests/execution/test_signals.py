@@ -63,6 +63,8 @@ COMMAND = hpsearch(
 )
 INT, TERM = signal.SIGINT, signal.SIGTERM
 STOPPED = {INT: {130}, TERM: {143}}
+# Runs a moment is tried in before the test gives up on catching it.
+ATTEMPTS = 5
 
 
 @pytest.fixture(scope="module")
@@ -98,18 +100,24 @@ def test_a_study_stopped_at_every_moment_leaves_cleanly_and_resumes_to_the_unint
             f", again {second:.2f} s later" if second else ""
         )
         delay = 0.3 if when == "start-up" else 0.0  # in the middle of the imports
-        run = signalled(
-            COMMAND,
-            tmp_path,
-            folder,
-            when,
-            signum,
-            confirm_runs=CONFIRM_RUNS,
-            delay=delay,
-            second=second,
-            group=group,
-        )
-        assert run.sent, f"{step}: the study ended before that moment:\n{run.err()}"
+        for _ in range(ATTEMPTS):
+            run = signalled(
+                COMMAND,
+                tmp_path,
+                folder,
+                when,
+                signum,
+                confirm_runs=CONFIRM_RUNS,
+                delay=delay,
+                second=second,
+                group=group,
+            )
+            if run.sent:
+                break
+            # A fast run can end before a late moment is seen: it must have ended cleanly, and
+            # the moment is tried again (on the finished study, whose command still reaches it).
+            assert finished_ok and problems(run, folder, {0}) == [], f"{step}:\n{run.err()}"
+        assert run.sent, f"{step}: the study ended before that moment {ATTEMPTS} times"
         statuses = STOPPED[signum] | ({0} if finished_ok else set())
         assert problems(run, folder, statuses) == [], f"{step}:\n{run.err()}"
         assert same_records(folder, baseline) == [], step

@@ -26,14 +26,13 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
-
 import _common  # noqa: F401
+import numpy as np
 from _common import emit, load_note, machine
 
+from hpsearch.builtin.config import TrainConfig
 from hpsearch.space.search_space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
-from hpsearch.builtin.config import TrainConfig
 from hpsearch.trial import TrialResult, TrialState
 
 TARGET = 0.010  # seconds per suggested point, median over a window of batches, at every size

@@ -23,7 +23,7 @@ from _common import emit, load_note, machine
 from threadpoolctl import threadpool_limits
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.execution.runner import train_trial
+from hpsearch.builtin.objective import train_trial
 
 
 def _bound(sizes: list[int], n_train: int, n_val: int, batch: int, epochs: int) -> float:

@@ -33,15 +33,14 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 import _common  # noqa: F401
+import numpy as np
 from _common import emit, load_note, machine
 from bench_bayes import synthetic
 
-from hpsearch.study.search import runs_ahead_from
 from hpsearch.space.search_space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
+from hpsearch.study.search import runs_ahead_from
 from hpsearch.trial import TrialResult, TrialState
 
 TARGET = 0.10  # wait share, 32 workers, 0.2 s trials, up to 1,000 trials, pipelined

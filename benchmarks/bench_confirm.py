@@ -60,7 +60,7 @@ def main(argv=None) -> None:
         runs = [r for r in study.repeats_done if r.number == chosen.number and not r.refit]
         headline = statistics.fmean(r.test_acc for r in runs)
         # Repeat indices 1000.. were never used by the study: other initial weights and batch orders.
-        with Pool(study.config, study.seed, "loky", args.jobs) as pool:
+        with Pool(study._runner(), study.settings, study.seed, "loky", args.jobs) as pool:
             for i in range(args.retrain):
                 pool.submit(Task(chosen.number, chosen.params, repeat=1000 + i))
             retrained = [record.test_acc for _, record, _ in pool.results()]

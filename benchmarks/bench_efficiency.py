@@ -32,6 +32,7 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.space.dimensions import Categorical, LogUniform
 from hpsearch.space.search_space import SearchSpace, default_space
 
+
 def mixed_space() -> SearchSpace:
     """lr and weight decay as in the seed experiment, plus the optimizer and the activation."""
     return SearchSpace({"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4),

@@ -21,12 +21,12 @@ import time
 
 import _common  # noqa: F401
 from _common import emit, load_note, machine
+from book_baseline import book_trial
 from threadpoolctl import threadpool_limits
 
-from book_baseline import book_trial
 from hpsearch import Study
-from hpsearch.data.datasets import make_split
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.data.datasets import make_split
 
 
 def run_study(n_jobs: int, trials: int, config: TrainConfig, directory: str, name: str,

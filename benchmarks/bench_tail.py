@@ -28,9 +28,9 @@ import numpy as np
 from _common import emit, load_note, machine
 
 import hpsearch.execution.pool as pool_module
-from hpsearch.builtin.config import TrainConfig
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
+from hpsearch.settings import Settings
 
 
 def lengths(trials: int, seed: int, scale: float) -> list[float]:
@@ -46,7 +46,7 @@ def measure(workers: int, durations: list[float]) -> dict[str, float]:
     spans: list[tuple[float, float, int]] = []
     lock = threading.Lock()
 
-    def sleep_trial(config: TrainConfig, seed: int, task: Task) -> tuple[None, None]:
+    def sleep_trial(settings: Settings, seed: int, task: Task) -> tuple[None, None]:
         start = time.perf_counter()
         time.sleep(durations[task.number])
         with lock:
@@ -57,7 +57,7 @@ def measure(workers: int, durations: list[float]) -> dict[str, float]:
     pool_module.os.cpu_count = lambda: workers  # the pool's -1: one worker per core it sees
     try:
         t0 = time.perf_counter()
-        with Pool(TrainConfig(), 0, "threading", -1, fn=sleep_trial) as pool:
+        with Pool(sleep_trial, Settings(), 0, "threading", -1) as pool:
             for n in range(len(durations)):
                 pool.submit(Task(n, {}))
             for _ in pool.results():

@@ -15,8 +15,8 @@ from book_baseline import book_trial
 from threadpoolctl import threadpool_limits
 
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.objective import train_trial
 from hpsearch.data.datasets import make_split
-from hpsearch.execution.runner import train_trial
 
 
 def main(argv=None) -> None:

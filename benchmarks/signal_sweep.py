@@ -37,8 +37,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psutil  # noqa: E402
 from _interrupt import (  # noqa: E402
-    LINGER_DEADLINE, Run, describe, hpsearch, intact, lines, outcomes, problems, same_records, session_processes,
-    signalled, workers,
+    LINGER_DEADLINE,
+    Run,
+    describe,
+    hpsearch,
+    intact,
+    lines,
+    outcomes,
+    problems,
+    same_records,
+    session_processes,
+    signalled,
+    workers,
 )
 
 NAME = "study"

@@ -30,6 +30,7 @@ _EXPORTS = {
     "Study": "study.study",
     "StudyError": "exceptions",
     "StudyInterrupted": "exceptions",
+    "Settings": "settings",
     "TrainConfig": "builtin.config",
     "Trial": "trial",
     "TrialData": "trial",
@@ -39,7 +40,7 @@ _EXPORTS = {
     "TrialState": "trial",
     "Uniform": "space.dimensions",
     "default_space": "space.search_space",
-    "train_trial": "execution.runner",
+    "train_trial": "builtin.objective",
 }
 
 

@@ -18,8 +18,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from hpsearch import Study, TrainConfig
 from hpsearch.blas import one_blas_thread
+from hpsearch.builtin.objective import train_trial
 from hpsearch.builtin.training import Trainer
-from hpsearch.execution.runner import train_trial
 
 CONFIG = TrainConfig(epochs=3, hidden=(100, 100), samples=400)
 PARAMS = {"lr": 0.01, "weight_decay": 1e-6}
@@ -76,7 +76,7 @@ def test_train_trial_in_this_process_equals_the_study_record(tmp_path, threads):
 def test_a_process_whose_environment_asks_for_two_blas_threads_trains_the_same(tmp_path):
     code = (
         "import json, sys; from hpsearch.builtin.config import TrainConfig;"
-        " from hpsearch.execution.runner import train_trial;"
+        " from hpsearch.builtin.objective import train_trial;"
         "r = train_trial(TrainConfig(epochs=3, hidden=(100, 100), samples=400),"
         " {'lr': 0.01, 'weight_decay': 1e-6}, 0, 3).to_json(); r.pop('seconds');"
         "print(json.dumps(r))"

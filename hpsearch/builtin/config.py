@@ -201,6 +201,25 @@ class TrainConfig:
             )
         return dataclasses.replace(self, **params)
 
+    def check_space(self, space: Mapping[str, Any]) -> None:
+        """Refuses a search space this network cannot train, before anything runs: a name that
+        is not a setting, or a dimension whose ends (or choices) make an invalid setting.
+
+        Raises:
+            ValueError: Naming the parameter and what is wrong.
+        """
+        unknown = sorted(set(space) - set(self.field_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {unknown}; searchable names are {list(self.field_names())}"
+            )
+        for name, dim in space.items():
+            for value in dim.ends():
+                try:
+                    self.with_params({name: value})
+                except ValueError as exc:
+                    raise ValueError(f"space {name}={dim.spec()}: {exc}") from None
+
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["hidden"] = list(self.hidden)

@@ -6,18 +6,37 @@ generator, the checkpoint of its last rung) and answers the same way: per-epoch 
 metrics, :class:`~hpsearch.exceptions.TrialDiverged` or
 :class:`~hpsearch.exceptions.TrialTimedOut`. The one difference is the state it keeps between
 rungs: a :class:`~hpsearch.trial.Checkpoint` of the network, its optimizer and its generator.
+
+What only this objective does has a method of its own, which the study calls where an objective
+has it: :meth:`NetworkObjective.work` (how much training a study asks, to choose threads or
+processes) and :meth:`NetworkObjective.save_chosen` (``model.npz``). :func:`train_trial`,
+:func:`train_rung` and :func:`train_repeat` train one run of it outside a study.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.model import save_chosen
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.training import Trainer, build_optimizer, net_for
 from hpsearch.data.datasets import Split
 from hpsearch.exceptions import TrialDiverged, TrialTimedOut
-from hpsearch.trial import Trial, TrialState
+from hpsearch.execution.runner import run_objective
+from hpsearch.execution.workers import Task
+from hpsearch.settings import Settings
+from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, Trial, TrialResult, TrialState
 
-__all__ = ["NetworkObjective"]
+__all__ = ["BUILTIN", "NetworkObjective", "train_repeat", "train_rung", "train_trial"]
+
+#: The reference a study records for the built-in network's objective.
+BUILTIN = "hpsearch:MultiLayerNet"
+# Features of an image of the built-in datasets (28 x 28), for the estimate of a study's work.
+INPUT_SIZE = 784
 
 
 class NetworkObjective:
@@ -35,16 +54,44 @@ class NetworkObjective:
         self.config = config
         self.net: MultiLayerNet | None = None
 
+    def work(self, runs: int) -> float:
+        """The training work of ``runs`` runs (runs x epochs x training images x weights)."""
+        cfg = self.config
+        sizes = [INPUT_SIZE, *cfg.hidden, 10]
+        weights = sum(a * b for a, b in itertools.pairwise(sizes))
+        return runs * cfg.epochs * cfg.samples * (1 - cfg.val_ratio) * weights
+
+    def save_chosen(
+        self,
+        folder: Path,
+        runs: Mapping[tuple[int, int, bool], RepeatResult],
+        number: int,
+        refit: bool,
+        seed: int,
+    ) -> Path | None:
+        """Saves the chosen configuration's network, in the book's names, as ``model.npz`` (see
+        :func:`hpsearch.builtin.model.save_chosen`); returns the path when this call wrote it."""
+        config = self.config
+        return save_chosen(
+            folder,
+            config,
+            runs,
+            number,
+            refit,
+            lambda run: train_repeat(config, run.params, seed, run.number, 0, refit=refit),
+        )
+
     def __call__(self, trial: Trial) -> dict[str, float]:
         cfg = self.config.with_params(trial.params)
         d = trial.data
         split = Split(d.x_train, d.t_train, d.x_val, d.t_val)
         # Sized by every label of the search's split (a refit run holds them all in training).
         classes = int(max(t.max() for t in (d.t_train, d.t_val) if len(t))) + 1
-        self.net = net_for(cfg, split.input_size, classes, trial.rng)
+        # Kept for the caller only once set here: threads of one study share this object.
+        net = self.net = net_for(cfg, split.input_size, classes, trial.rng)
         test = (d.x_test, d.t_test) if d.x_test is not None and d.t_test is not None else None
         trainer = Trainer(
-            self.net,
+            net,
             build_optimizer(cfg),
             split,
             epochs=cfg.epochs,
@@ -76,3 +123,87 @@ class NetworkObjective:
         if h.val_acc:
             final["val_acc"] = h.val_acc[-1]
         return final
+
+
+def _run(
+    config: TrainConfig, seed: int, task: Task
+) -> tuple[TrialResult | RepeatResult, Checkpoint | ObjectiveState | None, NetworkObjective]:
+    objective = NetworkObjective(config)
+    record, saved = run_objective(objective, BUILTIN, "val_acc", Settings.of(config), seed, task)
+    return record, saved, objective
+
+
+def train_trial(
+    config: TrainConfig, params: Mapping[str, Any], seed: int, number: int
+) -> TrialResult:
+    """Trains one trial of the built-in network and returns its record; never raises for a
+    trial's own failure.
+
+    The same arguments give the same record anywhere: the trial computes on one BLAS thread
+    (see :func:`hpsearch.blas.one_blas_thread`) whatever the caller's thread settings.
+
+    Args:
+        config: The study's fixed settings.
+        params: This trial's searched values, overriding ``config``.
+        seed: The study seed (fixes the split; with ``number`` fixes init and batch order).
+        number: The trial number.
+
+    Returns:
+        The frozen record: COMPLETE, DIVERGED, TIMEOUT or FAILED.
+    """
+    return train_rung(config, params, seed, number)[0]
+
+
+def train_rung(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    until: int | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> tuple[TrialResult, Checkpoint | None]:
+    """Trains one trial of the built-in network up to epoch ``until``, from ``checkpoint``.
+
+    Returns:
+        The record (PRUNED while the trial is paused before its last epoch, to be confirmed or
+        continued by the study) and, for a paused trial, its checkpoint.
+    """
+    record, saved, _ = _run(config, seed, Task(number, dict(params), until, checkpoint))
+    assert isinstance(record, TrialResult) and not isinstance(saved, ObjectiveState)
+    return record, saved
+
+
+def train_repeat(
+    config: TrainConfig,
+    params: Mapping[str, Any],
+    seed: int,
+    number: int,
+    repeat: int,
+    *,
+    refit: bool = False,
+    test_curve: bool = False,
+) -> tuple[RepeatResult, MultiLayerNet | None]:
+    """Trains trial ``number``'s params again with fresh seeds, and scores it on the test part.
+
+    The split is the search's own (the study seed fixes it); the initial weights and the batch
+    order come from a stream of the study seed, ``number`` and ``repeat`` alone, so the result
+    is the same on any worker, any number of workers, and after a resume.
+
+    Args:
+        config: The study's fixed settings.
+        params: The searched values of trial ``number``.
+        seed: The study seed.
+        number: The trial repeated.
+        repeat: The repeat index.
+        refit: Train on the training and validation images together (no validation score).
+        test_curve: Score the test part after every epoch (one more forward pass over it each
+            epoch), for the epoch-by-epoch columns of a comparison; otherwise once at the end.
+
+    Returns:
+        The frozen record (never raises for the run's own failure: FAILED, DIVERGED, TIMEOUT)
+        and the trained network (None if the run failed before it had one).
+    """
+    task = Task(number, dict(params), repeat=repeat, refit=refit, test_curve=test_curve)
+    record, _, objective = _run(config, seed, task)
+    assert isinstance(record, RepeatResult)
+    return record, objective.net if record.state is not TrialState.FAILED else None

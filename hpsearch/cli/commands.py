@@ -115,7 +115,7 @@ def _summary(
         return
     if study.pruning.active and study.trials:
         trained = sum(t.epochs for t in study.trials)
-        full = len(study.trials) * study.config.epochs
+        full = len(study.trials) * study.settings.epochs
         said = f"{trained} epochs trained of {full} without pruning ({trained / full:.0%})"
         if study.objective_ref is not None:  # its function may retrain each rung from scratch
             said = (

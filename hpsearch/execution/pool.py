@@ -28,9 +28,8 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from hpsearch.builtin.config import TrainConfig
-from hpsearch.execution.runner import run_task
 from hpsearch.execution.workers import Task, die_with_parent, marked
+from hpsearch.settings import Settings
 
 __all__ = ["BACKENDS", "Pool", "DeathWatch", "local_backend", "shutdown"]
 
@@ -145,7 +144,9 @@ class Pool:
     """Runs :class:`~hpsearch.execution.workers.Task` s for one study, results as they finish.
 
     Args:
-        config: The study's fixed settings (sent with every task).
+        fn: What runs a task: ``fn(settings, seed, task) -> (record, checkpoint)``, picklable
+            (an objective through :func:`hpsearch.execution.runner.run_objective`).
+        settings: The study's settings (sent with every task).
         seed: The study seed.
         backend: ``"loky"`` (processes), ``"threading"`` or ``"dask"`` (``"auto"`` is the
             study's to resolve, see :func:`local_backend`).
@@ -153,26 +154,25 @@ class Pool:
             cluster has when the pool opens).
         scheduler: With dask, an address or a ``distributed.Client``.
         folder: A folder for the death watch's markers (local processes only).
-        fn: What runs a task: ``fn(config, seed, task) -> (record, checkpoint)``; picklable.
 
     Example:
-        >>> with Pool(TrainConfig(epochs=2), 0, "loky", 2) as pool:  # doctest: +SKIP
+        >>> with Pool(run, Settings(epochs=2), 0, "loky", 2) as pool:  # doctest: +SKIP
         ...     pool.submit(Task(0, {"lr": 0.01}))
         ...     [record.val_acc for _, record, _ in pool.results()]
     """
 
     def __init__(
         self,
-        config: TrainConfig,
+        fn: Any,
+        settings: Settings,
         seed: int,
         backend: str,
         n_jobs: int,
         *,
         scheduler: Any = None,
         folder: str | os.PathLike[str] | None = None,
-        fn: Any = run_task,
     ) -> None:
-        self.config, self.seed, self.fn = config, seed, fn
+        self.settings, self.seed, self.fn = settings, seed, fn
         self.backend, self.n_jobs, self.scheduler = backend, n_jobs, scheduler
         self._folder = Path(folder) if folder is not None else None
         self._queue: list[Task] = []
@@ -255,12 +255,12 @@ class Pool:
         while self._queue and len(self._running) < ahead:
             task = self._queue.pop(0)
             if self._cluster is not None:
-                future = self._cluster.submit(self.fn, self.config, self.seed, task)
+                future = self._cluster.submit(self.fn, self.settings, self.seed, task)
             else:
                 marker = self._watch.marker(task) if self._watch is not None else None
                 with _signals_blocked(self.backend != "threading"):  # it may start a worker now
                     future = self._executor.submit(
-                        marked, marker, self.fn, self.config, self.seed, task
+                        marked, marker, self.fn, self.settings, self.seed, task
                     )
             self._running[future] = task
 

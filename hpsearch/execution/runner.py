@@ -22,12 +22,10 @@ from typing import Any
 import numpy as np
 
 from hpsearch.blas import one_blas_thread
-from hpsearch.builtin.config import TrainConfig
-from hpsearch.builtin.nn.net import MultiLayerNet
-from hpsearch.builtin.objective import NetworkObjective
 from hpsearch.exceptions import ObjectiveError, TrialEnded
 from hpsearch.execution.workers import Task, restore_malloc_thresholds
 from hpsearch.seeding import REFIT, REPEAT, TRAIN, seed_for, stream
+from hpsearch.settings import Settings
 from hpsearch.trial import (
     CURVES,
     SCORES,
@@ -40,34 +38,20 @@ from hpsearch.trial import (
     TrialState,
 )
 
-__all__ = [
-    "BUILTIN",
-    "run_objective",
-    "run_task",
-    "start_trial",
-    "train_repeat",
-    "train_rung",
-    "train_trial",
-    "trial_result",
-]
+__all__ = ["run_objective", "start_trial", "trial_result"]
 
 Objective = Callable[[Trial], Any]
 Saved = Checkpoint | ObjectiveState | None
 
-#: The reference a study records for the built-in network's objective.
-BUILTIN = "hpsearch:MultiLayerNet"
-
 # hpsearch's own folder: a failure is told where it left the user's code, not ours.
 _PACKAGE = str(Path(__file__).resolve().parents[1])
 
-# The settings that shape a trial's data; a trial that searches one of them gets its own split.
-_DATA = ("dataset", "samples", "val_ratio", "dtype")
 
-
-def _data(config: TrainConfig, seed: int, task: Task) -> TrialData:
+def _data(settings: Settings, seed: int, task: Task) -> TrialData:
     from hpsearch.data.datasets import load_test, make_split
 
-    cfg = dataclasses.replace(config, **{k: v for k, v in task.params.items() if k in _DATA})
+    # A trial that searches a setting of the data (samples, say) gets its own split.
+    cfg = settings.with_params(task.params)
     split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)
     test = load_test(cfg.dataset, cfg.samples, cfg.dtype) if task.repeat is not None else None
     x_test, t_test = test if test is not None else (None, None)
@@ -78,12 +62,12 @@ def _data(config: TrainConfig, seed: int, task: Task) -> TrialData:
     return TrialData(split.x_train, split.t_train, split.x_val, split.t_val, x_test, t_test)
 
 
-def _total_epochs(config: TrainConfig, params: Mapping[str, Any]) -> int:
-    epochs = params.get("epochs", config.epochs)
-    return int(epochs) if isinstance(epochs, numbers.Integral) else config.epochs
+def _total_epochs(settings: Settings, params: Mapping[str, Any]) -> int:
+    epochs = params.get("epochs", settings.epochs)
+    return int(epochs) if isinstance(epochs, numbers.Integral) else settings.epochs
 
 
-def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
+def start_trial(settings: Settings, seed: int, task: Task) -> Trial:
     """The handle of ``task``, with the global ``np.random`` and ``random`` seeded from its
     seed: what an objective runs with, in a worker or (ask and tell) in the user's process."""
     if task.repeat is None:
@@ -91,13 +75,13 @@ def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
     else:
         key = (task.number, task.repeat, REFIT if task.refit else REPEAT)
     trial_seed = seed_for(seed, *key)
-    total = _total_epochs(config, task.params)
+    total = _total_epochs(settings, task.params)
     trial = Trial(
         task.number,
         task.params,
         trial_seed,
         min(task.until, total) if task.repeat is None and task.until is not None else total,
-        _data(config, seed, task),
+        _data(settings, seed, task),
         repeat=0 if task.repeat is None else task.repeat + 1,
         refit=task.refit,
         test_curve=task.test_curve,
@@ -110,7 +94,7 @@ def start_trial(config: TrainConfig, seed: int, task: Task) -> Trial:
 
 
 def run_objective(
-    objective: Objective, ref: str, metric: str, config: TrainConfig, seed: int, task: Task
+    objective: Objective, ref: str, metric: str, settings: Settings, seed: int, task: Task
 ) -> tuple[TrialResult | RepeatResult, Saved]:
     """Runs ``task`` (a search trial, a rung or a confirm-stage run) through ``objective``.
 
@@ -127,7 +111,7 @@ def run_objective(
     restore_malloc_thresholds()
     start = time.perf_counter()
     try:
-        trial = start_trial(config, seed, task)
+        trial = start_trial(settings, seed, task)
     except Exception as exc:  # the data cannot be made (a user's file broke): this trial fails
         seconds = time.perf_counter() - start
         failed = task.lost(f"{type(exc).__name__}: {exc}")
@@ -137,15 +121,8 @@ def run_objective(
             value = objective(trial)
     except Exception as exc:  # the trial's failure is its outcome, never the study's
         value = exc
-    record = trial_result(trial, task, value, metric, ref, config, time.perf_counter() - start)
+    record = trial_result(trial, task, value, metric, ref, settings, time.perf_counter() - start)
     return record, trial.saved() if record.state is TrialState.PRUNED else None
-
-
-def run_task(
-    config: TrainConfig, seed: int, task: Task
-) -> tuple[TrialResult | RepeatResult, Saved]:
-    """Runs ``task`` through the built-in network (:class:`NetworkObjective`)."""
-    return run_objective(NetworkObjective(config), BUILTIN, "val_acc", config, seed, task)
 
 
 def _metrics(value: Any, metric: str, ref: str, required: bool) -> dict[str, float]:
@@ -177,7 +154,7 @@ def trial_result(
     value: Any,
     metric: str,
     ref: str,
-    config: TrainConfig,
+    settings: Settings,
     seconds: float,
 ) -> TrialResult | RepeatResult:
     """The record of a trial whose objective returned ``value``: an exception makes it FAILED
@@ -204,7 +181,7 @@ def trial_result(
     finite = math.isfinite(score)  # another metric's NaN is left out, not a divergence
     state = TrialState.COMPLETE if finite else TrialState.DIVERGED
     error = None if finite else f"{metric} is not finite: {score}"
-    total = _total_epochs(config, task.params)
+    total = _total_epochs(settings, task.params)
     if finite and task.repeat is None and task.until is not None and task.until < total:
         state = TrialState.PRUNED  # paused at a rung: the study promotes it or not
     return _record(trial, task, state, metrics, seconds, error)
@@ -296,80 +273,3 @@ def _record(
         refit=task.refit,
         **common,
     )
-
-
-def train_trial(
-    config: TrainConfig, params: Mapping[str, Any], seed: int, number: int
-) -> TrialResult:
-    """Trains one trial of the built-in network and returns its record; never raises for a
-    trial's own failure.
-
-    The same arguments give the same record anywhere: the trial computes on one BLAS thread
-    (see :func:`hpsearch.blas.one_blas_thread`) whatever the caller's thread settings.
-
-    Args:
-        config: The study's fixed settings.
-        params: This trial's searched values, overriding ``config``.
-        seed: The study seed (fixes the split; with ``number`` fixes init and batch order).
-        number: The trial number.
-
-    Returns:
-        The frozen record: COMPLETE, DIVERGED, TIMEOUT or FAILED.
-    """
-    return train_rung(config, params, seed, number)[0]
-
-
-def train_rung(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    until: int | None = None,
-    checkpoint: Checkpoint | None = None,
-) -> tuple[TrialResult, Checkpoint | None]:
-    """Trains one trial of the built-in network up to epoch ``until``, from ``checkpoint``.
-
-    Returns:
-        The record (PRUNED while the trial is paused before its last epoch, to be confirmed or
-        continued by the study) and, for a paused trial, its checkpoint.
-    """
-    record, saved = run_task(config, seed, Task(number, dict(params), until, checkpoint))
-    assert isinstance(record, TrialResult) and not isinstance(saved, ObjectiveState)
-    return record, saved
-
-
-def train_repeat(
-    config: TrainConfig,
-    params: Mapping[str, Any],
-    seed: int,
-    number: int,
-    repeat: int,
-    *,
-    refit: bool = False,
-    test_curve: bool = False,
-) -> tuple[RepeatResult, MultiLayerNet | None]:
-    """Trains trial ``number``'s params again with fresh seeds, and scores it on the test part.
-
-    The split is the search's own (the study seed fixes it); the initial weights and the batch
-    order come from a stream of the study seed, ``number`` and ``repeat`` alone, so the result
-    is the same on any worker, any number of workers, and after a resume.
-
-    Args:
-        config: The study's fixed settings.
-        params: The searched values of trial ``number``.
-        seed: The study seed.
-        number: The trial repeated.
-        repeat: The repeat index.
-        refit: Train on the training and validation images together (no validation score).
-        test_curve: Score the test part after every epoch (one more forward pass over it each
-            epoch), for the epoch-by-epoch columns of a comparison; otherwise once at the end.
-
-    Returns:
-        The frozen record (never raises for the run's own failure: FAILED, DIVERGED, TIMEOUT)
-        and the trained network (None if the run failed before it had one).
-    """
-    objective = NetworkObjective(config)
-    task = Task(number, dict(params), repeat=repeat, refit=refit, test_curve=test_curve)
-    record, _ = run_objective(objective, BUILTIN, "val_acc", config, seed, task)
-    assert isinstance(record, RepeatResult)
-    return record, objective.net if record.state is not TrialState.FAILED else None

@@ -60,6 +60,12 @@ class Dimension(ABC):
     def grid_size(self) -> int | None:
         """The most distinct grid points the dimension has (None: unbounded)."""
 
+    def ends(self) -> list[Any]:
+        """The values that bound what the dimension can give, to check before a study runs:
+        a range's two ends, or every choice (never a range's every point: ``int:1:10**12``
+        would be a grid of 10**12 values)."""
+        return self.grid(2) if self.numeric else self.grid(self.grid_size or 2)
+
     @abstractmethod
     def to_skopt(self, name: str) -> Any:
         """The equivalent scikit-optimize dimension."""

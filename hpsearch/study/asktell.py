@@ -13,6 +13,7 @@ from typing import Any
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.runner import start_trial, trial_result
 from hpsearch.execution.workers import Task
+from hpsearch.settings import Settings
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy
 from hpsearch.trial import Trial, TrialResult
@@ -44,7 +45,7 @@ class AskTell:
             "give a larger n_trials to ask more"
         )
 
-    def ask(self, number: int, config: Any, seed: int) -> Trial:
+    def ask(self, number: int, settings: Settings, seed: int) -> Trial:
         """Logs (or finds in the log) trial ``number``'s params; its handle, with the global
         generators seeded from its seed."""
         self._tell_finished()
@@ -53,9 +54,11 @@ class AskTell:
             params = self.strategy.ask([number])[0]
             self.journal.record_asked({number: params})
         self.pending[number] = time.perf_counter()
-        return start_trial(config, seed, Task(number, params))
+        return start_trial(settings, seed, Task(number, params))
 
-    def tell(self, trial: Trial, value: Any, metric: str, ref: str, config: Any) -> TrialResult:
+    def tell(
+        self, trial: Trial, value: Any, metric: str, ref: str, settings: Settings
+    ) -> TrialResult:
         """Logs the result of a trial this object handed out; returns its record."""
         if trial.number not in self.pending:
             raise StudyError(
@@ -68,7 +71,7 @@ class AskTell:
             value,
             metric,
             ref,
-            config,
+            settings,
             time.perf_counter() - start,
         )
         assert isinstance(record, TrialResult)  # a search trial's record, never a repeat's

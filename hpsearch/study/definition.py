@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hpsearch.builtin.config import TrainConfig
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.objective import same_objective
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
+from hpsearch.study.objectives import stored_config
 from hpsearch.study.options import MAX_REPEATS
 from hpsearch.study.pruning import Pruning
 from hpsearch.trial import Goal
@@ -68,7 +68,7 @@ def check_definition(
         # Strategy settings added since the study was made take the values asked now.
         stored["strategy"] = {**mine["strategy"], **stored["strategy"]}
     try:  # settings added since the study was made take their defaults
-        stored["config"] = TrainConfig.from_json(stored["config"]).to_json()
+        stored["config"] = stored_config(stored["config"], stored["objective"]).to_json()
     except (TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None
     if same_objective(stored["objective"], mine["objective"]):
@@ -96,7 +96,7 @@ def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
             strategy=kind,
             space=SearchSpace.from_json(d["space"]),
             seed=int(d["seed"]),
-            config=TrainConfig.from_json(d["config"]),
+            config=stored_config(d["config"], d.get("objective")),
             n_trials=int(d.get("n_trials", 1)),
             strategy_options=options,
             prune=pruning.get("kind", "none"),

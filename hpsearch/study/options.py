@@ -6,14 +6,16 @@ was received; the command line maps those names to its flags.
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from typing import Any
 
-from hpsearch.builtin.config import TrainConfig
+from hpsearch.data.datasets import check_split
 from hpsearch.execution.pool import BACKENDS, local_workers
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES
+from hpsearch.study.objectives import Chosen, choose
 from hpsearch.study.pruning import Pruning
 
 __all__ = ["CONFIRM_DEFAULTS", "check_arguments", "positive_int"]
@@ -31,14 +33,6 @@ CONFIRM_DEFAULTS: dict[str, Any] = {
     "refit": False,
     "test_curves": False,
 }
-
-
-def _ends(dim: Any) -> list[Any]:
-    """The values that bound what a dimension can give: a range's two ends, or every choice.
-
-    Never a range's every point: int:1:10**12 would be a grid of 10**12 values.
-    """
-    return dim.grid(2) if dim.numeric else dim.grid(dim.grid_size or 2)
 
 
 def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
@@ -64,19 +58,6 @@ def _nonnegative_int(name: str, value: Any) -> int:
     return value
 
 
-def _check_splits(space: SearchSpace, config: TrainConfig) -> None:
-    """The fixed split, and the split at each end of a searched samples, val_ratio or batch size."""
-    from hpsearch.data.datasets import check_split
-
-    settings = [config]
-    for name in ("samples", "val_ratio", "batch_size"):
-        if name in space:
-            dim = space[name]
-            settings += [config.with_params({name: v}) for v in _ends(dim)]
-    for c in settings:
-        check_split(c.samples, c.val_ratio, c.batch_size)
-
-
 def check_arguments(
     *,
     strategy: str,
@@ -92,10 +73,10 @@ def check_arguments(
     reduction_factor: Any,
     confirm: Any,
     repeats: Any,
-    own_objective: bool = False,
-) -> tuple[SearchSpace, TrainConfig, int, Pruning]:
-    """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, settings, n_jobs and
-    pruning.
+    objective: Any = None,
+) -> tuple[SearchSpace, Chosen, int, Pruning]:
+    """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, the objective's
+    settings (see :func:`hpsearch.study.objectives.choose`), n_jobs and pruning.
 
     Raises:
         ValueError: Any invalid argument.
@@ -131,27 +112,18 @@ def check_arguments(
             raise ValueError(
                 f"space must be a SearchSpace or a mapping of names to dimensions: {exc}"
             ) from None
-    if config is None:
-        config = TrainConfig()
-    elif not isinstance(config, TrainConfig):
-        raise ValueError(f"config must be a TrainConfig, but got {type(config).__name__}")
-    # The built-in network reads its params as settings; an own objective reads them itself.
-    unknown = [] if own_objective else sorted(set(space) - set(TrainConfig.field_names()))
-    if unknown:
-        raise ValueError(
-            f"unknown parameter(s) {unknown}; "
-            f"searchable names are {list(TrainConfig.field_names())}"
-        )
-    # Each dimension's ends (or choices) must make valid settings: refuse now, not per trial.
-    for name, dim in space.items() if not own_objective else ():
-        for value in _ends(dim):
-            try:
-                config.with_params({name: value})
-            except ValueError as exc:
-                raise ValueError(f"space {name}={dim.spec()}: {exc}") from None
-    _check_splits(space, config)
+    chosen = choose(objective, config, space)
+    settings = chosen.settings
+    # The splits the trials use: each searched size at its ends, the fixed ones as they are
+    # (a batch size only where the built-in network has one).
+    sizes = {"samples": settings.samples, "val_ratio": settings.val_ratio}
+    if chosen.config is not None:
+        sizes["batch_size"] = chosen.config.batch_size
+    ends = [space[name].ends() if name in space else [value] for name, value in sizes.items()]
+    for split in itertools.product(*ends):
+        check_split(*split)
     pruning = Pruning(prune, min_epochs, reduction_factor)
-    pruning.check(config.epochs)
+    pruning.check(settings.epochs)
     if backend != "dask" and n_jobs > local_workers(n_jobs):
         cores = os.cpu_count() or 1
         warnings.warn(
@@ -159,4 +131,4 @@ def check_arguments(
             "since more would only slow every trial down",
             stacklevel=3,
         )
-    return space, config, n_jobs, pruning
+    return space, chosen, n_jobs, pruning

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import itertools
 import os
 import shutil
 import threading
@@ -24,16 +23,14 @@ from typing import Any
 import pandas as pd
 
 from hpsearch import __version__
-from hpsearch.builtin.config import TrainConfig
-from hpsearch.builtin.model import save_chosen
 from hpsearch.data.datasets import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.interrupts import Interrupts
-from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.execution.pool import Pool, local_backend
-from hpsearch.execution.runner import run_objective, train_repeat
+from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task
 from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures
+from hpsearch.settings import Settings
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
@@ -41,6 +38,7 @@ from hpsearch.strategies import Strategy, make_strategy
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.asktell import AskTell
 from hpsearch.study.definition import check_definition, stored_arguments, stored_confirm
+from hpsearch.study.objectives import BUILTIN, TrainConfig, runnable
 from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_int
 from hpsearch.study.pruning import Pruning
 from hpsearch.study.search import Search
@@ -48,9 +46,6 @@ from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult, metric_of
 
 # Seconds the reports wait for the figure warm-up thread at most (it takes about one).
 WARM_UP_WAIT = 30.0
-
-# Features of an image of the built-in datasets (28 x 28), for the estimate of a study's work.
-INPUT_SIZE = 784
 
 __all__ = ["Study"]
 
@@ -120,7 +115,10 @@ class Study:
     """
 
     space: SearchSpace
-    config: TrainConfig
+    #: The built-in network's settings; None for an own objective.
+    config: TrainConfig | None
+    #: What every trial shares: the data, the split, the epochs, the time limit.
+    settings: Settings
     n_jobs: int
     pruning: Pruning
     name: str
@@ -151,7 +149,7 @@ class Study:
         n_trials: int = 100,
         n_jobs: int | None = None,
         seed: int = 0,
-        config: TrainConfig | None = None,
+        config: TrainConfig | Settings | None = None,
         directory: str | os.PathLike[str] = "studies",
         resume: bool = False,
         strategy_options: Mapping[str, Any] | None = None,
@@ -177,7 +175,7 @@ class Study:
                 f"metric={metric!r}, direction={direction!r}: the built-in network is ranked "
                 "by val_acc, maximised; another metric needs your own objective"
             )
-        self.space, self.config, self.n_jobs, self.pruning = check_arguments(
+        self.space, chosen, self.n_jobs, self.pruning = check_arguments(
             strategy=strategy,
             space=space,
             n_trials=n_trials,
@@ -191,13 +189,17 @@ class Study:
             reduction_factor=reduction_factor,
             confirm=confirm,
             repeats=repeats,
-            own_objective=objective is not None,
+            objective=objective,
         )
+        self.config, self.settings = chosen.config, chosen.settings
         #: The user's objective (a function, or its ``PATH.py:FUNCTION`` reference, loaded
         #: only when trials run: reading a study never imports the code it names); None: the
         #: built-in network.
         self.objective = objective
-        self.objective_ref = None if objective is None else objective_ref(objective)
+        self.objective_ref = None if objective is None else chosen.ref
+        # What a trial calls: the built-in network now; a user's function once a session loads
+        # it (reading a study never imports the code it names).
+        self._fn: Any = None if objective is not None else runnable(None, None, self.config)
         self.name = validate_name(
             name
             if name is not None
@@ -256,7 +258,7 @@ class Study:
             "strategy": self.strategy.settings(),
             "space": self.space.to_json(),
             "seed": self.seed,
-            "config": self.config.to_json(),
+            "config": (self.config or self.settings).to_json(),
             "objective": self.objective_ref,
             "goal": self.goal.to_json(),
             "pruning": self.pruning.to_json(),
@@ -328,8 +330,10 @@ class Study:
 
     @property
     def best_config(self) -> TrainConfig | None:
-        """The full training settings of :attr:`best_params`."""
-        return None if self.best_params is None else self.config.with_params(self.best_params)
+        """The built-in network's full training settings of :attr:`best_params` (None for an
+        own objective, or before any trial has a score)."""
+        params = self.best_params
+        return None if params is None or self.config is None else self.config.with_params(params)
 
     def ranking(self) -> pd.DataFrame:
         """The ranked trials (see :func:`hpsearch.reports.ranking.ranking`)."""
@@ -456,11 +460,12 @@ class Study:
                 the study.
         """
         self._check_writable()
-        check_dataset(self.config.dataset, self.config.samples, val_ratio=self.config.val_ratio)
+        s = self.settings
+        check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
         with self.storage.lock():
             self._open()
             number = self._asktell.next_number(self.planned)
-            return self._asktell.ask(number, self.config, self.seed)
+            return self._asktell.ask(number, self.settings, self.seed)
 
     def tell(self, trial: Trial, value: Any) -> TrialResult:
         """Records what a trial from :meth:`ask` gave: its validation accuracy, a mapping of
@@ -475,7 +480,7 @@ class Study:
         with self.storage.lock():
             self._open()
             ref = self.objective_ref or "the value told"
-            return self._asktell.tell(trial, value, self.goal.metric, ref, self.config)
+            return self._asktell.tell(trial, value, self.goal.metric, ref, self.settings)
 
     def optimize(self, compare: str | None = None) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the
@@ -498,7 +503,7 @@ class Study:
                 self.strategy,
                 self.journal,
                 self.pruning,
-                self.config.epochs,
+                self.settings.epochs,
                 self.planned,
                 self.lag,
                 self.goal,
@@ -601,16 +606,10 @@ class Study:
         self._repeat(pool, candidates, later=max(refits, 0) if candidates else 0)
         if self.refit and self.chosen_trial is not None:
             self._repeat(pool, [self.chosen_trial], refit=True)
-        if self.objective is None and self.chosen_trial is not None:  # in the book's names
-            config, seed, refit = self.config, self.seed, self.refit
-            saved = save_chosen(
-                self.path,
-                config,
-                self.journal.repeats,
-                self.chosen_trial.number,
-                refit,
-                lambda run: train_repeat(config, run.params, seed, run.number, 0, refit=refit),
-            )
+        save = getattr(self._fn, "save_chosen", None)  # the built-in network's model.npz
+        chosen = self.chosen_trial
+        if save is not None and chosen is not None:
+            saved = save(self.path, self.journal.repeats, chosen.number, self.refit, self.seed)
             if saved is not None:  # written now, not kept as it was
                 self._model_written = saved
 
@@ -623,26 +622,20 @@ class Study:
             with self.interrupts.guard():
                 self.storage.write_definition({**stored, **mine})
 
-    def _runner(self) -> dict[str, Any]:
-        """The pool's task function: the built-in trainer's, or the user's objective."""
-        if self.objective is None or self.objective_ref is None:
-            return {}
-        fn = portable(
-            load_objective(self.objective) if isinstance(self.objective, str) else self.objective
-        )
-        return {"fn": functools.partial(run_objective, fn, self.objective_ref, self.goal.metric)}
+    def _runner(self) -> Any:
+        """The pool's task function: the objective (the user's, loaded now, or the built-in
+        network) through :func:`~hpsearch.execution.runner.run_objective`."""
+        self._fn = runnable(self.objective, self.objective_ref, self.config)
+        ref = self.objective_ref or BUILTIN
+        return functools.partial(run_objective, self._fn, ref, self.goal.metric)
 
     @contextlib.contextmanager
     def _session(self, remaining: int | None = None) -> Iterator[Pool]:
         """Lock, open (or create) the study, catch signals, show progress, run a pool; then
         report."""
         # Before anything is written: the data must hold the samples (this may download it).
-        check_dataset(
-            self.config.dataset,
-            self.config.samples,
-            val_ratio=self.config.val_ratio,
-            batch_size=self.config.batch_size,
-        )
+        s = self.settings
+        check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
         runner = self._runner()  # an objective that cannot load fails here, before any write
         if self.backend == "dask":  # a cluster that gets no worker fails here, before any write
             from hpsearch.execution.cluster import ready
@@ -660,7 +653,7 @@ class Study:
             raise
 
     @contextlib.contextmanager
-    def _locked_session(self, runner: dict[str, Any], remaining: int | None) -> Iterator[Pool]:
+    def _locked_session(self, runner: Any, remaining: int | None) -> Iterator[Pool]:
         with self.storage.lock():
             self._open()
             with self.interrupts.handling():
@@ -688,13 +681,13 @@ class Study:
                         ),
                         live_page(self.journal, self._write_live, self._expected),
                         Pool(
-                            self.config,
+                            runner,
+                            self.settings,
                             self.seed,
                             self._backend(remaining),
                             self.n_jobs,
                             scheduler=self.scheduler,
                             folder=self.path / ".running",
-                            **runner,
                         ) as pool,
                     ):
                         yield pool
@@ -711,17 +704,12 @@ class Study:
         return self._runs
 
     def _backend(self, runs: int) -> str:
-        """The pool's backend: ``auto`` resolved by the training work of ``runs`` runs of the
-        built-in network (None for a user's objective)."""
+        """The pool's backend: ``auto`` resolved by the training work of ``runs`` runs, where
+        the objective can tell it (``work``: the built-in network's; unknown for a user's)."""
         if self.backend != "auto":
             return self.backend
-        work = None
-        if self.objective is None:
-            cfg = self.config
-            sizes = [INPUT_SIZE, *cfg.hidden, 10]
-            weights = sum(a * b for a, b in itertools.pairwise(sizes))
-            work = runs * cfg.epochs * cfg.samples * (1 - cfg.val_ratio) * weights
-        return local_backend(work)
+        work = getattr(self._fn, "work", None)
+        return local_backend(work(runs) if work is not None else None)
 
     def _write_live(self, running: str) -> object:
         """The page of the study as it runs (see :func:`hpsearch.reports.progress.write_live`)."""

@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.execution.runner import train_trial
+from hpsearch.builtin.objective import train_trial
 from hpsearch.trial import TrialResult, TrialState
 
 PARAMS = {"lr": 0.05, "weight_decay": 1e-5}

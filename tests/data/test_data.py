@@ -12,6 +12,7 @@ import pytest
 from _data_server import FileServer, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
 
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.objective import train_trial
 from hpsearch.data import datasets as data
 from hpsearch.data.datasets import (
     check_dataset,
@@ -21,7 +22,6 @@ from hpsearch.data.datasets import (
     make_split,
     split_sizes,
 )
-from hpsearch.execution.runner import train_trial
 from hpsearch.trial import TrialState
 
 

@@ -13,6 +13,7 @@ import pytest
 from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
 
 from hpsearch.builtin.config import TrainConfig
+from hpsearch.builtin.objective import train_trial
 from hpsearch.data import datasets as data
 from hpsearch.data import download as dl
 from hpsearch.data.datasets import check_dataset
@@ -24,7 +25,6 @@ from hpsearch.data.download import (
     load_remote,
     mirrors_for,
 )
-from hpsearch.execution.runner import train_trial
 from hpsearch.trial import TrialState
 
 

@@ -28,6 +28,7 @@ from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
 from hpsearch.execution.cluster import ClusterInfo, connect, describe  # noqa: E402
 from hpsearch.execution.pool import Pool  # noqa: E402
 from hpsearch.execution.workers import Task  # noqa: E402
+from hpsearch.settings import Settings  # noqa: E402
 from hpsearch.space.dimensions import LogUniform  # noqa: E402
 from hpsearch.trial import TrialState  # noqa: E402
 
@@ -274,12 +275,12 @@ def test_describe_counts_workers_and_threads(cluster: LocalCluster) -> None:
 
 
 def _spans(address: str, n_jobs: int, n: int) -> list[tuple[int, float, float]]:
-    def busy(config: TrainConfig, seed: int, task: Task) -> tuple[tuple[int, float, float], None]:
+    def busy(settings: Settings, seed: int, task: Task) -> tuple[tuple[int, float, float], None]:
         start = time.time()  # (nested, so that it travels to the workers by value)
         time.sleep(0.3)
         return (os.getpid(), start, time.time()), None
 
-    with Pool(TrainConfig(), 0, "dask", n_jobs, scheduler=address, fn=busy) as pool:
+    with Pool(busy, Settings(), 0, "dask", n_jobs, scheduler=address) as pool:
         for i in range(n):
             pool.submit(Task(i, {}))
         return [span for _, span, _ in pool.results()]
@@ -456,7 +457,7 @@ def test_a_cluster_without_workers_is_said_and_the_study_waits_for_new_ones(
 
     monkeypatch.setattr(cluster_module, "NO_WORKERS_NOTICE", 1.0)  # 30 s in a study
 
-    def slow(config: TrainConfig, seed: int, task: Task) -> tuple[int, None]:
+    def slow(settings: Settings, seed: int, task: Task) -> tuple[int, None]:
         time.sleep(1.0)
         return task.number, None
 
@@ -472,7 +473,7 @@ def test_a_cluster_without_workers_is_said_and_the_study_waits_for_new_ones(
                 time.sleep(0.05)
             c.add_worker()
 
-        with Pool(QUICK, 0, "dask", 1, scheduler=c.address, fn=slow) as pool:
+        with Pool(slow, Settings(), 0, "dask", 1, scheduler=c.address) as pool:
             pool.submit(Task(7, {}))
             helper = threading.Thread(target=lose_then_add_workers, daemon=True)
             helper.start()

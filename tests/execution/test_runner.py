@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from hpsearch import LogUniform, Study, TrainConfig, TrialDiverged, TrialTimedOut
-from hpsearch.builtin.objective import NetworkObjective
-from hpsearch.execution.runner import BUILTIN, run_objective, start_trial, train_trial
+from hpsearch.builtin.objective import BUILTIN, NetworkObjective, train_trial
+from hpsearch.execution.runner import run_objective, start_trial
 from hpsearch.execution.workers import Task
 from hpsearch.seeding import TRAIN, rng_for
+from hpsearch.settings import Settings
 from hpsearch.storage.folder import StudyStorage
 from hpsearch.trial import ObjectiveState, TrialState
 
@@ -28,8 +29,10 @@ SPACE = {"lr": LogUniform(1e-2, 1.0)}
 
 
 def _study(tmp_path: Path, name: str, **kwargs: object) -> Study:
+    # An own objective gets what every study has; the built-in network its settings too.
+    config = Settings.of(CONFIG) if "objective" in kwargs else CONFIG
     options: dict[str, object] = dict(
-        space=SPACE, config=CONFIG, n_trials=5, seed=3, confirm=0, progress=False
+        space=SPACE, config=config, n_trials=5, seed=3, confirm=0, progress=False
     )
     options.update(kwargs)
     return Study(name, directory=tmp_path / "studies", **options)  # type: ignore[arg-type]
@@ -43,15 +46,26 @@ def _file(folder: Path, text: str, name: str = "mine.py") -> str:
 
 def test_the_built_in_network_given_as_an_objective_is_the_default_study(tmp_path):
     default = _study(tmp_path, "default", n_jobs=2).optimize()
-    own = _study(tmp_path, "own", n_jobs=2, objective=NetworkObjective(CONFIG)).optimize()
+    # Its network settings are the objective's own; the study is given what every study has.
+    network = NetworkObjective(CONFIG)
+    own = _study(tmp_path, "own", n_jobs=2, objective=network)
+    own = own.optimize()
     columns = ["trial", "lr", "state", "val_acc", "best_val_acc", "train_acc", "epochs"]
     pd.testing.assert_frame_equal(default[columns], own[columns])
     assert default["val_acc"].notna().all()
 
 
+def test_an_own_objective_given_settings_of_the_network_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ValueError, match="config sets hidden: settings of the built-in network"):
+        _study(tmp_path, "own", objective=NetworkObjective(CONFIG), config=CONFIG)
+    assert not (tmp_path / "studies").exists()
+
+
 def test_train_trial_is_one_call_of_the_runner_with_the_built_in_objective():
     task = Task(4, {"lr": 0.1})
-    via_runner, saved = run_objective(NetworkObjective(CONFIG), BUILTIN, "val_acc", CONFIG, 0, task)
+    via_runner, saved = run_objective(
+        NetworkObjective(CONFIG), BUILTIN, "val_acc", Settings.of(CONFIG), 0, task
+    )
     direct = train_trial(CONFIG, {"lr": 0.1}, 0, 4)
     assert saved is None and via_runner.state is TrialState.COMPLETE
     assert via_runner.val_curve == direct.val_curve and via_runner.loss_curve == direct.loss_curve
@@ -59,9 +73,9 @@ def test_train_trial_is_one_call_of_the_runner_with_the_built_in_objective():
 
 
 def test_the_handle_offers_the_trials_own_generator_from_the_study_seed():
-    first = start_trial(CONFIG, 7, Task(2, {}))
-    again = start_trial(CONFIG, 7, Task(2, {}))
-    other = start_trial(CONFIG, 7, Task(3, {}))
+    first = start_trial(Settings.of(CONFIG), 7, Task(2, {}))
+    again = start_trial(Settings.of(CONFIG), 7, Task(2, {}))
+    other = start_trial(Settings.of(CONFIG), 7, Task(3, {}))
     draws = first.rng.integers(1 << 30, size=4)
     assert first.rng is first.rng  # one stream per call, not a new one per access
     assert list(draws) == list(again.rng.integers(1 << 30, size=4))

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hpsearch import Study, TrainConfig
-from hpsearch.execution.runner import train_repeat, train_trial
+from hpsearch.builtin.objective import train_repeat, train_trial
 from hpsearch.reports.confirmed import choose
 from hpsearch.study.confirm import candidates, plan
 from hpsearch.trial import RepeatResult, TrialResult, TrialState

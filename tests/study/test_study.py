@@ -10,12 +10,15 @@ import pandas as pd
 import pytest
 
 import hpsearch
-from hpsearch import LogUniform, SearchSpace, Study, StudyError, TrainConfig, TrialState
-from hpsearch.execution.runner import train_trial
+from hpsearch import LogUniform, SearchSpace, Settings, Study, StudyError, TrainConfig, TrialState
+from hpsearch.builtin.objective import train_trial
 from hpsearch.space.search_space import default_space
 
 
 def _study(tmp_path, name="s", **kwargs) -> Study:
+    # An own objective is given what every study has; the built-in network its settings too.
+    if "objective" in kwargs:
+        kwargs.setdefault("config", Settings(epochs=3, samples=200))
     kwargs.setdefault("config", TrainConfig(epochs=3, hidden=(20, 20), samples=200))
     kwargs.setdefault("n_trials", 6)
     kwargs.setdefault("seed", 11)

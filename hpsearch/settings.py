@@ -1,0 +1,81 @@
+"""What every study has, whatever it trains: the data, the split, the dtype and the budget.
+
+A leaf: the engine (the pool, the runner, the study) carries these settings and nothing of a
+network; the built-in network's own settings (hidden sizes, activation, optimizer, batch size,
+...) are its objective's (:class:`hpsearch.builtin.config.TrainConfig`, which holds these too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Settings"]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, but got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings every trial of a study shares, and every objective can read.
+
+    Attributes:
+        dataset: ``"mnist"``, ``"digits"`` or the path of an ``.npz`` file.
+        samples: Images taken from the dataset's training part, before the split.
+        val_ratio: The share of them held out for validation.
+        dtype: ``"float32"`` or ``"float64"``: the images' type in ``trial.data``.
+        epochs: What each trial trains (``trial.epochs``; under pruning, the last rung's).
+        time_limit: Seconds a trial may take (None: no limit).
+
+    Example:
+        >>> Settings(epochs=5).with_params({"samples": 1000}).samples
+        1000
+    """
+
+    dataset: str = "mnist"
+    samples: int = 500
+    val_ratio: float = 0.2
+    dtype: str = "float32"
+    epochs: int = 50
+    time_limit: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("samples", "epochs"):
+            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+        if not (isinstance(self.val_ratio, (int, float)) and 0 < self.val_ratio < 1):
+            raise ValueError(f"val_ratio must lie in (0, 1), but got {self.val_ratio!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', but got {self.dtype!r}")
+        if self.time_limit is not None and not (
+            isinstance(self.time_limit, (int, float)) and self.time_limit > 0
+        ):
+            raise ValueError(f"time_limit must be positive seconds, but got {self.time_limit!r}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def of(cls, config: Any) -> Settings:
+        """The settings held by ``config``, any object with these fields (a ``TrainConfig``)."""
+        return cls(**{name: getattr(config, name) for name in cls.field_names()})
+
+    def with_params(self, params: Mapping[str, Any]) -> Settings:
+        """A copy with those of ``params`` that are settings of this class (a trial's searched
+        ``samples``, say); other names are the objective's and are left alone."""
+        own = {k: v for k, v in params.items() if k in self.field_names()}
+        return dataclasses.replace(self, **own) if own else self
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Settings:
+        return cls(**data)

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from book_baseline import book_trial
 from hpsearch import Study
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.builtin.config import TrainConfig
 
 

@@ -15,7 +15,7 @@ from book_baseline import book_trial
 from threadpoolctl import threadpool_limits
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.execution.runner import train_trial
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.training import Trainer, build_optimizer, net_for
-from hpsearch.data.datasets import Split
+from hpsearch.data.split import Split
 from hpsearch.exceptions import TrialDiverged, TrialTimedOut
 from hpsearch.trial import Trial, TrialState
 

@@ -65,7 +65,7 @@ _DATA = ("dataset", "samples", "val_ratio", "dtype")
 
 
 def _data(config: TrainConfig, seed: int, task: Task) -> TrialData:
-    from hpsearch.data.datasets import load_test, make_split
+    from hpsearch.data.split import load_test, make_split
 
     cfg = dataclasses.replace(config, **{k: v for k, v in task.params.items() if k in _DATA})
     split = make_split(cfg.dataset, cfg.samples, cfg.val_ratio, seed, cfg.dtype)

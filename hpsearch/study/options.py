@@ -66,7 +66,7 @@ def _nonnegative_int(name: str, value: Any) -> int:
 
 def _check_splits(space: SearchSpace, config: TrainConfig) -> None:
     """The fixed split, and the split at each end of a searched samples, val_ratio or batch size."""
-    from hpsearch.data.datasets import check_split
+    from hpsearch.data.split import check_split
 
     settings = [config]
     for name in ("samples", "val_ratio", "batch_size"):

@@ -26,7 +26,7 @@ import pandas as pd
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.model import save_chosen
-from hpsearch.data.datasets import check_dataset
+from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.objective import load_objective, objective_ref, portable

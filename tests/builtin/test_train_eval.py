@@ -7,7 +7,7 @@ import numpy as np
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.optimizers import SGD
 from hpsearch.builtin.training import Trainer, build_net
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.execution.runner import train_trial
 from hpsearch.seeding import TRAIN, rng_for
 

@@ -13,9 +13,8 @@ import pytest
 from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache, shared_mnist  # noqa: F401 (an autouse fixture)
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.data import datasets as data
 from hpsearch.data import download as dl
-from hpsearch.data.datasets import check_dataset
+from hpsearch.data import split as data
 from hpsearch.data.download import (
     PARTS,
     REMOTE_DATASETS,
@@ -24,6 +23,7 @@ from hpsearch.data.download import (
     load_remote,
     mirrors_for,
 )
+from hpsearch.data.split import check_dataset
 from hpsearch.execution.runner import train_trial
 from hpsearch.trial import TrialState
 

@@ -15,7 +15,7 @@ from _interrupt import interrupt_when
 
 from hpsearch import Study, TrainConfig, TrialState
 from hpsearch.builtin.training import build_net
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.execution.runner import train_rung, train_trial
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
 from hpsearch.trial import TrialResult

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.activations import Relu
 from hpsearch.builtin.training import History, Trainer, build_optimizer, net_for
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.trial import TrialState
 
 

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch import Study
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 
 
 def run_study(n_jobs: int, trials: int, config: TrainConfig, directory: str, name: str,

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import train_trial
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 
 
 def main(argv=None) -> None:

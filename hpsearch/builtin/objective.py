@@ -24,7 +24,7 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.model import save_chosen
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.training import Trainer, build_optimizer, net_for
-from hpsearch.data.datasets import Split
+from hpsearch.data.split import Split
 from hpsearch.exceptions import TrialDiverged, TrialTimedOut
 from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task

@@ -16,7 +16,7 @@ import numpy as np
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.nn.optimizers import make_optimizer, optimizer_settings
-from hpsearch.data.datasets import Split
+from hpsearch.data.split import Split
 from hpsearch.trial import Checkpoint, TrialState
 
 __all__ = ["Trainer", "build_net", "build_optimizer", "net_for"]

@@ -310,7 +310,7 @@ def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) 
 
 
 def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from hpsearch.storage.folder import LOCK_HOLDER
+    from hpsearch.storage.lock import LOCK_HOLDER
 
     study, running = _load_to_read(args)
     written: dict[str, Path] = {}

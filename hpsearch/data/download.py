@@ -1,11 +1,12 @@
-"""Downloading full MNIST and Fashion-MNIST: mirrors, IDX files, checksums and the cache folder.
+"""Downloading full MNIST and Fashion-MNIST: the mirrors, fetching over HTTP, the cache folder.
 
 Only the datasets that do not ship with the package come through here. Each is published as
-four IDX gz files; :func:`download` fetches them from the first mirror that answers, checks them,
-and caches the decoded arrays as one compressed .npz in the cache folder (``$HPSEARCH_DATA`` or
-``~/.cache/hpsearch``). :func:`load_remote` gives the arrays, downloading first if needed.
-Each mirror is named on stderr as it is tried; one that does not answer within :data:`TIMEOUT`
-seconds is skipped, and a download whose mirrors all stay silent fails within :data:`PATIENCE`.
+four IDX gz files; :func:`download` fetches them from the first mirror that answers, has
+:mod:`hpsearch.data.idx` decode and check them, and caches the decoded arrays as one compressed
+.npz in the cache folder (``$HPSEARCH_DATA`` or ``~/.cache/hpsearch``). :func:`load_remote`
+gives the arrays, downloading first if needed. Each mirror is named on stderr as it is tried;
+one that does not answer within :data:`TIMEOUT` seconds is skipped, and a download whose
+mirrors all stay silent fails within :data:`PATIENCE`.
 
 ``HPSEARCH_MIRROR`` (one base URL, or several separated by commas or spaces) replaces the list
 of mirrors. A machine with no internet access can copy the four gz files into
@@ -16,8 +17,6 @@ are checked and used in place of a download.
 from __future__ import annotations
 
 import functools
-import gzip
-import hashlib
 import http.client
 import os
 import sys
@@ -31,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hpsearch.data.idx import array_sha256, decode_and_check
 from hpsearch.storage.files import replacing
 
 __all__ = [
@@ -172,58 +172,6 @@ def _remote(name: str) -> Remote:
 
 
 # --------------------------------------------------------------------------- one file
-def _sha256(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
-def _parse_idx(raw: bytes, what: str) -> np.ndarray:
-    """Decodes an IDX file (big-endian header, then the array) of unsigned bytes."""
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(
-            f"{what}: expected an IDX file (magic 0x0000), but got {raw[:4].hex() or 'nothing'}"
-        )
-    if raw[2] != 0x08:
-        raise ValueError(f"{what}: expected IDX type 0x08 (unsigned byte), but got 0x{raw[2]:02x}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{what}: truncated IDX header ({len(raw)} bytes)")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(shape, dtype=np.int64))
-    if len(raw) - header != size:
-        raise ValueError(
-            f"{what}: expected {size} bytes of data for shape {shape}, but got {len(raw) - header}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
-
-
-def _decode_and_check(remote: Remote, part: str, gz: bytes, source: str) -> np.ndarray:
-    """The verified array in ``gz``; a ValueError naming the checksum if it does not match."""
-    expected = remote.digests[part]
-    if remote.check == "md5-gz":
-        got = hashlib.md5(gz).hexdigest()
-        if got != expected:
-            raise ValueError(
-                f"checksum mismatch for {source}: expected md5 {expected}, but got {got} "
-                "(corrupt download)"
-            )
-    try:
-        raw = gzip.decompress(gz)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(
-            f"{source}: expected a gzip file, but it could not be read ({exc})"
-        ) from None
-    array = _parse_idx(raw, source)
-    if remote.check == "sha256-array":
-        got = _sha256(array)
-        if got != expected:
-            raise ValueError(
-                f"checksum mismatch for {source}: expected sha256 {expected} of the decoded "
-                f"array, but got {got} (corrupt download)"
-            )
-    return array
-
-
 @dataclass
 class _Patience:
     """Seconds still to be spent on mirrors that do not answer, over one download."""
@@ -244,7 +192,8 @@ def _get_part(
     filename = remote.files[part]
     manual = local / filename
     if manual.is_file():
-        return _decode_and_check(remote, part, manual.read_bytes(), str(manual)), None
+        gz = manual.read_bytes()
+        return decode_and_check(gz, str(manual), remote.check, remote.digests[part]), None
     failures: list[str] = []
     corrupt: ValueError | None = None
     for base in mirrors:
@@ -270,7 +219,7 @@ def _get_part(
             failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
             continue
         try:
-            return _decode_and_check(remote, part, gz, url), base
+            return decode_and_check(gz, url, remote.check, remote.digests[part]), base
         except ValueError as exc:
             corrupt = exc  # try the next mirror; refuse if none has a good copy
     if corrupt is not None:
@@ -311,7 +260,7 @@ def _read_cache(
     except Exception:  # a torn or foreign file is no cache: it is downloaded again
         return None
     if remote.check == "sha256-array":
-        if any(_sha256(arrays[p]) != remote.digests[p] for p in PARTS):
+        if any(array_sha256(arrays[p]) != remote.digests[p] for p in PARTS):
             return None
     # The MD5 digests are of the gz files, which are not kept: the sizes are what can be checked.
     elif not (

@@ -3,7 +3,7 @@
 The study driver (strategy, storage, reports) stays in the user's process; only
 :func:`hpsearch.execution.runner.run_objective` calls travel to the workers. Each call carries
 the small settings and params, never the data: a worker loads the dataset by name the first time
-it needs it and keeps it (:func:`hpsearch.data.datasets.make_split` caches per process), so the
+it needs it and keeps it (:func:`hpsearch.data.split.make_split` caches per process), so the
 data reaches each worker once. A trial depends only on its params, the study seed and its number,
 so the results are those of a local run with the same seed.
 

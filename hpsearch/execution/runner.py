@@ -48,7 +48,7 @@ _PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 def _data(settings: Settings, seed: int, task: Task) -> TrialData:
-    from hpsearch.data.datasets import load_test, make_split
+    from hpsearch.data.split import load_test, make_split
 
     # A trial that searches a setting of the data (samples, say) gets its own split.
     cfg = settings.with_params(task.params)

@@ -1,4 +1,4 @@
-"""The study folder: a JSON definition, an append-only JSON Lines trial log, and a lock.
+"""The study folder: a JSON definition, append-only JSON Lines logs, and paused trials' checkpoints.
 
 Everything is JSON; nothing is ever unpickled. Each finished trial is one line, flushed and
 fsynced before the study moves on, so a crash loses at most the trial being written, and a
@@ -7,14 +7,14 @@ torn last line is dropped with a warning when the log is read back.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ import numpy as np
 
 from hpsearch.exceptions import StudyError
 from hpsearch.storage.files import replacing, write_text
+from hpsearch.storage.jsonl import append_record, read_log
+from hpsearch.storage.lock import hold_lock, refuse_if_locked
 from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult
 
 __all__ = ["StudyStorage", "validate_name", "DEFINITION", "TRIAL_LOG", "REPEAT_LOG", "LOGS"]
@@ -32,8 +34,6 @@ RUNG_LOG = "rungs.jsonl"
 REPEAT_LOG = "repeats.jsonl"
 ASKED_LOG = "asked.jsonl"
 CHECKPOINTS = "checkpoints"
-LOCK = ".lock"
-LOCK_HOLDER = ".lock.pid"
 # The logs: the records of a study, which mean something only beside its definition.
 LOGS = (TRIAL_LOG, ASKED_LOG, RUNG_LOG, REPEAT_LOG)
 
@@ -221,29 +221,33 @@ class StudyStorage:
         )
 
     def load_trials(self, *, repair: bool = False) -> list[TrialResult]:
-        """Every finished trial in the log, by trial number (see :meth:`_load_log`).
+        """Every finished trial in the log, by trial number (read as
+        :func:`hpsearch.storage.jsonl.read_log` reads a log).
 
         A trial recorded twice (which the study never does itself) is kept once, as first
         recorded, with a warning.
         """
         trials = _first_of_each(
-            self._load_log(self.log_path, repair=repair), lambda t: t.number, self.log_path, "trial"
+            read_log(self.log_path, TrialResult.from_json, repair=repair),
+            lambda t: t.number,
+            self.log_path,
+            "trial",
         )
         return [trials[n] for n in sorted(trials)]
 
     def load_rungs(self, *, repair: bool = False) -> list[TrialResult]:
         """Every result of a trial paused at a rung (pruning), in the order written."""
-        return self._load_log(self.path / RUNG_LOG, repair=repair)
+        return read_log(self.path / RUNG_LOG, TrialResult.from_json, repair=repair)
 
     def append_rung(self, trial: TrialResult) -> None:
-        self._append(self.path / RUNG_LOG, trial.to_json())
+        append_record(self.path / RUNG_LOG, trial.to_json())
 
     def load_repeats(self, *, repair: bool = False) -> list[RepeatResult]:
         """Every finished confirm-stage run, the first record of each (trial, repeat, refit)
         kept."""
         path = self.path / REPEAT_LOG
         runs = _first_of_each(
-            self._load_log(path, RepeatResult.from_json, repair=repair),
+            read_log(path, RepeatResult.from_json, repair=repair),
             lambda r: r.key,
             path,
             "confirm run",
@@ -253,19 +257,19 @@ class StudyStorage:
 
     def append_repeat(self, run: RepeatResult) -> None:
         """Appends one finished confirm-stage run and makes it durable before returning."""
-        self._append(self.path / REPEAT_LOG, run.to_json())
+        append_record(self.path / REPEAT_LOG, run.to_json())
 
     def load_asked(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
         """The params the strategy proposed for each trial number, finished or not."""
         asked: dict[int, dict[str, Any]] = {}
-        for number, params in self._load_log(self.path / ASKED_LOG, _asked_record, repair=repair):
+        for number, params in read_log(self.path / ASKED_LOG, _asked_record, repair=repair):
             asked.setdefault(number, params)
         return asked
 
     def append_asked(self, proposals: Mapping[int, Mapping[str, Any]]) -> None:
         """Records proposals before they run, so that a resume runs the very same ones."""
         for number, params in proposals.items():
-            self._append(self.path / ASKED_LOG, {"number": number, "params": dict(params)})
+            append_record(self.path / ASKED_LOG, {"number": number, "params": dict(params)})
 
     def _checkpoint_path(self, number: int) -> Path:
         return self.path / CHECKPOINTS / f"{number}.npz"
@@ -294,59 +298,11 @@ class StudyStorage:
     def drop_checkpoint(self, number: int) -> None:
         self._checkpoint_path(number).unlink(missing_ok=True)
 
-    def _load_log(
-        self,
-        path: Path,
-        parse: Callable[[Any], Any] = TrialResult.from_json,
-        *,
-        repair: bool = False,
-    ) -> list[Any]:
-        """The records of a JSON Lines log, in the order written.
-
-        A last line cut short by a crash is dropped with a warning (and, with ``repair``, cut
-        from the file so that new lines start clean).
-
-        Raises:
-            StudyError: A line other than the last is not a valid trial record.
-        """
-        if not path.exists():
-            return []
-        raw = path.read_bytes()
-        records: list[Any] = []
-        offset = 0
-        lines = raw.split(b"\n")
-        for i, line in enumerate(lines):
-            is_last = i == len(lines) - 1
-            if not line.strip():
-                offset += len(line) + 1
-                continue
-            try:
-                record = parse(json.loads(line))
-            except (ValueError, TypeError, KeyError) as exc:
-                if is_last or all(not rest.strip() for rest in lines[i + 1 :]):
-                    warnings.warn(
-                        f"{path}: dropped a torn last line ({len(line)} bytes) left by "
-                        "an interrupted write; every trial before it is kept",
-                        stacklevel=2,
-                    )
-                    if repair:
-                        with open(path, "r+b") as fh:
-                            fh.truncate(offset)
-                    break
-                raise StudyError(f"corrupt trial log {path}, line {i + 1}: {exc}") from None
-            records.append(record)
-            offset += len(line) + 1
-        else:
-            if raw and not raw.endswith(b"\n") and repair:
-                with open(path, "ab") as fh:
-                    fh.write(b"\n")
-        return records
-
     def append(self, trial: TrialResult) -> None:
         """Appends one finished trial and makes it durable before returning; the line also
         holds when it was logged (``finished``, seconds since the epoch), which the record
         itself does not carry (a trial's record is the same whenever and wherever it ran)."""
-        self._append(self.log_path, {**trial.to_json(), "finished": round(time.time(), 3)})
+        append_record(self.log_path, {**trial.to_json(), "finished": round(time.time(), 3)})
 
     def finish_times(self) -> dict[int, float]:
         """When each trial was logged (seconds since the epoch), for the trials whose line says.
@@ -357,36 +313,9 @@ class StudyStorage:
         """
         return {
             number: finished
-            for number, finished in self._load_log(self.log_path, _finished)
+            for number, finished in read_log(self.log_path, _finished)
             if finished is not None
         }
-
-    @staticmethod
-    def _append(path: Path, record: Mapping[str, Any]) -> None:
-        """Appends one line and syncs it; a line the disk took only part of is cut off again.
-
-        A full disk or a file size limit (``ulimit -f``) can stop a write in mid-line; the log
-        then ends as it was, with whole records only, and the error goes up.
-        """
-        data = memoryview(
-            (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        try:
-            end = os.fstat(fd).st_size
-            try:
-                while data:
-                    data = data[os.write(fd, data) :]
-                os.fsync(fd)
-            except BaseException as exc:
-                if data:  # only part of the line is in the file
-                    with contextlib.suppress(OSError):
-                        os.ftruncate(fd, end)
-                if isinstance(exc, OSError) and exc.filename is None:
-                    exc.filename = str(path)  # os.write names no file: say which log it was
-                raise
-        finally:
-            os.close(fd)
 
     def check_unlocked(self) -> None:
         """Refuses now, before anything is said or written, a study another process is running.
@@ -394,46 +323,13 @@ class StudyStorage:
         Raises:
             StudyError: Another process holds the lock.
         """
-        if (self.path / LOCK).exists():
-            self._acquire().release()
+        refuse_if_locked(self.path, self.name)
 
-    def _acquire(self) -> Any:
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.path / LOCK), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            try:
-                holder = (self.path / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"
-            except OSError:
-                holder = "?"
-            raise StudyError(
-                f"study {self.name!r} is being run by another process (pid {holder}); "
-                "wait for it to finish or stop it first"
-            ) from None
-        return lock
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Holds the study's lock: a second process opening the same study is refused.
-
-        The lock is the operating system's (``filelock``: fcntl on Linux and macOS, msvcrt on
-        Windows), so it is released when the holder dies however it dies. The holder's pid
-        stands in a file beside it, for the message, removed when the holder lets go. The lock
-        file itself, empty, stays: removed, a process that had just opened it could lock the
-        old file while another locks a new one, and both would run the study.
+    def lock(self) -> AbstractContextManager[None]:
+        """Holds the study's lock (:func:`hpsearch.storage.lock.hold_lock`): a second process
+        opening the same study is refused.
 
         Raises:
             StudyError: Another process holds the lock.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock = self._acquire()
-        try:
-            write_text(self.path / LOCK_HOLDER, str(os.getpid()))
-            yield
-        finally:
-            try:
-                (self.path / LOCK_HOLDER).unlink(missing_ok=True)
-            finally:
-                lock.release()
+        return hold_lock(self.path, self.name)

@@ -6,11 +6,12 @@ normalised :class:`skopt.space.Space`, the GP of ``cook_estimator("GP")``: const
 Matern(5/2) + white noise, ``gaussian_ei`` / ``gaussian_lcb``) and bounds the work per proposal:
 
 * **What the model sees**: all trials up to ``max_model_points`` (128); beyond, a subset that
-  size (:func:`model_subset`): the best eighth by score (the incumbent and its rivals), the
-  quarter nearest the incumbent whatever they scored (a trust region where noise is averaged,
-  not cherry-picked), and a farthest-point sample of the rest (each trial left out lies within
-  the covering radius of one kept, so explored space never looks unexplored). Failed trials take
-  part as the worst score. Kernel fits and predictions both see that subset.
+  size (:mod:`hpsearch.strategies.model_points`): the best eighth by score (the incumbent and
+  its rivals), the quarter nearest the incumbent whatever they scored (a trust region where
+  noise is averaged, not cherry-picked), and a farthest-point sample of the rest (each trial
+  left out lies within the covering radius of one kept, so explored space never looks
+  unexplored). Failed trials take part as the worst score. Kernel fits and predictions both see
+  that subset.
 * **Kernel hyperparameters are fitted only when the data has grown** by ``refit_growth``
   (10, 13, 17, 22, ... told), on the first ``m`` told; in between the kernel is held fixed.
 * **The acquisition is maximised by scoring** ``n_candidates`` random points, projected through
@@ -37,12 +38,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
-from hpsearch.space.dimensions import IntUniform, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy, score_of
+from hpsearch.strategies.model_points import model_subset
+from hpsearch.strategies.posterior import Posterior
+from hpsearch.strategies.unit_cube import UnitCube
 from hpsearch.trial import TrialResult
 
-__all__ = ["BayesStrategy", "model_subset"]
+__all__ = ["BayesStrategy"]
 
 ACQ_FUNCS = ("EI", "LCB")
 LIARS = ("cl_min", "cl_mean", "cl_max", "believer")
@@ -55,8 +58,6 @@ _FIT, _ASK = 0, 1
 _LOCAL_SIGMAS = (0.08, 0.025, 0.008)
 _LOCAL_TOP = 5
 _LOCAL_PER_TOP = 60
-# Jitter added to the kernel matrix's diagonal, as scikit-learn's default ``alpha``.
-_JITTER = 1e-10
 # Settings that define the strategy (stored with a study, checked on resume), in order.
 _OPTIONS = (
     "batch_size",
@@ -84,108 +85,6 @@ def fit_sizes(first: int, growth: float, upto: int) -> list[int]:
     return sizes
 
 
-def model_subset(X: np.ndarray, y: np.ndarray, cap: int) -> np.ndarray:
-    """Rows (ascending) of the trials a GP capped at ``cap`` points sees: all up to ``cap``, else
-    the ``max(1, cap // 8)`` lowest ``y``, the ``cap // 4`` other rows nearest the lowest, then a
-    greedy farthest-point (k-center) sample of the rest; ties go to the first row.
-
-    Example:
-        >>> X = np.array([[0.0], [0.1], [0.25], [0.3], [0.6], [1.0]])
-        >>> model_subset(X, (X[:, 0] - 0.3) ** 2, 4).tolist()  # 0.3, next to it 0.25, then 1, 0.6
-        [2, 3, 4, 5]
-    """
-    n = len(y)
-    if n <= cap:
-        return np.arange(n)
-    # Squared distances as |a|^2 + |b|^2 - 2 a.b: one matrix-vector product per row, several
-    # times faster than differences at thousands of trials (a rounding below 0 changes nothing).
-    sq = np.einsum("ij,ij->i", X, X)
-    chosen = np.zeros(n, dtype=bool)
-    best = np.argsort(y, kind="stable")
-    chosen[best[: max(1, cap // 8)]] = True
-    near = np.argsort(X @ (-2.0 * X[best[0]]) + sq, kind="stable")
-    chosen[near[~chosen[near]][: cap // 4]] = True
-    kept = np.flatnonzero(chosen)  # then gap: each row's squared distance to the nearest kept
-    gap = (X @ (-2.0 * X[kept].T) + sq[kept] + sq[:, None]).min(axis=1)
-    gap[chosen] = -1.0  # never again; duplicates (gap 0) come after every distinct row
-    for _ in range(cap - int(chosen.sum())):
-        j = int(np.argmax(gap))
-        chosen[j] = True
-        np.minimum(gap, X @ (-2.0 * X[j]) + (sq + sq[j]), out=gap)
-        gap[j] = -1.0
-    return np.flatnonzero(chosen)
-
-
-def _reflect(u: np.ndarray) -> np.ndarray:
-    """Folds values back into [0, 1]; clipping would pile perturbed points up on the bounds."""
-    u = np.abs(u)
-    return np.clip(np.where(u > 1.0, 2.0 - u, u), 0.0, 1.0)
-
-
-class _Posterior:
-    """The GP conditioned on ``(X, y)`` with fixed kernel hyperparameters, grown point by point.
-
-    Holds ``Li``, the inverse Cholesky factor of ``K + noise I`` (products with it run several
-    times faster than triangular solves), ``u = Li y``, ``e = Li 1``. With ``y`` normalised as by
-    ``normalize_y`` (mean ``m``, std ``s``, lies included), at ``z`` projected as
-    ``v = Li k(X, z)``: ``mean = m + v.u - m v.e``, ``std = s sqrt(k(z, z) - v.v)``,
-    scikit-optimize's GP up to rounding. A lie adds a row to ``Li``, ``u``, ``e`` and to the
-    projections kept.
-    """
-
-    def __init__(self, signal: Any, noise: float, X: np.ndarray, y: np.ndarray, room: int) -> None:
-        n, size = len(y), len(y) + room
-        self.signal, self.noise, self.n = signal, noise, n
-        self.X, self.y = np.zeros((size, X.shape[1])), np.zeros(size)
-        self.X[:n], self.y[:n] = X, y
-        K = signal(X)
-        K[np.diag_indices_from(K)] += noise + _JITTER
-        # Imported here: scipy.linalg costs a quarter of a second, which a grid or random study
-        # (that never fits a model) should not pay.
-        from scipy.linalg import cholesky, solve_triangular
-
-        self.Li = np.zeros((size, size))
-        L = cholesky(K, lower=True, check_finite=False)
-        self.Li[:n, :n] = solve_triangular(L, np.eye(n), lower=True, check_finite=False)
-        self.u, self.e = np.zeros(size), np.zeros(size)
-        self.u[:n], self.e[:n] = (self.Li[:n, :n] @ np.stack([y, np.ones(n)], axis=1)).T
-
-    def project(self, Z: np.ndarray, keep: bool = False) -> SimpleNamespace:
-        n, Li, X = self.n, self.Li[: self.n, : self.n], self.X[: self.n]
-        # In chunks: a kernel matrix that stays in cache is computed twice as fast.
-        V = np.hstack([Li @ self.signal(X, Z[i : i + 256]) for i in range(0, len(Z), 256)])
-        c = SimpleNamespace(Z=Z, kzz=self.signal.diag(Z), vv=np.einsum("ij,ij->j", V, V))
-        c.vu, c.ve = np.stack([self.u[:n], self.e[:n]]) @ V
-        c.V = np.vstack([V, np.zeros((len(self.y) - n, len(Z)))]) if keep else None
-        return c
-
-    def predictor(self, c: SimpleNamespace) -> SimpleNamespace:
-        """The predictions at ``c`` with the ``predict`` that scikit-optimize's acquisitions
-        call."""
-        y = self.y[: self.n]
-        m, s = float(np.mean(y)), float(np.std(y))
-        mean, std = (
-            m + c.vu - m * c.ve,
-            np.sqrt(np.maximum(c.kzz - c.vv, 0.0)) * (s if s > 0 else 1.0),
-        )
-        return SimpleNamespace(
-            predict=lambda X, return_std=False: (mean, std) if return_std else mean
-        )
-
-    def add(self, x: np.ndarray, value: float, kept: Sequence[SimpleNamespace]) -> None:
-        """Conditions on one more observation, updating the projections in ``kept``."""
-        n, x, Li = self.n, x[None, :], self.Li[: self.n, : self.n]
-        w = Li @ self.signal(self.X[:n], x)[:, 0]
-        d = math.sqrt(max(float(self.signal.diag(x)[0]) + self.noise + _JITTER - w @ w, _JITTER))
-        self.Li[n, :n], self.Li[n, n] = -(w @ Li) / d, 1.0 / d
-        self.u[n], self.e[n] = (value - w @ self.u[:n]) / d, (1.0 - w @ self.e[:n]) / d
-        self.X[n], self.y[n] = x[0], value
-        for c in kept:
-            row = c.V[n] = (self.signal(x, c.Z)[0] - w @ c.V[:n]) / d
-            c.vv, c.vu, c.ve = c.vv + row * row, c.vu + row * self.u[n], c.ve + row * self.e[n]
-        self.n = n + 1
-
-
 class BayesStrategy(Strategy):
     """A Gaussian-process model of validation accuracy, asked ``batch_size`` points at a time.
 
@@ -206,7 +105,8 @@ class BayesStrategy(Strategy):
             ``"cl_max"`` (scikit-optimize's constant liars) or ``"believer"`` (the GP's mean).
         n_candidates: Random points scored per suggested point before local refinement.
         refit_growth: Kernel hyperparameters are refitted when the trials told grow by this factor.
-        max_model_points: The most trials the GP and its kernel fits see (:func:`model_subset`).
+        max_model_points: The most trials the GP and its kernel fits see
+            (:func:`~hpsearch.strategies.model_points.model_subset`).
 
     Raises:
         ValueError: An option out of range.
@@ -265,9 +165,6 @@ class BayesStrategy(Strategy):
                     f"{option} must be a finite number {bound} {low}, but got {number!r}"
                 )
 
-        from skopt.space import Categorical, Integer, Space
-        from skopt.utils import normalize_dimensions
-
         self.batch_size, self.n_initial_points, self.n_candidates = (
             batch_size,
             n_initial_points,
@@ -276,29 +173,13 @@ class BayesStrategy(Strategy):
         self.acq_func, self.liar, self.max_model_points = acq_func, liar, max_model_points
         self.xi, self.kappa, self.refit_growth = float(xi), float(kappa), float(refit_growth)
 
-        # The unit cube the GP works in: log dimensions in log scale, ints normalised,
-        # categoricals one-hot (one column for two choices).
-        self._sk = Space(normalize_dimensions(space.to_skopt()))
-        self._blocks: list[tuple[str, int, int, Any]] = []  # kind, first column, width, extra
-        col = 0
-        for dim in self._sk.dimensions:
-            width = dim.transformed_size
-            if isinstance(dim, Categorical):
-                table = np.asarray(dim.transform(list(dim.categories)), dtype=float).reshape(
-                    -1, width
-                )
-                self._blocks.append(("cat", col, width, table))
-            elif isinstance(dim, Integer):
-                self._blocks.append(("int", col, width, dim.high - dim.low))
-            else:
-                self._blocks.append(("real", col, width, None))
-            col += width
-        self._n_cols = col
+        # The unit cube the GP works in (log dimensions in log scale, categoricals one-hot).
+        self._cube = UnitCube(space)
 
         # Every trial told, sorted by trial number.
         self._numbers, self._X, self._y = (
             np.empty(0, dtype=np.int64),
-            np.empty((0, col)),
+            np.empty((0, self._cube.n_cols)),
             np.empty(0),
         )
         self._kernel: tuple[int, Any, float] | None = None  # (fitted on m trials, signal, noise)
@@ -307,9 +188,7 @@ class BayesStrategy(Strategy):
     def tell(self, trials: Sequence[TrialResult]) -> None:
         if not trials:
             return
-        Xt = np.asarray(
-            self._sk.transform([self.space.to_list(t.params) for t in trials]), dtype=float
-        )
+        Xt = self._cube.encode([t.params for t in trials])
         new = np.array([t.number for t in trials], dtype=np.int64)
         # A trial numbered below the m-th (a cut batch told in two parts) changes a kernel's data.
         if self._kernel is not None and new.min() < self._numbers[self._kernel[0] - 1]:
@@ -317,7 +196,7 @@ class BayesStrategy(Strategy):
         numbers = np.concatenate([self._numbers, new])
         order = np.argsort(numbers, kind="stable")
         self._numbers = numbers[order]
-        self._X = np.vstack([self._X, Xt.reshape(len(trials), self._n_cols)])[order]
+        self._X = np.vstack([self._X, Xt])[order]
         y = np.concatenate([self._y, [-score_of(t, self.goal) for t in trials]])[order]
         if np.isnan(y).any():  # failed trials of a metric with no known worst: the worst seen
             finite = y[~np.isnan(y)]
@@ -400,8 +279,8 @@ class BayesStrategy(Strategy):
         )
         signal, noise = self._fitted_kernel()
         rows = model_subset(self._X, self._y, self.max_model_points)
-        post = _Posterior(signal, noise, self._X[rows], self._y[rows], room=count)
-        pool = post.project(self._sample_unit(rng, self.n_candidates), keep=count > 1)
+        post = Posterior(signal, noise, self._X[rows], self._y[rows], room=count)
+        pool = post.project(self._cube.sample(rng, self.n_candidates), keep=count > 1)
         chosen: list[dict[str, Any]] = []
         for i in range(count):
             point, params = self._maximise(pool, post, rng, exclude=taken + chosen)
@@ -418,7 +297,7 @@ class BayesStrategy(Strategy):
     def _maximise(
         self,
         pool: SimpleNamespace,
-        post: _Posterior,
+        post: Posterior,
         rng: np.random.Generator,
         exclude: list[dict[str, Any]],
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -437,7 +316,7 @@ class BayesStrategy(Strategy):
         points, scores = pool.Z, pool_scores
         for sigma in _LOCAL_SIGMAS:
             best = np.argsort(-scores, kind="stable")[:_LOCAL_TOP]
-            local = self._perturb(np.repeat(points[best], _LOCAL_PER_TOP, axis=0), sigma, rng)
+            local = self._cube.perturb(np.repeat(points[best], _LOCAL_PER_TOP, axis=0), sigma, rng)
             points = np.vstack([points[best], local])
             scores = np.concatenate([scores[best], acq(post.project(local))])
         # Best first; the refined points, then the whole pool, as fall-backs for a duplicate.
@@ -448,46 +327,8 @@ class BayesStrategy(Strategy):
             ]
         )
         for point in ranked:
-            params = self._to_params(point)
+            params = self._cube.to_params(point)
             if params not in exclude:
                 return point, params
-        return ranked[0], self._to_params(ranked[0])  # a small discrete space, every point taken
-
-    def _sample_unit(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        """``count`` points drawn uniformly in the transformed space (log-uniform for log dims)."""
-        Z = np.empty((count, self._n_cols))
-        for kind, col, width, extra in self._blocks:
-            if kind == "real":
-                Z[:, col] = rng.random(count)
-            elif kind == "int":
-                Z[:, col] = rng.integers(0, extra, endpoint=True, size=count) / extra
-            else:
-                Z[:, col : col + width] = extra[rng.integers(len(extra), size=count)]
-        return Z
-
-    def _perturb(self, Z: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-        Z, count = Z.copy(), len(Z)
-        for kind, col, width, extra in self._blocks:
-            if kind == "real":
-                Z[:, col] = _reflect(Z[:, col] + sigma * rng.standard_normal(count))
-            elif kind == "int":
-                Z[:, col] = (
-                    np.round(_reflect(Z[:, col] + sigma * rng.standard_normal(count)) * extra)
-                    / extra
-                )
-            else:
-                switch = rng.random(count) < sigma
-                Z[switch, col : col + width] = extra[
-                    rng.integers(len(extra), size=int(switch.sum()))
-                ]
-        return Z
-
-    def _to_params(self, point: np.ndarray) -> dict[str, Any]:
-        params = self.space.from_list(self._sk.inverse_transform(point[None, :])[0])
-        for name, dim in self.space.items():
-            # The inverse of the log transform can land a rounding error outside the bounds.
-            if isinstance(dim, (Uniform, LogUniform)):
-                params[name] = float(min(max(params[name], dim.low), dim.high))
-            elif isinstance(dim, IntUniform):
-                params[name] = int(min(max(params[name], dim.low), dim.high))
-        return params
+        # A small discrete space, every point taken.
+        return ranked[0], self._cube.to_params(ranked[0])

@@ -11,7 +11,7 @@ import os
 import warnings
 from typing import Any
 
-from hpsearch.data.datasets import check_split
+from hpsearch.data.split import check_split
 from hpsearch.execution.pool import BACKENDS, local_workers
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from hpsearch import __version__
-from hpsearch.data.datasets import check_dataset
+from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.interrupts import Interrupts
 from hpsearch.execution.pool import Pool, local_backend

@@ -8,7 +8,7 @@ import pytest
 from hpsearch import Study, TrainConfig
 from hpsearch.builtin.model import MODEL, load_model, model_settings, save_model
 from hpsearch.builtin.objective import train_repeat
-from hpsearch.data.datasets import load_test
+from hpsearch.data.split import load_test
 
 CONFIG = TrainConfig(epochs=3, hidden=(30, 20), samples=200)
 

@@ -8,7 +8,7 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.optimizers import SGD
 from hpsearch.builtin.objective import train_trial
 from hpsearch.builtin.training import Trainer, build_net
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.seeding import TRAIN, rng_for
 
 

@@ -13,11 +13,11 @@ from _data_server import FileServer, isolated_cache, shared_mnist  # noqa: F401 
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import train_trial
-from hpsearch.data import datasets as data
-from hpsearch.data.datasets import (
+from hpsearch.data import split as data
+from hpsearch.data.datasets import load_dataset
+from hpsearch.data.split import (
     check_dataset,
     check_split,
-    load_dataset,
     load_test,
     make_split,
     split_sizes,
@@ -47,7 +47,8 @@ def _npz(tmp_path, name="mine.npz", **arrays):
 
 
 def test_names_other_modules_import_are_still_here():
-    from hpsearch.data.datasets import DATASETS, SUBSET_SIZE, Dataset, Split  # noqa: F401
+    from hpsearch.data.datasets import DATASETS, SUBSET_SIZE, Dataset  # noqa: F401
+    from hpsearch.data.split import Split  # noqa: F401
 
     assert SUBSET_SIZE == 10_000 and sorted(DATASETS) == ["digits", "fashion-mnist", "mnist"]
 

@@ -14,9 +14,8 @@ from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache, shared
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import train_trial
-from hpsearch.data import datasets as data
 from hpsearch.data import download as dl
-from hpsearch.data.datasets import check_dataset
+from hpsearch.data import split as data
 from hpsearch.data.download import (
     PARTS,
     REMOTE_DATASETS,
@@ -25,6 +24,7 @@ from hpsearch.data.download import (
     load_remote,
     mirrors_for,
 )
+from hpsearch.data.split import check_dataset
 from hpsearch.trial import TrialState
 
 

@@ -18,8 +18,8 @@ from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache  # noqa
 
 from hpsearch.cli.parser import main
 from hpsearch.data import download as dl
-from hpsearch.data.datasets import check_dataset
 from hpsearch.data.download import REMOTE_DATASETS, download
+from hpsearch.data.split import check_dataset
 
 
 # ---------------------------------------------------------------------- a silent network (9)

@@ -170,7 +170,7 @@ def _split_cache(cluster: LocalCluster) -> dict[str, tuple[int, int]]:
     """Per worker: (builds, uses from cache) of the train/validation split."""
 
     def info() -> tuple[int, int]:
-        from hpsearch.data import datasets as data
+        from hpsearch.data import split as data
 
         stats = data._make_split.cache_info()
         return stats.misses, stats.hits

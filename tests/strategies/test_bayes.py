@@ -12,7 +12,9 @@ from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Unifo
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import bayes
 from hpsearch.strategies.base import FAILURE_SCORE
-from hpsearch.strategies.bayes import BayesStrategy, fit_sizes, model_subset
+from hpsearch.strategies.bayes import BayesStrategy, fit_sizes
+from hpsearch.strategies.model_points import model_subset
+from hpsearch.strategies.posterior import Posterior
 from hpsearch.trial import TrialResult, TrialState
 
 MIXED = SearchSpace(
@@ -312,7 +314,7 @@ def test_posterior_with_lies_matches_scikit_learn_gp():
     rng = np.random.default_rng(3)
     X, y = rng.random((40, 3)), rng.random(40)
     signal, noise = ConstantKernel(1.7) * Matern(length_scale=[0.3, 0.6, 1.2], nu=2.5), 1e-3
-    post = bayes._Posterior(signal, noise, X, y, room=3)
+    post = Posterior(signal, noise, X, y, room=3)
     Z = rng.random((500, 3))
     pool = post.project(Z, keep=True)
     lies = [(rng.random(3), float(v)) for v in (y.min(), y.mean(), 5.0)]
@@ -335,7 +337,7 @@ def watch_model(monkeypatch) -> dict[str, list[int]]:
     from skopt.learning import GaussianProcessRegressor
 
     seen: dict[str, list[int]] = {"posterior": [], "fit": [], "best_kept": []}
-    real_post, real_fit = bayes._Posterior.__init__, GaussianProcessRegressor.fit
+    real_post, real_fit = Posterior.__init__, GaussianProcessRegressor.fit
 
     def post_init(self, signal, noise, X, y, room):
         seen["posterior"].append(len(y))
@@ -345,7 +347,7 @@ def watch_model(monkeypatch) -> dict[str, list[int]]:
         seen["fit"].append(len(y))
         return real_fit(self, X, y)
 
-    monkeypatch.setattr(bayes._Posterior, "__init__", post_init)
+    monkeypatch.setattr(Posterior, "__init__", post_init)
     monkeypatch.setattr(GaussianProcessRegressor, "fit", fit)
     return seen
 
@@ -363,7 +365,7 @@ def test_the_model_never_sees_more_than_the_cap(monkeypatch):
 
 def test_the_subset_the_model_sees_holds_the_best_trial(monkeypatch):
     kept = []
-    real = bayes.model_subset
+    real = model_subset
     monkeypatch.setattr(
         bayes, "model_subset", lambda X, y, cap: kept.append((y, real(X, y, cap))) or kept[-1][1]
     )

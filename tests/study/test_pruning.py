@@ -16,7 +16,7 @@ from _interrupt import interrupt_when
 from hpsearch import Study, TrainConfig, TrialState
 from hpsearch.builtin.objective import train_rung, train_trial
 from hpsearch.builtin.training import build_net
-from hpsearch.data.datasets import make_split
+from hpsearch.data.split import make_split
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
 from hpsearch.trial import TrialResult
 

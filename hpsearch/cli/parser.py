@@ -575,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     # Nothing numeric is imported before the arguments are parsed: --help, --version and a
     # usage error answer at once, even where NumPy is slow or unable to load.
-    from hpsearch.cli import commands
+    from hpsearch.cli import commands, training
 
     args = None
     try:
@@ -584,7 +584,8 @@ def _main(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             from hpsearch.cli.studyfile import study_file_argv
 
             args = parser.parse_args(study_file_argv(args.file, parser) + args.overrides)
-        return getattr(commands, args.command)(args, argv)
+        module = training if args.command in ("run", "file", "confirm", "compare") else commands
+        return getattr(module, args.command)(args, argv)
     except BrokenPipeError:  # `hpsearch report NAME | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

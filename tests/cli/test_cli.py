@@ -814,7 +814,7 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
     ],
 )
 def test_the_resume_command_is_one_the_parser_takes(argv, names):
-    from hpsearch.cli.commands import resume_command
+    from hpsearch.cli.training import resume_command
 
     words = shlex.split(resume_command(argv, "x"))
     assert words[:3] == ["python", "-m", "hpsearch"]

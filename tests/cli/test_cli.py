@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from conftest import _snapshot
 
-from hpsearch.cli.parser import build_parser, main
+from hpsearch.cli.main import main
+from hpsearch.cli.parser import build_parser
 
 RANKING_COLUMNS = [
     "rank",
@@ -699,7 +700,7 @@ NUMERIC = ("numpy", "pandas", "scipy", "sklearn", "skopt", "matplotlib", "joblib
 )
 def test_help_version_and_usage_errors_load_nothing_numeric(argv):
     script = (
-        "import sys\nfrom hpsearch.cli.parser import main\n"
+        "import sys\nfrom hpsearch.cli.main import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NUMERIC!r})))"
     )
@@ -734,7 +735,7 @@ def test_a_malformed_scheduler_address_leaves_no_client_to_complain_at_exit(tmp_
     # The console script's way: main() returns, and the interpreter exits normally, finalisers
     # and all.
     script = (
-        "import sys\nfrom hpsearch.cli.parser import main\n"
+        "import sys\nfrom hpsearch.cli.main import main\n"
         "sys.exit(main(['random', '--backend', 'dask', '--scheduler', 'notaurl', '--quiet']))"
     )
     proc = subprocess.run(

@@ -32,12 +32,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"hpsearch: error: {message}\n")
 
 
+def _command(
+    sub: Any, name: str, help_text: str, description: str, **defaults: Any
+) -> argparse.ArgumentParser:
+    """A subcommand: its line in ``hpsearch --help``, the description its own --help opens with,
+    and what it runs: ``command`` (the function of that name, by default the subcommand's name
+    with ``_`` for ``-``) and any other ``defaults``."""
+    p = sub.add_parser(name, help=help_text, description=description)
+    p.set_defaults(**{"command": name.replace("-", "_"), **defaults})
+    return p
+
+
 def _study_parser(
     sub: Any, command: str, help_text: str, description: str
 ) -> argparse.ArgumentParser:
     """A subcommand that works on an existing study: its NAME and the --out folder."""
-    p = sub.add_parser(command, help=help_text, description=description)
-    p.set_defaults(command=command)
+    p = _command(sub, command, help_text, description)
     p.add_argument("name", help="the study name")
     add_out(p)
     return p
@@ -62,17 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("random", "random search: log-uniform on log ranges"),
         ("bayes", "Bayesian optimisation with a Gaussian process (scikit-optimize)"),
     ):
-        p = sub.add_parser(strategy, help=help_text, description=help_text)
-        p.set_defaults(command="run", strategy=strategy)
+        p = _command(sub, strategy, help_text, help_text, command="run", strategy=strategy)
         add_search_options(p, strategy)
 
-    f = sub.add_parser(
+    f = _command(
+        sub,
         "run",
-        help="run (or resume) the study a TOML or JSON file declares",
-        description="Run (or resume) the study declared in a TOML or JSON file: strategy, options, "
+        "run (or resume) the study a TOML or JSON file declares",
+        "Run (or resume) the study declared in a TOML or JSON file: strategy, options, "
         "[space] and [set] tables (see the README). Options after the file override it.",
+        command="file",
     )
-    f.set_defaults(command="file")
     f.add_argument("file", help="the study file (.toml or .json)")
     f.add_argument(
         "overrides", nargs=argparse.REMAINDER, help="run options, e.g. --jobs 2 --epochs 3"
@@ -144,38 +154,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_format(imp)
 
-    cs = sub.add_parser(
+    cs = _command(
+        sub,
         "compare-studies",
-        help="studies side by side: best, chosen test score, and whether they differ beyond noise",
-        description="Studies side by side: strategy, space, trials, wall time, best validation "
+        "studies side by side: best, chosen test score, and whether they differ beyond noise",
+        "Studies side by side: strategy, space, trials, wall time, best validation "
         "score with its interval, the chosen configuration's test mean ± sd, a sentence on "
         "whether the chosen test scores differ by more than their noise, and a figure of each "
         "study's best so far. Studies that rank by different metrics are refused.",
     )
-    cs.set_defaults(command="compare_studies")
     cs.add_argument("names", nargs="+", metavar="NAME", help="two or more study names")
     add_out(cs)
     cs.add_argument("--to", help="the folder for compare-studies_<names>.csv/.png (default: --out)")
     add_format(cs)
 
-    ls = sub.add_parser(
+    ls = _command(
+        sub,
         "list",
-        help="the studies in a folder, one line each",
-        description="The studies in a "
+        "the studies in a folder, one line each",
+        "The studies in a "
         "folder: name, strategy, trials done / planned, best validation accuracy, last change.",
     )
-    ls.set_defaults(command="list")
     add_out(ls)
 
-    d = sub.add_parser(
+    d = _command(
+        sub,
         "data",
-        help="download a dataset into the cache",
-        description=(
-            "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the "
-            "cache folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline."
-        ),
+        "download a dataset into the cache",
+        "Download a dataset (IDX gz files from public mirrors, checked by checksum) into the "
+        "cache folder ($HPSEARCH_DATA or ~/.cache/hpsearch), for studies run later or offline.",
     )
-    d.set_defaults(command="data")
     d.add_argument("action", choices=("download",), help="what to do")
     d.add_argument("dataset", choices=("fashion-mnist", "mnist"), help="the dataset")
     d.add_argument("--mirror", help="a base URL to download from instead of the usual mirrors")

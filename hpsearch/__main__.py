@@ -42,7 +42,7 @@ def _command() -> int:
     try:
         for sig in _SIGNALS:
             signal.signal(sig, _stop)
-        from hpsearch.cli.parser import main
+        from hpsearch.cli.main import main
 
         return main()
     except SystemExit as exc:

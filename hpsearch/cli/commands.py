@@ -1,82 +1,25 @@
-"""What each command of :mod:`hpsearch.cli.parser` does, once its arguments are parsed.
+"""The commands that train nothing: report, importance, compare-studies, list and data, once
+their arguments are parsed; and the summary of a study's ranking, which ``run`` prints too.
 
 Each function takes the parsed arguments and the raw words, prints for a person on stdout
 (machine-readable formats alone on stdout, messages on stderr) and returns the exit status.
+These commands read a study from its folder and never import its objective's code.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import shlex
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["run", "file", "confirm", "compare", "report", "list", "data"]
+__all__ = ["report", "importance", "compare_studies", "list", "data", "summary", "load"]
 
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
-
-
-def _space(
-    params: Sequence[tuple[str, Any]], fixed: dict[str, Any], own_objective: bool = False
-) -> Any:
-    """The default space, less the settings fixed by --set, with the --param dimensions (an own
-    objective given --param searches those alone: the defaults are the built-in network's)."""
-    from hpsearch.space.search_space import SearchSpace, default_space
-
-    seen: set[str] = set()
-    for name, _ in params:
-        if name in seen:
-            raise ValueError(f"--param {name} is given twice; give each searched setting once")
-        seen.add(name)
-    kept = {name: dim for name, dim in default_space().items() if name not in fixed}
-    if own_objective and params:
-        kept = {}
-    return SearchSpace({**kept, **dict(params)})
-
-
-def _config(args: argparse.Namespace) -> Any:
-    from hpsearch.builtin.config import TrainConfig
-
-    fixed = dict(args.set)  # shortcuts and --set in the order given: the last one wins
-    for name, _ in args.param:
-        if name in fixed:
-            raise ValueError(
-                f"--set {name} conflicts with --param {name}: a setting is fixed or searched"
-            )
-    return TrainConfig(**fixed), fixed
-
-
-def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    return dict(
-        n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.quiet
-    )
-
-
-def resume_command(argv: Sequence[str], name: str) -> str:
-    """The command that resumes the study: the same words, with its --name if none was given."""
-    words = ["python", "-m", "hpsearch", *argv]
-    # confirm and compare name their study positionally, and take no --name.
-    if (
-        "--name" not in argv
-        and not any(a.startswith("--name=") for a in argv)
-        and argv[:1] not in (["confirm"], ["compare"])
-    ):
-        words += ["--name", name]
-    return shlex.join(words)
-
-
-def _interrupted(study: Any, stop: Any, argv: Sequence[str]) -> int:
-    _err(
-        f"\ninterrupted ({stop}): {len(study.trials)} of {study.planned} trials and "
-        f"{len(study.repeats_done)} confirm runs finished and saved in {study.path}\n"
-        f"resume with: {resume_command(argv, study.name)}"
-    )
-    return stop.exit_code
 
 
 def _states(records: Iterable[Any]) -> str:
@@ -87,7 +30,7 @@ def _states(records: Iterable[Any]) -> str:
     return ", ".join(f"{ended.count(s)} {s.value}" for s in TrialState if s in ended)
 
 
-def _summary(
+def summary(
     study: Any,
     k: int,
     fmt: str = "table",
@@ -142,96 +85,8 @@ def _summary(
         print(headline(study.repeats_done, chosen.number, chosen.params, study.goal), file=out)
 
 
-def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    config, fixed = _config(args)  # refused settings are said before the study's stack loads
-    if args.objective is None:  # the built-in network searches its settings alone
-        from hpsearch.builtin.config import TrainConfig
-
-        names = TrainConfig.field_names()
-        for name, _ in args.param:
-            if name not in names:
-                raise ValueError(
-                    f"--param {name!r} is not a training setting; settings: {', '.join(names)} "
-                    "(or give --objective to search your own function's params)"
-                )
-    space = _space(args.param, fixed, own_objective=args.objective is not None)
-    if args.compare is not None and args.compare not in space.names:
-        raise ValueError(
-            f"--compare {args.compare}: not a searched setting; searched: {', '.join(space.names)}"
-        )
-    from hpsearch.exceptions import StudyInterrupted
-    from hpsearch.study.study import Study
-
-    study = Study(
-        args.name,
-        strategy=args.strategy,
-        space=space,
-        n_trials=args.trials,
-        seed=args.seed,
-        config=config,
-        directory=args.out,
-        resume=True,
-        strategy_options={"batch_size": args.bayes_batch} if args.strategy == "bayes" else None,
-        prune=args.prune,
-        min_epochs=args.min_epochs,
-        reduction_factor=args.reduction_factor,
-        confirm=args.confirm,
-        repeats=args.repeats,
-        refit=args.refit,
-        # A comparison reads each run's test curve (best test, epochs to a threshold).
-        test_curves=True if args.test_curves is None and args.compare else args.test_curves,
-        objective=args.objective,
-        metric=args.metric,
-        direction=args.direction,
-        **_backend_options(args),
-    )
-    if study.trials:
-        print(f"resuming {study.name}: {len(study.trials)} of {study.planned} trials already done")
-        beyond = [t.number for t in study.trials if t.number >= study.planned]
-        if beyond:
-            shown = ", ".join(map(str, beyond[:10])) + (
-                f" and {len(beyond) - 10} more" if len(beyond) > 10 else ""
-            )
-            _err(
-                f"hpsearch: warning: the log holds {len(beyond)} trial(s) beyond the "
-                f"{study.planned} planned (numbered {shown}; the plan counts from 0): "
-                f"they are kept and ranked; give --trials {max(beyond) + 1} to plan them"
-            )
-    pinned = getattr(study.strategy, "pinned", None) or {}
-    if args.compare in pinned:  # refused before anything is written
-        raise ValueError(
-            f"--compare {args.compare}: the grid gives it one point ({pinned[args.compare]:g}), "
-            f"so there is nothing to compare; give --param {args.compare}=choice:A,B,... or a "
-            "grid with more points"
-        )
-    if study.planned < args.trials:
-        _err(f"the grid holds {study.planned} points; running those")
-    for name, value in pinned.items():
-        _err(
-            f"note: the grid gives {name} one point: {value:g}, the centre of its range "
-            f"{study.space[name].spec()}; give --param {name}=... or --set {name}=... to choose"
-        )
-    try:
-        study.optimize(compare=args.compare)  # its runs in the same session (one bar)
-    except StudyInterrupted as stop:
-        return _interrupted(study, stop, argv)
-    _summary(study, 5)
-    for path in study.report_paths.values():
-        print(f"wrote {path}")
-    if args.compare is not None:
-        print()
-        print(f"compared by {args.compare}:")
-        try:
-            _compare(study, args.compare, args.thresholds, "table")
-        except StudyInterrupted as stop:
-            return _interrupted(study, stop, argv)
-    return 0
-
-
-file = run
-
-
-def _load(args: argparse.Namespace, **overrides: Any) -> Any:
+def load(args: argparse.Namespace, **overrides: Any) -> Any:
+    """The study NAME in the --out folder, opened with ``overrides`` (:meth:`Study.load`'s)."""
     from hpsearch.study.study import Study
 
     return Study.load(args.name, args.out, **overrides)
@@ -248,65 +103,7 @@ def _load_to_read(args: argparse.Namespace) -> tuple[Any, bool]:
         running = False
     except StudyError:
         running = True
-    return _load(args, progress=False, read_only=running), running
-
-
-def confirm(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from hpsearch.exceptions import StudyInterrupted
-    from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
-
-    # The settings not given are the study's own (stored with it).
-    given = (("repeats", args.repeats), ("refit", args.refit), ("test_curves", args.test_curves))
-    study = _load(args, **{k: v for k, v in given if v is not None}, **_backend_options(args))
-    try:
-        study.confirm(args.confirm)
-    except StudyInterrupted as stop:
-        return _interrupted(study, stop, argv)
-    chosen = study.chosen_trial
-    names, goal = study.space.names, study.goal
-    rank = study.ranking()["trial"].tolist()
-    number = None if chosen is None else chosen.number
-    table = display_confirmed(
-        confirmed_table(study.repeats_done, names, goal, chosen=number, rank=rank), names, goal
-    )
-    print(table.to_string(index=False))
-    if chosen is None:  # every confirm run failed: nothing to choose
-        print(f"no confirm run has a {goal.metric}, so nothing was chosen: see repeats.jsonl")
-    else:
-        print(headline(study.repeats_done, chosen.number, chosen.params, study.goal))
-    for path in study.report_paths.values():
-        _err(f"wrote {path}")
-    return 0
-
-
-def compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from hpsearch.exceptions import StudyInterrupted
-
-    options = {"repeats": args.repeats} if args.repeats is not None else {}
-    study = _load(args, test_curves=True, **options, **_backend_options(args))
-    try:
-        _compare(study, args.by, args.thresholds, args.format)
-    except StudyInterrupted as stop:
-        return _interrupted(study, stop, argv)
-    return 0
-
-
-def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) -> None:
-    """Trains what a comparison by ``by`` lacks, prints its table and notes, writes
-    compare_<by>.csv/.png and the study's page with them."""
-    from hpsearch.reports import publish
-    from hpsearch.reports.confirmed import comparison, format_comparison
-
-    runs = study.compare(by)
-    trials = study.trials
-    print(format_comparison(comparison(runs, by, thresholds, study.space, trials), fmt))
-    written = publish.write_comparison(
-        study.path, runs, by, thresholds, space=study.space, trials=trials
-    )
-    with study.storage.lock():  # the page, now with the comparison
-        written["index"] = study.write_reports(only_stale=True, refresh_index=True)["index"]
-    for path in written.values():
-        _err(f"wrote {path}")
+    return load(args, progress=False, read_only=running), running
 
 
 def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -317,7 +114,7 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not running:
         with study.storage.lock():  # no run starts while the files are rewritten
             written = study.write_reports(only_stale=not args.write)
-    _summary(study, args.top, args.format, messages=sys.stderr, running=running)
+    summary(study, args.top, args.format, messages=sys.stderr, running=running)
     if running:
         try:
             holder = (study.path / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from conftest import _snapshot
 
-from hpsearch.cli.parser import build_parser, main
+from hpsearch.cli.main import main
+from hpsearch.cli.parser import build_parser
 
 RANKING_COLUMNS = [
     "rank",
@@ -699,7 +700,7 @@ NUMERIC = ("numpy", "pandas", "scipy", "sklearn", "skopt", "matplotlib", "joblib
 )
 def test_help_version_and_usage_errors_load_nothing_numeric(argv):
     script = (
-        "import sys\nfrom hpsearch.cli.parser import main\n"
+        "import sys\nfrom hpsearch.cli.main import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({NUMERIC!r})))"
     )
@@ -734,7 +735,7 @@ def test_a_malformed_scheduler_address_leaves_no_client_to_complain_at_exit(tmp_
     # The console script's way: main() returns, and the interpreter exits normally, finalisers
     # and all.
     script = (
-        "import sys\nfrom hpsearch.cli.parser import main\n"
+        "import sys\nfrom hpsearch.cli.main import main\n"
         "sys.exit(main(['random', '--backend', 'dask', '--scheduler', 'notaurl', '--quiet']))"
     )
     proc = subprocess.run(
@@ -814,7 +815,7 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
     ],
 )
 def test_the_resume_command_is_one_the_parser_takes(argv, names):
-    from hpsearch.cli.commands import resume_command
+    from hpsearch.cli.training import resume_command
 
     words = shlex.split(resume_command(argv, "x"))
     assert words[:3] == ["python", "-m", "hpsearch"]

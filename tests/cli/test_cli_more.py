@@ -14,7 +14,7 @@ import pytest
 from _data_server import FileServer, idx_gz
 
 from hpsearch import __version__
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.cli.studyfile import study_file_argv
 
 TINY_SET = {"epochs": 2, "hidden": [20, 20], "samples": 200}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.cli.commands import _config, _space
 from hpsearch.cli.parser import build_parser
 from hpsearch.cli.studyfile import study_file_argv
+from hpsearch.cli.training import _config, _space
 
 FILES = sorted((Path(__file__).resolve().parents[2] / "studies").glob("*.toml"))
 

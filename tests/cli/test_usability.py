@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from hpsearch import LogUniform, Study, TrainConfig
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 
 TINY = ["--epochs", "2", "--hidden", "20,20", "--samples", "200", "--quiet", "--jobs", "1"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from _data_server import MNIST_FILES, FileServer, idx_gz, isolated_cache  # noqa: F401 (an autouse fixture)
 
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.data import download as dl
 from hpsearch.data.download import REMOTE_DATASETS, download
 from hpsearch.data.split import check_dataset

@@ -18,7 +18,7 @@ import pytest
 from _interrupt import interrupt_when
 
 from hpsearch import LogUniform, Study, TrainConfig
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.seeding import REPEAT, TRAIN, seed_for
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hpsearch import LogUniform, Study, TrainConfig
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.trial import TrialState
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_layer_net.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.execution import cluster as cluster_module
 
 ROOT = Path(__file__).resolve().parents[2]

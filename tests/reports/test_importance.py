@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hpsearch import Categorical, LogUniform, Study, TrainConfig, Uniform
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.reports.importance import MIN_TRIALS, importance
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, TrialResult, TrialState

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from hpsearch import LogUniform, Study, TrainConfig, Uniform
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 from hpsearch.reports.ranking import mean_sd_text
 
 # val_loss and val_acc disagree on purpose: the best by loss is not the best by accuracy.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 
 NAME = "s"
 TINY = ["--jobs", "1", "--epochs", "2", "--hidden", "20,20", "--samples", "200", "--quiet"]

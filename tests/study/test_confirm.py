@@ -87,7 +87,7 @@ def test_after_a_compare_every_output_names_the_configuration_the_confirm_stage_
     """A compare's runs are confirm-stage runs too, but they never choose: the page, the report
     command's headline, model.npz and best_params all name the same configuration."""
     from hpsearch.builtin.model import model_settings
-    from hpsearch.cli.parser import main
+    from hpsearch.cli.main import main
     from hpsearch.space.dimensions import Categorical, LogUniform
 
     space = {"lr": LogUniform(1e-3, 1e-1), "activation": Categorical(["relu", "sigmoid", "tanh"])}

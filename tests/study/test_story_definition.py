@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hpsearch import Study, StudyError, TrainConfig
-from hpsearch.cli.parser import main
+from hpsearch.cli.main import main
 
 CONFIG = TrainConfig(epochs=2, hidden=(20,), samples=200)
 TINY = ["--epochs", "2", "--hidden", "20", "--samples", "200", "--quiet", "--jobs", "1"]

@@ -17,7 +17,6 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 __all__ = [
-    "Checkpoint",
     "Goal",
     "ObjectiveState",
     "RepeatResult",
@@ -257,65 +256,9 @@ class RepeatResult(_Record):
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """Everything a paused trial needs to continue exactly: weights, optimizer, generator, curves.
-
-    Plain arrays and JSON-ready values only, so it is stored with :func:`numpy.savez` and read
-    back without unpickling (see :meth:`to_arrays` and :meth:`from_arrays`).
-    """
-
-    number: int
-    epochs: int
-    net: dict[str, np.ndarray]
-    optimizer: dict[str, Any]
-    rng_state: dict[str, Any]
-    train_acc: tuple[float, ...]
-    val_acc: tuple[float, ...]
-    loss: tuple[float, ...]
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Named arrays for :func:`numpy.savez`; :meth:`from_arrays` reads them back."""
-        meta = {
-            "number": self.number,
-            "epochs": self.epochs,
-            "rng_state": self.rng_state,
-            "train_acc": list(self.train_acc),
-            "val_acc": list(self.val_acc),
-            "loss": list(self.loss),
-            "optimizer_scalars": {
-                k: v.item() if isinstance(v, np.generic) else v
-                for k, v in self.optimizer.items()
-                if not isinstance(v, np.ndarray)
-            },
-        }
-        arrays = {f"net/{k}": v for k, v in self.net.items()}
-        arrays.update(
-            {f"opt/{k}": v for k, v in self.optimizer.items() if isinstance(v, np.ndarray)}
-        )
-        return {"__meta__": np.array(json.dumps(meta)), **arrays}
-
-    @classmethod
-    def from_arrays(cls, data: Mapping[str, np.ndarray]) -> Checkpoint:
-        meta = json.loads(str(data["__meta__"]))
-        net = {k[4:]: data[k] for k in data if k.startswith("net/")}
-        opt: dict[str, Any] = {k[4:]: data[k] for k in data if k.startswith("opt/")}
-        opt.update(meta["optimizer_scalars"])
-        return cls(
-            meta["number"],
-            meta["epochs"],
-            net,
-            opt,
-            meta["rng_state"],
-            tuple(meta["train_acc"]),
-            tuple(meta["val_acc"]),
-            tuple(meta["loss"]),
-        )
-
-
-@dataclass(frozen=True)
 class ObjectiveState:
-    """A paused trial's state kept by an own objective (:meth:`Trial.set_checkpoint`), with the
-    epochs it reported so far; stored like :class:`Checkpoint`, without pickle."""
+    """A paused trial's state kept by its objective (:meth:`Trial.set_checkpoint`), with the
+    epochs it reported so far; stored with :func:`numpy.savez`, without pickle."""
 
     number: int
     state: dict[str, Any]
@@ -471,14 +414,13 @@ class Trial:
         Raises:
             ValueError: ``state`` is not such a mapping.
         """
-        if not isinstance(state, Checkpoint):
-            ObjectiveState(self.number, state, ()).to_arrays()  # checks that it can be stored
+        ObjectiveState(self.number, state, ()).to_arrays()  # checks that it can be stored
         self.kept = state
 
-    def saved(self) -> Checkpoint | ObjectiveState | None:
+    def saved(self) -> ObjectiveState | None:
         """What the study stores for the next rung: the kept state and the epochs reported."""
-        if self.kept is None or isinstance(self.kept, Checkpoint):
-            return self.kept
+        if self.kept is None:
+            return None
         return ObjectiveState(self.number, dict(self.kept), tuple(self.reports))
 
     def curve(self, name: str) -> tuple[float, ...]:

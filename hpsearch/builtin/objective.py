@@ -4,8 +4,8 @@ handle like any user's function.
 It reads the handle as a user's objective does (params, epochs, data, the trial's own
 generator, the checkpoint of its last rung) and answers the same way: per-epoch reports, final
 metrics, :class:`~hpsearch.exceptions.TrialDiverged` or
-:class:`~hpsearch.exceptions.TrialTimedOut`. The one difference is the state it keeps between
-rungs: a :class:`~hpsearch.trial.Checkpoint` of the network, its optimizer and its generator.
+:class:`~hpsearch.exceptions.TrialTimedOut`; it keeps its state between rungs through
+``trial.set_checkpoint``, as a user's code does.
 
 What only this objective does has a method of its own, which the study calls where an objective
 has it: :meth:`NetworkObjective.work` (how much training a study asks, to choose threads or
@@ -29,7 +29,7 @@ from hpsearch.exceptions import TrialDiverged, TrialTimedOut
 from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task
 from hpsearch.settings import Settings
-from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, Trial, TrialResult, TrialState
+from hpsearch.trial import ObjectiveState, RepeatResult, Trial, TrialResult, TrialState
 
 __all__ = ["BUILTIN", "NetworkObjective", "train_repeat", "train_rung", "train_trial"]
 
@@ -119,7 +119,7 @@ class NetworkObjective:
         if h.state is TrialState.TIMEOUT:
             raise TrialTimedOut(h.error or "time limit reached", **final)
         if len(h.loss) < cfg.epochs:
-            trial.set_checkpoint(trainer.checkpoint(trial.number))
+            trial.set_checkpoint(trainer.checkpoint())
         if h.val_acc:
             final["val_acc"] = h.val_acc[-1]
         return final
@@ -127,7 +127,7 @@ class NetworkObjective:
 
 def _run(
     config: TrainConfig, seed: int, task: Task
-) -> tuple[TrialResult | RepeatResult, Checkpoint | ObjectiveState | None, NetworkObjective]:
+) -> tuple[TrialResult | RepeatResult, ObjectiveState | None, NetworkObjective]:
     objective = NetworkObjective(config)
     record, saved = run_objective(objective, BUILTIN, "val_acc", Settings.of(config), seed, task)
     return record, saved, objective
@@ -160,8 +160,8 @@ def train_rung(
     seed: int,
     number: int,
     until: int | None = None,
-    checkpoint: Checkpoint | None = None,
-) -> tuple[TrialResult, Checkpoint | None]:
+    checkpoint: ObjectiveState | None = None,
+) -> tuple[TrialResult, ObjectiveState | None]:
     """Trains one trial of the built-in network up to epoch ``until``, from ``checkpoint``.
 
     Returns:
@@ -169,7 +169,7 @@ def train_rung(
         continued by the study) and, for a paused trial, its checkpoint.
     """
     record, saved, _ = _run(config, seed, Task(number, dict(params), until, checkpoint))
-    assert isinstance(record, TrialResult) and not isinstance(saved, ObjectiveState)
+    assert isinstance(record, TrialResult)
     return record, saved
 
 

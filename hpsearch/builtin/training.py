@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.nn.optimizers import make_optimizer, optimizer_settings
 from hpsearch.data.split import Split
-from hpsearch.trial import Checkpoint, TrialState
+from hpsearch.trial import TrialState
 
 __all__ = ["Trainer", "build_net", "build_optimizer", "net_for"]
 
@@ -40,8 +41,8 @@ class Trainer:
 
     After each epoch it records training and validation accuracy (one forward pass over both
     sets together) and the mean loss of the epoch's steps (already computed by the steps, so
-    recording it costs nothing). Training can stop after any epoch and continue later from a
-    :class:`Checkpoint` with the very same result as an unbroken run.
+    recording it costs nothing). Training can stop after any epoch and continue later from its
+    :meth:`checkpoint` with the very same result as an unbroken run.
 
     Args:
         net: The network.
@@ -126,33 +127,29 @@ class Trainer:
                     return h
         return h
 
-    def checkpoint(self, number: int) -> Checkpoint:
-        """The state after the epochs trained so far (the state dicts are copies already)."""
-        return Checkpoint(
-            number=number,
-            epochs=len(self.history.loss),
-            net=self.net.state_dict(),
-            optimizer=self.optimizer.state_dict(),
-            rng_state=dict(self.rng.bit_generator.state),
-            train_acc=tuple(self.history.train_acc),
-            val_acc=tuple(self.history.val_acc),
-            loss=tuple(self.history.loss),
+    def checkpoint(self) -> dict[str, Any]:
+        """The state after the epochs trained so far, as a trial keeps it between rungs
+        (:meth:`hpsearch.trial.Trial.set_checkpoint`): the network's and the optimizer's arrays
+        (copies already) under ``net/`` and ``opt/``, and JSON-ready values: the optimizer's
+        hyperparameters and counters, the generator's state and the curves."""
+        state: dict[str, Any] = {f"net/{k}": v for k, v in self.net.state_dict().items()}
+        state.update({f"opt/{k}": v for k, v in self.optimizer.state_dict().items()})
+        h = self.history
+        state.update(
+            rng=dict(self.rng.bit_generator.state),
+            train_acc=list(h.train_acc),
+            val_acc=list(h.val_acc),
+            loss=list(h.loss),
         )
+        return state
 
-    def restore(self, checkpoint: Checkpoint) -> None:
-        """Continues from ``checkpoint``: arrays are copied into the network's and
-        optimizer's own.
-        """
-        self.net.load_state_dict(checkpoint.net)
-        self.optimizer.load_state_dict(checkpoint.optimizer)
-        # Checkpoints written before the optimizer stepped one vector hold its state per param.
-        for slot, arrays in list((getattr(self.optimizer, "state", None) or {}).items()):
-            if set(arrays) == set(self.net.params):
-                self.optimizer.state[slot] = {"all": self.net.pack(arrays)}
-        self.rng.bit_generator.state = checkpoint.rng_state
-        self.history = History(
-            list(checkpoint.train_acc), list(checkpoint.val_acc), list(checkpoint.loss)
-        )
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continues from what :meth:`checkpoint` returned: arrays are copied into the
+        network's and optimizer's own."""
+        self.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net/")})
+        self.optimizer.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("opt/")})
+        self.rng.bit_generator.state = state["rng"]
+        self.history = History([*state["train_acc"]], [*state["val_acc"]], [*state["loss"]])
 
 
 def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> MultiLayerNet:

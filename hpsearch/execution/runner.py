@@ -29,7 +29,6 @@ from hpsearch.settings import Settings
 from hpsearch.trial import (
     CURVES,
     SCORES,
-    Checkpoint,
     ObjectiveState,
     RepeatResult,
     Trial,
@@ -41,7 +40,7 @@ from hpsearch.trial import (
 __all__ = ["run_objective", "start_trial", "trial_result"]
 
 Objective = Callable[[Trial], Any]
-Saved = Checkpoint | ObjectiveState | None
+Saved = ObjectiveState | None
 
 # hpsearch's own folder: a failure is told where it left the user's code, not ours.
 _PACKAGE = str(Path(__file__).resolve().parents[1])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult, TrialState
+from hpsearch.trial import ObjectiveState, RepeatResult, TrialResult, TrialState
 
 __all__ = ["Task", "marked", "die_with_parent", "restore_malloc_thresholds"]
 
@@ -48,7 +48,7 @@ class Task:
     number: int
     params: dict[str, Any]
     until: int | None = None
-    checkpoint: Checkpoint | ObjectiveState | None = None
+    checkpoint: ObjectiveState | None = None
     repeat: int | None = None
     refit: bool = False
     test_curve: bool = False

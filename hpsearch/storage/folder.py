@@ -24,7 +24,7 @@ from hpsearch.exceptions import StudyError
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.jsonl import append_record, read_log
 from hpsearch.storage.lock import hold_lock, refuse_if_locked
-from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult
+from hpsearch.trial import ObjectiveState, RepeatResult, TrialResult
 
 __all__ = ["StudyStorage", "validate_name", "DEFINITION", "TRIAL_LOG", "REPEAT_LOG", "LOGS"]
 
@@ -274,26 +274,23 @@ class StudyStorage:
     def _checkpoint_path(self, number: int) -> Path:
         return self.path / CHECKPOINTS / f"{number}.npz"
 
-    def save_checkpoint(self, checkpoint: Checkpoint | ObjectiveState) -> None:
+    def save_checkpoint(self, checkpoint: ObjectiveState) -> None:
         (self.path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         with replacing(self._checkpoint_path(checkpoint.number)) as tmp:
             with open(tmp, "wb") as fh:
                 # Any, not ndarray: savez's keyword ``allow_pickle`` is a bool, and mypy cannot
-                # tell that no array is named so (they are ``__meta__``, ``net/*``, ``opt/*``).
+                # tell that no array is named so (they are ``__state__`` and ``state/*``).
                 arrays: dict[str, Any] = checkpoint.to_arrays()
                 np.savez(fh, **arrays)
 
-    def load_checkpoint(self, number: int) -> Checkpoint | ObjectiveState | None:
-        """What paused trial ``number`` kept: the built-in network's checkpoint, or the state
-        an own objective kept (read without unpickling either way)."""
+    def load_checkpoint(self, number: int) -> ObjectiveState | None:
+        """What paused trial ``number`` kept for its next rung (read without unpickling)."""
         path = self._checkpoint_path(number)
         if not path.exists():
             return None
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-        if "__state__" in arrays:
-            return ObjectiveState.from_arrays(arrays)
-        return Checkpoint.from_arrays(arrays)
+        return ObjectiveState.from_arrays(arrays)
 
     def drop_checkpoint(self, number: int) -> None:
         self._checkpoint_path(number).unlink(missing_ok=True)

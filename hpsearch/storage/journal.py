@@ -14,7 +14,7 @@ from typing import Any
 
 from hpsearch.exceptions import StudyError
 from hpsearch.storage.folder import ASKED_LOG, StudyStorage
-from hpsearch.trial import Checkpoint, ObjectiveState, RepeatResult, TrialResult
+from hpsearch.trial import ObjectiveState, RepeatResult, TrialResult
 
 __all__ = ["Journal"]
 
@@ -113,9 +113,7 @@ class Journal:
             for listener in self.on_record:
                 listener()
 
-    def record_rung(
-        self, trial: TrialResult, checkpoint: Checkpoint | ObjectiveState | None
-    ) -> None:
+    def record_rung(self, trial: TrialResult, checkpoint: ObjectiveState | None) -> None:
         """Keeps a paused trial's checkpoint (an own objective that keeps none trains its next
         rung from scratch), then its result at the rung."""
         with self.guard():

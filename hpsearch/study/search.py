@@ -16,7 +16,7 @@ from hpsearch.execution.workers import Task
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
-from hpsearch.trial import Checkpoint, Goal, ObjectiveState, TrialResult, TrialState
+from hpsearch.trial import Goal, ObjectiveState, TrialResult, TrialState
 
 __all__ = ["Search", "runs_ahead_from", "WARM_UP"]
 
@@ -129,7 +129,7 @@ class Search:
     def _execute(
         pool: Pool,
         tasks: list[Task],
-        on_result: Callable[[TrialResult, Checkpoint | ObjectiveState | None], None],
+        on_result: Callable[[TrialResult, ObjectiveState | None], None],
     ) -> list[TrialResult]:
         for task in tasks:
             pool.submit(task)
@@ -165,9 +165,7 @@ class Search:
                     if n not in journal.trials and rung not in rungs.get(n, {})
                 ]
 
-                def on_result(
-                    trial: TrialResult, checkpoint: Checkpoint | ObjectiveState | None
-                ) -> None:
+                def on_result(trial: TrialResult, checkpoint: ObjectiveState | None) -> None:
                     if trial.state is TrialState.PRUNED:  # paused (an own objective: no state)
                         journal.record_rung(trial, checkpoint)
                     else:

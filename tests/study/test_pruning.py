@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from _interrupt import interrupt_when
 
 from hpsearch import Study, TrainConfig, TrialState
 from hpsearch.builtin.objective import train_rung, train_trial
-from hpsearch.builtin.training import build_net
-from hpsearch.data.split import make_split
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
 from hpsearch.trial import TrialResult
 
@@ -97,29 +93,6 @@ def test_a_continued_trial_equals_one_trained_without_a_stop(optimizer: str) -> 
     assert last.loss_curve == unbroken.loss_curve
     assert first.val_curve == unbroken.val_curve[:2]
     assert second.val_curve == unbroken.val_curve[:5]
-
-
-def test_a_checkpoint_with_optimizer_state_per_param_continues_exactly() -> None:
-    """Checkpoints written before the optimizer stepped one vector keep its state per param."""
-    config = TrainConfig(epochs=4, hidden=(30, 30), samples=200, optimizer="adam", batchnorm=True)
-    params = {"lr": 0.01, "weight_decay": 1e-4}
-    unbroken = train_trial(config, params, 3, 5)
-    _, checkpoint = train_rung(config, params, 3, 5, until=2)
-    net = build_net(
-        config.with_params(params),
-        make_split("mnist", 200, 0.2, 3, "float32"),
-        np.random.default_rng(),
-    )
-    per_param = {k: v for k, v in checkpoint.optimizer.items() if not k.endswith(".all")}
-    for slot in ("m", "v"):
-        net.param_vector[...] = checkpoint.optimizer[f"{slot}.all"]
-        per_param.update({f"{slot}.{key}": arr.copy() for key, arr in net.params.items()})
-    assert "m.W1" in per_param and "m.all" not in per_param
-    legacy = dataclasses.replace(checkpoint, optimizer=per_param)
-    last, _ = train_rung(config, params, 3, 5, checkpoint=legacy)
-    assert last.state is TrialState.COMPLETE, last.error
-    assert last.val_curve == unbroken.val_curve
-    assert last.loss_curve == unbroken.loss_curve
 
 
 def _study(tmp_path: Path, name: str, prune: str, n_jobs: int, **kw) -> Study:

@@ -13,6 +13,7 @@ Example:
 import importlib as _importlib
 import sys as _sys
 import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ _EXPORTS = {
     "RandomStrategy": "strategies",
     "SearchSpace": "space.search_space",
     "Strategy": "strategies",
+    "RepeatResult": "trial",
     "Study": "study.study",
     "StudyError": "exceptions",
     "StudyInterrupted": "exceptions",
@@ -79,5 +81,43 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[_Any, _Any, lis
     return __getattr__, __dir__, sorted(exports)
 
 
-__getattr__, __dir__, _names = lazy_exports(__name__, _EXPORTS)
-__all__ = [*_names, "__version__"]
+if _TYPE_CHECKING:  # what a type checker and an editor see: the classes themselves
+    from hpsearch.builtin.config import TrainConfig
+    from hpsearch.builtin.objective import train_trial
+    from hpsearch.exceptions import StudyError, StudyInterrupted, TrialDiverged, TrialTimedOut
+    from hpsearch.settings import Settings
+    from hpsearch.space.dimensions import Categorical, Dimension, IntUniform, LogUniform, Uniform
+    from hpsearch.space.search_space import SearchSpace, default_space
+    from hpsearch.strategies import BayesStrategy, GridStrategy, RandomStrategy, Strategy
+    from hpsearch.study.study import Study
+    from hpsearch.trial import RepeatResult, Trial, TrialData, TrialResult, TrialState
+
+__getattr__, __dir__, _ = lazy_exports(__name__, _EXPORTS)
+# Written out, so that a type checker and a linter read it (the layout test holds it to _EXPORTS).
+__all__ = [
+    "BayesStrategy",
+    "Categorical",
+    "Dimension",
+    "GridStrategy",
+    "IntUniform",
+    "LogUniform",
+    "RandomStrategy",
+    "RepeatResult",
+    "SearchSpace",
+    "Settings",
+    "Strategy",
+    "Study",
+    "StudyError",
+    "StudyInterrupted",
+    "TrainConfig",
+    "Trial",
+    "TrialData",
+    "TrialDiverged",
+    "TrialResult",
+    "TrialState",
+    "TrialTimedOut",
+    "Uniform",
+    "default_space",
+    "train_trial",
+    "__version__",
+]

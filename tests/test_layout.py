@@ -86,11 +86,31 @@ def _room(module: str) -> str:
     return "root" if len(parts) == 1 else parts[1]
 
 
+def _type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and getattr(test, "id", "").endswith("TYPE_CHECKING")
+
+
+def _run_time_nodes(path: Path) -> list[ast.AST]:
+    """Every node of the module but those under ``if TYPE_CHECKING:`` (a type checker's imports
+    only: nothing runs them)."""
+    found: list[ast.AST] = []
+
+    def visit(node: ast.AST) -> None:
+        found.append(node)
+        for child in ast.iter_child_nodes(node):
+            if not _type_checking(child):
+                visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
 def _imported(module: str, path: Path) -> set[str]:
-    """The hpsearch modules that ``module`` imports anywhere in its body."""
+    """The hpsearch modules that ``module`` imports anywhere in its body, when it runs."""
     found = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _run_time_nodes(path):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -171,12 +191,15 @@ def test_subpackage_inits_import_nothing_of_their_own():
     for module, path in MODULES.items():
         if path.name == "__init__.py" and module != "hpsearch":
             imports = [
-                n
-                for n in ast.walk(ast.parse(path.read_text()))
-                if isinstance(n, (ast.Import, ast.ImportFrom))
+                n for n in _run_time_nodes(path) if isinstance(n, (ast.Import, ast.ImportFrom))
             ]
             names = {(getattr(n, "module", None), tuple(a.name for a in n.names)) for n in imports}
-            assert names <= {("__future__", ("annotations",)), ("hpsearch", ("lazy_exports",))}, (
+            allowed = {
+                ("__future__", ("annotations",)),
+                ("hpsearch", ("lazy_exports",)),
+                ("typing", ("TYPE_CHECKING",)),
+            }
+            assert names <= allowed, (
                 module,
                 names,
             )
@@ -212,3 +235,45 @@ def test_the_short_model_path_users_import_still_loads():
     from hpsearch.model import load_model
 
     assert load_model is importlib.import_module("hpsearch.builtin.model").load_model
+
+
+def test_the_package_lists_every_public_name_it_loads():
+    import hpsearch
+
+    exports = importlib.import_module("hpsearch")._EXPORTS
+    assert sorted(hpsearch.__all__) == sorted([*exports, "__version__"])
+    for name in ("Study", "Trial", "TrialResult", "RepeatResult", "Settings", "TrainConfig"):
+        assert name in hpsearch.__all__, name
+
+
+def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
+    """mypy on a user's file: ``Study``, ``Trial`` and the dimensions are their classes (not
+    Any, as the lazy ``__getattr__`` alone would give), so a misspelt method is flagged."""
+    pytest.importorskip("mypy")
+    import subprocess
+    import sys
+
+    user = tmp_path / "mine.py"
+    user.write_text(
+        "from hpsearch import LogUniform, Study, Trial\n"
+        "study = Study('t', space={'lr': LogUniform(1e-3, 1.0)})\n"
+        "reveal_type(study)\n"
+        "reveal_type(LogUniform(1e-3, 1.0))\n"
+        "def objective(trial: Trial) -> float:\n"
+        "    reveal_type(trial)\n"
+        "    return 0.5\n"
+        "study.optimise()\n"
+    )
+    env = {**__import__("os").environ, "MYPYPATH": str(PACKAGE.parent)}
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), str(user)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    ).stdout
+    mine = [line for line in out.splitlines() if line.startswith("mine.py")]
+    assert any('Revealed type is "hpsearch.study.study.Study"' in line for line in mine), out
+    assert any("hpsearch.space.dimensions.LogUniform" in line for line in mine), out
+    assert any('Revealed type is "hpsearch.trial.Trial"' in line for line in mine), out
+    assert any('has no attribute "optimise"' in line for line in mine), out

@@ -42,7 +42,10 @@ def _space(
 
 
 def _config(args: argparse.Namespace) -> Any:
+    """The fixed settings: the built-in network's ``TrainConfig``, or with ``--objective`` the
+    ``Settings`` every study has (a setting of the network alone is refused, never dropped)."""
     from hpsearch.builtin.config import TrainConfig
+    from hpsearch.settings import Settings
 
     fixed = dict(args.set)  # shortcuts and --set in the order given: the last one wins
     for name, _ in args.param:
@@ -50,7 +53,16 @@ def _config(args: argparse.Namespace) -> Any:
             raise ValueError(
                 f"--set {name} conflicts with --param {name}: a setting is fixed or searched"
             )
-    return TrainConfig(**fixed), fixed
+    if args.objective is None:
+        return TrainConfig(**fixed), fixed
+    network = [name for name in fixed if name not in Settings.field_names()]
+    if network:
+        raise ValueError(
+            f"{', '.join(network)}: setting(s) of the built-in network, which your objective "
+            f"(--objective) does not read; the settings of every study are "
+            f"{', '.join(Settings.field_names())}"
+        )
+    return Settings(**fixed), fixed
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,9 +5,18 @@ The names below load on first use, so that importing one strategy's module does 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hpsearch import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(
+if TYPE_CHECKING:  # what a type checker sees: the names themselves
+    from hpsearch.strategies.base import FAILURE_SCORE, Strategy, score_of
+    from hpsearch.strategies.bayes import BayesStrategy
+    from hpsearch.strategies.grid import GridStrategy, grid_shape
+    from hpsearch.strategies.random import RandomStrategy
+    from hpsearch.strategies.registry import STRATEGIES, make_strategy, strategy_options
+
+__getattr__, __dir__, _ = lazy_exports(
     __name__,
     {
         "STRATEGIES": "registry",
@@ -22,3 +31,15 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "score_of": "base",
     },
 )
+__all__ = [
+    "BayesStrategy",
+    "FAILURE_SCORE",
+    "GridStrategy",
+    "RandomStrategy",
+    "STRATEGIES",
+    "Strategy",
+    "grid_shape",
+    "make_strategy",
+    "score_of",
+    "strategy_options",
+]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hpsearch import __version__
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.objective import same_objective
 from hpsearch.space.search_space import SearchSpace
@@ -16,7 +17,15 @@ from hpsearch.study.options import MAX_REPEATS
 from hpsearch.study.pruning import Pruning
 from hpsearch.trial import Goal
 
-__all__ = ["CONFIRM_SETTINGS", "DEFINING", "check_definition", "stored_arguments", "stored_confirm"]
+__all__ = [
+    "CONFIRM_SETTINGS",
+    "DEFINING",
+    "check_definition",
+    "confirm_settings",
+    "definition_of",
+    "stored_arguments",
+    "stored_confirm",
+]
 
 # The definition keys a resume must match; the number of trials may grow.
 DEFINING = ("strategy", "space", "seed", "config", "pruning", "objective", "goal")
@@ -25,6 +34,13 @@ DEFINING = ("strategy", "space", "seed", "config", "pruning", "objective", "goal
 #: :class:`~hpsearch.Study` arguments of the same names). They are run options, not defining
 #: keys: a resume may change them, and one that does not give them keeps the stored ones.
 CONFIRM_SETTINGS = ("confirm", "repeats", "refit", "test_curves")
+# The study's attribute that holds each.
+CONFIRM_ATTRIBUTES = {
+    "confirm": "n_confirm",
+    "repeats": "repeats",
+    "refit": "refit",
+    "test_curves": "test_curves",
+}
 
 
 def _difference(key: str, stored: Any, asked: Any) -> str:
@@ -42,6 +58,29 @@ def _difference(key: str, stored: Any, asked: Any) -> str:
             f"{key}.{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in names
         )
     return f"{key}: stored {stored!r}, asked {asked!r}"
+
+
+def definition_of(study: Any) -> dict[str, Any]:
+    """What defines ``study`` (a :class:`~hpsearch.Study`), as ``study.json`` stores it."""
+    return {
+        "hpsearch_version": __version__,
+        "name": study.name,
+        "strategy": study.strategy.settings(),
+        "space": study.space.to_json(),
+        "seed": study.seed,
+        "config": (study.config or study.settings).to_json(),
+        "objective": study.objective_ref,
+        "goal": study.goal.to_json(),
+        "pruning": study.pruning.to_json(),
+        "n_trials": study.n_trials,
+        "lag": study.lag,
+        **confirm_settings(study),
+    }
+
+
+def confirm_settings(study: Any) -> dict[str, Any]:
+    """The confirm stage's settings of ``study`` as its definition stores them."""
+    return {key: getattr(study, CONFIRM_ATTRIBUTES[key]) for key in CONFIRM_SETTINGS}
 
 
 def check_definition(

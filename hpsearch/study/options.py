@@ -17,6 +17,7 @@ from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES
 from hpsearch.study.objectives import Chosen, choose
 from hpsearch.study.pruning import Pruning
+from hpsearch.trial import Goal
 
 __all__ = ["CONFIRM_DEFAULTS", "check_arguments", "positive_int"]
 
@@ -74,13 +75,22 @@ def check_arguments(
     confirm: Any,
     repeats: Any,
     objective: Any = None,
-) -> tuple[SearchSpace, Chosen, int, Pruning]:
+    goal: tuple[str, str] = ("val_acc", "maximize"),
+) -> tuple[SearchSpace, Chosen, int, Pruning, Goal]:
     """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, the objective's
-    settings (see :func:`hpsearch.study.objectives.choose`), n_jobs and pruning.
+    settings (see :func:`hpsearch.study.objectives.choose`), n_jobs, pruning and what the study
+    ranks by (``goal``: metric and direction; the built-in network's is validation accuracy,
+    maximised).
 
     Raises:
         ValueError: Any invalid argument.
     """
+    aim = Goal(*goal)
+    if objective is None and aim != Goal():
+        raise ValueError(
+            f"metric={aim.metric!r}, direction={aim.direction!r}: the built-in network is ranked "
+            "by val_acc, maximised; another metric needs your own objective"
+        )
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
     positive_int("n_trials", n_trials, upto=MAX_TRIALS)
@@ -131,4 +141,4 @@ def check_arguments(
             "since more would only slow every trial down",
             stacklevel=3,
         )
-    return space, chosen, n_jobs, pruning
+    return space, chosen, n_jobs, pruning, aim

@@ -10,50 +10,31 @@ figures, files).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import functools
 import os
-import shutil
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from hpsearch import __version__
 from hpsearch.data.split import check_dataset
-from hpsearch.exceptions import ObjectiveError, StudyError
+from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
-from hpsearch.execution.pool import Pool, local_backend
-from hpsearch.execution.runner import run_objective
-from hpsearch.execution.workers import Task
-from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures
 from hpsearch.settings import Settings
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
-from hpsearch.strategies import Strategy, make_strategy
+from hpsearch.strategies import make_strategy
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.asktell import AskTell
-from hpsearch.study.definition import check_definition, stored_arguments, stored_confirm
-from hpsearch.study.objectives import BUILTIN, TrainConfig, runnable
+from hpsearch.study.definition import definition_of, stored_arguments
+from hpsearch.study.objectives import TrainConfig, runnable
 from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_int
-from hpsearch.study.pruning import Pruning
-from hpsearch.study.search import Search
-from hpsearch.trial import Goal, RepeatResult, Trial, TrialResult, metric_of
-
-# Seconds the reports wait for the figure warm-up thread at most (it takes about one).
-WARM_UP_WAIT = 30.0
+from hpsearch.study.session import Session
+from hpsearch.trial import RepeatResult, Trial, TrialResult
 
 __all__ = ["Study"]
-
-
-def _accuracies(trial: TrialResult) -> dict[str, float]:
-    """The accuracies a trial's record keeps in fields of their own, where it has them."""
-    values = {name: metric_of(trial, name) for name in ("val_acc", "train_acc")}
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class Study:
@@ -73,7 +54,8 @@ class Study:
             cluster). None: 1 on this machine (the command line's default is -1), the whole
             cluster with dask.
         seed: The study seed: the same seed gives the same trials, whatever ``n_jobs``.
-        config: The fixed training settings (default: the seed experiment's).
+        config: The built-in network's :class:`TrainConfig` (default: the seed experiment's), or
+            for an own objective the :class:`Settings` every study has (data, epochs).
         directory: The studies folder.
         resume: Continue the study of this name if it exists (its stored definition must match).
         strategy_options: Extra settings for the strategy (e.g. ``{"batch_size": 8}`` for bayes).
@@ -93,15 +75,14 @@ class Study:
         refit: Also train the chosen configuration on training plus validation images
             (``repeats`` times) for its final test score, as scikit-learn's ``refit``.
         test_curves: Score the test part after every epoch of each confirm-stage run (for the
-            epoch columns of :meth:`compare`; costs a pass over the test part per epoch).
-
-            These four settings of the confirm stage are stored with the study, and a study
-            opened again (``resume=True``, :meth:`load`) keeps its stored ones for each that is
-            not given (None); given, they replace them once the study runs.
-        read_only: Open an existing study to read it (trials, ranking, the chosen
-            configuration) even while another process runs it; such a study object runs and
-            writes nothing (:meth:`optimize`, :meth:`confirm`, :meth:`compare`, :meth:`ask`,
-            :meth:`tell` and :meth:`write_reports` refuse).
+            epoch columns of :meth:`compare`). These four confirm settings are stored with the
+            study; a study opened again keeps its stored ones for each not given (None).
+        objective: Your own function ``objective(trial)``, or its ``PATH.py:FUNCTION``; None:
+            the built-in network.
+        metric, direction: What an own objective's study ranks by (default ``val_acc``,
+            ``maximize``).
+        read_only: Open an existing study to read it, even while another process runs it;
+            such a study object runs and writes nothing.
 
     Raises:
         ValueError: Any invalid argument, before anything is written.
@@ -113,32 +94,6 @@ class Study:
         >>> study.optimize()  # doctest: +SKIP
         >>> study.best_params  # doctest: +SKIP
     """
-
-    space: SearchSpace
-    #: The built-in network's settings; None for an own objective.
-    config: TrainConfig | None
-    #: What every trial shares: the data, the split, the epochs, the time limit.
-    settings: Settings
-    n_jobs: int
-    pruning: Pruning
-    name: str
-    n_trials: int
-    seed: int
-    backend: str
-    scheduler: Any
-    progress: bool
-    resume: bool
-    n_confirm: int
-    repeats: int
-    refit: bool
-    test_curves: bool
-    strategy: Strategy
-    lag: int
-    storage: StudyStorage
-    interrupts: Interrupts
-    journal: Journal
-    #: The files the last :meth:`optimize` wrote, by report name.
-    report_paths: dict[str, Path]
 
     def __init__(
         self,
@@ -168,14 +123,7 @@ class Study:
         direction: str = "maximize",
         read_only: bool = False,
     ) -> None:
-        #: What the study ranks by (the built-in network: validation accuracy, maximised).
-        self.goal = Goal(metric, direction)
-        if objective is None and self.goal != Goal():
-            raise ValueError(
-                f"metric={metric!r}, direction={direction!r}: the built-in network is ranked "
-                "by val_acc, maximised; another metric needs your own objective"
-            )
-        self.space, chosen, self.n_jobs, self.pruning = check_arguments(
+        self.space, chosen, self.n_jobs, self.pruning, self.goal = check_arguments(
             strategy=strategy,
             space=space,
             n_trials=n_trials,
@@ -190,8 +138,12 @@ class Study:
             confirm=confirm,
             repeats=repeats,
             objective=objective,
+            goal=(metric, direction),
         )
-        self.config, self.settings = chosen.config, chosen.settings
+        #: The built-in network's settings (None for an own objective), and what every trial
+        #: shares: the data, the split, the epochs, the time limit.
+        self.config: TrainConfig | None = chosen.config
+        self.settings: Settings = chosen.settings
         #: The user's objective (a function, or its ``PATH.py:FUNCTION`` reference, loaded
         #: only when trials run: reading a study never imports the code it names); None: the
         #: built-in network.
@@ -221,60 +173,26 @@ class Study:
         self.interrupts = Interrupts()
         self.journal = Journal(self.storage, self.interrupts.guard)
         self._asktell = AskTell(self.strategy, self.journal)
-        self.report_paths = {}
-        self._runs = 0  # the runs a session expects in all (see _expected)
+        #: The files the last :meth:`optimize` wrote, by report name.
+        self.report_paths: dict[str, Path] = {}
+        self._session = Session(self)
         if backend == "dask":
             from hpsearch.execution.cluster import describe
 
             describe(scheduler)  # an unreachable scheduler fails now, before any write
-        if self.storage.exists():
-            if not resume and not self.read_only:
-                raise StudyError(
-                    f"study {self.name!r} already exists in {self.storage.root}; resume it "
-                    "(resume=True, or the same command again) or choose another name"
-                )
-            if not self.read_only:
-                self.storage.check_unlocked()
-            stored = self.storage.read_definition()
-            check_definition(stored, self.definition(), self.storage.definition_path, self.name)
-            # The confirm stage is the study's own, as stored, unless given again.
-            kept = stored_confirm(stored, self.storage.definition_path)
-            self._confirm_settings({**CONFIRM_DEFAULTS, **kept, **given})
-            self.journal.load()
+        if self.storage.exists():  # the stored definition must match; its confirm stage holds
+            self._confirm_settings(self._session.read_existing(given))
         elif read_only:
             raise StudyError(f"no study at {self.storage.path} to read (read_only=True)")
 
     def _confirm_settings(self, settings: Mapping[str, Any]) -> None:
-        """Sets the confirm stage's settings from ``confirm``, ``repeats``, ``refit`` and
-        ``test_curves`` (:data:`~hpsearch.study.definition.CONFIRM_SETTINGS`)."""
         self.n_confirm, self.repeats = settings["confirm"], settings["repeats"]
         self.refit, self.test_curves = bool(settings["refit"]), bool(settings["test_curves"])
 
     def definition(self) -> dict[str, Any]:
-        """What defines the study; stored in ``study.json`` and checked on resume."""
-        return {
-            "hpsearch_version": __version__,
-            "name": self.name,
-            "strategy": self.strategy.settings(),
-            "space": self.space.to_json(),
-            "seed": self.seed,
-            "config": (self.config or self.settings).to_json(),
-            "objective": self.objective_ref,
-            "goal": self.goal.to_json(),
-            "pruning": self.pruning.to_json(),
-            "n_trials": self.n_trials,
-            "lag": self.lag,
-            **self._stored_confirm(),
-        }
-
-    def _stored_confirm(self) -> dict[str, Any]:
-        """The confirm stage's settings as the definition stores them."""
-        return {
-            "confirm": self.n_confirm,
-            "repeats": self.repeats,
-            "refit": self.refit,
-            "test_curves": self.test_curves,
-        }
+        """What defines the study; stored in ``study.json`` and checked on resume (see
+        :func:`hpsearch.study.definition.definition_of`)."""
+        return definition_of(self)
 
     @classmethod
     def load(
@@ -361,29 +279,8 @@ class Study:
         Raises:
             StudyError: The study was opened with ``read_only``.
         """
-        from hpsearch.reports.publish import write_reports
-
         self._check_writable()
-        settings = self.storage.read_definition() if self.storage.exists() else None
-        chosen = self.chosen_trial
-        written: set[Path] = set()
-        paths = write_reports(
-            self.path,
-            self.trials,
-            self.space,
-            settings=settings,
-            repeats=self.repeats_done,
-            chosen=None if chosen is None else chosen.number,
-            only_stale=only_stale,
-            refresh_index=refresh_index,
-            written=written,
-            goal=self.goal,
-        )
-        model, self._model_written = self._model_written, None
-        return {
-            **{key: path for key, path in paths.items() if path in written},
-            **({"model": model} if model is not None else {}),
-        }
+        return self._session.write_reports(only_stale, refresh_index)
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -398,53 +295,17 @@ class Study:
 
         Example:
             >>> Study.load("demo").importance().table  # doctest: +SKIP
-                      param  share   low  high
-            0            lr   0.99  0.97  1.00
-            1  weight_decay   0.01  0.00  0.03
         """
         from hpsearch.reports.importance import importance
 
         return importance(self.trials, self.space, self.goal, self.seed)
 
-    def trials_dataframe(self) -> Any:
-        """The trials as a pandas DataFrame with the columns an Optuna user knows: ``number``,
-        ``value`` (the study's metric), ``datetime_start``, ``datetime_complete``,
-        ``duration``, ``params_<name>`` per searched parameter, ``user_attrs_<name>`` per
-        other metric an objective returned, ``state``; plus ``epochs``. One row per finished
-        trial, by number; the times are those the study logged (empty in logs written before
-        they were).
-        """
-        import pandas as pd
+    def trials_dataframe(self) -> pd.DataFrame:
+        """The trials with the columns an Optuna user knows (see
+        :func:`hpsearch.reports.frame.trials_frame`), with the times the study logged."""
+        from hpsearch.reports.frame import trials_frame
 
-        finished = self.storage.finish_times()
-        rows = []
-        for t in self.trials:
-            end = finished.get(t.number)
-            # Milliseconds: what the log keeps (a float's last digits are not a time).
-            complete = pd.Timestamp(end, unit="s").round("ms") if end is not None else pd.NaT
-            duration = pd.Timedelta(seconds=t.seconds).round("ms")
-            rows.append(
-                {
-                    "number": t.number,
-                    "value": self.goal.of(t) if t.ok else None,
-                    "datetime_start": complete - duration if end is not None else pd.NaT,
-                    "datetime_complete": complete,
-                    "duration": duration,
-                    **{f"params_{k}": t.params.get(k) for k in self.space.names},
-                    **{
-                        f"user_attrs_{k}": v
-                        for k, v in sorted({**_accuracies(t), **t.metrics}.items())
-                        if k != self.goal.metric
-                    },
-                    "state": t.state.value,
-                    "epochs": t.epochs,
-                }
-            )
-        columns = ["number", "value", "datetime_start", "datetime_complete", "duration"]
-        columns += [f"params_{k}" for k in self.space.names]
-        frame = pd.DataFrame(rows)
-        extra = sorted(c for c in frame.columns if c.startswith("user_attrs_"))
-        return frame.reindex(columns=[*columns, *extra, "state", "epochs"])
+        return trials_frame(self.trials, self.space.names, self.goal, self.storage.finish_times())
 
     def ask(self) -> Trial:
         """The next trial to train yourself (your notebook loop, another machine): its handle,
@@ -463,7 +324,7 @@ class Study:
         s = self.settings
         check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
         with self.storage.lock():
-            self._open()
+            self._session.open_folder()
             number = self._asktell.next_number(self.planned)
             return self._asktell.ask(number, self.settings, self.seed)
 
@@ -478,7 +339,7 @@ class Study:
         """
         self._check_writable()
         with self.storage.lock():
-            self._open()
+            self._session.open_folder()
             ref = self.objective_ref or "the value told"
             return self._asktell.tell(trial, value, self.goal.metric, ref, self.settings)
 
@@ -497,20 +358,13 @@ class Study:
             StudyError: Another process is running this study.
         """
         self._check_writable()
-        with self._session() as pool:
-            self._store_confirm()
-            Search(
-                self.strategy,
-                self.journal,
-                self.pruning,
-                self.settings.epochs,
-                self.planned,
-                self.lag,
-                self.goal,
-            ).run(pool)
-            self._confirm(pool)
-            if compare is not None and len(self._values(compare)) > 1:
-                self._repeat(pool, self._best_per_value(compare), curves=self.test_curves)
+        session = self._session
+        with session.open() as pool:
+            session.store_confirm()
+            session.search(pool)
+            session.confirm(pool)
+            if compare is not None and len(session.values(compare)) > 1:
+                session.repeat(pool, session.best_per_value(compare), curves=self.test_curves)
         return self.ranking()
 
     def confirm(self, k: int | None = None, repeats: int | None = None) -> list[RepeatResult]:
@@ -533,9 +387,9 @@ class Study:
         self.n_confirm = positive_int("confirm", k)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         confirm_stage.check_enough(self.trials, self.n_confirm, self.name)
-        with self._session() as pool:
-            self._store_confirm()
-            self._confirm(pool)
+        with self._session.open() as pool:
+            self._session.store_confirm()
+            self._session.confirm(pool)
         return self.repeats_done
 
     def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
@@ -545,194 +399,7 @@ class Study:
         ``by`` was not searched, took one value, or no trial has a score yet.
         """
         self._check_writable()
-        best = self._best_per_value(by)
-        values = self._values(by)
-        if len(values) < 2:
-            raise ValueError(
-                f"compare by {by!r}: the search tried one value of it ({', '.join(values)}), "
-                "so there is nothing to compare"
-            )
-        self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
-        curves = self.test_curves
-        missing = len(self._repeat_tasks(best, curves=curves))
-        if missing:
-            with self._session(remaining=missing) as pool:
-                self._repeat(pool, best, curves=curves)
-        numbers = {t.number for t in best}
-        return [r for r in self.repeats_done if r.number in numbers and not r.refit]
-
-    def _best_per_value(self, by: str) -> list[TrialResult]:
-        return confirm_stage.best_per_value(self.trials, by, self.space.names, self.name, self.goal)
-
-    def _values(self, by: str) -> set[str]:
-        """The values (as repr) the search's trials took of ``by``."""
-        return {repr(t.params.get(by)) for t in self.trials if by in t.params}
-
-    def _repeat(
-        self,
-        pool: Pool,
-        trials: list[TrialResult],
-        refit: bool = False,
-        later: int = 0,
-        curves: bool = False,
-    ) -> None:
-        """Runs what is missing of ``repeats`` runs of each of ``trials``; ``later``: the runs
-        the session will make after these (the progress then counts exactly); ``curves``: see
-        :meth:`_repeat_tasks`."""
-        tasks = self._repeat_tasks(trials, refit, curves)
-        self._runs = len(self.journal.trials) + len(self.journal.repeats) + len(tasks) + later
-        confirm_stage.run(pool, self.journal, tasks)
-
-    def _repeat_tasks(
-        self, trials: list[TrialResult], refit: bool = False, curves: bool = False
-    ) -> list[Task]:
-        """The runs still to make; with ``curves``, also each finished run without a test
-        curve (a confirm stage's, made before curves were asked for): run again with the same
-        seed, it gives the same scores and its curve, and takes the old record's place."""
-        done = {
-            key
-            for key, run in self.journal.repeats.items()
-            if not (curves and run.ok and not run.test_curve and run.n_test)
-        }
-        return confirm_stage.plan(
-            trials, self.repeats, done, refit=refit, test_curve=self.test_curves
-        )
-
-    def _confirm(self, pool: Pool) -> None:
-        # The refit runs come after, of the configuration chosen then: as many as repeats
-        # (minus those already done, if it is the chosen one now too).
-        refits = self.repeats - sum(1 for r in self.journal.repeats if r[2]) if self.refit else 0
-        candidates = confirm_stage.candidates(self.trials, self.n_confirm, self.goal)
-        self._repeat(pool, candidates, later=max(refits, 0) if candidates else 0)
-        if self.refit and self.chosen_trial is not None:
-            self._repeat(pool, [self.chosen_trial], refit=True)
-        save = getattr(self._fn, "save_chosen", None)  # the built-in network's model.npz
-        chosen = self.chosen_trial
-        if save is not None and chosen is not None:
-            saved = save(self.path, self.journal.repeats, chosen.number, self.refit, self.seed)
-            if saved is not None:  # written now, not kept as it was
-                self._model_written = saved
-
-    def _store_confirm(self) -> None:
-        """Stores the confirm stage's settings this session runs with, for whoever opens the
-        study next (under the study's lock)."""
-        stored = self.storage.read_definition()
-        mine = self._stored_confirm()
-        if any(stored.get(k) != v for k, v in mine.items()):
-            with self.interrupts.guard():
-                self.storage.write_definition({**stored, **mine})
-
-    def _runner(self) -> Any:
-        """The pool's task function: the objective (the user's, loaded now, or the built-in
-        network) through :func:`~hpsearch.execution.runner.run_objective`."""
-        self._fn = runnable(self.objective, self.objective_ref, self.config)
-        ref = self.objective_ref or BUILTIN
-        return functools.partial(run_objective, self._fn, ref, self.goal.metric)
-
-    @contextlib.contextmanager
-    def _session(self, remaining: int | None = None) -> Iterator[Pool]:
-        """Lock, open (or create) the study, catch signals, show progress, run a pool; then
-        report."""
-        # Before anything is written: the data must hold the samples (this may download it).
-        s = self.settings
-        check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
-        runner = self._runner()  # an objective that cannot load fails here, before any write
-        if self.backend == "dask":  # a cluster that gets no worker fails here, before any write
-            from hpsearch.execution.cluster import ready
-
-            ready(self.scheduler)
-        fresh = not self.path.exists()  # this session makes the folder
-        try:
-            with self._locked_session(runner, remaining) as pool:
-                yield pool
-        except ObjectiveError:
-            # The objective's own answer stopped a new study before any run finished: a bad
-            # objective writes nothing, as any bad input.
-            if fresh and not self.journal.trials and not self.journal.repeats:
-                shutil.rmtree(self.path, ignore_errors=True)
-            raise
-
-    @contextlib.contextmanager
-    def _locked_session(self, runner: Any, remaining: int | None) -> Iterator[Pool]:
-        with self.storage.lock():
-            self._open()
-            with self.interrupts.handling():
-                # matplotlib's first figure (its import, the font cache, the first text) costs
-                # more than every later one: paid in a thread beside the trials, not after them.
-                # (pandas stays imported with this module, before any signal is the study's: an
-                # import cut by a signal can leave an import lock held, and what the study does
-                # after the signal, its reports, would then wait for it forever.)
-                warm = threading.Thread(target=warm_up_figures, daemon=True)
-                warm.start()
-                try:
-                    done = len(self.journal.trials) + len(self.journal.repeats)
-                    if remaining is None:  # a search: its trials, and at most this many more
-                        searched = max(self.planned - len(self.journal.trials), 0)
-                        confirm = self.n_confirm * self.repeats * (2 if self.refit else 1)
-                        remaining = searched + max(confirm - len(self.journal.repeats), 0)
-                    self._runs = done + remaining
-                    with (
-                        progress_bar(  # none for a session with nothing to run
-                            self.journal,
-                            self._expected,
-                            self.name,
-                            self.progress and remaining > 0,
-                            self.goal,
-                        ),
-                        live_page(self.journal, self._write_live, self._expected),
-                        Pool(
-                            runner,
-                            self.settings,
-                            self.seed,
-                            self._backend(remaining),
-                            self.n_jobs,
-                            scheduler=self.scheduler,
-                            folder=self.path / ".running",
-                        ) as pool,
-                    ):
-                        yield pool
-                finally:
-                    with self.interrupts.guard():
-                        # One thread at a time in matplotlib; never an unbounded wait, though: a
-                        # warm-up that does not end in time only leaves the figures to start cold.
-                        warm.join(WARM_UP_WAIT)
-                        self.report_paths = self.write_reports()
-
-    def _expected(self) -> int:
-        """The runs this session's progress counts in all: those recorded before it and those
-        it expects to make (exact once the confirm stage knows its runs, see _repeat)."""
-        return self._runs
-
-    def _backend(self, runs: int) -> str:
-        """The pool's backend: ``auto`` resolved by the training work of ``runs`` runs, where
-        the objective can tell it (``work``: the built-in network's; unknown for a user's)."""
-        if self.backend != "auto":
-            return self.backend
-        work = getattr(self._fn, "work", None)
-        return local_backend(work(runs) if work is not None else None)
-
-    def _write_live(self, running: str) -> object:
-        """The page of the study as it runs (see :func:`hpsearch.reports.progress.write_live`)."""
-        from hpsearch.reports.progress import write_live
-
-        settings = self.storage.read_definition()
-        return write_live(
-            self.path, self.trials, self.space, running=running, settings=settings, goal=self.goal
-        )
-
-    def _open(self) -> None:
-        stored = self.storage.read_definition() if self.storage.exists() else None
-        if stored is None:
-            created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            self.storage.write_definition({**self.definition(), "created": created})
-        else:
-            check_definition(stored, self.definition(), self.storage.definition_path, self.name)
-            self.lag = int(stored.get("lag", 0))  # studies made before proposals ran ahead: none
-            self.journal.load(repair=True)
-            # The trials may grow (the confirm stage's settings are stored by the sessions that
-            # run it: optimize and confirm, see _store_confirm).
-            if stored.get("n_trials") != self.n_trials:
-                self.storage.write_definition({**stored, "n_trials": self.n_trials})
+        return self._session.compare(by, repeats)
 
     def __repr__(self) -> str:
         return (

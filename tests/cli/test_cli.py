@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -395,6 +396,16 @@ BAD_INPUT = {
     "set-epochs-0": (["random", "--set", "epochs=0"], ["--epochs", "0"]),
     "set-samples-word": (["random", "--set", "samples=many"], ["--samples", "many"]),
     "set-time-limit-negative": (["random", "--set", "time_limit=-1"], ["--time-limit", "-1"]),
+    # an own objective given a setting only the built-in network reads: refused, not dropped
+    "objective-hidden": (
+        ["random", "--objective", "{example}", "--param", "lr=log:1e-3:1", "--hidden", "30"],
+        ["hidden", "built-in network", "--objective"],
+    ),
+    "objective-set-optimizer": (
+        ["random", "--objective", "{example}", "--param", "lr=log:1e-3:1"]
+        + ["--set", "optimizer=adam", "--batch-size", "50"],
+        ["optimizer, batch_size", "built-in network"],
+    ),
     # --param
     "param-no-equals": (["random", "--param", "lr"], ["--param", "NAME=SPEC", "'lr'"]),
     "param-empty-name": (["random", "--param", "=log:1e-3:1e-2"], ["--param", "'=log:1e-3:1e-2'"]),
@@ -516,7 +527,12 @@ def bad_input(case: str, folder, out) -> tuple[list[str], list[str]]:
     """The case's argv and fragments, its files made in ``folder`` and its studies folder
     ``out``."""
     argv, fragments = BAD_INPUT[case]
-    names = {"{out}": str(out), "{file}": str(folder / "afile")}
+    example = Path(__file__).resolve().parents[2] / "examples" / "two_layer_net.py"
+    names = {
+        "{out}": str(out),
+        "{file}": str(folder / "afile"),
+        "{example}": f"{example}:objective",
+    }
     (folder / "afile").write_text("not a folder\n")
     for word in argv:
         if word.startswith("{npz:"):
@@ -531,7 +547,8 @@ def bad_input(case: str, folder, out) -> tuple[list[str], list[str]]:
 
     argv = [fill(word) for word in argv]
     if argv[:1] and argv[0] in STUDY_COMMANDS:
-        argv = [argv[0], *TINY, *argv[1:]] + ([] if "--out" in argv else ["--out", str(out)])
+        tiny = TINY if "--objective" not in argv else ["--epochs", "3", "--quiet"]
+        argv = [argv[0], *tiny, *argv[1:]] + ([] if "--out" in argv else ["--out", str(out)])
     return argv, [fill(f) for f in fragments]
 
 

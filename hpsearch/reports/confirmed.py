@@ -19,12 +19,17 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.reports.ranking import (
+from hpsearch.reports.formatting import (
+    column_decimals,
     decimals_at,
-    format_frame,
+    mean_sd,
     mean_sd_text,
+    pm,
+    shown_value,
+    state_counts,
     wilson,
 )
+from hpsearch.reports.ranking import format_frame
 from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
@@ -32,8 +37,6 @@ from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
 DEFAULT_GOAL = Goal()
 
 __all__ = [
-    "mean_sd",
-    "pm",
     "confirmed_table",
     "display_confirmed",
     "choose",
@@ -44,7 +47,6 @@ __all__ = [
     "display_comparison",
     "in_order",
     "format_comparison",
-    "shown_value",
     "THRESHOLDS",
 ]
 
@@ -64,12 +66,6 @@ def _scores(runs: Sequence[RepeatResult], metric: str) -> list[float]:
         if r.ok and getattr(r, f"{metric}_acc") is not None
     ]
     return [*scored, *[0.0] * sum(not r.ok for r in runs)] if scored else []
-
-
-def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (NaN for what cannot be computed)."""
-    mean = statistics.fmean(values) if values else math.nan
-    return mean, statistics.stdev(values) if len(values) > 1 else math.nan
 
 
 def _size(runs: Sequence[RepeatResult], attr: str) -> int | None:
@@ -239,7 +235,9 @@ def display_confirmed(
                 row[f"{metric}_mean"], row[f"{metric}_sd"], d
             )
         for name in _other_metrics(goal):  # a metric of unknown range: three digits
-            out[name] = _sig(row.get(f"{name}_mean", math.nan), row.get(f"{name}_sd", math.nan))
+            out[name] = mean_sd_text(
+                row.get(f"{name}_mean", math.nan), row.get(f"{name}_sd", math.nan)
+            )
         if "refit_test_mean" in row:
             runs = row.get("refit_runs") or 0
             refit_d = places["test"]
@@ -261,7 +259,7 @@ def headline(
     """One line on the chosen configuration: its validation and test accuracy over the repeats.
 
     Scores keep the decimals their set size can carry (see
-    :func:`hpsearch.reports.ranking.decimals_for`); the test part's 95% interval is the Wilson
+    :func:`hpsearch.reports.formatting.decimals_at`); the test part's 95% interval is the Wilson
     interval of the mean on its size.
 
     Args:
@@ -334,25 +332,13 @@ def _other_goal(runs: Sequence[RepeatResult], goal: Goal) -> str:
     digits, no interval; the test part's twin metric if the objective returned it."""
     mean, sd = _goal_mean_sd(runs, goal)
     n = len(runs)
-    text = (
-        f" | {goal.metric} {_sig(mean, sd)} ({n} repeat{'s' if n != 1 else ''}, {goal.direction}d)"
-    )
+    shown = mean_sd_text(mean, sd)
+    text = f" | {goal.metric} {shown} ({n} repeat{'s' if n != 1 else ''}, {goal.direction}d)"
     twin = goal.twin("test")
     tests = [r.metrics[twin] for r in runs if r.ok and twin in r.metrics]
     if tests:
-        return text + f" | {twin} {_sig(*mean_sd(tests))}"
+        return text + f" | {twin} {mean_sd_text(*mean_sd(tests))}"
     return text + f" | no {twin} returned by the objective"
-
-
-def _sig(mean: float, sd: float) -> str:
-    return mean_sd_text(mean, sd)
-
-
-def pm(mean: float, sd: float, d: int) -> str:
-    """``mean ± sd`` to ``d`` decimals (the mean alone without an sd; ``-`` without a mean)."""
-    if math.isnan(mean):
-        return "-"
-    return f"{mean:.{d}f}" if math.isnan(sd) else f"{mean:.{d}f} ± {sd:.{d}f}"
 
 
 def _first_epoch(curve: Sequence[float], threshold: float) -> int | None:
@@ -433,7 +419,7 @@ def comparison(
         # table, scores them 0 instead).
         scored = [r for r in group if r.ok]
         row["repeats"] = len(scored)
-        row["failed"] = _states([r for r in group if not r.ok])
+        row["failed"] = state_counts([r for r in group if not r.ok])
         for metric in _METRICS:
             row[f"{metric}_mean"], row[f"{metric}_sd"] = mean_sd(_scores(scored, metric))
         best = [
@@ -482,7 +468,7 @@ def _unscored(
         key = repr(t.params.get(by))
         if by in t.params and key not in scored and key not in scored_runs:
             found.setdefault(key, (t.params[by], []))[1].append(t)
-    return {key: (value, _states(ended)) for key, (value, ended) in found.items()}
+    return {key: (value, state_counts(ended)) for key, (value, ended) in found.items()}
 
 
 def _unscored_row(by: str, value: Any, others: Sequence[str], said: str) -> dict[str, Any]:
@@ -503,12 +489,6 @@ def in_order(values: list[Any], choices: Sequence[Any] | None = None) -> list[An
         return sorted(values, key=lambda v: place[repr(v)])
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     return sorted(values, key=(lambda v: v) if numeric else str)
-
-
-def _states(runs: Sequence[RepeatResult | TrialResult]) -> str:
-    """``"1 DIVERGED, 2 FAILED"``: how many runs ended in each state ("" for none)."""
-    names = [r.state.value for r in runs]
-    return ", ".join(f"{names.count(n)} {n}" for n in sorted(set(names)))
 
 
 def default_thresholds(rows: Sequence[Mapping[str, Any]]) -> tuple[float, ...]:
@@ -541,25 +521,6 @@ def _at_edges(row: Mapping[str, Any], names: Sequence[str], space: SearchSpace |
         elif position <= EDGE:
             found.append(f"{name}=lower")
     return found
-
-
-def shown_value(value: Any) -> str:
-    """A setting's value as a table shows it: floats to three significant digits."""
-    if isinstance(value, float) and not isinstance(value, bool):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def column_decimals(df: pd.DataFrame, mean: str, size: str) -> int:
-    """One precision for a column of means: the most decimals any of its rows supports (each
-    mean's own 95% interval on its set's size, :func:`decimals_at`), so that the rows read
-    alike and none looks better for a digit more."""
-    places = [
-        decimals_at(row[mean], None if pd.isna(row[size]) else row[size])
-        for row in df.to_dict("records")
-        if not pd.isna(row[mean])
-    ]
-    return max(places, default=decimals_at(None, None))
 
 
 def _text(cell: Any) -> str:

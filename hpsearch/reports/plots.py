@@ -20,8 +20,9 @@ from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
-from hpsearch.reports.confirmed import in_order, shown_value
-from hpsearch.reports.ranking import decimals_for, varied, wilson
+from hpsearch.reports.confirmed import in_order
+from hpsearch.reports.formatting import decimals_for, shown_value, wilson
+from hpsearch.reports.ranking import varied
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, TrialResult

@@ -5,7 +5,8 @@ them, so the reports of a running or interrupted study can be rebuilt from its l
 
 An accuracy measured on ``n`` images has a binomial error (on 100 images a 95% interval is about
 ±0.1 wide): the ranking gives each trial its Wilson interval, displayed scores keep the decimals
-that size can carry (:func:`decimals_for`), and :func:`tie_note` says which trials are tied.
+that size can carry (:mod:`hpsearch.reports.formatting`), and :func:`tie_note` says which trials
+are tied.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpsearch.reports.formatting import decimals_for, wilson
 from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, TrialResult
@@ -29,9 +31,6 @@ __all__ = [
     "format_top",
     "format_frame",
     "edge_notes",
-    "wilson",
-    "decimals_for",
-    "decimals_at",
     "tied_with_best",
     "tie_note",
     "varied",
@@ -43,56 +42,6 @@ __all__ = [
 SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
 CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")
 FORMATS = ("table", "markdown", "csv", "json")
-Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
-
-
-# --------------------------------------------------------------------------- intervals
-def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval (95% by default) of an accuracy ``p`` measured on ``n`` images.
-
-    Unlike ``p ± z·sqrt(p(1-p)/n)``, it stays inside [0, 1] and is not empty at 0 or 100%.
-
-    Example:
-        >>> [round(v, 3) for v in wilson(0.8, 100)]
-        [0.711, 0.867]
-    """
-    z2n = z * z / n
-    centre = (p + z2n / 2) / (1 + z2n)
-    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def decimals_for(n: int | float | None, default: int = 4) -> int:
-    """Decimals an accuracy measured on ``n`` images can carry: down to its 95% interval's
-    half-width.
-
-    The half-width at p = 0.5, the widest, is 0.98 / sqrt(n): 0.098 on 100 images (2
-    decimals), 0.022 on 2,000 (2), 0.0098 on 10,000 (3). Unknown sizes (logs written before
-    the size was recorded) get ``default``.
-
-    Example:
-        >>> decimals_for(100), decimals_for(10_000), decimals_for(None)
-        (2, 3, 4)
-    """
-    if n is None or not n > 0 or (isinstance(n, float) and not math.isfinite(n)):
-        return default
-    return max(1, math.ceil(-math.log10(Z95 * 0.5 / math.sqrt(n))))
-
-
-def decimals_at(p: float | None, n: int | float | None, default: int = 4) -> int:
-    """Decimals an accuracy ``p`` measured on ``n`` images can carry: down to its own 95%
-    interval's half-width, ``1.96 sqrt(p (1 - p) / n)`` (narrower near 0 and 1 than
-    :func:`decimals_for`'s widest case); without ``p``, :func:`decimals_for`.
-
-    Example:
-        >>> decimals_at(0.66, 2000), decimals_at(0.95, 2000), decimals_at(None, 2000)
-        (2, 3, 2)
-    """
-    if p is None or not math.isfinite(p) or n is None or not n > 0:
-        return decimals_for(n, default)
-    q = min(max(float(p), 0.0), 1.0)
-    half = Z95 * math.sqrt(max(q * (1 - q), 1 / n) / n)
-    return max(1, math.ceil(-math.log10(half)))
 
 
 def _size(value: Any) -> int | None:  # an image count from a frame cell; NaN and NA are unknown
@@ -176,23 +125,6 @@ def ranking(
     # A trial without a score has no rank: it is listed after every scored one, with its state.
     df["rank"] = df["_key"].rank(method="min", ascending=up).astype("Int64")
     return df[columns].reset_index(drop=True)
-
-
-def mean_sd_text(mean: float, sd: float) -> str:
-    """``mean ± sd`` for a metric of unknown range (no set size to give its precision): the sd
-    to two significant digits and the mean to the same decimal place; three significant digits
-    for a mean alone.
-
-    Example:
-        >>> mean_sd_text(2.28452, 0.0053), mean_sd_text(2.28452, float("nan"))
-        ('2.2845 ± 0.0053', '2.28')
-    """
-    if math.isnan(mean):
-        return "-"
-    if math.isnan(sd) or sd <= 0:
-        return f"{mean:.3g}"
-    d = max(0, 1 - math.floor(math.log10(sd)))
-    return f"{mean:.{d}f} ± {sd:.{d}f}"
 
 
 def tied_with_best(df: pd.DataFrame) -> int:

@@ -20,7 +20,7 @@ from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
-from hpsearch.reports.confirmed import in_order
+from hpsearch.reports.comparison import mean_curves
 from hpsearch.reports.formatting import decimals_for, shown_value, wilson
 from hpsearch.reports.ranking import varied
 from hpsearch.space.dimensions import Categorical
@@ -602,7 +602,7 @@ def comparison_curves(
         repeats: The confirm stage's runs (refit runs and runs without curves are left out).
         by: The setting compared (a key of the runs' params).
         choices: A categorical setting's choices as declared: the legend's order (the
-            comparison table's, see :func:`hpsearch.reports.confirmed.in_order`).
+            comparison table's, see :func:`hpsearch.reports.comparison.in_order`).
 
     Returns:
         The figure: axes titled "validation" and "test", lines labelled ``"<by>=<value>"``.
@@ -610,35 +610,19 @@ def comparison_curves(
     Example:
         >>> comparison_curves(study.repeats_done, "optimizer")  # doctest: +SKIP
     """
-    runs = [r for r in repeats if not r.refit and r.ok and by in r.params]
-    # The table's order, in the legend too.
-    values = in_order(list({repr(r.params[by]): r.params[by] for r in runs}.values()), choices)
+    values, parts = mean_curves(repeats, by, choices)
     styles = line_styles(len(values))
-    panels = [p for p in ("val", "test") if any(getattr(r, f"{p}_curve") for r in runs)]
-    fig = Figure(figsize=(5.2 * max(len(panels), 1) + 1.6, 4.2), layout="constrained")
-    axes = fig.subplots(1, max(len(panels), 1), squeeze=False, sharey=True)[0]
-    if not panels:
+    fig = Figure(figsize=(5.2 * max(len(parts), 1) + 1.6, 4.2), layout="constrained")
+    axes = fig.subplots(1, max(len(parts), 1), squeeze=False, sharey=True)[0]
+    if not parts:
         _empty(axes[0], f"no confirmed run with curves and a {by!r} setting")
         return fig
     low, high = [], []
-    for ax, panel in zip(axes, panels, strict=True):
-        for k, value in enumerate(values):
-            curves = [
-                c
-                for r in runs
-                if repr(r.params[by]) == repr(value) and (c := getattr(r, f"{panel}_curve"))
-            ]
-            if not curves:
+    for ax, (part, curves) in zip(axes, parts.items(), strict=True):
+        for k, (value, curve) in enumerate(zip(values, curves, strict=True)):
+            if curve is None:
                 continue
-            length = min(len(c) for c in curves)
-            data = np.array(
-                [[np.nan if v is None else v for v in c[:length]] for c in curves], dtype=float
-            )
-            # The sample standard deviation, as in the tables; none with one run.
-            mean, sd = (
-                np.nanmean(data, axis=0),
-                np.nanstd(data, axis=0, ddof=1) if len(curves) > 1 else 0 * data[0],
-            )
+            mean, sd, length = curve.mean, curve.sd, len(curve.mean)
             epochs, (colour, dash) = np.arange(1, length + 1), styles[k]
             ax.plot(
                 epochs,
@@ -646,17 +630,13 @@ def comparison_curves(
                 color=colour,
                 ls=dash,
                 lw=1.8,
-                label=f"{by}={_short(value)} ({len(curves)} runs)",
+                label=f"{by}={_short(value)} ({curve.runs} runs)",
             )
             ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
             tail = slice(length // 2, None)
             low.append(float(np.nanmin(mean[tail] - sd[tail])))
             high.append(float(np.nanmax(mean[tail] + sd[tail])))
-        missing = [
-            f"{by}={_short(v)}"
-            for v in values
-            if not any(getattr(r, f"{panel}_curve") for r in runs if repr(r.params[by]) == repr(v))
-        ]
+        missing = [f"{by}={_short(v)}" for v, c in zip(values, curves, strict=True) if c is None]
         if missing:  # the legend lists every value: say which have no line here, and why
             ax.text(
                 0.02,
@@ -667,7 +647,7 @@ def comparison_curves(
                 color="0.3",
                 wrap=True,
             )
-        ax.set(title="validation" if panel == "val" else "test", xlabel="epoch")
+        ax.set(title="validation" if part == "val" else "test", xlabel="epoch")
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if low:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.reports import confirmed, html, plots, ranking
+from hpsearch.reports import comparison, confirmed, html, plots, ranking
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing, write_text
@@ -241,7 +241,7 @@ def write_reports(
             else confirmed.display_confirmed(table, space.names, goal),
             importance=importance,
             comparisons={
-                by: (confirmed.display_comparison(df), confirmed.comparison_notes(df))
+                by: (comparison.display_comparison(df), comparison.comparison_notes(df))
                 for by, df in comparisons.items()
             },
         )
@@ -421,7 +421,7 @@ def write_comparison(
         folder: The study folder (it must exist).
         repeats: The confirm stage's runs.
         by: The setting compared, e.g. ``"optimizer"`` (see
-            :func:`hpsearch.reports.confirmed.comparison`).
+            :func:`hpsearch.reports.comparison.comparison`).
         thresholds: Test accuracies whose first epoch the table reports (None: from the data).
         space: The search space: the table then names each row's other settings.
         trials: The search's trials: a value without a scored trial gets a row saying so.
@@ -439,7 +439,7 @@ def write_comparison(
     if not by.isidentifier():
         raise ValueError(f"the setting to compare by must be a parameter name, but got {by!r}")
     folder = Path(folder)
-    table = confirmed.comparison(repeats, by, thresholds, space, trials)
+    table = comparison.comparison(repeats, by, thresholds, space, trials)
     return {
         "comparison": _save_csv(table, folder / f"{COMPARISON}{by}.csv"),
         "comparison_curves": _save_figure(

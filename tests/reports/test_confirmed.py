@@ -11,14 +11,16 @@ import pandas as pd
 import pytest
 from _report_fixtures import make_repeats
 
-from hpsearch.reports.confirmed import (
-    choose,
+from hpsearch.reports.comparison import (
     comparison,
-    confirmed_table,
     default_thresholds,
     display_comparison,
-    display_confirmed,
     format_comparison,
+)
+from hpsearch.reports.confirmed import (
+    choose,
+    confirmed_table,
+    display_confirmed,
     headline,
 )
 from hpsearch.space.dimensions import Categorical, LogUniform

@@ -9,7 +9,7 @@ import pytest
 from _report_fixtures import make_repeats, make_trials
 from matplotlib.ticker import MaxNLocator
 
-from hpsearch.reports.confirmed import comparison, format_comparison
+from hpsearch.reports.comparison import comparison, format_comparison
 from hpsearch.reports.html import render_index
 from hpsearch.reports.plots import (
     CHOSEN_LABEL,

@@ -100,7 +100,8 @@ def _summary(
     gives stderr, so that stdout holds the table alone). ``running``: another process runs the
     study, whose stages may not have run yet."""
     from hpsearch.reports.confirmed import headline
-    from hpsearch.reports.ranking import edge_notes, format_top, tie_note
+    from hpsearch.reports.edges import edge_notes
+    from hpsearch.reports.ranking import format_top, tie_note
 
     out = sys.stdout if messages is None else messages
     ranking = study.ranking()

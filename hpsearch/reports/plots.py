@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from hpsearch.reports.comparison import mean_curves
+from hpsearch.reports.edges import varied
 from hpsearch.reports.formatting import decimals_for, shown_value, wilson
-from hpsearch.reports.ranking import varied
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, TrialResult

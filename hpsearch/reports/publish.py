@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.reports import comparison, confirmed, html, plots, ranking
+from hpsearch.reports import comparison, confirmed, edges, html, plots, ranking
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing, write_text
@@ -57,7 +57,7 @@ def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, st
         >>> map_axes(study.trials, study.space)  # doctest: +SKIP
         ('lr', 'weight_decay')
     """
-    numeric = [n for n in ranking.varied(trials, space) if space[n].numeric]
+    numeric = [n for n in edges.varied(trials, space) if space[n].numeric]
     if "lr" in numeric and "weight_decay" in numeric:
         return "lr", "weight_decay"
     return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
@@ -218,7 +218,7 @@ def write_reports(
             if repeats
             else None
         )
-        notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df, goal)])]
+        notes = [*edges.edge_notes(trials, space), *filter(None, [ranking.tie_note(df, goal)])]
         page = html.render_index(
             df,
             goal=goal,

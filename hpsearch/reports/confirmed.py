@@ -1,4 +1,4 @@
-"""What the confirm stage's runs say: the confirmed table, the choice, the headline.
+"""What the confirm stage's runs say: the confirmed table, the order the choice reads, the headline.
 
 Pure functions from :class:`~hpsearch.trial.RepeatResult` records to tables and one-line
 summaries (:mod:`hpsearch.study.confirm` runs the stage, :mod:`hpsearch.reports.publish` writes the
@@ -34,7 +34,7 @@ DEFAULT_GOAL = Goal()
 __all__ = [
     "confirmed_table",
     "display_confirmed",
-    "choose",
+    "choice_order",
     "headline",
     "METRICS",
     "scores_of",
@@ -68,26 +68,33 @@ def _by_trial(repeats: Sequence[RepeatResult]) -> dict[int, list[RepeatResult]]:
     return groups
 
 
-def choose(
+def choice_order(
     repeats: Sequence[RepeatResult],
-    numbers: Sequence[int] | None = None,
+    rank: Sequence[int] | None = None,
     goal: Goal = DEFAULT_GOAL,
-) -> int | None:
-    """The trial whose repeats have the best mean validation accuracy (or, for another
-    ``goal``, the best mean of its metric over the runs that have one).
+) -> list[tuple[int, float]]:
+    """Each confirmed trial with the mean of the goal over its repeats, in the order the study's
+    choice reads them: the best mean first (validation accuracy, a run without a score counting
+    0; for another ``goal``, the mean of its metric over the runs that returned one), a tie to
+    the better ranked in the search (``rank``: trial numbers, best first; a trial not in it
+    comes after those that are), else to the earlier trial; trials without a mean (NaN) last,
+    in the same order of rank.
 
-    Refit runs do not count; None when no repeat has a validation score. With ``numbers`` (the
-    confirmed trials, best ranked first) only those count and a tie goes to the better ranked;
-    without, a tie goes to the earlier trial.
+    Refit runs do not count. The study's rule (:func:`hpsearch.study.confirm.choose`) takes the
+    first with a mean; :func:`confirmed_table` lists the trials in this order.
 
     Example:
-        >>> choose(study.repeats_done)  # doctest: +SKIP
-        12
+        >>> choice_order(study.repeats_done)  # doctest: +SKIP
+        [(12, 0.74), (3, 0.71)]
     """
     means = {n: _goal_mean_sd(runs, goal)[0] for n, runs in _by_trial(repeats).items()}
-    rank = {n: i for i, n in enumerate(numbers)} if numbers is not None else {n: n for n in means}
-    means = {n: m for n, m in means.items() if not math.isnan(m) and n in rank}
-    return min(means, key=lambda n: (goal.key(means[n]), rank[n])) if means else None
+    position = {n: i for i, n in enumerate(rank or ())}
+
+    def key(n: int) -> tuple[bool, float, int]:
+        missing = math.isnan(means[n])
+        return missing, 0.0 if missing else goal.key(means[n]), position.get(n, len(position) + n)
+
+    return [(n, means[n]) for n in sorted(means, key=key)]
 
 
 def _goal_mean_sd(runs: Sequence[RepeatResult], goal: Goal) -> tuple[float, float]:
@@ -115,9 +122,10 @@ def confirmed_table(
     chosen: int | None = None,
     rank: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """One row per confirmed configuration: the chosen one first, then best mean of the goal
-    first (validation accuracy, unless the study ranks by another metric); a tie goes to the
-    better ranked in the search (``rank``), as the choice does, else to the earlier trial.
+    """One row per confirmed configuration: the chosen one first, then in the order the choice
+    reads them (:func:`choice_order`): best mean of the goal first (validation accuracy, unless
+    the study ranks by another metric); a tie goes to the better ranked in the search
+    (``rank``), else to the earlier trial.
 
     Args:
         repeats: The confirm stage's runs.
@@ -181,16 +189,10 @@ def confirmed_table(
     if not rows:
         return pd.DataFrame(columns=["trial", *param_names, "repeats", "failed"])
     df = pd.DataFrame(rows)
-    by = "val_mean" if goal.accuracy else f"{goal.metric}_mean"
-    position = {n: i for i, n in enumerate(rank or ())}
+    place = {n: i for i, (n, _) in enumerate(choice_order(repeats, rank, goal))}
     df["_chosen"] = df["trial"] != chosen
-    df["_rank"] = [position.get(n, len(position) + n) for n in df["trial"]]
-    df = df.sort_values(
-        ["_chosen", by, "_rank"],
-        ascending=[True, goal.direction == "minimize", True],
-        na_position="last",
-        kind="mergesort",
-    ).drop(columns=["_chosen", "_rank"])
+    df["_place"] = [place[n] for n in df["trial"]]
+    df = df.sort_values(["_chosen", "_place"], kind="mergesort").drop(columns=["_chosen", "_place"])
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
     return df.reset_index(drop=True)
@@ -252,7 +254,7 @@ def headline(
 
     Args:
         repeats: The confirm stage's runs (those of other trials are ignored).
-        number: The chosen trial (see :func:`choose`).
+        number: The chosen trial (see :func:`hpsearch.study.confirm.choose`).
         params: Its params.
 
     Example:

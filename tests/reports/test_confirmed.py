@@ -17,14 +17,10 @@ from hpsearch.reports.comparison import (
     display_comparison,
     format_comparison,
 )
-from hpsearch.reports.confirmed import (
-    choose,
-    confirmed_table,
-    display_confirmed,
-    headline,
-)
+from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
 from hpsearch.space.dimensions import Categorical, LogUniform
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.study.confirm import choose
 from hpsearch.trial import RepeatResult, TrialState
 
 

@@ -100,8 +100,7 @@ def _summary(
     gives stderr, so that stdout holds the table alone). ``running``: another process runs the
     study, whose stages may not have run yet."""
     from hpsearch.reports.confirmed import headline
-    from hpsearch.reports.edges import edge_notes
-    from hpsearch.reports.ranking import format_top, tie_note
+    from hpsearch.reports.ranking import edge_notes, format_top, tie_note
 
     out = sys.stdout if messages is None else messages
     ranking = study.ranking()
@@ -337,8 +336,8 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.exceptions import StudyError
     from hpsearch.reports import publish
+    from hpsearch.reports.formatting import format_frame
     from hpsearch.reports.importance import display
-    from hpsearch.reports.ranking import format_frame
 
     study, running = _load_to_read(args)
     result = study.importance()
@@ -368,7 +367,7 @@ def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports import publish
-    from hpsearch.reports.ranking import format_frame
+    from hpsearch.reports.formatting import format_frame
     from hpsearch.reports.studies import StudySummary, side_by_side, verdict
     from hpsearch.study.study import Study
 

@@ -20,8 +20,14 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.reports.confirmed import METRICS, scores_of, size_of
-from hpsearch.reports.formatting import column_decimals, mean_sd, pm, shown_value, state_counts
-from hpsearch.reports.ranking import format_frame
+from hpsearch.reports.formatting import (
+    column_decimals,
+    format_frame,
+    mean_sd,
+    pm,
+    shown_value,
+    state_counts,
+)
 from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import RepeatResult, TrialResult

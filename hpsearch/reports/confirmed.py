@@ -27,9 +27,8 @@ from hpsearch.reports.formatting import (
     shown_value,
     wilson,
 )
+from hpsearch.reports.ranking import DEFAULT_GOAL
 from hpsearch.trial import Goal, RepeatResult, metric_of
-
-DEFAULT_GOAL = Goal()
 
 __all__ = [
     "confirmed_table",

@@ -1,4 +1,5 @@
-"""How a report writes its numbers: to the decimals the measurement carries, and no more.
+"""How a report writes its numbers and tables as text: to the decimals the measurement
+carries, and no more.
 
 An accuracy measured on ``n`` images has a binomial error (on 100 images a 95% interval is about
 ±0.1 wide): :func:`wilson` gives that interval, :func:`decimals_for` and :func:`decimals_at` the
@@ -7,15 +8,19 @@ of them. A metric of unknown range (an own objective's ``val_loss``) gets signif
 instead (:func:`mean_sd_text`). The ranking, the confirmed table, the comparison, the studies
 side by side and the figures' labels all show their numbers through these functions, so the
 same score reads the same everywhere; :func:`state_counts` says how runs without a score ended.
+:func:`display_frame` turns a ranking into such strings, and :func:`format_frame` writes any
+table as plain text, markdown, CSV or JSON.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hpsearch.trial import RepeatResult, TrialResult
@@ -31,6 +36,12 @@ __all__ = [
     "mean_sd_text",
     "shown_value",
     "state_counts",
+    "cell_size",
+    "display_frame",
+    "format_frame",
+    "looks_numeric",
+    "FORMATS",
+    "INTERVAL",
 ]
 
 #: The normal quantile of a two-sided 95% interval.
@@ -144,3 +155,126 @@ def state_counts(records: Iterable[RepeatResult | TrialResult]) -> str:
     """
     names = [r.state.value for r in records]
     return ", ".join(f"{names.count(n)} {n}" for n in sorted(set(names)))
+
+
+#: The text formats of a table: aligned plain text, a GitHub table, CSV, a JSON list.
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+def cell_size(value: Any) -> int | None:
+    """An image count from a frame cell (``n_val``); NaN and NA are unknown (None)."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
+_SCORE_LIKE = {"val_acc", "best_val_acc", "train_acc"}
+INTERVAL = "95% CI"  # the displayed column that joins val_acc_low and val_acc_high
+
+
+def _cell(column: str, value: Any, decimals: int = 4) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        spec = f".{decimals}f" if column in _SCORE_LIKE else ".1f" if column == "seconds" else ".4g"
+        return format(value, spec)
+    return str(value)
+
+
+def display_frame(df: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+    """The first ``k`` rows as strings for reading.
+
+    Scores keep the decimals their validation size can carry (:func:`decimals_for`; 4 when the
+    size is unknown), params 4 significant digits. ``val_acc_low`` and ``val_acc_high`` become one
+    ``95% CI`` column (dropped when no shown trial has one); ``n_val`` is dropped, and so is
+    ``error`` when no shown trial has an error.
+
+    Example:
+        >>> display_frame(ranking(study.trials, study.space.names), 5)  # doctest: +SKIP
+    """
+    shown = df if k is None else df.head(k)
+    sizes = (
+        [cell_size(v) for v in shown["n_val"]] if "n_val" in shown.columns else [None] * len(shown)
+    )
+    places = [decimals_for(n) for n in sizes]
+    out = {
+        c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places, strict=True)]
+        for c in shown.columns
+    }
+    columns = [c for c in shown.columns if c not in ("val_acc_low", "val_acc_high", "n_val")]
+    if "val_acc_low" in shown.columns:
+        out[INTERVAL] = [
+            f"{lo}-{hi}" if lo and hi else ""
+            for lo, hi in zip(
+                [
+                    _cell("val_acc", v, d)
+                    for v, d in zip(shown["val_acc_low"].tolist(), places, strict=True)
+                ],
+                [
+                    _cell("val_acc", v, d)
+                    for v, d in zip(shown["val_acc_high"].tolist(), places, strict=True)
+                ],
+                strict=True,
+            )
+        ]
+        if any(out[INTERVAL]):
+            columns.insert(columns.index("val_acc") + 1, INTERVAL)
+    if "error" in columns and not any(out["error"]):
+        columns.remove("error")
+    return pd.DataFrame({c: out[c] for c in columns}, columns=columns)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    # Written by hand: DataFrame.to_markdown needs the optional ``tabulate`` package.
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    numeric = [
+        c in ("rank", "trial", "epochs", "seconds", INTERVAL)
+        or c in _SCORE_LIKE
+        or (len(table) > 0 and all(looks_numeric(v) for v in table[c] if v != ""))
+        for c in table.columns
+    ]
+    lines = ["| " + " | ".join(esc(str(c)) for c in table.columns) + " |"]
+    lines.append("|" + "|".join("---:" if num else "---" for num in numeric) + "|")
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(esc(str(v)) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def looks_numeric(text: str) -> bool:
+    """Whether a table cell reads as a number (such columns are right-aligned)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_value(value: Any) -> Any:
+    if value is pd.NA or value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def format_frame(data: pd.DataFrame, shown: pd.DataFrame, fmt: str) -> str:
+    """A table as text: ``csv`` and ``json`` from ``data`` at full precision, ``table`` and
+    ``markdown`` from ``shown`` (the same rows as display strings). Unknown formats raise
+    ValueError."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {list(FORMATS)}")
+    if fmt == "csv":
+        return data.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        records = [
+            {str(c): _json_value(v) for c, v in zip(data.columns, row, strict=True)}
+            for row in data.itertuples(index=False)
+        ]
+        return json.dumps(records, indent=2, allow_nan=False)
+    if fmt == "markdown":
+        return _markdown(shown)
+    return "(no trials)" if shown.empty else shown.to_string(index=False)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpsearch.reports.ranking import INTERVAL, display_frame, looks_numeric
+from hpsearch.reports.formatting import INTERVAL, display_frame, looks_numeric
 from hpsearch.trial import Goal
 
 __all__ = ["render_index", "about", "INDEX"]

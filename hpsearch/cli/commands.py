@@ -133,8 +133,8 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.exceptions import StudyError
     from hpsearch.reports import publish
+    from hpsearch.reports.formatting import format_frame
     from hpsearch.reports.importance import display
-    from hpsearch.reports.ranking import format_frame
 
     study, running = _load_to_read(args)
     result = study.importance()
@@ -164,7 +164,7 @@ def importance(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from hpsearch.reports import publish
-    from hpsearch.reports.ranking import format_frame
+    from hpsearch.reports.formatting import format_frame
     from hpsearch.reports.studies import StudySummary, side_by_side, verdict
     from hpsearch.study.study import Study
 

@@ -226,7 +226,7 @@ def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) 
     """Trains what a comparison by ``by`` lacks, prints its table and notes, writes
     compare_<by>.csv/.png and the study's page with them."""
     from hpsearch.reports import publish
-    from hpsearch.reports.confirmed import comparison, format_comparison
+    from hpsearch.reports.comparison import comparison, format_comparison
 
     runs = study.compare(by)
     trials = study.trials

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpsearch.reports.ranking import INTERVAL, display_frame, looks_numeric
+from hpsearch.reports.formatting import INTERVAL, display_frame, looks_numeric
 from hpsearch.trial import Goal
 
 __all__ = ["render_index", "about", "INDEX"]
@@ -262,7 +262,7 @@ def render_index(
         importance: Each parameter's share of the variance, as display strings (see
             :func:`hpsearch.reports.importance.display`).
         comparisons: Per setting compared (``compare_<setting>.csv``), its table as display
-            strings and its notes (see :func:`hpsearch.reports.confirmed.display_comparison`).
+            strings and its notes (see :func:`hpsearch.reports.comparison.display_comparison`).
         running: While the study runs, a line on its progress: the page then reloads itself
             every few seconds (a meta refresh), and stops once a page without it replaces it.
         goal: What the study ranks by (validation accuracy if not given): the summary and the

@@ -1,5 +1,13 @@
 """What a running study shows: the progress bar (runs done of runs planned, the best score so
-far) and the live page (``index.html`` and ``ranking.csv`` refreshed as trials finish)."""
+far) and the live page (``index.html`` and ``ranking.csv`` refreshed as trials finish).
+
+:func:`write_page` is the one writer of those two files, while the study runs and at the end
+(:func:`hpsearch.reports.publish.write_reports` calls it too): the CSV holds every trial of the
+ranking, the page its top rows, the notes (those given, then the tie note) and whatever else the
+caller has ready (the headline, the confirmed table, the figures). Each file is replaced whole,
+so a reader never sees half of one. Nothing here draws a figure or imports matplotlib: a running
+study's page costs a table and some text.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +17,22 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.journal import Journal
 from hpsearch.trial import Goal, TrialResult
 
-DEFAULT_GOAL = Goal()
+if TYPE_CHECKING:
+    import pandas as pd
 
-__all__ = ["live_page", "progress_bar", "warm_up_figures", "write_live"]
+__all__ = ["RANKING", "live_page", "progress_bar", "warm_up_figures", "write_live", "write_page"]
 
 #: At most one live page write in this many seconds.
 LIVE_EVERY = 2.0
+
+#: The ranking's file name in a study folder.
+RANKING = "ranking.csv"
 
 
 @contextlib.contextmanager
@@ -106,33 +118,91 @@ def write_live(
     *,
     running: str,
     settings: Mapping[str, Any] | None = None,
-    goal: Goal = DEFAULT_GOAL,
+    goal: Goal | None = None,
     top: int = 20,
 ) -> dict[str, Path]:
     """While a study runs: ``ranking.csv`` and an ``index.html`` that reloads itself, with the
-    line ``running`` on top and no figures (they are drawn once, at the end). Each file is
-    replaced whole, so a reader never sees half of one.
+    line ``running`` on top and no figures (they are drawn once, at the end), both written by
+    :func:`write_page` as the final reports are. ``goal``: validation accuracy, maximised, if
+    not given.
     """
-    from hpsearch.reports import html, ranking
+    from hpsearch.reports.ranking import ranking
+
+    aim = goal or Goal()
+    df = ranking(trials, space.names, aim)
+    return write_page(folder, df, goal=aim, settings=settings, top=top, running=running)
+
+
+def write_page(
+    folder: str | os.PathLike[str],
+    df: pd.DataFrame,
+    *,
+    goal: Goal,
+    settings: Mapping[str, Any] | None = None,
+    top: int = 20,
+    notes: Sequence[str] = (),
+    files: Mapping[str, str | os.PathLike[str]] | None = None,
+    figures: Mapping[str, str | os.PathLike[str]] | None = None,
+    running: str | None = None,
+    headline: str | None = None,
+    confirmed: pd.DataFrame | None = None,
+    importance: pd.DataFrame | None = None,
+    comparisons: Mapping[str, tuple[pd.DataFrame, Sequence[str]]] | None = None,
+    table: bool = True,
+    page: bool = True,
+) -> dict[str, Path]:
+    """Writes ``ranking.csv`` (the ranking ``df``, every column at full precision) and
+    ``index.html`` (the page of it, see :func:`hpsearch.reports.html.render_index`).
+
+    Args:
+        folder: The study folder (it must exist).
+        df: The ranking (see :func:`hpsearch.reports.ranking.ranking`).
+        goal: What the study ranks by.
+        settings: The study definition (``study.json``'s content), shown on the page.
+        top: Rows of the page's table.
+        notes: Sentences on what the numbers say; the tie note (see
+            :func:`hpsearch.reports.ranking.tie_note`) follows them.
+        files: Other files the page links, after ``ranking.csv``.
+        figures, running, headline, confirmed, importance, comparisons: The page's other parts
+            (see :func:`hpsearch.reports.html.render_index`).
+        table: False: leave ``ranking.csv`` as it is (current).
+        page: False: leave ``index.html`` as it is (current).
+
+    Returns:
+        ``ranking`` and ``index`` to the path of each file written.
+
+    Example:
+        >>> write_page(study.path, study.ranking(), goal=study.goal)  # doctest: +SKIP
+        {'ranking': PosixPath('studies/demo/ranking.csv'), 'index': ...}
+    """
+    from hpsearch.reports import html
+    from hpsearch.reports.ranking import tie_note
     from hpsearch.storage.files import replacing, write_text
 
     folder = Path(folder)
-    df = ranking.ranking(trials, space.names, goal)
-    with replacing(folder / "ranking.csv") as tmp:
-        df.to_csv(tmp, index=False)
-    paths = {"ranking": folder / "ranking.csv"}
-    page = html.render_index(
-        df,
-        goal=goal,
-        folder=folder,
-        settings=settings,
-        top=top,
-        files=paths,
-        running=running,
-        notes=[*filter(None, [ranking.tie_note(df, goal)])],
-    )
-    paths["index"] = write_text(folder / html.INDEX, page)
-    return paths
+    written: dict[str, Path] = {}
+    if table:
+        with replacing(folder / RANKING) as tmp:
+            df.to_csv(tmp, index=False)
+        written["ranking"] = folder / RANKING
+    if page:
+        text = html.render_index(
+            df,
+            goal=goal,
+            folder=folder,
+            notes=[*notes, *filter(None, [tie_note(df, goal)])],
+            settings=settings,
+            top=top,
+            headline=headline,
+            figures=figures,
+            files={"ranking": folder / RANKING, **(files or {})},
+            confirmed=confirmed,
+            importance=importance,
+            comparisons=comparisons,
+            running=running,
+        )
+        written["index"] = write_text(folder / html.INDEX, text)
+    return written
 
 
 def warm_up_figures() -> None:

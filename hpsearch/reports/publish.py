@@ -1,18 +1,17 @@
 """The one writer of a study folder's reports: CSVs, figures and ``index.html``.
 
 Everything here is computed by :mod:`hpsearch.reports.ranking`, :mod:`hpsearch.reports.confirmed`,
-:mod:`hpsearch.reports.plots` and :mod:`hpsearch.reports.html` from the records it is given; this
-module only decides which files a study gets and writes each one through
-:func:`hpsearch.storage.files.replacing`, so a reader (a browser, a spreadsheet) never sees half a
-file.
+:mod:`hpsearch.reports.comparison`, the figure modules (:mod:`hpsearch.reports.curve_plots`,
+:mod:`hpsearch.reports.score_plots`) and :mod:`hpsearch.reports.html` from the records it is
+given; this module only decides which files a study gets and which are stale, and has each one
+written whole (``ranking.csv`` and the page by
+:func:`hpsearch.reports.progress.write_page`, as while the study runs), so a reader (a browser, a
+spreadsheet) never sees half a file.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,14 +19,22 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.reports import confirmed, html, plots, ranking
+from hpsearch.reports import (
+    comparison,
+    confirmed,
+    curve_plots,
+    html,
+    plots,
+    progress,
+    ranking,
+    score_plots,
+)
+from hpsearch.reports.ranking import DEFAULT_GOAL
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.storage.files import replacing, write_text
+from hpsearch.storage.files import replacing
 from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
 from hpsearch.trial import Goal, RepeatResult, TrialResult
-
-DEFAULT_GOAL = Goal()
 
 __all__ = [
     "IMPORTANCE",
@@ -69,10 +76,9 @@ def _save_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _save_figure(fig: Any, path: Path, dpi: int) -> Path:
-    with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    return path
+def _current(path: Path, newest: int | None) -> bool:
+    """Whether ``path`` exists and is newer than the logs (``newest``: None, every file is due)."""
+    return newest is not None and path.exists() and path.stat().st_mtime_ns > newest
 
 
 def _newest_log(folder: Path) -> int:
@@ -145,30 +151,34 @@ def write_reports(
     axes = map_axes(trials, space)
     runs = [r for r in repeats if not r.refit]
     outputs: dict[str, tuple[str, Callable[[Path], Path]]] = {
-        "ranking": ("ranking.csv", lambda p: _save_csv(df, p)),
         "curves": ("curves.csv", lambda p: _save_csv(ranking.curves(trials), p)),
         "best_curves": (
             "best_curves.png",
-            lambda p: _save_figure(
-                plots.best_curves(
+            lambda p: plots.save_figure(
+                curve_plots.best_curves(
                     [by_number[int(n)] for n in df["trial"]], n=n_best, ncols=ncols, goal=goal
                 ),
                 p,
                 dpi,
             ),
         ),
-        "history": ("history.png", lambda p: _save_figure(plots.history(trials, goal), p, dpi)),
+        "history": (
+            "history.png",
+            lambda p: plots.save_figure(score_plots.history(trials, goal), p, dpi),
+        ),
     }
     if axes is not None:
         outputs["map"] = (
             f"map_{axes[0]}_{axes[1]}.png",
-            lambda p: _save_figure(
-                plots.lr_wd_map(trials, *axes, space=space, goal=goal, chosen=chosen), p, dpi
+            lambda p: plots.save_figure(
+                score_plots.lr_wd_map(trials, *axes, space=space, goal=goal, chosen=chosen), p, dpi
             ),
         )
     outputs["param_scores"] = (
         "param_scores.png",
-        lambda p: _save_figure(plots.param_scores(trials, space, goal=goal, chosen=chosen), p, dpi),
+        lambda p: plots.save_figure(
+            score_plots.param_scores(trials, space, goal=goal, chosen=chosen), p, dpi
+        ),
     )
     if not any(t.ok and goal.of(t) is not None for t in trials):
         # No trial has a score: a figure would be empty or show failures as scores; the page
@@ -184,15 +194,17 @@ def write_reports(
                 p,
             ),
         )
-    paths: dict[str, Path] = {}
+    # ranking.csv and index.html are written last, together (see progress.write_page); the
+    # ranking comes first among the paths all the same.
+    paths: dict[str, Path] = {"ranking": folder / progress.RANKING}
     due: dict[str, tuple[Path, Callable[[Path], Path]]] = {}
     for key, (filename, write) in outputs.items():
         path = folder / filename
-        if newest is not None and path.exists() and path.stat().st_mtime_ns > newest:
+        if _current(path, newest):
             paths[key] = path  # current: left alone
         else:
             due[key] = (path, write)
-    for key, outcome in _write_all(due).items():
+    for key, outcome in plots.write_all(due).items():
         if isinstance(outcome, Path):
             paths[key] = outcome
             if written is not None:
@@ -204,8 +216,9 @@ def write_reports(
     importance = _current_importance(folder, trials, goal)
     if importance is not None:
         paths["importance"] = folder / IMPORTANCE[1]
-    stale = newest is None or not index.exists() or index.stat().st_mtime_ns <= newest
-    if refresh_index or stale:
+    index_due = refresh_index or not _current(index, newest)
+    parts: dict[str, Any] = {}
+    if index_due:
         if headline is None and chosen is not None:
             params = next(r.params for r in runs if r.number == chosen)
             headline = confirmed.headline(
@@ -218,14 +231,8 @@ def write_reports(
             if repeats
             else None
         )
-        notes = [*ranking.edge_notes(trials, space), *filter(None, [ranking.tie_note(df, goal)])]
-        page = html.render_index(
-            df,
-            goal=goal,
-            folder=folder,
-            notes=notes,
-            settings=settings,
-            top=top,
+        parts = dict(
+            notes=ranking.edge_notes(trials, space),
             headline=headline,
             figures={
                 **{k: p for k, p in paths.items() if p.suffix == ".png"},
@@ -235,120 +242,30 @@ def write_reports(
                     if (folder / f"{COMPARISON}{by}.png").exists()
                 },
             },
-            files={k: p for k, p in paths.items() if p.suffix == ".csv"},
+            files={k: p for k, p in paths.items() if p.suffix == ".csv" and k != "ranking"},
             confirmed=None
             if table is None
             else confirmed.display_confirmed(table, space.names, goal),
             importance=importance,
             comparisons={
-                by: (confirmed.display_comparison(df), confirmed.comparison_notes(df))
+                by: (comparison.display_comparison(df), comparison.comparison_notes(df))
                 for by, df in comparisons.items()
             },
         )
-        write_text(index, page)
-        if written is not None:
-            written.add(index)
+    news = progress.write_page(
+        folder,
+        df,
+        goal=goal,
+        settings=settings,
+        top=top,
+        table=not _current(paths["ranking"], newest),
+        page=index_due,
+        **parts,
+    )
+    if written is not None:
+        written.update(news.values())
     paths["index"] = index
     return paths
-
-
-# Rough cost of each figure, to share them out between processes (the Best-N grid is the largest).
-_COST = {"best_curves": 4, "param_scores": 2, "map": 2}
-
-
-def _write_one(path: Path, write: Callable[[Path], Path]) -> Path | str:
-    """``write(path)``, or why matplotlib could not draw it (absurd ranges) as one line."""
-    try:
-        return write(path)
-    except (ValueError, OverflowError) as exc:
-        return " ".join(str(exc).split())
-
-
-def _write_all(due: Mapping[str, tuple[Path, Callable[[Path], Path]]]) -> dict[str, Path | str]:
-    """Writes each of ``due`` (key: path and its writer); each key's path, or why not.
-
-    The figures are a study's last work and independent of each other, so on Linux with two or
-    more cores a share of them is drawn in a forked copy of this process, beside the rest here
-    (halving the reports' time at the end of a study). Anything the copy did not report done
-    (it failed in an unexpected way, or could not start) is written here, so an error is raised
-    where the caller sees it.
-    """
-    figures = sorted(
-        (k for k, (path, _) in due.items() if path.suffix == ".png"),
-        key=lambda k: -_COST.get(k, 1),
-    )
-    share: list[str] = []
-    if len(figures) >= 2 and (os.cpu_count() or 1) >= 2 and sys.platform.startswith("linux"):
-        # The largest first, each to the lighter side; this process also writes the tables
-        # and the page, so the copy takes the figures when the two are even.
-        load = [1, 0]
-        for key in figures:
-            side = 0 if load[0] < load[1] else 1
-            load[side] += _COST.get(key, 1)
-            if side == 1:
-                share.append(key)
-    outcomes: dict[str, Path | str] = {}
-    theirs = {k: due[k] for k in share}
-    child = _fork_writer(theirs) if theirs else None
-    for key, (path, write) in due.items():
-        if child is None or key not in theirs:
-            outcomes[key] = _write_one(path, write)
-    if child is not None:
-        outcomes.update(_collect(child, theirs))
-    return outcomes
-
-
-def _fork_writer(due: Mapping[str, tuple[Path, Callable[[Path], Path]]]) -> tuple[int, int] | None:
-    """A forked process writing ``due``, reporting each outcome as a JSON line on a pipe:
-    ``(pid, read end)``, or None if it could not start."""
-    read, write_end = os.pipe()
-    try:
-        with warnings.catch_warnings():  # Python 3.12+ warns of fork in a threaded process;
-            warnings.simplefilter("ignore", DeprecationWarning)  # the copy only draws and writes
-            pid = os.fork()
-    except OSError:
-        os.close(read)
-        os.close(write_end)
-        return None
-    if pid:
-        os.close(write_end)
-        return pid, read
-    # The copy: no signal handling of the study's (the study stops once the reports are done),
-    # no exit handlers, nothing but the figures.
-    code = 1
-    try:
-        os.close(read)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
-        with os.fdopen(write_end, "w") as out:
-            for key, (path, write) in due.items():
-                outcome = _write_one(path, write)
-                done = {"key": key, "path": str(outcome)} if isinstance(outcome, Path) else None
-                print(json.dumps(done or {"key": key, "error": outcome}), file=out, flush=True)
-        code = 0
-    finally:
-        os._exit(code)
-
-
-def _collect(
-    child: tuple[int, int], due: Mapping[str, tuple[Path, Callable[[Path], Path]]]
-) -> dict[str, Path | str]:
-    """The outcomes the forked writer reported; what it did not, written here."""
-    pid, read = child
-    with os.fdopen(read) as lines:
-        text = lines.read()
-    os.waitpid(pid, 0)
-    outcomes: dict[str, Path | str] = {}
-    for line in text.splitlines():
-        try:
-            item = json.loads(line)
-            outcomes[item["key"]] = Path(item["path"]) if "path" in item else str(item["error"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    for key, (path, write) in due.items():
-        if key not in outcomes:
-            outcomes[key] = _write_one(path, write)
-    return outcomes
 
 
 def _current_importance(
@@ -383,7 +300,9 @@ def write_importance(folder: str | os.PathLike[str], result: Any, metric: str) -
     table = result.table.assign(trials=result.trials, metric=metric)
     return {
         "importance_csv": _save_csv(table, csv),
-        "importance": _save_figure(plots.importance_bars(result.table, metric), png, plots.DPI),
+        "importance": plots.save_figure(
+            score_plots.importance_bars(result.table, metric), png, plots.DPI
+        ),
     }
 
 
@@ -399,7 +318,7 @@ def write_studies(
     stem = "compare-studies_" + "_".join(s.name for s in summaries)
     return {
         "table": _save_csv(table, folder / f"{stem}.csv"),
-        "figure": _save_figure(best_so_far(summaries), folder / f"{stem}.png", plots.DPI),
+        "figure": plots.save_figure(best_so_far(summaries), folder / f"{stem}.png", plots.DPI),
     }
 
 
@@ -421,7 +340,7 @@ def write_comparison(
         folder: The study folder (it must exist).
         repeats: The confirm stage's runs.
         by: The setting compared, e.g. ``"optimizer"`` (see
-            :func:`hpsearch.reports.confirmed.comparison`).
+            :func:`hpsearch.reports.comparison.comparison`).
         thresholds: Test accuracies whose first epoch the table reports (None: from the data).
         space: The search space: the table then names each row's other settings.
         trials: The search's trials: a value without a scored trial gets a row saying so.
@@ -439,11 +358,11 @@ def write_comparison(
     if not by.isidentifier():
         raise ValueError(f"the setting to compare by must be a parameter name, but got {by!r}")
     folder = Path(folder)
-    table = confirmed.comparison(repeats, by, thresholds, space, trials)
+    table = comparison.comparison(repeats, by, thresholds, space, trials)
     return {
         "comparison": _save_csv(table, folder / f"{COMPARISON}{by}.csv"),
-        "comparison_curves": _save_figure(
-            plots.comparison_curves(repeats, by, _choices(space, by)),
+        "comparison_curves": plots.save_figure(
+            curve_plots.comparison_curves(repeats, by, _choices(space, by)),
             folder / f"{COMPARISON}{by}.png",
             dpi,
         ),

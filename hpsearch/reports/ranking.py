@@ -5,98 +5,47 @@ them, so the reports of a running or interrupted study can be rebuilt from its l
 
 An accuracy measured on ``n`` images has a binomial error (on 100 images a 95% interval is about
 ±0.1 wide): the ranking gives each trial its Wilson interval, displayed scores keep the decimals
-that size can carry (:func:`decimals_for`), and :func:`tie_note` says which trials are tied.
+that size can carry (:mod:`hpsearch.reports.formatting`), and :func:`tie_note` says which trials
+are tied.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hpsearch.reports.formatting import (
+    FORMATS,
+    cell_size,
+    decimals_for,
+    display_frame,
+    format_frame,
+    wilson,
+)
 from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, TrialResult
 
 __all__ = [
+    "DEFAULT_GOAL",
     "ranking",
     "curves",
-    "display_frame",
     "format_top",
-    "format_frame",
-    "edge_notes",
-    "wilson",
-    "decimals_for",
-    "decimals_at",
     "tied_with_best",
     "tie_note",
+    "edge_notes",
     "varied",
-    "looks_numeric",
-    "FORMATS",
     "SCORE_COLUMNS",
 ]
 
+#: What a study ranks by when it is not told: validation accuracy, maximised.
+DEFAULT_GOAL = Goal()
+
 SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
 CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")
-FORMATS = ("table", "markdown", "csv", "json")
-Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
-
-
-# --------------------------------------------------------------------------- intervals
-def wilson(p: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval (95% by default) of an accuracy ``p`` measured on ``n`` images.
-
-    Unlike ``p ± z·sqrt(p(1-p)/n)``, it stays inside [0, 1] and is not empty at 0 or 100%.
-
-    Example:
-        >>> [round(v, 3) for v in wilson(0.8, 100)]
-        [0.711, 0.867]
-    """
-    z2n = z * z / n
-    centre = (p + z2n / 2) / (1 + z2n)
-    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def decimals_for(n: int | float | None, default: int = 4) -> int:
-    """Decimals an accuracy measured on ``n`` images can carry: down to its 95% interval's
-    half-width.
-
-    The half-width at p = 0.5, the widest, is 0.98 / sqrt(n): 0.098 on 100 images (2
-    decimals), 0.022 on 2,000 (2), 0.0098 on 10,000 (3). Unknown sizes (logs written before
-    the size was recorded) get ``default``.
-
-    Example:
-        >>> decimals_for(100), decimals_for(10_000), decimals_for(None)
-        (2, 3, 4)
-    """
-    if n is None or not n > 0 or (isinstance(n, float) and not math.isfinite(n)):
-        return default
-    return max(1, math.ceil(-math.log10(Z95 * 0.5 / math.sqrt(n))))
-
-
-def decimals_at(p: float | None, n: int | float | None, default: int = 4) -> int:
-    """Decimals an accuracy ``p`` measured on ``n`` images can carry: down to its own 95%
-    interval's half-width, ``1.96 sqrt(p (1 - p) / n)`` (narrower near 0 and 1 than
-    :func:`decimals_for`'s widest case); without ``p``, :func:`decimals_for`.
-
-    Example:
-        >>> decimals_at(0.66, 2000), decimals_at(0.95, 2000), decimals_at(None, 2000)
-        (2, 3, 2)
-    """
-    if p is None or not math.isfinite(p) or n is None or not n > 0:
-        return decimals_for(n, default)
-    q = min(max(float(p), 0.0), 1.0)
-    half = Z95 * math.sqrt(max(q * (1 - q), 1 / n) / n)
-    return max(1, math.ceil(-math.log10(half)))
-
-
-def _size(value: Any) -> int | None:  # an image count from a frame cell; NaN and NA are unknown
-    return None if value is None or pd.isna(value) else int(value)
 
 
 # --------------------------------------------------------------------------- ranking
@@ -178,23 +127,6 @@ def ranking(
     return df[columns].reset_index(drop=True)
 
 
-def mean_sd_text(mean: float, sd: float) -> str:
-    """``mean ± sd`` for a metric of unknown range (no set size to give its precision): the sd
-    to two significant digits and the mean to the same decimal place; three significant digits
-    for a mean alone.
-
-    Example:
-        >>> mean_sd_text(2.28452, 0.0053), mean_sd_text(2.28452, float("nan"))
-        ('2.2845 ± 0.0053', '2.28')
-    """
-    if math.isnan(mean):
-        return "-"
-    if math.isnan(sd) or sd <= 0:
-        return f"{mean:.3g}"
-    d = max(0, 1 - math.floor(math.log10(sd)))
-    return f"{mean:.{d}f} ± {sd:.{d}f}"
-
-
 def tied_with_best(df: pd.DataFrame) -> int:
     """How many trials besides the best cannot be told apart from it on its validation set.
 
@@ -227,7 +159,7 @@ def tie_note(df: pd.DataFrame, goal: Goal | None = None) -> str | None:
     if not tied:
         return None
     best = df.iloc[0]
-    n, d = _size(best["n_val"]), decimals_for(_size(best["n_val"]))
+    n, d = cell_size(best["n_val"]), decimals_for(cell_size(best["n_val"]))
     others = (
         "1 other trial's interval overlaps"
         if tied == 1
@@ -282,119 +214,6 @@ def _at(values: Sequence[float | None], i: int) -> float | None:
     return v if math.isfinite(v) else None
 
 
-# --------------------------------------------------------------------------- tables
-_SCORE_LIKE = {"val_acc", "best_val_acc", "train_acc"}
-INTERVAL = "95% CI"  # the displayed column that joins val_acc_low and val_acc_high
-
-
-def _cell(column: str, value: Any, decimals: int = 4) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)):
-        spec = f".{decimals}f" if column in _SCORE_LIKE else ".1f" if column == "seconds" else ".4g"
-        return format(value, spec)
-    return str(value)
-
-
-def display_frame(df: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
-    """The first ``k`` rows as strings for reading.
-
-    Scores keep the decimals their validation size can carry (:func:`decimals_for`; 4 when the
-    size is unknown), params 4 significant digits. ``val_acc_low`` and ``val_acc_high`` become one
-    ``95% CI`` column (dropped when no shown trial has one); ``n_val`` is dropped, and so is
-    ``error`` when no shown trial has an error.
-
-    Example:
-        >>> display_frame(ranking(study.trials, study.space.names), 5)  # doctest: +SKIP
-    """
-    shown = df if k is None else df.head(k)
-    sizes = [_size(v) for v in shown["n_val"]] if "n_val" in shown.columns else [None] * len(shown)
-    places = [decimals_for(n) for n in sizes]
-    out = {
-        c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places, strict=True)]
-        for c in shown.columns
-    }
-    columns = [c for c in shown.columns if c not in ("val_acc_low", "val_acc_high", "n_val")]
-    if "val_acc_low" in shown.columns:
-        out[INTERVAL] = [
-            f"{lo}-{hi}" if lo and hi else ""
-            for lo, hi in zip(
-                [
-                    _cell("val_acc", v, d)
-                    for v, d in zip(shown["val_acc_low"].tolist(), places, strict=True)
-                ],
-                [
-                    _cell("val_acc", v, d)
-                    for v, d in zip(shown["val_acc_high"].tolist(), places, strict=True)
-                ],
-                strict=True,
-            )
-        ]
-        if any(out[INTERVAL]):
-            columns.insert(columns.index("val_acc") + 1, INTERVAL)
-    if "error" in columns and not any(out["error"]):
-        columns.remove("error")
-    return pd.DataFrame({c: out[c] for c in columns}, columns=columns)
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    # Written by hand: DataFrame.to_markdown needs the optional ``tabulate`` package.
-    def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-    numeric = [
-        c in ("rank", "trial", "epochs", "seconds", INTERVAL)
-        or c in _SCORE_LIKE
-        or (len(table) > 0 and all(looks_numeric(v) for v in table[c] if v != ""))
-        for c in table.columns
-    ]
-    lines = ["| " + " | ".join(esc(str(c)) for c in table.columns) + " |"]
-    lines.append("|" + "|".join("---:" if num else "---" for num in numeric) + "|")
-    for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join(esc(str(v)) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def looks_numeric(text: str) -> bool:
-    """Whether a table cell reads as a number (such columns are right-aligned)."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _json_value(value: Any) -> Any:
-    if value is pd.NA or value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def format_frame(data: pd.DataFrame, shown: pd.DataFrame, fmt: str) -> str:
-    """A table as text: ``csv`` and ``json`` from ``data`` at full precision, ``table`` and
-    ``markdown`` from ``shown`` (the same rows as display strings). Unknown formats raise
-    ValueError."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown report format {fmt!r}; expected one of {list(FORMATS)}")
-    if fmt == "csv":
-        return data.to_csv(index=False).rstrip("\n")
-    if fmt == "json":
-        records = [
-            {str(c): _json_value(v) for c, v in zip(data.columns, row, strict=True)}
-            for row in data.itertuples(index=False)
-        ]
-        return json.dumps(records, indent=2, allow_nan=False)
-    if fmt == "markdown":
-        return _markdown(shown)
-    return "(no trials)" if shown.empty else shown.to_string(index=False)
-
-
 def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
     """The top ``k`` rows of a ranking as text.
 
@@ -408,7 +227,7 @@ def format_top(df: pd.DataFrame, k: int = 5, fmt: str = "table") -> str:
         fmt: ``"table"`` (aligned plain text), ``"markdown"`` (a GitHub table), ``"csv"`` or
             ``"json"`` (a list of objects). ``csv`` and ``json`` keep every column and the
             full precision; ``table`` and ``markdown`` round for reading (see
-            :func:`display_frame`).
+            :func:`hpsearch.reports.formatting.display_frame`).
 
     Returns:
         The text, without a trailing newline.

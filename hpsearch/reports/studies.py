@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.exceptions import StudyError
-from hpsearch.reports.confirmed import mean_sd, pm
-from hpsearch.reports.ranking import decimals_for, mean_sd_text, wilson
+from hpsearch.reports.formatting import decimals_for, mean_sd, mean_sd_text, pm, wilson
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
 

@@ -7,24 +7,25 @@ helped it to the top. The confirm stage retrains each of the top ``k`` distinct 
 ``repeats`` times with streams derived from the study seed, the trial number and the repeat
 index alone (the search's own run does not count: its score is what selected it), and scores
 every run on validation and on the dataset's test part. The chosen configuration is the one
-with the best mean validation accuracy over its repeats (:func:`hpsearch.reports.confirmed.choose`);
+with the best mean validation accuracy over its repeats (:func:`choose`);
 the test part never chooses anything.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
-from hpsearch.reports.confirmed import choose
+from hpsearch.reports.confirmed import choice_order
 from hpsearch.storage.journal import Journal
 from hpsearch.trial import Goal, RepeatResult, TrialResult
 
 DEFAULT_GOAL = Goal()
 
-__all__ = ["best_per_value", "candidates", "check_enough", "chosen", "plan", "run"]
+__all__ = ["best_per_value", "candidates", "check_enough", "choose", "chosen", "plan", "run"]
 
 
 def candidates(
@@ -72,6 +73,34 @@ def chosen(
     ranked = candidates(trials, max(k, 1), goal)
     number = choose(repeats, [t.number for t in ranked], goal)
     return next((t for t in ranked if t.number == number), None)
+
+
+def choose(
+    repeats: Sequence[RepeatResult],
+    numbers: Sequence[int] | None = None,
+    goal: Goal = DEFAULT_GOAL,
+) -> int | None:
+    """The trial whose repeats have the best mean validation accuracy (or, for another
+    ``goal``, the best mean of its metric over the runs that have one), in the order of
+    :func:`hpsearch.reports.confirmed.choice_order`, which the confirmed table follows too.
+
+    Refit runs do not count; None when no repeat has a validation score. With ``numbers`` (the
+    confirmed trials, best ranked first) only those count and a tie goes to the better ranked;
+    without, a tie goes to the earlier trial.
+
+    Example:
+        >>> choose(study.repeats_done)  # doctest: +SKIP
+        12
+    """
+    allowed = None if numbers is None else set(numbers)
+    return next(
+        (
+            n
+            for n, mean in choice_order(repeats, numbers, goal)
+            if not math.isnan(mean) and (allowed is None or n in allowed)
+        ),
+        None,
+    )
 
 
 def check_enough(trials: Sequence[TrialResult], k: int, name: str) -> None:

@@ -302,8 +302,8 @@ class Study:
 
     def trials_dataframe(self) -> pd.DataFrame:
         """The trials with the columns an Optuna user knows (see
-        :func:`hpsearch.reports.frame.trials_frame`), with the times the study logged."""
-        from hpsearch.reports.frame import trials_frame
+        :func:`hpsearch.study.frame.trials_frame`), with the times the study logged."""
+        from hpsearch.study.frame import trials_frame
 
         return trials_frame(self.trials, self.space.names, self.goal, self.storage.finish_times())
 
@@ -395,7 +395,7 @@ class Study:
     def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
         """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the
         searched setting ``by`` (what is missing: nothing is opened when nothing is) and
-        returns them, for :func:`hpsearch.reports.confirmed.comparison`. Raises ValueError if
+        returns them, for :func:`hpsearch.reports.comparison.comparison`. Raises ValueError if
         ``by`` was not searched, took one value, or no trial has a score yet.
         """
         self._check_writable()

@@ -11,18 +11,16 @@ import pandas as pd
 import pytest
 from _report_fixtures import make_repeats
 
-from hpsearch.reports.confirmed import (
-    choose,
+from hpsearch.reports.comparison import (
     comparison,
-    confirmed_table,
     default_thresholds,
     display_comparison,
-    display_confirmed,
     format_comparison,
-    headline,
 )
+from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headline
 from hpsearch.space.dimensions import Categorical, LogUniform
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.study.confirm import choose
 from hpsearch.trial import RepeatResult, TrialState
 
 

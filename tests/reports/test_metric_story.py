@@ -11,7 +11,7 @@ import pandas as pd
 
 from hpsearch import LogUniform, Study, TrainConfig, Uniform
 from hpsearch.cli.main import main
-from hpsearch.reports.ranking import mean_sd_text
+from hpsearch.reports.formatting import mean_sd_text
 
 # val_loss and val_acc disagree on purpose: the best by loss is not the best by accuracy.
 ANTI = """

@@ -14,7 +14,7 @@ import pytest
 from _report_fixtures import make_repeats, make_trials
 
 from hpsearch.builtin.config import TrainConfig
-from hpsearch.reports import plots
+from hpsearch.reports import curve_plots, plots, score_plots
 from hpsearch.reports.publish import map_axes, write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform
 from hpsearch.space.search_space import SearchSpace, default_space
@@ -140,8 +140,8 @@ def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a current figure was drawn again")
 
-    monkeypatch.setattr(plots, "best_curves", refuse)
-    monkeypatch.setattr(plots, "history", refuse)
+    monkeypatch.setattr(curve_plots, "best_curves", refuse)
+    monkeypatch.setattr(score_plots, "history", refuse)
     again = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, only_stale=True)
     assert again == first and {k: p.stat().st_mtime_ns for k, p in again.items()} == before
     # A log written after the reports makes them stale: everything is written again.
@@ -175,7 +175,7 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(
                 fh.write(b"half a fig")
             raise OSError("disk full")
 
-    monkeypatch.setattr(plots, "history", lambda trials, goal=None: Broken())
+    monkeypatch.setattr(score_plots, "history", lambda trials, goal=None: Broken())
     with pytest.raises(OSError, match="disk full"):
         write_reports(tmp_path, trials, default_space(), n_best=4)
     assert paths["history"].read_bytes() == old
@@ -184,14 +184,19 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(
 
 def _note_pids(monkeypatch, tmp_path) -> None:
     """Makes each figure function note the pid of the process that draws it."""
-    for name in ("best_curves", "history", "lr_wd_map", "param_scores"):
-        real = getattr(plots, name)
+    for module, name in (
+        (curve_plots, "best_curves"),
+        (score_plots, "history"),
+        (score_plots, "lr_wd_map"),
+        (score_plots, "param_scores"),
+    ):
+        real = getattr(module, name)
 
         def noting(*args, _real=real, _name=name, **kwargs):
             (tmp_path / f"pid-{_name}").write_text(str(os.getpid()))
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(plots, name, noting)
+        monkeypatch.setattr(module, name, noting)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="figures fork on Linux only")
@@ -228,7 +233,7 @@ def test_a_figure_the_forked_copy_failed_is_written_here_and_its_error_raised_he
     def fails_in_the_copy(*args, **kwargs):
         raise RuntimeError(f"drawn in {'the copy' if os.getpid() != parent else 'this process'}")
 
-    monkeypatch.setattr(plots, "best_curves", fails_in_the_copy)
+    monkeypatch.setattr(curve_plots, "best_curves", fails_in_the_copy)
     with pytest.raises(RuntimeError, match="drawn in this process"):
         write_reports(tmp_path, trials, default_space(), n_best=4)
     assert not list(tmp_path.glob("*.tmp*")) and not (tmp_path / "best_curves.png").exists()
@@ -252,22 +257,34 @@ def test_write_comparison_writes_the_table_and_the_curves(tmp_path):
 
 
 def test_reports_import_no_writer_and_no_cycle():
-    """report, confirmed, html and plots are pure: importing them loads no writer, and html does
-    not import plots or publish (nor report any of them)."""
+    """report, confirmed, html and the figures are pure: importing them loads no writer, and html
+    does not import the figures or publish (nor report any of them); nor does writing the live
+    page."""
+    figures = (
+        "'hpsearch.reports.plots', 'hpsearch.reports.curve_plots', 'hpsearch.reports.score_plots'"
+    )
     code = (
         "import importlib.util, sys\n"
         # Every module named below must exist, or the checks would pass on a renamed
         # module.
         "names = ['hpsearch.reports.ranking', 'hpsearch.reports.confirmed',"
-        " 'hpsearch.reports.html',\n"
-        "         'hpsearch.reports.plots', 'hpsearch.reports.publish']\n"
+        " 'hpsearch.reports.comparison', 'hpsearch.reports.formatting',"
+        " 'hpsearch.reports.progress', 'hpsearch.reports.html',\n"
+        f"         {figures}, 'hpsearch.reports.publish']\n"
         "assert all(importlib.util.find_spec(n) for n in names)\n"
         "import hpsearch.reports.ranking, hpsearch.reports.confirmed\n"
-        "assert not {'hpsearch.reports.html', 'hpsearch.reports.plots',"
+        "import hpsearch.reports.comparison, hpsearch.reports.progress\n"
+        f"assert not {{'hpsearch.reports.html', {figures}, 'matplotlib',"
         " 'hpsearch.reports.publish'} & set(sys.modules), sys.modules.keys()\n"
         "import hpsearch.reports.html\n"
-        "assert not {'hpsearch.reports.plots', 'hpsearch.reports.publish'} & set(sys.modules)\n"
-        "import hpsearch.reports.plots\n"
+        f"assert not {{{figures}, 'hpsearch.reports.publish'}} & set(sys.modules)\n"
+        # The live page (ranking.csv and index.html while a study runs) draws no figure.
+        "import tempfile\n"
+        "from hpsearch.reports.progress import write_live\n"
+        "from hpsearch.space.search_space import default_space\n"
+        "write_live(tempfile.mkdtemp(), [], default_space(), running='running')\n"
+        f"assert not {{{figures}, 'matplotlib', 'hpsearch.reports.publish'}} & set(sys.modules)\n"
+        "import hpsearch.reports.curve_plots, hpsearch.reports.score_plots\n"
         "assert 'hpsearch.reports.publish' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,17 +12,15 @@ import pandas as pd
 import pytest
 from _report_fixtures import make_trials, score_at_edge, score_inside
 
+from hpsearch.reports.formatting import decimals_for, display_frame, wilson
 from hpsearch.reports.ranking import (
     curves,
-    decimals_for,
-    display_frame,
     edge_notes,
     format_top,
     ranking,
     tie_note,
     tied_with_best,
     varied,
-    wilson,
 )
 from hpsearch.space.dimensions import Categorical, IntUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space

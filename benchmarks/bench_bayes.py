@@ -33,7 +33,7 @@ from _common import emit, load_note, machine
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.space.search_space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
-from hpsearch.trial import TrialResult, TrialState
+from hpsearch.records import TrialResult, TrialState
 
 TARGET = 0.010  # seconds per suggested point, median over a window of batches, at every size
 

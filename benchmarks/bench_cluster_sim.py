@@ -41,7 +41,7 @@ from bench_bayes import synthetic
 from hpsearch.space.search_space import default_space
 from hpsearch.strategies.bayes import BayesStrategy
 from hpsearch.study.search import runs_ahead_from
-from hpsearch.trial import TrialResult, TrialState
+from hpsearch.records import TrialResult, TrialState
 
 TARGET = 0.10  # wait share, 32 workers, 0.2 s trials, up to 1,000 trials, pipelined
 

@@ -29,7 +29,7 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.activations import Relu
 from hpsearch.builtin.training import History, Trainer, build_optimizer, net_for
 from hpsearch.data.split import make_split
-from hpsearch.trial import TrialState
+from hpsearch.records import TrialState
 
 
 class Stack:

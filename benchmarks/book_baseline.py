@@ -285,7 +285,7 @@ def book_trial(split, lr, weight_decay, *, seed, epochs=50, hidden=(100,) * 6, b
 
     Args:
         split: Any object with ``x_train``, ``t_train``, ``x_val``, ``t_val`` (hpsearch's
-            :class:`~hpsearch.data.split.Split` with float32 images: the book's ``load_mnist``
+            :class:`~hpsearch.trial.TrialData` with float32 images: the book's ``load_mnist``
             also returns float32 images, which the float64 weights upcast).
         seed: Seeds the Generator used for init and mini-batches.
 

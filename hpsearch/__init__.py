@@ -28,7 +28,7 @@ _EXPORTS = {
     "RandomStrategy": "strategies",
     "SearchSpace": "space.search_space",
     "Strategy": "strategies",
-    "RepeatResult": "trial",
+    "RepeatResult": "records",
     "Study": "study.study",
     "StudyError": "exceptions",
     "StudyInterrupted": "exceptions",
@@ -38,8 +38,8 @@ _EXPORTS = {
     "TrialData": "trial",
     "TrialDiverged": "exceptions",
     "TrialTimedOut": "exceptions",
-    "TrialResult": "trial",
-    "TrialState": "trial",
+    "TrialResult": "records",
+    "TrialState": "records",
     "Uniform": "space.dimensions",
     "default_space": "space.search_space",
     "train_trial": "builtin.objective",
@@ -85,12 +85,13 @@ if _TYPE_CHECKING:  # what a type checker and an editor see: the classes themsel
     from hpsearch.builtin.config import TrainConfig
     from hpsearch.builtin.objective import train_trial
     from hpsearch.exceptions import StudyError, StudyInterrupted, TrialDiverged, TrialTimedOut
+    from hpsearch.records import RepeatResult, TrialResult, TrialState
     from hpsearch.settings import Settings
     from hpsearch.space.dimensions import Categorical, Dimension, IntUniform, LogUniform, Uniform
     from hpsearch.space.search_space import SearchSpace, default_space
     from hpsearch.strategies import BayesStrategy, GridStrategy, RandomStrategy, Strategy
     from hpsearch.study.study import Study
-    from hpsearch.trial import RepeatResult, Trial, TrialData, TrialResult, TrialState
+    from hpsearch.trial import Trial, TrialData
 
 __getattr__, __dir__, _ = lazy_exports(__name__, _EXPORTS)
 # Written out, so that a type checker and a linter read it (the layout test holds it to _EXPORTS).

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hpsearch.records import RepeatResult, TrialResult, TrialState
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space
-from hpsearch.trial import RepeatResult, TrialResult, TrialState
 
 
 def score_at_edge(params: dict) -> float:

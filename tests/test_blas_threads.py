@@ -17,9 +17,9 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from hpsearch import Study, TrainConfig
-from hpsearch.blas import one_blas_thread
 from hpsearch.builtin.objective import train_trial
 from hpsearch.builtin.training import Trainer
+from hpsearch.execution.blas import one_blas_thread
 
 CONFIG = TrainConfig(epochs=3, hidden=(100, 100), samples=400)
 PARAMS = {"lr": 0.01, "weight_decay": 1e-6}

@@ -17,23 +17,24 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hpsearch"
 
 # Each room and the rooms it may import ("root" is hpsearch/__init__.py: its version string).
-LEAVES = {"trial", "settings", "seeding", "blas", "exceptions"}
+LEAVES = {"records", "trial", "settings", "seeding", "exceptions"}
 ALLOWED = {
-    "trial": set(),
+    "records": set(),
+    "exceptions": set(),
+    # the objective's contract: the handle, its data, the rules for what it returns
+    "trial": {"records", "exceptions"},
     "settings": set(),
     "seeding": set(),
-    "blas": set(),
-    "exceptions": set(),
     "space": set(),
-    "storage": {"trial", "exceptions"},
-    "data": {"storage", "seeding", "exceptions"},
-    "strategies": {"space", "trial", "seeding", "exceptions", "root"},
+    "storage": {"records", "trial", "exceptions"},
+    "data": {"storage", "trial", "seeding", "exceptions"},
+    "strategies": {"space", "records", "seeding", "exceptions", "root"},
     # The built-in network is one objective among others: it runs through the engine's runner,
     # and nothing of the engine imports it.
-    "builtin": {"execution", "data", "storage", "trial", "settings", "seeding", "blas"}
+    "builtin": {"execution", "data", "storage", "records", "trial", "settings", "seeding"}
     | {"exceptions", "root"},
-    "execution": {"data", "trial", "settings", "seeding", "blas", "exceptions"},
-    "reports": {"space", "storage", "trial", "exceptions"},
+    "execution": {"data", "records", "trial", "settings", "seeding", "exceptions"},
+    "reports": {"space", "storage", "records", "exceptions"},
     "study": {
         "execution",
         "strategies",
@@ -42,6 +43,7 @@ ALLOWED = {
         "reports",
         "builtin",
         "data",
+        "records",
         "trial",
         "settings",
         "seeding",
@@ -57,7 +59,7 @@ ALLOWED = {
         "storage",
         "strategies",
         "exceptions",
-        "trial",
+        "records",
         "settings",
         "root",
     },

@@ -25,8 +25,8 @@ import numpy as np
 from hpsearch import __version__
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.net import MultiLayerNet
+from hpsearch.records import RepeatResult
 from hpsearch.storage.files import replacing
-from hpsearch.trial import RepeatResult
 
 __all__ = ["MODEL", "save_model", "load_model", "model_settings", "save_chosen"]
 

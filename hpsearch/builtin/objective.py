@@ -24,12 +24,12 @@ from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.model import save_chosen
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.training import Trainer, build_optimizer, net_for
-from hpsearch.data.split import Split
 from hpsearch.exceptions import TrialDiverged, TrialTimedOut
 from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task
+from hpsearch.records import RepeatResult, TrialResult, TrialState
 from hpsearch.settings import Settings
-from hpsearch.trial import ObjectiveState, RepeatResult, Trial, TrialResult, TrialState
+from hpsearch.trial import ObjectiveState, Trial
 
 __all__ = ["BUILTIN", "NetworkObjective", "train_repeat", "train_rung", "train_trial"]
 
@@ -84,16 +84,14 @@ class NetworkObjective:
     def __call__(self, trial: Trial) -> dict[str, float]:
         cfg = self.config.with_params(trial.params)
         d = trial.data
-        split = Split(d.x_train, d.t_train, d.x_val, d.t_val)
-        # Sized by every label of the search's split (a refit run holds them all in training).
-        classes = int(max(t.max() for t in (d.t_train, d.t_val) if len(t))) + 1
-        # Kept for the caller only once set here: threads of one study share this object.
-        net = self.net = net_for(cfg, split.input_size, classes, trial.rng)
+        # Sized by every label of the search's split (a refit run holds them all in training);
+        # kept for the caller only once set here: threads of one study share this object.
+        net = self.net = net_for(cfg, d.input_size, d.n_classes, trial.rng)
         test = (d.x_test, d.t_test) if d.x_test is not None and d.t_test is not None else None
         trainer = Trainer(
             net,
             build_optimizer(cfg),
-            split,
+            d,
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
             rng=trial.rng,
@@ -140,7 +138,7 @@ def train_trial(
     trial's own failure.
 
     The same arguments give the same record anywhere: the trial computes on one BLAS thread
-    (see :func:`hpsearch.blas.one_blas_thread`) whatever the caller's thread settings.
+    (see :func:`hpsearch.execution.blas.one_blas_thread`) whatever the caller's thread settings.
 
     Args:
         config: The study's fixed settings.

@@ -17,8 +17,8 @@ import numpy as np
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.net import MultiLayerNet
 from hpsearch.builtin.nn.optimizers import make_optimizer, optimizer_settings
-from hpsearch.data.split import Split
-from hpsearch.trial import TrialState
+from hpsearch.records import TrialState
+from hpsearch.trial import TrialData
 
 __all__ = ["Trainer", "build_net", "build_optimizer", "net_for"]
 
@@ -63,7 +63,7 @@ class Trainer:
         self,
         net: MultiLayerNet,
         optimizer: Any,
-        split: Split,
+        split: TrialData,
         *,
         epochs: int,
         batch_size: int,
@@ -152,7 +152,7 @@ class Trainer:
         self.history = History([*state["train_acc"]], [*state["val_acc"]], [*state["loss"]])
 
 
-def build_net(config: TrainConfig, split: Split, rng: np.random.Generator) -> MultiLayerNet:
+def build_net(config: TrainConfig, split: TrialData, rng: np.random.Generator) -> MultiLayerNet:
     """The network ``config`` describes, sized for ``split``."""
     return net_for(config, split.input_size, split.n_classes, rng)
 

@@ -24,7 +24,7 @@ def _err(text: str) -> None:
 
 def _states(records: Iterable[Any]) -> str:
     """How many records ended in each state: ``4 DIVERGED, 1 FAILED``."""
-    from hpsearch.trial import TrialState
+    from hpsearch.records import TrialState
 
     ended = [r.state for r in records]
     return ", ".join(f"{ended.count(s)} {s.value}" for s in TrialState if s in ended)
@@ -195,8 +195,8 @@ def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (the command's name)
     from hpsearch.exceptions import StudyError
+    from hpsearch.records import Goal
     from hpsearch.storage.folder import DEFINITION, LOGS, StudyStorage
-    from hpsearch.trial import Goal
 
     root = Path(args.out)
     if not root.is_dir():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,10 +20,10 @@ import numpy as np
 from hpsearch.data.datasets import load_source, source_key, source_sizes
 from hpsearch.data.download import REMOTE_DATASETS, download
 from hpsearch.seeding import SPLIT, rng_for
+from hpsearch.trial import TrialData
 
 __all__ = [
     "MIN_VAL",
-    "Split",
     "check_dataset",
     "check_split",
     "load_test",
@@ -35,24 +34,6 @@ __all__ = [
 
 # A validation accuracy over fewer images moves in steps of more than 10 points: no ranking.
 MIN_VAL = 10
-
-
-@dataclass(frozen=True)
-class Split:
-    """The arrays one trial trains on: scaled features and integer labels."""
-
-    x_train: np.ndarray
-    t_train: np.ndarray
-    x_val: np.ndarray
-    t_val: np.ndarray
-
-    @property
-    def input_size(self) -> int:
-        return int(self.x_train.shape[1])
-
-    @property
-    def n_classes(self) -> int:
-        return int(max(self.t_train.max(), self.t_val.max())) + 1
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -179,7 +160,7 @@ def _scaled(x: np.ndarray, dtype: str) -> np.ndarray:
 
 def make_split(
     name: str, samples: int, val_ratio: float, seed: int, dtype: str = "float32"
-) -> Split:
+) -> TrialData:
     """The first ``samples`` training images, scaled to [0, 1], shuffled, split train/validation.
 
     The shuffle depends on ``seed`` alone, so every trial sees the same split on any worker.
@@ -203,7 +184,7 @@ def make_split(
 @functools.lru_cache(maxsize=8)
 def _make_split(
     name: str, source: tuple[str, Any], samples: int, val_ratio: float, seed: int, dtype: str
-) -> Split:
+) -> TrialData:
     _, n_val = split_sizes(samples, val_ratio)
     _check_available(name, source, samples)
     data = load_source(source)
@@ -211,7 +192,7 @@ def _make_split(
     t = data.y_train[:samples]
     order = rng_for(seed, *SPLIT).permutation(samples)
     val, train = order[:n_val], order[n_val:]
-    return Split(x[train], t[train], x[val], t[val])
+    return TrialData(x[train], t[train], x[val], t[val])
 
 
 def load_test(

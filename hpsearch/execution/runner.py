@@ -21,21 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.blas import one_blas_thread
-from hpsearch.exceptions import ObjectiveError, TrialEnded
+from hpsearch.exceptions import TrialEnded
+from hpsearch.execution.blas import one_blas_thread
 from hpsearch.execution.workers import Task, restore_malloc_thresholds
+from hpsearch.records import CURVES, SCORES, RepeatResult, TrialResult, TrialState
 from hpsearch.seeding import REFIT, REPEAT, TRAIN, seed_for, stream
 from hpsearch.settings import Settings
-from hpsearch.trial import (
-    CURVES,
-    SCORES,
-    ObjectiveState,
-    RepeatResult,
-    Trial,
-    TrialData,
-    TrialResult,
-    TrialState,
-)
+from hpsearch.trial import ObjectiveState, Trial, TrialData, check_accuracies, final_metrics
 
 __all__ = ["run_objective", "start_trial", "trial_result"]
 
@@ -124,29 +116,6 @@ def run_objective(
     return record, trial.saved() if record.state is TrialState.PRUNED else None
 
 
-def _metrics(value: Any, metric: str, ref: str, required: bool) -> dict[str, float]:
-    """The final metrics an objective returned: a number (the metric) or a mapping of numbers."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return {metric: float(value)}
-    if isinstance(value, Mapping):
-        out = {}
-        for key, v in value.items():
-            if not isinstance(v, numbers.Real) or isinstance(v, bool):
-                raise ObjectiveError(
-                    f"objective {ref} returned {key}={v!r}: expected a number for each metric"
-                )
-            out[str(key)] = float(v)
-        if required and metric not in out:
-            raise ObjectiveError(
-                f"objective {ref} returned {sorted(out)}, without the metric {metric!r}"
-            )
-        return out
-    raise ObjectiveError(
-        f"objective {ref} returned {type(value).__name__}: expected a number ({metric}) or "
-        f"a mapping of metrics that includes {metric!r}"
-    )
-
-
 def trial_result(
     trial: Trial,
     task: Task,
@@ -164,18 +133,18 @@ def trial_result(
         ObjectiveError: ``value`` is not a number or a mapping of numbers with the metric.
     """
     if isinstance(value, TrialEnded):
-        metrics = _metrics(value.metrics, metric, ref, required=False)
-        _check_accuracies(metrics, ref)
+        metrics = final_metrics(value.metrics, metric, ref, required=False)
+        check_accuracies(metrics, ref)
         return _record(trial, task, TrialState(value.state), metrics, seconds, str(value))
     if isinstance(value, BaseException):
         return _record(trial, task, TrialState.FAILED, {}, seconds, _failure(value, ref))
     # A refit run has no validation images: it cannot return a validation metric, and what it
     # returns for one (the mean of nothing: NaN) says nothing of the run.
     validated = len(trial.data.t_val) > 0
-    metrics = _metrics(value, metric, ref, required=validated)
+    metrics = final_metrics(value, metric, ref, required=validated)
     if not validated:
         metrics.pop(metric, None)
-    _check_accuracies(metrics, ref)
+    check_accuracies(metrics, ref)
     score = metrics.get(metric, 0.0)
     finite = math.isfinite(score)  # another metric's NaN is left out, not a divergence
     state = TrialState.COMPLETE if finite else TrialState.DIVERGED
@@ -201,23 +170,6 @@ def _failure(exc: BaseException, ref: str) -> str:
         name = Path(where).name if f.filename.startswith("<") and where.endswith(".py") else ""
         said += f" ({name or Path(f.filename).name}, line {f.lineno}, in {f.name})"
     return said
-
-
-def _check_accuracies(metrics: Mapping[str, float], ref: str) -> None:
-    """Refuses an accuracy outside 0..1 (a percentage, say): every report gives accuracies an
-    interval on their set size, which only a share can have.
-
-    Raises:
-        ObjectiveError: ``val_acc``, ``train_acc`` or ``test_acc`` is finite and outside 0..1.
-    """
-    for name in SCORES:
-        value = metrics.get(name)
-        if value is not None and math.isfinite(value) and not 0.0 <= value <= 1.0:
-            raise ObjectiveError(
-                f"objective {ref} returned {name}={value:g}: accuracies are shares in 0..1 "
-                f"(return {value / 100:g} for {value:g}%), or rank by another metric name "
-                "with --metric"
-            )
 
 
 def _last(metrics: Mapping[str, float], trial: Trial, name: str) -> float | None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpsearch.trial import ObjectiveState, RepeatResult, TrialResult, TrialState
+from hpsearch.records import RepeatResult, TrialResult, TrialState
+from hpsearch.trial import ObjectiveState
 
 __all__ = ["Task", "marked", "die_with_parent", "restore_malloc_thresholds"]
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.reports.confirmed import METRICS, scores_of, size_of
 from hpsearch.reports.formatting import (
     column_decimals,
@@ -30,7 +31,6 @@ from hpsearch.reports.formatting import (
 )
 from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import RepeatResult, TrialResult
 
 __all__ = [
     "MeanCurve",

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpsearch.records import Goal, RepeatResult, metric_of
 from hpsearch.reports.formatting import (
     column_decimals,
     decimals_at,
@@ -28,7 +29,6 @@ from hpsearch.reports.formatting import (
     wilson,
 )
 from hpsearch.reports.ranking import DEFAULT_GOAL
-from hpsearch.trial import Goal, RepeatResult, metric_of
 
 __all__ = [
     "confirmed_table",

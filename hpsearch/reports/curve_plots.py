@@ -18,10 +18,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from hpsearch.records import Goal, RepeatResult, TrialResult
 from hpsearch.reports.comparison import mean_curves
 from hpsearch.reports.formatting import decimals_for, wilson
 from hpsearch.reports.plots import outside_legend, say_empty
-from hpsearch.trial import Goal, RepeatResult, TrialResult
 
 __all__ = ["best_curves", "comparison_curves", "line_styles", "score_label"]
 

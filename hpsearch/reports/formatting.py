@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpsearch.trial import RepeatResult, TrialResult
+from hpsearch.records import RepeatResult, TrialResult
 
 __all__ = [
     "Z95",

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpsearch.records import Goal
 from hpsearch.reports.formatting import INTERVAL, display_frame, looks_numeric
-from hpsearch.trial import Goal
 
 __all__ = ["render_index", "about", "INDEX"]
 

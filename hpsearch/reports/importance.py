@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hpsearch.records import Goal, TrialResult, TrialState
 from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, TrialResult, TrialState
 
 __all__ = ["MIN_TRIALS", "Importance", "importance", "usable"]
 

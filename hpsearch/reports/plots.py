@@ -31,9 +31,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
+from hpsearch.records import Goal, TrialResult
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing
-from hpsearch.trial import Goal, TrialResult
 
 if TYPE_CHECKING:
     from matplotlib.legend import Legend

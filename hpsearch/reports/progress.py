@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpsearch.records import Goal, TrialResult
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.journal import Journal
-from hpsearch.trial import Goal, TrialResult
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from hpsearch.records import Goal, RepeatResult, TrialResult
 from hpsearch.reports import (
     comparison,
     confirmed,
@@ -34,7 +35,6 @@ from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing
 from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
-from hpsearch.trial import Goal, RepeatResult, TrialResult
 
 __all__ = [
     "IMPORTANCE",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from hpsearch.records import Goal, TrialResult
 from hpsearch.reports.formatting import (
     FORMATS,
     cell_size,
@@ -27,7 +28,6 @@ from hpsearch.reports.formatting import (
 )
 from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, TrialResult
 
 __all__ = [
     "DEFAULT_GOAL",

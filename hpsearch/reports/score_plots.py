@@ -21,6 +21,7 @@ from matplotlib.collections import Collection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from hpsearch.records import Goal, TrialResult
 from hpsearch.reports.formatting import shown_value
 from hpsearch.reports.plots import (
     BEST_LABEL,
@@ -43,7 +44,6 @@ from hpsearch.reports.plots import (
 from hpsearch.reports.ranking import varied
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, TrialResult
 
 __all__ = ["history", "importance_bars", "lr_wd_map", "param_scores"]
 

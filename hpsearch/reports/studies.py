@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.exceptions import StudyError
+from hpsearch.records import Goal, RepeatResult, TrialResult, metric_of
 from hpsearch.reports.formatting import decimals_for, mean_sd, mean_sd_text, pm, wilson
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, RepeatResult, TrialResult, metric_of
 
 __all__ = ["StudySummary", "side_by_side", "verdict", "best_so_far"]
 

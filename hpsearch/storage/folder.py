@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from hpsearch.exceptions import StudyError
+from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.jsonl import append_record, read_log
 from hpsearch.storage.lock import hold_lock, refuse_if_locked
-from hpsearch.trial import ObjectiveState, RepeatResult, TrialResult
+from hpsearch.trial import ObjectiveState
 
 __all__ = ["StudyStorage", "validate_name", "DEFINITION", "TRIAL_LOG", "REPEAT_LOG", "LOGS"]
 

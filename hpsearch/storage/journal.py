@@ -13,8 +13,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from hpsearch.exceptions import StudyError
+from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.storage.folder import ASKED_LOG, StudyStorage
-from hpsearch.trial import ObjectiveState, RepeatResult, TrialResult
+from hpsearch.trial import ObjectiveState
 
 __all__ = ["Journal"]
 

@@ -7,8 +7,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from hpsearch.records import Goal, TrialResult
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, TrialResult
 
 __all__ = ["Strategy", "score_of", "FAILURE_SCORE"]
 

@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from hpsearch.records import TrialResult
 from hpsearch.seeding import PARAMS, STRATEGY, rng_for
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy, score_of
 from hpsearch.strategies.model_points import model_subset
 from hpsearch.strategies.posterior import Posterior
 from hpsearch.strategies.unit_cube import UnitCube
-from hpsearch.trial import TrialResult
 
 __all__ = ["BayesStrategy"]
 

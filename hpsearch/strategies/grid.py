@@ -12,9 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from hpsearch.records import TrialResult
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy
-from hpsearch.trial import TrialResult
 
 __all__ = ["GridStrategy", "grid_shape"]
 

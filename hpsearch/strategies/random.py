@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hpsearch.records import TrialResult
 from hpsearch.seeding import PARAMS, rng_for
 from hpsearch.strategies.base import Strategy
-from hpsearch.trial import TrialResult
 
 __all__ = ["RandomStrategy"]
 

@@ -13,10 +13,11 @@ from typing import Any
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.runner import start_trial, trial_result
 from hpsearch.execution.workers import Task
+from hpsearch.records import TrialResult
 from hpsearch.settings import Settings
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy
-from hpsearch.trial import Trial, TrialResult
+from hpsearch.trial import Trial
 
 __all__ = ["AskTell"]
 

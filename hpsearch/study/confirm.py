@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
+from hpsearch.records import Goal, RepeatResult, TrialResult
 from hpsearch.reports.confirmed import choice_order
 from hpsearch.storage.journal import Journal
-from hpsearch.trial import Goal, RepeatResult, TrialResult
 
 DEFAULT_GOAL = Goal()
 

@@ -10,12 +10,12 @@ from typing import Any
 from hpsearch import __version__
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.objective import same_objective
+from hpsearch.records import Goal
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
 from hpsearch.study.objectives import stored_config
 from hpsearch.study.options import MAX_REPEATS
 from hpsearch.study.pruning import Pruning
-from hpsearch.trial import Goal
 
 __all__ = [
     "CONFIRM_SETTINGS",

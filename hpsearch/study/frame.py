@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from hpsearch.trial import Goal, TrialResult, metric_of
+from hpsearch.records import Goal, TrialResult, metric_of
 
 __all__ = ["trials_frame"]
 

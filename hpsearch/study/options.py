@@ -13,11 +13,11 @@ from typing import Any
 
 from hpsearch.data.split import check_split
 from hpsearch.execution.pool import BACKENDS, local_workers
+from hpsearch.records import Goal
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES
 from hpsearch.study.objectives import Chosen, choose
 from hpsearch.study.pruning import Pruning
-from hpsearch.trial import Goal
 
 __all__ = ["CONFIRM_DEFAULTS", "check_arguments", "positive_int"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hpsearch.trial import Goal, TrialResult
+from hpsearch.records import Goal, TrialResult
 
 __all__ = ["PRUNERS", "Bracket", "Pruning", "rungs_for", "survivors"]
 

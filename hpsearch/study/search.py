@@ -13,10 +13,11 @@ from typing import Any
 
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
+from hpsearch.records import Goal, TrialResult, TrialState
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import Strategy
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
-from hpsearch.trial import Goal, ObjectiveState, TrialResult, TrialState
+from hpsearch.trial import ObjectiveState
 
 __all__ = ["Search", "runs_ahead_from", "WARM_UP"]
 

@@ -24,13 +24,13 @@ from hpsearch.exceptions import ObjectiveError, StudyError
 from hpsearch.execution.pool import Pool, local_backend
 from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task
+from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures, write_live
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.definition import check_definition, confirm_settings, stored_confirm
 from hpsearch.study.objectives import BUILTIN, runnable
 from hpsearch.study.options import CONFIRM_DEFAULTS, positive_int
 from hpsearch.study.search import Search
-from hpsearch.trial import RepeatResult, TrialResult
 
 if TYPE_CHECKING:
     from hpsearch.study.study import Study

@@ -21,6 +21,7 @@ import pandas as pd
 from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
+from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.settings import Settings
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
@@ -32,7 +33,7 @@ from hpsearch.study.definition import definition_of, stored_arguments
 from hpsearch.study.objectives import TrainConfig, runnable
 from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_int
 from hpsearch.study.session import Session
-from hpsearch.trial import RepeatResult, Trial, TrialResult
+from hpsearch.trial import Trial
 
 __all__ = ["Study"]
 

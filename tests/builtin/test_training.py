@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import train_trial
-from hpsearch.trial import TrialResult, TrialState
+from hpsearch.records import TrialResult, TrialState
 
 PARAMS = {"lr": 0.05, "weight_decay": 1e-5}
 

@@ -22,7 +22,8 @@ from hpsearch.data.split import (
     make_split,
     split_sizes,
 )
-from hpsearch.trial import TrialState
+from hpsearch.records import TrialState
+from hpsearch.trial import TrialData
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def server():
     srv.stop()
 
 
-def _digest(split: data.Split) -> str:
+def _digest(split: TrialData) -> str:
     h = hashlib.sha256()
     for a in (split.x_train, split.t_train, split.x_val, split.t_val):
         h.update(str((a.shape, a.dtype)).encode())
@@ -48,7 +49,6 @@ def _npz(tmp_path, name="mine.npz", **arrays):
 
 def test_names_other_modules_import_are_still_here():
     from hpsearch.data.datasets import DATASETS, SUBSET_SIZE, Dataset  # noqa: F401
-    from hpsearch.data.split import Split  # noqa: F401
 
     assert SUBSET_SIZE == 10_000 and sorted(DATASETS) == ["digits", "fashion-mnist", "mnist"]
 

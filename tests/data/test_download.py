@@ -25,7 +25,7 @@ from hpsearch.data.download import (
     mirrors_for,
 )
 from hpsearch.data.split import check_dataset
-from hpsearch.trial import TrialState
+from hpsearch.records import TrialState
 
 
 @pytest.fixture

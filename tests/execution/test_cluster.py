@@ -28,9 +28,9 @@ from hpsearch import SearchSpace, Study, TrainConfig  # noqa: E402
 from hpsearch.execution.cluster import ClusterInfo, connect, describe  # noqa: E402
 from hpsearch.execution.pool import Pool  # noqa: E402
 from hpsearch.execution.workers import Task  # noqa: E402
+from hpsearch.records import TrialState  # noqa: E402
 from hpsearch.settings import Settings  # noqa: E402
 from hpsearch.space.dimensions import LogUniform  # noqa: E402
-from hpsearch.trial import TrialState  # noqa: E402
 
 UNREACHABLE = "tcp://127.0.0.1:1"
 COMPARED = ["rank", "trial", "lr", "weight_decay", "val_acc", "train_acc", "best_val_acc", "state"]

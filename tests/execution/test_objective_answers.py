@@ -12,7 +12,7 @@ import pytest
 
 from hpsearch import LogUniform, Study, TrainConfig
 from hpsearch.cli.main import main
-from hpsearch.trial import TrialState
+from hpsearch.records import TrialState
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_layer_net.py"
 

@@ -19,10 +19,11 @@ from hpsearch import LogUniform, Study, TrainConfig, TrialDiverged, TrialTimedOu
 from hpsearch.builtin.objective import BUILTIN, NetworkObjective, train_trial
 from hpsearch.execution.runner import run_objective, start_trial
 from hpsearch.execution.workers import Task
+from hpsearch.records import TrialState
 from hpsearch.seeding import TRAIN, rng_for
 from hpsearch.settings import Settings
 from hpsearch.storage.folder import StudyStorage
-from hpsearch.trial import ObjectiveState, TrialState
+from hpsearch.trial import ObjectiveState
 
 CONFIG = TrainConfig(epochs=3, samples=200, hidden=(20,))
 SPACE = {"lr": LogUniform(1e-2, 1.0)}

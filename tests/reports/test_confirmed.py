@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from _report_fixtures import make_repeats
 
+from hpsearch.records import RepeatResult, TrialState
 from hpsearch.reports.comparison import (
     comparison,
     default_thresholds,
@@ -21,7 +22,6 @@ from hpsearch.reports.confirmed import confirmed_table, display_confirmed, headl
 from hpsearch.space.dimensions import Categorical, LogUniform
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.study.confirm import choose
-from hpsearch.trial import RepeatResult, TrialState
 
 
 def test_confirmed_table_one_row_per_configuration_best_mean_validation_first():

@@ -15,9 +15,9 @@ import pytest
 
 from hpsearch import Categorical, LogUniform, Study, TrainConfig, Uniform
 from hpsearch.cli.main import main
+from hpsearch.records import Goal, TrialResult, TrialState
 from hpsearch.reports.importance import MIN_TRIALS, importance
 from hpsearch.space.search_space import SearchSpace
-from hpsearch.trial import Goal, TrialResult, TrialState
 
 SYNTHETIC = """
 import math

@@ -14,12 +14,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
+from hpsearch.records import Goal, TrialResult, TrialState
 from hpsearch.reports.curve_plots import best_curves, comparison_curves, line_styles, score_label
 from hpsearch.reports.plots import DPI
 from hpsearch.reports.score_plots import history, lr_wd_map, param_scores
 from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space
-from hpsearch.trial import Goal, TrialResult, TrialState
 
 
 def _points(ax, label: str) -> np.ndarray:

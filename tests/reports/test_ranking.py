@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from _report_fixtures import make_trials, score_at_edge, score_inside
 
+from hpsearch.records import TrialResult, TrialState
 from hpsearch.reports.formatting import decimals_for, display_frame, wilson
 from hpsearch.reports.ranking import (
     curves,
@@ -24,7 +25,6 @@ from hpsearch.reports.ranking import (
 )
 from hpsearch.space.dimensions import Categorical, IntUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space
-from hpsearch.trial import TrialResult, TrialState
 
 
 @pytest.fixture

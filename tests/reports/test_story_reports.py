@@ -9,6 +9,7 @@ import pytest
 from _report_fixtures import make_repeats, make_trials
 from matplotlib.ticker import MaxNLocator
 
+from hpsearch.records import TrialState
 from hpsearch.reports.comparison import comparison, format_comparison
 from hpsearch.reports.curve_plots import best_curves, comparison_curves
 from hpsearch.reports.html import render_index
@@ -17,7 +18,6 @@ from hpsearch.reports.publish import write_reports
 from hpsearch.reports.ranking import ranking
 from hpsearch.reports.score_plots import history, lr_wd_map, param_scores
 from hpsearch.space.search_space import default_space
-from hpsearch.trial import TrialState
 
 
 def _timed_out(trials, numbers):

@@ -12,8 +12,8 @@ import warnings
 import pytest
 
 from hpsearch.exceptions import StudyError
+from hpsearch.records import TrialResult, TrialState
 from hpsearch.storage.folder import StudyStorage
-from hpsearch.trial import TrialResult, TrialState
 
 
 def _trial(number: int, state: TrialState = TrialState.COMPLETE) -> TrialResult:
@@ -242,7 +242,7 @@ def test_a_record_written_twice_is_kept_once_with_a_warning(storage):
 def test_a_confirm_run_made_again_for_its_test_curve_takes_the_first_records_place(storage):
     import dataclasses
 
-    from hpsearch.trial import RepeatResult, TrialState
+    from hpsearch.records import RepeatResult, TrialState
 
     plain = RepeatResult(
         3,

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from hpsearch.records import TrialResult, TrialState
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import bayes
@@ -15,7 +16,6 @@ from hpsearch.strategies.base import FAILURE_SCORE
 from hpsearch.strategies.bayes import BayesStrategy, fit_sizes
 from hpsearch.strategies.model_points import model_subset
 from hpsearch.strategies.posterior import Posterior
-from hpsearch.trial import TrialResult, TrialState
 
 MIXED = SearchSpace(
     {

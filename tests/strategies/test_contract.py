@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from hpsearch.records import TrialResult, TrialState
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import STRATEGIES, Strategy, make_strategy
-from hpsearch.trial import TrialResult, TrialState
 
 N_TRIALS = 16
 

@@ -15,8 +15,8 @@ import pytest
 
 from hpsearch import Study, TrainConfig
 from hpsearch.builtin.objective import train_repeat, train_trial
+from hpsearch.records import RepeatResult, TrialResult, TrialState
 from hpsearch.study.confirm import candidates, choose, plan
-from hpsearch.trial import RepeatResult, TrialResult, TrialState
 
 CONFIG = TrainConfig(epochs=3, hidden=(20, 20), samples=200)
 

@@ -13,8 +13,8 @@ from _interrupt import interrupt_when
 
 from hpsearch import Study, TrainConfig, TrialState
 from hpsearch.builtin.objective import train_rung, train_trial
+from hpsearch.records import TrialResult
 from hpsearch.study.pruning import Pruning, rungs_for, survivors
-from hpsearch.trial import TrialResult
 
 TINY = TrainConfig(epochs=9, hidden=(20, 20), samples=200)
 

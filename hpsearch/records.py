@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "CURVES",
+    "DEFAULT_GOAL",
     "SCORES",
     "Goal",
     "RepeatResult",
@@ -249,3 +250,7 @@ class RepeatResult(_Record):
     def key(self) -> tuple[int, int, bool]:
         """What identifies the run within a study: trial number, repeat index, refit."""
         return self.number, self.repeat, self.refit
+
+
+#: The built-in network's goal, and every study's unless an own objective names another.
+DEFAULT_GOAL = Goal()

@@ -13,12 +13,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "positive_int"]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, but got {value!r}")
+def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
+    """``value`` if it is an integer >= 1 (and <= ``upto``): the one check of a count, for
+    settings, arguments and data alike.
+
+    Raises:
+        ValueError: Otherwise, naming ``name``.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) < 1
+        or (upto is not None and int(value) > upto)
+    ):
+        bound = f" and at most {upto:,}" if upto is not None else ""
+        raise ValueError(f"{name} must be a positive integer{bound}, but got {value!r}")
     return int(value)
 
 
@@ -48,7 +60,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name in ("samples", "epochs"):
-            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+            object.__setattr__(self, name, positive_int(name, getattr(self, name)))
         if not (isinstance(self.val_ratio, (int, float)) and 0 < self.val_ratio < 1):
             raise ValueError(f"val_ratio must lie in (0, 1), but got {self.val_ratio!r}")
         if self.dtype not in ("float32", "float64"):

@@ -27,7 +27,7 @@ ALLOWED = {
     "seeding": set(),
     "space": set(),
     "storage": {"records", "trial", "exceptions"},
-    "data": {"storage", "trial", "seeding", "exceptions"},
+    "data": {"storage", "trial", "settings", "seeding", "exceptions"},
     "strategies": {"space", "records", "seeding", "exceptions", "root"},
     # The built-in network is one objective among others: it runs through the engine's runner,
     # and nothing of the engine imports it.

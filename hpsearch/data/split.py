@@ -20,6 +20,7 @@ import numpy as np
 from hpsearch.data.datasets import load_source, source_key, source_sizes
 from hpsearch.data.download import REMOTE_DATASETS, download
 from hpsearch.seeding import SPLIT, rng_for
+from hpsearch.settings import positive_int
 from hpsearch.trial import TrialData
 
 __all__ = [
@@ -36,12 +37,6 @@ __all__ = [
 MIN_VAL = 10
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, but got {value!r}")
-    return int(value)
-
-
 def split_sizes(samples: int, val_ratio: float) -> tuple[int, int]:
     """How many of ``samples`` images train and how many validate: the one rule for both.
 
@@ -56,7 +51,7 @@ def split_sizes(samples: int, val_ratio: float) -> tuple[int, int]:
         ValueError: Not a positive ``samples``, ``val_ratio`` outside (0, 1), fewer than
             :data:`MIN_VAL` validation images, or no training image left.
     """
-    samples = _positive_int("samples", samples)
+    samples = positive_int("samples", samples)
     if (
         isinstance(val_ratio, bool)
         or not isinstance(val_ratio, numbers.Real)
@@ -102,7 +97,7 @@ def check_split(samples: int, val_ratio: float, batch_size: int | None = None) -
     """
     n_train, n_val = split_sizes(samples, val_ratio)
     # Warned, not refused: full-batch descent is well defined, only rarely what was meant.
-    if batch_size is not None and _positive_int("batch_size", batch_size) > n_train:
+    if batch_size is not None and positive_int("batch_size", batch_size) > n_train:
         warnings.warn(
             f"batch_size={batch_size} exceeds the {n_train} training images of samples={samples} "
             f"with val_ratio={val_ratio}; every step trains on all of them",
@@ -131,7 +126,7 @@ def check_dataset(
         ValueError: Unknown dataset, a malformed .npz, more samples asked for than it holds, a
             split too small, or a needed download that fails.
     """
-    samples = _positive_int("samples", samples)
+    samples = positive_int("samples", samples)
     source = source_key(name, samples)
     _check_available(name, source, samples)
     if val_ratio is not None:
@@ -177,7 +172,7 @@ def make_split(
         ValueError: Unknown or malformed dataset, too many samples, a split too small
             (:func:`split_sizes`), or a download that fails.
     """
-    samples = _positive_int("samples", samples)
+    samples = positive_int("samples", samples)
     return _make_split(name, source_key(name, samples), samples, val_ratio, seed, dtype)
 
 
@@ -217,7 +212,7 @@ def load_test(
         ValueError: As :func:`hpsearch.data.datasets.load_dataset`, or ``samples`` not a
             positive integer.
     """
-    return _load_test(source_key(name, _positive_int("samples", samples)), dtype)
+    return _load_test(source_key(name, positive_int("samples", samples)), dtype)
 
 
 @functools.lru_cache(maxsize=2)
@@ -240,7 +235,7 @@ def test_size(name: str, samples: int) -> int | None:
     Raises:
         ValueError: Unknown dataset, a missing or malformed .npz, or ``samples`` not positive.
     """
-    return source_sizes(source_key(name, _positive_int("samples", samples)))[1]
+    return source_sizes(source_key(name, positive_int("samples", samples)))[1]
 
 
 test_size.__test__ = False  # type: ignore[attr-defined]  # pytest: a function to import, not a test

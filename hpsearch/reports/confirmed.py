@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.records import Goal, RepeatResult, metric_of
+from hpsearch.records import DEFAULT_GOAL, Goal, RepeatResult, metric_of
 from hpsearch.reports.formatting import (
     column_decimals,
     decimals_at,
@@ -28,7 +28,6 @@ from hpsearch.reports.formatting import (
     shown_value,
     wilson,
 )
-from hpsearch.reports.ranking import DEFAULT_GOAL
 
 __all__ = [
     "confirmed_table",

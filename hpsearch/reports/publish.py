@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.records import Goal, RepeatResult, TrialResult
+from hpsearch.records import DEFAULT_GOAL, Goal, RepeatResult, TrialResult
 from hpsearch.reports import (
     comparison,
     confirmed,
@@ -30,7 +30,6 @@ from hpsearch.reports import (
     ranking,
     score_plots,
 )
-from hpsearch.reports.ranking import DEFAULT_GOAL
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing

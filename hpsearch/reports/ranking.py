@@ -30,7 +30,6 @@ from hpsearch.space.dimensions import RangeDimension
 from hpsearch.space.search_space import SearchSpace
 
 __all__ = [
-    "DEFAULT_GOAL",
     "ranking",
     "curves",
     "format_top",
@@ -42,7 +41,6 @@ __all__ = [
 ]
 
 #: What a study ranks by when it is not told: validation accuracy, maximised.
-DEFAULT_GOAL = Goal()
 
 SCORE_COLUMNS = ("val_acc", "best_val_acc", "train_acc")
 CURVE_COLUMNS = ("trial", "epoch", "train_acc", "val_acc", "loss")

@@ -73,6 +73,15 @@ class Strategy(abc.ABC):
     def tell(self, trials: Sequence[TrialResult]) -> None:
         """Learns from finished trials."""
 
+    def tell_new(self, trials: Sequence[TrialResult]) -> None:
+        """Tells those of ``trials`` this strategy has not learned yet, in trial-number order:
+        each trial once, whichever loop (the search, ask and tell) hands it over."""
+        told: set[int] = self.__dict__.setdefault("_told", set())
+        new = sorted((t for t in trials if t.number not in told), key=lambda t: t.number)
+        told.update(t.number for t in new)
+        if new:
+            self.tell(new)
+
     @property
     def capacity(self) -> int | None:
         """The most trials this strategy can propose (None: no limit)."""

@@ -34,7 +34,6 @@ class AskTell:
     def __init__(self, strategy: Strategy, journal: Journal) -> None:
         self.strategy, self.journal = strategy, journal
         self.pending: dict[int, float] = {}  # asked here and not told: trial number -> start
-        self._told: set[int] = set()
 
     def next_number(self, planned: int) -> int:
         """The lowest trial number with no result that this object has not handed out."""
@@ -49,7 +48,7 @@ class AskTell:
     def ask(self, number: int, settings: Settings, seed: int) -> Trial:
         """Logs (or finds in the log) trial ``number``'s params; its handle, with the global
         generators seeded from its seed."""
-        self._tell_finished()
+        self.strategy.tell_new(self.journal.sorted_trials())
         params = self.journal.params_of(number)
         if params is None:
             params = self.strategy.ask([number])[0]
@@ -79,10 +78,3 @@ class AskTell:
         del self.pending[trial.number]
         self.journal.record_trial(record)
         return record
-
-    def _tell_finished(self) -> None:
-        """Tells the strategy every result it has not learned, in trial-number order."""
-        new = [t for t in self.journal.sorted_trials() if t.number not in self._told]
-        self._told.update(t.number for t in new)
-        if new:
-            self.strategy.tell(new)

@@ -19,11 +19,9 @@ from collections.abc import Sequence
 
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
-from hpsearch.records import Goal, RepeatResult, TrialResult
+from hpsearch.records import DEFAULT_GOAL, Goal, RepeatResult, TrialResult
 from hpsearch.reports.confirmed import choice_order
 from hpsearch.storage.journal import Journal
-
-DEFAULT_GOAL = Goal()
 
 __all__ = ["best_per_value", "candidates", "check_enough", "choose", "chosen", "plan", "run"]
 

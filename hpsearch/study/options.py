@@ -14,6 +14,7 @@ from typing import Any
 from hpsearch.data.split import check_split
 from hpsearch.execution.pool import BACKENDS, local_workers
 from hpsearch.records import Goal
+from hpsearch.settings import positive_int
 from hpsearch.space.search_space import SearchSpace, default_space
 from hpsearch.strategies import STRATEGIES
 from hpsearch.study.objectives import Chosen, choose
@@ -34,23 +35,6 @@ CONFIRM_DEFAULTS: dict[str, Any] = {
     "refit": False,
     "test_curves": False,
 }
-
-
-def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
-    """``value`` if it is an integer >= 1 (and <= ``upto``).
-
-    Raises:
-        ValueError: Otherwise, naming ``name``.
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < 1
-        or (upto is not None and value > upto)
-    ):
-        bound = f" and at most {upto:,}" if upto is not None else ""
-        raise ValueError(f"{name} must be a positive integer{bound}, but got {value!r}")
-    return value
 
 
 def _nonnegative_int(name: str, value: Any) -> int:

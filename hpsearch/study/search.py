@@ -64,11 +64,10 @@ class Search:
         self.strategy, self.journal, self.pruning = strategy, journal, pruning
         self.goal = goal or Goal()
         self.epochs, self.planned, self.lag = epochs, planned, lag
-        self._told: set[int] = set()
 
     def run(self, pool: Pool) -> None:
         if self.pruning.active:
-            self._tell(self.journal.sorted_trials())
+            self.strategy.tell_new(self.journal.sorted_trials())
             self._run_pruned(pool)
         else:
             self._run_batches(pool)
@@ -113,18 +112,13 @@ class Search:
             _, trial, _ = next(results)
             self.journal.record_trial(trial)
         results.close()
-        self._tell([self.journal.trials[n] for n in batch])
+        self.strategy.tell_new([self.journal.trials[n] for n in batch])
 
     def _ask(self, numbers: list[int]) -> dict[int, dict[str, Any]]:
         """New proposals from the strategy, logged before they run."""
         proposals = dict(zip(numbers, self.strategy.ask(numbers), strict=True))
         self.journal.record_asked(proposals)
         return proposals
-
-    def _tell(self, trials: list[TrialResult]) -> None:
-        new = sorted((t for t in trials if t.number not in self._told), key=lambda t: t.number)
-        self._told.update(t.number for t in new)
-        self.strategy.tell(new)
 
     @staticmethod
     def _execute(
@@ -182,4 +176,4 @@ class Search:
                         journal.record_trial(trial)  # stopped here: its paused record is final
                 alive = keep
             # Trials a resume already told the strategy are not told twice.
-            self._tell([journal.trials[n] for n in numbers if n in journal.trials])
+            self.strategy.tell_new([journal.trials[n] for n in numbers if n in journal.trials])

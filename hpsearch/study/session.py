@@ -26,10 +26,11 @@ from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task
 from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures, write_live
+from hpsearch.settings import positive_int
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.definition import check_definition, confirm_settings, stored_confirm
 from hpsearch.study.objectives import BUILTIN, runnable
-from hpsearch.study.options import CONFIRM_DEFAULTS, positive_int
+from hpsearch.study.options import CONFIRM_DEFAULTS
 from hpsearch.study.search import Search
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
 from hpsearch.records import RepeatResult, TrialResult
-from hpsearch.settings import Settings
+from hpsearch.settings import Settings, positive_int
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
@@ -31,7 +31,7 @@ from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.asktell import AskTell
 from hpsearch.study.definition import definition_of, stored_arguments
 from hpsearch.study.objectives import TrainConfig, runnable
-from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments, positive_int
+from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments
 from hpsearch.study.session import Session
 from hpsearch.trial import Trial
 

@@ -175,18 +175,16 @@ class StudyStorage:
         """
         if self.definition_path.exists():
             return
-        logs = [
-            name
-            for name in LOGS
-            if (self.path / name).is_file() and (self.path / name).stat().st_size
+        held = [
+            p.name for p in (self.path / name for name in LOGS) if p.is_file() and p.stat().st_size
         ]
-        if logs:
-            raise StudyError(
-                f"study folder {self.path} is damaged: it holds {', '.join(logs)} "
-                f"but not {DEFINITION}, the definition those records belong to; "
-                f"restore {DEFINITION} (from a backup), or move the folder away to start a new "
-                "study under this name"
-            )
+        if not held:
+            return
+        what = f"it holds {', '.join(held)} but not {DEFINITION}, the definition they belong to"
+        raise StudyError(
+            f"study folder {self.path} is damaged: {what}; restore {DEFINITION} (from a backup), "
+            "or move the folder away to start a new study under this name"
+        )
 
     def read_definition(self) -> dict[str, Any]:
         """The stored definition.

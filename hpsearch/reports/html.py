@@ -101,10 +101,6 @@ def _space_specs(space: Any) -> list[tuple[str, str]]:
         )
 
 
-#: The training settings an own objective receives (through ``trial.data`` and ``trial.epochs``).
-_OBJECTIVE_SETTINGS = ("dataset", "samples", "val_ratio", "dtype", "epochs")
-
-
 def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     strategy = settings.get("strategy")
@@ -147,9 +143,8 @@ def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
         # A searched setting's config value is only its unused default: showing it beside the
         # searched range would read as if it were fixed.
         searched = {name for name, _ in specs}
-        # An own objective gets the data and the epochs; the network's settings are not its.
-        shown = [k for k in config if not objective or k in _OBJECTIVE_SETTINGS]
-        rows.extend((k, _short(config[k])) for k in shown if k not in searched)
+        # The study's own settings: an own objective's study holds no network's.
+        rows.extend((k, _short(v)) for k, v in config.items() if k not in searched)
     return rows
 
 

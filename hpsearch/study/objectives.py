@@ -11,12 +11,18 @@ from typing import Any
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import BUILTIN, NetworkObjective
+from hpsearch.exceptions import StudyError
 from hpsearch.execution.objective import load_objective, objective_ref, portable
 from hpsearch.settings import Settings
 from hpsearch.space.search_space import SearchSpace
 
+#: What a study given no objective and no network settings runs: nothing; the user trains its
+#: trials and tells them (:meth:`hpsearch.Study.ask`, :meth:`hpsearch.Study.tell`).
+TOLD = "the value told"
+
 __all__ = [
     "BUILTIN",
+    "TOLD",
     "Chosen",
     "TrainConfig",
     "choose",
@@ -76,8 +82,8 @@ def choose(objective: Any, config: Any, space: SearchSpace) -> Chosen:
                 )
         settings = Settings() if config is None else Settings.of(config)
         return Chosen(objective_ref(objective), settings, None)
-    if isinstance(config, Settings):
-        config = TrainConfig(**config.to_json())
+    if isinstance(config, Settings):  # no network: trials trained elsewhere, told by hand
+        return Chosen(TOLD, config, None)
     config = config or TrainConfig()
     config.check_space(space)
     return Chosen(BUILTIN, Settings.of(config), config)
@@ -85,18 +91,23 @@ def choose(objective: Any, config: Any, space: SearchSpace) -> Chosen:
 
 def stored_config(data: Any, objective: str | None) -> TrainConfig | Settings:
     """The ``config`` a study definition stores: the built-in network's settings, or (for an
-    own objective) the settings every study has.
+    own objective, or a study whose trials are told by hand) the settings every study has.
 
     Raises:
         ValueError, TypeError: Not such settings.
     """
-    return (Settings if objective else TrainConfig).from_json(data)
+    told = isinstance(data, dict) and set(data) <= set(Settings.field_names())
+    return (Settings if objective or told else TrainConfig).from_json(data)
 
 
 def runnable(objective: Any, ref: str | None, config: TrainConfig | None) -> Callable[..., Any]:
     """The callable a trial runs: the user's (loaded from its file now: one that cannot load
     fails here, before anything is written), or the built-in network (``config``)."""
     if objective is None:
-        assert config is not None
+        if config is None:
+            raise StudyError(
+                "this study has no objective to train (config=Settings(...): its trials are "
+                "trained by you and told with ask and tell); give objective= to train here"
+            )
         return NetworkObjective(config)
     return portable(load_objective(objective) if isinstance(objective, str) else objective)

@@ -30,7 +30,7 @@ from hpsearch.strategies import make_strategy
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.asktell import AskTell
 from hpsearch.study.definition import definition_of, stored_arguments
-from hpsearch.study.objectives import TrainConfig, runnable
+from hpsearch.study.objectives import TOLD, TrainConfig, runnable
 from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments
 from hpsearch.study.session import Session
 from hpsearch.trial import Trial
@@ -152,7 +152,7 @@ class Study:
         self.objective_ref = None if objective is None else chosen.ref
         # What a trial calls: the built-in network now; a user's function once a session loads
         # it (reading a study never imports the code it names).
-        self._fn: Any = None if objective is not None else runnable(None, None, self.config)
+        self._fn: Any = None if self.config is None else runnable(None, None, self.config)
         self.name = validate_name(
             name
             if name is not None
@@ -341,7 +341,7 @@ class Study:
         self._check_writable()
         with self.storage.lock():
             self._session.open_folder()
-            ref = self.objective_ref or "the value told"
+            ref = self.objective_ref or TOLD
             return self._asktell.tell(trial, value, self.goal.metric, ref, self.settings)
 
     def optimize(self, compare: str | None = None) -> pd.DataFrame:

@@ -91,3 +91,38 @@ def test_tell_refuses_what_it_cannot_record(tmp_path):
     assert failed.state.name == "FAILED" and "out of memory" in failed.error
     with pytest.raises(StudyError, match="told already"):
         study.tell(trial, 0.5)
+
+
+def test_a_study_given_only_the_settings_every_study_has_shows_no_network(tmp_path):
+    """Ask and tell of the reader's own loop: Settings, not the network's TrainConfig."""
+    from hpsearch import LogUniform, Settings
+
+    def study() -> Study:
+        return Study(
+            "mine",
+            directory=tmp_path,
+            n_trials=3,
+            space={"lr": LogUniform(1e-3, 1.0)},
+            config=Settings(epochs=5, samples=200),
+            confirm=0,
+            progress=False,
+            resume=True,
+        )
+
+    s = study()
+    for _ in range(3):
+        trial = s.ask()
+        assert trial.epochs == 5
+        s.tell(trial, {"val_acc": 0.5 + trial.params["lr"] / 10, "train_acc": 0.6})
+    paths = s.write_reports()
+    page = paths["index"].read_text()
+    for word in ("hidden", "activation", "optimizer", "batch_size", "batchnorm", "weight_init"):
+        assert f"<th>{word}</th>" not in page, word
+    assert "<th>epochs</th>" in page
+    assert set(pd.read_csv(paths["ranking"]).columns).isdisjoint({"hidden", "optimizer"})
+    assert s.best_config is None and s.best_params is not None
+    assert (s.ranking()["epochs"] == 5).all()
+    with pytest.raises(StudyError, match="no objective to train"):
+        s.optimize()
+    again = study()  # opened again with the same settings: the same study
+    assert len(again.trials) == 3 and again.config is None

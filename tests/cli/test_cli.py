@@ -804,7 +804,7 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
     with pytest.warns(
         UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"
     ):
-        checked, _, _, _ = check_arguments(
+        checked, *_ = check_arguments(
             strategy="random",
             space=space,
             n_trials=2,

@@ -62,17 +62,17 @@ def test_auto_backend_threads_a_small_study_and_processes_a_large_one(tmp_path):
     # Small: a check run (2 trials, 1 epoch); large: the seed experiment (100 x 50 epochs).
     small = _study(tmp_path, "small", config=TrainConfig(epochs=1), n_trials=2)
     large = _study(tmp_path, "large", config=TrainConfig(epochs=50), n_trials=100)
-    assert small._backend(2) == "threading"
-    assert large._backend(100) == "loky"
+    assert small._session.backend(2) == "threading"
+    assert large._session.backend(100) == "loky"
     # The same small study with more runs (a confirm stage of many repeats) needs processes.
-    assert small._backend(2000) == "loky"
+    assert small._session.backend(2000) == "loky"
     # Asked for by name, a backend is what runs.
-    assert _study(tmp_path, "asked", config=TrainConfig(epochs=1), backend="loky")._backend(2) == (
-        "loky"
-    )
+    assert _study(tmp_path, "asked", config=TrainConfig(epochs=1), backend="loky")._session.backend(
+        2
+    ) == ("loky")
     # A user's objective: its cost is unknown, and it may use the global np.random.
     own = _study(tmp_path, "own", n_trials=2, objective=lambda trial: 0.5)
-    assert own._backend(2) == "loky"
+    assert own._session.backend(2) == "loky"
 
 
 def test_best_trial_is_the_top_of_the_ranking(tmp_path):

@@ -20,12 +20,32 @@ from hpsearch.strategies import STRATEGIES
 from hpsearch.study.objectives import Chosen, choose
 from hpsearch.study.pruning import Pruning
 
-__all__ = ["CONFIRM_DEFAULTS", "check_arguments", "positive_int"]
+__all__ = ["ARGUMENTS", "CONFIRM_DEFAULTS", "check_arguments"]
 
 # Far more trials (and repeats of a confirmed configuration) than a study can run; a larger
 # number is a typo, not a plan, and would fill the memory with the plan alone.
 MAX_TRIALS = 1_000_000
 MAX_REPEATS = 10_000
+
+#: The arguments of :func:`check_arguments`, which a :class:`~hpsearch.Study` hands on by name.
+ARGUMENTS = (
+    "strategy",
+    "space",
+    "n_trials",
+    "n_jobs",
+    "seed",
+    "config",
+    "backend",
+    "scheduler",
+    "prune",
+    "min_epochs",
+    "reduction_factor",
+    "confirm",
+    "repeats",
+    "objective",
+    "metric",
+    "direction",
+)
 
 #: The confirm stage of a new study, for each setting not given (a study opened again keeps
 #: the settings stored in its definition, unless they are given again).
@@ -59,17 +79,18 @@ def check_arguments(
     confirm: Any,
     repeats: Any,
     objective: Any = None,
-    goal: tuple[str, str] = ("val_acc", "maximize"),
+    metric: str = "val_acc",
+    direction: str = "maximize",
 ) -> tuple[SearchSpace, Chosen, int, Pruning, Goal]:
     """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, the objective's
     settings (see :func:`hpsearch.study.objectives.choose`), n_jobs, pruning and what the study
-    ranks by (``goal``: metric and direction; the built-in network's is validation accuracy,
+    ranks by (``metric`` and ``direction``; the built-in network's is validation accuracy,
     maximised).
 
     Raises:
         ValueError: Any invalid argument.
     """
-    aim = Goal(*goal)
+    aim = Goal(metric, direction)
     if objective is None and aim != Goal():
         raise ValueError(
             f"metric={aim.metric!r}, direction={aim.direction!r}: the built-in network is ranked "

@@ -29,9 +29,10 @@ from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures, 
 from hpsearch.settings import positive_int
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.definition import check_definition, confirm_settings, stored_confirm
-from hpsearch.study.objectives import BUILTIN, runnable
+from hpsearch.study.objectives import BUILTIN, TOLD, runnable
 from hpsearch.study.options import CONFIRM_DEFAULTS
 from hpsearch.study.search import Search
+from hpsearch.trial import Trial
 
 if TYPE_CHECKING:
     from hpsearch.study.study import Study
@@ -208,6 +209,23 @@ class Session:
             **{key: path for key, path in paths.items() if path in written},
             **({"model": model} if model is not None else {}),
         }
+
+    def ask(self) -> Trial:
+        """See :meth:`hpsearch.Study.ask`."""
+        st = self.study
+        check_dataset(st.settings.dataset, st.settings.samples, val_ratio=st.settings.val_ratio)
+        with st.storage.lock():
+            self.open_folder()
+            number = st._asktell.next_number(st.planned)
+            return st._asktell.ask(number, st.settings, st.seed)
+
+    def tell(self, trial: Trial, value: Any) -> TrialResult:
+        """See :meth:`hpsearch.Study.tell`."""
+        st = self.study
+        with st.storage.lock():
+            self.open_folder()
+            ref = st.objective_ref or TOLD
+            return st._asktell.tell(trial, value, st.goal.metric, ref, st.settings)
 
     # ------------------------------------------------------------------------- the stages
     def search(self, pool: Pool) -> None:

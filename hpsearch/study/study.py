@@ -1,11 +1,6 @@
-"""The :class:`Study`: a thin front that checks its arguments, opens the study folder and runs the
-stages.
-
-The work itself lives elsewhere, one job a module: :mod:`hpsearch.study.search` (the search loop),
-:mod:`hpsearch.study.confirm` (the confirm stage), :mod:`hpsearch.execution.pool` (where tasks run),
-:mod:`hpsearch.storage.journal` and :mod:`hpsearch.storage.folder` (the study folder, the single
-source of truth), :mod:`hpsearch.reports.ranking` and :mod:`hpsearch.reports.publish` (tables,
-figures, files).
+"""The :class:`Study`: a thin front. It checks its arguments (:mod:`hpsearch.study.options`),
+reads what the study holds (:mod:`hpsearch.study.views`) and hands the runs to its session
+(:mod:`hpsearch.study.session`), which drives the search, the confirm stage and the reports.
 """
 
 from __future__ import annotations
@@ -18,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 
-from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import StudyError
 from hpsearch.execution.interrupts import Interrupts
 from hpsearch.records import RepeatResult, TrialResult
@@ -30,15 +24,16 @@ from hpsearch.strategies import make_strategy
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.asktell import AskTell
 from hpsearch.study.definition import definition_of, stored_arguments
-from hpsearch.study.objectives import TOLD, TrainConfig, runnable
-from hpsearch.study.options import CONFIRM_DEFAULTS, check_arguments
+from hpsearch.study.objectives import TrainConfig, runnable
+from hpsearch.study.options import ARGUMENTS, CONFIRM_DEFAULTS, check_arguments
 from hpsearch.study.session import Session
+from hpsearch.study.views import StudyView
 from hpsearch.trial import Trial
 
 __all__ = ["Study"]
 
 
-class Study:
+class Study(StudyView):
     """A hyperparameter search whose trials run in parallel and are kept in a study folder.
 
     Lifecycle: :meth:`optimize` runs the trials still to do (resuming a study of the same name),
@@ -80,20 +75,15 @@ class Study:
             study; a study opened again keeps its stored ones for each not given (None).
         objective: Your own function ``objective(trial)``, or its ``PATH.py:FUNCTION``; None:
             the built-in network.
-        metric, direction: What an own objective's study ranks by (default ``val_acc``,
-            ``maximize``).
-        read_only: Open an existing study to read it, even while another process runs it;
-            such a study object runs and writes nothing.
+        metric, direction: What an own objective's study ranks by (``val_acc``, ``maximize``).
+        read_only: Open an existing study to read it, even while another process runs it.
 
     Raises:
         ValueError: Any invalid argument, before anything is written.
 
     Example:
-        >>> from hpsearch import Study, SearchSpace, LogUniform, TrainConfig
-        >>> study = Study("demo", n_trials=8, n_jobs=2, space={"lr": LogUniform(1e-3, 1e-1)},
-        ...               config=TrainConfig(epochs=3, hidden=(50, 50)))  # doctest: +SKIP
-        >>> study.optimize()  # doctest: +SKIP
-        >>> study.best_params  # doctest: +SKIP
+        >>> study = Study("demo", n_trials=8, space={"lr": LogUniform(1e-3, 0.1)})  # doctest: +SKIP
+        >>> study.optimize(); study.best_params  # doctest: +SKIP
     """
 
     def __init__(
@@ -124,45 +114,24 @@ class Study:
         direction: str = "maximize",
         read_only: bool = False,
     ) -> None:
+        # Every argument check_arguments takes, by the name both give it.
+        given_arguments = {k: v for k, v in locals().items() if k in ARGUMENTS}
         self.space, chosen, self.n_jobs, self.pruning, self.goal = check_arguments(
-            strategy=strategy,
-            space=space,
-            n_trials=n_trials,
-            n_jobs=n_jobs,
-            seed=seed,
-            config=config,
-            backend=backend,
-            scheduler=scheduler,
-            prune=prune,
-            min_epochs=min_epochs,
-            reduction_factor=reduction_factor,
-            confirm=confirm,
-            repeats=repeats,
-            objective=objective,
-            goal=(metric, direction),
+            **given_arguments
         )
-        #: The built-in network's settings (None for an own objective), and what every trial
-        #: shares: the data, the split, the epochs, the time limit.
+        #: The network's settings (None for an own objective); what every trial shares.
         self.config: TrainConfig | None = chosen.config
         self.settings: Settings = chosen.settings
-        #: The user's objective (a function, or its ``PATH.py:FUNCTION`` reference, loaded
-        #: only when trials run: reading a study never imports the code it names); None: the
-        #: built-in network.
-        self.objective = objective
-        self.objective_ref = None if objective is None else chosen.ref
-        # What a trial calls: the built-in network now; a user's function once a session loads
-        # it (reading a study never imports the code it names).
+        #: The user's objective (loaded only when trials run: reading a study never imports
+        #: the code it names), and what the study records of it; None: the built-in network.
+        self.objective, self.objective_ref = objective, None if objective is None else chosen.ref
         self._fn: Any = None if self.config is None else runnable(None, None, self.config)
-        self.name = validate_name(
-            name
-            if name is not None
-            else f"{strategy}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        )
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.name = validate_name(name if name is not None else f"{strategy}-{stamp}")
         self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler
         self.progress, self.resume, self.read_only = progress, resume, bool(read_only)
-        # The confirm stage's settings given here; the others are the study's own (see below).
         asked = {"confirm": confirm, "repeats": repeats, "refit": refit, "test_curves": test_curves}
-        given = {key: value for key, value in asked.items() if value is not None}
+        given = {key: value for key, value in asked.items() if value is not None}  # else stored
         self._confirm_settings({**CONFIRM_DEFAULTS, **given})
         self._model_written: Path | None = None
         self.strategy = make_strategy(
@@ -173,7 +142,7 @@ class Study:
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()
         self.journal = Journal(self.storage, self.interrupts.guard)
-        self._asktell = AskTell(self.strategy, self.journal)
+        self._asktell = AskTell(self.strategy, self.journal)  # its session's, see ask and tell
         #: The files the last :meth:`optimize` wrote, by report name.
         self.report_paths: dict[str, Path] = {}
         self._session = Session(self)
@@ -213,59 +182,6 @@ class Study:
         kwargs = stored_arguments(storage.read_definition(), storage.definition_path)
         return cls(name, directory=directory, resume=True, **{**kwargs, **overrides})
 
-    @property
-    def path(self) -> Path:
-        return self.storage.path
-
-    @property
-    def trials(self) -> list[TrialResult]:
-        """Every finished trial, by trial number."""
-        return self.journal.sorted_trials()
-
-    @property
-    def repeats_done(self) -> list[RepeatResult]:
-        """Every finished confirm-stage run, by trial, refit and repeat."""
-        return sorted(self.journal.repeats.values(), key=lambda r: (r.number, r.refit, r.repeat))
-
-    @property
-    def best_trial(self) -> TrialResult | None:
-        """The top-ranked search trial (None if no trial has a score yet)."""
-        return next(iter(confirm_stage.candidates(self.trials, 1, self.goal)), None)
-
-    @property
-    def chosen_trial(self) -> TrialResult | None:
-        """The search trial whose configuration the confirm stage chose, or None before it ran
-        (and in a study without a confirm stage, whose runs a comparison made: they compare,
-        they do not choose)."""
-        if self.n_confirm == 0:
-            return None
-        return confirm_stage.chosen(self.trials, self.repeats_done, self.n_confirm, self.goal)
-
-    @property
-    def best_params(self) -> dict[str, Any] | None:
-        """The chosen configuration's params (after the confirm stage), else the best trial's."""
-        best = self.chosen_trial or self.best_trial
-        return None if best is None else dict(best.params)
-
-    @property
-    def best_config(self) -> TrainConfig | None:
-        """The built-in network's full training settings of :attr:`best_params` (None for an
-        own objective, or before any trial has a score)."""
-        params = self.best_params
-        return None if params is None or self.config is None else self.config.with_params(params)
-
-    def ranking(self) -> pd.DataFrame:
-        """The ranked trials (see :func:`hpsearch.reports.ranking.ranking`)."""
-        from hpsearch.reports.ranking import ranking
-
-        return ranking(self.trials, self.space.names, self.goal)
-
-    @property
-    def planned(self) -> int:
-        """Trials the study will have when done: ``n_trials``, or a grid's size if smaller."""
-        capacity = self.strategy.capacity
-        return self.n_trials if capacity is None else min(self.n_trials, capacity)
-
     def write_reports(
         self, *, only_stale: bool = False, refresh_index: bool = False
     ) -> dict[str, Path]:
@@ -290,24 +206,6 @@ class Study:
                 "writes nothing; open it without read_only for that"
             )
 
-    def importance(self) -> Any:
-        """Each searched parameter's share of the variance of the study's metric, with a 95%
-        interval (:func:`hpsearch.reports.importance.importance`); reads the logs only.
-
-        Example:
-            >>> Study.load("demo").importance().table  # doctest: +SKIP
-        """
-        from hpsearch.reports.importance import importance
-
-        return importance(self.trials, self.space, self.goal, self.seed)
-
-    def trials_dataframe(self) -> pd.DataFrame:
-        """The trials with the columns an Optuna user knows (see
-        :func:`hpsearch.study.frame.trials_frame`), with the times the study logged."""
-        from hpsearch.study.frame import trials_frame
-
-        return trials_frame(self.trials, self.space.names, self.goal, self.storage.finish_times())
-
     def ask(self) -> Trial:
         """The next trial to train yourself (your notebook loop, another machine): its handle,
         with ``params``, ``seed``, ``epochs`` and ``data``, and the global ``np.random`` and
@@ -322,12 +220,7 @@ class Study:
                 the study.
         """
         self._check_writable()
-        s = self.settings
-        check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
-        with self.storage.lock():
-            self._session.open_folder()
-            number = self._asktell.next_number(self.planned)
-            return self._asktell.ask(number, self.settings, self.seed)
+        return self._session.ask()
 
     def tell(self, trial: Trial, value: Any) -> TrialResult:
         """Records what a trial from :meth:`ask` gave: its validation accuracy, a mapping of
@@ -339,10 +232,7 @@ class Study:
             StudyError: The trial was not asked by this study object, or is told already.
         """
         self._check_writable()
-        with self.storage.lock():
-            self._session.open_folder()
-            ref = self.objective_ref or TOLD
-            return self._asktell.tell(trial, value, self.goal.metric, ref, self.settings)
+        return self._session.tell(trial, value)
 
     def optimize(self, compare: str | None = None) -> pd.DataFrame:
         """Runs the trials still to do and the confirm stage, then writes the reports; returns the
@@ -383,9 +273,8 @@ class Study:
                 finished trials than ``k``.
         """
         self._check_writable()
-        if k is None:
-            k = self.n_confirm or CONFIRM_DEFAULTS["confirm"]
-        self.n_confirm = positive_int("confirm", k)
+        default = self.n_confirm or CONFIRM_DEFAULTS["confirm"]
+        self.n_confirm = positive_int("confirm", default if k is None else k)
         self.repeats = positive_int("repeats", self.repeats if repeats is None else repeats)
         confirm_stage.check_enough(self.trials, self.n_confirm, self.name)
         with self._session.open() as pool:

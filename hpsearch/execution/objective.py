@@ -19,7 +19,7 @@ from typing import Any
 from hpsearch.exceptions import ObjectiveError
 from hpsearch.trial import Trial
 
-__all__ = ["load_objective", "objective_ref", "portable", "same_objective"]
+__all__ = ["load_objective", "objective_ref", "portable"]
 
 Objective = Callable[[Trial], Any]
 
@@ -134,17 +134,3 @@ def objective_ref(objective: Objective | str) -> str:
         return objective
     name = getattr(objective, "__qualname__", None) or type(objective).__qualname__
     return f"{objective.__module__}:{name}"
-
-
-def same_objective(stored: str | None, asked: str | None) -> bool:
-    """Whether two recorded references name the same objective: equal, or the same file (a
-    study made before references were absolute recorded its file relative to the folder it
-    was run from)."""
-    if stored == asked:
-        return True
-    if not stored or not asked:
-        return False
-    (a, _, fa), (b, _, fb) = stored.rpartition(":"), asked.rpartition(":")
-    if fa != fb or not a.endswith(".py") or not b.endswith(".py"):
-        return False
-    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()

@@ -9,13 +9,10 @@ from typing import Any
 
 from hpsearch import __version__
 from hpsearch.exceptions import StudyError
-from hpsearch.execution.objective import same_objective
-from hpsearch.records import Goal
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies import strategy_options
 from hpsearch.study.objectives import stored_config
 from hpsearch.study.options import MAX_REPEATS
-from hpsearch.study.pruning import Pruning
 
 __all__ = [
     "CONFIRM_SETTINGS",
@@ -91,27 +88,14 @@ def check_definition(
     Raises:
         StudyError: A defining key is missing, corrupt, or differs (each difference named).
     """
-    # Studies from before pruning, and before own objectives, existed.
-    stored = {
-        "pruning": Pruning().to_json(),
-        "objective": None,
-        "goal": Goal().to_json(),
-        **stored,
-    }
     missing = [key for key in DEFINING if key not in stored]
     if missing:
         raise StudyError(f"corrupt study definition {path}: missing {missing}")
-    if isinstance(stored["strategy"], dict) and stored["strategy"].get("name") == mine[
-        "strategy"
-    ].get("name"):
-        # Strategy settings added since the study was made take the values asked now.
-        stored["strategy"] = {**mine["strategy"], **stored["strategy"]}
-    try:  # settings added since the study was made take their defaults
+    stored = dict(stored)
+    try:  # read as the settings they are (a hand-edited 100.0 is the 100 asked)
         stored["config"] = stored_config(stored["config"], stored["objective"]).to_json()
     except (TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None
-    if same_objective(stored["objective"], mine["objective"]):
-        stored["objective"] = mine["objective"]
     differ = [key for key in DEFINING if stored[key] != mine[key]]
     if differ:
         details = "; ".join(_difference(key, stored[key], mine[key]) for key in differ)

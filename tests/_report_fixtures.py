@@ -149,3 +149,27 @@ def make_repeats(
                 )
             )
     return runs
+
+
+def definition(**changes):
+    """A whole study definition (``study.json``) for the page, with ``changes``."""
+    from hpsearch.storage.definition import Definition
+
+    fields = dict(
+        name="demo-study",
+        strategy={"name": "random"},
+        space={},
+        seed=0,
+        config={},
+        objective=None,
+        goal={"metric": "val_acc", "direction": "maximize"},
+        pruning={"kind": "none", "min_epochs": 5, "eta": 3},
+        n_trials=1,
+        lag=0,
+        confirm=5,
+        repeats=3,
+        refit=False,
+        test_curves=False,
+        hpsearch_version="0.1.0",
+    )
+    return Definition(**{**fields, **changes})

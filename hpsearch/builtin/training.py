@@ -20,7 +20,7 @@ from hpsearch.builtin.nn.optimizers import make_optimizer, optimizer_settings
 from hpsearch.records import TrialState
 from hpsearch.trial import TrialData
 
-__all__ = ["Trainer", "build_net", "build_optimizer", "net_for"]
+__all__ = ["Trainer", "build_optimizer", "net_for"]
 
 
 @dataclass
@@ -150,11 +150,6 @@ class Trainer:
         self.optimizer.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("opt/")})
         self.rng.bit_generator.state = state["rng"]
         self.history = History([*state["train_acc"]], [*state["val_acc"]], [*state["loss"]])
-
-
-def build_net(config: TrainConfig, split: TrialData, rng: np.random.Generator) -> MultiLayerNet:
-    """The network ``config`` describes, sized for ``split``."""
-    return net_for(config, split.input_size, split.n_classes, rng)
 
 
 def net_for(

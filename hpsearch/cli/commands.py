@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,14 +20,6 @@ __all__ = ["report", "importance", "compare_studies", "list", "data", "summary",
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
-
-
-def _states(records: Iterable[Any]) -> str:
-    """How many records ended in each state: ``4 DIVERGED, 1 FAILED``."""
-    from hpsearch.records import TrialState
-
-    ended = [r.state for r in records]
-    return ", ".join(f"{ended.count(s)} {s.value}" for s in TrialState if s in ended)
 
 
 def summary(
@@ -43,6 +35,7 @@ def summary(
     gives stderr, so that stdout holds the table alone). ``running``: another process runs the
     study, whose stages may not have run yet."""
     from hpsearch.reports.confirmed import headline
+    from hpsearch.reports.formatting import state_counts
     from hpsearch.reports.ranking import edge_notes, format_top, tie_note
 
     out = sys.stdout if messages is None else messages
@@ -73,10 +66,10 @@ def summary(
     if study.trials and study.best_trial is None:
         # Nothing to rank by, so nothing to confirm or choose: said, not left to be guessed.
         if running:
-            print(f"no trial has a score yet ({_states(study.trials)})", file=out)
+            print(f"no trial has a score yet ({state_counts(study.trials)})", file=out)
         else:
             print(
-                f"no trial has a score ({_states(study.trials)})"
+                f"no trial has a score ({state_counts(study.trials)})"
                 + (", so nothing was confirmed" if study.n_confirm else ""),
                 file=out,
             )
@@ -174,7 +167,7 @@ def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
     summaries = [
         StudySummary.of(
             s.name,
-            s.storage.read_definition(),
+            s.storage.definition(),
             s.trials,
             s.repeats_done,
             s.chosen_trial,
@@ -196,6 +189,7 @@ def compare_studies(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (the command's name)
     from hpsearch.exceptions import StudyError
     from hpsearch.records import Goal
+    from hpsearch.reports.formatting import state_counts
     from hpsearch.storage.folder import DEFINITION, LOGS, StudyStorage
 
     root = Path(args.out)
@@ -211,13 +205,13 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
     for folder in sorted(studies):
         try:
             storage = StudyStorage(root, folder.name)
-            d = storage.read_definition()
+            d = storage.definition()
             trials = storage.load_trials()
         except (StudyError, ValueError) as exc:
             rows.append(f"{folder.name}  (unreadable: {' '.join(str(exc).split())})")
             continue
         try:
-            goal = Goal(**d.get("goal", {}))
+            goal = Goal(**d.goal)
         except (TypeError, ValueError):
             goal = Goal()
         values = [goal.of(t) for t in trials if t.ok]
@@ -226,7 +220,7 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
             top = (max if goal.direction == "maximize" else min)(scores)
             best = f"best val {top:.2f}" if goal.accuracy else f"best {goal.metric} {top:.4g}"
         elif trials:  # finished trials, none with a score: the study has nothing to choose
-            best = f"no trial scored ({_states(trials)})"
+            best = f"no trial scored ({state_counts(trials)})"
         else:
             best = "no score yet"
         changed = max(
@@ -234,8 +228,8 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
         )
         when = _dt.datetime.fromtimestamp(changed).strftime("%Y-%m-%d %H:%M")
         rows.append(
-            f"{folder.name}  {d.get('strategy', {}).get('name', '?')}  "
-            f"{len(trials)}/{d.get('n_trials', '?')} trials  {best}  changed {when}"
+            f"{folder.name}  {d.strategy['name']}  "
+            f"{len(trials)}/{d.n_trials} trials  {best}  changed {when}"
         )
     print("\n".join(rows) if rows else f"no studies in {root}")
     return 0

@@ -32,7 +32,6 @@ __all__ = [
     "DATASETS",
     "SUBSET_SIZE",
     "Dataset",
-    "load_dataset",
     "load_source",
     "source_key",
     "source_sizes",
@@ -138,20 +137,3 @@ def source_sizes(source: tuple[str, Any]) -> tuple[int, int | None]:
     return REMOTE_DATASETS[name].n_train, SUBSET_TEST_SIZE if subset else REMOTE_DATASETS[
         name
     ].n_test
-
-
-def load_dataset(name: str, samples: int | None = None) -> Dataset:
-    """Loads a dataset by name (cached per process).
-
-    Args:
-        name: ``"mnist"``, ``"fashion-mnist"``, ``"digits"`` or a path ending in ``.npz``.
-        samples: How many training images are needed; for ``"mnist"`` more than 10,000 selects
-            full MNIST (downloaded into the cache if it is not there), otherwise the shipped subset.
-
-    Returns:
-        The images as stored (uint8 or float, one row each) and int64 labels.
-
-    Raises:
-        ValueError: Unknown name, a missing or malformed file, or a needed download that fails.
-    """
-    return load_source(source_key(name, samples))

@@ -209,7 +209,7 @@ def load_test(
         None.
 
     Raises:
-        ValueError: As :func:`hpsearch.data.datasets.load_dataset`, or ``samples`` not a
+        ValueError: As :func:`hpsearch.data.datasets.load_source`, or ``samples`` not a
             positive integer.
     """
     return _load_test(source_key(name, positive_int("samples", samples)), dtype)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hpsearch.records import RepeatResult, TrialResult
+from hpsearch.records import RepeatResult, TrialResult, TrialState
 
 __all__ = [
     "Z95",
@@ -146,15 +146,16 @@ def shown_value(value: Any) -> str:
 
 
 def state_counts(records: Iterable[RepeatResult | TrialResult]) -> str:
-    """How many records (trials or runs) ended in each state, states in name order:
-    ``"1 DIVERGED, 2 FAILED"`` ("" for none).
+    """How many records (trials or runs) ended in each state, in the states' own order
+    (COMPLETE, PRUNED, DIVERGED, TIMEOUT, FAILED): ``"1 DIVERGED, 2 FAILED"`` ("" for none).
+    Every summary of states (the terminal, ``list``, the tables) says them this one way.
 
     Example:
         >>> state_counts(t for t in study.trials if not t.ok)  # doctest: +SKIP
         '4 DIVERGED, 1 FAILED'
     """
-    names = [r.state.value for r in records]
-    return ", ".join(f"{names.count(n)} {n}" for n in sorted(set(names)))
+    ended = [r.state for r in records]
+    return ", ".join(f"{ended.count(s)} {s.value}" for s in TrialState if s in ended)
 
 
 #: The text formats of a table: aligned plain text, a GitHub table, CSV, a JSON list.

@@ -20,6 +20,7 @@ import pandas as pd
 
 from hpsearch.records import Goal
 from hpsearch.reports.formatting import INTERVAL, display_frame, looks_numeric
+from hpsearch.storage.definition import Definition
 
 __all__ = ["render_index", "about", "INDEX"]
 
@@ -101,50 +102,38 @@ def _space_specs(space: Any) -> list[tuple[str, str]]:
         )
 
 
-def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _settings_rows(settings: Definition) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    strategy = settings.get("strategy")
-    if isinstance(strategy, dict):
-        extra = {k: v for k, v in strategy.items() if k != "name"}
-        rows.append(
-            ("strategy", strategy.get("name", "?") + (f" ({_short(extra)})" if extra else ""))
-        )
-    elif strategy is not None:
-        rows.append(("strategy", str(strategy)))
-    for key in ("n_trials", "seed"):
-        if key in settings:
-            rows.append((key, _short(settings[key])))
-    objective = settings.get("objective")
-    if objective:
-        rows.append(("objective", str(objective)))
-    goal = settings.get("goal")
-    if isinstance(goal, dict) and goal.get("metric"):
+    strategy = settings.strategy
+    extra = {k: v for k, v in strategy.items() if k != "name"}
+    rows.append(("strategy", strategy["name"] + (f" ({_short(extra)})" if extra else "")))
+    rows += [("n_trials", _short(settings.n_trials)), ("seed", _short(settings.seed))]
+    if settings.objective:
+        rows.append(("objective", settings.objective))
+    goal = settings.goal
+    if goal.get("metric"):
         rows.append(("ranked by", f"{goal['metric']}, {goal.get('direction', 'maximize')}d"))
-    pruning = settings.get("pruning")
-    if isinstance(pruning, dict) and pruning.get("kind", "none") != "none":
+    pruning = settings.pruning
+    if pruning.get("kind", "none") != "none":
         extra = {k: v for k, v in pruning.items() if k != "kind"}
         rows.append(
             ("pruning", f"{pruning['kind']} ({_short(extra)})" if extra else pruning["kind"])
         )
-    elif pruning is not None:
+    else:
         rows.append(("pruning", "none"))
-    for key, label in (
-        ("confirm", "confirm (configurations)"),
-        ("repeats", "repeats (runs each)"),
-        ("refit", "refit"),
-        ("test_curves", "test curves"),
-    ):
-        if key in settings:
-            rows.append((label, _short(settings[key])))
-    specs = _space_specs(settings.get("space", {}))
+    rows += [
+        ("confirm (configurations)", _short(settings.confirm)),
+        ("repeats (runs each)", _short(settings.repeats)),
+        ("refit", _short(settings.refit)),
+        ("test curves", _short(settings.test_curves)),
+    ]
+    specs = _space_specs(settings.space)
     rows.extend((f"searched: {name}", spec) for name, spec in specs)
-    config = settings.get("config")
-    if isinstance(config, dict):
-        # A searched setting's config value is only its unused default: showing it beside the
-        # searched range would read as if it were fixed.
-        searched = {name for name, _ in specs}
-        # The study's own settings: an own objective's study holds no network's.
-        rows.extend((k, _short(v)) for k, v in config.items() if k not in searched)
+    # A searched setting's config value is only its unused default: showing it beside the
+    # searched range would read as if it were fixed. (An own objective's study holds no
+    # network's settings.)
+    searched = {name for name, _ in specs}
+    rows.extend((k, _short(v)) for k, v in settings.config.items() if k not in searched)
     return rows
 
 
@@ -157,7 +146,7 @@ def _duration(seconds: float) -> str:
     )
 
 
-def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[str]:
+def about(df: pd.DataFrame, settings: Definition | None = None) -> list[str]:
     """The page's facts line, item by item: creation date, training time, validation size, versions.
 
     The date is the definition's ``created`` (when present); the training time is the sum of
@@ -165,16 +154,13 @@ def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[s
     validation size comes from the ranking's ``n_val``; numpy's version is the one rendering.
 
     Example:
-        >>> about(
-        ...     ranking_df, {"created": "2024-05-01T12:00:00", "hpsearch_version": "0.1.0"}
-        ... )  # doctest: +SKIP, +NORMALIZE_WHITESPACE
+        >>> about(ranking_df, study.storage.definition())  # doctest: +SKIP, +NORMALIZE_WHITESPACE
         ['created 2024-05-01 12:00:00', '40 trials, 58.3 s of training',
          '100 validation images', ...]
     """
-    settings = settings or {}
     items = []
-    if settings.get("created"):
-        items.append("created " + str(settings["created"]).replace("T", " ")[:19])
+    if settings is not None and settings.created:
+        items.append("created " + settings.created.replace("T", " ")[:19])
     if len(df):
         n = len(df)
         items.append(
@@ -184,9 +170,7 @@ def about(df: pd.DataFrame, settings: Mapping[str, Any] | None = None) -> list[s
     if sizes:
         shown = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,}-{sizes[-1]:,}"
         items.append(f"{shown} validation images")
-    versions = (
-        [f"hpsearch {settings['hpsearch_version']}"] if settings.get("hpsearch_version") else []
-    )
+    versions = [f"hpsearch {settings.hpsearch_version}"] if settings is not None else []
     items.append(", ".join(versions + [f"numpy {np.__version__}"]))
     return items
 
@@ -228,7 +212,7 @@ def render_index(
     folder: str | os.PathLike[str] = ".",
     notes: Sequence[str] = (),
     figures: Mapping[str, str | os.PathLike[str]] | None = None,
-    settings: Mapping[str, Any] | None = None,
+    settings: Definition | None = None,
     files: Mapping[str, str | os.PathLike[str]] | None = None,
     top: int = 20,
     title: str | None = None,
@@ -246,7 +230,7 @@ def render_index(
         folder: Where the page will live; figure and file links are made relative to it.
         notes: Sentences on what the numbers say (edge notes, the tie note).
         figures: Figure name to PNG path, shown in this order.
-        settings: The study definition (``study.json``'s content).
+        settings: The study definition (``study.json``, read through :class:`Definition`).
         files: Name to path of other files to link (e.g. the CSVs).
         top: Rows of the ranking shown.
         title: The page title (default: the study name, else the folder name).
@@ -270,8 +254,7 @@ def render_index(
         >>> page = render_index(ranking_df, settings=definition, notes=notes)  # doctest: +SKIP
     """
     folder = Path(folder)
-    settings = dict(settings) if settings else None
-    name = title or (settings or {}).get("name") or folder.resolve().name or "study"
+    name = title or (settings.name if settings else None) or folder.resolve().name or "study"
     n = len(df)
     states = df["state"].value_counts().to_dict() if n else {}
     scored = int(df["val_acc"].notna().sum()) if n else 0

@@ -17,10 +17,11 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hpsearch.records import Goal, TrialResult
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.storage.definition import Definition
 from hpsearch.storage.journal import Journal
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def write_live(
     space: SearchSpace,
     *,
     running: str,
-    settings: Mapping[str, Any] | None = None,
+    settings: Definition | None = None,
     goal: Goal | None = None,
     top: int = 20,
 ) -> dict[str, Path]:
@@ -138,7 +139,7 @@ def write_page(
     df: pd.DataFrame,
     *,
     goal: Goal,
-    settings: Mapping[str, Any] | None = None,
+    settings: Definition | None = None,
     top: int = 20,
     notes: Sequence[str] = (),
     files: Mapping[str, str | os.PathLike[str]] | None = None,
@@ -158,7 +159,7 @@ def write_page(
         folder: The study folder (it must exist).
         df: The ranking (see :func:`hpsearch.reports.ranking.ranking`).
         goal: What the study ranks by.
-        settings: The study definition (``study.json``'s content), shown on the page.
+        settings: The study definition (``study.json``), shown on the page.
         top: Rows of the page's table.
         notes: Sentences on what the numbers say; the tie note (see
             :func:`hpsearch.reports.ranking.tie_note`) follows them.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from hpsearch.reports import (
 )
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.storage.definition import Definition
 from hpsearch.storage.files import replacing
 from hpsearch.storage.folder import DEFINITION, REPEAT_LOG, TRIAL_LOG
 
@@ -91,7 +92,7 @@ def write_reports(
     trials: Sequence[TrialResult],
     space: SearchSpace,
     *,
-    settings: Mapping[str, Any] | None = None,
+    settings: Definition | None = None,
     repeats: Sequence[RepeatResult] = (),
     chosen: int | None = None,
     headline: str | None = None,
@@ -116,7 +117,7 @@ def write_reports(
         folder: The study folder (it must exist).
         trials: The study's trials.
         space: The search space.
-        settings: The study definition (``study.json``'s content), shown on the page.
+        settings: The study definition (``study.json``), shown on the page.
         repeats: The confirm stage's runs (may be empty).
         chosen: The trial whose configuration the study chose (the study's one rule,
             :func:`hpsearch.study.confirm.chosen`); the page leads with its headline. Nothing

@@ -20,6 +20,7 @@ from hpsearch.exceptions import StudyError
 from hpsearch.records import Goal, RepeatResult, TrialResult, metric_of
 from hpsearch.reports.formatting import decimals_for, mean_sd, mean_sd_text, pm, wilson
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.storage.definition import Definition
 
 __all__ = ["StudySummary", "side_by_side", "verdict", "best_so_far"]
 
@@ -46,7 +47,7 @@ class StudySummary:
     def of(
         cls,
         name: str,
-        definition: Mapping[str, Any],
+        definition: Definition,
         trials: Sequence[TrialResult],
         repeats: Sequence[RepeatResult],
         chosen: TrialResult | None,
@@ -81,10 +82,10 @@ class StudySummary:
         return cls(
             name=name,
             goal=goal,
-            strategy=str(definition.get("strategy", {}).get("name", "?")),
+            strategy=str(definition.strategy["name"]),
             space=", ".join(f"{k}={space[k].spec()}" for k in space.names),
             trials=len(trials),
-            planned=definition.get("n_trials"),
+            planned=definition.n_trials,
             wall=(max(e for _, e in spans) - min(s for s, _ in spans)) if spans else None,
             best=None if best is None else best[1],
             n_val=None if best is None else best[0].n_val,

@@ -22,6 +22,7 @@ import numpy as np
 
 from hpsearch.exceptions import StudyError
 from hpsearch.records import RepeatResult, TrialResult
+from hpsearch.storage.definition import Definition
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.jsonl import append_record, read_log
 from hpsearch.storage.lock import hold_lock, refuse_if_locked
@@ -204,6 +205,14 @@ class StudyStorage:
                 f"corrupt study definition {self.definition_path}: expected a JSON object"
             )
         return data
+
+    def definition(self) -> Definition:
+        """The stored definition, read and checked (see :class:`Definition`).
+
+        Raises:
+            StudyError: The file is missing, not JSON, or not a definition.
+        """
+        return Definition.from_json(self.read_definition(), self.definition_path)
 
     def write_definition(self, definition: dict[str, Any]) -> None:
         """Writes the definition atomically and durably.

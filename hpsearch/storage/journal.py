@@ -78,9 +78,9 @@ class Journal:
             "were missing; rebuilt them from the trials' records"
         )
         try:
-            definition = self.storage.read_definition()
-            adaptive = definition["strategy"]["name"] not in ("grid", "random")
-            unfinished = len(self.trials) < int(definition["n_trials"])
+            definition = self.storage.definition()
+            adaptive = definition.strategy["name"] not in ("grid", "random")
+            unfinished = len(self.trials) < definition.n_trials
         except (StudyError, KeyError, TypeError, ValueError):
             adaptive = unfinished = True
         if adaptive and unfinished:

@@ -3,16 +3,15 @@ for."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hpsearch import __version__
 from hpsearch.exceptions import StudyError
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.storage.definition import Definition
 from hpsearch.strategies import strategy_options
 from hpsearch.study.objectives import stored_config
-from hpsearch.study.options import MAX_REPEATS
 
 __all__ = [
     "CONFIRM_SETTINGS",
@@ -57,22 +56,22 @@ def _difference(key: str, stored: Any, asked: Any) -> str:
     return f"{key}: stored {stored!r}, asked {asked!r}"
 
 
-def definition_of(study: Any) -> dict[str, Any]:
+def definition_of(study: Any) -> Definition:
     """What defines ``study`` (a :class:`~hpsearch.Study`), as ``study.json`` stores it."""
-    return {
-        "hpsearch_version": __version__,
-        "name": study.name,
-        "strategy": study.strategy.settings(),
-        "space": study.space.to_json(),
-        "seed": study.seed,
-        "config": (study.config or study.settings).to_json(),
-        "objective": study.objective_ref,
-        "goal": study.goal.to_json(),
-        "pruning": study.pruning.to_json(),
-        "n_trials": study.n_trials,
-        "lag": study.lag,
+    return Definition(
+        hpsearch_version=__version__,
+        name=study.name,
+        strategy=study.strategy.settings(),
+        space=study.space.to_json(),
+        seed=study.seed,
+        config=(study.config or study.settings).to_json(),
+        objective=study.objective_ref,
+        goal=study.goal.to_json(),
+        pruning=study.pruning.to_json(),
+        n_trials=study.n_trials,
+        lag=study.lag,
         **confirm_settings(study),
-    }
+    )
 
 
 def confirm_settings(study: Any) -> dict[str, Any]:
@@ -80,82 +79,54 @@ def confirm_settings(study: Any) -> dict[str, Any]:
     return {key: getattr(study, CONFIRM_ATTRIBUTES[key]) for key in CONFIRM_SETTINGS}
 
 
-def check_definition(
-    stored: Mapping[str, Any], mine: Mapping[str, Any], path: Path, name: str
-) -> None:
+def check_definition(stored: Definition, mine: Definition, path: Path, name: str) -> None:
     """Refuses to resume a study whose stored definition differs from the one asked for.
 
     Raises:
-        StudyError: A defining key is missing, corrupt, or differs (each difference named).
+        StudyError: The stored settings are corrupt, or a defining key differs (each named).
     """
-    missing = [key for key in DEFINING if key not in stored]
-    if missing:
-        raise StudyError(f"corrupt study definition {path}: missing {missing}")
-    stored = dict(stored)
     try:  # read as the settings they are (a hand-edited 100.0 is the 100 asked)
-        stored["config"] = stored_config(stored["config"], stored["objective"]).to_json()
+        config = stored_config(stored.config, stored.objective).to_json()
     except (TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None
-    differ = [key for key in DEFINING if stored[key] != mine[key]]
+    old = {**stored.to_json(), "config": config}
+    new = mine.to_json()
+    differ = [key for key in DEFINING if old[key] != new[key]]
     if differ:
-        details = "; ".join(_difference(key, stored[key], mine[key]) for key in differ)
+        details = "; ".join(_difference(key, old[key], new[key]) for key in differ)
         raise StudyError(
             f"study {name!r} was created with a different {', '.join(differ)} "
             f"({details}); run it as it was defined, or choose another name"
         )
 
 
-def stored_arguments(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
+def stored_arguments(d: Definition, path: Path) -> dict[str, Any]:
     """The :class:`~hpsearch.Study` arguments a stored definition stands for.
 
     Raises:
         StudyError: The definition is corrupt.
     """
-    confirm = stored_confirm(d, path)
     try:
-        kind, options = strategy_options(d["strategy"])
-        pruning = d.get("pruning", {})
+        kind, options = strategy_options(d.strategy)
         return dict(
             strategy=kind,
-            space=SearchSpace.from_json(d["space"]),
-            seed=int(d["seed"]),
-            config=stored_config(d["config"], d.get("objective")),
-            n_trials=int(d.get("n_trials", 1)),
+            space=SearchSpace.from_json(d.space),
+            seed=d.seed,
+            config=stored_config(d.config, d.objective),
+            n_trials=d.n_trials,
             strategy_options=options,
-            prune=pruning.get("kind", "none"),
-            min_epochs=pruning.get("min_epochs", 5),
-            reduction_factor=pruning.get("eta", 3),
-            **confirm,
-            **({"objective": d["objective"]} if d.get("objective") else {}),
-            **{k: v for k, v in d.get("goal", {}).items() if k in ("metric", "direction")},
+            prune=d.pruning.get("kind", "none"),
+            min_epochs=d.pruning.get("min_epochs", 5),
+            reduction_factor=d.pruning.get("eta", 3),
+            **stored_confirm(d),
+            **({"objective": d.objective} if d.objective else {}),
+            **{k: v for k, v in d.goal.items() if k in ("metric", "direction")},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StudyError(f"corrupt study definition {path}: {exc}") from None
 
 
-def stored_confirm(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """The confirm stage's settings a stored definition holds (:data:`CONFIRM_SETTINGS`), by
-    their :class:`~hpsearch.Study` argument names; a definition written before they were stored
-    lacks some or all of them (the study then takes the defaults).
-
-    Raises:
-        StudyError: A stored setting is not of its kind (the definition is corrupt).
-    """
-    kinds = {
-        "confirm": (
-            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-            "an integer >= 0",
-        ),
-        "repeats": (
-            lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_REPEATS,
-            "a positive integer",
-        ),
-        "refit": (lambda v: isinstance(v, bool), "true or false"),
-        "test_curves": (lambda v: isinstance(v, bool), "true or false"),
-    }
-    found = {key: d[key] for key in CONFIRM_SETTINGS if key in d}
-    for key, value in found.items():
-        ok, expected = kinds[key]
-        if not ok(value):
-            raise StudyError(f"corrupt study definition {path}: {key} is {value!r}, not {expected}")
-    return found
+def stored_confirm(d: Definition) -> dict[str, Any]:
+    """The confirm stage's settings a stored definition holds, by their
+    :class:`~hpsearch.Study` argument names (:data:`CONFIRM_SETTINGS`)."""
+    return {key: getattr(d, key) for key in CONFIRM_SETTINGS}

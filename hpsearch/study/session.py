@@ -141,7 +141,7 @@ class Session:
     def write_live(self, running: str) -> object:
         """The page of the study as it runs (see :func:`hpsearch.reports.progress.write_live`)."""
         st = self.study
-        settings = st.storage.read_definition()
+        settings = st.storage.definition()
         return write_live(
             st.path, st.trials, st.space, running=running, settings=settings, goal=st.goal
         )
@@ -149,18 +149,18 @@ class Session:
     def open_folder(self) -> None:
         """Creates the study's folder, or checks the stored definition and loads the logs."""
         st = self.study
-        stored = st.storage.read_definition() if st.storage.exists() else None
-        if stored is None:
+        if not st.storage.exists():
             created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            st.storage.write_definition({**st.definition(), "created": created})
+            st.storage.write_definition(st.definition().replace(created=created).to_json())
             return
+        stored = st.storage.definition()
         check_definition(stored, st.definition(), st.storage.definition_path, st.name)
-        st.lag = int(stored["lag"])
+        st.lag = stored.lag
         st.journal.load(repair=True)
         # The trials may grow (the confirm stage's settings are stored by the sessions that
         # run it: optimize and confirm, see store_confirm).
-        if stored.get("n_trials") != st.n_trials:
-            st.storage.write_definition({**stored, "n_trials": st.n_trials})
+        if stored.n_trials != st.n_trials:
+            st.storage.write_definition(stored.replace(n_trials=st.n_trials).to_json())
 
     def read_existing(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Checks the study's folder for a study object made on it: asked to resume (or to
@@ -178,9 +178,9 @@ class Session:
             )
         if not st.read_only:
             st.storage.check_unlocked()
-        stored = st.storage.read_definition()
+        stored = st.storage.definition()
         check_definition(stored, st.definition(), st.storage.definition_path, st.name)
-        kept = stored_confirm(stored, st.storage.definition_path)
+        kept = stored_confirm(stored)
         st.journal.load()
         return {**CONFIRM_DEFAULTS, **kept, **given}
 
@@ -189,7 +189,7 @@ class Session:
         from hpsearch.reports.publish import write_reports
 
         st = self.study
-        settings = st.storage.read_definition() if st.storage.exists() else None
+        settings = st.storage.definition() if st.storage.exists() else None
         chosen = st.chosen_trial
         written: set[Path] = set()
         paths = write_reports(
@@ -315,8 +315,8 @@ class Session:
         """Stores the confirm stage's settings this session runs with, for whoever opens the
         study next (under the study's lock)."""
         st = self.study
-        stored = st.storage.read_definition()
+        stored = st.storage.definition()
         mine = confirm_settings(st)
-        if any(stored.get(k) != v for k, v in mine.items()):
+        if any(getattr(stored, k) != v for k, v in mine.items()):
             with st.interrupts.guard():
-                st.storage.write_definition({**stored, **mine})
+                st.storage.write_definition(stored.replace(**mine).to_json())

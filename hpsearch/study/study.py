@@ -18,6 +18,7 @@ from hpsearch.execution.interrupts import Interrupts
 from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.settings import Settings, positive_int
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.storage.definition import Definition
 from hpsearch.storage.folder import StudyStorage, validate_name
 from hpsearch.storage.journal import Journal
 from hpsearch.strategies import make_strategy
@@ -159,7 +160,7 @@ class Study(StudyView):
         self.n_confirm, self.repeats = settings["confirm"], settings["repeats"]
         self.refit, self.test_curves = bool(settings["refit"]), bool(settings["test_curves"])
 
-    def definition(self) -> dict[str, Any]:
+    def definition(self) -> Definition:
         """What defines the study; stored in ``study.json`` and checked on resume (see
         :func:`hpsearch.study.definition.definition_of`)."""
         return definition_of(self)
@@ -179,7 +180,7 @@ class Study(StudyView):
             >>> Study.load("demo", read_only=True).ranking()  # even while it runs  # doctest: +SKIP
         """
         storage = StudyStorage(directory, name)
-        kwargs = stored_arguments(storage.read_definition(), storage.definition_path)
+        kwargs = stored_arguments(storage.definition(), storage.definition_path)
         return cls(name, directory=directory, resume=True, **{**kwargs, **overrides})
 
     def write_reports(

@@ -7,7 +7,7 @@ import numpy as np
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.nn.optimizers import SGD
 from hpsearch.builtin.objective import train_trial
-from hpsearch.builtin.training import Trainer, build_net
+from hpsearch.builtin.training import Trainer, net_for
 from hpsearch.data.split import make_split
 from hpsearch.seeding import TRAIN, rng_for
 
@@ -16,7 +16,7 @@ def _trainer(lr: float, full: bool, epochs: int = 3) -> Trainer:
     config = TrainConfig(hidden=(30, 30), samples=300, epochs=epochs)
     split = make_split(config.dataset, config.samples, config.val_ratio, 0, config.dtype)
     rng = rng_for(0, 1, TRAIN)
-    net = build_net(config, split, rng)
+    net = net_for(config, split.input_size, split.n_classes, rng)
     return Trainer(net, SGD(lr), split, epochs=epochs, batch_size=50, rng=rng, full_train_pass=full)
 
 

@@ -14,7 +14,7 @@ from _data_server import FileServer, isolated_cache, shared_mnist  # noqa: F401 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import train_trial
 from hpsearch.data import split as data
-from hpsearch.data.datasets import load_dataset
+from hpsearch.data.datasets import load_source, source_key
 from hpsearch.data.split import (
     check_dataset,
     check_split,
@@ -31,6 +31,11 @@ def server():
     srv = FileServer(shared_mnist()[1])
     yield srv
     srv.stop()
+
+
+def _load_dataset(name, samples=None):
+    """A dataset as a trial's split reads it (the shipped subset, full MNIST, digits, a file)."""
+    return load_source(source_key(name, samples))
 
 
 def _digest(split: TrialData) -> str:
@@ -55,7 +60,7 @@ def test_names_other_modules_import_are_still_here():
 
 def test_shipped_subset_needs_no_download():
     check_dataset("mnist", 10_000)
-    d = load_dataset("mnist", 10_000)
+    d = _load_dataset("mnist", 10_000)
     assert d.n_train == 10_000 and d.x_train.shape[1] == 784 and d.x_train.dtype == np.uint8
     split = make_split("mnist", 500, 0.2, 0)
     assert split.x_train.shape == (400, 784) and split.x_val.shape == (100, 784)
@@ -106,11 +111,11 @@ def test_full_mnist_from_the_cache_starts_with_the_shipped_subset(server, monkey
     monkeypatch.setenv("HPSEARCH_MIRROR", server.url)
     check_dataset("mnist", 20_000)  # downloads
     server.requests.clear()
-    full = load_dataset("mnist", 20_000)
+    full = _load_dataset("mnist", 20_000)
     assert server.requests == []
     assert full.n_train == 60_000
     # The shipped subset is the first 10,000 images: splits up to that size do not change.
-    subset = load_dataset("mnist")
+    subset = _load_dataset("mnist")
     np.testing.assert_array_equal(full.x_train[:10_000], subset.x_train)
     np.testing.assert_array_equal(full.y_train[:10_000], subset.y_train)
 
@@ -127,7 +132,7 @@ def test_full_mnist_from_the_cache_starts_with_the_shipped_subset(server, monkey
 
 
 def test_digits_end_to_end():
-    d = load_dataset("digits")
+    d = _load_dataset("digits")
     assert d.x_train.shape == (1797, 64) and d.x_train.dtype.kind == "f"
     assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
     check_dataset("digits", 1797)
@@ -146,7 +151,7 @@ def test_user_npz_end_to_end(tmp_path):
     x[y == 0, :, :3] += 180
     x[y == 1, :, 3:] += 180
     path = _npz(tmp_path, x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
-    d = load_dataset(path)
+    d = _load_dataset(path)
     assert d.x_train.shape == (300, 36) and d.x_test.shape == (10, 36)
     split = make_split(path, 200, 0.25, 0)
     assert split.x_train.max() <= 1.0 and split.n_classes == 2 and split.input_size == 36
@@ -374,7 +379,7 @@ def test_test_part_of_the_shipped_subset():
         and t.shape == (2_000,)
         and t.dtype == np.int64
     )
-    subset = load_dataset("mnist")
+    subset = _load_dataset("mnist")
     np.testing.assert_array_equal(x, subset.x_test.astype(np.float32) / np.float32(255))
     np.testing.assert_array_equal(t, subset.y_test)
     assert set(np.unique(t)) == set(range(10)) and 0.0 == x.min() and x.max() == 1.0

@@ -21,7 +21,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from _report_fixtures import make_repeats, make_trials, mixed_space
+from _report_fixtures import definition, make_repeats, make_trials, mixed_space
 
 from hpsearch.reports.confirmed import confirmed_table, display_confirmed
 from hpsearch.reports.html import about, render_index
@@ -29,15 +29,13 @@ from hpsearch.reports.publish import write_reports
 from hpsearch.reports.ranking import ranking
 from hpsearch.space.search_space import default_space
 
-SETTINGS = {
-    "name": "demo-study",
-    "strategy": {"name": "random"},
-    "seed": 7,
-    "n_trials": 40,
-    "space": default_space().to_json(),
-    "config": {"dataset": "mnist", "samples": 500, "epochs": 4, "hidden": [100, 100]},
-    "hpsearch_version": "0.1.0",
-}
+SETTINGS = definition(
+    name="demo-study",
+    seed=7,
+    n_trials=40,
+    space=default_space().to_json(),
+    config={"dataset": "mnist", "samples": 500, "epochs": 4, "hidden": [100, 100]},
+)
 
 
 class _Page(html.parser.HTMLParser):
@@ -72,7 +70,7 @@ class _Page(html.parser.HTMLParser):
 
 @pytest.fixture
 def report(tmp_path):
-    (tmp_path / "study.json").write_text(json.dumps(SETTINGS))
+    (tmp_path / "study.json").write_text(json.dumps(SETTINGS.to_json()))
     trials = make_trials(40, failed=(5,))
     paths = write_reports(tmp_path, trials, default_space(), settings=SETTINGS)
     return tmp_path, paths
@@ -112,10 +110,9 @@ def test_index_without_study_json_and_escaping(tmp_path):
 
 def test_settings_list_a_searched_parameter_once_as_searched():
     """The config's lr 0.01 and weight_decay 0.0 are unused defaults when both are searched."""
-    settings = {
-        **SETTINGS,
-        "config": {**SETTINGS["config"], "lr": 0.01, "weight_decay": 0.0, "activation": "relu"},
-    }
+    settings = SETTINGS.replace(
+        config={**SETTINGS.config, "lr": 0.01, "weight_decay": 0.0, "activation": "relu"}
+    )
     page = _Page()
     page.feed(render_index(ranking(make_trials(5), ("lr", "weight_decay")), settings=settings))
     text = " ".join(page.text)
@@ -132,7 +129,7 @@ def test_settings_list_a_searched_parameter_once_as_searched():
 
 
 def test_about_line_gives_date_training_time_validation_size_and_versions():
-    settings = {**SETTINGS, "created": "2024-05-01T12:30:00+00:00"}
+    settings = SETTINGS.replace(created="2024-05-01T12:30:00+00:00")
     df = ranking(make_trials(40, failed=(5,), n_val=100), ("lr", "weight_decay"))
     items = about(df, settings)
     assert items == [
@@ -141,7 +138,7 @@ def test_about_line_gives_date_training_time_validation_size_and_versions():
         "100 validation images",
         f"hpsearch 0.1.0, numpy {np.__version__}",
     ]
-    assert about(ranking(make_trials(200), ("lr",)), {})[0] == "200 trials, 5 min of training"
+    assert about(ranking(make_trials(200), ("lr",)), None)[0] == "200 trials, 5 min of training"
     assert about(ranking([], ("lr",)), None) == [f"numpy {np.__version__}"]
     page = render_index(df, settings=settings)
     assert re.search(

@@ -11,7 +11,7 @@ import sys
 
 import pandas as pd
 import pytest
-from _report_fixtures import make_repeats, make_trials
+from _report_fixtures import definition, make_repeats, make_trials
 
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.reports import curve_plots, plots, score_plots
@@ -19,12 +19,7 @@ from hpsearch.reports.publish import map_axes, write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, IntUniform, LogUniform
 from hpsearch.space.search_space import SearchSpace, default_space
 
-SETTINGS = {
-    "name": "demo",
-    "space": default_space().to_json(),
-    "hpsearch_version": "0.1.0",
-    "created": "2024-05-01T12:00:00",
-}
+SETTINGS = definition(name="demo", space=default_space().to_json(), created="2024-05-01T12:00:00")
 
 
 @pytest.fixture
@@ -131,7 +126,7 @@ def _age(folder, seconds: float) -> None:
 
 
 def test_only_stale_leaves_current_files_alone(tmp_path, trials, monkeypatch):
-    (tmp_path / "study.json").write_text(json.dumps(SETTINGS))
+    (tmp_path / "study.json").write_text(json.dumps(SETTINGS.to_json()))
     (tmp_path / "trials.jsonl").write_text("")
     _age(tmp_path, 100)  # the logs are older than the reports written next
     first = write_reports(tmp_path, trials, default_space(), settings=SETTINGS, n_best=4)

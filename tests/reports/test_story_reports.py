@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from _report_fixtures import make_repeats, make_trials
+from _report_fixtures import definition, make_repeats, make_trials
 from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import TrialState
@@ -98,15 +98,13 @@ def test_a_comparison_says_which_values_have_no_test_curve_in_the_table_and_the_
 
 
 def test_the_page_settings_name_pruning_confirm_and_repeats():
-    settings = {
-        "name": "s",
-        "strategy": {"name": "random"},
-        "n_trials": 9,
-        "pruning": {"kind": "halving", "min_epochs": 5, "eta": 3},
-        "confirm": 2,
-        "repeats": 3,
-        "goal": {"metric": "val_acc", "direction": "maximize"},
-    }
+    settings = definition(
+        name="s",
+        n_trials=9,
+        pruning={"kind": "halving", "min_epochs": 5, "eta": 3},
+        confirm=2,
+        repeats=3,
+    )
     page = render_index(ranking(make_trials(9), ("lr", "weight_decay")), settings=settings)
     assert "<th>pruning</th><td>halving (min_epochs=5, eta=3)</td>" in page
     assert "<th>confirm (configurations)</th><td>2</td>" in page

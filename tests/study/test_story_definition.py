@@ -87,17 +87,21 @@ def test_a_compare_does_not_change_the_studys_confirm_settings(tmp_path: Path) -
     }
 
 
-def test_a_definition_written_before_these_settings_loads_with_the_defaults(
+def test_a_definition_without_a_setting_is_refused_naming_the_file_and_the_key(
     tmp_path: Path,
 ) -> None:
+    """No study was ever released without these settings: a definition lacking one is damaged,
+    not an earlier version to fill in with defaults."""
     _study(tmp_path, "old", confirm=0).optimize()
     path = tmp_path / "old" / "study.json"
-    definition = json.loads(path.read_text())
+    whole = json.loads(path.read_text())
     for key in SETTINGS:
-        del definition[key]
-    path.write_text(json.dumps(definition))
-    assert _settings(Study.load("old", tmp_path, progress=False)) == (5, 3, False, False)
-    assert _settings(_study(tmp_path, "old", confirm=0)) == (0, 3, False, False)
+        path.write_text(json.dumps({k: v for k, v in whole.items() if k != key}))
+        missing = rf"corrupt study definition .*study\.json: missing \['{key}'\]"
+        with pytest.raises(StudyError, match=missing):
+            Study.load("old", tmp_path, progress=False)
+    path.write_text(json.dumps(whole))
+    assert len(Study.load("old", tmp_path, progress=False).trials) > 0
 
 
 def test_a_corrupt_stored_setting_names_the_file(tmp_path: Path) -> None:

@@ -338,3 +338,17 @@ def test_bad_arguments_raise_value_error_before_anything_is_written(tmp_path, kw
     with pytest.raises(ValueError):
         _study(tmp_path, **kwargs).optimize()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_batch_check_reads_the_sizes_the_trials_use(tmp_path):
+    """A searched batch size is checked at its values, never at the unused fixed default."""
+    import warnings
+
+    from hpsearch import Categorical
+
+    config = TrainConfig(samples=100, epochs=3, hidden=(20,))  # 80 training images
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default batch_size=100 is no trial's
+        _study(tmp_path, "fits", config=config, space={"batch_size": Categorical([10, 20, 40])})
+    with pytest.warns(UserWarning, match="batch_size=200 exceeds the 80 training images"):
+        _study(tmp_path, "too-big", config=config, space={"batch_size": Categorical([10, 200])})

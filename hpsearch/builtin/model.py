@@ -1,5 +1,7 @@
-"""The chosen model: its trained weights in the book's names, with its settings,
-saved and loaded back.
+"""The built-in network's chosen model: the ``MultiLayerNet``'s trained weights in the book's
+names, with its settings, saved and loaded back. Only a study of the built-in network writes
+``model.npz`` (:meth:`hpsearch.builtin.objective.NetworkObjective.save_chosen`): an own
+objective's study has none.
 
 ``model.npz`` holds the arrays of ``MultiLayerNet.params`` under the book's names (``W1``,
 ``b1``, ..., ``gamma1``, ``beta1`` with batch normalisation, and its running statistics) and

@@ -100,7 +100,7 @@ def stored_config(data: Any, objective: str | None) -> TrainConfig | Settings:
     return (Settings if objective or told else TrainConfig).from_json(data)
 
 
-def runnable(objective: Any, ref: str | None, config: TrainConfig | None) -> Callable[..., Any]:
+def runnable(objective: Any, config: TrainConfig | None) -> Callable[..., Any]:
     """The callable a trial runs: the user's (loaded from its file now: one that cannot load
     fails here, before anything is written), or the built-in network (``config``)."""
     if objective is None:

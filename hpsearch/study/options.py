@@ -91,11 +91,6 @@ def check_arguments(
         ValueError: Any invalid argument.
     """
     aim = Goal(metric, direction)
-    if objective is None and aim != Goal():
-        raise ValueError(
-            f"metric={aim.metric!r}, direction={aim.direction!r}: the built-in network is ranked "
-            "by val_acc, maximised; another metric needs your own objective"
-        )
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {sorted(STRATEGIES)}")
     positive_int("n_trials", n_trials, upto=MAX_TRIALS)
@@ -128,6 +123,12 @@ def check_arguments(
                 f"space must be a SearchSpace or a mapping of names to dimensions: {exc}"
             ) from None
     chosen = choose(objective, config, space)
+    if chosen.config is not None and aim != Goal():
+        raise ValueError(
+            f"metric={aim.metric!r}, direction={aim.direction!r}: the built-in network is ranked "
+            "by val_acc, maximised; another metric needs your own objective (or trials you "
+            "train yourself and tell: config=Settings(...))"
+        )
     settings = chosen.settings
     # The splits the trials use: each searched size at its ends, the fixed ones as they are
     # (a batch size only where the built-in network has one).

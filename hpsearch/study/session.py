@@ -79,7 +79,7 @@ class Session:
         """The pool's task function: the objective (the user's, loaded now, or the built-in
         network) through :func:`~hpsearch.execution.runner.run_objective`."""
         st = self.study
-        st._fn = runnable(st.objective, st.objective_ref, st.config)
+        st._fn = runnable(st.objective, st.config)
         return functools.partial(run_objective, st._fn, st.objective_ref or BUILTIN, st.goal.metric)
 
     @contextlib.contextmanager

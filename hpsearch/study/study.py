@@ -126,7 +126,7 @@ class Study(StudyView):
         #: The user's objective (loaded only when trials run: reading a study never imports
         #: the code it names), and what the study records of it; None: the built-in network.
         self.objective, self.objective_ref = objective, None if objective is None else chosen.ref
-        self._fn: Any = None if self.config is None else runnable(None, None, self.config)
+        self._fn: Any = None if self.config is None else runnable(None, self.config)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.name = validate_name(name if name is not None else f"{strategy}-{stamp}")
         self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler

@@ -126,3 +126,23 @@ def test_a_study_given_only_the_settings_every_study_has_shows_no_network(tmp_pa
         s.optimize()
     again = study()  # opened again with the same settings: the same study
     assert len(again.trials) == 3 and again.config is None
+
+
+def test_trials_told_by_hand_may_be_ranked_by_another_metric(tmp_path):
+    from hpsearch import LogUniform, Settings
+
+    study = Study(
+        "loss",
+        directory=tmp_path,
+        n_trials=2,
+        space={"lr": LogUniform(1e-3, 1.0)},
+        config=Settings(epochs=2, samples=200),
+        metric="val_loss",
+        direction="minimize",
+        progress=False,
+    )
+    for loss in (0.9, 0.4):
+        study.tell(study.ask(), {"val_loss": loss})
+    assert study.best_trial is not None and study.best_trial.metrics["val_loss"] == 0.4
+    with pytest.raises(ValueError, match="another metric needs your own objective"):
+        Study("net", directory=tmp_path, metric="val_loss", direction="minimize")

@@ -14,6 +14,8 @@ import dataclasses
 import math
 import numbers
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -112,8 +114,22 @@ def run_objective(
             value = objective(trial)
     except Exception as exc:  # the trial's failure is its outcome, never the study's
         value = exc
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if _may_be_a_signal():
+            raise  # a Ctrl-C of the caller's own (train_trial called in a script)
+        value = exc  # raised by the objective itself: its trial fails, the study goes on
     record = trial_result(trial, task, value, metric, ref, settings, time.perf_counter() - start)
     return record, trial.saved() if record.state is TrialState.PRUNED else None
+
+
+def _may_be_a_signal() -> bool:
+    """Whether a KeyboardInterrupt (or the command's SystemExit) here may come from a signal:
+    only in a process's main thread that does not ignore SIGINT. A study's trials run in
+    worker threads, or in worker processes that ignore SIGINT, so there one is the objective's
+    own: ``raise KeyboardInterrupt`` or ``sys.exit(3)`` in a reader's code."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
 
 
 def trial_result(

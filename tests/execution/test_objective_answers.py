@@ -137,3 +137,36 @@ def test_the_pruning_summary_of_an_objective_does_not_claim_its_rungs_continued(
     line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("pruning ("))
     assert "trials stopped at 21 epochs in all, of 81 without pruning" in line
     assert "keeps no checkpoint" in line and "epochs trained of" not in line
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_keyboard_interrupt_or_exit_raised_by_the_function_fails_its_trial_only(
+    tmp_path, capsys, backend
+):
+    """Not a signal: the reader's own ``raise KeyboardInterrupt`` or ``sys.exit(3)``. The trial
+    is FAILED with it and the study goes on, to its end, with status 0."""
+    path = _file(
+        tmp_path,
+        """
+        import sys
+
+        def objective(trial):
+            if trial.number == 1:
+                raise KeyboardInterrupt("stop from my loop")
+            if trial.number == 2:
+                sys.exit(3)
+            return 0.5
+        """,
+    )
+    argv = _argv(tmp_path, f"{path}:objective", "own-exit", "--confirm", "0")
+    assert main([*argv, "--jobs", "2", "--backend", backend]) == 0
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "studies" / "own-exit" / "trials.jsonl").read_text().splitlines()
+    ]
+    by_number = {r["number"]: r for r in records}
+    assert sorted(by_number) == [0, 1, 2, 3]
+    assert by_number[1]["state"] == "FAILED" and "KeyboardInterrupt" in by_number[1]["error"]
+    assert by_number[2]["state"] == "FAILED" and "SystemExit" in by_number[2]["error"]
+    assert by_number[0]["state"] == by_number[3]["state"] == "COMPLETE"
+    assert "resume with" not in capsys.readouterr().err

@@ -256,8 +256,9 @@ def check_accuracies(metrics: Mapping[str, float], ref: str) -> None:
     for name in SCORES:
         value = metrics.get(name)
         if value is not None and math.isfinite(value) and not 0.0 <= value <= 1.0:
+            # A percentage gets its share; any other value (negative, over 100) only the rule.
+            hint = f" (return {value / 100:g} for {value:g}%)" if 1.0 < value <= 100.0 else ""
             raise ObjectiveError(
-                f"objective {ref} returned {name}={value:g}: accuracies are shares in 0..1 "
-                f"(return {value / 100:g} for {value:g}%), or rank by another metric name "
-                "with --metric"
+                f"objective {ref} returned {name}={value:g}: accuracies are shares in 0..1"
+                f"{hint}, or rank by another metric name with --metric"
             )

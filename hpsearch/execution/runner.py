@@ -148,19 +148,22 @@ def trial_result(
     Raises:
         ObjectiveError: ``value`` is not a number or a mapping of numbers with the metric.
     """
+    # A bad answer's line names the run that gave it.
+    run = f"trial {task.number}" + ("" if task.repeat is None else f", confirm run r{task.repeat}")
+    who = f"{ref} ({run})"
     if isinstance(value, TrialEnded):
-        metrics = final_metrics(value.metrics, metric, ref, required=False)
-        check_accuracies(metrics, ref)
+        metrics = final_metrics(value.metrics, metric, who, required=False)
+        check_accuracies(metrics, who)
         return _record(trial, task, TrialState(value.state), metrics, seconds, str(value))
     if isinstance(value, BaseException):
         return _record(trial, task, TrialState.FAILED, {}, seconds, _failure(value, ref))
     # A refit run has no validation images: it cannot return a validation metric, and what it
     # returns for one (the mean of nothing: NaN) says nothing of the run.
     validated = len(trial.data.t_val) > 0
-    metrics = final_metrics(value, metric, ref, required=validated)
+    metrics = final_metrics(value, metric, who, required=validated)
     if not validated:
         metrics.pop(metric, None)
-    check_accuracies(metrics, ref)
+    check_accuracies(metrics, who)
     score = metrics.get(metric, 0.0)
     finite = math.isfinite(score)  # another metric's NaN is left out, not a divergence
     state = TrialState.COMPLETE if finite else TrialState.DIVERGED

@@ -47,9 +47,11 @@ def _argv(tmp_path: Path, ref: str, name: str, *extra: str) -> list[str]:
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("return 100.0  # a percentage", "val_acc=100: accuracies are shares in 0..1"),
+        ("return 100.0  # a percentage", "val_acc=100: accuracies are shares in 0..1 (return 1"),
         ("return {'val_acc': 0.5, 'test_acc': 51.0}", "test_acc=51"),
         ("return 'good'", "returned str"),
+        # not a percentage: the rule alone, no "return -0.001 for -0.1%"
+        ("return -0.1", "val_acc=-0.1: accuracies are shares in 0..1, or rank by"),
     ],
 )
 def test_an_answer_no_report_can_take_is_one_line_exit_2_and_no_folder(
@@ -59,6 +61,7 @@ def test_an_answer_no_report_can_take_is_one_line_exit_2_and_no_folder(
     assert main(_argv(tmp_path, f"{path}:objective", "bad", "--confirm", "1")) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+    assert "(trial " in err, err  # the line names the run that answered so
     assert not (tmp_path / "studies" / "bad").exists()
 
 

@@ -56,9 +56,7 @@ class Session:
         report. ``remaining``: the runs this session makes (None: a search's, and its confirm
         stage's)."""
         st = self.study
-        s = st.settings
-        # Before anything is written: the data must hold the samples (this may download it).
-        check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
+        self._check_data()
         runner = self._runner()  # an objective that cannot load fails here, before any write
         if st.backend == "dask":  # a cluster that gets no worker fails here, before any write
             from hpsearch.execution.cluster import ready
@@ -74,6 +72,11 @@ class Session:
             if fresh and not st.journal.trials and not st.journal.repeats:
                 shutil.rmtree(st.path, ignore_errors=True)
             raise
+
+    def _check_data(self) -> None:
+        """Before anything is written: the data must hold the samples (this may download it)."""
+        s = self.study.settings
+        check_dataset(s.dataset, s.samples, val_ratio=s.val_ratio)
 
     def _runner(self) -> Any:
         """The pool's task function: the objective (the user's, loaded now, or the built-in
@@ -213,7 +216,7 @@ class Session:
     def ask(self) -> Trial:
         """See :meth:`hpsearch.Study.ask`."""
         st = self.study
-        check_dataset(st.settings.dataset, st.settings.samples, val_ratio=st.settings.val_ratio)
+        self._check_data()
         with st.storage.lock():
             self.open_folder()
             number = st._asktell.next_number(st.planned)

@@ -258,10 +258,20 @@ class Pool:
                 future = self._cluster.submit(self.fn, self.settings, self.seed, task)
             else:
                 marker = self._watch.marker(task) if self._watch is not None else None
-                with _signals_blocked(self.backend != "threading"):  # it may start a worker now
-                    future = self._executor.submit(
-                        marked, marker, self.fn, self.settings, self.seed, task
-                    )
+                try:
+                    with _signals_blocked(self.backend != "threading"):  # may start a worker
+                        future = self._executor.submit(
+                            marked, marker, self.fn, self.settings, self.seed, task
+                        )
+                except Exception as exc:
+                    if not _is_crash(exc):
+                        raise
+                    # A worker died since the last read: the executor refuses new tasks.
+                    self._queue.insert(0, task)
+                    if self._running:
+                        return  # their futures carry the crash; results() sorts it out
+                    self._executor = _loky(self.limit)  # none was lost: a fresh executor
+                    continue
             self._running[future] = task
 
     def _crashed(self, task: Task, exc: BaseException) -> Iterator[tuple[Task, Any, Any]]:

@@ -1,0 +1,57 @@
+"""The local process pool when a worker dies between two of the caller's reads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from hpsearch.execution.pool import Pool
+from hpsearch.execution.workers import Task
+from hpsearch.records import TrialResult, TrialState
+from hpsearch.settings import Settings
+
+
+def _work(settings, seed, task):
+    if task.params.get("die_after") is not None:
+        time.sleep(task.params["die_after"])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return TrialResult(task.number, dict(task.params), TrialState.COMPLETE, val_acc=0.5), None
+
+
+def _broken(pool: Pool) -> bool:
+    return bool(pool._executor._flags.broken)
+
+
+def test_a_worker_that_dies_while_the_caller_is_away_costs_only_its_task(tmp_path) -> None:
+    """The executor breaks while no read is waiting on it; the next task submitted must not
+    raise the executor's error but be run, and only the dead worker's task be FAILED."""
+    with Pool(_work, Settings(), 0, "loky", 2, folder=tmp_path / "watch") as pool:
+        pool.submit(Task(0, {}))
+        pool.submit(Task(1, {"die_after": 0.5}))
+        results = pool.results()
+        first, record, _ = next(results)
+        assert first.number == 0 and record.state is TrialState.COMPLETE
+        deadline = time.monotonic() + 30
+        while not _broken(pool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _broken(pool), "the worker holding task 1 did not die"
+        pool.submit(Task(2, {}))
+        rest = {task.number: rec.state for task, rec, _ in results}
+    assert rest == {1: TrialState.FAILED, 2: TrialState.COMPLETE}
+
+
+def test_a_pool_whose_idle_worker_died_runs_the_next_tasks(tmp_path) -> None:
+    with Pool(_work, Settings(), 0, "loky", 2, folder=tmp_path / "watch") as pool:
+        pool.submit(Task(0, {}))
+        assert [rec.state for _, rec, _ in pool.results()] == [TrialState.COMPLETE]
+        for pid in list(pool._executor._processes):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not _broken(pool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _broken(pool)
+        pool.submit(Task(1, {}))
+        pool.submit(Task(2, {}))
+        states = {task.number: rec.state for task, rec, _ in pool.results()}
+    assert states == {1: TrialState.COMPLETE, 2: TrialState.COMPLETE}

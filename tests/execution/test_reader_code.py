@@ -1,0 +1,226 @@
+"""A reader's own code runs in the workers as it runs under ``python file.py``.
+
+The framework below is written as the book's readers write theirs: functions found by name
+(``globals()``, ``eval``), module-level resources and data, unseeded ``np.random``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hpsearch import LogUniform, Study
+from hpsearch.exceptions import ObjectiveError
+from hpsearch.execution.objective import load_objective, portable
+from hpsearch.settings import Settings
+
+SETTINGS = Settings(epochs=2, samples=200)
+SPACE = {"lr": LogUniform(1e-2, 1.0)}
+
+FRAMEWORK = """
+import os
+import threading
+import warnings
+
+import numpy as np
+
+LOCK = threading.Lock()                 # a resource no pickle can take
+SINK = open(os.devnull, "w")            # an open file
+TABLE = np.zeros((2000, 1000))          # module-level data (16 MB)
+IMPORTS = os.environ.get("READER_IMPORTS")
+if IMPORTS:
+    with open(IMPORTS, "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
+
+
+def affine_propagation(W, x):
+    return x @ W
+
+
+def affine_back(W, x, dy):
+    return x.T @ dy
+
+
+def create_model(n_in):
+    return {"layers": ["affine"], "W": 0.01 * np.random.randn(n_in, 10)}
+
+
+def learn(model, x, t, lr):
+    for name in model["layers"]:
+        y = globals()[name + "_propagation"](model["W"], x)
+    y = np.exp(y - y.max(axis=1, keepdims=True))
+    y /= y.sum(axis=1, keepdims=True)
+    y[np.arange(len(t)), t] -= 1
+    for name in model["layers"]:
+        model["W"] -= lr * eval(name + "_back")(model["W"], x, y / len(t))
+
+
+def objective(trial, hidden=None):
+    d = trial.data
+    with LOCK:
+        print("training", file=SINK)
+    model = create_model(d.x_train.shape[1])
+    for epoch in range(trial.epochs):
+        batch = np.random.choice(len(d.x_train), 50)
+        learn(model, d.x_train[batch], d.t_train[batch], trial.params["lr"])
+        acc = float((affine_propagation(model["W"], d.x_val).argmax(axis=1) == d.t_val).mean())
+        trial.report(epoch, val_acc=acc)
+    if trial.params["lr"] > 2:
+        warnings.warn("lr is large")
+    if hidden == -1:
+        raise ValueError("no such layer")
+    return acc + (0 if hidden is None else 0 * hidden)
+
+
+class Net:
+    def __init__(self, hidden):
+        self.hidden = hidden
+
+    def __call__(self, trial):
+        return objective(trial, self.hidden)
+
+    def fit(self, trial):
+        return objective(trial, self.hidden)
+"""
+
+
+def _write(folder: Path, name: str = "framework.py") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(FRAMEWORK))
+    return path
+
+
+def _study(tmp_path: Path, name: str, objective: object, **kwargs: object) -> Study:
+    options: dict[str, object] = dict(
+        space=SPACE, config=SETTINGS, n_trials=4, seed=5, confirm=0, progress=False
+    )
+    options.update(kwargs)
+    return Study(name, objective=objective, directory=tmp_path / "studies", **options)  # type: ignore[arg-type]
+
+
+def _states(tmp_path: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(tmp_path / "studies" / name / "ranking.csv")
+
+
+def test_a_framework_that_finds_its_functions_by_name_trains_in_the_workers(tmp_path, monkeypatch):
+    imports = tmp_path / "imports.txt"
+    monkeypatch.setenv("READER_IMPORTS", str(imports))
+    ref = f"{_write(tmp_path)}:objective"
+    for jobs in (1, 2):
+        _study(tmp_path, f"jobs{jobs}", ref, n_jobs=jobs, n_trials=6).optimize()
+        ranking = _states(tmp_path, f"jobs{jobs}")
+        assert (ranking["state"] == "COMPLETE").all(), ranking["error"].tolist()
+    one, two = (_states(tmp_path, f"jobs{j}").drop(columns="seconds") for j in (1, 2))
+    pd.testing.assert_frame_equal(one, two)
+    # Each worker process imported the file once, however many trials it ran.
+    pids = imports.read_text().split()
+    assert len(pids) == len(set(pids)), f"a worker imported the file twice: {pids}"
+    assert len(pids) < 12
+
+
+def test_a_failure_and_a_warning_name_the_file_and_line(tmp_path):
+    path = _write(tmp_path)
+    fn = functools.partial(load_objective(f"{path}:objective"), hidden=-1)
+    _study(tmp_path, "fails", fn, n_jobs=2, n_trials=2).optimize()
+    errors = _states(tmp_path, "fails")["error"].tolist()
+    line = FRAMEWORK.splitlines().index('        raise ValueError("no such layer")') + 1
+    assert all(f"framework.py, line {line}" in e for e in errors), errors
+
+
+def test_partials_closures_lambdas_instances_and_methods_are_objectives(tmp_path):
+    path = _write(tmp_path)
+    objective = load_objective(f"{path}:objective")
+    net = load_objective(f"{path}:Net")
+    offset = 0.0
+
+    def closure(trial):
+        return objective(trial) + offset
+
+    for name, fn in {
+        "partial": functools.partial(objective, hidden=30),
+        "closure": closure,
+        "lambda": lambda trial: objective(trial, 3),
+        "instance": net(30),
+        "method": net(30).fit,
+    }.items():
+        _study(tmp_path, name, fn, n_jobs=2).optimize()
+        ranking = _states(tmp_path, name)
+        assert (ranking["state"] == "COMPLETE").all(), (name, ranking["error"].tolist())
+    scores = {n: _states(tmp_path, n)["val_acc"].tolist() for n in ("partial", "instance")}
+    assert scores["partial"] == scores["instance"]
+
+
+def test_the_file_travels_as_its_text_to_a_worker_that_cannot_read_it(tmp_path):
+    path = _write(tmp_path)
+    pickled = pickle.dumps(portable(load_objective(f"{path}:objective")))
+    os.rename(path, tmp_path / "gone.py")
+    line = FRAMEWORK.splitlines().index('        warnings.warn("lr is large")') + 1
+    probe = textwrap.dedent(
+        f"""
+        import pickle, sys, warnings
+        from hpsearch.execution.runner import start_trial
+        from hpsearch.execution.workers import Task
+        from hpsearch.settings import Settings
+        fn = pickle.loads({pickled!r})
+        trial = start_trial(Settings(epochs=1, samples=100), 0, Task(0, {{"lr": 3.0}}))
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fn(trial)
+        print(seen[0].filename, seen[0].lineno)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(path), str(line)]
+
+
+def test_a_main_script_calling_into_its_own_module_runs_on_workers(tmp_path):
+    _write(tmp_path)
+    script = tmp_path / "tune.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import framework
+            from hpsearch import LogUniform, Settings, Study
+
+            def objective(trial):
+                return framework.objective(trial, hidden=10)
+
+            if __name__ == "__main__":
+                study = Study("main", objective=objective, space={"lr": LogUniform(1e-2, 1.0)},
+                              config=Settings(epochs=2, samples=200), n_trials=4, confirm=0,
+                              n_jobs=2, progress=False, directory="studies")
+                study.optimize()
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    ranking = _states(tmp_path, "main")
+    assert (ranking["state"] == "COMPLETE").all(), ranking["error"].tolist()
+
+
+def test_a_closure_holding_a_lock_is_one_line_and_nothing_written(tmp_path):
+    lock = threading.Lock()
+
+    def objective(trial):
+        with lock:
+            return 0.5
+
+    study = _study(tmp_path, "locked", objective, n_jobs=2)
+    with pytest.raises(ObjectiveError, match="cannot be sent to the worker processes.*lock"):
+        study.optimize()
+    assert not (tmp_path / "studies" / "locked").exists()

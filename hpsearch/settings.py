@@ -8,12 +8,26 @@ network; the built-in network's own settings (hidden sizes, activation, optimize
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Settings", "positive_int"]
+__all__ = ["Settings", "parse_value", "positive_int"]
+
+
+def parse_value(text: str) -> Any:
+    """Reads a CLI value as bool, int or float where it looks like one, else keeps the string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
 
 
 def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
@@ -34,6 +48,31 @@ def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:
     return int(value)
 
 
+def _fixed(values: Any) -> dict[str, Any]:
+    """``values`` as the fixed values of a study: a mapping of names (not names of settings) to
+    JSON-ready values, which the study's definition stores.
+
+    Raises:
+        ValueError: Otherwise, naming the value.
+    """
+    if not isinstance(values, Mapping):
+        raise ValueError(f"fixed must be a mapping of names to values, but got {values!r}")
+    own = {f.name for f in dataclasses.fields(Settings)}
+    for name, value in values.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"fixed: {name!r} is not a name (a Python identifier)")
+        if name in own:
+            raise ValueError(f"fixed: {name!r} is a setting of every study: give it as {name}=")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"fixed: {name}={value!r} is not a number, string, bool, None, or a list or "
+                "dict of them (the study stores it)"
+            ) from None
+    return dict(values)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The settings every trial of a study shares, and every objective can read.
@@ -45,6 +84,8 @@ class Settings:
         dtype: ``"float32"`` or ``"float64"``: the images' type in ``trial.data``.
         epochs: What each trial trains (``trial.epochs``; under pruning, the last rung's).
         time_limit: Seconds a trial may take (None: no limit).
+        fixed: Values an own objective finds in ``trial.params`` beside the searched ones, by
+            any name (``--set NAME=VALUE``): settings of the study, never searched columns.
 
     Example:
         >>> Settings(epochs=5).with_params({"samples": 1000}).samples
@@ -57,8 +98,10 @@ class Settings:
     dtype: str = "float32"
     epochs: int = 50
     time_limit: float | None = None
+    fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fixed", _fixed(self.fixed))
         for name in ("samples", "epochs"):
             object.__setattr__(self, name, positive_int(name, getattr(self, name)))
         if not (isinstance(self.val_ratio, (int, float)) and 0 < self.val_ratio < 1):
@@ -77,7 +120,8 @@ class Settings:
     @classmethod
     def of(cls, config: Any) -> Settings:
         """The settings held by ``config``, any object with these fields (a ``TrainConfig``)."""
-        return cls(**{name: getattr(config, name) for name in cls.field_names()})
+        names = [name for name in cls.field_names() if hasattr(config, name)]
+        return cls(**{name: getattr(config, name) for name in names})
 
     def with_params(self, params: Mapping[str, Any]) -> Settings:
         """A copy with those of ``params`` that are settings of this class (a trial's searched

@@ -41,6 +41,7 @@ class _Shortcut(argparse.Action):
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
         namespace.set.append((self.dest, values))
+        namespace.shortcuts = [*getattr(namespace, "shortcuts", []), self.dest]
 
 
 def add_backend(g: Any) -> None:
@@ -214,7 +215,8 @@ def add_search_options(p: Any, strategy: str) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="fix any training setting, repeatable: optimizer=adam, activation=tanhexp, "
-        "epochs=20 (the options below are shortcuts for common ones; the last one given wins)",
+        "epochs=20 (the options below are shortcuts for common ones; the last one given wins); "
+        "with --objective, any name: your function finds it in trial.params",
     )
     shortcut = dict(action=_Shortcut, default=argparse.SUPPRESS)
     t.add_argument(

@@ -54,15 +54,27 @@ def _config(args: argparse.Namespace) -> Any:
                 f"--set {name} conflicts with --param {name}: a setting is fixed or searched"
             )
     if args.objective is None:
+        names = TrainConfig.field_names()
+        unknown = [name for name in fixed if name not in names]
+        if unknown:
+            raise ValueError(
+                f"--set {unknown[0]}: not a training setting of the built-in network; settings: "
+                f"{', '.join(names)} (or give --objective: your function reads any name)"
+            )
         return TrainConfig(**fixed), fixed
-    network = [name for name in fixed if name not in Settings.field_names()]
+    # With an own objective, a name that is no setting of every study is the function's own:
+    # it finds the value in trial.params. A shortcut (--hidden) is the built-in network's.
+    settings = [name for name in Settings.field_names() if name != "fixed"]
+    network = [n for n in dict.fromkeys(getattr(args, "shortcuts", [])) if n not in settings]
     if network:
         raise ValueError(
             f"{', '.join(network)}: setting(s) of the built-in network, which your objective "
-            f"(--objective) does not read; the settings of every study are "
-            f"{', '.join(Settings.field_names())}"
+            f"(--objective) does not read; give --set NAME=VALUE for a value your function "
+            "finds in trial.params"
         )
-    return Settings(**fixed), fixed
+    own = {name: value for name, value in fixed.items() if name in settings}
+    given = {name: value for name, value in fixed.items() if name not in own}
+    return Settings(**own, fixed=given), fixed
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:

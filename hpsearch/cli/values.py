@@ -88,10 +88,12 @@ def param(text: str) -> tuple[str, Any]:
 
 
 def setting(text: str) -> tuple[str, Any]:
-    name, value = _named(text, "NAME=VALUE (e.g. optimizer=adam)")
-    from hpsearch.space.search_space import (
-        parse_value,
-    )  # after the name is known good: it loads NumPy
+    # Any name: an own objective's are its own; the built-in network's are checked with
+    # the command (hpsearch.cli.training), which knows whether there is an objective.
+    name, value = _named(text, "NAME=VALUE (e.g. optimizer=adam)", setting=False)
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{name!r} is not a name, in {text!r}")
+    from hpsearch.settings import parse_value
 
     value = value.strip()
     return name, None if value.lower() == "none" else parse_value(value)

@@ -71,7 +71,7 @@ def start_trial(settings: Settings, seed: int, task: Task) -> Trial:
     total = _total_epochs(settings, task.params)
     trial = Trial(
         task.number,
-        task.params,
+        {**settings.fixed, **task.params},  # the fixed values beside the searched ones
         trial_seed,
         min(task.until, total) if task.repeat is None and task.until is not None else total,
         _data(settings, seed, task),

@@ -133,7 +133,10 @@ def _settings_rows(settings: Definition) -> list[tuple[str, str]]:
     # searched range would read as if it were fixed. (An own objective's study holds no
     # network's settings.)
     searched = {name for name, _ in specs}
-    rows.extend((k, _short(v)) for k, v in settings.config.items() if k not in searched)
+    config = {k: v for k, v in settings.config.items() if k not in searched and k != "fixed"}
+    rows.extend((k, _short(v)) for k, v in config.items())
+    fixed = settings.config.get("fixed") or {}
+    rows.extend((f"fixed: {k}", _short(v)) for k, v in fixed.items())  # the objective's own
     return rows
 
 

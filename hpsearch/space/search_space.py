@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hpsearch.settings import parse_value
 from hpsearch.space.dimensions import KINDS as _KINDS
 from hpsearch.space.dimensions import (
     Categorical,
@@ -24,7 +25,6 @@ from hpsearch.space.dimensions import (
 __all__ = [
     "SearchSpace",
     "parse_dimension",
-    "parse_value",
     "default_space",
 ]
 
@@ -35,19 +35,6 @@ def _number(text: str, *, integer: bool) -> float | int:
     except ValueError:
         kind = "an integer" if integer else "a number"
         raise ValueError(f"expected {kind}, but got {text!r}") from None
-
-
-def parse_value(text: str) -> Any:
-    """Reads a CLI value as bool, int or float where it looks like one, else keeps the string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
 
 
 def parse_dimension(spec: str) -> Dimension:

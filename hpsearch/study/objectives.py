@@ -59,18 +59,35 @@ def network_settings(config: TrainConfig) -> list[str]:
     ]
 
 
-def choose(objective: Any, config: Any, space: SearchSpace) -> Chosen:
+def choose(objective: Any, config: Any, space: SearchSpace, fixed: Any = None) -> Chosen:
     """The objective, settings and (for the built-in network) network settings of a study.
+    ``fixed`` values join the settings' own (``Settings.fixed``): an own objective finds them in
+    ``trial.params``.
 
     Raises:
         ValueError: ``config`` is not a ``TrainConfig`` or ``Settings``; an own objective given
-            network settings it would not use; a built-in study whose space names something
-            that is not a training setting, or a value no network can take.
+            network settings it would not use; fixed values for the built-in network, or a
+            name both fixed and searched; a built-in study whose space names something that is
+            not a training setting, or a value no network can take.
     """
     if config is not None and not isinstance(config, (TrainConfig, Settings)):
         raise ValueError(
             f"config must be a TrainConfig or a Settings, but got {type(config).__name__}"
         )
+    if fixed:
+        if objective is None and not isinstance(config, Settings):
+            raise ValueError(
+                "fixed values are given to your own objective (objective=...); the built-in "
+                "network's settings go in config=TrainConfig(...)"
+            )
+        base = config if isinstance(config, Settings) else Settings.of(config or Settings())
+        config = dataclasses.replace(base, fixed={**base.fixed, **Settings(fixed=fixed).fixed})
+    if isinstance(config, Settings):
+        both = sorted(set(config.fixed) & set(space.names))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)}: both fixed and searched; a value is fixed or searched"
+            )
     if objective is not None:
         if isinstance(config, TrainConfig):
             unused = network_settings(config)

@@ -45,6 +45,7 @@ ARGUMENTS = (
     "objective",
     "metric",
     "direction",
+    "fixed",
 )
 
 #: The confirm stage of a new study, for each setting not given (a study opened again keeps
@@ -81,6 +82,7 @@ def check_arguments(
     objective: Any = None,
     metric: str = "val_acc",
     direction: str = "maximize",
+    fixed: Any = None,
 ) -> tuple[SearchSpace, Chosen, int, Pruning, Goal]:
     """Checks a :class:`~hpsearch.Study`'s arguments; returns the space, the objective's
     settings (see :func:`hpsearch.study.objectives.choose`), n_jobs, pruning and what the study
@@ -122,7 +124,7 @@ def check_arguments(
             raise ValueError(
                 f"space must be a SearchSpace or a mapping of names to dimensions: {exc}"
             ) from None
-    chosen = choose(objective, config, space)
+    chosen = choose(objective, config, space, fixed)
     if chosen.config is not None and aim != Goal():
         raise ValueError(
             f"metric={aim.metric!r}, direction={aim.direction!r}: the built-in network is ranked "

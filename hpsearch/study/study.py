@@ -77,6 +77,9 @@ class Study(StudyView):
         objective: Your own function ``objective(trial)``, or its ``PATH.py:FUNCTION``; None:
             the built-in network.
         metric, direction: What an own objective's study ranks by (``val_acc``, ``maximize``).
+        fixed: Values an own objective finds in ``trial.params`` beside the searched ones, by
+            any name (``{"hidden": 30}``): stored with the study as settings, never searched
+            (the command line's ``--set NAME=VALUE``; ``Settings(fixed=...)`` is the same).
         read_only: Open an existing study to read it, even while another process runs it.
 
     Raises:
@@ -113,6 +116,7 @@ class Study(StudyView):
         objective: Callable[..., Any] | str | None = None,
         metric: str = "val_acc",
         direction: str = "maximize",
+        fixed: Mapping[str, Any] | None = None,
         read_only: bool = False,
     ) -> None:
         # Every argument check_arguments takes, by the name both give it.

@@ -372,7 +372,7 @@ BAD_INPUT = {
     "out-a-file": (["random", "--out", "{file}"], ["{file} is a file"]),
     "out-under-a-file": (["random", "--out", "{file}/sub"], ["{file} is a file"]),
     # --set
-    "set-unknown": (["random", "--set", "nope=1"], ["--set", "'nope' is not a training setting"]),
+    "set-unknown": (["random", "--set", "nope=1"], ["--set nope", "not a training setting"]),
     "set-no-equals": (["random", "--set", "lr"], ["--set", "NAME=VALUE", "'lr'"]),
     "set-lr-0": (["random", "--set", "lr=0"], ["lr", "0"]),
     "set-lr-nan": (["random", "--set", "lr=nan"], ["lr", "nan"]),
@@ -403,8 +403,8 @@ BAD_INPUT = {
     ),
     "objective-set-optimizer": (
         ["random", "--objective", "{example}", "--param", "lr=log:1e-3:1"]
-        + ["--set", "optimizer=adam", "--batch-size", "50"],
-        ["optimizer, batch_size", "built-in network"],
+        + ["--set", "optimizer=adam", "--batch-size", "50", "--hidden", "30"],
+        ["batch_size, hidden", "built-in network", "--set NAME=VALUE"],
     ),
     # --param
     "param-no-equals": (["random", "--param", "lr"], ["--param", "NAME=SPEC", "'lr'"]),

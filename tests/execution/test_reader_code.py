@@ -224,3 +224,59 @@ def test_a_closure_holding_a_lock_is_one_line_and_nothing_written(tmp_path):
     with pytest.raises(ObjectiveError, match="cannot be sent to the worker processes.*lock"):
         study.optimize()
     assert not (tmp_path / "studies" / "locked").exists()
+
+
+PARAMS_SEEN = """
+import json, os
+
+
+def objective(trial):
+    with open(os.environ["READER_PARAMS"], "a") as fh:
+        fh.write(json.dumps(trial.params) + "\\n")
+    return 0.1 * trial.params["n"] + trial.params["lr"] / 100
+"""
+
+
+def _seen(path: Path) -> list[dict[str, object]]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_set_gives_the_function_fixed_values_by_any_name_shown_as_settings(tmp_path, monkeypatch):
+    from hpsearch.cli.main import main
+
+    log = tmp_path / "params.jsonl"
+    monkeypatch.setenv("READER_PARAMS", str(log))
+    file = tmp_path / "fixed.py"
+    file.write_text(PARAMS_SEEN)
+    out = tmp_path / "studies"
+    argv = ["random", "--objective", f"{file}:objective", "--param", "lr=log:1e-2:1"]
+    argv += ["--set", "n=4", "--set", "act=relu", "--set", "epochs=2", "--samples", "200"]
+    argv += ["--trials", "3", "--confirm", "0", "--jobs", "1", "--name", "s", "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    seen = _seen(log)
+    assert len(seen) == 3 and all(p["n"] == 4 and p["act"] == "relu" for p in seen)
+    assert len({p["lr"] for p in seen}) == 3
+    ranking = pd.read_csv(out / "s" / "ranking.csv")
+    assert "n" not in ranking.columns and "act" not in ranking.columns and "lr" in ranking
+    page = (out / "s" / "index.html").read_text()
+    assert "fixed: n" in page and "fixed: act" in page
+    # The same values from Python, as a Study argument.
+    log.unlink()
+    study = _study(
+        tmp_path, "py", f"{file}:objective", fixed={"n": 4, "act": "relu"}, n_trials=3, n_jobs=1
+    )
+    study.optimize()
+    assert all(p["n"] == 4 for p in _seen(log))
+    assert study.settings.fixed == {"n": 4, "act": "relu"}
+
+
+def test_a_fixed_value_that_is_searched_too_or_given_to_the_network_is_refused(tmp_path):
+    file = tmp_path / "fixed.py"
+    file.write_text(PARAMS_SEEN)
+    with pytest.raises(ValueError, match="lr: both fixed and searched"):
+        _study(tmp_path, "both", f"{file}:objective", fixed={"lr": 0.1})
+    with pytest.raises(ValueError, match="own objective"):
+        Study("net", fixed={"n": 4}, directory=tmp_path / "studies")
+    assert not (tmp_path / "studies").exists()

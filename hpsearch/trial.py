@@ -73,6 +73,10 @@ class ObjectiveState:
 class TrialData:
     """The study's split, as NumPy arrays, handed to an objective as ``trial.data``.
 
+    Images are one flat row each, float32 (or the study's ``dtype``): bytes (MNIST,
+    Fashion-MNIST, a uint8 .npz) divided by 255, the digits' counts 0..16 divided by 16, a
+    float .npz's values as given. Labels are int64 class numbers. The arrays are read-only
+    (shared by the trials a process runs); :meth:`load_mnist` gives copies in the book's shapes.
     ``x_test`` and ``t_test`` are None in the search, so that the test part chooses nothing;
     confirm-stage runs get them.
     """
@@ -83,6 +87,14 @@ class TrialData:
     t_val: np.ndarray
     x_test: np.ndarray | None = None
     t_test: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # The split is cached per process and handed to every trial it runs: an in-place change
+        # (centring, say) would reach the next trials. Read-only, it fails the trial that tries.
+        for name in ("x_train", "t_train", "x_val", "t_val", "x_test", "t_test"):
+            array = getattr(self, name)
+            if array is not None:
+                array.flags.writeable = False
 
     @property
     def input_size(self) -> int:

@@ -258,3 +258,40 @@ def test_a_refit_confirm_run_scores_the_test_part_in_the_books_shape(tmp_path):
     table = pd.read_csv(tmp_path / "studies" / "refit" / "confirmed.csv")
     assert len(table) == 1 and table["test_mean"].notna().all()
     assert (table["n_test"] > 0).all() and table["test_mean"].iloc[0] > 0.15  # guessing: 0.1
+
+
+CENTRING = """
+import numpy as np
+
+LOG = {log!r}
+
+
+def objective(trial):
+    with open(LOG, "a") as fh:
+        fh.write(f"{{trial.data.x_train.sum()!r}}\\n")
+    (x_own, _), _ = trial.data.load_mnist()
+    x_own -= x_own.mean(axis=0)  # a copy of the reader's own: theirs to change
+    trial.data.x_train -= trial.data.x_train.mean(axis=0)  # the shared split: refused
+    return 0.5
+"""
+
+
+def test_a_trial_that_changes_the_split_in_place_fails_and_leaves_it_to_the_next(tmp_path):
+    log = tmp_path / "sums.txt"
+    path = tmp_path / "centring.py"
+    path.write_text(textwrap.dedent(CENTRING.format(log=str(log))))
+    study = Study(
+        "centred",
+        objective=f"{path}:objective",
+        space={"lr": LogUniform(0.1, 1.0)},
+        config=Settings(dataset="digits", samples=200, epochs=1),
+        n_trials=3,
+        n_jobs=1,
+        progress=False,
+        confirm=0,
+        directory=tmp_path / "studies",
+    )
+    study.optimize()
+    sums = log.read_text().split()
+    assert len(sums) == 3 and len(set(sums)) == 1  # every trial saw the same images
+    assert all("read-only" in (t.error or "") for t in study.trials)

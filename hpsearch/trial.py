@@ -137,8 +137,8 @@ class TrialData:
         call = "trial.data.load_mnist"
         if test and (self.x_test is None or self.t_test is None):
             raise ValueError(
-                f"{call}(test=True): the test part is given in confirm runs only "
-                "(trial.data.x_test is None in the search, so that it chooses nothing)"
+                f"{call}(test=True): no test part here (trial.data.x_test is None); it is "
+                "given in confirm runs only, so that it chooses nothing, and the digits have none"
             )
         x_other, t_other = (self.x_test, self.t_test) if test else (self.x_val, self.t_val)
         assert x_other is not None and t_other is not None  # for mypy: checked above

@@ -73,6 +73,10 @@ class ObjectiveState:
 class TrialData:
     """The study's split, as NumPy arrays, handed to an objective as ``trial.data``.
 
+    Images are one flat row each, float32 (or the study's ``dtype``): bytes (MNIST,
+    Fashion-MNIST, a uint8 .npz) divided by 255, the digits' counts 0..16 divided by 16, a
+    float .npz's values as given. Labels are int64 class numbers. The arrays are read-only
+    (shared by the trials a process runs); :meth:`load_mnist` gives copies in the book's shapes.
     ``x_test`` and ``t_test`` are None in the search, so that the test part chooses nothing;
     confirm-stage runs get them.
     """
@@ -84,6 +88,14 @@ class TrialData:
     x_test: np.ndarray | None = None
     t_test: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        # The split is cached per process and handed to every trial it runs: an in-place change
+        # (centring, say) would reach the next trials. Read-only, it fails the trial that tries.
+        for name in ("x_train", "t_train", "x_val", "t_val", "x_test", "t_test"):
+            array = getattr(self, name)
+            if array is not None:
+                array.flags.writeable = False
+
     @property
     def input_size(self) -> int:
         """Features of one image (784 for flat MNIST)."""
@@ -93,6 +105,82 @@ class TrialData:
     def n_classes(self) -> int:
         """Classes the labels of the training and validation parts name (the largest, plus one)."""
         return int(max(t.max() for t in (self.t_train, self.t_val) if len(t))) + 1
+
+    def load_mnist(
+        self,
+        normalize: bool = True,
+        flatten: bool = True,
+        one_hot_label: bool = False,
+        *,
+        test: bool = False,
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """The split as the book's ``dataset.mnist.load_mnist`` gives MNIST, in new arrays.
+
+        ``(x_train, t_train), (x_val, t_val)``: the validation part stands where the book's
+        test part stood, so book code changes only its ``load_mnist`` line. The stored arrays
+        are never changed.
+
+        Args:
+            normalize: Images as the split holds them (0..1 floats for byte images and the
+                digits; a float .npz's values as given). False: byte images as uint8 0..255,
+                images in 0..1 that are not bytes (the digits) as floats on the 0..255 scale.
+            flatten: One row per image; False: ``(N, 1, side, side)``, one channel.
+            one_hot_label: Labels as float rows of :attr:`n_classes` columns (a single 1);
+                False: int64 class numbers.
+            test: ``(x_test, t_test)`` in place of the validation part: in confirm runs only.
+
+        Raises:
+            ValueError: ``test`` in the search, ``flatten=False`` for images that are not
+                square, ``normalize=False`` for float images outside 0..1, or one-hot test
+                labels of a class the training and validation parts do not name.
+        """
+        call = "trial.data.load_mnist"
+        if test and (self.x_test is None or self.t_test is None):
+            raise ValueError(
+                f"{call}(test=True): no test part here (trial.data.x_test is None); it is "
+                "given in confirm runs only, so that it chooses nothing, and the digits have none"
+            )
+        x_other, t_other = (self.x_test, self.t_test) if test else (self.x_val, self.t_val)
+        assert x_other is not None and t_other is not None  # for mypy: checked above
+        xs = [self.x_train, x_other]
+        xs = [x.copy() for x in xs] if normalize else _on_byte_scale(xs, call)
+        if not flatten:
+            size = self.input_size
+            side = math.isqrt(size)
+            if side * side != size:
+                raise ValueError(
+                    f"{call}(flatten=False): images of {size} values are not square "
+                    "(side x side); use flatten=True"
+                )
+            xs = [x.reshape(len(x), 1, side, side) for x in xs]
+        ts = [self.t_train.copy(), t_other.copy()]
+        if one_hot_label:
+            n = self.n_classes
+            if len(t_other) and t_other.max() >= n:
+                raise ValueError(
+                    f"{call}(one_hot_label=True, test=True): test labels name class "
+                    f"{int(t_other.max())}, but the training and validation parts only {n} "
+                    "classes"
+                )
+            ts = [np.eye(n, dtype=self.x_train.dtype)[t] for t in ts]
+        return (xs[0], ts[0]), (xs[1], ts[1])
+
+
+def _on_byte_scale(xs: list[np.ndarray], call: str) -> list[np.ndarray]:
+    """Images in 0..1 times 255: uint8 if all are whole bytes (scaled from bytes), else floats."""
+    low = min(float(x.min(initial=0.0)) for x in xs)
+    high = max(float(x.max(initial=0.0)) for x in xs)
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"{call}(normalize=False): these float images are as the .npz gave them (from "
+            f"{low:g} to {high:g}, not 0..1), so they have no 0..255 form; use normalize=True"
+        )
+    scaled = [x * x.dtype.type(255) for x in xs]
+    whole = [np.rint(x) for x in scaled]
+    # Bytes divided by 255 come back within float32 rounding; the digits' k/16 do not.
+    if all(np.abs(x - w).max(initial=0.0) < 1e-3 for x, w in zip(scaled, whole, strict=True)):
+        return [w.astype(np.uint8) for w in whole]
+    return scaled
 
 
 class Trial:

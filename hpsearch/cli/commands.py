@@ -50,16 +50,18 @@ def summary(
     if fmt not in ("table", "markdown"):
         return
     if study.pruning.active and study.trials:
-        trained = sum(t.epochs for t in study.trials)
-        full = len(study.trials) * study.settings.epochs
-        said = f"{trained} epochs trained of {full} without pruning ({trained / full:.0%})"
-        if study.objective_ref is not None:  # its function may retrain each rung from scratch
-            said = (
-                f"trials stopped at {trained} epochs in all, of {full} without pruning "
-                f"({trained / full:.0%}); an objective that keeps no checkpoint "
-                "(trial.set_checkpoint) trains each rung again from scratch"
-            )
-        print(f"pruning ({study.pruning.kind}): {said}", file=out)
+        from hpsearch.storage.folder import CHECKPOINTS
+        from hpsearch.study.pruning import pruning_summary
+
+        line = pruning_summary(
+            study.pruning.kind,
+            sum(t.epochs for t in study.trials),
+            len(study.trials) * study.settings.epochs,
+            own=study.objective_ref is not None,
+            # The folder appears with the first checkpoint a rung keeps (and stays).
+            kept_checkpoints=(study.path / CHECKPOINTS).is_dir(),
+        )
+        print(line, file=out)
     for note in [tie_note(ranking, study.goal), *edge_notes(study.trials, study.space)]:
         if note:
             print(f"note: {note}", file=out)

@@ -20,10 +20,17 @@ from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import Goal, RepeatResult, TrialResult
 from hpsearch.reports.comparison import mean_curves
-from hpsearch.reports.formatting import decimals_for, wilson
+from hpsearch.reports.formatting import METRIC_DECIMALS, decimals_for, metric_text, wilson
 from hpsearch.reports.plots import outside_legend, say_empty
 
-__all__ = ["best_curves", "comparison_curves", "line_styles", "score_label"]
+__all__ = [
+    "best_curves",
+    "best_curves_caption",
+    "comparison_caption",
+    "comparison_curves",
+    "line_styles",
+    "score_label",
+]
 
 
 def _short(value: Any) -> str:  # a param for a title: two significant digits are enough to tell
@@ -90,14 +97,15 @@ def best_curves(
         >>> best_curves(ranked_trials, n=20).savefig("best_curves.png", dpi=DPI)  # doctest: +SKIP
     """
     aim = goal or Goal()
-    own = not aim.accuracy and any(aim.metric in t.curves for t in trials)
+    own, shown, curves = _grid(trials, n, aim)
     if own:
-        shown = [t for t in trials if aim.metric in t.curves][:n]
-        curves = [_goal_curves(t, aim) for t in shown]
-        labels = [f"{aim.metric} {_last_finite(c[0])}" for c in curves]
+        labels = [
+            f"{aim.metric} {metric_text(aim.of(t))}"
+            if t.ok and aim.of(t) is not None
+            else f"{t.state.value}, no score"
+            for t in shown
+        ]
     else:
-        shown = [t for t in trials if t.val_curve][:n]
-        curves = [(list(t.val_curve), list(t.train_curve)) for t in shown]
         labels = [
             f"val {score_label(t.val_curve[-1], t.n_val)}"
             if t.ok and t.val_acc is not None
@@ -134,9 +142,10 @@ def best_curves(
             ax.set_visible(False)
             continue
         val, train = curves[i]
-        ax.plot(range(1, len(val) + 1), val, "-", label="validation")
+        # A curve of one value (a trial stopped after its first epoch) is a mark, not a line.
+        ax.plot(range(1, len(val) + 1), val, "-", marker=_mark(val), label="validation")
         if train:  # an own objective may report validation alone
-            ax.plot(range(1, len(train) + 1), train, "--", label="training")
+            ax.plot(range(1, len(train) + 1), train, "--", marker=_mark(train), label="training")
         # Titles get a fixed height (y=1.0) in every figure here: left to place them itself,
         # matplotlib measures each axes' tick labels first, a third of this grid's drawing time.
         ax.set_title("\n".join(titles[i]), fontsize=9, y=1.0, linespacing=1.25)
@@ -149,7 +158,7 @@ def best_curves(
         first.set_ylim(0, 1)
         first.set_yticks([0, 0.5, 1])
     else:
-        first.yaxis.set_major_locator(MaxNLocator(nbins=3))
+        _metric_axis(first, [v for c in curves for part in c for v in part])
     first.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2.5, 5, 10], integer=True))
     if shown:
         fig.legend(
@@ -164,9 +173,63 @@ def best_curves(
     return fig
 
 
-def _last_finite(values: Sequence[float]) -> str:
+def _grid(
+    trials: Sequence[TrialResult], n: int, aim: Goal
+) -> tuple[bool, list[TrialResult], list[tuple[list[float], list[float]]]]:
+    """What the Best-N grid draws: whether it is the goal's own metric, the trials shown and
+    each one's (validation, training) curve."""
+    own = not aim.accuracy and any(aim.metric in t.curves for t in trials)
+    if own:
+        shown = [t for t in trials if aim.metric in t.curves][:n]
+        return own, shown, [_goal_curves(t, aim) for t in shown]
+    shown = [t for t in trials if t.val_curve][:n]
+    return own, shown, [(list(t.val_curve), list(t.train_curve)) for t in shown]
+
+
+def best_curves_caption(
+    trials: Sequence[TrialResult], n: int = 20, goal: Goal | None = None
+) -> str:
+    """The page's caption of :func:`best_curves` for the same arguments: it names only what the
+    grid draws (training curves, intervals, one-epoch marks)."""
+    aim = goal or Goal()
+    own, shown, curves = _grid(trials, n, aim)
+    name = aim.metric if own else "validation accuracy"
+    said = f"Learning curves of the best trials: {name} solid"
+    if any(any(math.isfinite(v) for v in train) for _, train in curves):
+        said += f", {'its training twin' if own else 'training accuracy'} dashed"
+    if any(sum(math.isfinite(v) for v in val) == 1 for val, _ in curves):
+        said += "; a dot is a trial with one epoch"
+    if own:
+        said += f"; each title gives the final {name} ({aim.direction}d)"
+    elif not aim.accuracy:  # no per-epoch values of the metric that ranks: accuracy is drawn
+        said = f"Best trials by {aim.metric}: {said[0].lower()}{said[1:]}"
+        said += f"; each title gives the {name} of the last epoch"
+    else:
+        said += f"; each title gives the final {name}"
+        if any(t.n_val and t.ok and t.val_acc is not None for t in shown):
+            said += " and its 95% interval"
+    return said + "."
+
+
+def _mark(values: Sequence[float]) -> str:
+    """A marker for a curve of one finite value (a line through one point draws nothing)."""
+    return "o" if sum(1 for v in values if math.isfinite(v)) == 1 else ""
+
+
+def _metric_axis(ax: Any, values: Sequence[float]) -> None:
+    """Limits and ticks for a metric of unknown range: the lowest and highest value drawn and
+    their middle, labelled to the metric's decimals (:data:`METRIC_DECIMALS`)."""
     finite = [v for v in values if math.isfinite(v)]
-    return f"{finite[-1]:.3g}" if finite else "-"
+    if not finite:
+        return
+    low, high = min(finite), max(finite)
+    span = high - low
+    if span <= 0:
+        span = max(abs(high) * 0.1, 10.0**-METRIC_DECIMALS)
+        low, high = low - span / 2, high + span / 2
+    ax.set_ylim(low - 0.06 * span, high + 0.06 * span)
+    ticks = [low, (low + high) / 2, high]
+    ax.set_yticks(ticks, [metric_text(t) for t in ticks])
 
 
 def line_styles(n: int) -> list[tuple[Any, str]]:
@@ -187,8 +250,7 @@ def comparison_curves(
 
     A panel for validation and, when the runs recorded per-epoch test accuracy, one for test;
     each line is the mean over the runs with that value, the band one standard deviation. The
-    y axis is zoomed to where the curves differ: from their lowest point over the second half
-    of the epochs to their highest (the first epochs may lie below it).
+    y axis holds every drawn point, from the first epoch to the last, lines and bands.
 
     Args:
         repeats: The confirm stage's runs (refit runs and runs without curves are left out).
@@ -225,9 +287,9 @@ def comparison_curves(
                 label=f"{by}={_short(value)} ({curve.runs} runs)",
             )
             ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
-            tail = slice(length // 2, None)
-            low.append(float(np.nanmin(mean[tail] - sd[tail])))
-            high.append(float(np.nanmax(mean[tail] + sd[tail])))
+            band = np.nan_to_num(sd)  # every drawn point in sight: the lines and their bands
+            low.append(float(np.nanmin(mean - band)))
+            high.append(float(np.nanmax(mean + band)))
         missing = [f"{by}={_short(v)}" for v, c in zip(values, curves, strict=True) if c is None]
         if missing:  # the legend lists every value: say which have no line here, and why
             ax.text(
@@ -248,3 +310,18 @@ def comparison_curves(
     axes[0].set_ylabel("accuracy (mean ± sd over repeats)")
     outside_legend(fig, axes[0], "outside right upper")
     return fig
+
+
+def comparison_caption(
+    repeats: Sequence[RepeatResult], by: str, choices: Sequence[Any] | None = None
+) -> str:
+    """The page's caption of :func:`comparison_curves` for the same runs: it names only the
+    panels drawn (validation, and test when the runs scored the test part per epoch)."""
+    _, parts = mean_curves(repeats, by, choices)
+    drawn = " and ".join(
+        name for key, name in (("val", "validation"), ("test", "test")) if key in parts
+    )
+    return (
+        f"Mean {drawn or 'validation'} accuracy per epoch of each {by} value's confirmed runs, "
+        "one colour each; the band is one standard deviation."
+    )

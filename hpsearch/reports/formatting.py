@@ -4,9 +4,10 @@ carries, and no more.
 An accuracy measured on ``n`` images has a binomial error (on 100 images a 95% interval is about
 ±0.1 wide): :func:`wilson` gives that interval, :func:`decimals_for` and :func:`decimals_at` the
 decimals a score can carry on its set's size, :func:`column_decimals` one precision for a column
-of them. A metric of unknown range (an own objective's ``val_loss``) gets significant digits
-instead (:func:`mean_sd_text`). The ranking, the confirmed table, the comparison, the studies
-side by side and the figures' labels all show their numbers through these functions, so the
+of them. A metric of unknown range (an own objective's ``val_loss``) gets
+:data:`METRIC_DECIMALS` everywhere instead (:func:`metric_text`, :func:`mean_sd_text`). The
+ranking, the confirmed table, the comparison, the studies side by side and the figures' labels
+all show their numbers through these functions, so the
 same score reads the same everywhere; :func:`state_counts` says how runs without a score ended.
 :func:`display_frame` turns a ranking into such strings, and :func:`format_frame` writes any
 table as plain text, markdown, CSV or JSON.
@@ -34,6 +35,8 @@ __all__ = [
     "mean_sd",
     "pm",
     "mean_sd_text",
+    "metric_text",
+    "METRIC_DECIMALS",
     "shown_value",
     "state_counts",
     "cell_size",
@@ -121,21 +124,35 @@ def pm(mean: float, sd: float, d: int) -> str:
     return f"{mean:.{d}f}" if math.isnan(sd) else f"{mean:.{d}f} ± {sd:.{d}f}"
 
 
-def mean_sd_text(mean: float, sd: float) -> str:
-    """``mean ± sd`` for a metric of unknown range (no set size to give its precision): the sd
-    to two significant digits and the mean to the same decimal place; three significant digits
-    for a mean alone.
+#: Decimals of a metric of unknown range (an own objective's ``val_loss``): one precision
+#: wherever the study prints it (ranking, page, headline, captions, figures, terminal), so that
+#: the same value reads the same everywhere and a column's rows read alike.
+METRIC_DECIMALS = 3
+
+
+def metric_text(value: float | None) -> str:
+    """A value of a metric of unknown range, to :data:`METRIC_DECIMALS` decimals (``-``: none).
 
     Example:
-        >>> mean_sd_text(2.28452, 0.0053), mean_sd_text(2.28452, float("nan"))
-        ('2.2845 ± 0.0053', '2.28')
+        >>> metric_text(2.28452), metric_text(0.53)
+        ('2.285', '0.530')
+    """
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.{METRIC_DECIMALS}f}"
+
+
+def mean_sd_text(mean: float, sd: float) -> str:
+    """``mean ± sd`` for a metric of unknown range (no set size to give its precision), both to
+    :data:`METRIC_DECIMALS` decimals, as :func:`metric_text` writes its values.
+
+    Example:
+        >>> mean_sd_text(1.137, 0.08), mean_sd_text(2.28452, float("nan"))
+        ('1.137 ± 0.080', '2.285')
     """
     if math.isnan(mean):
         return "-"
-    if math.isnan(sd) or sd <= 0:
-        return f"{mean:.3g}"
-    d = max(0, 1 - math.floor(math.log10(sd)))
-    return f"{mean:.{d}f} ± {sd:.{d}f}"
+    return pm(mean, sd, METRIC_DECIMALS)
 
 
 def shown_value(value: Any) -> str:
@@ -171,35 +188,48 @@ _SCORE_LIKE = {"val_acc", "best_val_acc", "train_acc"}
 INTERVAL = "95% CI"  # the displayed column that joins val_acc_low and val_acc_high
 
 
-def _cell(column: str, value: Any, decimals: int = 4) -> str:
+def _cell(column: str, value: Any, decimals: int = 4, metrics: Iterable[str] = ()) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (float, np.floating)):
-        spec = f".{decimals}f" if column in _SCORE_LIKE else ".1f" if column == "seconds" else ".4g"
+        spec = (
+            f".{decimals}f"
+            if column in _SCORE_LIKE
+            else ".1f"
+            if column == "seconds"
+            else f".{METRIC_DECIMALS}f"
+            if column in metrics
+            else ".4g"
+        )
         return format(value, spec)
     return str(value)
 
 
-def display_frame(df: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+def display_frame(
+    df: pd.DataFrame, k: int | None = None, metrics: Sequence[str] = ()
+) -> pd.DataFrame:
     """The first ``k`` rows as strings for reading.
 
     Scores keep the decimals their validation size can carry (:func:`decimals_for`; 4 when the
-    size is unknown), params 4 significant digits. ``val_acc_low`` and ``val_acc_high`` become one
-    ``95% CI`` column (dropped when no shown trial has one); ``n_val`` is dropped, and so is
-    ``error`` when no shown trial has an error.
+    size is unknown), ``metrics`` of unknown range (an own objective's ``val_loss``, also named
+    by the ranking's ``attrs["metrics"]``) :data:`METRIC_DECIMALS`, params 4 significant
+    digits. ``val_acc_low`` and ``val_acc_high`` become one ``95% CI`` column (dropped when no
+    shown trial has one); ``n_val`` is dropped, and so is ``error`` when no shown trial has an
+    error.
 
     Example:
         >>> display_frame(ranking(study.trials, study.space.names), 5)  # doctest: +SKIP
     """
     shown = df if k is None else df.head(k)
+    metrics = [*metrics, *df.attrs.get("metrics", ())]
     sizes = (
         [cell_size(v) for v in shown["n_val"]] if "n_val" in shown.columns else [None] * len(shown)
     )
     places = [decimals_for(n) for n in sizes]
     out = {
-        c: [_cell(c, v, d) for v, d in zip(shown[c].tolist(), places, strict=True)]
+        c: [_cell(c, v, d, metrics) for v, d in zip(shown[c].tolist(), places, strict=True)]
         for c in shown.columns
     }
     columns = [c for c in shown.columns if c not in ("val_acc_low", "val_acc_high", "n_val")]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.records import Goal
-from hpsearch.reports.formatting import INTERVAL, display_frame, looks_numeric
+from hpsearch.reports.formatting import INTERVAL, display_frame, looks_numeric, metric_text
 from hpsearch.storage.definition import Definition
 
 __all__ = ["render_index", "about", "INDEX"]
@@ -225,6 +225,7 @@ def render_index(
     comparisons: Mapping[str, tuple[pd.DataFrame, Sequence[str]]] | None = None,
     running: str | None = None,
     goal: Goal | None = None,
+    captions: Mapping[str, str] | None = None,
 ) -> str:
     """The page as a string.
 
@@ -249,6 +250,8 @@ def render_index(
             every few seconds (a meta refresh), and stops once a page without it replaces it.
         goal: What the study ranks by (validation accuracy if not given): the summary and the
             captions name it.
+        captions: Figure name to its caption, said from what the figure draws (see
+            :func:`hpsearch.reports.curve_plots.best_curves_caption`), instead of the default.
 
     Returns:
         HTML5 with inline CSS and no JavaScript.
@@ -267,7 +270,7 @@ def render_index(
     aim = goal or Goal()
     if scored and not aim.accuracy and aim.metric in df.columns:
         value = df[aim.metric].iloc[0]
-        summary += f"; best {aim.metric} {value:.4g} (trial {int(df['trial'].iloc[0])})"
+        summary += f"; best {aim.metric} {metric_text(value)} (trial {int(df['trial'].iloc[0])})"
     elif scored:
         best = display_frame(df.head(1)).iloc[0]
         interval = f", 95% interval {best[INTERVAL]}" if INTERVAL in best.index else ""
@@ -340,12 +343,16 @@ def render_index(
         for key, path in figures.items():
             src = _relative(Path(path), folder)
             caption = _CAPTIONS.get(key, key.replace("_", " "))
-            if key.startswith("compare_"):
-                caption = (
-                    f"Mean validation and test accuracy per epoch of each {key[8:]} value's "
-                    "confirmed runs, one colour each; the band is one standard deviation."
+            if key.startswith("compare_"):  # accuracy per epoch, whatever the study ranks by
+                caption = (captions or {}).get(
+                    key,
+                    f"Mean validation accuracy (and test accuracy, where scored per epoch) of "
+                    f"each {key[8:]} value's confirmed runs, one colour each; the band is one "
+                    "standard deviation.",
                 )
-            if not aim.accuracy:  # the figures plot the study's own metric
+            elif key in (captions or {}):
+                caption = (captions or {})[key]
+            elif not aim.accuracy:  # the figures plot the study's own metric
                 caption = caption.replace(
                     "final validation accuracy", f"final {aim.metric} ({aim.direction}d)"
                 ).replace("validation accuracy", aim.metric)

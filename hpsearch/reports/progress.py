@@ -58,6 +58,8 @@ def progress_bar(
         return
     from tqdm.auto import tqdm
 
+    from hpsearch.reports.formatting import metric_text
+
     done = len(journal.trials) + len(journal.repeats)
     with tqdm(
         total=max(runs(), done), initial=done, desc=name, unit="run", dynamic_ncols=True
@@ -67,7 +69,7 @@ def progress_bar(
             aim = goal or Goal()
             values = [aim.of(t) for t in journal.trials.values() if t.ok]
             best = min((v for v in values if v is not None), key=aim.key, default=None)
-            shown = f"{best:.2f}" if aim.accuracy or best is None else f"{best:.3g}"
+            shown = f"{best:.2f}" if aim.accuracy or best is None else metric_text(best)
             bar.set_postfix_str("" if best is None else f"best {aim.metric} {shown}", refresh=False)
             bar.total = max(runs(), bar.n + 1)
             bar.update(1)
@@ -149,6 +151,7 @@ def write_page(
     confirmed: pd.DataFrame | None = None,
     importance: pd.DataFrame | None = None,
     comparisons: Mapping[str, tuple[pd.DataFrame, Sequence[str]]] | None = None,
+    captions: Mapping[str, str] | None = None,
     table: bool = True,
     page: bool = True,
 ) -> dict[str, Path]:
@@ -164,7 +167,8 @@ def write_page(
         notes: Sentences on what the numbers say; the tie note (see
             :func:`hpsearch.reports.ranking.tie_note`) follows them.
         files: Other files the page links, after ``ranking.csv``.
-        figures, running, headline, confirmed, importance, comparisons: The page's other parts
+        figures, running, headline, confirmed, importance, comparisons, captions: The page's
+            other parts
             (see :func:`hpsearch.reports.html.render_index`).
         table: False: leave ``ranking.csv`` as it is (current).
         page: False: leave ``index.html`` as it is (current).
@@ -200,6 +204,7 @@ def write_page(
             confirmed=confirmed,
             importance=importance,
             comparisons=comparisons,
+            captions=captions,
             running=running,
         )
         written["index"] = write_text(folder / html.INDEX, text)

@@ -247,6 +247,18 @@ def write_reports(
             if table is None
             else confirmed.display_confirmed(table, space.names, goal),
             importance=importance,
+            captions={
+                "best_curves": curve_plots.best_curves_caption(
+                    [by_number[int(n)] for n in df["trial"]], n=n_best, goal=goal
+                ),
+                **{
+                    f"{COMPARISON}{by}": curve_plots.comparison_caption(
+                        runs, by, _choices(space, by)
+                    )
+                    for by in comparisons
+                    if runs
+                },
+            },
             comparisons={
                 by: (comparison.display_comparison(df), comparison.comparison_notes(df))
                 for by, df in comparisons.items()

@@ -122,7 +122,9 @@ def ranking(
     df = df.sort_values(["_scored", "_key", "trial"], ascending=[False, up, True], kind="mergesort")
     # A trial without a score has no rank: it is listed after every scored one, with its state.
     df["rank"] = df["_key"].rank(method="min", ascending=up).astype("Int64")
-    return df[columns].reset_index(drop=True)
+    out = df[columns].reset_index(drop=True)
+    out.attrs["metrics"] = own  # printed to one precision (see formatting.display_frame)
+    return out
 
 
 def tied_with_best(df: pd.DataFrame) -> int:

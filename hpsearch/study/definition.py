@@ -38,6 +38,8 @@ CONFIRM_ATTRIBUTES = {
     "test_curves": "test_curves",
 }
 
+_BUILT_IN = "the built-in network (MultiLayerNet)"
+
 
 def _difference(key: str, stored: Any, asked: Any) -> str:
     """``key: stored X, asked Y``, naming only the entries that differ when both are dicts."""
@@ -48,6 +50,9 @@ def _difference(key: str, stored: Any, asked: Any) -> str:
         and stored.get("name") != asked.get("name")
     ):
         return f"stored strategy {stored.get('name')}, asked {asked.get('name')}"
+    if key == "objective":  # None is the built-in network, which a reader knows by that name
+        said = [_BUILT_IN if v is None else repr(v) for v in (stored, asked)]
+        return f"objective: stored {said[0]}, asked {said[1]}"
     if isinstance(stored, dict) and isinstance(asked, dict):
         names = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
         return "; ".join(
@@ -92,6 +97,9 @@ def check_definition(stored: Definition, mine: Definition, path: Path, name: str
     old = {**stored.to_json(), "config": config}
     new = mine.to_json()
     differ = [key for key in DEFINING if old[key] != new[key]]
+    if "objective" in differ and "config" in differ:
+        # Another trainer has other settings: the network's, beside a function's, are no news.
+        differ.remove("config")
     if differ:
         details = "; ".join(_difference(key, old[key], new[key]) for key in differ)
         raise StudyError(

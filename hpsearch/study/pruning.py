@@ -14,7 +14,7 @@ from typing import Any
 
 from hpsearch.records import Goal, TrialResult
 
-__all__ = ["PRUNERS", "Bracket", "Pruning", "rungs_for", "survivors"]
+__all__ = ["PRUNERS", "Bracket", "Pruning", "pruning_summary", "rungs_for", "survivors"]
 
 PRUNERS = ("none", "halving", "hyperband")
 
@@ -139,3 +139,33 @@ class Pruning:
                 if start >= n_trials:
                     break
         return out
+
+
+def pruning_summary(
+    kind: str, trained: int, full: int, *, own: bool, kept_checkpoints: bool
+) -> str:
+    """One line on what pruning saved: epochs trained of those a study without it would train.
+
+    For an own objective the count is of the epochs its trials stopped at; what they cost
+    depends on whether the function kept a checkpoint between rungs (``kept_checkpoints``: at
+    least one rung stored one, see :meth:`hpsearch.trial.Trial.set_checkpoint`): with one, each
+    rung went on from the last; with none, each rung trained again from scratch.
+
+    Example:
+        >>> pruning_summary("halving", 26, 108, own=False, kept_checkpoints=False)
+        'pruning (halving): 26 epochs trained of 108 without pruning (24%)'
+    """
+    share = f"{trained / full:.0%}" if full else "-"
+    if not own:
+        return f"pruning ({kind}): {trained} epochs trained of {full} without pruning ({share})"
+    how = (
+        "the objective keeps a checkpoint (trial.set_checkpoint), so each rung goes on from "
+        "the last"
+        if kept_checkpoints
+        else "the objective keeps no checkpoint (trial.set_checkpoint), so each rung trains "
+        "again from scratch"
+    )
+    return (
+        f"pruning ({kind}): trials stopped at {trained} epochs in all, of {full} without "
+        f"pruning ({share}); {how}"
+    )

@@ -22,7 +22,7 @@ OWN = """\
 import numpy as np
 
 
-def _train(trial, report_zero=False, loss=None):
+def _train(trial, report_zero=False, loss=None, test_curve=False):
     d = trial.data
     W = 0.01 * np.random.randn(d.x_train.shape[1], 10)
 
@@ -43,6 +43,8 @@ def _train(trial, report_zero=False, loss=None):
             scores["val_acc"] = acc(d.x_val, d.t_val)
         if loss is not None:
             scores["loss"] = loss
+        if test_curve and d.x_test is not None:
+            scores["test_acc"] = acc(d.x_test, d.t_test)
         trial.report(epoch, **scores)
     out = {"train_acc": acc(d.x_train, d.t_train)}
     if len(d.t_val):
@@ -68,6 +70,10 @@ def nan_loss(trial):
 
 def zero_first(trial):
     return _train(trial, report_zero=True)
+
+
+def curve_for_b(trial):
+    return _train(trial, test_curve=trial.params["opt"] == "b")
 """
 
 
@@ -164,6 +170,20 @@ def test_compare_with_test_curves_asked_trains_no_run_again(tmp_path, capsys):
     assert log.read_text() == before[0]  # every value's best was confirmed: nothing to train
     lines = [line for line in (printed + err).splitlines() if "test_acc" in line]
     assert lines, printed + err
+
+
+def test_a_run_made_again_that_brings_no_curve_is_not_written_twice(tmp_path, capsys):
+    # Runs of b have a test curve, so compare makes a's again for theirs: they bring none.
+    out = _search(tmp_path, capsys, "curve_for_b", "--confirm", "4", "--repeats", "2")
+    log = out / "own" / "repeats.jsonl"
+    before = _lines(log)
+    assert any(r["test_curve"] for r in before) and not all(r["test_curve"] for r in before)
+    compare = ["compare", "own", "--by", "opt", "--out", str(out), "--jobs", "1", "--quiet"]
+    status, _, err, _ = _cli(compare, capsys)
+    assert status == 0, err
+    assert _lines(log) == before
+    status, _, err, caught = _cli(["report", "own", "--out", str(out)], capsys)
+    assert not [w for w in caught if "written twice" in w] and "written twice" not in err
 
 
 def test_study_compare_returns_the_table_the_command_shows(tmp_path, capsys):

@@ -238,13 +238,13 @@ def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) 
     """Trains what a comparison by ``by`` lacks, prints its table and notes, writes
     compare_<by>.csv/.png and the study's page with them."""
     from hpsearch.reports import publish
-    from hpsearch.reports.comparison import comparison, format_comparison
+    from hpsearch.reports.comparison import format_comparison
 
-    runs = study.compare(by)
-    trials = study.trials
-    print(format_comparison(comparison(runs, by, thresholds, study.space, trials), fmt))
+    table = study.compare(by, thresholds=thresholds)  # what Python's compare returns
+    print(format_comparison(table, fmt))
+    runs = study.compare_runs(by)  # made already: for the figure
     written = publish.write_comparison(
-        study.path, runs, by, thresholds, space=study.space, trials=trials
+        study.path, runs, by, thresholds, space=study.space, trials=study.trials, table=table
     )
     with study.storage.lock():  # the page, now with the comparison
         written["index"] = study.write_reports(only_stale=True, refresh_index=True)["index"]

@@ -143,7 +143,9 @@ def trial_result(
 ) -> TrialResult | RepeatResult:
     """The record of a trial whose objective returned ``value``: an exception makes it FAILED
     (:class:`~hpsearch.exceptions.TrialEnded`: the state it names), a NaN or infinite metric
-    DIVERGED, a budget short of the study's epochs PRUNED (paused at a rung).
+    or training ``loss`` (returned, else the last reported) DIVERGED, a budget short of the
+    study's epochs PRUNED (paused at a rung). A report at epoch 0 before the epochs trained
+    (see :func:`_trained`) is not one of them.
 
     Raises:
         ObjectiveError: ``value`` is not a number or a mapping of numbers with the metric.
@@ -166,8 +168,11 @@ def trial_result(
     check_accuracies(metrics, who)
     score = metrics.get(metric, 0.0)
     finite = math.isfinite(score)  # another metric's NaN is left out, not a divergence
-    state = TrialState.COMPLETE if finite else TrialState.DIVERGED
     error = None if finite else f"{metric} is not finite: {score}"
+    if finite:  # a loss gone NaN is a divergence, as for the built-in network, whatever its score
+        error = _loss_diverged(metrics, _trained(trial))
+        finite = error is None
+    state = TrialState.COMPLETE if finite else TrialState.DIVERGED
     total = _total_epochs(settings, task.params)
     if finite and task.repeat is None and task.until is not None and task.until < total:
         state = TrialState.PRUNED  # paused at a rung: the study promotes it or not
@@ -191,10 +196,38 @@ def _failure(exc: BaseException, ref: str) -> str:
     return said
 
 
-def _last(metrics: Mapping[str, float], trial: Trial, name: str) -> float | None:
+def _loss_diverged(metrics: Mapping[str, float], reports: list[dict[str, float]]) -> str | None:
+    """Why a run whose training loss (returned, else the last one reported) is not finite
+    diverged; None when it is finite or was never given."""
+    if "loss" in metrics:
+        loss, where = metrics["loss"], "returned"
+    else:
+        said = [r for r in reports if "loss" in r]
+        if not said:
+            return None
+        loss, where = said[-1]["loss"], f"reported at epoch {said[-1]['epoch']:g}"
+    return None if math.isfinite(loss) else f"loss is not finite: {loss} ({where})"
+
+
+def _trained(trial: Trial) -> list[dict[str, float]]:
+    """The reports of epochs trained. Epochs count from 1 (the built-in network's ``epoch`` is
+    the number of epochs done): a report at epoch 0 followed by one at ``trial.epochs`` is the
+    state before training, and is not one of them. Reports numbered from 0 up to
+    ``trial.epochs - 1`` (``for epoch in range(trial.epochs)``) are one per epoch trained."""
+    reports = trial.reports
+    if len(reports) > 1 and reports[0]["epoch"] == 0 and reports[-1]["epoch"] >= trial.epochs:
+        return reports[1:]
+    return reports
+
+
+def _curve(reports: list[dict[str, float]], name: str) -> tuple[float, ...]:
+    return tuple(r[name] for r in reports if name in r)
+
+
+def _last(metrics: Mapping[str, float], reports: list[dict[str, float]], name: str) -> float | None:
     if name in metrics:
         return metrics[name]
-    curve = trial.curve(name)
+    curve = _curve(reports, name)
     return curve[-1] if curve else None
 
 
@@ -207,36 +240,37 @@ def _record(
     error: str | None,
 ) -> TrialResult | RepeatResult:
     finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
-    val_curve, train_curve = trial.curve("val_acc"), trial.curve("train_acc")
-    epochs = len(trial.reports) or (trial.epochs if state is TrialState.COMPLETE else 0)
+    reports = _trained(trial)
+    val_curve, train_curve = _curve(reports, "val_acc"), _curve(reports, "train_acc")
+    epochs = len(reports) or (trial.epochs if state is TrialState.COMPLETE else 0)
     common: dict[str, Any] = dict(
         params=dict(task.params),
         state=state,
-        val_acc=_last(finite, trial, "val_acc"),
-        train_acc=_last(finite, trial, "train_acc"),
+        val_acc=_last(finite, reports, "val_acc"),
+        train_acc=_last(finite, reports, "train_acc"),
         epochs=epochs if state is not TrialState.PRUNED else trial.epochs,
         train_curve=train_curve,
         val_curve=val_curve,
-        loss_curve=trial.curve("loss"),
+        loss_curve=_curve(reports, "loss"),
         seconds=seconds,
         error=error,
         n_val=len(trial.data.t_val),
         # The scores with fields of their own are kept there only.
         metrics={k: v for k, v in finite.items() if k not in SCORES},
         curves={
-            name: tuple(r.get(name) for r in trial.reports)
-            for name in dict.fromkeys(k for r in trial.reports for k in r)
+            name: tuple(r.get(name) for r in reports)
+            for name in dict.fromkeys(k for r in reports for k in r)
             if name != "epoch" and name not in CURVES
         },
     )
     if task.repeat is None:
         best = max(val_curve) if val_curve else common["val_acc"]
         return TrialResult(task.number, best_val_acc=best, **common)
-    test, test_curve = trial.data.t_test, trial.curve("test_acc")
+    test, test_curve = trial.data.t_test, _curve(reports, "test_acc")
     return RepeatResult(
         task.number,
         task.repeat,
-        test_acc=_last(finite, trial, "test_acc"),
+        test_acc=_last(finite, reports, "test_acc"),
         best_test_acc=max(test_curve) if test_curve else None,
         test_curve=test_curve,
         n_test=None if test is None else len(test),

@@ -61,6 +61,7 @@ def comparison(
     thresholds: Sequence[float] | None = None,
     space: SearchSpace | None = None,
     trials: Sequence[TrialResult] = (),
+    own: bool = False,
 ) -> pd.DataFrame:
     """Confirmed runs compared per value of one setting, as the book's readers publish it.
 
@@ -78,6 +79,8 @@ def comparison(
             at a bound of their range (the best may lie beyond it).
         trials: The search's trials: a value none of whose trials has a score (all DIVERGED,
             say) gets a row too, with no run and its trials' states in ``search``.
+        own: The runs are a reader's own function's (not the built-in network's): what gives
+            a run its test curve is then that function's doing (see ``no_curve``).
 
     Returns:
         One row per value, in sorted order: ``by``, each other searched setting, ``repeats``
@@ -87,7 +90,9 @@ def comparison(
         for each threshold ``t`` ``epochs_to_<t>`` (the mean first epoch at which test accuracy
         reached ``t``, over the runs that did; empty if none did or no run has test curves) and
         ``reached_<t>`` (how many runs did), ``test_curves`` (runs with per-epoch test scores),
-        ``seconds_mean``, ``n_val``, ``n_test``, ``edge``, ``search`` (for a value with no
+        ``seconds_mean``, ``n_val``, ``n_test``, ``edge``, ``no_curve`` (for a value whose
+        runs have no test curve, what gives one: ``--test-curves`` for the built-in network,
+        ``report test_acc`` for an own function; else empty), ``search`` (for a value with no
         scored trial: its trials' states, e.g. ``"2 DIVERGED"``; else empty).
 
     Raises:
@@ -161,6 +166,11 @@ def comparison(
             edge="; ".join(_at_edges(row, others, space)),
             search="",
         )
+    for row in rows:  # before search, the last column
+        missing = row["repeats"] and not row["test_curves"]
+        search = row.pop("search")
+        row["no_curve"] = ("report test_acc" if own else "--test-curves") if missing else ""
+        row["search"] = search
     df = pd.DataFrame(rows)
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
@@ -233,6 +243,16 @@ def _at_edges(row: Mapping[str, Any], names: Sequence[str], space: SearchSpace |
     return found
 
 
+#: What a comparison's note says gives runs their test curve (see ``no_curve``).
+_REMEDIES = {
+    "report test_acc": "at the end only, so best test and epochs to a threshold are missing: "
+    "your function must report test_acc at each epoch, trial.report(epoch, test_acc=...), when "
+    "trial.data.x_test is given (the runs made after that have one).",
+    "--test-curves": "once, at the end (the confirm stage's, reused); run a study with "
+    "--test-curves for best test and epochs to a threshold.",
+}
+
+
 def _text(cell: Any) -> str:
     """A text cell of a comparison, read back from its CSV too (an empty one is NaN there)."""
     return cell if isinstance(cell, str) else ""
@@ -295,17 +315,15 @@ def comparison_notes(df: pd.DataFrame) -> list[str]:
                 f"the {side} bound of the searched range; its best {name} may lie beyond it, "
                 f"and its scores may be better there."
             )
-    missing = [
-        shown_value(row[by])
-        for row in df.to_dict("records")
-        if not row["test_curves"] and not _text(row.get("search"))
-    ]
-    if missing:
-        notes.append(
-            f"no test curve for {by}={', '.join(missing)}: their runs (the confirm stage's, "
-            "reused) scored the test part once, at the end; run a study with --test-curves "
-            "for best test and epochs to a threshold."
-        )
+    missing: dict[str, list[str]] = {}
+    for row in df.to_dict("records"):
+        if not row["test_curves"] and not _text(row.get("search")):
+            # A table from before the column: the built-in network's.
+            remedy = _text(row.get("no_curve")) or "--test-curves"
+            missing.setdefault(remedy, []).append(shown_value(row[by]))
+    for remedy, values in missing.items():
+        said = f"no test curve for {by}={', '.join(values)}: their runs scored the test part "
+        notes.append(said + _REMEDIES.get(remedy, _REMEDIES["--test-curves"]))
     return notes
 
 

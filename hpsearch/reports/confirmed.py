@@ -26,6 +26,7 @@ from hpsearch.reports.formatting import (
     mean_sd_text,
     pm,
     shown_value,
+    state_counts,
     wilson,
 )
 
@@ -278,14 +279,36 @@ def _refit(repeats: Sequence[RepeatResult], number: int) -> str:
     refits = [r for r in repeats if r.refit and r.number == number]
     if not refits:
         return ""
+    n = len(refits)
+    runs = f"{n} run{'s' if n != 1 else ''}"
     test, sd = mean_sd(scores_of(refits, "test"))
     if math.isnan(test):
-        return f" | refit: {len(refits)} run{'s' if len(refits) != 1 else ''}, no test score"
+        ended = [r for r in refits if not r.ok]
+        if ended:  # what went wrong, not only that there is no score
+            return f" | refit: {_ended(ended, n)}"
+        return f" | refit: {runs}, no test score"
     d = decimals_at(test, size_of(refits, "n_test"))
-    n = len(refits)
-    return (
-        f" | refit test {pm(test, sd, d)} ({n} run{'s' if n != 1 else ''} on training + "
-        "validation images)"
+    ended = [r for r in refits if not r.ok]
+    failed = f"; {_ended(ended, n)}" if ended else ""
+    return f" | refit test {pm(test, sd, d)} ({runs} on training + validation images{failed})"
+
+
+def _ended(runs: Sequence[RepeatResult], total: int) -> str:
+    """The states of ``runs`` (without a score, of ``total`` runs) and their first error, where
+    the user's code raised: ``2 runs FAILED: ValueError: ... (mynet.py, line 12, in
+    objective)``."""
+    states = {r.state for r in runs}
+    n = f"{total} run{'s' if total != 1 else ''}"
+    if len(states) == 1 and len(runs) == total:  # every run, one way
+        said = f"{n} {runs[0].state.value}"
+    else:
+        said = f"{state_counts(runs)} of {n}"
+    errors = list(dict.fromkeys(r.error for r in runs if r.error))
+    if not errors:
+        return said
+    more = len(errors) - 1
+    return f"{said}: {errors[0]}" + (
+        f" (and {more} other error{'s' if more != 1 else ''}: see repeats.jsonl)" if more else ""
     )
 
 

@@ -343,6 +343,7 @@ def write_comparison(
     space: SearchSpace | None = None,
     trials: Sequence[TrialResult] = (),
     dpi: int = plots.DPI,
+    table: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Writes ``compare_<by>.csv`` and ``compare_<by>.png``: confirmed runs compared per value of
     ``by`` (the study's page shows them once its reports are written again, see
@@ -357,6 +358,7 @@ def write_comparison(
         space: The search space: the table then names each row's other settings.
         trials: The search's trials: a value without a scored trial gets a row saying so.
         dpi: Resolution of the PNG file.
+        table: The table, as :meth:`hpsearch.Study.compare` made it (None: made here).
 
     Returns:
         ``{"comparison": <csv path>, "comparison_curves": <png path>}``.
@@ -370,7 +372,8 @@ def write_comparison(
     if not by.isidentifier():
         raise ValueError(f"the setting to compare by must be a parameter name, but got {by!r}")
     folder = Path(folder)
-    table = comparison.comparison(repeats, by, thresholds, space, trials)
+    if table is None:
+        table = comparison.comparison(repeats, by, thresholds, space, trials)
     return {
         "comparison": _save_csv(table, folder / f"{COMPARISON}{by}.csv"),
         "comparison_curves": plots.save_figure(

@@ -158,11 +158,18 @@ def plan(
 
 
 def run(pool: Pool, journal: Journal, tasks: Sequence[Task]) -> list[RepeatResult]:
-    """Runs the tasks on ``pool``, logging each run as it finishes; returns them."""
+    """Runs the tasks on ``pool``, logging each run as it finishes; returns those logged.
+
+    A run made again (for its test curve, see :meth:`hpsearch.study.session.Session.repeat_tasks`)
+    is logged only if it brings that curve: a run is never written twice for nothing.
+    """
     for task in tasks:
         pool.submit(task)
     out = []
     for _, record, _ in pool.results():
+        old = journal.repeats.get(record.key)
+        if old is not None and (old.test_curve or not record.test_curve):
+            continue
         journal.record_repeat(record)
         out.append(record)
     return out

@@ -15,9 +15,11 @@ import datetime as _dt
 import functools
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
@@ -276,15 +278,26 @@ class Session:
         self, trials: list[TrialResult], refit: bool = False, curves: bool = False
     ) -> list[Task]:
         """The runs still to make; with ``curves``, also each finished run without a test
-        curve (a confirm stage's, made before curves were asked for): run again with the same
-        seed, it gives the same scores and its curve, and takes the old record's place."""
+        curve (a confirm stage's, made before curves were asked for), where the objective gives
+        one (see :meth:`gives_test_curves`): run again with the same seed, it gives the same
+        scores and its curve, and takes the old record's place."""
         st = self.study
+        again = curves and self.gives_test_curves()
         done = {
             key
             for key, run in st.journal.repeats.items()
-            if not (curves and run.ok and not run.test_curve and run.n_test)
+            if not (again and run.ok and not run.test_curve and run.n_test)
         }
         return confirm_stage.plan(trials, st.repeats, done, refit=refit, test_curve=st.test_curves)
+
+    def gives_test_curves(self) -> bool:
+        """Whether a run made again with test curves asked gets one: the built-in network's
+        does; a function of the reader's only if it reports ``test_acc`` at each epoch, which a
+        run of it with a test curve shows (one whose runs have none would train for nothing)."""
+        st = self.study
+        if st.objective_ref is None:
+            return True
+        return any(r.test_curve for r in st.journal.repeats.values())
 
     def best_per_value(self, by: str) -> list[TrialResult]:
         """The best search trial of each value of ``by`` (see
@@ -313,6 +326,18 @@ class Session:
                 self.repeat(pool, best, curves=st.test_curves)
         numbers = {t.number for t in best}
         return [r for r in st.repeats_done if r.number in numbers and not r.refit]
+
+    def comparison(
+        self, runs: list[RepeatResult], by: str, thresholds: Sequence[float] | None = None
+    ) -> pd.DataFrame:
+        """The comparison table of ``runs`` by ``by`` (see
+        :func:`hpsearch.reports.comparison.comparison`), for this study's space, trials and
+        objective."""
+        from hpsearch.reports.comparison import comparison
+
+        st = self.study
+        own = st.objective_ref is not None
+        return comparison(runs, by, thresholds, st.space, st.trials, own=own)
 
     def store_confirm(self) -> None:
         """Stores the confirm stage's settings this session runs with, for whoever opens the

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +287,22 @@ class Study(StudyView):
             self._session.confirm(pool)
         return self.repeats_done
 
-    def compare(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
+    def compare(
+        self, by: str, repeats: int | None = None, thresholds: Sequence[float] | None = None
+    ) -> pd.DataFrame:
+        """Compares the values of the searched setting ``by``: trains what :meth:`compare_runs`
+        lacks and returns the table ``python -m hpsearch compare`` shows, one row per value
+        (its columns: :func:`hpsearch.reports.comparison.comparison`; as text:
+        :func:`~hpsearch.reports.comparison.format_comparison`). ``thresholds``: test
+        accuracies whose first epoch it reports (None: from the data).
+
+        Raises:
+            ValueError: As :meth:`compare_runs`.
+        """
+        runs = self.compare_runs(by, repeats)
+        return self._session.comparison(runs, by, thresholds)
+
+    def compare_runs(self, by: str, repeats: int | None = None) -> list[RepeatResult]:
         """Runs ``repeats`` confirm-stage runs of the best configuration of each value of the
         searched setting ``by`` (what is missing: nothing is opened when nothing is) and
         returns them, for :func:`hpsearch.reports.comparison.comparison`. Raises ValueError if

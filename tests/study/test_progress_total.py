@@ -44,9 +44,9 @@ def test_a_confirm_stage_with_fewer_configurations_than_asked_counts_what_it_run
 def test_a_comparison_counts_the_runs_it_makes(tmp_path, bars):
     study = _study(tmp_path, confirm=0, repeats=3)
     study.optimize()
-    study.compare("optimizer")  # the best of each of 2 values, 3 runs each
+    study.compare_runs("optimizer")  # the best of each of 2 values, 3 runs each
     assert bars == [(4, 4), (10, 10)]
-    study.compare("optimizer")  # nothing missing: no bar at all
+    study.compare_runs("optimizer")  # nothing missing: no bar at all
     assert bars == [(4, 4), (10, 10)]
 
 
@@ -57,7 +57,7 @@ def test_a_comparison_runs_again_the_confirm_runs_without_a_test_curve_to_the_sa
     before = {k: r for k, r in Study.load("p", directory=tmp_path).journal.repeats.items()}
     assert before and not any(r.test_curve for r in before.values())
     study = Study.load("p", directory=tmp_path, test_curves=True)
-    runs = study.compare("optimizer")
+    runs = study.compare_runs("optimizer")
     assert runs and all(r.test_curve for r in runs if r.ok)
     for r in runs:  # the same seed: the same run, now with its curve
         old = before[r.key]
@@ -69,9 +69,9 @@ def test_a_comparison_runs_again_the_confirm_runs_without_a_test_curve_to_the_sa
 def test_a_comparison_made_again_remakes_nothing(tmp_path, bars):
     _study(tmp_path, confirm=4, repeats=2, test_curves=False).optimize()
     study = Study.load("p", directory=tmp_path, test_curves=True)
-    first = study.compare("optimizer")
+    first = study.compare_runs("optimizer")
     again = Study.load("p", directory=tmp_path, test_curves=True)
-    assert again.compare("optimizer") == first
+    assert again.compare_runs("optimizer") == first
     assert len(bars) == 2  # the search's, the first comparison's: none for nothing to do
 
 
@@ -81,7 +81,7 @@ def test_a_comparison_by_a_setting_the_search_gave_one_value_is_refused(tmp_path
     study.optimize()
     repeats = len(study.repeats_done)
     with pytest.raises(ValueError, match="one value of it"):
-        study.compare("optimizer")
+        study.compare_runs("optimizer")
     assert len(study.repeats_done) == repeats  # nothing trained
 
 
@@ -89,5 +89,5 @@ def test_a_search_with_its_comparison_counts_both_on_one_bar(tmp_path, bars):
     study = _study(tmp_path, confirm=0, repeats=3)
     study.optimize(compare="optimizer")  # 4 trials, then 2 values x 3 runs, one session
     assert bars == [(10, 10)]
-    runs = study.compare("optimizer")  # all made already: no session, no bar
+    runs = study.compare_runs("optimizer")  # all made already: no session, no bar
     assert len(runs) == 6 and bars == [(10, 10)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "TrialData",
     "check_accuracies",
     "final_metrics",
+    "global_generators",
 ]
 
 
@@ -39,6 +41,9 @@ class ObjectiveState:
     number: int
     state: dict[str, Any]
     reports: tuple[dict[str, float], ...]
+    #: The global ``np.random`` and ``random`` generators' state when the rung ended (see
+    #: :func:`global_generators`), so the next rung draws what an unbroken run would draw.
+    generators: Mapping[str, np.ndarray] | None = None
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays for :func:`numpy.savez`; :meth:`from_arrays` reads them back.
@@ -60,13 +65,34 @@ class ObjectiveState:
             raise ValueError(
                 f"trial.set_checkpoint: keep arrays and JSON-ready values only ({exc})"
             ) from None
-        return {"__state__": np.array(text), **arrays}
+        generators = {f"generators/{k}": v for k, v in (self.generators or {}).items()}
+        return {"__state__": np.array(text), **arrays, **generators}
 
     @classmethod
     def from_arrays(cls, data: Mapping[str, np.ndarray]) -> ObjectiveState:
         meta = json.loads(str(data["__state__"]))
         state = {**meta["values"], **{k[6:]: data[k] for k in data if k.startswith("state/")}}
-        return cls(meta["number"], state, tuple(meta["reports"]))
+        generators = {k[11:]: data[k] for k in data if k.startswith("generators/")}
+        return cls(meta["number"], state, tuple(meta["reports"]), generators or None)
+
+
+def global_generators(state: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The state of the global ``np.random`` and ``random`` generators, as arrays; given a
+    ``state`` such as this returns, puts the generators back in it first."""
+    if state is not None:
+        keys, numbers_ = state["np_keys"], state["np_numbers"]
+        np.random.set_state(("MT19937", keys, int(numbers_[0]), int(numbers_[1]), numbers_[2]))
+        internal = tuple(int(v) for v in state["py_internal"])
+        gauss = state["py_gauss"]
+        random.setstate((3, internal, float(gauss[1]) if gauss[0] else None))
+    _, now_keys, pos, has_gauss, cached = np.random.get_state()
+    _, now_internal, gauss_next = random.getstate()
+    return {
+        "np_keys": np.asarray(now_keys, dtype=np.uint32),
+        "np_numbers": np.array([pos, has_gauss, cached], dtype=np.float64),
+        "py_internal": np.array(now_internal, dtype=np.uint64),
+        "py_gauss": np.array([gauss_next is not None, gauss_next or 0.0], dtype=np.float64),
+    }
 
 
 @dataclass(frozen=True)
@@ -295,7 +321,9 @@ class Trial:
         """What the study stores for the next rung: the kept state and the epochs reported."""
         if self.kept is None:
             return None
-        return ObjectiveState(self.number, dict(self.kept), tuple(self.reports))
+        return ObjectiveState(
+            self.number, dict(self.kept), tuple(self.reports), global_generators()
+        )
 
     def curve(self, name: str) -> tuple[float, ...]:
         """The values reported under ``name``, epoch by epoch."""

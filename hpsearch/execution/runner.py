@@ -29,7 +29,14 @@ from hpsearch.execution.workers import Task, restore_malloc_thresholds
 from hpsearch.records import CURVES, SCORES, RepeatResult, TrialResult, TrialState
 from hpsearch.seeding import REFIT, REPEAT, TRAIN, seed_for, stream
 from hpsearch.settings import Settings
-from hpsearch.trial import ObjectiveState, Trial, TrialData, check_accuracies, final_metrics
+from hpsearch.trial import (
+    ObjectiveState,
+    Trial,
+    TrialData,
+    check_accuracies,
+    final_metrics,
+    global_generators,
+)
 
 __all__ = ["run_objective", "start_trial", "trial_result"]
 
@@ -83,6 +90,8 @@ def start_trial(settings: Settings, seed: int, task: Task) -> Trial:
     )
     np.random.seed(trial_seed)
     random.seed(trial_seed)
+    if task.checkpoint is not None and task.checkpoint.generators is not None:
+        global_generators(task.checkpoint.generators)  # as the last rung left them
     return trial
 
 

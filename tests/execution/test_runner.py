@@ -260,3 +260,51 @@ def test_a_minimised_metric_has_its_columns_in_confirmed_and_curves_csv(tmp_path
     assert first["val_loss"].tolist() == pytest.approx(expected)
     page = (folder / "index.html").read_text()
     assert "val_loss" in page
+
+
+def _readme_style(trial):
+    """The README's checkpoint snippet, with book-style global np.random batches."""
+    d = trial.data
+    state = trial.checkpoint or {"W": 0.01 * np.random.randn(d.x_train.shape[1], 10), "epoch": 0}
+    W = np.array(state["W"])
+    for epoch in range(state["epoch"], trial.epochs):
+        for _ in range(3):
+            batch = np.random.choice(len(d.x_train), 20)
+            x, t = d.x_train[batch], d.t_train[batch]
+            y = np.exp(x @ W - (x @ W).max(axis=1, keepdims=True))
+            y /= y.sum(axis=1, keepdims=True)
+            y[np.arange(len(t)), t] -= 1
+            W -= trial.params["lr"] * x.T @ y / len(t)
+        trial.report(epoch + 1, val_acc=float(((d.x_val @ W).argmax(axis=1) == d.t_val).mean()))
+    trial.set_checkpoint({"W": W, "epoch": trial.epochs})
+    return float(((d.x_val @ W).argmax(axis=1) == d.t_val).mean())
+
+
+def test_a_trial_continued_from_its_checkpoint_draws_what_an_unbroken_run_draws(tmp_path):
+    settings = Settings(epochs=6, samples=300)
+    params = {"lr": 0.5}
+    unbroken, _ = run_objective(
+        _readme_style, "f.py:objective", "val_acc", settings, 1, Task(0, params)
+    )
+    first, kept = run_objective(
+        _readme_style, "f.py:objective", "val_acc", settings, 1, Task(0, params, until=2)
+    )
+    assert first.state is TrialState.PRUNED and kept is not None
+    # Stored in the study folder and read back, as a study between rungs does.
+    folder = StudyStorage(tmp_path, "continued")
+    folder.save_checkpoint(kept)
+    for until in (4, 6):
+        kept = folder.load_checkpoint(0)
+        record, kept = run_objective(
+            _readme_style,
+            "f.py:objective",
+            "val_acc",
+            settings,
+            1,
+            Task(0, params, until=until, checkpoint=kept),
+        )
+        if kept is not None:
+            folder.save_checkpoint(kept)
+    assert record.state is TrialState.COMPLETE
+    assert record.val_curve == unbroken.val_curve
+    assert record.val_acc == unbroken.val_acc

@@ -125,6 +125,12 @@ def check_arguments(
                 f"space must be a SearchSpace or a mapping of names to dimensions: {exc}"
             ) from None
     chosen = choose(objective, config, space, fixed)
+    if backend == "threading" and objective is not None:
+        raise ValueError(
+            "backend 'threading' would run your objective's trials side by side in one "
+            "process, sharing the global np.random that hpsearch seeds for each trial, so the "
+            "numbers would change from run to run; use 'loky' (processes) or 'dask'"
+        )
     if chosen.config is not None and aim != Goal():
         raise ValueError(
             f"metric={aim.metric!r}, direction={aim.direction!r}: the built-in network is ranked "

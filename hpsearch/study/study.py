@@ -59,7 +59,8 @@ class Study(StudyView):
         backend: ``"loky"`` (processes), ``"threading"``, ``"dask"``, or ``"auto"`` (the
             default): threads for a small study of the built-in network, where starting worker
             processes would take longer than the training, processes otherwise (see
-            :func:`hpsearch.execution.pool.local_backend`). Results are the same on each.
+            :func:`hpsearch.execution.pool.local_backend`). Results are the same on each;
+            an own objective is refused threads (its trials would share ``np.random``).
         scheduler: For ``backend="dask"``: an address ``tcp://host:port`` or a
             ``distributed.Client``.
         progress: Show a progress bar with runs done and the best accuracy so far.

@@ -142,10 +142,7 @@ def test_the_pruning_summary_of_an_objective_does_not_claim_its_rungs_continued(
     assert "keeps no checkpoint" in line and "epochs trained of" not in line
 
 
-@pytest.mark.parametrize("backend", ["loky", "threading"])
-def test_keyboard_interrupt_or_exit_raised_by_the_function_fails_its_trial_only(
-    tmp_path, capsys, backend
-):
+def test_keyboard_interrupt_or_exit_raised_by_the_function_fails_its_trial_only(tmp_path, capsys):
     """Not a signal: the reader's own ``raise KeyboardInterrupt`` or ``sys.exit(3)``. The trial
     is FAILED with it and the study goes on, to its end, with status 0."""
     path = _file(
@@ -162,7 +159,7 @@ def test_keyboard_interrupt_or_exit_raised_by_the_function_fails_its_trial_only(
         """,
     )
     argv = _argv(tmp_path, f"{path}:objective", "own-exit", "--confirm", "0")
-    assert main([*argv, "--jobs", "2", "--backend", backend]) == 0
+    assert main([*argv, "--jobs", "2"]) == 0
     records = [
         json.loads(line)
         for line in (tmp_path / "studies" / "own-exit" / "trials.jsonl").read_text().splitlines()

@@ -280,3 +280,17 @@ def test_a_fixed_value_that_is_searched_too_or_given_to_the_network_is_refused(t
     with pytest.raises(ValueError, match="own objective"):
         Study("net", fixed={"n": 4}, directory=tmp_path / "studies")
     assert not (tmp_path / "studies").exists()
+
+
+def test_threads_are_refused_for_an_own_objective_in_one_line(tmp_path, capsys):
+    from hpsearch.cli.main import main
+
+    ref = f"{_write(tmp_path)}:objective"
+    with pytest.raises(ValueError, match="threading.*np.random"):
+        _study(tmp_path, "threads", ref, backend="threading", n_jobs=2)
+    out = tmp_path / "cli"
+    argv = ["random", "--objective", ref, "--param", "lr=log:1e-2:1", "--backend", "threading"]
+    assert main([*argv, "--out", str(out), "--name", "t"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "np.random" in err[0]
+    assert not (tmp_path / "studies").exists() and not out.exists()

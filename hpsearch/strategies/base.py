@@ -87,6 +87,11 @@ class Strategy(abc.ABC):
         """The most trials this strategy can propose (None: no limit)."""
         return None
 
+    def notes(self) -> list[str]:
+        """What the study should be told before it trains, one line each (a grid that leaves
+        points out); none by default."""
+        return []
+
     def settings(self) -> dict[str, Any]:
         """What defines the strategy, stored with the study so a resume can check it."""
         return {"name": self.name}

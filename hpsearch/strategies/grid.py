@@ -101,6 +101,28 @@ class GridStrategy(Strategy):
     def capacity(self) -> int:
         return len(self.points)
 
+    def notes(self) -> list[str]:
+        """The points past ``n_trials``, which never run (a categorical dimension is never cut,
+        so its choices alone may exceed the budget); the ranges pinned to one point are
+        :attr:`pinned`."""
+        said = []
+        run = self.points[: self.n_trials]
+        if len(run) < len(self.points):
+            shape = " x ".join(f"{self.shape[n]} {n}" for n in self.space.names)
+            never = [
+                f"{name}={value}"
+                for name, values in self.space.items()
+                if values.is_choice
+                for value in values.grid(self.shape[name])
+                if all(p[name] != value for p in run)
+            ]
+            missing = f": {', '.join(never)} never run" if never else ""
+            said.append(
+                f"grid: {len(self.points)} points ({shape}), but n_trials={self.n_trials} runs the "
+                f"first {len(run)}{missing}; give n_trials={len(self.points)} for all of them"
+            )
+        return said
+
     def ask(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
         for number in numbers:
             if not 0 <= number < len(self.points):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,8 @@ class Study(StudyView):
             strategy, self.space, seed, n_trials, **(strategy_options or {})
         )
         self.strategy.goal = self.goal
+        for note in [] if read_only else self.strategy.notes():
+            warnings.warn(note, stacklevel=2)  # what the plan leaves out, before it trains
         self.lag = 0 if self.strategy.batch_size is None else 1  # ask batch k+1 while k trains
         self.storage = StudyStorage(directory, self.name)
         self.interrupts = Interrupts()

@@ -64,6 +64,12 @@ def add_backend(g: Any) -> None:
         help="the Dask scheduler's address, with --backend dask",
     )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--allow-changed-code",
+        action="store_true",
+        help="go on training a study whose --objective file changed since its runs were "
+        "trained (refused otherwise); the change is marked in the study",
+    )
 
 
 def add_confirm(g: Any, later: bool = False) -> None:

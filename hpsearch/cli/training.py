@@ -79,7 +79,11 @@ def _config(args: argparse.Namespace) -> Any:
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
-        n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.quiet
+        n_jobs=args.jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        allow_changed_code=args.allow_changed_code,
     )
 
 

@@ -110,6 +110,16 @@ def _settings_rows(settings: Definition) -> list[tuple[str, str]]:
     rows += [("n_trials", _short(settings.n_trials)), ("seed", _short(settings.seed))]
     if settings.objective:
         rows.append(("objective", settings.objective))
+    if settings.code:
+        rows.append(("objective's code", settings.code[:8]))
+    for change in settings.code_changes:  # runs of two versions of the code, ranked together
+        rows.append(
+            (
+                "code changed",
+                f"after {change.get('trials')} trials and {change.get('repeats')} confirm runs: "
+                f"{str(change.get('from'))[:8]} to {str(change.get('to'))[:8]}",
+            )
+        )
     goal = settings.goal
     if goal.get("metric"):
         rows.append(("ranked by", f"{goal['metric']}, {goal.get('direction', 'maximize')}d"))

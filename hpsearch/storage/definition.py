@@ -19,6 +19,9 @@ def _count(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
+# Keys a study may lack (made by an earlier version, or not kept for its objective).
+_OPTIONAL = ("created", "code", "code_changes")
+
 # Each field's kind, as JSON gives it: a check and the words that name it.
 _KINDS: dict[str, tuple[Any, str]] = {
     "name": (lambda v: isinstance(v, str), "a string"),
@@ -36,6 +39,11 @@ _KINDS: dict[str, tuple[Any, str]] = {
     "refit": (lambda v: isinstance(v, bool), "true or false"),
     "test_curves": (lambda v: isinstance(v, bool), "true or false"),
     "hpsearch_version": (lambda v: isinstance(v, str), "a string"),
+    "code": (lambda v: v is None or isinstance(v, str), "a fingerprint or null"),
+    "code_changes": (
+        lambda v: isinstance(v, list) and all(isinstance(c, dict) for c in v),
+        "a list of objects",
+    ),
     "created": (lambda v: v is None or isinstance(v, str), "a time or null"),
 }
 
@@ -59,6 +67,9 @@ class Definition:
         confirm, repeats, refit, test_curves: The confirm stage's settings.
         hpsearch_version: The version that made the study.
         created: When it was made (ISO 8601), if known.
+        code: A fingerprint of the own objective's source (its modules' text), if it has one.
+        code_changes: Each time the study went on with changed code: ``{"from", "to",
+            "trials", "repeats"}`` (the fingerprints, and the runs recorded before it).
     """
 
     name: str
@@ -77,6 +88,8 @@ class Definition:
     test_curves: bool
     hpsearch_version: str
     created: str | None = field(default=None)
+    code: str | None = field(default=None)
+    code_changes: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], path: Path) -> Definition:
@@ -86,7 +99,7 @@ class Definition:
             StudyError: A key is missing, unknown, or not of its kind.
         """
         names = [f.name for f in dataclasses.fields(cls)]
-        missing = [k for k in names if k not in data and k != "created"]
+        missing = [k for k in names if k not in data and k not in _OPTIONAL]
         unknown = sorted(set(data) - set(names))
         if missing or unknown:
             said = [f"missing {missing}"] * bool(missing) + [f"unknown {unknown}"] * bool(unknown)
@@ -99,8 +112,9 @@ class Definition:
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if self.created is None:
-            del data["created"]
+        for key in _OPTIONAL:  # a study made before these were kept reads as it did
+            if not data[key]:
+                del data[key]
         return data
 
     def replace(self, **changes: Any) -> Definition:

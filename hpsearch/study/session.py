@@ -23,12 +23,14 @@ import pandas as pd
 
 from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
+from hpsearch.execution.objective import source_digest
 from hpsearch.execution.pool import Pool, local_backend
 from hpsearch.execution.runner import run_objective
 from hpsearch.execution.workers import Task
 from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.reports.progress import live_page, progress_bar, warm_up_figures, write_live
 from hpsearch.settings import positive_int
+from hpsearch.storage.definition import Definition
 from hpsearch.study import confirm as confirm_stage
 from hpsearch.study.definition import check_definition, confirm_settings, stored_confirm
 from hpsearch.study.objectives import BUILTIN, TOLD, runnable
@@ -154,18 +156,45 @@ class Session:
     def open_folder(self) -> None:
         """Creates the study's folder, or checks the stored definition and loads the logs."""
         st = self.study
+        code = source_digest(st._fn) if st.objective is not None else None
         if not st.storage.exists():
             created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            st.storage.write_definition(st.definition().replace(created=created).to_json())
+            made = st.definition().replace(created=created, code=code)
+            st.storage.write_definition(made.to_json())
             return
         stored = st.storage.definition()
         check_definition(stored, st.definition(), st.storage.definition_path, st.name)
         st.lag = stored.lag
         st.journal.load(repair=True)
+        if code is not None and code != stored.code:
+            stored = self._code_changed(stored, code)
+            st.storage.write_definition(stored.to_json())
         # The trials may grow (the confirm stage's settings are stored by the sessions that
         # run it: optimize and confirm, see store_confirm).
         if stored.n_trials != st.n_trials:
             st.storage.write_definition(stored.replace(n_trials=st.n_trials).to_json())
+
+    def _code_changed(self, stored: Definition, code: str) -> Definition:
+        """The definition to keep now that the objective's code is ``code``: refused (unless
+        asked to go on), or the change marked with the runs recorded before it.
+
+        Raises:
+            StudyError: The code changed, and going on was not asked for.
+        """
+        st = self.study
+        if stored.code is None:  # a study made before its code was kept: kept from now on
+            return stored.replace(code=code)
+        if not st.allow_changed_code:
+            raise StudyError(
+                f"the objective's code ({st.objective_ref}) changed since this study's runs "
+                f"were trained (code {stored.code[:8]}, now {code[:8]}): its new runs would be "
+                "ranked with the old ones; start a new study (another name), or go on "
+                "(--allow-changed-code; in Python allow_changed_code=True), which marks the "
+                "change in the study"
+            )
+        done = {"trials": len(st.journal.trials), "repeats": len(st.journal.repeats)}
+        change = {"from": stored.code, "to": code, **done}
+        return stored.replace(code=code, code_changes=[*stored.code_changes, change])
 
     def read_existing(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Checks the study's folder for a study object made on it: asked to resume (or to

@@ -82,6 +82,9 @@ class Study(StudyView):
         fixed: Values an own objective finds in ``trial.params`` beside the searched ones, by
             any name (``{"hidden": 30}``): stored with the study as settings, never searched
             (the command line's ``--set NAME=VALUE``; ``Settings(fixed=...)`` is the same).
+        allow_changed_code: Go on training a study whose objective's source changed since
+            its runs were trained (refused otherwise, in one line); the change is marked in the
+            study (``study.json``, its page).
         read_only: Open an existing study to read it, even while another process runs it.
 
     Raises:
@@ -119,6 +122,7 @@ class Study(StudyView):
         metric: str = "val_acc",
         direction: str = "maximize",
         fixed: Mapping[str, Any] | None = None,
+        allow_changed_code: bool = False,
         read_only: bool = False,
     ) -> None:
         # Every argument check_arguments takes, by the name both give it.
@@ -137,6 +141,7 @@ class Study(StudyView):
         self.name = validate_name(name if name is not None else f"{strategy}-{stamp}")
         self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler
         self.progress, self.resume, self.read_only = progress, resume, bool(read_only)
+        self.allow_changed_code = bool(allow_changed_code)
         asked = {"confirm": confirm, "repeats": repeats, "refit": refit, "test_curves": test_curves}
         given = {key: value for key, value in asked.items() if value is not None}  # else stored
         self._confirm_settings({**CONFIRM_DEFAULTS, **given})

@@ -7,6 +7,7 @@ The framework below is written as the book's readers write theirs: functions fou
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pickle
 import subprocess
@@ -36,7 +37,7 @@ import numpy as np
 LOCK = threading.Lock()                 # a resource no pickle can take
 SINK = open(os.devnull, "w")            # an open file
 TABLE = np.zeros((2000, 1000))          # module-level data (16 MB)
-IMPORTS = os.environ.get("READER_IMPORTS")
+IMPORTS = None  # a test that counts the imports sets a path here
 if IMPORTS:
     with open(IMPORTS, "a") as fh:
         fh.write(f"{os.getpid()}\\n")
@@ -93,9 +94,14 @@ class Net:
 """
 
 
-def _write(folder: Path, name: str = "framework.py") -> Path:
+def _write(folder: Path, name: str = "framework.py", imports: Path | None = None) -> Path:
+    # Paths go into the file's text, never through the environment: a reused worker process
+    # keeps the environment it started with.
     path = folder / name
-    path.write_text(textwrap.dedent(FRAMEWORK))
+    text = (
+        FRAMEWORK.replace("IMPORTS = None", f"IMPORTS = {str(imports)!r}") if imports else FRAMEWORK
+    )
+    path.write_text(textwrap.dedent(text))
     return path
 
 
@@ -111,10 +117,9 @@ def _states(tmp_path: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(tmp_path / "studies" / name / "ranking.csv")
 
 
-def test_a_framework_that_finds_its_functions_by_name_trains_in_the_workers(tmp_path, monkeypatch):
+def test_a_framework_that_finds_its_functions_by_name_trains_in_the_workers(tmp_path):
     imports = tmp_path / "imports.txt"
-    monkeypatch.setenv("READER_IMPORTS", str(imports))
-    ref = f"{_write(tmp_path)}:objective"
+    ref = f"{_write(tmp_path, imports=imports)}:objective"
     for jobs in (1, 2):
         _study(tmp_path, f"jobs{jobs}", ref, n_jobs=jobs, n_trials=6).optimize()
         ranking = _states(tmp_path, f"jobs{jobs}")
@@ -227,11 +232,13 @@ def test_a_closure_holding_a_lock_is_one_line_and_nothing_written(tmp_path):
 
 
 PARAMS_SEEN = """
-import json, os
+import json
+
+LOG = "LOG_PATH"
 
 
 def objective(trial):
-    with open(os.environ["READER_PARAMS"], "a") as fh:
+    with open(LOG, "a") as fh:
         fh.write(json.dumps(trial.params) + "\\n")
     return 0.1 * trial.params["n"] + trial.params["lr"] / 100
 """
@@ -243,13 +250,12 @@ def _seen(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_set_gives_the_function_fixed_values_by_any_name_shown_as_settings(tmp_path, monkeypatch):
+def test_set_gives_the_function_fixed_values_by_any_name_shown_as_settings(tmp_path):
     from hpsearch.cli.main import main
 
     log = tmp_path / "params.jsonl"
-    monkeypatch.setenv("READER_PARAMS", str(log))
     file = tmp_path / "fixed.py"
-    file.write_text(PARAMS_SEEN)
+    file.write_text(PARAMS_SEEN.replace("LOG_PATH", str(log)))
     out = tmp_path / "studies"
     argv = ["random", "--objective", f"{file}:objective", "--param", "lr=log:1e-2:1"]
     argv += ["--set", "n=4", "--set", "act=relu", "--set", "epochs=2", "--samples", "200"]
@@ -294,3 +300,35 @@ def test_threads_are_refused_for_an_own_objective_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "np.random" in err[0]
     assert not (tmp_path / "studies").exists() and not out.exists()
+
+
+def test_a_changed_objective_file_is_said_before_training_and_marked_when_allowed(tmp_path, capsys):
+    from hpsearch.cli.main import main
+
+    file = tmp_path / "mynet.py"
+    file.write_text("def objective(trial):\n    return trial.params['lr'] / 2\n")
+    out = tmp_path / "studies"
+    argv = ["random", "--objective", f"{file}:objective", "--param", "lr=log:1e-2:1"]
+    argv += ["--epochs", "1", "--samples", "100", "--confirm", "0", "--jobs", "1"]
+    argv += ["--name", "s", "--out", str(out), "--quiet"]
+    assert main([*argv, "--trials", "3"]) == 0
+    log = out / "s" / "trials.jsonl"
+    before = log.read_text()
+    file.write_text("def objective(trial):\n    return trial.params['lr'] / 4\n")
+    capsys.readouterr()
+    # A resume with the edited file: one line, nothing trained.
+    assert main([*argv, "--trials", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "changed" in err[0] and "--allow-changed-code" in err[0], err
+    assert log.read_text() == before
+    # The same for confirm and compare, which train too.
+    assert main(["confirm", "s", "--out", str(out), "--confirm", "1", "--repeats", "1"]) == 2
+    assert "changed" in capsys.readouterr().err and log.read_text() == before
+    # Told to go on: it trains, and the change is marked in the definition and on the page.
+    assert main([*argv, "--trials", "5", "--allow-changed-code"]) == 0
+    definition = json.loads((out / "s" / "study.json").read_text())
+    (change,) = definition["code_changes"]
+    assert change["trials"] == 3 and change["from"] != change["to"] == definition["code"]
+    assert "code changed" in (out / "s" / "index.html").read_text()
+    # The new code is the study's now: a resume with it goes on in silence.
+    assert main([*argv, "--trials", "6"]) == 0

@@ -14,20 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Settings", "parse_value", "positive_int"]
-
-
-def parse_value(text: str) -> Any:
-    """Reads a CLI value as bool, int or float where it looks like one, else keeps the string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
+__all__ = ["Settings", "positive_int"]
 
 
 def positive_int(name: str, value: Any, *, upto: int | None = None) -> int:

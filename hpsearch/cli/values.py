@@ -93,7 +93,7 @@ def setting(text: str) -> tuple[str, Any]:
     name, value = _named(text, "NAME=VALUE (e.g. optimizer=adam)", setting=False)
     if not name.isidentifier():
         raise argparse.ArgumentTypeError(f"{name!r} is not a name, in {text!r}")
-    from hpsearch.settings import parse_value
+    from hpsearch.space import parse_value
 
     value = value.strip()
     return name, None if value.lower() == "none" else parse_value(value)

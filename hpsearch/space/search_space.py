@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.settings import parse_value
+from hpsearch.space import parse_value
 from hpsearch.space.dimensions import KINDS as _KINDS
 from hpsearch.space.dimensions import (
     Categorical,

@@ -4,10 +4,10 @@ interface.
 A :class:`Pool` takes tasks (:class:`hpsearch.execution.workers.Task`) with :meth:`Pool.submit`,
 keeps at most ``n_jobs`` of them on the workers at once, and yields each result as it finishes from
 :meth:`Pool.results`; tasks may be submitted while results are read, so a caller can keep the
-workers busy while it decides what comes next. A task whose worker died comes back as its FAILED
-record (:meth:`Task.lost`): on the local process pool a :class:`DeathWatch` tells which task the
-dead worker held, and the tasks stopped with it run again; on Dask the scheduler runs them again by
-itself. A task's result depends on the task alone, never on the worker.
+workers busy while it decides what comes next. A task whose worker died runs once more with the
+same seed, and comes back as its FAILED record (:meth:`Task.lost`) only if its worker dies again:
+on the local process pool a :class:`DeathWatch` tells which task the dead worker held, and the
+tasks stopped with it run again; on Dask the scheduler runs them again by itself. A task's result depends on the task alone, never on the worker.
 
 Leaving the pool early (an interrupt) drops the queued tasks and stops the local workers at once,
 so nothing outlives the study.
@@ -180,6 +180,7 @@ class Pool:
         self._cluster: Any = None
         self._watch: DeathWatch | None = None
         self._executor: Any = None
+        self._tries: dict[Any, int] = {}  # the tasks lost once with their worker
         self.limit = 1
 
     def __enter__(self) -> Pool:
@@ -282,11 +283,17 @@ class Pool:
         tasks = list(running.values())
         lost = self._watch.lost(tasks) if self._watch is not None else tasks
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        message = f"worker process died (killed or out of memory): {first_line}"
-        self._queue[:0] = [t for t in tasks if t not in lost]
+        message = f"worker process died twice (killed or out of memory): {first_line}"
+        # A lost task runs once more, with the same seed (a passing kill, the out-of-memory
+        # killer choosing another day): only a second death makes it FAILED.
+        again = [t for t in lost if self._tries.get(t.key, 0) == 0]
+        for t in again:
+            self._tries[t.key] = 1
+        self._queue[:0] = [t for t in tasks if t not in lost or t in again]
         self._executor = _loky(self.limit)
         for t in lost:
-            yield t, t.lost(message), None
+            if t not in again:
+                yield t, t.lost(message), None
 
 
 def _is_crash(exc: BaseException) -> bool:

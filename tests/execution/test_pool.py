@@ -13,6 +13,10 @@ from hpsearch.settings import Settings
 
 
 def _work(settings, seed, task):
+    once = task.params.get("die_once")
+    if once is not None and not os.path.exists(once):
+        open(once, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
     if task.params.get("die_after") is not None:
         time.sleep(task.params["die_after"])
         os.kill(os.getpid(), signal.SIGKILL)
@@ -55,3 +59,13 @@ def test_a_pool_whose_idle_worker_died_runs_the_next_tasks(tmp_path) -> None:
         pool.submit(Task(2, {}))
         states = {task.number: rec.state for task, rec, _ in pool.results()}
     assert states == {1: TrialState.COMPLETE, 2: TrialState.COMPLETE}
+
+
+def test_a_task_whose_worker_died_once_runs_again_and_twice_is_failed(tmp_path) -> None:
+    with Pool(_work, Settings(), 0, "loky", 2, folder=tmp_path / "watch") as pool:
+        pool.submit(Task(0, {"die_once": str(tmp_path / "died")}))
+        pool.submit(Task(1, {"die_after": 0.0}))
+        got = {task.number: rec for task, rec, _ in pool.results()}
+    assert (tmp_path / "died").exists(), "the first run of task 0 did not die"
+    assert got[0].state is TrialState.COMPLETE, got[0].error
+    assert got[1].state is TrialState.FAILED and "died twice" in (got[1].error or "")

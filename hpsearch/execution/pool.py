@@ -7,7 +7,8 @@ keeps at most ``n_jobs`` of them on the workers at once, and yields each result 
 workers busy while it decides what comes next. A task whose worker died runs once more with the
 same seed, and comes back as its FAILED record (:meth:`Task.lost`) only if its worker dies again:
 on the local process pool a :class:`DeathWatch` tells which task the dead worker held, and the
-tasks stopped with it run again; on Dask the scheduler runs them again by itself. A task's result depends on the task alone, never on the worker.
+tasks stopped with it run again; on Dask the scheduler runs them again by itself. A task's
+result depends on the task alone, never on the worker.
 
 Leaving the pool early (an interrupt) drops the queued tasks and stops the local workers at once,
 so nothing outlives the study.

@@ -209,9 +209,7 @@ def test_an_interrupted_study_keeps_its_trials_and_resumes_to_the_uninterrupted_
 
 
 # ----------------------------------------------------------------------------- a worker dies
-def test_a_killed_worker_costs_nothing_its_trial_runs_again_with_the_same_seed(
-    tmp_path, baseline
-):
+def test_a_killed_worker_costs_nothing_its_trial_runs_again_with_the_same_seed(tmp_path, baseline):
     """SIGKILL to a worker in the middle of a trial (what the out-of-memory killer does): the
     trial runs once more with the same seed, so the study ends as an uninterrupted one."""
     proc = start(tmp_path)

@@ -295,3 +295,5 @@ def test_a_trial_that_changes_the_split_in_place_fails_and_leaves_it_to_the_next
     sums = log.read_text().split()
     assert len(sums) == 3 and len(set(sums)) == 1  # every trial saw the same images
     assert all("read-only" in (t.error or "") for t in study.trials)
+    # The line says what to do: change a copy.
+    assert all("copy()" in (t.error or "") for t in study.trials)

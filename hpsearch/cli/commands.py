@@ -35,7 +35,7 @@ def summary(
     gives stderr, so that stdout holds the table alone). ``running``: another process runs the
     study, whose stages may not have run yet."""
     from hpsearch.reports.confirmed import headline
-    from hpsearch.reports.formatting import state_counts
+    from hpsearch.reports.formatting import failed_note, state_counts
     from hpsearch.reports.ranking import edge_notes, format_top, tie_note
 
     out = sys.stdout if messages is None else messages
@@ -62,7 +62,8 @@ def summary(
             kept_checkpoints=(study.path / CHECKPOINTS).is_dir(),
         )
         print(line, file=out)
-    for note in [tie_note(ranking, study.goal), *edge_notes(study.trials, study.space)]:
+    notes = [tie_note(ranking, study.goal), *edge_notes(study.trials, study.space)]
+    for note in [*notes, failed_note(study.trials)]:
         if note:
             print(f"note: {note}", file=out)
     if study.trials and study.best_trial is None:
@@ -221,6 +222,8 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
         if scores:
             top = (max if goal.direction == "maximize" else min)(scores)
             best = f"best val {top:.2f}" if goal.accuracy else f"best {goal.metric} {top:.4g}"
+            failed = sum(t.state.value == "FAILED" for t in trials)
+            best += f" ({failed} FAILED)" if failed else ""  # a failure is not hidden by a score
         elif trials:  # finished trials, none with a score: the study has nothing to choose
             best = f"no trial scored ({state_counts(trials)})"
         else:

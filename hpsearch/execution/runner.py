@@ -202,6 +202,11 @@ def _failure(exc: BaseException, ref: str) -> str:
         where, _, _ = ref.rpartition(":")
         name = Path(where).name if f.filename.startswith("<") and where.endswith(".py") else ""
         said += f" ({name or Path(f.filename).name}, line {f.lineno}, in {f.name})"
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        said += (
+            "; trial.data's arrays are shared by the trials and read-only: change a copy "
+            "(x = trial.data.x_train.copy(), or trial.data.load_mnist())"
+        )
     return said
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "METRIC_DECIMALS",
     "shown_value",
     "state_counts",
+    "failed_note",
     "cell_size",
     "display_frame",
     "format_frame",
@@ -173,6 +174,22 @@ def state_counts(records: Iterable[RepeatResult | TrialResult]) -> str:
     """
     ended = [r.state for r in records]
     return ", ".join(f"{ended.count(s)} {s.value}" for s in TrialState if s in ended)
+
+
+def failed_note(trials: Iterable[TrialResult]) -> str | None:
+    """A line on the FAILED trials of a study whose other trials have scores (a failure is
+    said even when the ranking's top hides it), with the first one's error; None if none."""
+    trials = list(trials)
+    failed = sorted((t for t in trials if t.state is TrialState.FAILED), key=lambda t: t.number)
+    if not failed or len(failed) == len(trials):
+        return None
+    first = failed[0]
+    kinds = len({(t.error or "").split(":")[0] for t in failed})
+    more = f"; {kinds} kinds of error" if kinds > 1 else ""
+    return (
+        f"{len(failed)} of {len(trials)} trials FAILED (trial {first.number}: {first.error}"
+        f"{more}); each trial's error is in ranking.csv"
+    )
 
 
 #: The text formats of a table: aligned plain text, a GitHub table, CSV, a JSON list.

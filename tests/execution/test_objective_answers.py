@@ -170,3 +170,23 @@ def test_keyboard_interrupt_or_exit_raised_by_the_function_fails_its_trial_only(
     assert by_number[2]["state"] == "FAILED" and "SystemExit" in by_number[2]["error"]
     assert by_number[0]["state"] == by_number[3]["state"] == "COMPLETE"
     assert "resume with" not in capsys.readouterr().err
+
+
+def test_a_failed_trial_is_said_on_the_terminal_and_by_list_when_others_scored(tmp_path, capsys):
+    path = _file(
+        tmp_path,
+        """
+        def objective(trial):
+            if trial.number == 2:
+                raise KeyError("momentum")
+            return trial.params["lr"] / 2
+        """,
+    )
+    argv = _argv(tmp_path, f"{path}:objective", "some-fail", "--confirm", "0")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if "FAILED (trial 2" in s)
+    assert "KeyError" in line and "momentum" in line and "1 of 4 trials" in line
+    assert main(["list", "--out", str(tmp_path / "studies")]) == 0
+    listed = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("some-fail"))
+    assert "best" in listed and "1 FAILED" in listed

@@ -14,13 +14,14 @@ import json
 import math
 import numbers
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hpsearch.exceptions import ObjectiveError
+from hpsearch.exceptions import ObjectiveError, TrialTimedOut
 from hpsearch.records import SCORES
 
 __all__ = [
@@ -270,6 +271,9 @@ class Trial:
         #: What :meth:`set_checkpoint` was given in this call.
         self.kept: Any = None
         self._stream = stream
+        #: ``time.monotonic()`` past which :meth:`report` ends the trial TIMEOUT (the study's
+        #: time limit; None: none).
+        self.deadline: float | None = None
         self._rng: np.random.Generator | None = None
 
     @property
@@ -287,8 +291,13 @@ class Trial:
         Reporting an epoch again (a rung that retrains from scratch) replaces it and every
         later one.
 
+        Past the study's time limit (``--time-limit``), the epoch is kept and the trial ends
+        TIMEOUT here: a function that reports each epoch stops in time by itself (one that
+        never returns is stopped by the study, its worker replaced).
+
         Raises:
             ValueError: A value is not a number.
+            TrialTimedOut: The time limit has passed.
         """
         row: dict[str, float] = {"epoch": float(epoch)}
         for name, value in metrics.items():
@@ -301,6 +310,8 @@ class Trial:
         while self.reports and self.reports[-1]["epoch"] >= row["epoch"]:
             self.reports.pop()
         self.reports.append(row)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TrialTimedOut(f"past the study's time limit after epoch {epoch:g}")
 
     def set_checkpoint(self, state: Any) -> None:
         """Keeps ``state`` for this trial's next rung under pruning (it gets it back as

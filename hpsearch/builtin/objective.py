@@ -102,6 +102,7 @@ class NetworkObjective:
         if trial.checkpoint is not None:
             trainer.restore(trial.checkpoint)
         h = trainer.train(trial.epochs)
+        trial.deadline = None  # the trainer kept the time limit itself; its epochs are all told
         for epoch, (train, loss) in enumerate(zip(h.train_acc, h.loss, strict=True), 1):
             scores = {"train_acc": train, "loss": loss}
             if h.val_acc:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.execution.workers import Task, die_with_parent, marked
+from hpsearch.records import TrialState
 from hpsearch.settings import Settings
 
 __all__ = ["BACKENDS", "Pool", "DeathWatch", "local_backend", "shutdown"]
@@ -43,6 +44,9 @@ BACKENDS = ("auto", "loky", "threading", "dask")
 SMALL_WORK = 5e9
 # Seconds an idle local worker waits for the next study before it exits.
 IDLE_TIMEOUT = 60
+# Seconds past the time limit after which a trial's worker is killed (a function that reports
+# each epoch ends itself at the limit, after its epoch; this is for one that never returns).
+OVERDUE = 5.0
 
 
 def local_workers(n_jobs: int) -> int:
@@ -182,6 +186,7 @@ class Pool:
         self._watch: DeathWatch | None = None
         self._executor: Any = None
         self._tries: dict[Any, int] = {}  # the tasks lost once with their worker
+        self._overdue: set[Any] = set()  # the tasks whose worker was killed past the limit
         self.limit = 1
 
     def __enter__(self) -> Pool:
@@ -198,7 +203,9 @@ class Pool:
                 )
             else:
                 self._executor = _loky(self.limit)
-                if self._folder is not None and self.limit > 1:
+                # The markers tell which task a dead worker held, and since when a task runs.
+                limited = self.settings.time_limit is not None
+                if self._folder is not None and (self.limit > 1 or limited):
                     self._watch = DeathWatch(self._folder).__enter__()
         return self
 
@@ -236,7 +243,11 @@ class Pool:
                     task = self._running.pop(future)
                     yield (task, *self._cluster.outcome(future, task))
                 continue
-            done, _ = cf.wait(list(self._running), return_when=cf.FIRST_COMPLETED)
+            tick = None if self._watch is None or self.settings.time_limit is None else 0.5
+            done, _ = cf.wait(list(self._running), timeout=tick, return_when=cf.FIRST_COMPLETED)
+            if not done:
+                self._stop_overdue()  # its worker dies: the next wait sees the crash
+                continue
             for future in done:
                 if future not in self._running:
                     continue  # already handled with a crash below
@@ -276,6 +287,20 @@ class Pool:
                     continue
             self._running[future] = task
 
+    def _stop_overdue(self) -> None:
+        """Kills the worker of each task past the study's time limit by ``OVERDUE`` seconds (a
+        function that hangs, or never reports an epoch); its task is then TIMEOUT."""
+        limit = self.settings.time_limit
+        if self._watch is None or limit is None:
+            return
+        running = {DeathWatch.name(t): t for t in self._running.values()}
+        for name, (pid, since) in self._watch.started().items():
+            task = running.get(name)
+            if task is not None and time.time() - since > limit + OVERDUE and pid > 0:
+                self._overdue.add(task.key)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
     def _crashed(self, task: Task, exc: BaseException) -> Iterator[tuple[Task, Any, Any]]:
         """A worker died: its task is FAILED, the others stopped with it run again."""
         running = {**self._running}
@@ -287,11 +312,16 @@ class Pool:
         message = f"worker process died twice (killed or out of memory): {first_line}"
         # A lost task runs once more, with the same seed (a passing kill, the out-of-memory
         # killer choosing another day): only a second death makes it FAILED.
+        overdue = [t for t in tasks if t.key in self._overdue]
+        lost = [t for t in lost if t not in overdue]
         again = [t for t in lost if self._tries.get(t.key, 0) == 0]
         for t in again:
             self._tries[t.key] = 1
-        self._queue[:0] = [t for t in tasks if t not in lost or t in again]
+        self._queue[:0] = [t for t in tasks if t not in overdue and (t not in lost or t in again)]
         self._executor = _loky(self.limit)
+        for t in overdue:
+            said = f"stopped {OVERDUE:g} s past the time limit of {self.settings.time_limit:g} s"
+            yield t, t.lost(said + ": its worker process was replaced", TrialState.TIMEOUT), None
         for t in lost:
             if t not in again:
                 yield t, t.lost(message), None
@@ -348,13 +378,7 @@ class DeathWatch:
         return str(self.folder / self.name(task))
 
     def _markers(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for entry in os.scandir(self.folder):
-            try:
-                found[entry.name] = int(Path(entry.path).read_text() or "0")
-            except (OSError, ValueError):
-                continue  # a marker being written or removed right now
-        return found
+        return {name: pid for name, (pid, _) in self.started().items()}
 
     def _watch(self) -> None:
         poller = select.poll()
@@ -383,6 +407,19 @@ class DeathWatch:
         finally:
             for fd in pids:
                 os.close(fd)
+
+    def started(self) -> dict[str, tuple[int, float]]:
+        """Each running task's marker: its worker's pid and when it started (``time.time()``)."""
+        found: dict[str, tuple[int, float]] = {}
+        for entry in os.scandir(self.folder):
+            try:
+                found[entry.name] = (
+                    int(Path(entry.path).read_text() or "0"),
+                    entry.stat().st_mtime,
+                )
+            except (OSError, ValueError):
+                continue  # a marker being written or removed right now
+        return found
 
     def lost(self, tasks: list[Task]) -> list[Task]:
         """The tasks whose worker exited first (all that were running, if that is unknown)."""

@@ -88,6 +88,8 @@ def start_trial(settings: Settings, seed: int, task: Task) -> Trial:
         checkpoint=task.checkpoint,
         stream=stream(seed, *key),
     )
+    if settings.time_limit is not None:
+        trial.deadline = time.monotonic() + settings.time_limit
     np.random.seed(trial_seed)
     random.seed(trial_seed)
     if task.checkpoint is not None and task.checkpoint.generators is not None:

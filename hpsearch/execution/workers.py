@@ -58,15 +58,18 @@ class Task:
     def key(self) -> tuple[int, int | None, bool]:
         return self.number, self.repeat, self.refit
 
-    def lost(self, message: str) -> TrialResult | RepeatResult:
-        """The FAILED record of a task whose worker died."""
+    def lost(
+        self, message: str, state: TrialState = TrialState.FAILED
+    ) -> TrialResult | RepeatResult:
+        """The record of a task whose worker died (FAILED), or was stopped past the study's
+        time limit (TIMEOUT)."""
         if self.repeat is None:
-            return TrialResult(self.number, dict(self.params), TrialState.FAILED, error=message)
+            return TrialResult(self.number, dict(self.params), state, error=message)
         return RepeatResult(
             self.number,
             self.repeat,
             dict(self.params),
-            TrialState.FAILED,
+            state,
             error=message,
             refit=self.refit,
         )

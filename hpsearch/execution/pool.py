@@ -193,7 +193,9 @@ class Pool:
         if self.backend == "dask":
             from hpsearch.execution.cluster import ClusterPool
 
-            self._cluster = ClusterPool(self.scheduler, self.n_jobs)
+            self._cluster = ClusterPool(
+                self.scheduler, self.n_jobs, time_limit=self.settings.time_limit
+            )
             self.limit = self._cluster.limit
         else:
             self.limit = local_workers(self.n_jobs)

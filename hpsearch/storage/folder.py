@@ -330,11 +330,11 @@ class StudyStorage:
         """
         refuse_if_locked(self.path, self.name)
 
-    def lock(self) -> AbstractContextManager[None]:
+    def lock(self, wait: float = 0) -> AbstractContextManager[None]:
         """Holds the study's lock (:func:`hpsearch.storage.lock.hold_lock`): a second process
-        opening the same study is refused.
+        opening the same study is refused (after waiting up to ``wait`` seconds for it).
 
         Raises:
             StudyError: Another process holds the lock.
         """
-        return hold_lock(self.path, self.name)
+        return hold_lock(self.path, self.name, wait)

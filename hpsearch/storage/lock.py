@@ -32,10 +32,10 @@ def refuse_if_locked(folder: Path, name: str) -> None:
         _acquire(folder, name).release()
 
 
-def _acquire(folder: Path, name: str) -> Any:
+def _acquire(folder: Path, name: str, wait: float = 0) -> Any:
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(folder / LOCK), timeout=0)
+    lock = FileLock(str(folder / LOCK), timeout=wait)
     try:
         lock.acquire()
     except Timeout:
@@ -51,8 +51,9 @@ def _acquire(folder: Path, name: str) -> Any:
 
 
 @contextlib.contextmanager
-def hold_lock(folder: Path, name: str) -> Iterator[None]:
-    """Holds the lock of study ``name`` in ``folder`` (made if missing) for the block.
+def hold_lock(folder: Path, name: str, wait: float = 0) -> Iterator[None]:
+    """Holds the lock of study ``name`` in ``folder`` (made if missing) for the block, waiting
+    up to ``wait`` seconds for another process to let go (ask and tell: a moment each).
 
     The lock file itself, empty, stays when the block ends: removed, a process that had just
     opened it could lock the old file while another locks a new one, and both would run the
@@ -62,7 +63,7 @@ def hold_lock(folder: Path, name: str) -> Iterator[None]:
         StudyError: Another process holds the lock.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    lock = _acquire(folder, name)
+    lock = _acquire(folder, name, wait)
     try:
         write_text(folder / LOCK_HOLDER, str(os.getpid()))
         yield

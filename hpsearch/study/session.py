@@ -45,6 +45,8 @@ __all__ = ["Session"]
 
 # Seconds the reports wait for the figure warm-up thread at most (it takes about one).
 WARM_UP_WAIT = 30.0
+# Seconds an ask or a tell waits for the study's lock (another process asking or telling).
+ASK_WAIT = 30.0
 
 
 class Session:
@@ -248,18 +250,18 @@ class Session:
         """See :meth:`hpsearch.Study.ask`."""
         st = self.study
         self._check_data()
-        with st.storage.lock():
+        with st.storage.lock(wait=ASK_WAIT):  # another asker holds it a moment at most
             self.open_folder()
-            number = st._asktell.next_number(st.planned)
-            return st._asktell.ask(number, st.settings, st.seed)
+            number = st._asktell.next_number(st.planned, st.path)
+            return st._asktell.ask(number, st.settings, st.seed, st.path)
 
     def tell(self, trial: Trial, value: Any) -> TrialResult:
         """See :meth:`hpsearch.Study.tell`."""
         st = self.study
-        with st.storage.lock():
+        with st.storage.lock(wait=ASK_WAIT):
             self.open_folder()
             ref = st.objective_ref or TOLD
-            return st._asktell.tell(trial, value, st.goal.metric, ref, st.settings)
+            return st._asktell.tell(trial, value, st.goal.metric, ref, st.settings, st.path)
 
     # ------------------------------------------------------------------------- the stages
     def search(self, pool: Pool) -> None:

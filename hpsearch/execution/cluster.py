@@ -33,6 +33,7 @@ from typing import Any
 from uuid import uuid4
 
 from hpsearch.exceptions import ClusterLost
+from hpsearch.execution.cluster_workers import restart, running_on, stop_overdue
 from hpsearch.records import TrialState
 
 __all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe", "ready"]
@@ -307,7 +308,7 @@ class ClusterPool:
             checked = now
             workers = self._workers()
             if self.time_limit is not None:
-                self._stop_overdue(now)
+                stop_overdue(self, now)
             if workers:
                 alone_since = None
             elif alone_since is None:
@@ -356,61 +357,16 @@ class ClusterPool:
             f"of memory? (KilledWorker: {_first_line(exc)})"
         ), None
 
-    def _running_on(self) -> dict[str, list[str]]:
-        """The workers running this study's tasks: worker address to task keys."""
-        ours = {f.key for f in self._futures}
-        try:
-            processing = self.client.processing()
-        except Exception:  # noqa: BLE001 (the scheduler is gone: nothing to stop)
-            return {}
-        return {
-            w: [k for k in keys if k in ours] for w, keys in processing.items() if ours & {*keys}
-        }
-
-    def _stop_overdue(self, now: float) -> None:
-        """Cancels each task past the time limit by ``OVERDUE`` seconds and replaces the worker
-        that runs it (its thread cannot be stopped otherwise); the task is then TIMEOUT."""
-        from hpsearch.execution.pool import OVERDUE
-
-        assert self.time_limit is not None
-        by_key = {f.key: f for f in self._futures}
-        stuck = []
-        for worker, keys in self._running_on().items():
-            for key in keys:
-                since = self._seen.setdefault(key, now)
-                if now - since > self.time_limit + OVERDUE and key not in self._overdue:
-                    self._overdue.add(key)
-                    stuck.append(worker)
-                    self.client.cancel([by_key[key]])
-        self._replace(stuck)
-
-    def _replace(self, workers: list[str]) -> None:
-        """Restarts ``workers`` (their nannies start them again), so that code still running
-        there for a stopped trial ends; a worker without a nanny cannot be restarted: said."""
-        if not workers:
-            return
-        try:
-            done = self.client.restart_workers(workers, timeout=30, raise_for_error=False)
-        except Exception as exc:  # noqa: BLE001
-            done = {w: _first_line(exc) for w in workers}
-        left = [w for w, state in done.items() if state != "OK"]
-        if left:
-            warnings.warn(
-                f"dask worker(s) {', '.join(left)} still run a stopped trial's code: they have "
-                "no nanny to restart them (start workers without --no-nanny)",
-                stacklevel=2,
-            )
-
     def close(self, cancel: bool) -> None:
         """Cancels what is still on the cluster (if asked): the workers running this study's
         tasks are restarted, so the cluster is free at once; closes a client this pool opened."""
         if cancel and self._futures:
-            running = list(self._running_on())
+            running = list(running_on(self.client, self._futures))
             with contextlib.suppress(Exception):
                 self.client.cancel(self._futures)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a study that stops says so itself
-                self._replace(running)
+                restart(self.client, running)
         self._futures = []
         try:
             if self.client is not self.scheduler:

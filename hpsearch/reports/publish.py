@@ -4,9 +4,8 @@ Everything here is computed by :mod:`hpsearch.reports.ranking`, :mod:`hpsearch.r
 :mod:`hpsearch.reports.comparison`, the figure modules (:mod:`hpsearch.reports.curve_plots`,
 :mod:`hpsearch.reports.score_plots`) and :mod:`hpsearch.reports.html` from the records it is
 given; this module only decides which files a study gets and which are stale, and has each one
-written whole (``ranking.csv`` and the page by
-:func:`hpsearch.reports.progress.write_page`, as while the study runs), so a reader (a browser, a
-spreadsheet) never sees half a file.
+written whole (``ranking.csv`` and the page by :func:`hpsearch.reports.progress.write_page`, as
+while the study runs), so a reader (a browser, a spreadsheet) never sees half a file.
 """
 
 from __future__ import annotations

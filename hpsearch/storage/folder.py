@@ -322,13 +322,14 @@ class StudyStorage:
             if finished is not None
         }
 
-    def check_unlocked(self) -> None:
-        """Refuses now, before anything is said or written, a study another process is running.
+    def check_unlocked(self, wait: float = 0) -> None:
+        """Refuses, before anything is said or written, a study another process is running
+        (after waiting up to ``wait`` seconds for it to let go).
 
         Raises:
             StudyError: Another process holds the lock.
         """
-        refuse_if_locked(self.path, self.name)
+        refuse_if_locked(self.path, self.name, wait)
 
     def lock(self, wait: float = 0) -> AbstractContextManager[None]:
         """Holds the study's lock (:func:`hpsearch.storage.lock.hold_lock`): a second process

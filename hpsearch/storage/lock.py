@@ -22,14 +22,15 @@ LOCK = ".lock"
 LOCK_HOLDER = ".lock.pid"
 
 
-def refuse_if_locked(folder: Path, name: str) -> None:
-    """Refuses now, before anything is said or written, a study another process is running.
+def refuse_if_locked(folder: Path, name: str, wait: float = 0) -> None:
+    """Refuses, before anything is said or written, a study another process is running (after
+    waiting up to ``wait`` seconds for it to let go).
 
     Raises:
         StudyError: Another process holds the lock of study ``name`` in ``folder``.
     """
     if (folder / LOCK).exists():
-        _acquire(folder, name).release()
+        _acquire(folder, name, wait).release()
 
 
 def _acquire(folder: Path, name: str, wait: float = 0) -> Any:

@@ -47,6 +47,9 @@ __all__ = ["Session"]
 WARM_UP_WAIT = 30.0
 # Seconds an ask or a tell waits for the study's lock (another process asking or telling).
 ASK_WAIT = 30.0
+# Seconds opening an existing study waits for its lock before refusing: a process that asks
+# or tells holds it a moment, one that runs the study holds it until it is done.
+OPEN_WAIT = 3.0
 
 
 class Session:
@@ -212,8 +215,8 @@ class Session:
                 f"study {st.name!r} already exists in {st.storage.root}; resume it "
                 "(resume=True, or the same command again) or choose another name"
             )
-        if not st.read_only:
-            st.storage.check_unlocked()
+        if not st.read_only:  # another process asking or telling holds it a moment only
+            st.storage.check_unlocked(wait=OPEN_WAIT)
         stored = st.storage.definition()
         check_definition(stored, st.definition(), st.storage.definition_path, st.name)
         kept = stored_confirm(stored)

@@ -69,19 +69,10 @@ def _object_of(item: _Check) -> _Check:
     return check
 
 
-def _json_value(name: str, value: Any) -> None:
-    """A searched value: any JSON value whose numbers are finite (strings, booleans, lists)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not _real(value):
-        raise ValueError(f"{name} is {_shown(value)}, not a finite number")
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, item in items:
-        _json_value(f"{name}[{json.dumps(key)}]", item)
+def _searched(value: Any) -> bool:
+    """A searched value: a number (finite), a text, true or false, as a dimension gives (a
+    choice may be null too)."""
+    return value is None or isinstance(value, (str, bool)) or _real(value)
 
 
 def _count(*, null: bool) -> _Check:
@@ -103,15 +94,17 @@ _STATE = _value(
     f"one of {', '.join(TrialState.__members__)}",
     null=False,
 )
+# An accuracy is a share in 0..1, and so is each point of its curve (null for a value that was not
+# finite): the reports give it an interval. Loss and an own objective's values need only be finite.
 _COMMON: dict[str, _Field] = {
     "number": (True, _COUNT),
-    "params": (True, _object_of(_json_value)),
+    "params": (True, _object_of(_value(_searched, "a finite number, a text, true or false"))),
     "state": (True, _STATE),
     "val_acc": (False, _SHARE),
     "train_acc": (False, _SHARE),
     "epochs": (False, _COUNT),
-    "train_curve": (False, _list_of(_NUMBER)),
-    "val_curve": (False, _list_of(_NUMBER)),
+    "train_curve": (False, _list_of(_SHARE)),
+    "val_curve": (False, _list_of(_SHARE)),
     "loss_curve": (False, _list_of(_NUMBER)),
     "seconds": (False, _SECONDS),
     "error": (False, _value(lambda v: isinstance(v, str), "a text")),
@@ -137,17 +130,15 @@ def check_fields(data: Any, fields: Mapping[str, _Field]) -> None:
             raise ValueError(f"{name} is missing")
 
 
-# best_val_acc and best_test_acc are the best of their curves, which an own objective reports
-# unchecked: finite, but not always shares.
-_TRIAL = {**_COMMON, "best_val_acc": (False, _NUMBER), "finished": (False, _STAMP)}
+_TRIAL = {**_COMMON, "best_val_acc": (False, _SHARE), "finished": (False, _STAMP)}
 _REPEAT = {
     **_COMMON,
     "repeat": (True, _COUNT),
     "refit": (False, _value(lambda v: isinstance(v, bool), "true or false", null=False)),
     "n_test": (False, _count(null=True)),
     "test_acc": (False, _SHARE),
-    "best_test_acc": (False, _NUMBER),
-    "test_curve": (False, _list_of(_NUMBER)),
+    "best_test_acc": (False, _SHARE),
+    "test_curve": (False, _list_of(_SHARE)),
 }
 _PROPOSAL = {"number": _COMMON["number"], "params": _COMMON["params"]}
 

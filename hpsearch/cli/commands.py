@@ -210,6 +210,10 @@ def list(args: argparse.Namespace, argv: Sequence[str]) -> int:  # noqa: A001 (t
             storage = StudyStorage(root, folder.name)
             d = storage.definition()
             trials = storage.load_trials()
+            # A bad line in any log makes the study unreadable to every command: said here too.
+            storage.load_asked()
+            storage.load_rungs()
+            storage.load_repeats()
         except (StudyError, ValueError) as exc:
             rows.append(f"{folder.name}  (unreadable: {' '.join(str(exc).split())})")
             continue

@@ -23,6 +23,7 @@ import numpy as np
 from hpsearch.exceptions import StudyError
 from hpsearch.records import RepeatResult, TrialResult
 from hpsearch.storage.definition import Definition
+from hpsearch.storage.fields import proposal_from_line, repeat_from_line, trial_from_line
 from hpsearch.storage.files import replacing, write_text
 from hpsearch.storage.jsonl import append_record, read_log
 from hpsearch.storage.lock import hold_lock, refuse_if_locked
@@ -41,12 +42,6 @@ LOGS = (TRIAL_LOG, ASKED_LOG, RUNG_LOG, REPEAT_LOG)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_NAME = 100  # file systems allow 255 bytes; a longer name is a mistake, not a study
-
-
-def _asked_record(data: Any) -> tuple[int, dict[str, Any]]:
-    if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
-        raise ValueError(f"expected {{'number': N, 'params': {{...}}}}, but got {data!r}")
-    return int(data["number"]), data["params"]
 
 
 def _first_of_each(
@@ -236,7 +231,7 @@ class StudyStorage:
         recorded, with a warning.
         """
         trials = _first_of_each(
-            read_log(self.log_path, TrialResult.from_json, repair=repair),
+            read_log(self.log_path, trial_from_line, repair=repair),
             lambda t: t.number,
             self.log_path,
             "trial",
@@ -245,7 +240,7 @@ class StudyStorage:
 
     def load_rungs(self, *, repair: bool = False) -> list[TrialResult]:
         """Every result of a trial paused at a rung (pruning), in the order written."""
-        return read_log(self.path / RUNG_LOG, TrialResult.from_json, repair=repair)
+        return read_log(self.path / RUNG_LOG, trial_from_line, repair=repair)
 
     def append_rung(self, trial: TrialResult) -> None:
         append_record(self.path / RUNG_LOG, trial.to_json())
@@ -255,7 +250,7 @@ class StudyStorage:
         kept."""
         path = self.path / REPEAT_LOG
         runs = _first_of_each(
-            read_log(path, RepeatResult.from_json, repair=repair),
+            read_log(path, repeat_from_line, repair=repair),
             lambda r: r.key,
             path,
             "confirm run",
@@ -270,7 +265,7 @@ class StudyStorage:
     def load_asked(self, *, repair: bool = False) -> dict[int, dict[str, Any]]:
         """The params the strategy proposed for each trial number, finished or not."""
         asked: dict[int, dict[str, Any]] = {}
-        for number, params in read_log(self.path / ASKED_LOG, _asked_record, repair=repair):
+        for number, params in read_log(self.path / ASKED_LOG, proposal_from_line, repair=repair):
             asked.setdefault(number, params)
         return asked
 

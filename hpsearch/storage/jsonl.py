@@ -2,8 +2,9 @@
 
 Each record is appended as one line, flushed and fsynced before the study moves on, so a crash
 loses at most the record being written; a line the disk took only part of is cut off again. A
-torn last line is dropped with a warning when the log is read back (and cut from the file on
-repair); a damaged line before it is refused.
+torn last line (one that is not JSON) is dropped with a warning when the log is read back (and
+cut from the file on repair); a damaged line before it, or a whole line holding a bad value, is
+refused.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def read_log(path: Path, parse: Callable[[Any], Any], *, repair: bool = False) -
     from the file so that new lines start clean).
 
     Raises:
-        StudyError: A line other than the last is not a valid trial record.
+        StudyError: A line other than the last is not JSON, or a line holds what ``parse``
+            refuses (a value not of its kind): one line naming the file and the line.
     """
     if not path.exists():
         return []
@@ -42,8 +44,8 @@ def read_log(path: Path, parse: Callable[[Any], Any], *, repair: bool = False) -
             offset += len(line) + 1
             continue
         try:
-            record = parse(json.loads(line))
-        except (ValueError, TypeError, KeyError) as exc:
+            data = json.loads(line)
+        except ValueError as exc:  # not JSON (not UTF-8 either): cut short by a crash, if last
             if is_last or all(not rest.strip() for rest in lines[i + 1 :]):
                 warnings.warn(
                     f"{path}: dropped a torn last line ({len(line)} bytes) left by "
@@ -54,7 +56,12 @@ def read_log(path: Path, parse: Callable[[Any], Any], *, repair: bool = False) -
                     with open(path, "r+b") as fh:
                         fh.truncate(offset)
                 break
-            raise StudyError(f"corrupt trial log {path}, line {i + 1}: {exc}") from None
+            raise StudyError(f"{path}, line {i + 1}: not a JSON record ({exc})") from None
+        try:
+            # A whole line is no torn one: a bad value in it is refused wherever it stands.
+            record = parse(data)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            raise StudyError(f"{path}, line {i + 1}: {exc}") from None
         records.append(record)
         offset += len(line) + 1
     else:

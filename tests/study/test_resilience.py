@@ -248,7 +248,12 @@ def test_a_second_process_on_the_same_study_is_refused(tmp_path, baseline):
     try:
         wait_for_trials(tmp_path, first, 1)
         log_before = folder(tmp_path).joinpath("study.json").read_bytes()
-        second = run(tmp_path)
+        # Held still while the second one tries: a fast first study cannot end before it.
+        first.send_signal(signal.SIGSTOP)
+        try:
+            second = run(tmp_path)
+        finally:
+            first.send_signal(signal.SIGCONT)
         out, err = first.communicate(timeout=DEADLINE)
     finally:
         stop(first)

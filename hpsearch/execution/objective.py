@@ -162,30 +162,29 @@ def _homes(objective: Any) -> Iterator[Any]:
     yield objective
 
 
+def _module_of(value: Any) -> str:
+    return value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", "")
+
+
 def _sources(objective: Any) -> tuple[Source, ...]:
     """The user's modules ``objective`` needs in a worker: those it was defined in, and for a
     function of ``__main__`` (which travels by value) the user's modules its globals name."""
-    names: dict[str, None] = {}
+    names: dict[str, None] = {}  # in order, each once
     for part in _homes(objective):
-        module = getattr(part, "__module__", None)
-        names[module or ""] = None
-        for value in getattr(part, "__globals__", {}).values() if module == "__main__" else ():
-            names[
-                value.__name__
-                if isinstance(value, ModuleType)
-                else getattr(value, "__module__", None) or ""
-            ] = None
+        home = _module_of(part)
+        names[home] = None
+        if home == "__main__":
+            names.update(dict.fromkeys(map(_module_of, getattr(part, "__globals__", {}).values())))
     found = []
     for name in names:
-        if name == "__main__":
+        module = None if name == "__main__" else _user_module(name)
+        if module is None:
             continue
-        module = _user_module(name)
-        if module is not None:
-            path = str(Path(module.__file__ or "").resolve())
-            try:
-                found.append(Source(name, path, Path(path).read_bytes()))
-            except OSError:
-                continue
+        path = str(Path(module.__file__ or "").resolve())
+        try:
+            found.append(Source(name, path, Path(path).read_bytes()))
+        except OSError:
+            continue
     return tuple(found)
 
 

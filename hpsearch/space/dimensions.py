@@ -13,10 +13,13 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from hpsearch.space.bounds import check_bounds, clean
+from hpsearch.space.conditions import Condition
 
 __all__ = [
     "Dimension",
@@ -36,11 +39,23 @@ class Dimension(ABC):
         kind: The name in specs and JSON (``float``, ``log``, ``int``, ``choice``).
         numeric: Whether values are ordered numbers with ``low`` and ``high`` bounds.
         scale: How a plot axis shows it: ``"log"``, ``"linear"`` or ``"categorical"``.
+        when: The :class:`Condition` under which it is searched (None: always). A parameter
+            not searched in a trial is left out of that trial's params.
     """
 
     kind: str = ""
     numeric: bool = False
     scale: str = "categorical"
+    when: Condition | None = None
+
+    def inactive_value(self) -> Any:
+        """The value a model of the space gives the parameter in trials where it is not searched
+        (the same for all of them): a range's lower bound, the first choice."""
+        return self.ends()[0]
+
+    def described(self, text: str) -> str:
+        """``text`` (a spec) and the condition, if any: ``float:0.9:0.999 if optimizer=adam``."""
+        return text if self.when is None else f"{text} if {self.when.spec()}"
 
     @property
     def is_choice(self) -> bool:
@@ -122,31 +137,18 @@ class Dimension(ABC):
         if kind not in KINDS:
             raise ValueError(f"unknown dimension kind {kind!r}; expected one of {sorted(KINDS)}")
         cls = KINDS[kind]
+        when = data.get("when")
+        cond = None if when is None else Condition(when["parent"], tuple(when["values"]))
         if issubclass(cls, RangeDimension):
-            return cls(data["low"], data["high"])
-        return Categorical(list(data["choices"]))
+            return cls(data["low"], data["high"], when=cond)
+        return Categorical(list(data["choices"]), when=cond)
+
+    def _json(self, data: dict[str, Any]) -> dict[str, Any]:
+        # Written only when there is one: an unconditional space's JSON is what it always was.
+        return data if self.when is None else {**data, "when": self.when.to_json()}
 
 
-def _check_bounds(cls_name: str, low: Any, high: Any, *, positive: bool = False) -> None:
-    for label, value in (("low", low), ("high", high)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ValueError(f"{cls_name} needs numeric bounds, but got {label}={value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"{cls_name} needs finite bounds, but got {label}={value!r}")
-    if positive and low <= 0:
-        raise ValueError(
-            f"{cls_name} needs `low > 0` (log scale), but got low={low!r}, high={high!r}"
-        )
-    if not low < high:
-        raise ValueError(f"{cls_name} needs `low < high`, but got low={low!r}, high={high!r}")
-
-
-def _clean(value: float) -> float:
-    # 1e-6 * 10 is 9.999999999999999e-06: round away the float noise before printing a spec.
-    return float(f"{value:.12g}")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RangeDimension(Dimension):
     """Shared behaviour of the numeric kinds, measured on the dimension's own scale.
 
@@ -157,19 +159,25 @@ class RangeDimension(Dimension):
 
     low: Any
     high: Any
+    when: Condition | None = field(default=None, kw_only=True)
     numeric = True
     scale = "linear"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        object.__setattr__(self, "when", Condition.of(self.when))
         if self.kind == "int":
             for label, value in (("low", self.low), ("high", self.high)):
                 if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                     raise ValueError(f"{name} needs integer bounds, but got {label}={value!r}")
-        _check_bounds(name, self.low, self.high, positive=self.scale == "log")
+        check_bounds(name, self.low, self.high, positive=self.scale == "log")
         if self.kind == "int":
             object.__setattr__(self, "low", int(self.low))
             object.__setattr__(self, "high", int(self.high))
+
+    def __repr__(self) -> str:
+        when = "" if self.when is None else f", when={self.when!r}"
+        return f"{type(self).__name__}(low={self.low!r}, high={self.high!r}{when})"
 
     def _to_axis(self, value: float) -> float:
         return float(value)
@@ -194,30 +202,30 @@ class RangeDimension(Dimension):
 
     def center(self) -> Any:
         """The middle of the range on its scale: where a grid of one point puts it."""
-        return _clean(self._from_axis((self._to_axis(self.low) + self._to_axis(self.high)) / 2))
+        return clean(self._from_axis((self._to_axis(self.low) + self._to_axis(self.high)) / 2))
 
     def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
         step = (self.high - self.low) / 2
         if side == "upper":
-            return Uniform(self.low, _clean(self.high + step))
+            return Uniform(self.low, clean(self.high + step), when=self.when)
         low = self.low - step if self.low < 0 else max(0.0, self.low - step)
-        return Uniform(_clean(low), self.high) if low < self.low else None
+        return Uniform(clean(low), self.high, when=self.when) if low < self.low else None
 
     @property
     def grid_size(self) -> int | None:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "low": self.low, "high": self.high}
+        return self._json({"kind": self.kind, "low": self.low, "high": self.high})
 
     def spec(self) -> str:
-        return f"{self.kind}:{self.low!r}:{self.high!r}"
+        return self.described(f"{self.kind}:{self.low!r}:{self.high!r}")
 
     def contains(self, value: Any) -> bool:
         return self.low <= value <= self.high
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Uniform(RangeDimension):
     """A float drawn uniformly from ``[low, high]``.
 
@@ -237,7 +245,7 @@ class Uniform(RangeDimension):
         return Real(self.low, self.high, prior="uniform", name=name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LogUniform(RangeDimension):
     """A positive float whose logarithm is uniform: ``10 ** U(log10 low, log10 high)``.
 
@@ -263,7 +271,7 @@ class LogUniform(RangeDimension):
             return [self.center()]
         points = np.logspace(math.log10(self.low), math.log10(self.high), n)
         # Round away the float noise of 10**x so that 1e-4 prints as 1e-4.
-        return [_clean(v) for v in points]
+        return [clean(v) for v in points]
 
     def widened(self, side: str, top_positions: Sequence[float] = ()) -> Dimension | None:
         lo, hi = self.low, self.high
@@ -273,8 +281,8 @@ class LogUniform(RangeDimension):
             (p > 1 / decades) if side == "upper" else (p < 1 - 1 / decades) for p in top_positions
         )
         if side == "upper":
-            return LogUniform(_clean(lo * 10) if far_unused else lo, _clean(hi * 10))
-        return LogUniform(_clean(lo / 10), _clean(hi / 10) if far_unused else hi)
+            return LogUniform(clean(lo * 10) if far_unused else lo, clean(hi * 10), when=self.when)
+        return LogUniform(clean(lo / 10), clean(hi / 10) if far_unused else hi, when=self.when)
 
     def to_skopt(self, name: str) -> Any:
         from skopt.space import Real
@@ -282,7 +290,7 @@ class LogUniform(RangeDimension):
         return Real(self.low, self.high, prior="log-uniform", name=name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class IntUniform(RangeDimension):
     """An integer drawn uniformly from ``low`` to ``high``, both included.
 
@@ -313,9 +321,9 @@ class IntUniform(RangeDimension):
         # Counts and sizes stay positive: a range from 1 or more never widens below 1.
         floor = 1 if self.low >= 1 else (0 if self.low >= 0 else None)
         if side == "upper":
-            return IntUniform(self.low, self.high + step)
+            return IntUniform(self.low, self.high + step, when=self.when)
         low = self.low - step if floor is None else max(floor, self.low - step)
-        return IntUniform(low, self.high) if low < self.low else None
+        return IntUniform(low, self.high, when=self.when) if low < self.low else None
 
     @property
     def grid_size(self) -> int | None:
@@ -327,7 +335,7 @@ class IntUniform(RangeDimension):
         return Integer(self.low, self.high, name=name)
 
     def spec(self) -> str:
-        return f"int:{self.low}:{self.high}"
+        return self.described(f"int:{self.low}:{self.high}")
 
 
 @dataclass(frozen=True)
@@ -340,9 +348,10 @@ class Categorical(Dimension):
     """
 
     choices: tuple[Any, ...]
+    when: Condition | None = None
     kind = "choice"
 
-    def __init__(self, choices: Sequence[Any]) -> None:
+    def __init__(self, choices: Sequence[Any], *, when: Any = None) -> None:
         if isinstance(choices, str) or not isinstance(choices, Sequence):
             raise ValueError(f"Categorical needs a list of choices, but got {choices!r}")
         choices = tuple(choices)
@@ -351,6 +360,7 @@ class Categorical(Dimension):
         if len(set(map(repr, choices))) != len(choices):
             raise ValueError(f"Categorical needs distinct choices, but got {list(choices)!r}")
         object.__setattr__(self, "choices", choices)
+        object.__setattr__(self, "when", Condition.of(when))
 
     def sample(self, rng: np.random.Generator) -> Any:
         return self.choices[int(rng.integers(len(self.choices)))]
@@ -369,10 +379,10 @@ class Categorical(Dimension):
         return SkCategorical(list(self.choices), name=name, transform="onehot")
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "choices": list(self.choices)}
+        return self._json({"kind": self.kind, "choices": list(self.choices)})
 
     def spec(self) -> str:
-        return "choice:" + ",".join(str(c) for c in self.choices)
+        return self.described("choice:" + ",".join(str(c) for c in self.choices))
 
     def contains(self, value: Any) -> bool:
         return value in self.choices

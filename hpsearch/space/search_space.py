@@ -6,12 +6,14 @@ The dimensions themselves (their sampling, grids, positions, widening and axis s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from hpsearch.space import parse_value
+from hpsearch.space.conditions import Condition
 from hpsearch.space.dimensions import KINDS as _KINDS
 from hpsearch.space.dimensions import (
     Categorical,
@@ -41,7 +43,9 @@ def parse_dimension(spec: str) -> Dimension:
     """Reads a CLI dimension spec.
 
     Args:
-        spec: ``log:LOW:HIGH``, ``float:LOW:HIGH``, ``int:LOW:HIGH`` or ``choice:A,B,...``.
+        spec: ``log:LOW:HIGH``, ``float:LOW:HIGH``, ``int:LOW:HIGH`` or ``choice:A,B,...``,
+            followed by `` if NAME=VALUE[,VALUE...]`` for a parameter searched only where the
+            categorical parameter NAME takes one of those values.
 
     Returns:
         The dimension.
@@ -52,7 +56,11 @@ def parse_dimension(spec: str) -> Dimension:
     Example:
         >>> parse_dimension("log:1e-5:1e-1")
         LogUniform(low=1e-05, high=0.1)
+        >>> parse_dimension("float:0.9:0.999 if optimizer=rmsprop").spec()
+        'float:0.9:0.999 if optimizer=rmsprop'
     """
+    spec, *condition = re.split(r"\s+if\s+", spec.strip(), maxsplit=1)
+    when = Condition.of(condition[0]) if condition else None
     kind, sep, rest = spec.partition(":")
     if not sep:
         raise ValueError(f"expected KIND:..., with KIND one of {sorted(_KINDS)}, but got {spec!r}")
@@ -63,13 +71,13 @@ def parse_dimension(spec: str) -> Dimension:
         items = [item.strip() for item in rest.split(",")]
         if not rest.strip() or any(item == "" for item in items):
             raise ValueError(f"expected choice:A,B,... with no empty choice, but got {spec!r}")
-        return Categorical([parse_value(item) for item in items])
+        return Categorical([parse_value(item) for item in items], when=when)
     parts = rest.split(":")
     if len(parts) != 2:
         raise ValueError(f"expected {kind}:LOW:HIGH, but got {spec!r}")
     integer = kind == "int"
     low, high = (_number(p, integer=integer) for p in parts)
-    return cls(low, high)
+    return cls(low, high, when=when)
 
 
 class SearchSpace(Mapping[str, Dimension]):
@@ -98,6 +106,60 @@ class SearchSpace(Mapping[str, Dimension]):
             if not isinstance(dim, Dimension):
                 raise ValueError(f"parameter {name!r} needs a Dimension, but got {dim!r}")
         self._dims = {name: dimensions[name] for name in sorted(dimensions)}
+        for name, dim in self._dims.items():
+            self._check_condition(name, dim.when)
+
+    def _check_condition(self, name: str, when: Condition | None) -> None:
+        """A condition names another searched categorical parameter, values it can take, and
+        no chain of conditions leads back to ``name``."""
+        seen = [name]
+        while when is not None:
+            parent = self._dims.get(when.parent)
+            if when.parent in seen:
+                chain = " -> ".join([*seen, when.parent])
+                raise ValueError(f"{name}: its condition leads back to itself ({chain})")
+            if parent is None:
+                raise ValueError(
+                    f"{name}: its condition names {when.parent}, which is not searched; "
+                    f"searched: {', '.join(self._dims)}"
+                )
+            if not isinstance(parent, Categorical):
+                raise ValueError(
+                    f"{name}: its condition names {when.parent}, a range; a condition needs "
+                    "a list of choices (choice:A,B,...)"
+                )
+            if len(seen) == 1:
+                wrong = [
+                    v
+                    for v in when.values
+                    if not any(Condition(when.parent, (c,)).holds(v) for c in parent.choices)
+                ]
+                if wrong:
+                    raise ValueError(
+                        f"{name}: its condition asks {when.parent}={wrong[0]}, which "
+                        f"{when.parent} cannot take (choices: {parent.spec().partition(':')[2]})"
+                    )
+            seen.append(when.parent)
+            when = parent.when
+
+    @property
+    def conditional(self) -> bool:
+        """Whether some parameter is searched only under a condition."""
+        return any(dim.when is not None for dim in self._dims.values())
+
+    def is_active(self, name: str, params: Mapping[str, Any]) -> bool:
+        """Whether ``name`` is searched at the point ``params`` (its condition, and its parent's,
+        hold there)."""
+        when = self._dims[name].when
+        while when is not None:
+            if when.parent not in params or not when.holds(params[when.parent]):
+                return False
+            when = self._dims[when.parent].when
+        return True
+
+    def active(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` without the parameters its own values leave unsearched."""
+        return {k: v for k, v in params.items() if k not in self._dims or self.is_active(k, params)}
 
     def __getitem__(self, name: str) -> Dimension:
         return self._dims[name]
@@ -120,8 +182,9 @@ class SearchSpace(Mapping[str, Dimension]):
         return tuple(self._dims)
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        """Draws one value per dimension, in name order."""
-        return {name: dim.sample(rng) for name, dim in self._dims.items()}
+        """Draws one value per dimension, in name order; the unsearched ones are left out (each
+        is drawn all the same, so a point's other values do not depend on the conditions)."""
+        return self.active({name: dim.sample(rng) for name, dim in self._dims.items()})
 
     def with_dimensions(self, dimensions: Mapping[str, Dimension]) -> SearchSpace:
         """A copy where ``dimensions`` replace (or add) entries of the same name."""
@@ -132,7 +195,9 @@ class SearchSpace(Mapping[str, Dimension]):
         return [dim.to_skopt(name) for name, dim in self._dims.items()]
 
     def to_list(self, params: Mapping[str, Any]) -> list[Any]:
-        return [params[name] for name in self._dims]
+        """The values in name order; an unsearched parameter takes its dimension's
+        :meth:`~hpsearch.space.dimensions.Dimension.inactive_value` (one value for all)."""
+        return [params[n] if n in params else d.inactive_value() for n, d in self._dims.items()]
 
     def from_list(self, values: Sequence[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

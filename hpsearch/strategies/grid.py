@@ -16,7 +16,7 @@ from hpsearch.records import TrialResult
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.strategies.base import Strategy
 
-__all__ = ["GridStrategy", "grid_shape"]
+__all__ = ["GridStrategy", "grid_points", "grid_shape"]
 
 
 def grid_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
@@ -26,11 +26,16 @@ def grid_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
     others share what remains evenly, then grow one at a time, in name order, while the grid
     still fits. A categorical dimension is never cut, so its choices alone may exceed the budget.
 
+    With conditions (a parameter searched only for some choices), the ranges grow one point at
+    a time, in name order, while the grid's distinct points (see :func:`grid_points`) still fit.
+
     Example:
         >>> from hpsearch.space.search_space import default_space
         >>> grid_shape(default_space(), 16)
         {'lr': 4, 'weight_decay': 4}
     """
+    if space.conditional:
+        return _conditional_shape(space, n_trials)
     shape: dict[str, int] = {}
     free: list[str] = []
     fixed = 1
@@ -61,6 +66,40 @@ def grid_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
     return {name: shape[name] for name in space.names}
 
 
+def grid_points(space: SearchSpace, shape: dict[str, int]) -> list[dict[str, Any]]:
+    """The distinct points of the grid of ``shape``, in trial order: each combination with the
+    parameters it leaves unsearched taken out, kept where it first appears (RMSProp x 3 decay
+    rates + AdaGrad is 4 points, not 6)."""
+    axes = [space[name].grid(shape[name]) for name in space.names]
+    points, seen = [], set()
+    for combo in itertools.product(*axes):
+        point = space.active(dict(zip(space.names, combo, strict=True)))
+        key = tuple((name, repr(value)) for name, value in point.items())
+        if key not in seen:
+            seen.add(key)
+            points.append(point)
+    return points
+
+
+def _conditional_shape(space: SearchSpace, n_trials: int) -> dict[str, int]:
+    # Choices and ranges of two points or fewer take all of them; the others start at one.
+    shape: dict[str, int] = {}
+    for name, dim in space.items():
+        size = dim.grid_size
+        shape[name] = size if size is not None and (dim.is_choice or size <= 2) else 1
+    grew = True
+    while grew:
+        grew = False
+        for name, dim in space.items():
+            size = dim.grid_size
+            if dim.is_choice or (size is not None and shape[name] >= size):
+                continue
+            wider = {**shape, name: shape[name] + 1}
+            if len(grid_points(space, wider)) <= n_trials:
+                shape, grew = wider, True
+    return shape
+
+
 class GridStrategy(Strategy):
     """Every combination of evenly spaced points (log-spaced on log dimensions).
 
@@ -88,9 +127,7 @@ class GridStrategy(Strategy):
         super().__init__(space, seed, n_trials)
         self.shape = grid_shape(space, n_trials)
         axes = [space[name].grid(self.shape[name]) for name in space.names]
-        self.points = [
-            dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*axes)
-        ]
+        self.points = grid_points(space, self.shape)
         self.pinned: dict[str, Any] = {
             name: values[0]
             for name, values in zip(space.names, axes, strict=True)
@@ -114,7 +151,7 @@ class GridStrategy(Strategy):
                 for name, values in self.space.items()
                 if values.is_choice
                 for value in values.grid(self.shape[name])
-                if all(p[name] != value for p in run)
+                if all(p.get(name) != value for p in run)
             ]
             missing = f": {', '.join(never)} never run" if never else ""
             said.append(

@@ -69,7 +69,7 @@ class UnitCube:
                 Z[:, col] = rng.integers(0, extra, endpoint=True, size=count) / extra
             else:
                 Z[:, col : col + width] = extra[rng.integers(len(extra), size=count)]
-        return Z
+        return self.canonical(Z)
 
     def perturb(self, Z: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
         """``Z`` moved by about ``sigma`` per column, staying in the cube; a categorical switches
@@ -88,7 +88,16 @@ class UnitCube:
                 Z[switch, col : col + width] = extra[
                     rng.integers(len(extra), size=int(switch.sum()))
                 ]
-        return Z
+        return self.canonical(Z)
+
+    def canonical(self, Z: np.ndarray) -> np.ndarray:
+        """``Z`` with each parameter a point leaves unsearched (a condition that does not hold
+        there) at the one place every such trial is encoded at, so the model compares a
+        candidate with the trials that have the same parameters, never with noise along a
+        dimension the candidate does not have."""
+        if not self.space.conditional or not len(Z):
+            return Z
+        return self.encode([self.to_params(z) for z in Z])
 
     def to_params(self, point: np.ndarray) -> dict[str, Any]:
         """The params at ``point``, within the search space's bounds."""
@@ -99,4 +108,4 @@ class UnitCube:
                 params[name] = float(min(max(params[name], dim.low), dim.high))
             elif isinstance(dim, IntUniform):
                 params[name] = int(min(max(params[name], dim.low), dim.high))
-        return params
+        return self.space.active(params)

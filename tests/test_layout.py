@@ -31,7 +31,7 @@ ALLOWED = {
     "strategies": {"space", "records", "seeding", "exceptions", "root"},
     # The built-in network is one objective among others: it runs through the engine's runner,
     # and nothing of the engine imports it.
-    "builtin": {"execution", "data", "storage", "records", "trial", "settings", "seeding"}
+    "builtin": {"execution", "data", "space", "storage", "records", "trial", "settings", "seeding"}
     | {"exceptions", "root"},
     "execution": {"data", "records", "trial", "settings", "seeding", "exceptions"},
     "reports": {"space", "storage", "records", "exceptions"},

@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from hpsearch.builtin.conditions import with_conditions
 from hpsearch.builtin.config import TrainConfig
 from hpsearch.builtin.objective import BUILTIN, NetworkObjective
 from hpsearch.exceptions import StudyError
@@ -40,11 +41,14 @@ class Chosen:
         ref: What the study records: ``BUILTIN``, or the user's ``PATH.py:FUNCTION``.
         settings: What every trial shares (data, split, epochs, time limit).
         config: The built-in network's settings (None for an own objective).
+        space: The space searched: the one given, with the built-in network's conditions
+            (:mod:`hpsearch.builtin.conditions`) for the network.
     """
 
     ref: str
     settings: Settings
     config: TrainConfig | None
+    space: SearchSpace
 
 
 def network_settings(config: TrainConfig) -> list[str]:
@@ -98,12 +102,12 @@ def choose(objective: Any, config: Any, space: SearchSpace, fixed: Any = None) -
                     "and epochs only"
                 )
         settings = Settings() if config is None else Settings.of(config)
-        return Chosen(objective_ref(objective), settings, None)
+        return Chosen(objective_ref(objective), settings, None, space)
     if isinstance(config, Settings):  # no network: trials trained elsewhere, told by hand
-        return Chosen(TOLD, config, None)
+        return Chosen(TOLD, config, None, space)
     config = config or TrainConfig()
     config.check_space(space)
-    return Chosen(BUILTIN, Settings.of(config), config)
+    return Chosen(BUILTIN, Settings.of(config), config, with_conditions(space, config))
 
 
 def stored_config(data: Any, objective: str | None) -> TrainConfig | Settings:

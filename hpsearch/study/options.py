@@ -125,6 +125,7 @@ def check_arguments(
                 f"space must be a SearchSpace or a mapping of names to dimensions: {exc}"
             ) from None
     chosen = choose(objective, config, space, fixed)
+    space = chosen.space
     if backend == "threading" and objective is not None:
         raise ValueError(
             "backend 'threading' would run your objective's trials side by side in one "

@@ -288,6 +288,34 @@ def test_bayes_study_on_cluster_equals_local_run(cluster: LocalCluster, tmp_path
     assert remote[COMPARED].equals(local[COMPARED])
 
 
+def test_a_conditional_bayes_study_on_cluster_equals_local_run(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    from hpsearch.space.dimensions import Categorical, Uniform
+
+    space = {
+        "optimizer": Categorical(["sgd", "momentum"]),
+        "momentum": Uniform(0.5, 0.95, when={"optimizer": "momentum"}),
+        "lr": LogUniform(1e-3, 1e-1),
+    }
+    local, remote = _pair(
+        tmp_path,
+        cluster.address,
+        "conditional",
+        strategy="bayes",
+        space=space,
+        n_trials=8,
+        seed=3,
+        config=QUICK,
+        strategy_options={"batch_size": 4, "n_initial_points": 4},
+    )
+    compared = [c for c in COMPARED if c != "weight_decay"] + ["optimizer", "momentum"]
+    assert remote[compared].equals(local[compared])
+    # blank exactly where momentum does not act
+    assert (remote["momentum"].isna() == (remote["optimizer"] == "sgd")).all()
+    assert remote["optimizer"].nunique() == 2
+
+
 def test_existing_client_is_used_and_left_open(cluster: LocalCluster, tmp_path: Path) -> None:
     with distributed.Client(cluster.address, set_as_default=False) as client:
         ranking = Study(

@@ -181,7 +181,9 @@ def add_search_options(p: Any, strategy: str) -> None:
         default=[],
         metavar="NAME=SPEC",
         help="a searched dimension, repeatable: lr=log:1e-5:1e-1, weight_decay=float:0:1e-4, "
-        "batch_size=int:32:256, activation=choice:relu,sigmoid; replaces the default "
+        "batch_size=int:32:256, activation=choice:relu,sigmoid, and with a condition "
+        "'decay_rate=float:0.9:0.999 if optimizer=rmsprop' (searched only for rmsprop); "
+        "replaces the default "
         "entry of the same name (defaults: lr=log:1e-06:0.01, weight_decay=log:1e-08:0.0001)",
     )
     if strategy == "bayes":

@@ -122,7 +122,8 @@ def best_per_value(
     name: str,
     goal: Goal = DEFAULT_GOAL,
 ) -> list[TrialResult]:
-    """The best trial of each value that the searched setting ``by`` took, best first.
+    """The best trial of each value that the searched setting ``by`` took, best first (the
+    trials where a condition left ``by`` unsearched take no part).
 
     Raises:
         ValueError: ``by`` was not searched, or no trial has a score.
@@ -134,7 +135,8 @@ def best_per_value(
         )
     best: dict[str, TrialResult] = {}
     for trial in candidates(trials, len(trials), goal):
-        best.setdefault(repr(trial.params.get(by)), trial)
+        if by in trial.params:
+            best.setdefault(repr(trial.params[by]), trial)
     if not best:
         raise ValueError(f"study {name!r} has no finished trial with a score to compare")
     return list(best.values())

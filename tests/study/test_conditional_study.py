@@ -65,3 +65,19 @@ def test_the_conditions_are_stored_and_a_resume_with_others_is_refused(tmp_path,
         run(tmp_path, "s", 4, "random", space=space(("momentum", "nesterov")), resume=True)
     assert "\n" not in str(caught.value)
     assert snapshot(tmp_path) == before
+
+
+def test_a_comparison_by_a_conditional_setting_leaves_the_trials_without_it_out():
+    from hpsearch.records import TrialResult, TrialState
+    from hpsearch.study.confirm import best_per_value
+
+    def trial(number, acc, **params):
+        return TrialResult(number, params, TrialState.COMPLETE, val_acc=acc, n_val=100)
+
+    trials = [
+        trial(0, 0.9, optimizer="sgd"),
+        trial(1, 0.8, optimizer="momentum", momentum=0.5),
+        trial(2, 0.7, optimizer="momentum", momentum=0.9),
+    ]
+    best = best_per_value(trials, "momentum", ["lr", "momentum", "optimizer"], "s")
+    assert [t.number for t in best] == [1, 2]

@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "importance",
         "which searched setting matters: each one's share of the variance of the metric",
         "Each searched parameter's share of the variance of the study's metric over its COMPLETE "
-        "trials (permutation importance of a random forest, scikit-learn), with a 95% interval "
+        "trials (each parameter's main effect, less what chance gives), with a 95% interval "
         "over bootstrap resamples of the trials. Writes importance.csv and importance.png and "
         "adds the table to index.html; reads the logs only, never the objective.",
     )

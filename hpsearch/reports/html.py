@@ -31,7 +31,7 @@ REFRESH = 3
 
 _CAPTIONS = {
     "importance": "Each searched parameter's share of the variance of the metric, with its 95% "
-    "interval over bootstrap resamples of the trials (random forest, permutation importance).",
+    "interval over bootstrap resamples of the trials (each parameter's main effect, less chance).",
     "best_curves": "Learning curves of the best trials: validation solid, training dashed; "
     "each title gives the final validation accuracy and its 95% interval.",
     "history": "Search history: each trial's final validation accuracy, and the best so far; "

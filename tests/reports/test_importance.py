@@ -248,3 +248,29 @@ def test_importance_of_a_running_study_reads_its_trials_and_writes_nothing(
     assert code == 0 and "lr" in printed.out
     assert "being run by another process" in printed.err and "no file was written" in printed.err
     assert not (studies / "busy" / "importance.csv").exists()
+
+
+def test_a_conditional_parameter_is_measured_on_the_trials_that_have_it():
+    import numpy as np
+
+    space = SearchSpace(
+        {
+            "lr": LogUniform(1e-4, 1.0),
+            "optimizer": Categorical(["rmsprop", "adagrad"]),
+            "decay_rate": Uniform(0.9, 0.999, when={"optimizer": "rmsprop"}),
+            "beta": Uniform(0.0, 1.0, when={"optimizer": "rmsprop"}),
+        }
+    )
+    rng = np.random.default_rng(3)
+    trials = []
+    for i in range(200):
+        p = space.sample(rng)
+        score = 0.9 - 0.05 * abs(math.log10(p["lr"]) + 2)
+        if "decay_rate" in p:  # the decay rate acts where it is searched; beta never does
+            score -= 2.0 * abs(p["decay_rate"] - 0.95)
+        score += 0.002 * rng.standard_normal()
+        trials.append(TrialResult(i, p, TrialState.COMPLETE, val_acc=score))
+    table = importance(trials, space, Goal(), seed=1).table.set_index("param")
+    assert table.loc["decay_rate", "low"] > 0.1
+    assert table.loc["beta", "share"] < 0.05 and table.loc["beta", "low"] == 0.0
+    assert table.loc["decay_rate", "share"] > table.loc["beta", "high"]

@@ -102,8 +102,9 @@ def study_folder(root: Path, records: list[TrialResult]) -> str:
     )
     handle = study.ask()
     study.tell(handle, records[0].val_acc)
-    log = root / "imp" / "trials.jsonl"
+    log, asked = root / "imp" / "trials.jsonl", root / "imp" / "asked.jsonl"
     for record in records[1:]:
+        append_record(asked, {"number": record.number, "params": record.params})
         append_record(log, {**record.to_json(), "finished": 0.0})
     return "imp"
 

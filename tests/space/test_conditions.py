@@ -144,3 +144,24 @@ def test_bayes_proposes_points_with_exactly_their_active_parameters():
     assert 0 < adagrad.sum() < len(Z)
     assert np.all(Z[adagrad, 0] == told[0, 0]) and np.all(told[:, 0] == told[0, 0])
     assert len(set(Z[~adagrad, 0])) == (~adagrad).sum()  # RMSProp ones: drawn
+
+
+@pytest.mark.parametrize(
+    ("condition", "said"),
+    [("if optimiser=momentum", "names optimiser, which is not searched"),
+     ("if optimizer=adam", "optimizer=adam, which optimizer cannot take")],
+)  # fmt: skip
+def test_the_command_line_refuses_a_condition_that_cannot_hold_writing_nothing(
+    tmp_path, condition, said
+):
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "hpsearch", "random", "--param", "optimizer=choice:sgd,momentum",
+         "--param", f"momentum=float:0.5:0.9 {condition}", "--trials", "2", "--name", "z"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and said in run.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -249,6 +249,15 @@ def test_the_package_lists_every_public_name_it_loads():
         assert name in hpsearch.__all__, name
 
 
+def test_the_readme_shows_every_public_name():
+    """``hpsearch.__all__`` is what the README says the package offers: none left unsaid."""
+    import hpsearch
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    unsaid = [n for n in hpsearch.__all__ if n != "__version__" and f"`{n}" not in readme]
+    assert not unsaid, f"exported but not in the README: {unsaid}"
+
+
 def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
     """mypy on a user's file: ``Study``, ``Trial`` and the dimensions are their classes (not
     Any, as the lazy ``__getattr__`` alone would give), so a misspelt method is flagged, and so

@@ -245,6 +245,8 @@ def test_the_package_lists_every_public_name_it_loads():
 
     exports = importlib.import_module("hpsearch")._EXPORTS
     assert sorted(hpsearch.__all__) == sorted([*exports, "__version__"])
+    nn = importlib.import_module("hpsearch.builtin.nn")
+    assert sorted(nn.__all__) == sorted(nn._EXPORTS)
     for name in ("Study", "Trial", "TrialResult", "RepeatResult", "Settings", "TrainConfig"):
         assert name in hpsearch.__all__, name
 
@@ -270,6 +272,8 @@ def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
     user.write_text(
         "from hpsearch import LogUniform, Study, Trial\n"
         "from hpsearch import Choice\n"
+        "from hpsearch.builtin.nn import MultiLayerNet\n"
+        "reveal_type(MultiLayerNet)\n"
         "study = Study('t', space={'lr': LogUniform(1e-3, 1.0)})\n"
         "reveal_type(study)\n"
         "reveal_type(LogUniform(1e-3, 1.0))\n"
@@ -292,3 +296,4 @@ def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
     assert any('Revealed type is "hpsearch.trial.Trial"' in line for line in mine), out
     assert any('has no attribute "optimise"' in line for line in mine), out
     assert any('Module "hpsearch" has no attribute "Choice"' in line for line in mine), out
+    assert any("hpsearch.builtin.nn.net.MultiLayerNet" in line for line in mine), out

@@ -13,7 +13,7 @@ Example:
 import importlib as _importlib
 import sys as _sys
 import types as _types
-from typing import TYPE_CHECKING as _TYPE_CHECKING
+import typing as _typing
 from typing import Any as _Any
 
 __version__ = "0.1.0"
@@ -81,7 +81,7 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[_Any, _Any, lis
     return __getattr__, __dir__, sorted(exports)
 
 
-if _TYPE_CHECKING:  # what a type checker and an editor see: the classes themselves
+if _typing.TYPE_CHECKING:  # what a type checker and an editor see: the classes themselves
     from hpsearch.builtin.config import TrainConfig
     from hpsearch.builtin.objective import train_trial
     from hpsearch.exceptions import StudyError, StudyInterrupted, TrialDiverged, TrialTimedOut
@@ -93,7 +93,8 @@ if _TYPE_CHECKING:  # what a type checker and an editor see: the classes themsel
     from hpsearch.study.study import Study
     from hpsearch.trial import Trial, TrialData
 
-__getattr__, __dir__, _ = lazy_exports(__name__, _EXPORTS)
+if not _typing.TYPE_CHECKING:  # a type checker reads the imports above: a misspelt name is flagged
+    __getattr__, __dir__, _ = lazy_exports(__name__, _EXPORTS)
 # Written out, so that a type checker and a linter read it (the layout test holds it to _EXPORTS).
 __all__ = [
     "BayesStrategy",

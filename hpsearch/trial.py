@@ -218,7 +218,8 @@ class Trial:
     ``np.random`` gives the same numbers with any number of workers and after a resume.
 
     Attributes:
-        params: The searched values (a dict).
+        params: The searched values and the study's fixed ones (``--set NAME=VALUE``,
+            ``Settings.fixed``), by name (a dict).
         number: The trial number within the study (0-based).
         repeat: 0 in the search; 1, 2, ... in confirm-stage runs.
         seed: An int derived from the study seed, the trial number and the repeat.

@@ -90,7 +90,8 @@ def _room(module: str) -> str:
 
 def _type_checking(node: ast.AST) -> bool:
     test = getattr(node, "test", None)
-    return isinstance(node, ast.If) and getattr(test, "id", "").endswith("TYPE_CHECKING")
+    name = getattr(test, "id", None) or getattr(test, "attr", "")  # TYPE_CHECKING, typing.TYPE_...
+    return isinstance(node, ast.If) and name.endswith("TYPE_CHECKING")
 
 
 def _run_time_nodes(path: Path) -> list[ast.AST]:
@@ -244,13 +245,25 @@ def test_the_package_lists_every_public_name_it_loads():
 
     exports = importlib.import_module("hpsearch")._EXPORTS
     assert sorted(hpsearch.__all__) == sorted([*exports, "__version__"])
+    nn = importlib.import_module("hpsearch.builtin.nn")
+    assert sorted(nn.__all__) == sorted(nn._EXPORTS)
     for name in ("Study", "Trial", "TrialResult", "RepeatResult", "Settings", "TrainConfig"):
         assert name in hpsearch.__all__, name
 
 
+def test_the_readme_shows_every_public_name():
+    """``hpsearch.__all__`` is what the README says the package offers: none left unsaid."""
+    import hpsearch
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    unsaid = [n for n in hpsearch.__all__ if n != "__version__" and f"`{n}" not in readme]
+    assert not unsaid, f"exported but not in the README: {unsaid}"
+
+
 def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
     """mypy on a user's file: ``Study``, ``Trial`` and the dimensions are their classes (not
-    Any, as the lazy ``__getattr__`` alone would give), so a misspelt method is flagged."""
+    Any, as the lazy ``__getattr__`` alone would give), so a misspelt method is flagged, and so
+    is a name the package does not have (the ``__getattr__`` is hidden from the checker)."""
     pytest.importorskip("mypy")
     import subprocess
     import sys
@@ -258,6 +271,9 @@ def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
     user = tmp_path / "mine.py"
     user.write_text(
         "from hpsearch import LogUniform, Study, Trial\n"
+        "from hpsearch import Choice\n"
+        "from hpsearch.builtin.nn import MultiLayerNet\n"
+        "reveal_type(MultiLayerNet)\n"
         "study = Study('t', space={'lr': LogUniform(1e-3, 1.0)})\n"
         "reveal_type(study)\n"
         "reveal_type(LogUniform(1e-3, 1.0))\n"
@@ -279,3 +295,5 @@ def test_a_type_checker_sees_the_classes_a_user_imports(tmp_path):
     assert any("hpsearch.space.dimensions.LogUniform" in line for line in mine), out
     assert any('Revealed type is "hpsearch.trial.Trial"' in line for line in mine), out
     assert any('has no attribute "optimise"' in line for line in mine), out
+    assert any('Module "hpsearch" has no attribute "Choice"' in line for line in mine), out
+    assert any("hpsearch.builtin.nn.net.MultiLayerNet" in line for line in mine), out

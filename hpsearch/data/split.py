@@ -81,13 +81,17 @@ def _least_samples(val_ratio: float) -> int:
     return n
 
 
-def check_split(samples: int, val_ratio: float, batch_size: int | None = None) -> tuple[int, int]:
+def check_split(
+    samples: int, val_ratio: float, batch_size: int | None = None, *, searched: bool = False
+) -> tuple[int, int]:
     """Refuses a split too small to measure anything; warns if one batch exceeds the training part.
 
     Args:
         samples: Images in the split.
         val_ratio: Share held out for validation.
         batch_size: Images per training step, if known.
+        searched: ``batch_size`` is a value of the search space (said so in the warning, which
+            would otherwise read as the fixed setting).
 
     Returns:
         ``(n_train, n_val)``, as :func:`split_sizes`.
@@ -98,8 +102,9 @@ def check_split(samples: int, val_ratio: float, batch_size: int | None = None) -
     n_train, n_val = split_sizes(samples, val_ratio)
     # Warned, not refused: full-batch descent is well defined, only rarely what was meant.
     if batch_size is not None and positive_int("batch_size", batch_size) > n_train:
+        said = f"the searched batch_size {batch_size}" if searched else f"batch_size={batch_size}"
         warnings.warn(
-            f"batch_size={batch_size} exceeds the {n_train} training images of samples={samples} "
+            f"{said} exceeds the {n_train} training images of samples={samples} "
             f"with val_ratio={val_ratio}; every step trains on all of them",
             UserWarning,
             stacklevel=2,

@@ -19,8 +19,10 @@ def _count(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
-# Keys a study may lack (made by an earlier version, or not kept for its objective).
-_OPTIONAL = ("created", "code", "code_changes")
+# Keys a study may lack: those not kept for its objective (the built-in network has no code
+# fingerprint) or not yet set (no change of code). Every study is stored with ``created``: one
+# without it is damaged (no version without it was released), not an earlier one.
+_OPTIONAL = ("code", "code_changes")
 
 # Each field's kind, as JSON gives it: a check and the words that name it.
 _KINDS: dict[str, tuple[Any, str]] = {
@@ -112,7 +114,7 @@ class Definition:
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        for key in _OPTIONAL:  # a study made before these were kept reads as it did
+        for key in _OPTIONAL:  # a study without code or code changes stores neither
             if not data[key]:
                 del data[key]
         return data

@@ -16,21 +16,22 @@ if TYPE_CHECKING:  # what a type checker sees: the names themselves
     from hpsearch.strategies.random import RandomStrategy
     from hpsearch.strategies.registry import STRATEGIES, make_strategy, strategy_options
 
-__getattr__, __dir__, _ = lazy_exports(
-    __name__,
-    {
-        "STRATEGIES": "registry",
-        "BayesStrategy": "bayes",
-        "FAILURE_SCORE": "base",
-        "GridStrategy": "grid",
-        "RandomStrategy": "random",
-        "Strategy": "base",
-        "grid_shape": "grid",
-        "make_strategy": "registry",
-        "strategy_options": "registry",
-        "score_of": "base",
-    },
-)
+if not TYPE_CHECKING:  # the checker reads the imports above: a misspelt name is flagged
+    __getattr__, __dir__, _ = lazy_exports(
+        __name__,
+        {
+            "STRATEGIES": "registry",
+            "BayesStrategy": "bayes",
+            "FAILURE_SCORE": "base",
+            "GridStrategy": "grid",
+            "RandomStrategy": "random",
+            "Strategy": "base",
+            "grid_shape": "grid",
+            "make_strategy": "registry",
+            "strategy_options": "registry",
+            "score_of": "base",
+        },
+    )
 __all__ = [
     "BayesStrategy",
     "FAILURE_SCORE",

@@ -146,7 +146,7 @@ def check_arguments(
         sizes["batch_size"] = chosen.config.batch_size
     ends = [space[name].ends() if name in space else [value] for name, value in sizes.items()]
     for split in itertools.product(*ends):
-        check_split(*split)
+        check_split(*split, searched="batch_size" in space)
     pruning = Pruning(prune, min_epochs, reduction_factor)
     pruning.check(settings.epochs)
     if backend != "dask" and n_jobs > local_workers(n_jobs):

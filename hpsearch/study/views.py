@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.records import Goal, RepeatResult, TrialResult
+from hpsearch.settings import Settings
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.folder import StudyStorage
 from hpsearch.storage.journal import Journal
@@ -28,6 +29,7 @@ class StudyView:
 
     space: SearchSpace
     config: TrainConfig | None
+    settings: Settings
     goal: Goal
     n_trials: int
     n_confirm: int
@@ -71,11 +73,13 @@ class StudyView:
         return None if best is None else dict(best.params)
 
     @property
-    def best_config(self) -> TrainConfig | None:
-        """The built-in network's full training settings of :attr:`best_params` (None for an
-        own objective, or before any trial has a score)."""
+    def best_config(self) -> TrainConfig | Settings | None:
+        """The full settings of :attr:`best_params`: the built-in network's :class:`TrainConfig`;
+        for an own objective (or trials told by hand) the study's :class:`Settings`, with the
+        fixed values the user gave and none of the network's (None before any trial has a
+        score)."""
         params = self.best_params
-        return None if params is None or self.config is None else self.config.with_params(params)
+        return None if params is None else (self.config or self.settings).with_params(params)
 
     def ranking(self) -> pd.DataFrame:
         """The ranked trials (see :func:`hpsearch.reports.ranking.ranking`)."""

@@ -802,7 +802,7 @@ def test_a_range_of_10_to_the_12_values_is_checked_at_its_ends_not_point_by_poin
 
     space = SearchSpace({"batch_size": IntUniform(1, 10**12)})  # a grid of it would need 8 TB
     with pytest.warns(
-        UserWarning, match="batch_size=1000000000000 exceeds the 400 training images"
+        UserWarning, match="searched batch_size 1000000000000 exceeds the 400 training images"
     ):
         checked, *_ = check_arguments(
             strategy="random",

@@ -120,7 +120,8 @@ def test_a_study_given_only_the_settings_every_study_has_shows_no_network(tmp_pa
         assert f"<th>{word}</th>" not in page, word
     assert "<th>epochs</th>" in page
     assert set(pd.read_csv(paths["ranking"]).columns).isdisjoint({"hidden", "optimizer"})
-    assert s.best_config is None and s.best_params is not None
+    # best_config: the settings the reader gave, with nothing of the network's
+    assert s.best_config == Settings(epochs=5, samples=200) and s.best_params is not None
     assert (s.ranking()["epochs"] == 5).all()
     with pytest.raises(StudyError, match="no objective to train"):
         s.optimize()

@@ -80,3 +80,5 @@ def test_fixed_values_in_a_told_trial_stay_settings_not_params(tmp_path):
     assert trial.params["hidden"] == 30
     record = study.tell(trial, 0.5)
     assert set(record.params) == {"lr"}
+    # the study's best configuration holds the fixed values the reader gave, not the network's
+    assert study.best_config == Settings(epochs=1, samples=100, fixed={"hidden": 30})

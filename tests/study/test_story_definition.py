@@ -95,11 +95,15 @@ def test_a_definition_without_a_setting_is_refused_naming_the_file_and_the_key(
     _study(tmp_path, "old", confirm=0).optimize()
     path = tmp_path / "old" / "study.json"
     whole = json.loads(path.read_text())
-    for key in SETTINGS:
+    for key in (*SETTINGS, "created"):
         path.write_text(json.dumps({k: v for k, v in whole.items() if k != key}))
         missing = rf"corrupt study definition .*study\.json: missing \['{key}'\]"
         with pytest.raises(StudyError, match=missing):
             Study.load("old", tmp_path, progress=False)
+    # the pruning schedule is stored whole: a part of it missing is damage too, not a default
+    path.write_text(json.dumps({**whole, "pruning": {"kind": "none", "min_epochs": 5}}))
+    with pytest.raises(StudyError, match=r"corrupt study definition .*study\.json: 'eta'"):
+        Study.load("old", tmp_path, progress=False)
     path.write_text(json.dumps(whole))
     assert len(Study.load("old", tmp_path, progress=False).trials) > 0
 

@@ -350,5 +350,6 @@ def test_the_batch_check_reads_the_sizes_the_trials_use(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default batch_size=100 is no trial's
         _study(tmp_path, "fits", config=config, space={"batch_size": Categorical([10, 20, 40])})
-    with pytest.warns(UserWarning, match="batch_size=200 exceeds the 80 training images"):
+    # said as the searched value it is (the command line shows no --batch-size for it)
+    with pytest.warns(UserWarning, match="searched batch_size 200 exceeds the 80 training images"):
         _study(tmp_path, "too-big", config=config, space={"batch_size": Categorical([10, 200])})

@@ -25,6 +25,7 @@ from hpsearch.reports.formatting import (
     column_decimals,
     format_frame,
     mean_sd,
+    param_text,
     pm,
     shown_value,
     state_counts,
@@ -268,7 +269,7 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
     shown = []
     dv, dt = column_decimals(df, "val_mean", "n_val"), column_decimals(df, "test_mean", "n_test")
     for row in df.to_dict("records"):
-        out = {by: shown_value(row[by]), **{n: shown_value(row[n]) for n in others}}
+        out = {by: shown_value(row[by]), **{n: param_text(row[n]) for n in others}}
         out.update(
             {
                 # The runs with a score (those the figure draws), and the others beside.

@@ -122,7 +122,8 @@ def best_per_value(
     name: str,
     goal: Goal = DEFAULT_GOAL,
 ) -> list[TrialResult]:
-    """The best trial of each value that the searched setting ``by`` took, best first.
+    """The best trial of each value that the searched setting ``by`` took, best first (the
+    trials without ``by``, where its condition failed, are none of its values).
 
     Raises:
         ValueError: ``by`` was not searched, or no trial has a score.
@@ -134,9 +135,10 @@ def best_per_value(
         )
     best: dict[str, TrialResult] = {}
     for trial in candidates(trials, len(trials), goal):
-        best.setdefault(repr(trial.params.get(by)), trial)
+        if by in trial.params:  # a trial where ``by``'s condition failed has no value of it
+            best.setdefault(repr(trial.params[by]), trial)
     if not best:
-        raise ValueError(f"study {name!r} has no finished trial with a score to compare")
+        raise ValueError(f"study {name!r} has no finished trial with a score and a {by} to compare")
     return list(best.values())
 
 

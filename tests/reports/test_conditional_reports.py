@@ -11,13 +11,16 @@ from __future__ import annotations
 import math
 import re
 
+import pandas as pd
 import pytest
-from _report_fixtures import make_trials
+from _report_fixtures import make_repeats, make_trials
 
-from hpsearch.reports import ranking
-from hpsearch.reports.publish import write_reports
+from hpsearch.records import Goal
+from hpsearch.reports import comparison, confirmed, ranking
+from hpsearch.reports.publish import write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace
+from hpsearch.study.confirm import best_per_value
 
 SPACE = SearchSpace(
     {
@@ -101,3 +104,64 @@ def test_the_page_shows_the_quoted_range_to_try_as_code(tmp_path, trials):
         r"<code>--param &quot;decay_rate=float:0\.9:\S+ if optimizer=rmsprop&quot;</code>", page
     )
     assert not re.search(r">(nan|None)<", page)
+
+
+# --------------------------------------------------------------------------- tables
+def test_ranking_and_curves_leave_the_parameter_blank_where_it_is_inactive(tmp_path, trials):
+    write_reports(tmp_path, trials, SPACE)
+    csv = pd.read_csv(tmp_path / "ranking.csv")
+    adagrad = csv[csv["optimizer"] == "adagrad"]
+    assert len(adagrad) and adagrad["decay_rate"].isna().all()
+    assert csv[csv["optimizer"] == "rmsprop"]["decay_rate"].notna().all()
+    text = ranking.format_top(ranking.ranking(trials, SPACE.names), 60, "table")
+    assert "nan" not in text and "None" not in text
+
+
+def _runs(trials):
+    """Two confirmed configurations: the best RMSProp trial (its decay rate put at 0.998, at
+    the upper bound) and the best AdaGrad one (no decay rate)."""
+    best = {}
+    for t in sorted(trials, key=lambda t: -(t.val_acc or 0)):
+        best.setdefault(t.params["optimizer"], t)
+    numbers = {opt: t.number for opt, t in best.items()}
+    params = {numbers[opt]: dict(t.params) for opt, t in best.items()}
+    params[numbers["rmsprop"]]["decay_rate"] = 0.998  # the issue's: at its upper bound
+    runs = make_repeats({numbers["adagrad"]: [0.9, 0.92], numbers["rmsprop"]: [0.7, 0.72]}, params)
+    return runs, best
+
+
+def test_the_confirmed_table_shows_an_inactive_parameter_blank(trials):
+    runs, best = _runs(trials)
+    table = confirmed.confirmed_table(runs, SPACE.names)
+    shown = confirmed.display_confirmed(table, SPACE.names).set_index("trial")
+    assert shown.loc[str(best["adagrad"].number), "decay_rate"] == ""
+    assert shown.loc[str(best["rmsprop"].number), "decay_rate"] != ""
+    assert not shown.isin(["nan", "None"]).any().any()
+
+
+def test_a_comparison_never_warns_of_a_bound_for_a_value_without_the_parameter(tmp_path, trials):
+    runs, _ = _runs(trials)
+    df = comparison.comparison(runs, "optimizer", space=SPACE, trials=trials)
+    rows = df.set_index("optimizer")
+    assert pd.isna(rows.loc["adagrad", "decay_rate"]) and rows.loc["adagrad", "edge"] == ""
+    assert rows.loc["rmsprop", "edge"] == "decay_rate=upper"
+    for table in (
+        df,
+        pd.read_csv(
+            write_comparison(tmp_path, runs, "optimizer", space=SPACE, trials=trials)["comparison"]
+        ),
+    ):
+        notes = comparison.comparison_notes(table)
+        assert not [n for n in notes if n.startswith("optimizer=adagrad")], notes
+        assert [n for n in notes if n.startswith("optimizer=rmsprop: its best decay_rate")]
+        shown = comparison.display_comparison(table).set_index("optimizer")
+        assert shown.loc["adagrad", "decay_rate"] == ""
+        assert not shown.isin(["nan", "None"]).any().any()
+
+
+def test_compare_by_a_conditional_parameter_takes_only_the_trials_that_have_it(trials):
+    # The best trials overall are AdaGrad's: none of them is a value of decay_rate.
+    best = best_per_value(trials, "decay_rate", SPACE.names, "s", Goal())
+    assert best and all("decay_rate" in t.params for t in best)
+    rmsprop = [t for t in trials if "decay_rate" in t.params and t.ok]
+    assert len(best) == len({repr(t.params["decay_rate"]) for t in rmsprop})

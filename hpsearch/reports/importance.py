@@ -12,6 +12,11 @@ Which trials count: COMPLETE ones with a finite metric. PRUNED trials (scored af
 epochs than the others), DIVERGED, TIMEOUT and FAILED ones are left out: their score is not
 the metric at the study's budget. Parameters enter on their search scale: a log range as its
 logarithm, a choice as its index (the forest splits on it as on any other value).
+
+A parameter searched under a condition (``decay_rate`` only where ``optimizer=rmsprop``) enters
+at one place outside its range in the trials that lack it, and is shuffled among the trials
+that have it alone: its share is what it explains where it acted, never the effect of the
+choice that made it absent. The table says in how many usable trials each parameter acted.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +47,9 @@ class Importance:
 
     Attributes:
         table: Columns ``param``, ``share`` (median share of the variance explained),
-            ``low``, ``high`` (its 95% interval), best first; empty when there is a note.
+            ``low``, ``high`` (its 95% interval), ``active`` (the usable trials that have the
+            parameter: fewer than ``trials`` for one searched under a condition), best first;
+            empty when there is a note.
         trials: The trials the table is measured on.
         note: Why there is no table (too few usable trials), else None.
     """
@@ -56,19 +64,58 @@ def usable(trials: Sequence[TrialResult], goal: Goal) -> list[TrialResult]:
     return [t for t in trials if t.state is TrialState.COMPLETE and goal.of(t) is not None]
 
 
+#: Where a trial lacks a parameter (its condition fails): one place outside every range and
+#: index, the same for all such trials, so the forest can tell them apart and learns nothing
+#: from a value that did nothing.
+INACTIVE = -1.0
+
+
+def _place(dim: Any, value: Any) -> float:
+    """A parameter's value on its search scale: a choice's index, a range's position."""
+    if isinstance(dim, Categorical):
+        return float(next((i for i, c in enumerate(dim.choices) if repr(c) == repr(value)), -1))
+    if isinstance(dim, RangeDimension):
+        return dim.position(value)
+    return math.nan if value is None else float(value)
+
+
 def _features(trials: Sequence[TrialResult], space: SearchSpace) -> np.ndarray:
-    columns = []
-    for name in space.names:
-        dim = space[name]
-        values = [t.params.get(name) for t in trials]
-        if isinstance(dim, Categorical):
-            index = {repr(c): i for i, c in enumerate(dim.choices)}
-            columns.append([float(index.get(repr(v), -1)) for v in values])
-        elif isinstance(dim, RangeDimension):
-            columns.append([dim.position(v) for v in values])
-        else:
-            columns.append([math.nan if v is None else float(v) for v in values])
-    return np.array(columns, dtype=float).T
+    return np.array(
+        [
+            [_place(space[name], t.params[name]) if name in t.params else INACTIVE for t in trials]
+            for name in space.names
+        ],
+        dtype=float,
+    ).T
+
+
+def _active(trials: Sequence[TrialResult], space: SearchSpace) -> np.ndarray:
+    """Which trial has which parameter (False: its condition failed there), trials by rows."""
+    return np.array([[name in t.params for name in space.names] for t in trials], dtype=bool)
+
+
+def _drop_where_active(
+    forest: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    column: int,
+    active: np.ndarray,
+    rng: np.random.Generator,
+    repeats: int = 5,
+) -> float:
+    """The mean drop in R² when the parameter in ``column`` is shuffled among the trials that
+    have it (``active``) alone: it never moves into a trial where it did nothing, nor its
+    absence into one where it acted, and the trials without it keep their prediction."""
+    rows = np.flatnonzero(active)
+    if len(rows) < 2:
+        return 0.0
+    base = forest.score(x, y)
+    drops = []
+    for _ in range(repeats):
+        shuffled = x.copy()
+        shuffled[rows, column] = x[rng.permutation(rows), column]
+        drops.append(base - forest.score(shuffled, y))
+    return float(np.mean(drops))
 
 
 def importance(
@@ -94,6 +141,8 @@ def importance(
             f"this study has {len(scored)}",
         )
     x = _features(scored, space)
+    active = _active(scored, space)
+    conditional = ~active.all(axis=0)
     y = np.array([goal.of(t) for t in scored], dtype=float)
     if np.ptp(y) == 0:
         return Importance(
@@ -114,27 +163,47 @@ def importance(
         result = permutation_importance(
             forest, x[held], y[held], n_repeats=5, random_state=int(rng.integers(1 << 31))
         )
-        drop = np.clip(result.importances_mean, 0.0, None)  # below zero: noise, no share
+        drop = result.importances_mean
+        if conditional.any():  # a parameter some trials lack: shuffled where it acted alone
+            local = np.random.default_rng(int(rng.integers(1 << 31)))
+            for j in np.flatnonzero(conditional):
+                drop[j] = _drop_where_active(
+                    forest, x[held], y[held], int(j), active[held, j], local
+                )
+        drop = np.clip(drop, 0.0, None)  # below zero: noise, no share
         if drop.sum() > 0:
             shares.append(drop / drop.sum())
     if not shares:
         return Importance(empty, n, "the trials are too alike to measure importance")
     stacked = np.array(shares)
     low, mid, high = np.percentile(stacked, [2.5, 50, 97.5], axis=0)
-    table = pd.DataFrame({"param": list(space.names), "share": mid, "low": low, "high": high})
+    table = pd.DataFrame(
+        {
+            "param": list(space.names),
+            "share": mid,
+            "low": low,
+            "high": high,
+            "active": active.sum(axis=0),
+        }
+    )
     table = table.sort_values(["share", "param"], ascending=[False, True], kind="mergesort")
     return Importance(table.reset_index(drop=True), n)
 
 
 def display(result: Importance) -> pd.DataFrame:
-    """The table as strings for reading: two decimals (the resamples support no more)."""
+    """The table as strings for reading: two decimals (the resamples support no more); with a
+    parameter searched under a condition, a column of the trials each parameter acted in."""
+    table = result.table
+    counted = "active" in table.columns and bool((table["active"] < result.trials).any())
+    columns = ["param", "share of variance", "95% interval", *(["trials"] if counted else [])]
     rows = [
         {
             "param": row["param"],
             "share of variance": f"{row['share']:.2f}",
             "95% interval": f"{row['low']:.2f} to {row['high']:.2f}",
+            **({"trials": f"{int(row['active'])} of {result.trials}"} if counted else {}),
         }
-        for row in result.table.to_dict("records")
+        for row in table.to_dict("records")
         if not math.isnan(row["share"])
     ]
-    return pd.DataFrame(rows, columns=["param", "share of variance", "95% interval"])
+    return pd.DataFrame(rows, columns=columns)

@@ -17,6 +17,7 @@ from _report_fixtures import make_repeats, make_trials
 
 from hpsearch.records import Goal
 from hpsearch.reports import comparison, confirmed, ranking
+from hpsearch.reports.importance import display, importance
 from hpsearch.reports.publish import write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace
@@ -165,3 +166,28 @@ def test_compare_by_a_conditional_parameter_takes_only_the_trials_that_have_it(t
     assert best and all("decay_rate" in t.params for t in best)
     rmsprop = [t for t in trials if "decay_rate" in t.params and t.ok]
     assert len(best) == len({repr(t.params["decay_rate"]) for t in rmsprop})
+
+
+# --------------------------------------------------------------------------- importance
+def test_importance_measures_a_conditional_parameter_where_it_acted():
+    trials = make_trials(60, space=SPACE, score=optimizer_matters_alone)
+    result = importance(trials, SPACE, Goal(), seed=1)
+    table = result.table.set_index("param")
+    rmsprop = sum("decay_rate" in t.params for t in trials)
+    assert result.note is None and result.trials == 60
+    assert table.loc["decay_rate", "active"] == rmsprop
+    assert table.loc["optimizer", "active"] == table.loc["lr", "active"] == 60
+    # The optimizer's effect is the optimizer's: the decay rate, absent in half the trials
+    # because of it, takes no share of it.
+    assert list(result.table["param"])[0] == "optimizer"
+    assert table.loc["decay_rate", "share"] < 0.05
+    shown = display(result).set_index("param")
+    assert shown.loc["decay_rate", "trials"] == f"{rmsprop} of 60"
+    assert shown.loc["lr", "trials"] == "60 of 60"
+
+
+def test_importance_finds_a_conditional_parameter_that_matters():
+    trials = make_trials(60, space=SPACE, score=decay_matters)
+    table = importance(trials, SPACE, Goal(), seed=1).table.set_index("param")
+    assert table.loc["decay_rate", "share"] > 0.3
+    assert table.loc["lr", "share"] < 0.1

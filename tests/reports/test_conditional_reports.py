@@ -11,14 +11,16 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from _report_fixtures import make_repeats, make_trials
 
 from hpsearch.records import Goal
-from hpsearch.reports import comparison, confirmed, ranking
+from hpsearch.reports import comparison, confirmed, ranking, score_plots
 from hpsearch.reports.importance import display, importance
-from hpsearch.reports.publish import write_comparison, write_reports
+from hpsearch.reports.plots import BEST_LABEL
+from hpsearch.reports.publish import map_axes, write_comparison, write_reports
 from hpsearch.space.dimensions import Categorical, LogUniform, Uniform
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.study.confirm import best_per_value
@@ -191,3 +193,51 @@ def test_importance_finds_a_conditional_parameter_that_matters():
     table = importance(trials, SPACE, Goal(), seed=1).table.set_index("param")
     assert table.loc["decay_rate", "share"] > 0.3
     assert table.loc["lr", "share"] < 0.1
+
+
+# --------------------------------------------------------------------------- figures
+def _offsets(ax) -> np.ndarray:
+    points = [c.get_offsets() for c in ax.collections if len(c.get_offsets())]
+    return np.concatenate(points) if points else np.empty((0, 2))
+
+
+def test_param_scores_draws_each_parameter_over_the_trials_that_have_it(trials):
+    fig = score_plots.param_scores(trials, SPACE)
+    panels = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if ax.get_visible()}
+    rmsprop = sum("decay_rate" in t.params for t in trials)
+    decay = panels["decay_rate"]
+    assert f"searched where optimizer=rmsprop: {rmsprop} of 60 trials" in decay.get_title()
+    assert panels["lr"].get_title() == "lr"
+    for ax in panels.values():
+        assert np.isfinite(np.asarray(_offsets(ax), dtype=float)).all()
+    # The first panel (decay_rate) lacks the best trial, an AdaGrad one: the legend has it.
+    legend = fig.legends[0]
+    assert BEST_LABEL in [t.get_text() for t in legend.get_texts()]
+
+
+def test_the_map_holds_the_trials_with_both_parameters_and_says_so(trials):
+    fig = score_plots.lr_wd_map(trials, "lr", "decay_rate", space=SPACE)
+    ax = fig.axes[0]
+    rmsprop = sum("decay_rate" in t.params for t in trials)
+    assert f"decay_rate searched where optimizer=rmsprop: {rmsprop} of 60 trials" in (
+        ax.get_title()
+    )
+    assert len(_offsets(ax)) == rmsprop and np.isfinite(_offsets(ax)).all()
+    # The study's best trial (AdaGrad) is not on this map: no star for another trial.
+    labels = ax.get_legend_handles_labels()[1]
+    assert BEST_LABEL not in labels
+
+
+def test_the_map_prefers_parameters_every_trial_has():
+    space = SearchSpace(
+        {
+            "optimizer": Categorical(["rmsprop", "adagrad"]),
+            "alpha": Uniform(0.9, 0.999, when={"optimizer": "rmsprop"}),
+            "lr": LogUniform(1e-6, 1e-2),
+            "momentum": Uniform(0.0, 0.9),
+        }
+    )
+    trials = make_trials(12, space=space, score=lambda p: 0.5)
+    assert map_axes(trials, space) == ("lr", "momentum")
+    one = SearchSpace({k: v for k, v in space.items() if k != "momentum"})
+    assert map_axes(make_trials(12, space=one, score=lambda p: 0.5), one) == ("lr", "alpha")

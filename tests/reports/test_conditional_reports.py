@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _report_fixtures import make_repeats, make_trials
 
+from hpsearch import Study
+from hpsearch.cli.main import main
 from hpsearch.records import Goal
 from hpsearch.reports import comparison, confirmed, ranking, score_plots
 from hpsearch.reports.importance import display, importance
@@ -241,3 +244,59 @@ def test_the_map_prefers_parameters_every_trial_has():
     assert map_axes(trials, space) == ("lr", "momentum")
     one = SearchSpace({k: v for k, v in space.items() if k != "momentum"})
     assert map_axes(make_trials(12, space=one, score=lambda p: 0.5), one) == ("lr", "alpha")
+
+
+# --------------------------------------------------------------------------- the commands
+def test_the_commands_on_a_conditional_study(tmp_path, capsys, tiny_flags):
+    out = str(tmp_path / "studies")
+    flags = ["--out", out, "--quiet", "--jobs", "1"]
+    assert (
+        main(
+            [
+                "random",
+                "--param",
+                "optimizer=choice:rmsprop,adagrad",
+                "--param",
+                "decay_rate=float:0.9:0.999 if optimizer=rmsprop",
+                "--param",
+                "lr=log:1e-3:1e-1",
+                "--trials",
+                "12",
+                "--confirm",
+                "2",
+                "--repeats",
+                "2",
+                "--name",
+                "cond",
+                *tiny_flags,
+                *flags,
+            ]
+        )
+        == 0
+    )
+    folder = Path(out) / "cond"
+    csv = pd.read_csv(folder / "ranking.csv")
+    assert csv[csv["optimizer"] == "adagrad"]["decay_rate"].isna().all()
+    assert "decay_rate" not in pd.read_csv(folder / "curves.csv").columns
+    capsys.readouterr()
+    assert main(["importance", "cond", "--out", out]) == 0
+    said = capsys.readouterr().out
+    assert re.search(r"decay_rate .* \d+ of 12", said), said
+    assert main(["compare", "cond", "--by", "optimizer", "--repeats", "2", *flags]) == 0
+    said = capsys.readouterr().out
+    assert "optimizer=adagrad: its best decay_rate" not in said
+    assert not re.search(r"\bnan\b|\bNone\b", said), said
+    assert main(["confirm", "cond", "--confirm", "3", *flags]) == 0
+    assert main(["report", "cond", "--out", out, "--write"]) == 0
+    assert main(["list", "--out", out]) == 0
+    said = capsys.readouterr().out
+    assert not re.search(r"\bnan\b|\bNone\b", said), said
+    page = (folder / "index.html").read_text()
+    assert not re.search(r">(nan|None)<", page)
+    assert "Compared by optimizer" in page
+    # From Python: the frame an Optuna user knows leaves the cell empty, as Optuna does.
+    study = Study.load("cond", out, read_only=True)
+    frame = study.trials_dataframe().set_index("number")
+    for t in study.trials:
+        assert pd.isna(frame.loc[t.number, "params_decay_rate"]) is ("decay_rate" not in t.params)
+    assert study.importance().table.set_index("param").loc["decay_rate", "active"] < 12

@@ -47,7 +47,7 @@ def share(
     space: SearchSpace | None, name: str, found: int, total: int, what: str = "trials"
 ) -> str:
     """How many of ``total`` records have ``name``, and why not all: ``"searched where
-    optimizer=rmsprop: 7 of 12 trials"`` ("" when every record has it).
+    optimizer=rmsprop, in 7 of 12 trials"`` ("" when every record has it).
 
     Example:
         >>> share(None, "decay_rate", 12, 12)
@@ -57,7 +57,7 @@ def share(
         return ""
     condition = where(space, name)
     said = f"{found} of {total} {what}"
-    return f"searched where {condition}: {said}" if condition else f"in {said}"
+    return f"searched where {condition}, in {said}" if condition else f"in {said}"
 
 
 def quoted(spec: str) -> str:

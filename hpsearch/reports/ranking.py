@@ -347,9 +347,10 @@ def edge_notes(
             best_value = best[0].params[name]
             shown = f"{best_value:.3g}" if isinstance(best_value, float) else str(best_value)
             scale = "log range" if dim.scale == "log" else "range"
-            among = f" with {name} ({part})" if part else ""
+            head = f"{name} ({part})" if part else name
             sentence = (
-                f"{name}: {near} of the {len(best)} best trials{among} (the best included) lie "
+                f"{head}: {near} of the {len(best)} best trials{' with it' if part else ''} "
+                "(the best included) lie "
                 f"in the {side} {EDGE_BAND:.0%} of the searched {scale} "
                 f"{dim.spec().split(' if ')[0]}, near its {side} bound {bound:g} (best trial: "
                 f"{name}={shown}); the optimum may lie beyond it."

@@ -122,6 +122,16 @@ def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, st
     return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
 
 
+def _aside(text: str, width: int) -> str:
+    """A title's aside in parentheses (on which trials a parameter stands, see
+    :func:`hpsearch.reports.conditional.share`), over two lines after its comma when it is
+    wider than ``width`` characters (a panel's title must not run past the panel)."""
+    if not text:
+        return ""
+    lines = text.replace(", in ", ",\nin ") if len(text) + 2 > width else text
+    return f"({lines})"
+
+
 def lr_wd_map(
     trials: Sequence[TrialResult],
     x: str = "lr",
@@ -157,7 +167,7 @@ def lr_wd_map(
     # A parameter searched under a condition: the map holds the trials that have both.
     first = next((n for n in (x, y) if where(space, n)), x)
     said = share(space, first, len(placed), len(trials))
-    said = f"\n({first} {said})" if said else ""
+    said = "\n" + _aside(f"{first} {said}", 60) if said else ""
     ax.set_title(f"map of {x} x {y}{said}", y=1.0)
     if not placed:
         say_empty(ax, f"no trials with numeric {x} and {y}")
@@ -253,8 +263,8 @@ def param_scores(
         dim = space[name] if name in space else None
         present = [t for t in trials if name in t.params]
         # A parameter searched under a condition: its panel holds the trials that have it.
-        said = share(space, name, len(present), len(trials))
-        ax.set_title(f"{name}\n({said})" if said else name, y=1.0)
+        said = _aside(share(space, name, len(present), len(trials)), 42)
+        ax.set_title(f"{name}\n{said}" if said else name, y=1.0)
         if accuracy:
             ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)

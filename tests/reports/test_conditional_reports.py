@@ -210,7 +210,9 @@ def test_param_scores_draws_each_parameter_over_the_trials_that_have_it(trials):
     panels = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if ax.get_visible()}
     rmsprop = sum("decay_rate" in t.params for t in trials)
     decay = panels["decay_rate"]
-    assert f"searched where optimizer=rmsprop, in {rmsprop} of 60 trials" in decay.get_title()
+    assert f"searched where optimizer=rmsprop, in {rmsprop} of 60 trials" in " ".join(
+        decay.get_title().split()
+    )
     assert panels["lr"].get_title() == "lr"
     for ax in panels.values():
         assert np.isfinite(np.asarray(_offsets(ax), dtype=float)).all()
@@ -219,12 +221,32 @@ def test_param_scores_draws_each_parameter_over_the_trials_that_have_it(trials):
     assert BEST_LABEL in [t.get_text() for t in legend.get_texts()]
 
 
+def test_a_panel_title_naming_a_condition_stays_inside_the_figure():
+    space = SearchSpace(
+        {
+            "optimizer": Categorical(["rmsprop", "adagrad", "momentum"]),
+            "decay_rate": Uniform(0.9, 0.999, when={"optimizer": "rmsprop"}),
+            "momentum": Uniform(0.5, 0.95, when={"optimizer": "momentum"}),
+            "lr": LogUniform(1e-3, 1e-1),
+        }
+    )
+    trials = make_trials(14, space=space, score=lambda p: 0.5 + 0.1 * math.log10(p["lr"]))
+    fig = score_plots.param_scores(trials, space)
+    fig.draw_without_rendering()
+    right = fig.bbox.x1
+    titled = [ax for ax in fig.axes if ax.get_visible() and "searched where" in ax.get_title()]
+    assert [ax.get_title().split("\n")[0] for ax in titled] == ["decay_rate", "momentum"]
+    for ax in titled:  # momentum's panel is the last of its row, at the figure's right edge
+        box = ax.title.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= right, (ax.get_title(), box, right)
+
+
 def test_the_map_holds_the_trials_with_both_parameters_and_says_so(trials):
     fig = score_plots.lr_wd_map(trials, "lr", "decay_rate", space=SPACE)
     ax = fig.axes[0]
     rmsprop = sum("decay_rate" in t.params for t in trials)
     assert f"decay_rate searched where optimizer=rmsprop, in {rmsprop} of 60 trials" in (
-        ax.get_title()
+        " ".join(ax.get_title().split())
     )
     assert len(_offsets(ax)) == rmsprop and np.isfinite(_offsets(ax)).all()
     # The study's best trial (AdaGrad) is not on this map: no star for another trial.

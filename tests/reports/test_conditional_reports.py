@@ -166,12 +166,29 @@ def test_a_comparison_never_warns_of_a_bound_for_a_value_without_the_parameter(t
         assert not shown.isin(["nan", "None"]).any().any()
 
 
-def test_compare_by_a_conditional_parameter_takes_only_the_trials_that_have_it(trials):
+def test_compare_by_a_conditional_parameter_takes_only_the_trials_that_have_it(tmp_path, trials):
     # The best trials overall are AdaGrad's: none of them is a value of decay_rate.
     best = best_per_value(trials, "decay_rate", SPACE.names, "s", Goal())
     assert best and all("decay_rate" in t.params for t in best)
     rmsprop = [t for t in trials if "decay_rate" in t.params and t.ok]
     assert len(best) == len({repr(t.params["decay_rate"]) for t in rmsprop})
+    # The table's note says on which trials the comparison stands, from the CSV too.
+    runs = make_repeats(
+        {t.number: [0.6, 0.62] for t in best[:3]}, {t.number: t.params for t in best}
+    )
+    df = comparison.comparison(runs, "decay_rate", space=SPACE, trials=trials)
+    csv = write_comparison(tmp_path, runs, "decay_rate", space=SPACE, trials=trials)["comparison"]
+    said = (
+        f"decay_rate is searched where optimizer=rmsprop, in {len(rmsprop)} of 60 trials: the "
+        "comparison stands on those"
+    )
+    for table in (df, pd.read_csv(csv)):
+        assert len(table) == 3 and (table["optimizer"] == "rmsprop").all()
+        assert [n for n in comparison.comparison_notes(table) if n.startswith(said)]
+    # A setting every trial has gets no such note, nor the column.
+    by_optimizer = comparison.comparison(_runs(trials)[0], "optimizer", space=SPACE, trials=trials)
+    assert "where" not in by_optimizer.columns
+    assert not [n for n in comparison.comparison_notes(by_optimizer) if "stands on" in n]
 
 
 # --------------------------------------------------------------------------- importance

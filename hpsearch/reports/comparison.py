@@ -2,10 +2,11 @@
 trained again with fresh seeds, side by side.
 
 Pure functions from :class:`~hpsearch.trial.RepeatResult` records to the comparison table, its
-display strings and notes, and the mean curves its figure draws (:mod:`hpsearch.study.study`
-runs the comparison's runs, :mod:`hpsearch.reports.publish` writes ``compare_<setting>.csv`` and
-``.png``). Unlike the confirmed table, a comparison describes each value by its runs with a
-score and names the others beside the count: it chooses nothing.
+display strings and notes (:mod:`hpsearch.study.study` runs the comparison's runs,
+:func:`hpsearch.reports.curve_plots.comparison_curves` draws their mean curves,
+:mod:`hpsearch.reports.publish` writes ``compare_<setting>.csv`` and ``.png``). Unlike the
+confirmed table, a comparison describes each value by its runs with a score and names the
+others beside the count: it chooses nothing.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from hpsearch.records import RepeatResult, TrialResult
+from hpsearch.reports.conditional import having, share
+from hpsearch.reports.conditional import where as conditioned
 from hpsearch.reports.confirmed import METRICS, scores_of, size_of
 from hpsearch.reports.formatting import (
     column_decimals,
     format_frame,
     mean_sd,
+    param_text,
     pm,
     shown_value,
     state_counts,
@@ -33,14 +35,12 @@ from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
 
 __all__ = [
-    "MeanCurve",
     "comparison",
     "comparison_notes",
     "default_thresholds",
     "display_comparison",
     "format_comparison",
     "in_order",
-    "mean_curves",
     "THRESHOLDS",
 ]
 
@@ -93,7 +93,9 @@ def comparison(
         ``seconds_mean``, ``n_val``, ``n_test``, ``edge``, ``no_curve`` (for a value whose
         runs have no test curve, what gives one: ``--test-curves`` for the built-in network,
         ``report test_acc`` for an own function; else empty), ``search`` (for a value with no
-        scored trial: its trials' states, e.g. ``"2 DIVERGED"``; else empty).
+        scored trial: its trials' states, e.g. ``"2 DIVERGED"``; else empty); for a setting
+        searched under a condition, ``where``: the condition and the trials that have it
+        (``"searched where optimizer=rmsprop, in 7 of 12 trials"``).
 
     Raises:
         ValueError: No run has the setting ``by``.
@@ -166,11 +168,15 @@ def comparison(
             edge="; ".join(_at_edges(row, others, space)),
             search="",
         )
-    for row in rows:  # before search, the last column
+    # A setting searched under a condition: its values are those of the trials that have it.
+    where = share(space, by, len(having(trials, by)), len(trials)) if conditioned(space, by) else ""
+    for row in rows:  # before search, the last column (but for ``where``)
         missing = row["repeats"] and not row["test_curves"]
         search = row.pop("search")
         row["no_curve"] = ("report test_acc" if own else "--test-curves") if missing else ""
         row["search"] = search
+        if where:
+            row["where"] = where
     df = pd.DataFrame(rows)
     for column in ("n_val", "n_test"):
         df[column] = df[column].astype("Int64")
@@ -268,7 +274,7 @@ def display_comparison(df: pd.DataFrame) -> pd.DataFrame:
     shown = []
     dv, dt = column_decimals(df, "val_mean", "n_val"), column_decimals(df, "test_mean", "n_test")
     for row in df.to_dict("records"):
-        out = {by: shown_value(row[by]), **{n: shown_value(row[n]) for n in others}}
+        out = {by: shown_value(row[by]), **{n: param_text(row[n]) for n in others}}
         out.update(
             {
                 # The runs with a score (those the figure draws), and the others beside.
@@ -315,6 +321,12 @@ def comparison_notes(df: pd.DataFrame) -> list[str]:
                 f"the {side} bound of the searched range; its best {name} may lie beyond it, "
                 f"and its scores may be better there."
             )
+    where = next((w for w in df.get("where", ()) if _text(w)), "")
+    if where:  # the trials without the setting have no value of it: none is compared
+        notes.append(
+            f"{by} is {where}: the comparison stands on those; the other trials, where it did "
+            "nothing, have no value of it."
+        )
     missing: dict[str, list[str]] = {}
     for row in df.to_dict("records"):
         if not row["test_curves"] and not _text(row.get("search")):
@@ -342,58 +354,3 @@ def format_comparison(df: pd.DataFrame, fmt: str = "table") -> str:
     if fmt in ("table", "markdown"):
         text += "".join(f"\nnote: {note}" for note in comparison_notes(df))
     return text
-
-
-@dataclass(frozen=True)
-class MeanCurve:
-    """One value's curve in a comparison's figure: the mean over its runs at each epoch (up to
-    the shortest run's last), and the sample standard deviation (0 with one run)."""
-
-    runs: int
-    mean: np.ndarray
-    sd: np.ndarray
-
-
-def mean_curves(
-    repeats: Sequence[RepeatResult], by: str, choices: Sequence[Any] | None = None
-) -> tuple[list[Any], dict[str, list[MeanCurve | None]]]:
-    """What a comparison's figure draws: the values of ``by`` in the table's order (see
-    :func:`in_order`), and for each part the runs recorded per-epoch scores on (``"val"``, then
-    ``"test"``) each value's :class:`MeanCurve`, None for a value without one there.
-
-    Refit runs, runs without a score and runs without the setting ``by`` are left out.
-
-    Example:
-        >>> values, parts = mean_curves(study.repeats_done, "optimizer")  # doctest: +SKIP
-        >>> values, list(parts)  # doctest: +SKIP
-        (['sgd', 'adam'], ['val', 'test'])
-    """
-    runs = [r for r in repeats if not r.refit and r.ok and by in r.params]
-    values = in_order(list({repr(r.params[by]): r.params[by] for r in runs}.values()), choices)
-    parts = {}
-    for part in ("val", "test"):
-        if any(getattr(r, f"{part}_curve") for r in runs):
-            parts[part] = [
-                _mean_curve(
-                    [
-                        c
-                        for r in runs
-                        if repr(r.params[by]) == repr(value) and (c := getattr(r, f"{part}_curve"))
-                    ]
-                )
-                for value in values
-            ]
-    return values, parts
-
-
-def _mean_curve(curves: Sequence[Sequence[float | None]]) -> MeanCurve | None:
-    if not curves:
-        return None
-    length = min(len(c) for c in curves)
-    data = np.array([[np.nan if v is None else v for v in c[:length]] for c in curves], dtype=float)
-    # The sample standard deviation, as in the tables; none with one run.
-    mean, sd = (
-        np.nanmean(data, axis=0),
-        np.nanstd(data, axis=0, ddof=1) if len(curves) > 1 else 0 * data[0],
-    )
-    return MeanCurve(len(curves), mean, sd)

@@ -24,6 +24,7 @@ from hpsearch.reports.formatting import (
     decimals_at,
     mean_sd,
     mean_sd_text,
+    param_text,
     pm,
     shown_value,
     state_counts,
@@ -215,7 +216,7 @@ def display_confirmed(
     for row in df.to_dict("records"):
         out = {
             "trial": str(row["trial"]),
-            **{p: shown_value(row[p]) for p in param_names},
+            **{p: param_text(row[p]) for p in param_names},
             "repeats": str(row["repeats"])
             + (f" ({row['failed']} failed)" if row["failed"] else ""),
         }

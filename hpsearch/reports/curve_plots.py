@@ -3,7 +3,7 @@
 Each function returns a matplotlib Figure (saved by :mod:`hpsearch.reports.publish`): the
 validation and training curves of each top trial in a panel of its own, titled with its score
 and params, and the mean validation and test curves of the confirmed runs of each value of a
-compared setting (the data from :func:`hpsearch.reports.comparison.mean_curves`), one colour a
+compared setting (the data from :func:`mean_curves`), one colour a
 value. The legend sits outside the axes, as in every figure (:mod:`hpsearch.reports.plots`).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -19,15 +20,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import Goal, RepeatResult, TrialResult
-from hpsearch.reports.comparison import mean_curves
+from hpsearch.reports.comparison import in_order
 from hpsearch.reports.formatting import METRIC_DECIMALS, decimals_for, metric_text, wilson
 from hpsearch.reports.plots import outside_legend, say_empty
 
 __all__ = [
+    "MeanCurve",
     "best_curves",
     "best_curves_caption",
     "comparison_caption",
     "comparison_curves",
+    "mean_curves",
     "line_styles",
     "score_label",
 ]
@@ -240,6 +243,61 @@ def line_styles(n: int) -> list[tuple[Any, str]]:
     colours = [matplotlib.colormaps["tab20"](k) for k in range(20)]
     dashes = ["-", "--", ":", "-."]
     return [(colours[k % 20], dashes[(k // 20) % len(dashes)]) for k in range(n)]
+
+
+@dataclass(frozen=True)
+class MeanCurve:
+    """One value's curve in a comparison's figure: the mean over its runs at each epoch (up to
+    the shortest run's last), and the sample standard deviation (0 with one run)."""
+
+    runs: int
+    mean: np.ndarray
+    sd: np.ndarray
+
+
+def mean_curves(
+    repeats: Sequence[RepeatResult], by: str, choices: Sequence[Any] | None = None
+) -> tuple[list[Any], dict[str, list[MeanCurve | None]]]:
+    """What a comparison's figure draws: the values of ``by`` in the table's order (see
+    :func:`in_order`), and for each part the runs recorded per-epoch scores on (``"val"``, then
+    ``"test"``) each value's :class:`MeanCurve`, None for a value without one there.
+
+    Refit runs, runs without a score and runs without the setting ``by`` are left out.
+
+    Example:
+        >>> values, parts = mean_curves(study.repeats_done, "optimizer")  # doctest: +SKIP
+        >>> values, list(parts)  # doctest: +SKIP
+        (['sgd', 'adam'], ['val', 'test'])
+    """
+    runs = [r for r in repeats if not r.refit and r.ok and by in r.params]
+    values = in_order(list({repr(r.params[by]): r.params[by] for r in runs}.values()), choices)
+    parts = {}
+    for part in ("val", "test"):
+        if any(getattr(r, f"{part}_curve") for r in runs):
+            parts[part] = [
+                _mean_curve(
+                    [
+                        c
+                        for r in runs
+                        if repr(r.params[by]) == repr(value) and (c := getattr(r, f"{part}_curve"))
+                    ]
+                )
+                for value in values
+            ]
+    return values, parts
+
+
+def _mean_curve(curves: Sequence[Sequence[float | None]]) -> MeanCurve | None:
+    if not curves:
+        return None
+    length = min(len(c) for c in curves)
+    data = np.array([[np.nan if v is None else v for v in c[:length]] for c in curves], dtype=float)
+    # The sample standard deviation, as in the tables; none with one run.
+    mean, sd = (
+        np.nanmean(data, axis=0),
+        np.nanstd(data, axis=0, ddof=1) if len(curves) > 1 else 0 * data[0],
+    )
+    return MeanCurve(len(curves), mean, sd)
 
 
 def comparison_curves(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.records import RepeatResult, TrialResult, TrialState
+from hpsearch.reports.conditional import blank
 
 __all__ = [
     "Z95",
@@ -38,6 +39,7 @@ __all__ = [
     "metric_text",
     "METRIC_DECIMALS",
     "shown_value",
+    "param_text",
     "state_counts",
     "failed_note",
     "cell_size",
@@ -161,6 +163,18 @@ def shown_value(value: Any) -> str:
     if isinstance(value, float) and not isinstance(value, bool):
         return f"{value:.3g}"
     return str(value)
+
+
+def param_text(value: Any) -> str:
+    """A setting's cell in a table: :func:`shown_value`, blank where the row's runs did not
+    have the setting (a parameter searched under a condition that failed there; None, or NaN
+    read back from a CSV), as the ranking shows it.
+
+    Example:
+        >>> param_text(0.99312), param_text(None), param_text(float("nan"))
+        ('0.993', '', '')
+    """
+    return "" if blank(value) else shown_value(value)
 
 
 def state_counts(records: Iterable[RepeatResult | TrialResult]) -> str:

@@ -207,8 +207,8 @@ def _table(shown: pd.DataFrame, table_id: str) -> str:
 
 
 def _note(text: str) -> str:
-    # The proposed command line reads (and copies) best as code.
-    return re.sub(r"(--param \S+)", r"<code>\1</code>", _e(text))
+    # The proposed command line reads (and copies) best as code, quotes and all.
+    return re.sub(r"(--param (?:&quot;.+?&quot;|\S+))", r"<code>\1</code>", _e(text))
 
 
 def _relative(path: Path, folder: Path) -> str:

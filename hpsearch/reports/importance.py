@@ -48,7 +48,9 @@ class Importance:
 
     Attributes:
         table: Columns ``param``, ``share`` (median share of the variance explained),
-            ``low``, ``high`` (its 95% interval), best first; empty when there is a note.
+            ``low``, ``high`` (its 95% interval), ``active`` (the usable trials that have the
+            parameter: fewer than ``trials`` for one searched under a condition), best first;
+            empty when there is a note.
         trials: The trials the table is measured on.
         note: Why there is no table (too few usable trials), else None.
     """
@@ -193,20 +195,28 @@ def importance(
         return Importance(empty, n, "the trials are too alike to measure importance")
     stacked = (parts[:, kept] / sums[kept]).T
     low, mid, high = np.percentile(stacked, [2.5, 50, 97.5], axis=0)
-    table = pd.DataFrame({"param": list(space.names), "share": mid, "low": low, "high": high})
+    active = [sum(name in t.params for t in scored) for name in space.names]
+    table = pd.DataFrame(
+        {"param": list(space.names), "share": mid, "low": low, "high": high, "active": active}
+    )
     table = table.sort_values(["share", "param"], ascending=[False, True], kind="mergesort")
     return Importance(table.reset_index(drop=True), n)
 
 
 def display(result: Importance) -> pd.DataFrame:
-    """The table as strings for reading: two decimals (the resamples support no more)."""
+    """The table as strings for reading: two decimals (the resamples support no more); with a
+    parameter searched under a condition, a column of the trials each parameter acted in."""
+    table = result.table
+    counted = "active" in table.columns and bool((table["active"] < result.trials).any())
+    columns = ["param", "share of variance", "95% interval", *(["trials"] if counted else [])]
     rows = [
         {
             "param": row["param"],
             "share of variance": f"{row['share']:.2f}",
             "95% interval": f"{row['low']:.2f} to {row['high']:.2f}",
+            **({"trials": f"{int(row['active'])} of {result.trials}"} if counted else {}),
         }
-        for row in result.table.to_dict("records")
+        for row in table.to_dict("records")
         if not math.isnan(row["share"])
     ]
-    return pd.DataFrame(rows, columns=["param", "share of variance", "95% interval"])
+    return pd.DataFrame(rows, columns=columns)

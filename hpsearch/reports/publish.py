@@ -29,6 +29,7 @@ from hpsearch.reports import (
     ranking,
     score_plots,
 )
+from hpsearch.reports.score_plots import map_axes
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.definition import Definition
@@ -53,20 +54,6 @@ COMPARISON = "compare_"
 
 #: The files a study's reports are computed from: a report newer than all of them is current.
 SOURCES = (DEFINITION, TRIAL_LOG, REPEAT_LOG)
-
-
-def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, str] | None:
-    """The two parameters of the map figure: lr x weight decay when the trials varied both, else
-    the first two varied numeric ones; None when fewer than two numeric parameters were varied.
-
-    Example:
-        >>> map_axes(study.trials, study.space)  # doctest: +SKIP
-        ('lr', 'weight_decay')
-    """
-    numeric = [n for n in ranking.varied(trials, space) if space[n].numeric]
-    if "lr" in numeric and "weight_decay" in numeric:
-        return "lr", "weight_decay"
-    return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
 
 
 def _save_csv(df: pd.DataFrame, path: Path) -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.records import Goal, TrialResult
+from hpsearch.reports.conditional import having, quoted, share
 from hpsearch.reports.formatting import (
     FORMATS,
     cell_size,
@@ -293,11 +294,15 @@ def edge_notes(
     would happen 10 to 20% of the time, as scores on a few hundred images tie and jitter. Each
     sentence names the parameter, the bound and a widened range to try (``Dimension.widened``).
 
+    A parameter searched under a condition (``decay_rate`` only where ``optimizer=rmsprop``) is
+    judged on the scored trials that have it, its best trials the best of those; its sentence
+    says how many they are. The trials where it did nothing never put it at a bound.
+
     Args:
         trials: The study's trials.
         space: The search space.
         top: How many of the best trials to look at.
-        min_trials: Fewer scored trials than this say nothing.
+        min_trials: Fewer scored trials (with the parameter) than this say nothing of it.
 
     Returns:
         One sentence per crowded bound; empty when the optimum lies inside every range.
@@ -311,16 +316,17 @@ def edge_notes(
         for t in trials
         if t.ok and t.val_acc is not None and math.isfinite(t.val_acc)
     ]
-    scored = [t for _, t in sorted(finite, key=lambda pair: (-pair[0], pair[1].number))]
-    if len(scored) < min_trials:
-        return []
-    k = top if top is not None else max(5, math.ceil(len(scored) / 10))
-    best = scored[: max(1, min(k, len(scored)))]
+    ranked = [t for _, t in sorted(finite, key=lambda pair: (-pair[0], pair[1].number))]
     notes = []
     for name in varied(trials, space):
         dim = space[name]
-        if not isinstance(dim, RangeDimension):
+        # A parameter searched under a condition is judged on the trials that have it alone:
+        # in the others it did nothing, and its best trials are the best of those.
+        scored = having(ranked, name)
+        if not isinstance(dim, RangeDimension) or len(scored) < min_trials:
             continue
+        k = top if top is not None else max(5, math.ceil(len(scored) / 10))
+        best = scored[: max(1, min(k, len(scored)))]
         values = [t.params.get(name) for t in best]
         numbers = [
             float(v)
@@ -330,6 +336,7 @@ def edge_notes(
         if len(numbers) < len(values):  # a value that is not a number: no position in the range
             continue
         positions = [dim.position(v) for v in numbers]
+        part = share(space, name, len(scored), len(ranked), "scored trials")
         for side, bound in (("upper", dim.high), ("lower", dim.low)):
             at_edge = [
                 (p >= 1 - EDGE_BAND) if side == "upper" else (p <= EDGE_BAND) for p in positions
@@ -340,10 +347,13 @@ def edge_notes(
             best_value = best[0].params[name]
             shown = f"{best_value:.3g}" if isinstance(best_value, float) else str(best_value)
             scale = "log range" if dim.scale == "log" else "range"
+            head = f"{name} ({part})" if part else name
             sentence = (
-                f"{name}: {near} of the {len(best)} best trials (the best included) lie in the "
-                f"{side} {EDGE_BAND:.0%} of the searched {scale} {dim.spec()}, near its {side} "
-                f"bound {bound:g} (best trial: {name}={shown}); the optimum may lie beyond it."
+                f"{head}: {near} of the {len(best)} best trials{' with it' if part else ''} "
+                "(the best included) lie "
+                f"in the {side} {EDGE_BAND:.0%} of the searched {scale} "
+                f"{dim.spec().split(' if ')[0]}, near its {side} bound {bound:g} (best trial: "
+                f"{name}={shown}); the optimum may lie beyond it."
             )
             wider = dim.widened(side, positions)
             if wider is None:
@@ -352,6 +362,6 @@ def edge_notes(
                     f"consider fixing {name} at {bound:g}."
                 )
             else:
-                sentence += f" Try --param {name}={wider.spec()}"
+                sentence += f" Try --param {quoted(f'{name}={wider.spec()}')}"
             notes.append(sentence)
     return notes

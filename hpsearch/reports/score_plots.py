@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import Goal, TrialResult
+from hpsearch.reports.conditional import share, where
 from hpsearch.reports.formatting import shown_value
 from hpsearch.reports.plots import (
     BEST_LABEL,
@@ -45,7 +46,7 @@ from hpsearch.reports.ranking import varied
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 
-__all__ = ["history", "importance_bars", "lr_wd_map", "param_scores"]
+__all__ = ["history", "importance_bars", "lr_wd_map", "map_axes", "param_scores"]
 
 
 def history(trials: Sequence[TrialResult], goal: Goal | None = None) -> Figure:
@@ -105,6 +106,32 @@ def history(trials: Sequence[TrialResult], goal: Goal | None = None) -> Figure:
     return fig
 
 
+def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, str] | None:
+    """The two parameters of the map figure: lr x weight decay when the trials varied both, else
+    the first two varied numeric ones, those every trial has (searched under no condition)
+    first; None when fewer than two numeric parameters were varied.
+
+    Example:
+        >>> map_axes(study.trials, study.space)  # doctest: +SKIP
+        ('lr', 'weight_decay')
+    """
+    numeric = [n for n in varied(trials, space) if space[n].numeric]
+    if "lr" in numeric and "weight_decay" in numeric:
+        return "lr", "weight_decay"
+    numeric.sort(key=lambda n: space[n].when is not None)  # stable: name order within each
+    return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
+
+
+def _aside(text: str, width: int) -> str:
+    """A title's aside in parentheses (on which trials a parameter stands, see
+    :func:`hpsearch.reports.conditional.share`), over two lines after its comma when it is
+    wider than ``width`` characters (a panel's title must not run past the panel)."""
+    if not text:
+        return ""
+    lines = text.replace(", in ", ",\nin ") if len(text) + 2 > width else text
+    return f"({lines})"
+
+
 def lr_wd_map(
     trials: Sequence[TrialResult],
     x: str = "lr",
@@ -137,7 +164,11 @@ def lr_wd_map(
     fig = Figure(figsize=(6.8, 5.6), layout="constrained")
     ax = fig.add_subplot()
     placed = [t for t in trials if is_number(t.params.get(x)) and is_number(t.params.get(y))]
-    ax.set_title(f"map of {x} x {y}", y=1.0)
+    # A parameter searched under a condition: the map holds the trials that have both.
+    first = next((n for n in (x, y) if where(space, n)), x)
+    said = share(space, first, len(placed), len(trials))
+    said = "\n" + _aside(f"{first} {said}", 60) if said else ""
+    ax.set_title(f"map of {x} x {y}{said}", y=1.0)
     if not placed:
         say_empty(ax, f"no trials with numeric {x} and {y}")
         return fig
@@ -159,8 +190,9 @@ def lr_wd_map(
         )
         label = "validation accuracy" if goal is None or goal.accuracy else goal.metric
         fig.colorbar(points, ax=ax, label=label)
-        best = best_trial(scored, goal)
-        if best is not None:  # always: ``scored`` is not empty
+        # The study's best, where the map holds it (a trial that lacks x or y is not here).
+        best = best_trial(trials, goal)
+        if best is not None and any(t.number == best.number for t in scored):
             ax.scatter([best.params[x]], [best.params[y]], label=BEST_LABEL, **BEST_STYLE)
         pick = next((t for t in placed if t.number == chosen), None)
         if pick is not None:
@@ -229,11 +261,13 @@ def param_scores(
             continue
         name = names[i]
         dim = space[name] if name in space else None
-        ax.set_title(name, y=1.0)
+        present = [t for t in trials if name in t.params]
+        # A parameter searched under a condition: its panel holds the trials that have it.
+        said = _aside(share(space, name, len(present), len(trials)), 42)
+        ax.set_title(f"{name}\n{said}" if said else name, y=1.0)
         if accuracy:
             ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
-        present = [t for t in trials if name in t.params]
         scored, unscored = scored_trials(present, goal=goal), unscored_trials(present, goal)
         if (dim is not None and dim.is_choice) or not all(
             is_number(t.params[name]) for t in present
@@ -269,7 +303,8 @@ def param_scores(
             zorder=2,
         )
         if unscored:
-            on_bottom_edge(ax, [x[t.number] for t in unscored], unscored)
+            # Labelled by all the trials without a score: one legend entry for every panel.
+            on_bottom_edge(ax, [x[t.number] for t in unscored], unscored_trials(trials, goal))
         if best is not None and best.number in x:
             ax.scatter([x[best.number]], [final_score(best, goal)], label=BEST_LABEL, **BEST_STYLE)
         pick = next((t for t in scored if t.number == chosen), None)
@@ -281,8 +316,19 @@ def param_scores(
             ax.text(
                 0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="0.4"
             )
-    # One panel is too narrow for the four marks in a row: two rows of two.
-    outside_legend(fig, axes.flat[0], "outside upper center", ncol=3 if ncols > 1 else 2)
+    # Every mark any panel drew, once: a panel of a parameter searched under a condition may
+    # lack the best trial, and the first panel may be such a one.
+    marks: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            marks.setdefault(label, handle)
+    order = sorted(
+        marks, key=lambda label: {"trials": 0, BEST_LABEL: 2, CHOSEN_LABEL: 3}.get(label, 1)
+    )
+    if marks:  # one panel is too narrow for the four marks in a row: two rows of two
+        ncol = 3 if ncols > 1 else 2
+        handles = [marks[label] for label in order]
+        fig.legend(handles, order, loc="outside upper center", fontsize=9, ncol=ncol)
     fig.supylabel(score_axis_label(goal))
     return fig
 
@@ -309,7 +355,8 @@ def _choice_ticks(ax: Any, choices: Sequence[Any], panel_width: float) -> None:
 def importance_bars(table: Any, metric: str = "val_acc") -> Figure:
     """Each searched parameter's share of the variance of ``metric``, with its 95% interval, as
     horizontal bars, most important on top (``table``: the DataFrame of
-    :func:`hpsearch.reports.importance.importance`).
+    :func:`hpsearch.reports.importance.importance`); a parameter searched under a condition is
+    labelled with the trials it acted in.
 
     Example:
         >>> importance_bars(result.table).savefig("importance.png", dpi=DPI)  # doctest: +SKIP
@@ -321,7 +368,14 @@ def importance_bars(table: Any, metric: str = "val_acc") -> Figure:
     errors = np.array(
         [shares - rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float) - shares]
     )
-    ax.barh(list(rows["param"]), shares, xerr=np.clip(errors, 0, None), capsize=3)
+    names = list(rows["param"])
+    if "active" in rows.columns:  # a parameter searched under a condition: in how many trials
+        total = int(rows["active"].max())
+        names = [
+            f"{name} ({int(n)} of {total} trials)" if n < total else name
+            for name, n in zip(names, rows["active"], strict=True)
+        ]
+    ax.barh(names, shares, xerr=np.clip(errors, 0, None), capsize=3)
     ax.set_xlim(0, 1)
-    ax.set_xlabel(f"share of the variance of {metric} (bars: 95% interval over resamples)")
+    ax.set_xlabel(f"share of the variance of {metric}\n(bars: 95% interval over resamples)")
     return fig

@@ -138,7 +138,7 @@ def best_per_value(
         if by in trial.params:
             best.setdefault(repr(trial.params[by]), trial)
     if not best:
-        raise ValueError(f"study {name!r} has no finished trial with a score to compare")
+        raise ValueError(f"study {name!r} has no finished trial with a score and a {by} to compare")
     return list(best.values())
 
 

@@ -78,7 +78,9 @@ class Study(StudyView):
             study; a study opened again keeps its stored ones for each not given (None).
         objective: Your own function ``objective(trial)``, or its ``PATH.py:FUNCTION``; None:
             the built-in network.
-        metric, direction: What an own objective's study ranks by (``val_acc``, ``maximize``).
+        metric: The metric an own objective's study ranks by (default ``val_acc``).
+        direction: ``"maximize"`` (the default) or ``"minimize"``: whether ``metric`` is best
+            high or low.
         fixed: Values an own objective finds in ``trial.params`` beside the searched ones, by
             any name (``{"hidden": 30}``): stored with the study as settings, never searched
             (the command line's ``--set NAME=VALUE``; ``Settings(fixed=...)`` is the same).

@@ -263,7 +263,7 @@ def test_a_minimised_metric_has_its_columns_in_confirmed_and_curves_csv(tmp_path
 
 
 def _readme_style(trial):
-    """The README's checkpoint snippet, with book-style global np.random batches."""
+    """The checkpoint example of docs/own-network.md, with book-style global np.random batches."""
     d = trial.data
     state = trial.checkpoint or {"W": 0.01 * np.random.randn(d.x_train.shape[1], 10), "epoch": 0}
     W = np.array(state["W"])

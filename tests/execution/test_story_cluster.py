@@ -15,9 +15,13 @@ from hpsearch.cli.main import main
 from hpsearch.execution import cluster as cluster_module
 
 ROOT = Path(__file__).resolve().parents[2]
-# Files whose install lines a new user copies: the two READMEs, the examples and benchmarks.
+# Files whose install lines a new user copies: the two READMEs, the documentation's pages, the
+# examples and benchmarks.
 DOCUMENTS = [ROOT / "README.md", ROOT / "studies" / "README.md"] + sorted(
-    p for folder in ("examples", "benchmarks") for p in (ROOT / folder).rglob("*") if p.is_file()
+    p
+    for folder in ("docs", "examples", "benchmarks")
+    for p in (ROOT / folder).rglob("*")
+    if p.is_file()
 )
 
 
@@ -35,7 +39,8 @@ def _install_lines() -> list[tuple[str, str]]:
 
 def test_every_documented_install_line_installs_the_checkout() -> None:
     lines = _install_lines()
-    assert any("[dask]" in line for _, line in lines)  # the cluster section says how
+    assert any("[dask]" in line for _, line in lines)  # the cluster page says how
+    assert any(where == "cluster.md" and "[dask]" in line for where, line in lines)
     for where, line in lines:
         # `pip install -e .` or `pip install -e ".[extra]"`, run in the clone: nothing is
         # looked up on the package index under hpsearch's name.

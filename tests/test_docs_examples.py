@@ -1,0 +1,170 @@
+"""Every ``python`` and ``bash`` block of the README and of the pages in ``docs/`` runs, read from
+the pages themselves, so that no example can go stale (issue 37, point 3).
+
+The blocks of one page run in order in one fresh folder holding a copy of ``examples/`` and of
+``studies/*.toml``: Python blocks in one namespace, in this process; bash blocks in ``bash -e``
+with this interpreter first on ``PATH``. A block preceded by ``<!-- not-run: REASON -->`` is not
+run; one preceded by ``<!-- run-with: OPTIONS -->`` runs each ``python -m hpsearch`` command
+with ``OPTIONS`` appended. ``docs/index.md`` explains both to the reader.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RUN = ("python", "bash")
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)$")
+_MARK = re.compile(r"^<!-- (?P<kind>not-run|run-with): (?P<value>.+?) -->$")
+
+
+@dataclass(frozen=True)
+class Block:
+    page: str
+    line: int  # the fence's line, 1-based
+    language: str
+    code: str
+    mark: str | None = None  # "not-run" or "run-with"
+    value: str = ""  # the reason, or the options
+
+
+def blocks(path: Path) -> list[Block]:
+    """The fenced blocks of a Markdown page, each with the mark just before it, if any."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found, i = [], 0
+    while i < len(lines):
+        opening = _FENCE.match(lines[i])
+        if not opening:
+            i += 1
+            continue
+        indent, fence = opening["indent"], opening["fence"]
+        language = opening["info"].strip().split(" ")[0].lower()
+        end = i + 1
+        while end < len(lines) and lines[end].strip() != fence:
+            end += 1
+        code = "\n".join(line[len(indent) :] for line in lines[i + 1 : end]) + "\n"
+        before = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+        mark = _MARK.match(before)
+        found.append(
+            Block(
+                path.name,
+                i + 1,
+                language,
+                code,
+                mark["kind"] if mark else None,
+                mark["value"].strip() if mark else "",
+            )
+        )
+        i = end + 1
+    return found
+
+
+def with_options(script: str, options: str) -> str:
+    """``script`` with ``options`` appended to each ``python -m hpsearch`` command (after its
+    continuation lines, before a trailing comment)."""
+    out = []
+    for line in re.sub(r"\s*\\\n\s*", " ", script).splitlines():
+        if re.match(r"\s*python -m hpsearch\b", line):
+            code, sep, comment = line.partition(" #")
+            line = f"{code.rstrip()} {options}" + (f"  #{comment}" if sep else "")
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _folder(tmp_path: Path) -> Path:
+    """A fresh folder as a reader's clone has it: examples/ and the study files."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    (tmp_path / "studies").mkdir()
+    for path in (ROOT / "studies").glob("*.toml"):
+        shutil.copy(path, tmp_path / "studies" / path.name)
+    return tmp_path
+
+
+def _bash_env(tmp_path: Path) -> dict[str, str]:
+    bin_dir = tmp_path / ".bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": path,
+        "MPLBACKEND": "Agg",
+    }
+
+
+def _runnable(page: Path) -> list[Block]:
+    return [b for b in blocks(page) if b.language in RUN and b.mark != "not-run"]
+
+
+def _key(block: Block) -> tuple[str, str, str | None, str]:
+    return block.language, block.code, block.mark, block.value
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_example_of_the_page_runs(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runnable = _runnable(page)
+    if page.name == "README.md":
+        # The README's examples are the docs' own: one that a page of docs/ shows as it is
+        # (the same code, the same mark) runs there, once.
+        shown = {_key(b) for p in PAGES if p.name != "README.md" for b in _runnable(p)}
+        runnable = [b for b in runnable if _key(b) not in shown]
+    if not runnable:
+        pytest.skip(f"{page.name} has no example to run that no other page runs")
+    folder = _folder(tmp_path / "work")
+    env = _bash_env(tmp_path)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for block in runnable:
+        where = f"{block.page}, line {block.line}"
+        if block.language == "python":
+            exec(compile(block.code, where, "exec"), namespace)
+            continue
+        script = block.code
+        if block.mark == "run-with":
+            script = with_options(script, block.value)
+        done = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", script],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{where}:\n{script}\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_marks_are_understood() -> None:
+    """Every example is python or bash, runs or says why not; a mark stands before a block."""
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        marks = len(re.findall(r"^<!-- (?:not-run|run-with):", text, flags=re.M))
+        found = blocks(page)
+        assert marks == sum(b.mark is not None for b in found), page.name
+        for block in found:
+            where = f"{block.page}, line {block.line}"
+            assert block.language in (*RUN, "text", "toml", "json"), where
+            assert block.mark is None or block.value, f"{where}: a mark gives its reason"
+            if block.mark == "run-with":
+                assert block.language == "bash" and "python -m hpsearch" in block.code, where
+                assert block.value.startswith("--"), where
+
+
+def test_options_are_appended_to_the_shown_command() -> None:
+    script = "python -m hpsearch random --trials 100 \\\n    --seed 1   # the seed study\nls\n"
+    assert with_options(script, "--epochs 2") == (
+        "python -m hpsearch random --trials 100 --seed 1 --epochs 2  # the seed study\nls\n"
+    )

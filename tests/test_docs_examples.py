@@ -93,7 +93,11 @@ def _folder(tmp_path: Path) -> Path:
 def _bash_env(tmp_path: Path) -> dict[str, str]:
     bin_dir = tmp_path / ".bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
+    # A script, not a symlink: a virtual environment's python finds its pyvenv.cfg only when
+    # called by its own path.
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     return {
         **os.environ,

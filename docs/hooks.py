@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,9 +91,19 @@ def _run_studies(folder: Path) -> None:
     log.info("hpsearch: %d figure studies run in %.1f s", len(STUDIES), seconds)
 
 
+_FOLDERS: list[Path] = []  # the studies' temporary folders, removed when the build ends
+
+
+def on_post_build(config: Any) -> None:
+    """Removes the figure studies' folders: the site has its copies."""
+    while _FOLDERS:
+        shutil.rmtree(_FOLDERS.pop(), ignore_errors=True)
+
+
 def on_files(files: Files, config: Any) -> Files:
     """Runs the figure studies and adds their figures and pages as ``figures/NAME/FILE``."""
     folder = Path(tempfile.mkdtemp(prefix="hpsearch-docs-"))
+    _FOLDERS.append(folder)
     _run_studies(folder)
     for name, _ in STUDIES:
         study = folder / "studies" / name

@@ -6,6 +6,7 @@
   study NAME, and ``figures/NAME/...`` are those figures: each build runs the small studies of
   :data:`STUDIES` with the current code (in a temporary folder) and adds their PNGs and study
   page to the site;
+- ``css/pygments.css`` colours the code blocks (Pygments' default style, no CDN);
 - the API reference page must document every name of ``hpsearch.__all__``: a name missing from
   it fails the build.
 
@@ -105,6 +106,12 @@ def on_files(files: Files, config: Any) -> Files:
     folder = Path(tempfile.mkdtemp(prefix="hpsearch-docs-"))
     _FOLDERS.append(folder)
     _run_studies(folder)
+    # The code blocks' colours: Pygments' classes, styled here rather than by a script from a
+    # CDN, so that the site reads the same offline.
+    from pygments.formatters import HtmlFormatter
+
+    css = HtmlFormatter(style="default").get_style_defs(".highlight")
+    files.append(File.generated(config, "css/pygments.css", content=css))
     for name, _ in STUDIES:
         study = folder / "studies" / name
         for path in sorted(study.iterdir()):

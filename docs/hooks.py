@@ -172,7 +172,7 @@ def cli_reference() -> str:
     lines += [f"| [`{n}`](#{n}) | {_cell(summary.get(n, ''))} |" for n in sub.choices]
     lines.append("")
     columns = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"  # the usage lines' width, whatever the terminal
+    os.environ["COLUMNS"] = "80"  # the usage lines' width, whatever the terminal
     try:
         for name, command in sub.choices.items():
             lines += _command_reference(name, command)

@@ -49,6 +49,7 @@ def test_the_cli_page_is_generated_not_copied() -> None:
     page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert "<!-- hpsearch:cli-reference -->" in page
     assert "--reduction-factor" not in page  # options come from the parser only
+    assert not re.search(r"^python -m hpsearch", page, flags=re.M)  # and the usage lines
 
 
 def test_every_page_is_in_the_navigation_and_the_readme_is_small() -> None:

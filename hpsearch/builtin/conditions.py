@@ -52,6 +52,7 @@ def with_conditions(space: SearchSpace, fixed: Any) -> SearchSpace:
             that names values which ignore it.
     """
     dims: dict[str, Dimension] = dict(space)
+    changed = False
     for name, dim in space.items():
         if name not in ACTS_ON:
             continue
@@ -81,8 +82,8 @@ def with_conditions(space: SearchSpace, fixed: Any) -> SearchSpace:
                 f"({', '.join(map(str, choice.choices))}; used by {parent} {uses})"
             )
         if len(acting) < len(choice.choices):
-            dims[name] = _conditioned(dim, Condition(parent, acting))
-    return SearchSpace(dims)
+            dims[name], changed = _conditioned(dim, Condition(parent, acting)), True
+    return SearchSpace(dims) if changed else space
 
 
 def _conditioned(dim: Dimension, when: Condition) -> Dimension:

@@ -2,10 +2,9 @@
 
 The study driver (strategy, storage, reports) stays in the user's process; only
 :func:`hpsearch.execution.runner.run_objective` calls travel to the workers. Each call carries
-the small settings and params, never the data: a worker loads the dataset by name the first time
-it needs it and keeps it (:func:`hpsearch.data.split.make_split` caches per process), so the
-data reaches each worker once. A trial depends only on its params, the study seed and its number,
-so the results are those of a local run with the same seed.
+the small settings and params, never the data: a worker loads the dataset by name once and keeps
+it (:func:`hpsearch.data.split.make_split` caches per process). A trial depends only on its
+params, the study seed and its number: the results are a local run's with the same seed.
 
 When a worker process dies, the scheduler runs the trials it held again on another worker
 (``distributed.scheduler.allowed-failures`` times, 3 by default). A trial that takes down more
@@ -264,8 +263,8 @@ class ClusterPool:
         )
         self._futures: list[Any] = []
         self.client = connect(scheduler, timeout)
-        # The study says in one line what befell the cluster; distributed's own log (tracebacks
-        # of failed reconnections, lost workers) would bury it, so it is held back meanwhile.
+        # The study says in one line what befell the cluster; distributed's own log (failed
+        # reconnections, lost workers) would bury it: held back meanwhile.
         self._levels = _quiet(["distributed"])
         try:
             self.limit = n_jobs if n_jobs > 0 else sum(self.client.ncores().values())
@@ -280,7 +279,10 @@ class ClusterPool:
         self._finished = self._distributed.as_completed([], loop=self.client.loop)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        future = self.client.submit(fn, *args, pure=False, key=f"hpsearch-{uuid4().hex}")
+        try:
+            future = self.client.submit(fn, *args, pure=False, key=f"hpsearch-{uuid4().hex}")
+        except OSError:  # distributed's CommClosedError ("Stream is closed"): the scheduler died
+            raise ClusterLost(LOST) from None
         self._futures.append(future)
         self._finished.add(future)
         return future
@@ -339,7 +341,7 @@ class ClusterPool:
         """``(record, checkpoint)`` of a finished future; a task the scheduler gave up on is FAILED.
 
         Raises:
-            ClusterLost: The connection to the scheduler broke.
+            ClusterLost: The connection to the scheduler broke (distributed's CommClosedError).
         """
         self._futures.remove(future)
         if future.status == "finished":
@@ -350,6 +352,8 @@ class ClusterPool:
         if future.status == "cancelled":
             raise ClusterLost(LOST)
         exc = future.exception()
+        if isinstance(exc, OSError):
+            raise ClusterLost(LOST) from None
         if not isinstance(exc, self._distributed.KilledWorker):
             raise exc
         return task.lost(

@@ -3,6 +3,7 @@ study that stops early frees the workers that ran its trials."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -80,7 +81,11 @@ def test_a_study_that_stops_early_frees_its_dask_workers(client, tmp_path):
             time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C in the middle of the study's wait
 
-    with pytest.raises(KeyboardInterrupt):
+    # Python's own Ctrl-C, even where the suite was started with SIGINT ignored (a background
+    # job of a non-interactive shell inherits it so), which would leave the study waiting.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.ExitStack() as stack, pytest.raises(KeyboardInterrupt):
+        stack.callback(signal.signal, signal.SIGINT, previous)
         with Pool(runner, Settings(epochs=1, samples=100), 0, "dask", 1, scheduler=client) as pool:
             pool.submit(Task(1, {"lr": 0.1}))
             threading.Thread(target=ctrl_c_once_it_runs, daemon=True).start()

@@ -121,7 +121,7 @@ def test_no_trial_inspects_the_libraries_while_another_thread_imports(monkeypatc
     # figure warm-up loads an extension module waited forever: while the warm-up holds the
     # lock, a trial uses the controller made before, even though modules were imported since.
     from hpsearch.execution import blas
-    from hpsearch.reports import progress
+    from hpsearch.study import session
 
     with one_blas_thread():  # a controller exists
         pass
@@ -135,7 +135,7 @@ def test_no_trial_inspects_the_libraries_while_another_thread_imports(monkeypatc
         return figure(*args, **kwargs)
 
     monkeypatch.setattr(matplotlib.figure, "Figure", watched)
-    progress.warm_up_figures()
+    session._warm_up_figures()
     assert seen == [True] and not blas.loading_libraries.locked()
 
     def inspect():

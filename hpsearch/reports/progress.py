@@ -223,20 +223,16 @@ def warm_up_figures() -> None:
     import gc
     import io
 
-    from hpsearch.execution.blas import loading_libraries
+    try:
+        from matplotlib.figure import Figure
 
-    # Its imports load extension modules while trial threads may inspect the loaded libraries.
-    with loading_libraries:
-        try:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(1, 1), layout="constrained")
-            ax = fig.subplots()
-            ax.plot([0, 1], [0, 1], label="warm")
-            ax.set_xlabel("epoch")
-            fig.legend()
-            fig.savefig(io.BytesIO(), format="png", dpi=20)
-            del fig, ax
-        except Exception:  # noqa: BLE001 (a warm-up: the figures themselves say what is wrong)
-            pass
+        fig = Figure(figsize=(1, 1), layout="constrained")
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, 1], label="warm")
+        ax.set_xlabel("epoch")
+        fig.legend()
+        fig.savefig(io.BytesIO(), format="png", dpi=20)
+        del fig, ax
+    except Exception:  # noqa: BLE001 (a warm-up: the figures themselves say what is wrong)
+        pass
     gc.collect()

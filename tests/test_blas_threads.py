@@ -114,3 +114,43 @@ def test_concurrent_pins_keep_one_thread_until_the_last_leaves(two_blas_threads)
     other.join()
     assert [set(threads) for threads in seen] == [{1}]
     assert set(_blas_threads()) == {2}
+
+
+def test_no_trial_inspects_the_libraries_while_another_thread_imports(monkeypatch):
+    # A trial thread inspecting the loaded libraries (a dl_iterate_phdr callback) while the
+    # figure warm-up loads an extension module waited forever: while the warm-up holds the
+    # lock, a trial uses the controller made before, even though modules were imported since.
+    from hpsearch.execution import blas
+    from hpsearch.study import session
+
+    with one_blas_thread():  # a controller exists
+        pass
+    seen = []
+    import matplotlib.figure
+
+    figure = matplotlib.figure.Figure
+
+    def watched(*args, **kwargs):
+        seen.append(blas.loading_libraries.locked())
+        return figure(*args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure, "Figure", watched)
+    session._warm_up_figures()
+    assert seen == [True] and not blas.loading_libraries.locked()
+
+    def inspect():
+        raise AssertionError("the libraries were inspected while another thread imported")
+
+    monkeypatch.setattr(blas.threadpoolctl, "ThreadpoolController", inspect)
+    monkeypatch.setitem(sys.modules, "hpsearch_test_new_module", sys)  # an import since
+    with blas.loading_libraries:
+        done = []
+        worker = threading.Thread(target=lambda: done.append(_in_one_blas_thread()))
+        worker.start()
+        worker.join(60)
+        assert done == [True]
+
+
+def _in_one_blas_thread() -> bool:
+    with one_blas_thread():
+        return True

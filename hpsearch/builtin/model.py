@@ -56,14 +56,14 @@ def save_model(
     }
     with replacing(path) as tmp:
         with open(tmp, "wb") as fh:
-            # allow_pickle given by name (its default, True) so that no array's name can set it:
-            # the names are __settings__ and the book's (W1, b1, ..., running_var1).
-            np.savez(
-                fh,
-                allow_pickle=True,
-                **{_SETTINGS: np.array(json.dumps(settings, sort_keys=True))},
+            # The arrays' names are __settings__ and the book's (W1, b1, ..., running_var1), none
+            # of them a keyword of savez. (No allow_pickle=: an older NumPy, 1.24 for one, takes
+            # it for an array's name and stores it, and the model then no longer loads.)
+            arrays: dict[str, Any] = {
+                _SETTINGS: np.array(json.dumps(settings, sort_keys=True)),
                 **net.state_dict(),
-            )
+            }
+            np.savez(fh, **arrays)
     return Path(path)
 
 

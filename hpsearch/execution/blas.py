@@ -10,19 +10,33 @@ from typing import Any
 
 import threadpoolctl
 
-__all__ = ["one_blas_thread"]
+__all__ = ["loading_libraries", "one_blas_thread"]
 
 
 _controller: tuple[int, threadpoolctl.ThreadpoolController] | None = None
+
+# Held by a thread that imports beside the trials (the figure warm-up) and while the loaded
+# libraries are inspected. On Linux threadpoolctl inspects them in a dl_iterate_phdr callback,
+# which holds the dynamic loader's lock and needs the GIL, while an import that loads an
+# extension module holds the GIL and needs the loader's lock: the two at once, in a trial
+# thread and the warm-up thread, waited for each other forever.
+loading_libraries = threading.Lock()
 
 
 def _blas() -> threadpoolctl.ThreadpoolController:
     # Inspecting the loaded libraries costs ~0.2 ms, a limit on a known one ~0.01 ms: the
     # controller is made again only when modules were imported since (scipy, imported late by
     # the Bayesian strategy, brings a BLAS library of its own), so a worker makes it once.
+    # While another thread is importing, the controller made before serves (a figure's
+    # libraries hold no BLAS); the first one waits for the import to end.
     global _controller
     if _controller is None or _controller[0] != len(sys.modules):
-        _controller = (len(sys.modules), threadpoolctl.ThreadpoolController())
+        if loading_libraries.acquire(blocking=_controller is None):
+            try:
+                _controller = (len(sys.modules), threadpoolctl.ThreadpoolController())
+            finally:
+                loading_libraries.release()
+    assert _controller is not None
     return _controller[1]
 
 

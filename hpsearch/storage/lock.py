@@ -1,17 +1,21 @@
 """The lock on a study folder: one process at a time runs a study, and another is told who.
 
-The lock is the operating system's (``filelock``: fcntl on Linux and macOS, msvcrt on
+The lock is the operating system's (``flock`` on Linux and macOS, ``msvcrt.locking`` on
 Windows), so it is released when the holder dies however it dies. The holder's pid stands in a
-file beside it, for the message a second process gets, removed when the holder lets go.
+file beside it, for the message a second process gets, removed when the holder lets go. Taking
+and letting go of the lock leave the lock file as it was, its mtime included: a command that is
+refused changes nothing in the folder. A lock is never waited for without a bound: a second
+take of a held lock, even by the same process, is polled until its ``wait`` runs out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from hpsearch.exceptions import StudyError
 from hpsearch.storage.files import write_text
@@ -33,22 +37,77 @@ def refuse_if_locked(folder: Path, name: str, wait: float = 0) -> None:
         _acquire(folder, name, wait).release()
 
 
-def _acquire(folder: Path, name: str, wait: float = 0) -> Any:
-    from filelock import FileLock, Timeout
+if sys.platform == "win32":
+    import msvcrt
 
-    lock = FileLock(str(folder / LOCK), timeout=wait)
-    try:
-        lock.acquire()
-    except Timeout:
+    def _try_lock(fd: int) -> bool:
         try:
-            holder = (folder / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"
-        except OSError:
-            holder = "?"
-        raise StudyError(
-            f"study {name!r} is being run by another process (pid {holder}); "
-            "wait for it to finish or stop it first"
-        ) from None
-    return lock
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except PermissionError:  # EACCES: another holds the byte
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # EWOULDBLOCK: another open file holds the lock
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+# Seconds between two tries while waiting for the lock.
+_POLL = 0.05
+
+
+class _Lock:
+    """The open lock file, locked: :meth:`release` lets go and closes it."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def release(self) -> None:
+        try:
+            _unlock(self._fd)
+        finally:
+            os.close(self._fd)
+
+
+def _acquire(folder: Path, name: str, wait: float = 0) -> _Lock:
+    # Opened without O_TRUNC and never written: the file's mtime stays what it was. Every take
+    # opens the file anew, and the lock is never asked for in a blocking call, so a second take
+    # in one process (which a lock held by an open file refuses) ends after ``wait`` too.
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + wait
+    try:
+        while not _try_lock(fd):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(_POLL, left))
+        else:
+            return _Lock(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    try:
+        holder = (folder / LOCK_HOLDER).read_text(encoding="utf-8").strip() or "?"
+    except OSError:
+        holder = "?"
+    raise StudyError(
+        f"study {name!r} is being run by another process (pid {holder}); "
+        "wait for it to finish or stop it first"
+    )
 
 
 @contextlib.contextmanager

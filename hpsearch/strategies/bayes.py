@@ -191,7 +191,7 @@ class BayesStrategy(Strategy):
         Xt = self._cube.encode([t.params for t in trials])
         new = np.array([t.number for t in trials], dtype=np.int64)
         # A trial numbered below the m-th (a cut batch told in two parts) changes a kernel's data.
-        if self._kernel is not None and new.min() < self._numbers[self._kernel[0] - 1]:
+        if self._kernel is not None and int(np.min(new)) < self._numbers[self._kernel[0] - 1]:
             self._kernel = None
         numbers = np.concatenate([self._numbers, new])
         order = np.argsort(numbers, kind="stable")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from hpsearch.data.split import check_dataset
 from hpsearch.exceptions import ObjectiveError, StudyError
+from hpsearch.execution.blas import loading_libraries
 from hpsearch.execution.objective import source_digest
 from hpsearch.execution.pool import Pool, local_backend
 from hpsearch.execution.runner import run_objective
@@ -50,6 +51,14 @@ ASK_WAIT = 30.0
 # Seconds opening an existing study waits for its lock before refusing: a process that asks
 # or tells holds it a moment, one that runs the study holds it until it is done.
 OPEN_WAIT = 3.0
+
+
+def _warm_up_figures() -> None:
+    """:func:`~hpsearch.reports.progress.warm_up_figures`, holding
+    :data:`~hpsearch.execution.blas.loading_libraries`: its imports load extension modules
+    while trial threads may inspect the loaded libraries."""
+    with loading_libraries:
+        warm_up_figures()
 
 
 class Session:
@@ -105,7 +114,7 @@ class Session:
                 # (pandas stays imported with the study, before any signal is the study's: an
                 # import cut by a signal can leave an import lock held, and what the study does
                 # after the signal, its reports, would then wait for it forever.)
-                warm = threading.Thread(target=warm_up_figures, daemon=True)
+                warm = threading.Thread(target=_warm_up_figures, daemon=True)
                 warm.start()
                 try:
                     done = len(st.journal.trials) + len(st.journal.repeats)

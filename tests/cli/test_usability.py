@@ -192,9 +192,9 @@ def test_a_second_process_is_refused_before_it_says_resuming(tmp_path: Path) -> 
         [
             sys.executable,
             "-c",
-            "import sys, time; from filelock import FileLock; "
-            f"l = FileLock({str(tmp_path / 'l' / '.lock')!r}); l.acquire(); "
-            "print('held', flush=True); time.sleep(60)",
+            "import fcntl, os, time; "
+            f"fd = os.open({str(tmp_path / 'l' / '.lock')!r}, os.O_RDWR | os.O_CREAT); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,

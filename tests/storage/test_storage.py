@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 
 import pytest
@@ -157,6 +158,34 @@ def test_a_held_lock_refuses_a_second_holder_in_the_same_process(tmp_path):
                 pass
     with second.lock():  # released on exit
         pass
+
+
+def test_a_second_holder_waits_for_the_lock_and_then_takes_it(tmp_path):
+    # The wait polls: the same process letting go meanwhile (here from a thread) hands it over.
+    first, second = StudyStorage(tmp_path, "x"), StudyStorage(tmp_path, "x")
+    held = first.lock()
+    held.__enter__()
+    timer = threading.Timer(0.2, held.__exit__, (None, None, None))
+    timer.start()
+    try:
+        with second.lock(wait=60):
+            assert (second.path / ".lock.pid").read_text() == str(os.getpid())
+    finally:
+        timer.join()
+
+
+def test_taking_or_being_refused_the_lock_leaves_the_lock_file_as_it_was(tmp_path):
+    storage = StudyStorage(tmp_path, "x")
+    with storage.lock():
+        pass
+    lock = storage.path / ".lock"
+    os.utime(lock, ns=(10**18, 10**18))  # a moment no open, write or touch of now could give
+    with storage.lock():
+        with pytest.raises(StudyError, match="another process"):
+            with StudyStorage(tmp_path, "x").lock(wait=0.1):
+                pass
+    storage.check_unlocked()
+    assert lock.stat().st_mtime_ns == 10**18 and lock.stat().st_size == 0
 
 
 def test_the_holders_pid_file_is_there_only_while_the_lock_is_held(tmp_path):

@@ -61,13 +61,14 @@ def start(cwd: Path) -> subprocess.Popen:
 
 
 def run(cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "hpsearch", *COMMAND],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-    )
+    # Not subprocess.run(timeout=...): it kills the study alone, then waits with no bound for
+    # the pipes that the study's workers still hold open.
+    proc = start(cwd)
+    try:
+        out, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        stop(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def stop(proc: subprocess.Popen) -> None:

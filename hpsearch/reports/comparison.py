@@ -19,18 +19,19 @@ from typing import Any
 import pandas as pd
 
 from hpsearch.records import RepeatResult, TrialResult
-from hpsearch.reports.conditional import having, share
-from hpsearch.reports.conditional import where as conditioned
 from hpsearch.reports.confirmed import METRICS, scores_of, size_of
 from hpsearch.reports.formatting import (
     column_decimals,
     format_frame,
+    having,
     mean_sd,
     param_text,
     pm,
+    share,
     shown_value,
     state_counts,
 )
+from hpsearch.reports.formatting import where as conditioned
 from hpsearch.space.dimensions import Categorical, RangeDimension
 from hpsearch.space.search_space import SearchSpace
 

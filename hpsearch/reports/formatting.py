@@ -10,7 +10,9 @@ ranking, the confirmed table, the comparison, the studies side by side and the f
 all show their numbers through these functions, so the
 same score reads the same everywhere; :func:`state_counts` says how runs without a score ended.
 :func:`display_frame` turns a ranking into such strings, and :func:`format_frame` writes any
-table as plain text, markdown, CSV or JSON.
+table as plain text, markdown, CSV or JSON. A parameter searched under a condition is blank where
+a trial did not have it (:func:`blank`), and the reports say on how many trials it stands
+(:func:`having`, :func:`where`, :func:`share`, :func:`quoted`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ import json
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from hpsearch.records import RepeatResult, TrialResult, TrialState
-from hpsearch.reports.conditional import blank
+from hpsearch.space.search_space import SearchSpace
 
 __all__ = [
+    "blank",
+    "having",
+    "where",
+    "share",
+    "quoted",
     "Z95",
     "wilson",
     "decimals_for",
@@ -340,3 +347,52 @@ def format_frame(data: pd.DataFrame, shown: pd.DataFrame, fmt: str) -> str:
     if fmt == "markdown":
         return _markdown(shown)
     return "(no trials)" if shown.empty else shown.to_string(index=False)
+
+
+# ---------------------------------------------------------------- conditional parameters
+_R = TypeVar("_R")
+
+
+def blank(value: Any) -> bool:
+    """Whether a table cell holds no value: a parameter the row's trial did not have (None,
+    or NaN once the table went through pandas or a CSV)."""
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def having(records: Sequence[_R], name: str) -> list[_R]:
+    """The trials (or runs) whose params hold ``name``: where it was searched."""
+    return [r for r in records if name in getattr(r, "params", {})]
+
+
+def where(space: SearchSpace | None, name: str) -> str | None:
+    """``name``'s condition as the CLI writes it (``optimizer=rmsprop``); None for a parameter
+    searched in every trial (or not in ``space``)."""
+    if space is None or name not in space:
+        return None
+    when = space[name].when
+    return None if when is None else when.spec()
+
+
+def share(
+    space: SearchSpace | None, name: str, found: int, total: int, what: str = "trials"
+) -> str:
+    """How many of ``total`` records have ``name``, and why not all: ``"searched where
+    optimizer=rmsprop, in 7 of 12 trials"`` ("" when every record has it).
+
+    Example:
+        >>> share(None, "decay_rate", 12, 12)
+        ''
+    """
+    if found >= total:
+        return ""
+    condition = where(space, name)
+    said = f"{found} of {total} {what}"
+    return f"searched where {condition}, in {said}" if condition else f"in {said}"
+
+
+def quoted(spec: str) -> str:
+    """A ``--param`` value as a shell reads it whole: quoted when it holds a space (a
+    condition, ``decay_rate=float:0.9:0.999 if optimizer=rmsprop``)."""
+    return f'"{spec}"' if any(c.isspace() for c in spec) else spec

@@ -18,13 +18,15 @@ import numpy as np
 import pandas as pd
 
 from hpsearch.records import Goal, TrialResult
-from hpsearch.reports.conditional import having, quoted, share
 from hpsearch.reports.formatting import (
     FORMATS,
     cell_size,
     decimals_for,
     display_frame,
     format_frame,
+    having,
+    quoted,
+    share,
     wilson,
 )
 from hpsearch.space.dimensions import RangeDimension

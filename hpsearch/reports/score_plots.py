@@ -22,8 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import Goal, TrialResult
-from hpsearch.reports.conditional import share, where
-from hpsearch.reports.formatting import shown_value
+from hpsearch.reports.formatting import share, shown_value, where
 from hpsearch.reports.plots import (
     BEST_LABEL,
     BEST_STYLE,
@@ -124,7 +123,7 @@ def map_axes(trials: Sequence[TrialResult], space: SearchSpace) -> tuple[str, st
 
 def _aside(text: str, width: int) -> str:
     """A title's aside in parentheses (on which trials a parameter stands, see
-    :func:`hpsearch.reports.conditional.share`), over two lines after its comma when it is
+    :func:`hpsearch.reports.formatting.share`), over two lines after its comma when it is
     wider than ``width`` characters (a panel's title must not run past the panel)."""
     if not text:
         return ""

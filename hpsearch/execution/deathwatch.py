@@ -35,7 +35,9 @@ class DeathWatch:
     """
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
+        # Absolute: the workers may outlive this study and run another's from another folder
+        # (a notebook that changed directory between two studies keeps its pool).
+        self.folder = Path(folder).absolute()
         self.deaths: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

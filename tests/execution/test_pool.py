@@ -73,3 +73,25 @@ def test_a_task_whose_worker_died_once_runs_again_and_twice_is_failed(tmp_path) 
         pool.submit(Task(1, {"die_after": 0.0}))
         always = {task.number: rec for task, rec, _ in pool.results()}
     assert always[1].state is TrialState.FAILED and "died twice" in (always[1].error or "")
+
+
+def test_a_second_study_from_another_directory_runs_on_the_same_workers(tmp_path, monkeypatch):
+    """The workers outlive a study (a notebook's pool is reused); a second study started after a
+    change of directory finds its death-watch markers where they are, not under the workers'
+    own directory."""
+    from hpsearch import Study, TrainConfig
+
+    for sub in ("first", "second"):
+        (tmp_path / sub).mkdir()
+        monkeypatch.chdir(tmp_path / sub)
+        study = Study(
+            "s",
+            config=TrainConfig(epochs=2, hidden=(20,), samples=200),
+            n_trials=4,
+            n_jobs=2,
+            backend="loky",
+            confirm=0,
+            progress=False,
+        )
+        study.optimize()
+        assert len(study.trials) == 4

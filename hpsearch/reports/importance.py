@@ -96,10 +96,10 @@ def _parts(groups: list[np.ndarray], y: np.ndarray, drawn: np.ndarray) -> np.nda
     the parameter) by backfitting, so that a parameter's groups are not credited with the
     effect of another whose values happen to differ between them. Each part: the variance of
     that function over the trials, less its expectation when the parameter does nothing
-    ((groups - 1) times the residual variance over the trials), over the metric's variance;
-    below zero counts as zero. The trials enter as cells (those in the same group of every
-    parameter), in which every function is constant: the work grows with the cells, not the
-    trials.
+    ((groups - 1) times the residual variance over the trials that have the parameter), over
+    the metric's variance; below zero counts as zero. The trials enter as cells (those in the
+    same group of every parameter), in which every function is constant: the work grows with
+    the cells, not the trials.
     """
     cells, cell_of = np.unique(np.array(groups).T, axis=0, return_inverse=True)
     cell_of = cell_of.reshape(-1)
@@ -125,25 +125,27 @@ def _parts(groups: list[np.ndarray], y: np.ndarray, drawn: np.ndarray) -> np.nda
     effects = np.zeros((len(groups), n_draws, n_cells))
     resid = cell_mean - mean
     used = np.zeros((len(groups), n_draws))
+    # What each parameter's fit needs and no round changes: its groups, their weights, how
+    # many of them each resample fills, the weight of the cells that have it.
+    fitted = []
+    for p in range(len(groups)):
+        g = cells[:, p]
+        has = g >= 0
+        if not has.any():
+            continue
+        k = int(g.max()) + 1
+        n_g = by_group(w, g, k)
+        used[p] = (n_g > 0).sum(axis=1)
+        w_has = w * has
+        has_w = np.maximum(w_has.sum(axis=1, keepdims=True), 1e-12)
+        fitted.append((p, g, has, k, np.maximum(n_g, 1e-12), w_has, has_w))
     for _ in range(BACKFIT):
-        for p in range(len(groups)):
-            g = cells[:, p]
-            has = g >= 0
-            if not has.any():
-                continue
-            k = int(g.max()) + 1
+        for p, g, has, k, n_g, w_has, has_w in fitted:
             partial = resid + effects[p]
-            n_g, totals = (by_group(values, g, k) for values in (w, w * partial))
-            means = totals / np.maximum(n_g, 1e-12)
+            means = by_group(w * partial, g, k) / n_g
             effect = np.where(has, means[:, np.maximum(g, 0)], 0.0)
-            w_has = w * has
-            effect -= (
-                (w_has * effect).sum(axis=1, keepdims=True)
-                / np.maximum(w_has.sum(axis=1, keepdims=True), 1e-12)
-                * has
-            )
+            effect -= (w_has * effect).sum(axis=1, keepdims=True) / has_w * has
             resid, effects[p] = partial - effect, effect
-            used[p] = (n_g > 0).sum(axis=1)
     fit = cell_mean - resid  # each cell's fitted value
     cell_ss = squares - 2 * sums * fit + w * fit**2  # what the fit leaves, per cell
     steps = np.clip(used - 1, 0, None)
@@ -167,7 +169,7 @@ def importance(
 ) -> Importance:
     """Each searched parameter's share of the variance of the goal's metric, with its interval.
 
-    Deterministic in ``seed`` (the study seed): the resamples and the forests draw from it.
+    Deterministic in ``seed`` (the study seed): the resamples draw from it.
 
     Example:
         >>> importance(study.trials, study.space, study.goal, study.seed).table  # doctest: +SKIP

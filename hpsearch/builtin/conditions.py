@@ -52,7 +52,6 @@ def with_conditions(space: SearchSpace, fixed: Any) -> SearchSpace:
             that names values which ignore it.
     """
     dims: dict[str, Dimension] = dict(space)
-    changed = False
     for name, dim in space.items():
         if name not in ACTS_ON:
             continue
@@ -82,9 +81,5 @@ def with_conditions(space: SearchSpace, fixed: Any) -> SearchSpace:
                 f"({', '.join(map(str, choice.choices))}; used by {parent} {uses})"
             )
         if len(acting) < len(choice.choices):
-            dims[name], changed = _conditioned(dim, Condition(parent, acting)), True
-    return SearchSpace(dims) if changed else space
-
-
-def _conditioned(dim: Dimension, when: Condition) -> Dimension:
-    return dataclasses.replace(dim, when=when)  # type: ignore[type-var]
+            dims[name] = dataclasses.replace(dim, when=Condition(parent, acting))  # type: ignore[type-var]
+    return space if dims == dict(space) else SearchSpace(dims)

@@ -129,11 +129,8 @@ class SearchSpace(Mapping[str, Dimension]):
                     "a list of choices (choice:A,B,...)"
                 )
             if len(seen) == 1:
-                wrong = [
-                    v
-                    for v in when.values
-                    if not any(Condition(when.parent, (c,)).holds(v) for c in parent.choices)
-                ]
+                takes = Condition(when.parent, parent.choices)  # every value the parent takes
+                wrong = [v for v in when.values if not takes.holds(v)]
                 if wrong:
                     raise ValueError(
                         f"{name}: its condition asks {when.parent}={wrong[0]}, which "

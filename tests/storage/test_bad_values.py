@@ -9,7 +9,6 @@ same reason.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -145,13 +144,6 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("finished") / "studies"
     assert run_main(RUN, out) == 0
     assert run_main(search("t"), out) == 0
-    return out
-
-
-@pytest.fixture
-def studies(finished: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "studies"
-    shutil.copytree(finished, out)
     return out
 
 

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,13 +61,6 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished study ``s`` of 4 trials and one confirm run, made once."""
     out = tmp_path_factory.mktemp("finished") / "studies"
     assert run_main(RUN, out) == 0
-    return out
-
-
-@pytest.fixture
-def studies(finished: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "studies"
-    shutil.copytree(finished, out)
     return out
 
 

@@ -168,6 +168,30 @@ def test_log_axes_keep_labels_however_narrow(figure: str) -> None:
         assert bool(len(xaxis.get_minorticklocs())) == minor
 
 
+@pytest.mark.parametrize("figure", ["map", "scores", "history", "best"])
+def test_figures_draw_no_mathtext(figure: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # matplotlib's own log labels are mathtext ($10^{-4}$): its parser costs more than the rest
+    # of a figure, and on matplotlib 3.7 it warns of pyparsing's deprecated names.
+    import matplotlib.mathtext
+
+    def refuse(self, s, *args, **kwargs):
+        raise AssertionError(f"mathtext drawn: {s!r}")
+
+    monkeypatch.setattr(matplotlib.mathtext.MathTextParser, "parse", refuse)
+    space = SearchSpace({"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)})
+    trials = make_trials(20, space=space)
+    fig = {
+        "map": lambda: lr_wd_map(trials, space=space),
+        "scores": lambda: param_scores(trials, space),
+        "history": lambda: history(trials),
+        "best": lambda: best_curves(_ranked(trials)),
+    }[figure]()
+    _render(fig)
+    if figure == "map":  # decades read as a person writes them
+        labels = _labelled_ticks(fig.axes[0].xaxis)
+        assert "10\u207b\u2074" in labels and not any("$" in label for label in labels), labels
+
+
 def test_param_scores_numeric_and_categorical():
     space = mixed_space()
     trials = make_trials(

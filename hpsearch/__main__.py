@@ -21,7 +21,7 @@ import threading
 from types import FrameType
 from typing import NoReturn
 
-from hpsearch.execution.interrupts import in_import, stopping, try_again_soon
+from hpsearch.execution.interrupts import stopping, try_again_soon, unsafe_to_raise
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The signal that decided the outcome, once one has.
@@ -31,7 +31,7 @@ _decided: list[int] = []
 def _stop(signum: int, frame: FrameType | None) -> None:
     if _decided or stopping() is not None:
         return  # decided already: the way out under way is the one to finish
-    if threading.active_count() > 1 and in_import(frame):
+    if threading.active_count() > 1 and unsafe_to_raise(frame):
         try_again_soon(signum)
         return
     _decided.append(signum)

@@ -13,7 +13,7 @@ from typing import Any
 
 from hpsearch.exceptions import StudyInterrupted
 
-__all__ = ["Interrupts", "in_import", "stopping", "try_again_soon"]
+__all__ = ["Interrupts", "deferring", "in_import", "stopping", "try_again_soon", "unsafe_to_raise"]
 
 # The signal a study of this process is stopping on, once it has raised its stop.
 _stopping: list[int] = []
@@ -21,6 +21,8 @@ _stopping: list[int] = []
 RETRY = 0.02
 # Whether a delivery again is already due (one is enough).
 _due: list[int] = []
+# Open :func:`deferring` blocks of this process.
+_deferring: list[int] = []
 
 
 def in_import(frame: FrameType | None) -> bool:
@@ -35,6 +37,25 @@ def in_import(frame: FrameType | None) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+@contextlib.contextmanager
+def deferring() -> Iterator[None]:
+    """A block in which a signal's stop is not raised but delivered again after it (see
+    :func:`unsafe_to_raise`): worker processes starting. A fork runs Python's at-fork callbacks
+    in the forking thread (on 3.10, logging's lock release among them), and an exception raised
+    there is printed as "ignored" and dropped: the stop would be lost."""
+    _deferring.append(1)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+
+
+def unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Whether a signal handler must not raise where it interrupted ``frame``: inside an import
+    (:func:`in_import`) or a :func:`deferring` block."""
+    return bool(_deferring) or in_import(frame)
 
 
 def try_again_soon(signum: int) -> None:
@@ -72,8 +93,9 @@ class Interrupts:
     A signal that arrives while a record is being written waits for the write's end. The stop is
     raised once: a second signal (an impatient second Ctrl-C) while the study is already stopping
     is noted and changes nothing, so it cannot cut short the saving of what is finished. A signal
-    that lands inside an import is delivered again once the import is over (see
-    :func:`in_import`): a stop raised there could leave the import machinery locked. Outside
+    that lands inside an import or while workers start is delivered again once it is over (see
+    :func:`unsafe_to_raise`): a stop raised there could leave the import machinery locked, or be
+    dropped. Outside
     the main thread (a study run from a worker thread) signals cannot be caught and nothing
     changes.
     """
@@ -100,7 +122,7 @@ class Interrupts:
         def handler(signum: int, frame: FrameType | None) -> None:
             if self.received is None:
                 self.received = signum
-            if in_import(frame) and not self._raised:
+            if unsafe_to_raise(frame) and not self._raised:
                 try_again_soon(signum)
                 return
             self._stop()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.execution.deathwatch import DeathWatch
+from hpsearch.execution.interrupts import deferring
 from hpsearch.execution.workers import Task, die_with_parent, marked
 from hpsearch.records import TrialState
 from hpsearch.settings import Settings
@@ -110,7 +111,10 @@ def _signals_blocked(processes: bool = True) -> Iterator[None]:
         _start_trackers()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        yield
+        # Blocked here, a signal still reaches another thread, and this thread's handler runs
+        # it at once: the study's handler leaves it for after the block (see deferring).
+        with deferring():
+            yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 

@@ -4,6 +4,7 @@ it forever, and the study with it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 # A module whose import is interrupted half-way: the signal arrives, then the import goes on.
 MODULE = """
+import os
 import os
 import signal
 import time
@@ -80,3 +82,40 @@ def test_the_command_lets_an_import_finish_when_another_thread_could_wait_for_it
         signal.signal(signal.SIGTERM, previous)
     assert stopped.value.code == 128 + signal.SIGTERM
     assert sys.modules[name].FINISHED
+
+
+def test_a_study_stop_that_lands_while_workers_start_comes_once_they_have_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Workers starting fork this process, and a fork runs Python's at-fork callbacks, where an
+    # exception is printed as "ignored" and dropped (logging's lock release, on 3.10): a signal
+    # handled there must not raise the stop, or the stop is lost and the study goes on.
+    from hpsearch.execution.pool import _signals_blocked
+
+    monkeypatch.setattr(study_signals, "_stopping", [])
+    interrupts = Interrupts()
+    dropped: list[BaseException] = []
+
+    def at_fork() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(200):
+                time.sleep(0.001)  # the handler runs here, inside the callback
+        except BaseException as exc:  # what Python would print as ignored, and drop
+            dropped.append(exc)
+
+    # A thread that does not block the signal, as a study has (the progress bar, the pool's):
+    # the kernel hands the signal to it, and the main thread's handler runs at once.
+    other = threading.Event()
+    helper = threading.Thread(target=other.wait)
+    helper.start()
+    try:
+        with pytest.raises(StudyInterrupted), interrupts.handling():
+            with _signals_blocked(processes=False):
+                at_fork()
+            time.sleep(10)  # the stop arrives here, delivered again (a bound, not a measure)
+    finally:
+        other.set()
+        helper.join()
+    assert dropped == []
+    assert interrupts.received == signal.SIGINT

@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from _snapshots import _snapshot
 
 from hpsearch import TrainConfig
 
@@ -24,18 +24,6 @@ def tiny_config() -> TrainConfig:
 def tiny_flags() -> list[str]:
     """The CLI flags of ``tiny_config``."""
     return ["--epochs", "3", "--hidden", "20,20", "--samples", "200"]
-
-
-def _snapshot(root: str | os.PathLike[str]) -> dict[str, tuple[int, int, bytes | None]]:
-    root = Path(root)
-    out: dict[str, tuple[int, int, bytes | None]] = {}
-    if not root.exists():
-        return out
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        content = path.read_bytes() if path.is_file() else None
-        out[str(path.relative_to(root))] = (st.st_mtime_ns, st.st_size, content)
-    return out
 
 
 @pytest.fixture

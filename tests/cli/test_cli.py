@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import _snapshot
+from _snapshots import _snapshot
 
 from hpsearch.cli.main import main
 from hpsearch.cli.parser import build_parser

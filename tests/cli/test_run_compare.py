@@ -4,7 +4,7 @@ compare_<setting>.csv/.png and shows the table on the study's page."""
 from __future__ import annotations
 
 import pandas as pd
-from conftest import _snapshot
+from _snapshots import _snapshot
 from test_cli import run_main
 
 

@@ -136,12 +136,12 @@ class Cluster:
         return "".join(f"\n--- {line}\n{log.read_text()}" for line, _, log in self.processes)
 
     def stop(self) -> None:
-        """Stop every process started here: SIGTERM (dask closes its workers), then SIGKILL for
-        what is left of each process group."""
-        for _, process, _ in self.processes:
+        """Stop every process started here, the last started first (workers before their
+        scheduler: a worker whose scheduler closes first hangs for 8 s): SIGTERM, on which dask
+        closes its workers, then SIGKILL for what is left of its process group."""
+        for _, process, _ in reversed(self.processes):
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
-        for _, process, _ in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(HANG / 6)
             with contextlib.suppress(ProcessLookupError):

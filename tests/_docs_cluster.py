@@ -56,6 +56,33 @@ def study_keywords(value: str, namespace: dict[str, Any]) -> dict[str, Any]:
     return keywords
 
 
+def steps(code: str, value: str, port: int) -> list[tuple[bool, str]]:
+    """What a marked bash block runs, in order: (True, a ``dask`` line to start in the
+    background) or (False, the lines between them, for bash), with the mark's options."""
+    options = options_by_command(value)
+    out: list[tuple[bool, str]] = []
+    chunk: list[str] = []
+    for line in re.sub(r"\s*\\\n\s*", " ", code).splitlines():
+        background = bool(DASK.match(line))
+        if background:  # by the test, with a trailing & or without
+            line = re.sub(r"\s*&\s*(#.*)?$", r"  \1", line).rstrip()
+        command = next((c for c in options if line.lstrip().startswith(c)), None)
+        if command:
+            line = append(line, options[command])
+        if not background:
+            chunk.append(line)
+            continue
+        if chunk:
+            out.append((False, "\n".join(chunk) + "\n"))
+            chunk = []
+        if line.lstrip().startswith("dask scheduler"):
+            line = append(line, f"--host {HOST} --port {port}")
+        out.append((True, line))
+    if chunk:
+        out.append((False, "\n".join(chunk) + "\n"))
+    return out
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -78,29 +105,14 @@ class Cluster:
 
     def run_block(self, code: str, value: str, run_bash: Callable[[str], None]) -> None:
         """Run a marked bash block: its ``dask`` lines in the background, the rest in bash."""
-        options = options_by_command(value)
-        lines = re.sub(r"\s*\\\n\s*", " ", code).splitlines()
-        if any(re.match(r"\s*dask scheduler\b", line) for line in lines):
+        if re.search(r"^\s*dask scheduler\b", code, flags=re.M):
             self.stop()
             self.port = _free_port()
-        chunk: list[str] = []
-        for line in map(self.substitute, lines):
-            if DASK.match(line):  # in the background, by the test (a trailing & or not)
-                line = re.sub(r"\s*&\s*(#.*)?$", r"  \1", line).rstrip()
-            command = next((c for c in options if line.lstrip().startswith(c)), None)
-            if command:
-                line = append(line, options[command])
-            if not DASK.match(line):
-                chunk.append(line)
-                continue
-            if chunk:
-                run_bash("\n".join(chunk) + "\n")
-                chunk = []
-            if line.lstrip().startswith("dask scheduler"):
-                line = append(line, f"--host {HOST} --port {self.port}")
-            self.start(line)
-        if chunk:
-            run_bash("\n".join(chunk) + "\n")
+        for background, script in steps(self.substitute(code), value, self.port):
+            if background:
+                self.start(script)
+            else:
+                run_bash(script)
         self.check()
         self.wait_for_scheduler()
 

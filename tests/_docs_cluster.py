@@ -95,7 +95,7 @@ class Cluster:
 
     def __init__(self, folder: Path, env: dict[str, str], logs: Path) -> None:
         self.folder, self.env, self.logs = folder, env, logs
-        self.port = 0
+        self.port = self.started = 0
         self.processes: list[tuple[str, subprocess.Popen[bytes], Path]] = []
 
     def substitute(self, code: str) -> str:
@@ -117,7 +117,8 @@ class Cluster:
         self.wait_for_scheduler()
 
     def start(self, line: str) -> None:
-        log = self.logs / f"{len(self.processes)}-{line.split()[1]}.log"
+        self.started += 1  # the page's count, so that no log overwrites an earlier one
+        log = self.logs / f"{self.started}-{line.split()[1]}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 ["bash", "-c", f"exec {line}"],

@@ -5,11 +5,16 @@ The blocks of one page run in order in one fresh folder holding a copy of ``exam
 ``studies/*.toml``: Python blocks in one namespace, in this process; bash blocks in ``bash -e``
 with this interpreter first on ``PATH``. A block preceded by ``<!-- not-run: REASON -->`` is not
 run; one preceded by ``<!-- run-with: OPTIONS -->`` runs each ``python -m hpsearch`` command
-with ``OPTIONS`` appended. ``docs/index.md`` explains both to the reader.
+with ``OPTIONS`` appended; one preceded by ``<!-- run-on-cluster: ... -->`` runs against a Dask
+cluster started here (``tests/_docs_cluster.py``); one preceded by ``<!-- run-from-mirror: mnist
+-->`` downloads from a server on 127.0.0.1 started here. Every page runs with an empty data
+cache (``HPSEARCH_DATA``) and a mirror that refuses (``HPSEARCH_MIRROR``): never the internet.
+``docs/index.md`` explains the marks to the reader.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -17,15 +22,22 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import _docs_cluster
 import pytest
+from _data_server import FileServer, shared_mnist
+
+import hpsearch
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN = ("python", "bash")
+REFUSED = "http://127.0.0.1:9/"  # the discard port: a download is refused at once
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)$")
-_MARK = re.compile(r"^<!-- (?P<kind>not-run|run-with): (?P<value>.+?) -->$")
+MARKS = ("not-run", "run-with", "run-on-cluster", "run-from-mirror")
+_MARK = re.compile(rf"^<!-- (?P<kind>{'|'.join(MARKS)}): (?P<value>.+?) -->$")
 
 
 @dataclass(frozen=True)
@@ -34,8 +46,8 @@ class Block:
     line: int  # the fence's line, 1-based
     language: str
     code: str
-    mark: str | None = None  # "not-run" or "run-with"
-    value: str = ""  # the reason, or the options
+    mark: str | None = None  # one of MARKS
+    value: str = ""  # the reason, the options, or the dataset
 
 
 def blocks(path: Path) -> list[Block]:
@@ -75,8 +87,7 @@ def with_options(script: str, options: str) -> str:
     out = []
     for line in re.sub(r"\s*\\\n\s*", " ", script).splitlines():
         if re.match(r"\s*python -m hpsearch\b", line):
-            code, sep, comment = line.partition(" #")
-            line = f"{code.rstrip()} {options}" + (f"  #{comment}" if sep else "")
+            line = _docs_cluster.append(line, options)
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -99,9 +110,11 @@ def _bash_env(tmp_path: Path) -> dict[str, str]:
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     python.chmod(0o755)
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    # Then the interpreter's own folder: its `dask` command, not another environment's.
+    scripts = Path(sys.executable).parent
     return {
         **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PATH": os.pathsep.join(map(str, (bin_dir, scripts, os.environ["PATH"]))),
         "PYTHONPATH": path,
         "MPLBACKEND": "Agg",
     }
@@ -129,33 +142,75 @@ def test_every_example_of_the_page_runs(
         pytest.skip(f"{page.name} has no example to run that no other page runs")
     folder = _folder(tmp_path / "work")
     env = _bash_env(tmp_path)
+    env.update(HPSEARCH_DATA=str(tmp_path / "cache"), HPSEARCH_MIRROR=REFUSED)
+    for name in ("HPSEARCH_DATA", "HPSEARCH_MIRROR", "MPLBACKEND"):
+        monkeypatch.setenv(name, env[name])
     monkeypatch.chdir(folder)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    mirror = None
+    if any(b.mark == "run-from-mirror" for b in runnable):
+        try:
+            mirror = FileServer(shared_mnist()[1])
+        except pytest.skip.Exception:  # no copy of MNIST here (on CI, a failure instead)
+            runnable = [b for b in runnable if b.mark != "run-from-mirror"]
     namespace: dict[str, object] = {"__name__": "__main__"}
-    for block in runnable:
-        where = f"{block.page}, line {block.line}"
-        if block.language == "python":
-            exec(compile(block.code, where, "exec"), namespace)
-            continue
-        script = block.code
-        if block.mark == "run-with":
-            script = with_options(script, block.value)
-        done = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", script],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, f"{where}:\n{script}\n{done.stdout}\n{done.stderr}"
+    try:
+        with _docs_cluster.cluster(folder, env, tmp_path / "logs") as cluster:
+            for block in runnable:
+                where = f"{block.page}, line {block.line}"
+                run = functools.partial(_run_bash, folder, env, where)
+                if block.mark == "run-from-mirror":
+                    assert mirror and block.value == "mnist", where
+                    run = functools.partial(
+                        _run_bash, folder, {**env, "HPSEARCH_MIRROR": mirror.url}, where
+                    )
+                if block.language == "python":
+                    _run_python(block, namespace, cluster, where)
+                elif block.mark == "run-on-cluster":
+                    cluster.run_block(block.code, block.value, run)
+                elif block.mark == "run-with":
+                    run(with_options(block.code, block.value))
+                else:
+                    run(block.code)
+            cluster.check()
+    finally:
+        if mirror:
+            mirror.stop()
+
+
+def _run_bash(folder: Path, env: dict[str, str], where: str, script: str) -> None:
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"{where}:\n{script}\n{done.stdout}\n{done.stderr}"
+
+
+def _run_python(
+    block: Block, namespace: dict[str, object], cluster: _docs_cluster.Cluster, where: str
+) -> None:
+    if block.mark != "run-on-cluster":
+        exec(compile(block.code, where, "exec"), namespace)
+        return
+    keywords = _docs_cluster.study_keywords(block.value, vars(hpsearch))
+
+    class Study(hpsearch.Study):  # each Study(...) of the block, with the mark's keywords
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, **keywords})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hpsearch, "Study", Study)
+        exec(compile(cluster.substitute(block.code), where, "exec"), namespace)
 
 
 def test_the_marks_are_understood() -> None:
     """Every example is python or bash, runs or says why not; a mark stands before a block."""
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
-        marks = len(re.findall(r"^<!-- (?:not-run|run-with):", text, flags=re.M))
+        marks = len(re.findall(rf"^<!-- (?:{'|'.join(MARKS)}):", text, flags=re.M))
         found = blocks(page)
         assert marks == sum(b.mark is not None for b in found), page.name
         for block in found:
@@ -165,6 +220,14 @@ def test_the_marks_are_understood() -> None:
             if block.mark == "run-with":
                 assert block.language == "bash" and "python -m hpsearch" in block.code, where
                 assert block.value.startswith("--"), where
+            if block.mark == "run-on-cluster" and block.language == "bash":
+                for command in _docs_cluster.options_by_command(block.value):
+                    assert command in block.code, f"{where}: no {command} to append to"
+            if block.mark == "run-on-cluster" and block.language == "python":
+                assert _docs_cluster.study_keywords(block.value, vars(hpsearch)), where
+                assert "Study(" in block.code, where
+            if block.mark == "run-from-mirror":
+                assert block.language == "bash" and block.value == "mnist", where
 
 
 def test_options_are_appended_to_the_shown_command() -> None:
@@ -172,3 +235,26 @@ def test_options_are_appended_to_the_shown_command() -> None:
     assert with_options(script, "--epochs 2") == (
         "python -m hpsearch random --trials 100 --seed 1 --epochs 2  # the seed study\nls\n"
     )
+
+
+def test_a_cluster_block_starts_its_dask_lines_in_the_background() -> None:
+    code = (
+        "dask scheduler --host 127.0.0.1 &   # the scheduler\n"
+        "dask worker tcp://127.0.0.1:8786 --nworkers 2 \\\n    --nthreads 1 &\n"
+        "until [ -s f ]; do sleep 0.1; done\n"
+        "python -m hpsearch random --trials 100  # the study\n"
+    )
+    value = "dask worker --nworkers 1; python -m hpsearch --trials 2"
+    assert _docs_cluster.steps(code, value, 4242) == [
+        (True, "dask scheduler --host 127.0.0.1 --host 127.0.0.1 --port 4242  # the scheduler"),
+        (True, "dask worker tcp://127.0.0.1:8786 --nworkers 2 --nthreads 1 --nworkers 1"),
+        (
+            False,
+            "until [ -s f ]; do sleep 0.1; done\n"
+            "python -m hpsearch random --trials 100 --trials 2  # the study\n",
+        ),
+    ]
+    keywords = _docs_cluster.study_keywords(
+        "Study(n_trials=2, config=TrainConfig(epochs=1))", vars(hpsearch)
+    )
+    assert keywords == {"n_trials": 2, "config": hpsearch.TrainConfig(epochs=1)}

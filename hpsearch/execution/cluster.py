@@ -33,6 +33,7 @@ from uuid import uuid4
 
 from hpsearch.exceptions import ClusterLost
 from hpsearch.execution.cluster_workers import restart, running_on, stop_overdue
+from hpsearch.execution.scheduler_address import answering, checked_address, first_line
 from hpsearch.records import TrialState
 
 __all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe", "ready"]
@@ -71,11 +72,6 @@ def _distributed() -> Any:
             f"backend 'dask' needs dask.distributed, which is not installed: {install_hint()}"
         ) from None
     return distributed
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -124,44 +120,20 @@ def connect(scheduler: Any, timeout: float = 5.0) -> Any:
         )
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be positive seconds, but got {timeout!r}")
-    address = _checked_address(scheduler.strip())
+    address = checked_address(scheduler.strip())
     import dask
 
     # Both settings: the client's own timeout bounds its first handshake, the comm timeout
     # every connection it makes (distributed's default is 30 s).
     with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
         try:
+            answering(address, timeout)
             return distributed.Client(address, timeout=timeout, set_as_default=False)
         except Exception as exc:
             raise ValueError(
                 f"cannot reach the dask scheduler at {address} within {timeout:g} s: "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from None
-
-
-def _checked_address(address: str) -> str:
-    """``address`` if distributed can parse it; refused before a client is made of it.
-
-    A client made of an address it cannot parse fails in the middle of its construction and
-    leaves a half-made object whose finaliser, at interpreter exit, waits 10 s and prints a
-    traceback ("Exception ignored in Client.__del__").
-
-    Raises:
-        ValueError: Not an address like ``tcp://HOST:PORT``.
-    """
-    from distributed.comm.addressing import parse_address, parse_host_port
-
-    try:
-        protocol, location = parse_address(address)
-        if protocol in ("tcp", "tls"):
-            _, port = parse_host_port(location)
-            if not 0 < int(port) < 65536:
-                raise ValueError(f"expected a port in 1..65535, but got {location!r}")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"scheduler {address!r} is not an address like tcp://HOST:8786: {_first_line(exc)}"
-        ) from None
-    return address
 
 
 def cluster_info(client: Any) -> ClusterInfo:
@@ -358,7 +330,7 @@ class ClusterPool:
             raise exc
         return task.lost(
             f"dask workers died while running this trial, killed or out "
-            f"of memory? (KilledWorker: {_first_line(exc)})"
+            f"of memory? (KilledWorker: {first_line(exc)})"
         ), None
 
     def close(self, cancel: bool) -> None:

@@ -474,6 +474,24 @@ def test_connect_to_nothing_fails_on_its_timeout_with_one_line(library_waits_an_
     assert message.startswith(f"cannot reach the dask scheduler at {UNREACHABLE} within 2 s")
 
 
+def test_connect_to_a_port_where_no_scheduler_answers_fails_on_its_timeout(
+    library_waits_an_hour,
+) -> None:
+    # Something else listens there (the dashboard's port, a web server): it accepts the
+    # connection and never answers distributed's handshake.
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ValueError) as info:
+            _returns_before_a_hang(connect, address, 2)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"cannot reach the dask scheduler at {address} within 2 s")
+
+
 @pytest.mark.parametrize("scheduler", [None, "", 8786])
 def test_scheduler_must_be_an_address_or_client(scheduler: object) -> None:
     with pytest.raises(ValueError, match="needs a scheduler address"):

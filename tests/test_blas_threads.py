@@ -135,6 +135,9 @@ def test_no_trial_inspects_the_libraries_while_another_thread_imports(monkeypatc
         return figure(*args, **kwargs)
 
     monkeypatch.setattr(matplotlib.figure, "Figure", watched)
+    from hpsearch.reports import progress
+
+    monkeypatch.setattr(progress, "_warmed", [])  # as in a process that has drawn no figure
     session._warm_up_figures()
     assert seen == [True] and not blas.loading_libraries.locked()
 

@@ -211,6 +211,10 @@ def write_page(
     return written
 
 
+# Whether this process has drawn its warm-up figure.
+_warmed: list[bool] = []
+
+
 def warm_up_figures() -> None:
     """Imports matplotlib and draws one small figure with text into memory, so that the
     study's figures at the end start warm (the font cache read, the first glyphs rendered).
@@ -220,6 +224,8 @@ def warm_up_figures() -> None:
     this thread: collected later in the study's thread, a callback could be where a Ctrl-C's
     StudyInterrupted is raised, and Python would swallow it there with a traceback.
     """
+    if _warmed:  # once a process: matplotlib stays warm
+        return
     import gc
     import io
 
@@ -233,6 +239,7 @@ def warm_up_figures() -> None:
         fig.legend()
         fig.savefig(io.BytesIO(), format="png", dpi=20)
         del fig, ax
+        _warmed.append(True)
     except Exception:  # noqa: BLE001 (a warm-up: the figures themselves say what is wrong)
         pass
     gc.collect()

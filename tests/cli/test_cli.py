@@ -618,11 +618,47 @@ def test_bad_input_through_main_exits_2_with_one_line_and_writes_nothing(
     assert snapshot(tmp_path) == before
 
 
+# The cases run as a real process too: one or more from each stage that refuses (the parser,
+# the settings, the space, the data, the folder, the objective, the cluster, each command), for
+# what only a process shows (its exit status, stderr, Python's own start and exit). Every case
+# runs through main() above, in this process: the refusals themselves are the same code.
+THROUGH_A_PROCESS = sorted(
+    [
+        "trials-0",
+        "trials-abc",
+        "samples-too-many",
+        "val-ratio-nan",
+        "hidden-too-wide",
+        "name-dotdot",
+        "out-a-file",
+        "set-unknown",
+        "set-lr-nan",
+        "objective-hidden",
+        "param-unknown-kind",
+        "log-low-ge-high",
+        "param-and-set",
+        "prune-unknown",
+        "backend-unknown",
+        "scheduler-not-an-address",
+        "unknown-option",
+        "dataset-nan",
+        "dataset-not-npz",
+        "no-command",
+        "report-unknown-study",
+        "confirm-too-many",
+        "compare-not-searched",
+        "list-no-folder",
+        "run-no-file",
+        "data-unknown",
+    ]
+)
+
+
 @pytest.fixture(scope="module")
 def through_subprocesses(finished_study, tmp_path_factory):
-    """Every case run as ``python -m hpsearch`` in a folder of its own, a few at a time (they
-    mostly wait for Python to start): per case, the finished process and whether its folder
-    changed."""
+    """Each case of :data:`THROUGH_A_PROCESS` run as ``python -m hpsearch`` in a folder of its
+    own, a few at a time (they mostly wait for Python to start): per case, the finished process
+    and whether its folder changed."""
 
     def one(case: str):
         folder = tmp_path_factory.mktemp(case.replace("*", ""))
@@ -634,10 +670,14 @@ def through_subprocesses(finished_study, tmp_path_factory):
         return proc, fragments, _snapshot(folder) == before
 
     with ThreadPoolExecutor(4) as pool:
-        return dict(zip(sorted(BAD_INPUT), pool.map(one, sorted(BAD_INPUT)), strict=True))
+        return dict(zip(THROUGH_A_PROCESS, pool.map(one, THROUGH_A_PROCESS), strict=True))
 
 
-@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_the_cases_run_as_a_process_are_cases() -> None:
+    assert set(THROUGH_A_PROCESS) <= set(BAD_INPUT)
+
+
+@pytest.mark.parametrize("case", THROUGH_A_PROCESS)
 def test_bad_input_through_a_subprocess_exits_2_with_one_line_and_creates_nothing(
     case, through_subprocesses
 ):

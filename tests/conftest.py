@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _snapshots import _snapshot
@@ -58,3 +59,36 @@ def _held(root: str | os.PathLike[str], name: str) -> Iterator[int]:
 def held_lock():
     """``with held_lock(root, name) as pid:`` a study that another process is running."""
     return _held
+
+
+# The files that take longest (tens of seconds each, mostly waiting on the processes they
+# start), longest first. They are collected first, so that the suite's test processes (it runs
+# in three, each taking whole files) start them first and the short files fill the end, instead
+# of one process running a long file alone while the others have nothing left.
+LONG_FILES = (
+    "execution/test_cluster.py",
+    "test_docs_examples.py",
+    "study/test_resilience.py",
+    "execution/test_signals.py",
+    "study/test_confirm.py",
+    "study/test_resume_bayes.py",
+    "cli/test_cli.py",
+    "execution/test_objective.py",
+    "study/test_pruning.py",
+    "execution/test_time_limit.py",
+    "storage/test_faults.py",
+    "execution/test_cluster_limits.py",
+    "study/test_study.py",
+    "data/test_download.py",
+    "study/test_story_definition.py",
+    "test_layout.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    missing = [name for name in LONG_FILES if not (here / name).exists()]
+    if missing:
+        raise pytest.UsageError(f"tests/conftest.py: LONG_FILES names no file {missing}")
+    rank = {(here / name).resolve(): i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(Path(item.fspath).resolve(), len(rank)))

@@ -85,10 +85,22 @@ LONG_FILES = (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--without-long-files",
+        action="store_true",
+        help="leave out the files of LONG_FILES (tests/conftest.py): a quick run of the rest",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     missing = [name for name in LONG_FILES if not (here / name).exists()]
     if missing:
         raise pytest.UsageError(f"tests/conftest.py: LONG_FILES names no file {missing}")
     rank = {(here / name).resolve(): i for i, name in enumerate(LONG_FILES)}
+    if config.getoption("--without-long-files"):
+        left = [item for item in items if Path(item.fspath).resolve() in rank]
+        items[:] = [item for item in items if Path(item.fspath).resolve() not in rank]
+        config.hook.pytest_deselected(items=left)
     items.sort(key=lambda item: rank.get(Path(item.fspath).resolve(), len(rank)))

@@ -1,4 +1,5 @@
-"""The errors a study raises to its caller, in one leaf that every subpackage may import."""
+"""The errors a study raises to its caller, and how an error is said in one line, in one leaf that
+every subpackage may import."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ __all__ = [
     "TrialDiverged",
     "TrialEnded",
     "TrialTimedOut",
+    "first_line",
 ]
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line: its message's first line, or its type's name."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 class StudyError(ValueError):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hpsearch.exceptions import first_line
+
 __all__ = ["MAX_CLASSES", "read_user_npz"]
 
 # The output layer has one unit per class up to the largest label, so a label is a size: this
@@ -104,8 +106,7 @@ def _read_npz(p: Path) -> dict[str, np.ndarray]:
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 (a torn zip: BadZipFile, EOFError, zlib.error, ...)
-        text = str(exc).strip()
-        detail = text.splitlines()[0] if text else type(exc).__name__
+        detail = first_line(exc)
         if "pickle" in detail:
             detail = "an array could not be read"
         raise ValueError(f"{p} is a damaged .npz archive: {detail}") from None

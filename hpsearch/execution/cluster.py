@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from hpsearch.exceptions import ClusterLost
+from hpsearch.exceptions import ClusterLost, first_line
 from hpsearch.execution.cluster_workers import restart, running_on, stop_overdue
-from hpsearch.execution.scheduler_address import answering, checked_address, first_line
+from hpsearch.execution.scheduler_address import answering, checked_address
 from hpsearch.records import TrialState
 
 __all__ = ["ClusterInfo", "ClusterPool", "connect", "cluster_info", "describe", "ready"]

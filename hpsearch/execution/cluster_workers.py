@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from hpsearch.exceptions import first_line
+
 __all__ = ["restart", "running_on", "stop_overdue"]
 
 
@@ -31,7 +33,7 @@ def restart(client: Any, workers: Sequence[str]) -> None:
     try:
         done = client.restart_workers(list(workers), timeout=30, raise_for_error=False)
     except Exception as exc:  # noqa: BLE001
-        done = {w: str(exc).splitlines()[0] if str(exc) else type(exc).__name__ for w in workers}
+        done = dict.fromkeys(workers, first_line(exc))
     left = [w for w, state in done.items() if state != "OK"]
     if left:
         warnings.warn(

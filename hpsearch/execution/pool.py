@@ -26,6 +26,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+from hpsearch.exceptions import first_line
 from hpsearch.execution.deathwatch import DeathWatch
 from hpsearch.execution.interrupts import deferring
 from hpsearch.execution.workers import Task, die_with_parent, marked
@@ -312,8 +313,7 @@ class Pool:
         self._running.clear()
         tasks = list(running.values())
         lost = self._watch.lost(tasks) if self._watch is not None else tasks
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        message = f"worker process died twice (killed or out of memory): {first_line}"
+        message = f"worker process died twice (killed or out of memory): {first_line(exc)}"
         # A lost task runs once more, with the same seed (a passing kill, the out-of-memory
         # killer choosing another day): only a second death makes it FAILED.
         overdue = [t for t in tasks if t.key in self._overdue]

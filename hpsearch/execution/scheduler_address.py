@@ -6,13 +6,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 
-__all__ = ["answering", "checked_address", "first_line"]
+from hpsearch.exceptions import first_line
 
-
-def first_line(exc: BaseException) -> str:
-    """An exception as one line: its message's first line, or its type's name."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+__all__ = ["answering", "checked_address"]
 
 
 def checked_address(address: str) -> str:

@@ -99,8 +99,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if missing:
         raise pytest.UsageError(f"tests/conftest.py: LONG_FILES names no file {missing}")
     rank = {(here / name).resolve(): i for i, name in enumerate(LONG_FILES)}
+    of = {id(item): rank.get(item.path.resolve(), len(rank)) for item in items}
     if config.getoption("--without-long-files"):
-        left = [item for item in items if Path(item.fspath).resolve() in rank]
-        items[:] = [item for item in items if Path(item.fspath).resolve() not in rank]
-        config.hook.pytest_deselected(items=left)
-    items.sort(key=lambda item: rank.get(Path(item.fspath).resolve(), len(rank)))
+        config.hook.pytest_deselected(items=[item for item in items if of[id(item)] < len(rank)])
+        items[:] = [item for item in items if of[id(item)] == len(rank)]
+    items.sort(key=lambda item: of[id(item)])

@@ -95,9 +95,8 @@ class Interrupts:
     is noted and changes nothing, so it cannot cut short the saving of what is finished. A signal
     that lands inside an import or while workers start is delivered again once it is over (see
     :func:`unsafe_to_raise`): a stop raised there could leave the import machinery locked, or be
-    dropped. Outside
-    the main thread (a study run from a worker thread) signals cannot be caught and nothing
-    changes.
+    dropped. Outside the main thread (a study run from a worker thread) signals cannot be caught
+    and nothing changes.
     """
 
     def __init__(self) -> None:

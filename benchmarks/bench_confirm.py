@@ -1,6 +1,7 @@
 """The confirm stage on the default study: what it costs, and whether its headline holds up.
 
 Usage: python benchmarks/bench_confirm.py [--rounds 3] [--jobs 2] [--seed 0] [--retrain 10]
+       [--trials 100] [--epochs 50]
 
 1. Cost: the default study (100 random trials of the seed experiment) run with --confirm 0 and
    with the default confirm stage (top 5 configurations x 3 repeats), alternated --rounds
@@ -21,15 +22,15 @@ import time
 import _common  # noqa: F401  (puts benchmarks/ on sys.path)
 from _common import emit, load_note, machine
 
-from hpsearch import Study
+from hpsearch import Study, TrainConfig
 from hpsearch.execution.pool import Pool
 from hpsearch.execution.workers import Task
 
 
-def timed_study(folder: str, name: str, jobs: int, seed: int, confirm: int) -> tuple[float, Study]:
+def timed_study(folder: str, name: str, args: argparse.Namespace, confirm: int) -> tuple[float, Study]:
     start = time.perf_counter()
-    study = Study(name, directory=folder, n_trials=100, n_jobs=jobs, seed=seed, confirm=confirm, repeats=3,
-                  progress=False)
+    study = Study(name, directory=folder, n_trials=args.trials, n_jobs=args.jobs, seed=args.seed, confirm=confirm,
+                  repeats=3, config=TrainConfig(epochs=args.epochs), progress=False)
     study.optimize()
     return time.perf_counter() - start, study
 
@@ -40,15 +41,18 @@ def main(argv=None) -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--retrain", type=int, default=10, help="independent runs of the chosen configuration")
+    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=50)
     args = ap.parse_args(argv)
-    print(f"default study (100 trials), --jobs {args.jobs}, seed {args.seed}; {machine()}; {load_note()}")
+    print(f"default study ({args.trials} trials of {args.epochs} epochs), --jobs {args.jobs}, seed {args.seed}; "
+          f"{machine()}; {load_note()}")
 
     without, with_confirm = [], []
     study = None
     with tempfile.TemporaryDirectory() as folder:
         for r in range(args.rounds):  # alternated, so that load changes hit both alike
-            t0, _ = timed_study(folder, f"plain-{r}", args.jobs, args.seed, 0)
-            t1, study = timed_study(folder, f"confirmed-{r}", args.jobs, args.seed, 5)
+            t0, _ = timed_study(folder, f"plain-{r}", args, 0)
+            t1, study = timed_study(folder, f"confirmed-{r}", args, 5)
             without.append(t0)
             with_confirm.append(t1)
             print(f"round {r}: search only {t0:.1f} s, with confirm stage {t1:.1f} s, ratio {t1 / t0:.3f}")
@@ -60,7 +64,7 @@ def main(argv=None) -> None:
         runs = [r for r in study.repeats_done if r.number == chosen.number and not r.refit]
         headline = statistics.fmean(r.test_acc for r in runs)
         # Repeat indices 1000.. were never used by the study: other initial weights and batch orders.
-        with Pool(study._runner(), study.settings, study.seed, "loky", args.jobs) as pool:
+        with Pool(study._session._runner(), study.settings, study.seed, "loky", args.jobs) as pool:
             for i in range(args.retrain):
                 pool.submit(Task(chosen.number, chosen.params, repeat=1000 + i))
             retrained = [record.test_acc for _, record, _ in pool.results()]

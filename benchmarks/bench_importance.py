@@ -1,6 +1,6 @@
 """Importance at the speed of the study: ``importance`` on 1,000 and 10,000 trials.
 
-Usage: python benchmarks/bench_importance.py [--sizes 1000 10000] [--runs 3]
+Usage: python benchmarks/bench_importance.py [--sizes 1000 10000] [--runs 3] [--resamples 30]
 
 A study of three parameters (a log range the metric depends on, a categorical it depends on a
 little, a range it ignores) is written with N told trials. Timed, medians of ``--runs``:
@@ -59,7 +59,9 @@ def trials(n: int) -> list[TrialResult]:
     return out
 
 
-def before(records: list[TrialResult], space: SearchSpace, seed: int = 0) -> dict[str, tuple]:
+def before(
+    records: list[TrialResult], space: SearchSpace, seed: int = 0, resamples: int = 30
+) -> dict[str, tuple]:
     """The computation before this version: permutation importance of a random forest."""
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
@@ -78,7 +80,7 @@ def before(records: list[TrialResult], space: SearchSpace, seed: int = 0) -> dic
     y = np.array([t.val_acc for t in records])
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
     shares, n = [], len(records)
-    for _ in range(30):
+    for _ in range(resamples):
         drawn = rng.integers(n, size=n)
         held = np.setdiff1d(np.arange(n), drawn)
         forest = RandomForestRegressor(
@@ -122,12 +124,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--resamples", type=int, default=30, help="the baseline's bootstrap resamples")
     args = parser.parse_args()
     print(f"importance: {machine()}, {load_note()}")
     space = SearchSpace(SPACE)
     for n in args.sizes:
         records = trials(n)
-        old = timed(lambda r=records: before(r, space), 1 if n > 2000 else args.runs)
+        old = timed(lambda r=records: before(r, space, resamples=args.resamples), 1 if n > 2000 else args.runs)
         new = timed(lambda r=records: importance(r, space, Goal(), 0), args.runs)
         with tempfile.TemporaryDirectory() as tmp:
             name = study_folder(Path(tmp), records)
@@ -147,7 +150,7 @@ def main() -> None:
         baseline = (
             {
                 k: tuple(round(float(v), 3) for v in vals)
-                for k, vals in before(records, space).items()
+                for k, vals in before(records, space, resamples=args.resamples).items()
             }
             if n <= 2000
             else None

@@ -1,6 +1,6 @@
 """Signals at every moment of a study, many times over: how many runs leave fast and clean.
 
-Usage: python benchmarks/signal_sweep.py [--rounds 1] [--only MOMENT ...] [--keep DIR]
+Usage: python benchmarks/signal_sweep.py [--rounds 1] [--only MOMENT ...] [--cases N] [--keep DIR]
 
 Each case runs ``python -m hpsearch random`` (12 trials of about 0.1 s on 2 workers, a confirm
 stage of 2 x 2 runs) in a fresh folder and its own session, signals it at one moment, and then
@@ -141,6 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="times each case runs (default 1)")
     parser.add_argument("--only", nargs="*", choices=sorted(DELAYS), help="only these moments")
+    parser.add_argument("--cases", type=int, help="only the first N cases (a quick check of the sweep)")
     parser.add_argument("--keep", help="a folder to work in (default: a temporary one, removed)")
     args = parser.parse_args()
     root = Path(args.keep or tempfile.mkdtemp(prefix="signal-sweep-"))
@@ -154,7 +155,7 @@ def main() -> int:
         print(first.err(), file=sys.stderr)
         return 1
     baseline = base_cwd / "studies" / NAME
-    todo = [c for c in cases() if not args.only or c["when"] in args.only] * args.rounds
+    todo = [c for c in cases() if not args.only or c["when"] in args.only][: args.cases] * args.rounds
     clean = 0
     by_moment: dict[str, list[int]] = {}
     start = time.monotonic()

@@ -1,20 +1,27 @@
 """Every ``python`` and ``bash`` block of the README and of the pages in ``docs/`` runs, read from
 the pages themselves, so that no example can go stale (issue 37, point 3).
 
-The blocks of one page run in order in one fresh folder holding a copy of ``examples/`` and of
-``studies/*.toml``: Python blocks in one namespace, in this process; bash blocks in ``bash -e``
-with this interpreter first on ``PATH``. A block preceded by ``<!-- not-run: REASON -->`` is not
-run; one preceded by ``<!-- run-with: OPTIONS -->`` runs each ``python -m hpsearch`` command
-with ``OPTIONS`` appended; one preceded by ``<!-- run-on-cluster: ... -->`` runs against a Dask
-cluster started here (``tests/_docs_cluster.py``); one preceded by ``<!-- run-from-mirror: mnist
--->`` downloads from a server on 127.0.0.1 started here. Every page runs with an empty data
-cache (``HPSEARCH_DATA``) and a mirror that refuses (``HPSEARCH_MIRROR``): never the internet.
-``docs/index.md`` explains the marks to the reader.
+The blocks of one page run in order in one fresh folder holding a copy of ``examples/``, of
+``studies/*.toml`` and of ``benchmarks/``: Python blocks in one namespace, in this process; bash
+blocks in ``bash -e`` with this interpreter first on ``PATH``. Marks before a block:
+
+- ``<!-- run-by-ci: REASON -->``: it installs packages, runs this suite or builds the site, so it
+  is CI's to run: ``.ci/run`` reads it from the page (``.ci/blocks.py``); a test here checks that;
+- ``<!-- run-with: OPTIONS -->``: each ``python -m hpsearch`` command runs with ``OPTIONS``
+  appended (``COMMAND OPTIONS; ...``: each line that starts with ``COMMAND``, its own);
+- ``<!-- run-on-cluster: ... -->``: it runs against a Dask cluster started here
+  (``tests/_docs_cluster.py``);
+- ``<!-- run-from-mirror: mnist -->``: it downloads from a server on 127.0.0.1 started here
+  (``mnist OPTIONS``: with ``OPTIONS`` appended as run-with does).
+
+Every page runs with an empty data cache (``HPSEARCH_DATA``) and a mirror that refuses
+(``HPSEARCH_MIRROR``): never the internet. ``docs/index.md`` explains the marks to the reader.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import shutil
@@ -36,7 +43,7 @@ RUN = ("python", "bash")
 REFUSED = "http://127.0.0.1:9/"  # the discard port: a download is refused at once
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^\n`]*)$")
-MARKS = ("not-run", "run-with", "run-on-cluster", "run-from-mirror")
+MARKS = ("run-by-ci", "run-with", "run-on-cluster", "run-from-mirror")
 _MARK = re.compile(rf"^<!-- (?P<kind>{'|'.join(MARKS)}): (?P<value>.+?) -->$")
 
 
@@ -83,18 +90,40 @@ def blocks(path: Path) -> list[Block]:
 
 def with_options(script: str, options: str) -> str:
     """``script`` with ``options`` appended to each ``python -m hpsearch`` command (after its
-    continuation lines, before a trailing comment)."""
+    continuation lines, before a trailing comment); or, for ``COMMAND OPTIONS; ...``, each
+    ``COMMAND``'s own ``OPTIONS`` to the lines that start with it."""
+    by_command = options_by_command(options)
     out = []
     for line in re.sub(r"\s*\\\n\s*", " ", script).splitlines():
-        if re.match(r"\s*python -m hpsearch\b", line):
-            line = _docs_cluster.append(line, options)
+        command = next((c for c in by_command if re.match(rf"\s*{re.escape(c)}(\s|$)", line)), None)
+        if command is not None:
+            line = _docs_cluster.append(line, by_command[command])
         out.append(line)
     return "\n".join(out) + "\n"
 
 
+def options_by_command(value: str) -> dict[str, str]:
+    """A run-with mark's value: ``OPTIONS`` (for ``python -m hpsearch``) or ``COMMAND OPTIONS;
+    ...``, as the options each command gets."""
+    if value.startswith("--"):
+        return {"python -m hpsearch": value}
+    out = {}
+    for part in value.split(";"):
+        found = re.match(r"\s*(\S.*?)\s+(--.*)$", part)
+        if not found:
+            raise ValueError(f"not 'COMMAND --OPTIONS': {part!r}")
+        out[found[1]] = found[2].strip()
+    return out
+
+
 def _folder(tmp_path: Path) -> Path:
-    """A fresh folder as a reader's clone has it: examples/ and the study files."""
+    """A fresh folder as a reader's clone has it: examples/, the study files and the benchmarks
+    (with the tests' helper the signal sweep uses)."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    caches = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "benchmarks", tmp_path / "benchmarks", ignore=caches)
+    (tmp_path / "tests").mkdir()
+    shutil.copy(ROOT / "tests" / "_interrupt.py", tmp_path / "tests")
     (tmp_path / "studies").mkdir()
     for path in (ROOT / "studies").glob("*.toml"):
         shutil.copy(path, tmp_path / "studies" / path.name)
@@ -121,7 +150,7 @@ def _bash_env(tmp_path: Path) -> dict[str, str]:
 
 
 def _runnable(page: Path) -> list[Block]:
-    return [b for b in blocks(page) if b.language in RUN and b.mark != "not-run"]
+    return [b for b in blocks(page) if b.language in RUN and b.mark != "run-by-ci"]
 
 
 def _key(block: Block) -> tuple[str, str, str | None, str]:
@@ -159,10 +188,13 @@ def test_every_example_of_the_page_runs(
                 where = f"{block.page}, line {block.line}"
                 run = functools.partial(_run_bash, folder, env, where)
                 if block.mark == "run-from-mirror":
-                    assert mirror and block.value == "mnist", where
+                    dataset, _, options = block.value.partition(" ")
+                    assert mirror and dataset == "mnist", where
                     run = functools.partial(
                         _run_bash, folder, {**env, "HPSEARCH_MIRROR": mirror.url}, where
                     )
+                    if options:
+                        run = functools.partial(_with, run, options)
                 if block.language == "python":
                     _run_python(block, namespace, cluster, where)
                 elif block.mark == "run-on-cluster":
@@ -177,6 +209,10 @@ def test_every_example_of_the_page_runs(
             mirror.stop()
 
 
+def _with(run: Any, options: str, script: str) -> None:
+    run(with_options(script, options))
+
+
 def _run_bash(folder: Path, env: dict[str, str], where: str, script: str) -> None:
     done = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", script],
@@ -184,7 +220,7 @@ def _run_bash(folder: Path, env: dict[str, str], where: str, script: str) -> Non
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a guard against a hang only: the benchmarks block runs 14 scripts
     )
     assert done.returncode == 0, f"{where}:\n{script}\n{done.stdout}\n{done.stderr}"
 
@@ -218,8 +254,9 @@ def test_the_marks_are_understood() -> None:
             assert block.language in (*RUN, "text", "toml", "json"), where
             assert block.mark is None or block.value, f"{where}: a mark gives its reason"
             if block.mark == "run-with":
-                assert block.language == "bash" and "python -m hpsearch" in block.code, where
-                assert block.value.startswith("--"), where
+                assert block.language == "bash", where
+                for command in options_by_command(block.value):
+                    assert command in block.code, f"{where}: no {command} to append to"
             if block.mark == "run-on-cluster" and block.language == "bash":
                 for command in _docs_cluster.options_by_command(block.value):
                     assert command in block.code, f"{where}: no {command} to append to"
@@ -227,13 +264,42 @@ def test_the_marks_are_understood() -> None:
                 assert _docs_cluster.study_keywords(block.value, vars(hpsearch)), where
                 assert "Study(" in block.code, where
             if block.mark == "run-from-mirror":
-                assert block.language == "bash" and block.value == "mnist", where
+                dataset, _, options = block.value.partition(" ")
+                assert block.language == "bash" and dataset == "mnist", where
+                assert not options or options.startswith("--"), where
+
+
+def test_every_block_left_to_ci_is_run_by_ci() -> None:
+    """A run-by-ci block's every line is of a kind .ci/blocks.py gives, and .ci/run runs that
+    kind: no example of the pages goes unrun."""
+    spec = importlib.util.spec_from_file_location("ci_blocks", ROOT / ".ci" / "blocks.py")
+    assert spec and spec.loader
+    ci_blocks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ci_blocks)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    left = [b for page in PAGES for b in blocks(page) if b.mark == "run-by-ci"]
+    assert left
+    for block in left:
+        assert block.language == "bash", f"{block.page}, line {block.line}"
+    kinds = {ci_blocks.kind(line) for page in PAGES for line in ci_blocks.lines(page)}
+    shown = {line.split(" #")[0].strip() for b in left for line in b.code.splitlines()}
+    assert {line for page in PAGES for line in ci_blocks.lines(page)} == shown - {""}
+    for name in kinds:
+        assert f".ci/blocks.py {name}" in ci, f".ci/run does not run the pages' {name} lines"
+    with pytest.raises(ValueError, match="does not run"):
+        ci_blocks.kind("rm -rf site")
 
 
 def test_options_are_appended_to_the_shown_command() -> None:
     script = "python -m hpsearch random --trials 100 \\\n    --seed 1   # the seed study\nls\n"
     assert with_options(script, "--epochs 2") == (
         "python -m hpsearch random --trials 100 --seed 1 --epochs 2  # the seed study\nls\n"
+    )
+    script = "python b/one.py   # one\npython b/one.pyc\npython b/two.py --x 1\n"
+    value = 'python b/one.py --n 1 --with "--a 2"; python b/two.py --y 2'
+    assert with_options(script, value) == (
+        'python b/one.py --n 1 --with "--a 2"  # one\npython b/one.pyc\n'
+        "python b/two.py --x 1 --y 2\n"
     )
 
 

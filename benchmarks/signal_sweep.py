@@ -8,6 +8,10 @@ runs the same command again to finish it. A case is clean when the signalled run
 5 s with 130/143 (or 0 when the study had finished), printed no traceback, left no process of
 its session alive 5 s later, left whole logs and no temporary file, kept only records equal to
 the uninterrupted study's, and the resumed run completed it to exactly the uninterrupted study.
+At the ``interpreter`` moment Python's own ways out count too, before any of hpsearch's code
+runs (no program can change them): killed by the signal, or for a SIGINT, status 1 with "Fatal
+Python error: init_..." or "Could not import runpy module", or a traceback with no frame of
+hpsearch's; each only when no study folder was made (``pythons_own``).
 
 The moments: ``interpreter`` (Python's own start-up, before hpsearch's first line), ``start-up``
 (hpsearch importing and checking), ``workers`` (a worker process still starting), ``trials``,
@@ -23,6 +27,7 @@ lines (one per case, one summary). Takes about 10 s a case (the default sweep: ~
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import signal
 import sys
@@ -104,6 +109,25 @@ def sigkill(cwd: Path, folder: Path, case: dict) -> list[str]:
         run.abort()
 
 
+def pythons_own(run, folder: Path) -> bool:  # noqa: ANN001
+    """A SIGINT before any of hpsearch's code runs, while the interpreter initialises itself (its
+    standard streams, its ``site`` module, ``runpy``) or loads hpsearch's ``__main__``: Python's
+    own way out, which no program can change. Status 1 with "Fatal Python error: init_..." or
+    "Could not import runpy module", or killed by the signal after a traceback in which no frame
+    is hpsearch's; counted clean when that is all that happened (no study folder was made)."""
+    err = run.err()
+    own_init = run.proc.returncode == 1 and (
+        re.search(r"^Fatal Python error: init_\w+: ", err, re.M) is not None
+        or "Could not import runpy module" in err
+    )
+    own_traceback = (
+        run.proc.returncode == -signal.SIGINT
+        and "KeyboardInterrupt" in err
+        and re.search(r'File ".*hpsearch', err) is None
+    )
+    return (own_init or own_traceback) and not folder.exists()
+
+
 def one(case: dict, root: Path, baseline: Path) -> tuple[list[str], dict]:
     cwd = Path(tempfile.mkdtemp(dir=root))
     folder = cwd / "studies" / NAME
@@ -122,6 +146,11 @@ def one(case: dict, root: Path, baseline: Path) -> tuple[list[str], dict]:
             if case["when"] == "interpreter":  # Python's default action, before hpsearch runs, is a kill
                 statuses.add(-case["signum"])
             found = problems(run, folder, statuses) + same_records(folder, baseline)
+            if case["when"] == "interpreter" and pythons_own(run, folder):
+                # Python's own end, before hpsearch's first line: nothing of it ran, nothing is
+                # written, and the resume below must still give the uninterrupted study.
+                facts["pythons_own"] = True
+                found = [p for p in found if not p.startswith(("exit status 1,", "stderr: "))]
             if found:
                 facts["stderr"] = run.err()[-2000:]
         again = Run(COMMAND, cwd)
@@ -168,7 +197,8 @@ def main() -> int:
         tally[1] += 1
         exit_s = facts.get("exit_s")
         timing = f" in {exit_s:.2f}s" if exit_s is not None else ""
-        print(f"[{i}/{len(todo)}] {'clean' if ok else 'FAIL '} {label(case)}: status {facts.get('status')}{timing}"
+        own = " (Python's own, before hpsearch ran)" if facts.get("pythons_own") else ""
+        print(f"[{i}/{len(todo)}] {'clean' if ok else 'FAIL '} {label(case)}: status {facts.get('status')}{timing}{own}"
               + ("" if ok else "\n    " + "\n    ".join(found)), flush=True)
         emit("signal_sweep_case", case=label(case), clean=ok, problems=found, **facts)
     print(f"\n{clean} of {len(todo)} runs clean ({time.monotonic() - start:.0f} s)")

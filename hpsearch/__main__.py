@@ -17,11 +17,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 from types import FrameType
-from typing import NoReturn
-
-from hpsearch.execution.interrupts import stopping, try_again_soon, unsafe_to_raise
+from typing import Any, NoReturn
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The signal that decided the outcome, once one has.
@@ -29,19 +26,35 @@ _decided: list[int] = []
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    if _decided or stopping() is not None:
+    if _decided:
         return  # decided already: the way out under way is the one to finish
-    if threading.active_count() > 1 and unsafe_to_raise(frame):
-        try_again_soon(signum)
-        return
+    # Until the study's signal module is loaded whole there is no study and one thread: raise.
+    interrupts: Any = sys.modules.get("hpsearch.execution.interrupts")
+    if all(hasattr(interrupts, name) for name in ("stopping", "unsafe_to_raise", "try_again_soon")):
+        if interrupts.stopping() is not None:
+            return  # a study is stopping on an earlier signal: its way out is the one to finish
+        if sys.modules["threading"].active_count() > 1 and interrupts.unsafe_to_raise(frame):
+            interrupts.try_again_soon(signum)
+            return
     _decided.append(signum)
     raise SystemExit(128 + signum)
 
 
+def _catch() -> None:
+    for sig in _SIGNALS:
+        signal.signal(sig, _stop)
+
+
+if __name__ == "__main__":
+    # Under ``python -m hpsearch``, first of all, before any other import: the window in which
+    # a signal gets Python's own traceback is then only the interpreter's start and the loading
+    # of this module. (The ``hpsearch`` script imports this module: it catches them in entry.)
+    _catch()
+
+
 def _command() -> int:
     try:
-        for sig in _SIGNALS:
-            signal.signal(sig, _stop)
+        _catch()
         from hpsearch.cli.main import main
 
         return main()

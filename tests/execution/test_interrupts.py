@@ -119,3 +119,36 @@ def test_a_study_stop_that_lands_while_workers_start_comes_once_they_have_starte
         helper.join()
     assert dropped == []
     assert interrupts.received == signal.SIGINT
+
+
+PROBE = """
+import importlib.abc, runpy, signal, sys
+
+seen = []
+
+class Probe(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("hpsearch.") and name != "hpsearch.__main__" and not seen:
+            seen.append((name, signal.getsignal(signal.SIGINT) is signal.default_int_handler))
+            print(seen, flush=True)  # the command ends with os._exit
+        return None
+
+sys.meta_path.insert(0, Probe())
+sys.argv = ["hpsearch", "--version"]
+runpy.run_module("hpsearch", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_python_m_hpsearch_catches_signals_before_importing_anything_of_its_own() -> None:
+    """Under ``python -m hpsearch`` a Ctrl-C gets Python's own traceback only until the first
+    lines of hpsearch's ``__main__``: its handlers are in before it imports any module of
+    hpsearch's (the signal sweep's interpreter moment)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
+    first = done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr
+    assert first.startswith("[('hpsearch."), first
+    assert first.endswith("False)]"), f"Python's own SIGINT handler at {first}"

@@ -74,7 +74,8 @@ def interrupt_when(
         if proc.returncode != 0:
             assert proc.returncode == 130, err.decode()
             return err
-        shutil.rmtree(log.parent, ignore_errors=True)  # finished first: the moment was missed, not the study's fault
+        # Finished first: the moment was missed, which is not the study's fault.
+        shutil.rmtree(log.parent, ignore_errors=True)
     pytest.fail(f"the study finished before it was interrupted, {tries} times: make trials longer")
 
 

@@ -37,15 +37,25 @@ def append(line: str, options: str) -> str:
     return f"{code.rstrip()} {options}" + (f"  #{comment}" if sep else "")
 
 
-def options_by_command(value: str) -> dict[str, str]:
-    """A bash block's mark, ``COMMAND OPTIONS; ...``: the options each command gets."""
+# The commands a cluster block's mark may name.
+CLUSTER_COMMANDS = r"python -m hpsearch|dask scheduler|dask worker"
+
+
+def options_by_command(value: str, commands: str = CLUSTER_COMMANDS) -> dict[str, str]:
+    """A bash block's mark, ``COMMAND OPTIONS; ...``: the options each command gets (a
+    ``COMMAND`` matching the regular expression ``commands``)."""
     out = {}
     for part in value.split(";"):
-        command = re.match(r"\s*(python -m hpsearch|dask scheduler|dask worker)\s+(--.*)$", part)
+        command = re.match(rf"\s*({commands})\s+(--.*)$", part)
         if not command:
             raise ValueError(f"not 'COMMAND --OPTIONS': {part!r}")
         out[command[1]] = command[2].strip()
     return out
+
+
+def joined(code: str) -> list[str]:
+    """A bash block's lines, each command's continuation lines joined to it."""
+    return re.sub(r"\s*\\\n\s*", " ", code).splitlines()
 
 
 def study_keywords(value: str, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +72,7 @@ def steps(code: str, value: str, port: int) -> list[tuple[bool, str]]:
     options = options_by_command(value)
     out: list[tuple[bool, str]] = []
     chunk: list[str] = []
-    for line in re.sub(r"\s*\\\n\s*", " ", code).splitlines():
+    for line in joined(code):
         background = bool(DASK.match(line))
         if background:  # by the test, with a trailing & or without
             line = re.sub(r"\s*&\s*(#.*)?$", r"  \1", line).rstrip()

@@ -94,7 +94,7 @@ def with_options(script: str, options: str) -> str:
     ``COMMAND``'s own ``OPTIONS`` to the lines that start with it."""
     by_command = options_by_command(options)
     out = []
-    for line in re.sub(r"\s*\\\n\s*", " ", script).splitlines():
+    for line in _docs_cluster.joined(script):
         command = next((c for c in by_command if re.match(rf"\s*{re.escape(c)}(\s|$)", line)), None)
         if command is not None:
             line = _docs_cluster.append(line, by_command[command])
@@ -107,13 +107,7 @@ def options_by_command(value: str) -> dict[str, str]:
     ...``, as the options each command gets."""
     if value.startswith("--"):
         return {"python -m hpsearch": value}
-    out = {}
-    for part in value.split(";"):
-        found = re.match(r"\s*(\S.*?)\s+(--.*)$", part)
-        if not found:
-            raise ValueError(f"not 'COMMAND --OPTIONS': {part!r}")
-        out[found[1]] = found[2].strip()
-    return out
+    return _docs_cluster.options_by_command(value, commands=r"\S.*?")
 
 
 def _folder(tmp_path: Path) -> Path:

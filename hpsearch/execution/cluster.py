@@ -316,14 +316,19 @@ class ClusterPool:
             ClusterLost: The connection to the scheduler broke (distributed's CommClosedError).
         """
         self._futures.remove(future)
-        if future.status == "finished":
-            return future.result()
-        if future.key in self._overdue:
-            said = f"stopped past the time limit of {self.time_limit:g} s on a dask worker"
-            return task.lost(said, TrialState.TIMEOUT), None
-        if future.status == "cancelled":
-            raise ClusterLost(LOST)
-        exc = future.exception()
+        try:
+            # A finished task's result is fetched from its worker, through the scheduler: a
+            # scheduler gone since raises distributed's CommClosedError ("Stream is closed").
+            if future.status == "finished":
+                return future.result()
+            if future.key in self._overdue:
+                said = f"stopped past the time limit of {self.time_limit:g} s on a dask worker"
+                return task.lost(said, TrialState.TIMEOUT), None
+            if future.status == "cancelled":
+                raise ClusterLost(LOST)
+            exc = future.exception()
+        except OSError:
+            raise ClusterLost(LOST) from None
         if isinstance(exc, OSError):
             raise ClusterLost(LOST) from None
         if not isinstance(exc, self._distributed.KilledWorker):

@@ -63,6 +63,7 @@ def test_a_hanging_trial_on_dask_is_timeout_and_the_study_goes_on(client, tmp_pa
         scheduler=client,
         n_jobs=1,
         progress=False,
+        figures=False,
         directory=tmp_path / "studies",
     )
     study.optimize()
@@ -93,3 +94,32 @@ def test_a_study_that_stops_early_frees_its_dask_workers(client, tmp_path):
                 pass
     # The one worker is free: a new task runs now, not after the hung one's hours.
     assert client.submit(lambda: 42, pure=False).result(timeout=HANG_GUARD) == 42
+
+
+@pytest.mark.parametrize("status", ["finished", "error"])
+def test_a_result_lost_with_the_scheduler_is_the_lost_connection_not_a_stream_error(status):
+    """A task that finished, or failed, while the scheduler died: fetching its result (or its
+    error) through the dead scheduler raises distributed's CommClosedError ("Stream is closed",
+    an OSError); the study says it lost the connection, in its one line."""
+    from distributed.comm.core import CommClosedError
+
+    from hpsearch.exceptions import ClusterLost
+    from hpsearch.execution.cluster import LOST, ClusterPool
+
+    class Gone:
+        key = "hpsearch-gone"
+
+        def __init__(self) -> None:
+            self.status = status
+
+        def result(self) -> None:
+            raise CommClosedError("in <TCP (closed)>: Stream is closed")
+
+        exception = result
+
+    future = Gone()
+    pool = ClusterPool.__new__(ClusterPool)  # no cluster: only what outcome reads
+    pool._futures, pool._overdue, pool._distributed = [future], set(), distributed
+    with pytest.raises(ClusterLost) as lost:
+        pool.outcome(future, Task(0, {"lr": 0.1}))
+    assert str(lost.value) == LOST

@@ -65,6 +65,13 @@ def add_backend(g: Any) -> None:
     )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="write the tables and the page but none of the study's figures (about a second "
+        "a session); `hpsearch report NAME` draws them later",
+    )
+    g.add_argument(
         "--allow-changed-code",
         action="store_true",
         help="go on training a study whose --objective file changed since its runs were "

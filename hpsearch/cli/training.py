@@ -83,6 +83,7 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
         backend=args.backend,
         scheduler=args.scheduler,
         progress=not args.quiet,
+        figures=args.figures,
         allow_changed_code=args.allow_changed_code,
     )
 
@@ -251,6 +252,7 @@ def _compare(study: Any, by: str, thresholds: Sequence[float] | None, fmt: str) 
         study.path, runs, by, thresholds, space=study.space, trials=study.trials, table=table
     )
     with study.storage.lock():  # the page, now with the comparison
-        written["index"] = study.write_reports(only_stale=True, refresh_index=True)["index"]
+        page = study.write_reports(only_stale=True, refresh_index=True, figures=study.figures)
+        written["index"] = page["index"]
     for path in written.values():
         _err(f"wrote {path}")

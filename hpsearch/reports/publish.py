@@ -90,6 +90,7 @@ def write_reports(
     ncols: int = 5,
     top: int = 20,
     dpi: int = plots.DPI,
+    figures: bool = True,
 ) -> dict[str, Path]:
     """Writes every report of a study folder from its records.
 
@@ -119,6 +120,8 @@ def write_reports(
         ncols: Panels per row of the Best-N grid.
         top: Rows of the table in ``index.html``.
         dpi: Resolution of the PNG files.
+        figures: False draws no figure: only those newer than the logs are kept (and shown on
+            the page); a later call with ``only_stale`` draws the others.
 
     Returns:
         Report name (``ranking``, ``curves``, ``best_curves``, ``history``, ``map``,
@@ -184,15 +187,18 @@ def write_reports(
     # ranking comes first among the paths all the same.
     paths: dict[str, Path] = {"ranking": folder / progress.RANKING}
     due: dict[str, tuple[Path, Callable[[Path], Path]]] = {}
+    logs = newest if newest is not None or figures else _newest_log(folder)
     for key, (filename, write) in outputs.items():
         path = folder / filename
-        if _current(path, newest):
+        if _current(path, newest if path.suffix != ".png" else logs):
             paths[key] = path  # current: left alone
-        else:
+        elif figures or path.suffix != ".png":
             due[key] = (path, write)
+    drawn = False  # a figure the page does not show yet
     for key, outcome in plots.write_all(due).items():
         if isinstance(outcome, Path):
             paths[key] = outcome
+            drawn = drawn or outcome.suffix == ".png"
             if written is not None:
                 written.add(outcome)
         else:  # a figure matplotlib cannot draw (absurd ranges)
@@ -202,7 +208,7 @@ def write_reports(
     importance = _current_importance(folder, trials, goal)
     if importance is not None:
         paths["importance"] = folder / IMPORTANCE[1]
-    index_due = refresh_index or not _current(index, newest)
+    index_due = refresh_index or drawn or not _current(index, newest)
     parts: dict[str, Any] = {}
     if index_due:
         if headline is None and chosen is not None:

@@ -115,7 +115,8 @@ class Session:
                 # import cut by a signal can leave an import lock held, and what the study does
                 # after the signal, its reports, would then wait for it forever.)
                 warm = threading.Thread(target=_warm_up_figures, daemon=True)
-                warm.start()
+                if st.figures:
+                    warm.start()
                 try:
                     done = len(st.journal.trials) + len(st.journal.repeats)
                     if remaining is None:  # a search: its trials, and at most this many more
@@ -142,8 +143,9 @@ class Session:
                     with st.interrupts.guard():
                         # One thread at a time in matplotlib; never an unbounded wait, though: a
                         # warm-up that does not end in time only leaves the figures to start cold.
-                        warm.join(WARM_UP_WAIT)
-                        st.report_paths = st.write_reports()
+                        if warm.is_alive():
+                            warm.join(WARM_UP_WAIT)
+                        st.report_paths = st.write_reports(figures=st.figures)
 
     def expected(self) -> int:
         """The runs this session's progress counts in all: those recorded before it and those
@@ -232,7 +234,9 @@ class Session:
         st.journal.load()
         return {**CONFIRM_DEFAULTS, **kept, **given}
 
-    def write_reports(self, only_stale: bool, refresh_index: bool) -> dict[str, Path]:
+    def write_reports(
+        self, only_stale: bool, refresh_index: bool, figures: bool = True
+    ) -> dict[str, Path]:
         """See :meth:`hpsearch.Study.write_reports`."""
         from hpsearch.reports.publish import write_reports
 
@@ -251,6 +255,7 @@ class Session:
             refresh_index=refresh_index,
             written=written,
             goal=st.goal,
+            figures=figures,
         )
         model, st._model_written = st._model_written, None
         return {

@@ -65,6 +65,9 @@ class Study(StudyView):
         scheduler: For ``backend="dask"``: an address ``tcp://host:port`` or a
             ``distributed.Client``.
         progress: Show a progress bar with runs done and the best accuracy so far.
+        figures: Draw the study's figures with its other reports at the end of each session
+            (about a second); False: the tables and the page only, and
+            :meth:`write_reports` (the ``report`` command) draws the figures later.
         prune: ``"none"``, ``"halving"`` or ``"hyperband"``; the result never depends on ``n_jobs``.
         min_epochs: With pruning, the fewest epochs a trial trains before it can be stopped.
         reduction_factor: With pruning, each rung keeps the best 1/reduction_factor.
@@ -113,6 +116,7 @@ class Study(StudyView):
         backend: str = "auto",
         scheduler: Any = None,
         progress: bool = True,
+        figures: bool = True,
         prune: str = "none",
         min_epochs: int = 5,
         reduction_factor: int = 3,
@@ -143,6 +147,7 @@ class Study(StudyView):
         self.name = validate_name(name if name is not None else f"{strategy}-{stamp}")
         self.n_trials, self.seed, self.backend, self.scheduler = n_trials, seed, backend, scheduler
         self.progress, self.resume, self.read_only = progress, resume, bool(read_only)
+        self.figures = bool(figures)
         self.allow_changed_code = bool(allow_changed_code)
         asked = {"confirm": confirm, "repeats": repeats, "refit": refit, "test_curves": test_curves}
         given = {key: value for key, value in asked.items() if value is not None}  # else stored
@@ -187,8 +192,8 @@ class Study(StudyView):
         """Opens the study ``name`` of ``directory`` to report on, confirm or continue it.
 
         ``overrides`` are run options (``n_trials``, ``n_jobs``, ``backend``, ``scheduler``,
-        ``progress``, ``confirm``, ``repeats``, ``refit``, ``test_curves``) and ``read_only``;
-        the confirm stage's settings not given are the study's stored ones. Raises
+        ``progress``, ``figures``, ``confirm``, ``repeats``, ``refit``, ``test_curves``) and
+        ``read_only``; the confirm stage's settings not given are the study's stored ones. Raises
         :class:`StudyError` if there is no study there or its definition is corrupt.
 
         Example:
@@ -199,7 +204,7 @@ class Study(StudyView):
         return cls(name, directory=directory, resume=True, **{**kwargs, **overrides})
 
     def write_reports(
-        self, *, only_stale: bool = False, refresh_index: bool = False
+        self, *, only_stale: bool = False, refresh_index: bool = False, figures: bool = True
     ) -> dict[str, Path]:
         """Rebuilds the study folder's CSVs, figures and page from the logs; returns the files
         written, by report name: every report, or with ``only_stale`` those that were older than
@@ -207,13 +212,14 @@ class Study(StudyView):
         ``model.npz`` since the last call.
 
         ``only_stale``: leave every file newer than the logs; ``refresh_index``: write the page
-        all the same (a new importance table).
+        all the same (a new importance table); ``figures``: False draws no figure, and the page
+        shows only those newer than the logs.
 
         Raises:
             StudyError: The study was opened with ``read_only``.
         """
         self._check_writable()
-        return self._session.write_reports(only_stale, refresh_index)
+        return self._session.write_reports(only_stale, refresh_index, figures)
 
     def _check_writable(self) -> None:
         if self.read_only:

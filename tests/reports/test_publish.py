@@ -316,3 +316,37 @@ def test_study_on_digits_end_to_end(tmp_path):
     assert "digits" in page and "120 validation images" in page
     ranking = pd.read_csv(study.path / "ranking.csv")
     assert ranking["n_val"].tolist() == [120] * 4 and ranking["val_acc_low"].notna().all()
+
+
+def test_a_study_without_figures_writes_its_tables_and_page_and_report_draws_them_later(
+    tmp_path,
+):
+    """figures=False (--no-figures): the tables and the page, no PNG, and no figure on the
+    page; ``report`` then draws every figure and puts them on the page. Figures drawn before
+    more trials are stale: they stay in the folder but the page does not show them."""
+    from hpsearch import Study
+    from hpsearch.cli.main import main
+
+    config = TrainConfig(epochs=2, hidden=(20,), samples=200)
+    study = Study("plain", n_trials=3, config=config, directory=tmp_path, progress=False,
+                  confirm=0, figures=False)  # fmt: skip
+    study.optimize()
+    folder = tmp_path / "plain"
+    assert not list(folder.glob("*.png"))
+    assert {"ranking", "curves", "index"} <= set(study.report_paths)
+    assert not any(p.suffix == ".png" for p in study.report_paths.values())
+    assert "<figure" not in (folder / "index.html").read_text()
+
+    assert main(["report", "plain", "--out", str(tmp_path)]) == 0
+    drawn = {p.name for p in folder.glob("*.png")}
+    assert drawn == {"best_curves.png", "history.png", "param_scores.png",
+                     "map_lr_weight_decay.png"}  # fmt: skip
+    assert (folder / "index.html").read_text().count("<figure") == len(drawn)
+
+    # More trials from the command line without figures: the old ones are stale, not shown.
+    assert main(["random", "--trials", "5", "--epochs", "2", "--hidden", "20", "--samples",
+                 "200", "--confirm", "0", "--name", "plain", "--out", str(tmp_path),
+                 "--quiet", "--no-figures"]) == 0  # fmt: skip
+    assert len(Study.load("plain", tmp_path, read_only=True).trials) == 5
+    assert "<figure" not in (folder / "index.html").read_text()
+    assert {p.name for p in folder.glob("*.png")} == drawn

@@ -85,7 +85,8 @@ def study_share(trials: int, epochs: int, n_jobs: int) -> dict:
     spent = {"ask": 0.0, "tell": 0.0, "asks": 0}
     with tempfile.TemporaryDirectory() as tmp:
         study = Study("bench-bayes", strategy="bayes", n_trials=trials, n_jobs=n_jobs, seed=0,
-                      config=TrainConfig(epochs=epochs), directory=tmp, progress=False, confirm=0)
+                      config=TrainConfig(epochs=epochs), directory=tmp, progress=False, figures=False,
+                      confirm=0)
         strategy = study.strategy
         ask, tell = strategy.ask, strategy.tell
 

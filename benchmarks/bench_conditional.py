@@ -117,7 +117,7 @@ def _hpsearch(method: str, seed: int, args: argparse.Namespace) -> tuple[list, f
         warnings.simplefilter("ignore")
         study = Study(f"{method}-s{seed}", strategy=strategy, space=space(method != "flat"),
                       n_trials=args.trials, n_jobs=1, seed=seed, config=config(args),
-                      directory=tmp, progress=False, confirm=0)  # fmt: skip
+                      directory=tmp, progress=False, figures=False, confirm=0)  # fmt: skip
         strategy, spent = study.strategy, [0.0]
         ask, tell = strategy.ask, strategy.tell
 

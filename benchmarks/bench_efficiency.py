@@ -73,7 +73,8 @@ def main(argv=None) -> None:
         for seed in range(args.seeds):
             for kind in ("random", "bayes"):
                 study = Study(f"{kind}-{seed}", strategy=kind, n_trials=n, n_jobs=args.jobs, seed=seed,
-                              config=config, directory=tmp, progress=False, space=space, confirm=0)
+                              config=config, directory=tmp, progress=False, figures=False, space=space,
+                              confirm=0)
                 if kind == "bayes" and args.lag is not None:
                     study.lag = args.lag
                 study.optimize()
@@ -81,7 +82,8 @@ def main(argv=None) -> None:
                     best[kind][k].append(best_after(study, k))
             for g in grids:
                 study = Study(f"grid{g}-{seed}", strategy="grid", n_trials=g, n_jobs=args.jobs, seed=seed,
-                              config=config, directory=tmp, progress=False, space=space, confirm=0)
+                              config=config, directory=tmp, progress=False, figures=False, space=space,
+                              confirm=0)
                 study.optimize()
                 best["grid"][g].append(best_after(study, g))
             print(f"  seed {seed}: random {[best['random'][k][-1] for k in checkpoints]}, "

@@ -1,6 +1,7 @@
 """The default study with and without pruning: epochs trained, wall time, best validation accuracy.
 
-Usage: python benchmarks/bench_pruning.py [--trials 100] [--jobs 2] [--seeds 0] [--strategy random]
+Usage: python benchmarks/bench_pruning.py [--trials 100] [--epochs 50] [--samples 500] [--jobs 2] [--seeds 0]
+                                          [--strategy random]
 
 Each seed runs the same study three times in one process: without pruning (the baseline), with
 ``--prune halving`` and with ``--prune hyperband`` (min 5 epochs, eta 3), and prints each one's
@@ -22,7 +23,7 @@ from hpsearch.builtin.config import TrainConfig
 
 def run(prune: str, args: argparse.Namespace, seed: int, directory: str) -> dict:
     study = Study(f"{prune}-{seed}", strategy=args.strategy, n_trials=args.trials, n_jobs=args.jobs,
-                  seed=seed, config=TrainConfig(epochs=args.epochs), directory=directory,
+                  seed=seed, config=TrainConfig(epochs=args.epochs, samples=args.samples), directory=directory,
                   progress=False, prune=prune)
     start = time.perf_counter()
     study.optimize()
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--samples", type=int, default=500, help="images, 80%% trained (default 500)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--strategy", default="random", choices=("random", "grid", "bayes"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -188,7 +188,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 def _pair(tmp_path: Path, address: str, name: str, **kwargs) -> tuple:
     """The same study run locally (loky, 2 jobs) and on the cluster; their rankings."""
     local = Study(
-        f"{name}-local", n_jobs=2, directory=tmp_path, progress=False, **kwargs
+        f"{name}-local", n_jobs=2, directory=tmp_path, progress=False, figures=False, **kwargs
     ).optimize()
     remote = Study(
         f"{name}-dask",
@@ -197,6 +197,7 @@ def _pair(tmp_path: Path, address: str, name: str, **kwargs) -> tuple:
         n_jobs=-1,
         directory=tmp_path,
         progress=False,
+        figures=False,
         **kwargs,
     ).optimize()
     return local, remote
@@ -326,6 +327,7 @@ def test_existing_client_is_used_and_left_open(cluster: LocalCluster, tmp_path: 
             config=QUICK,
             directory=tmp_path,
             progress=False,
+            figures=False,
         ).optimize()
         assert len(ranking) == 3
         assert client.status == "running"  # the study did not close the user's client
@@ -382,7 +384,7 @@ def test_n_jobs_caps_the_trials_running_at_once(cluster: LocalCluster, tmp_path:
 
 
 # ---------------------------------------------------------------------- a worker dies
-LONG = TrainConfig(epochs=150, samples=500)  # about 0.8 s a trial, on an idle core
+LONG = TrainConfig(epochs=80, samples=500)  # about 0.4 s a trial, on an idle core
 
 
 def _kill_a_busy_worker(cluster: LocalCluster, killed: list[int]) -> None:
@@ -409,6 +411,7 @@ def _study_with_a_worker_killed(cluster: LocalCluster, tmp_path: Path, name: str
         space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}),
         directory=tmp_path,
         progress=False,
+        figures=False,
     )
     _returns_before_a_hang(study.optimize)
     killer.join(HANG)
@@ -432,13 +435,14 @@ def test_killed_worker_costs_a_retry_and_the_study_completes(tmp_path: Path) -> 
         space=SearchSpace({"lr": LogUniform(1e-3, 1e-1)}),
         directory=tmp_path,
         progress=False,
+        figures=False,
     )
     local.optimize()
     assert [(t.params, t.val_acc, t.train_acc) for t in study.trials] == [
         (t.params, t.val_acc, t.train_acc) for t in local.trials
     ]
     # And every trial is in the study's log, as a resume would read it.
-    reloaded = Study.load("killed", tmp_path, progress=False)
+    reloaded = Study.load("killed", tmp_path, progress=False, figures=False)
     assert len(reloaded.trials) == 3
 
 
@@ -512,7 +516,12 @@ def test_study_with_unreachable_scheduler_fails_on_construction(
     with pytest.raises(ValueError, match="cannot reach the dask scheduler"):
         _returns_before_a_hang(
             lambda: Study(
-                "nowhere", backend="dask", scheduler=UNREACHABLE, directory=tmp_path, progress=False
+                "nowhere",
+                backend="dask",
+                scheduler=UNREACHABLE,
+                directory=tmp_path,
+                progress=False,
+                figures=False,
             )
         )
     assert list(tmp_path.iterdir()) == []
@@ -603,7 +612,7 @@ def test_the_scheduler_killed_mid_study_is_one_line_and_exit_2(tmp_path: Path) -
                 "--trials",
                 "20",
                 "--epochs",
-                "30",
+                "10",
                 "--hidden",
                 "100,100",
                 "--backend",

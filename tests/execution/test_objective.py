@@ -66,7 +66,7 @@ def _file(folder: Path, text: str = BOOK_STYLE, name: str = "mynet.py") -> str:
 
 def _study(tmp_path: Path, name: str, objective: object, **kwargs: object) -> Study:
     options: dict[str, object] = dict(
-        space=SPACE, config=CONFIG, n_trials=6, seed=3, confirm=0, progress=False
+        space=SPACE, config=CONFIG, n_trials=6, seed=3, confirm=0, progress=False, figures=False
     )
     options.update(kwargs)
     return Study(name, objective=objective, directory=tmp_path / "studies", **options)  # type: ignore[arg-type]
@@ -288,6 +288,7 @@ def _cli(out: Path, ref: str, name: str) -> list[str]:
         name,
         "--out",
         str(out),
+        "--no-figures",
         "--quiet",
     ]
 
@@ -319,7 +320,7 @@ def test_halving_calls_the_objective_with_each_rungs_epochs_the_same_with_any_wo
         """,
     )
     space = {"lr": LogUniform(1e-3, 1e-1)}
-    options = dict(space=space, config=TrainConfig(epochs=9, samples=200), n_trials=9)
+    options = dict(space=space, config=TrainConfig(epochs=9, samples=200), n_trials=9, figures=True)
     runs = [
         _study(tmp_path, f"halving{j}", ref, n_jobs=j, prune="halving", min_epochs=1, **options)
         for j in (1, 2)

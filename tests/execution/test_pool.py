@@ -92,6 +92,7 @@ def test_a_second_study_from_another_directory_runs_on_the_same_workers(tmp_path
             backend="loky",
             confirm=0,
             progress=False,
+            figures=False,
         )
         study.optimize()
         assert len(study.trials) == 4

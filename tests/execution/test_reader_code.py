@@ -107,7 +107,7 @@ def _write(folder: Path, name: str = "framework.py", imports: Path | None = None
 
 def _study(tmp_path: Path, name: str, objective: object, **kwargs: object) -> Study:
     options: dict[str, object] = dict(
-        space=SPACE, config=SETTINGS, n_trials=4, seed=5, confirm=0, progress=False
+        space=SPACE, config=SETTINGS, n_trials=4, seed=5, confirm=0, progress=False, figures=False
     )
     options.update(kwargs)
     return Study(name, objective=objective, directory=tmp_path / "studies", **options)  # type: ignore[arg-type]
@@ -205,7 +205,7 @@ def test_a_main_script_calling_into_its_own_module_runs_on_workers(tmp_path):
             if __name__ == "__main__":
                 study = Study("main", objective=objective, space={"lr": LogUniform(1e-2, 1.0)},
                               config=Settings(epochs=2, samples=200), n_trials=4, confirm=0,
-                              n_jobs=2, progress=False, directory="studies")
+                              n_jobs=2, progress=False, figures=False, directory="studies")
                 study.optimize()
             """
         )

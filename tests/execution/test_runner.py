@@ -33,7 +33,7 @@ def _study(tmp_path: Path, name: str, **kwargs: object) -> Study:
     # An own objective gets what every study has; the built-in network its settings too.
     config = Settings.of(CONFIG) if "objective" in kwargs else CONFIG
     options: dict[str, object] = dict(
-        space=SPACE, config=config, n_trials=5, seed=3, confirm=0, progress=False
+        space=SPACE, config=config, n_trials=5, seed=3, confirm=0, progress=False, figures=False
     )
     options.update(kwargs)
     return Study(name, directory=tmp_path / "studies", **options)  # type: ignore[arg-type]

@@ -85,6 +85,7 @@ def test_a_study_of_an_own_minimised_metric_searches_near_its_floor_with_bayes(t
         strategy_options={"n_initial_points": INITIAL, "n_candidates": 300},
         directory=tmp_path,
         progress=False,
+        figures=False,
         confirm=0,
     )
     study.optimize()

@@ -24,7 +24,7 @@ import numpy as np
 from hpsearch import Study, TrainConfig
 folder, strategy, told = sys.argv[1], sys.argv[2], int(sys.argv[3])
 study = Study("loop", strategy=strategy, n_trials=8, seed=4, directory=folder, resume=True,
-              config=TrainConfig(epochs=2, samples=200), progress=False)
+              config=TrainConfig(epochs=2, samples=200), progress=False, figures=False)
 for _ in range(told):
     trial = study.ask()
     noise = float(np.random.rand())  # the user's own unseeded draw
@@ -66,7 +66,9 @@ def test_a_second_process_asks_what_an_uninterrupted_loop_would_have(tmp_path, s
 
 
 def test_a_told_study_ranks_and_reports_like_any_other(tmp_path):
-    study = Study("asked", n_trials=4, directory=tmp_path, config=CONFIG, progress=False)
+    study = Study(
+        "asked", n_trials=4, directory=tmp_path, config=CONFIG, progress=False, figures=False
+    )
     for _ in range(4):
         trial = study.ask()
         assert trial.seed == seed_for(0, trial.number, TRAIN) and trial.data.x_test is None
@@ -83,7 +85,9 @@ def test_a_told_study_ranks_and_reports_like_any_other(tmp_path):
 
 
 def test_tell_refuses_what_it_cannot_record(tmp_path):
-    study = Study("refused", n_trials=3, directory=tmp_path, config=CONFIG, progress=False)
+    study = Study(
+        "refused", n_trials=3, directory=tmp_path, config=CONFIG, progress=False, figures=False
+    )
     trial = study.ask()
     with pytest.raises(ObjectiveError, match="returned str"):
         study.tell(trial, "good")
@@ -106,6 +110,7 @@ def test_a_study_given_only_the_settings_every_study_has_shows_no_network(tmp_pa
             config=Settings(epochs=5, samples=200),
             confirm=0,
             progress=False,
+            figures=False,
             resume=True,
         )
 
@@ -141,6 +146,7 @@ def test_trials_told_by_hand_may_be_ranked_by_another_metric(tmp_path):
         metric="val_loss",
         direction="minimize",
         progress=False,
+        figures=False,
     )
     for loss in (0.9, 0.4):
         study.tell(study.ask(), {"val_loss": loss})

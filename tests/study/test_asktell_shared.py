@@ -19,7 +19,7 @@ from hpsearch import LogUniform, Settings, Study
 
 study = Study("shared", space={{"lr": LogUniform(1e-3, 1.0)}},
               config=Settings(epochs=1, samples=100), n_trials=8, resume=True,
-              progress=False, directory={directory!r})
+              progress=False, figures=False, directory={directory!r})
 for _ in range({asks}):
     trial = study.ask()
     print(trial.number, flush=True)
@@ -61,7 +61,7 @@ def test_a_trial_held_by_a_process_that_died_is_asked_again(tmp_path):
 
 def test_a_trial_asked_by_another_study_is_refused(tmp_path):
     options = dict(space={"lr": LogUniform(1e-3, 1.0)}, config=Settings(epochs=1, samples=100),
-                   n_trials=4, progress=False, directory=tmp_path)  # fmt: skip
+                   n_trials=4, progress=False, figures=False, directory=tmp_path)  # fmt: skip
     one, other = Study("one", **options), Study("other", **options)
     foreign = other.ask()
     one.ask()
@@ -74,7 +74,7 @@ def test_a_trial_asked_by_another_study_is_refused(tmp_path):
 
 def test_fixed_values_in_a_told_trial_stay_settings_not_params(tmp_path):
     study = Study("fixed", space={"lr": LogUniform(1e-3, 1.0)}, n_trials=2, progress=False,
-                  config=Settings(epochs=1, samples=100, fixed={"hidden": 30}),
+                  figures=False, config=Settings(epochs=1, samples=100, fixed={"hidden": 30}),
                   directory=tmp_path)  # fmt: skip
     trial = study.ask()
     assert trial.params["hidden"] == 30

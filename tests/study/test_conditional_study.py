@@ -34,6 +34,7 @@ def run(tmp_path, name, n_trials, strategy="bayes", n_jobs=1, **kwargs):
         n_jobs=n_jobs,
         directory=tmp_path,
         progress=False,
+        figures=False,
         confirm=0,
         strategy_options={"batch_size": 2, "n_initial_points": 4} if strategy == "bayes" else {},
         **kwargs,

@@ -166,6 +166,7 @@ def test_a_dataset_without_a_test_part_still_confirms():
 def _study(tmp_path, name, **kwargs) -> Study:
     kwargs.setdefault("n_jobs", 1)
     kwargs.setdefault("confirm", 3)
+    kwargs.setdefault("figures", False)  # the reports tests' (tests/reports)
     return Study(
         name,
         directory=tmp_path,
@@ -241,6 +242,7 @@ COMMAND = [
     "--name",
     "c",
     "--quiet",
+    "--no-figures",
 ]
 
 

@@ -188,7 +188,7 @@ def test_a_run_made_again_that_brings_no_curve_is_not_written_twice(tmp_path, ca
 
 def test_study_compare_returns_the_table_the_command_shows(tmp_path, capsys):
     out = _search(tmp_path, capsys, "objective", "--confirm", "1", "--repeats", "2")
-    study = Study.load("own", out, progress=False)
+    study = Study.load("own", out, progress=False, figures=False)
     table = study.compare("opt")
     assert isinstance(table, pd.DataFrame)
     status, printed, err, _ = _cli(
@@ -255,6 +255,7 @@ def test_a_loss_reported_nan_makes_the_trial_diverged(tmp_path):
         n_jobs=1,
         confirm=0,
         progress=False,
+        figures=False,
     )
     study.optimize()
     assert [t.state for t in study.trials] == [TrialState.DIVERGED] * 2
@@ -274,6 +275,7 @@ def test_a_report_at_epoch_zero_is_not_an_epoch_trained(tmp_path):
         confirm=1,
         repeats=1,
         progress=False,
+        figures=False,
     )
     study.optimize()
     (trial,) = study.trials

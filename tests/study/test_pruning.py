@@ -105,6 +105,7 @@ def _study(tmp_path: Path, name: str, prune: str, n_jobs: int, **kw) -> Study:
         config=TINY,
         directory=tmp_path,
         progress=False,
+        figures=False,
         prune=prune,
         min_epochs=1,
         reduction_factor=3,

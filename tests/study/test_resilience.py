@@ -25,9 +25,10 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="signals and /proc: Linux"
 )
 
-N_TRIALS = 40
+N_TRIALS = 24
 NAME = "study"
-# Trials of about 0.1 s: long enough to interrupt in the middle, short enough to stay quick.
+# Trials of about 0.05 s: long enough to interrupt in the middle (a signal lands after 10 of
+# 24), short enough to stay quick.
 COMMAND = [
     "random",
     "--trials",
@@ -37,7 +38,7 @@ COMMAND = [
     "--seed",
     "4",
     "--epochs",
-    "20",
+    "10",
     "--samples",
     "500",
     "--hidden",
@@ -45,6 +46,7 @@ COMMAND = [
     "--name",
     NAME,
     "--quiet",
+    "--no-figures",
 ]
 DEADLINE = 180.0  # seconds: only a guard against a hang, never a performance assertion
 

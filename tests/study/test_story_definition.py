@@ -26,6 +26,7 @@ def _study(tmp_path: Path, name: str, **kwargs) -> Study:
         n_trials=kwargs.pop("n_trials", 3),
         config=CONFIG,
         progress=False,
+        figures=False,
         resume=True,
         **kwargs,
     )
@@ -50,7 +51,7 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
 def test_a_study_made_without_a_confirm_stage_loads_without_one(tmp_path: Path) -> None:
     _study(tmp_path, "none", confirm=0).optimize()
     assert _stored(tmp_path, "none")["confirm"] == 0
-    loaded = Study.load("none", tmp_path, progress=False)
+    loaded = Study.load("none", tmp_path, progress=False, figures=False)
     assert loaded.n_confirm == 0
     loaded.optimize()  # once trained a default confirm stage: 15 runs
     assert loaded.repeats_done == [] and not (tmp_path / "none" / "repeats.jsonl").exists()
@@ -61,15 +62,25 @@ def test_the_confirm_settings_are_kept_unless_given_again(tmp_path: Path) -> Non
     made.optimize()
     stored = {"confirm": 1, "repeats": 1, "refit": True, "test_curves": True}
     assert _stored(tmp_path, "kept") == stored
-    assert _settings(Study.load("kept", tmp_path, progress=False)) == (1, 1, True, True)
+    assert _settings(Study.load("kept", tmp_path, progress=False, figures=False)) == (
+        1,
+        1,
+        True,
+        True,
+    )
     assert _settings(_study(tmp_path, "kept")) == (1, 1, True, True)  # resumed, none given
     # Given again: a run option, not a change of definition; stored once the study runs.
-    again = Study.load("kept", tmp_path, progress=False, confirm=2, refit=False)
+    again = Study.load("kept", tmp_path, progress=False, figures=False, confirm=2, refit=False)
     assert _settings(again) == (2, 1, False, True)
     assert _stored(tmp_path, "kept") == stored  # opening it writes nothing
     again.optimize()
     assert _stored(tmp_path, "kept") == {**stored, "confirm": 2, "refit": False}
-    assert _settings(Study.load("kept", tmp_path, progress=False)) == (2, 1, False, True)
+    assert _settings(Study.load("kept", tmp_path, progress=False, figures=False)) == (
+        2,
+        1,
+        False,
+        True,
+    )
 
 
 def test_a_compare_does_not_change_the_studys_confirm_settings(tmp_path: Path) -> None:
@@ -77,7 +88,7 @@ def test_a_compare_does_not_change_the_studys_confirm_settings(tmp_path: Path) -
 
     space = {"activation": Categorical(["relu", "tanh"])}
     _study(tmp_path, "c", space=space, n_trials=2, confirm=0).optimize()
-    loaded = Study.load("c", tmp_path, progress=False, test_curves=True)
+    loaded = Study.load("c", tmp_path, progress=False, figures=False, test_curves=True)
     loaded.compare("activation", repeats=1)
     assert _stored(tmp_path, "c") == {
         "confirm": 0,
@@ -99,13 +110,13 @@ def test_a_definition_without_a_setting_is_refused_naming_the_file_and_the_key(
         path.write_text(json.dumps({k: v for k, v in whole.items() if k != key}))
         missing = rf"corrupt study definition .*study\.json: missing \['{key}'\]"
         with pytest.raises(StudyError, match=missing):
-            Study.load("old", tmp_path, progress=False)
+            Study.load("old", tmp_path, progress=False, figures=False)
     # the pruning schedule is stored whole: a part of it missing is damage too, not a default
     path.write_text(json.dumps({**whole, "pruning": {"kind": "none", "min_epochs": 5}}))
     with pytest.raises(StudyError, match=r"corrupt study definition .*study\.json: 'eta'"):
-        Study.load("old", tmp_path, progress=False)
+        Study.load("old", tmp_path, progress=False, figures=False)
     path.write_text(json.dumps(whole))
-    assert len(Study.load("old", tmp_path, progress=False).trials) > 0
+    assert len(Study.load("old", tmp_path, progress=False, figures=False).trials) > 0
 
 
 def test_a_corrupt_stored_setting_names_the_file(tmp_path: Path) -> None:
@@ -152,7 +163,7 @@ def test_a_study_made_without_a_confirm_stage_is_confirmed_later_by_default(
     tmp_path: Path,
 ) -> None:
     _study(tmp_path, "later", n_trials=5, confirm=0).optimize()
-    loaded = Study.load("later", tmp_path, progress=False)
+    loaded = Study.load("later", tmp_path, progress=False, figures=False)
     loaded.confirm(repeats=1)  # no K given, none stored: the default confirm stage's 5
     assert loaded.n_confirm == 5 and len(loaded.repeats_done) == 5
     assert _stored(tmp_path, "later")["confirm"] == 5
@@ -165,8 +176,8 @@ def test_a_running_study_can_be_read_but_not_run_or_written(
     with held_lock(tmp_path, "busy"):
         before = snapshot(tmp_path)
         with pytest.raises(StudyError, match="being run by another process"):
-            Study.load("busy", tmp_path, progress=False)
-        study = Study.load("busy", tmp_path, progress=False, read_only=True)
+            Study.load("busy", tmp_path, progress=False, figures=False)
+        study = Study.load("busy", tmp_path, progress=False, figures=False, read_only=True)
         assert len(study.trials) == 3 and len(study.ranking()) == 3
         for act in (study.optimize, study.write_reports, study.ask, lambda: study.confirm(1, 1)):
             with pytest.raises(StudyError, match="read_only"):

@@ -22,6 +22,8 @@ def _study(tmp_path, name="s", **kwargs) -> Study:
     kwargs.setdefault("config", TrainConfig(epochs=3, hidden=(20, 20), samples=200))
     kwargs.setdefault("n_trials", 6)
     kwargs.setdefault("seed", 11)
+    # The figures are the reports tests' (tests/reports); a study here draws none of them.
+    kwargs.setdefault("figures", False)
     return Study(name, directory=tmp_path, progress=False, **kwargs)
 
 
@@ -101,7 +103,7 @@ def test_a_trial_result_depends_on_params_and_number_only(tmp_path):
 
 # ----------------------------------------------------------------------------- the study folder
 def test_study_folder_holds_definition_log_and_reports(tmp_path):
-    study = _study(tmp_path, n_jobs=1, seed=7)
+    study = _study(tmp_path, n_jobs=1, seed=7, figures=True)
     study.optimize()
     folder = tmp_path / "s"
     definition = json.loads((folder / "study.json").read_text())

@@ -166,15 +166,31 @@ def _module_of(value: Any) -> str:
     return value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", "")
 
 
+def _reached(function: Any) -> Iterator[Any]:
+    """What a function that travels by value takes with it by reference: the values of its
+    closure's cells and of the globals its code names."""
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            yield cell.cell_contents
+        except ValueError:  # a cell not yet filled
+            continue
+    scope = getattr(function, "__globals__", {})
+    yield from (scope[name] for name in function.__code__.co_names if name in scope)
+
+
 def _sources(objective: Any) -> tuple[Source, ...]:
     """The user's modules ``objective`` needs in a worker: those it was defined in, and for a
-    function of ``__main__`` (which travels by value) the user's modules its globals name."""
+    function that travels by value (defined in ``__main__``, a closure or a lambda) the user's
+    modules of what it reaches: its globals (all of them, in ``__main__``) and its closure."""
     names: dict[str, None] = {}  # in order, each once
     for part in _homes(objective):
         home = _module_of(part)
         names[home] = None
         if home == "__main__":
             names.update(dict.fromkeys(map(_module_of, getattr(part, "__globals__", {}).values())))
+        qualname = getattr(part, "__qualname__", "")
+        if hasattr(part, "__code__") and ("<locals>" in qualname or "<lambda>" in qualname):
+            names.update(dict.fromkeys(map(_module_of, _reached(part))))
     found = []
     for name in names:
         module = None if name == "__main__" else _user_module(name)

@@ -164,6 +164,24 @@ def test_partials_closures_lambdas_instances_and_methods_are_objectives(tmp_path
     assert scores["partial"] == scores["instance"]
 
 
+@pytest.mark.parametrize("kind", ["closure", "lambda"])
+def test_a_closure_or_lambda_over_a_file_objective_runs_on_fresh_workers(tmp_path, kind):
+    """A closure or a lambda travels by value, the file's function it calls by reference: each
+    worker imports that file, even a fresh one that no earlier study sent it to."""
+    from hpsearch.execution.pool import shutdown
+
+    objective = load_objective(f"{_write(tmp_path, 'fresh_net.py')}:objective")
+
+    def closure(trial):
+        return objective(trial)
+
+    fn = closure if kind == "closure" else lambda trial: objective(trial)
+    shutdown()  # new worker processes: none has imported the file for an earlier study
+    _study(tmp_path, kind, fn, n_jobs=2).optimize()
+    ranking = _states(tmp_path, kind)
+    assert (ranking["state"] == "COMPLETE").all(), ranking["error"].tolist()
+
+
 def test_the_file_travels_as_its_text_to_a_worker_that_cannot_read_it(tmp_path):
     path = _write(tmp_path)
     pickled = pickle.dumps(portable(load_objective(f"{path}:objective")))

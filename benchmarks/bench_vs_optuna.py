@@ -5,7 +5,8 @@ Usage: python benchmarks/bench_vs_optuna.py [--runs 3] [--trials 20] [--epochs 1
 The function is ``reader_rmsprop.py:objective`` (a reader's RMSProp network, one-hot labels,
 unseeded ``np.random``), 20 trials of 10 epochs on 1,000 MNIST images (800 trained, 200
 validated), 2 workers, no confirm stage. hpsearch runs it as ``python -m hpsearch random ...``
-and writes its reports (ranking, curves, figures, page); the Optuna script (``--optuna``, Optuna
+and writes its reports (ranking, curves, figures, page), and once more with ``--no-figures`` (the
+tables and the page, the figures left to ``report``); the Optuna script (``--optuna``, Optuna
 in the ``bench`` extra) runs the same function on the same split with TPE, 2 threads, one BLAS
 thread each, and writes nothing. Both are timed as whole processes, in turn (A B A B ...), and
 the medians and their ratio are printed. Without Optuna, the bound printed instead is the
@@ -96,7 +97,7 @@ def main() -> None:
     except ImportError:
         have_optuna = False
     print(f"hpsearch vs Optuna: {machine()}, {load_note()}")
-    ours, theirs, bounds = [], [], []
+    ours, plain, theirs, bounds = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs + 1):  # the first of each is a warm-up, not counted
             name = f"run{run}"
@@ -108,6 +109,11 @@ def main() -> None:
             if run:
                 ours.append(seconds)
                 bounds.append(trials)
+            # The same study with its tables and page but no figures (drawn later by `report`).
+            seconds = _timed(_hpsearch_command(Path(tmp), f"plain{run}", args.trials, args.epochs,
+                                               args.samples) + ["--no-figures"])  # fmt: skip
+            if run:
+                plain.append(seconds)
             if have_optuna:
                 other = [sys.executable, __file__, "--optuna", "--trials", str(args.trials)]
                 other += ["--epochs", str(args.epochs), "--samples", str(args.samples)]
@@ -117,14 +123,17 @@ def main() -> None:
     med = statistics.median(ours)
     bound = statistics.median(bounds)
     print(f"hpsearch command, reports written: median {med:.2f} s of {ours}")
+    print(f"hpsearch command, --no-figures: median {statistics.median(plain):.2f} s of {plain}")
     print(f"trials' own seconds over 2 workers: median {bound:.2f} s (ratio {med / bound:.2f})")
-    fields = {"hpsearch_s": med, "trial_bound_s": bound}
+    fields = {"hpsearch_s": med, "no_figures_s": statistics.median(plain), "trial_bound_s": bound}
     if theirs:
         other_med = statistics.median(theirs)
         ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
         print(f"Optuna script, TPE, 2 threads: median {other_med:.2f} s of {theirs}")
         print(f"ratio hpsearch / Optuna: median {statistics.median(ratios):.2f} (pairs {ratios})")
-        fields.update(optuna_s=other_med, ratio=statistics.median(ratios))
+        plain_ratio = statistics.median([a / b for a, b in zip(plain, theirs, strict=True)])
+        print(f"ratio hpsearch --no-figures / Optuna: median {plain_ratio:.2f}")
+        fields.update(optuna_s=other_med, ratio=statistics.median(ratios), no_figures_ratio=plain_ratio)
     emit("vs_optuna", **fields, runs=args.runs)
 
 

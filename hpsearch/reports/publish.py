@@ -187,12 +187,14 @@ def write_reports(
     # ranking comes first among the paths all the same.
     paths: dict[str, Path] = {"ranking": folder / progress.RANKING}
     due: dict[str, tuple[Path, Callable[[Path], Path]]] = {}
-    logs = newest if newest is not None or figures else _newest_log(folder)
+    # Without figures, a figure is kept (and shown) only while it is newer than the logs.
+    figures_newest = newest if figures or newest is not None else _newest_log(folder)
     for key, (filename, write) in outputs.items():
         path = folder / filename
-        if _current(path, newest if path.suffix != ".png" else logs):
+        figure = path.suffix == ".png"
+        if _current(path, figures_newest if figure else newest):
             paths[key] = path  # current: left alone
-        elif figures or path.suffix != ".png":
+        elif figures or not figure:
             due[key] = (path, write)
     drawn = False  # a figure the page does not show yet
     for key, outcome in plots.write_all(due).items():

@@ -1,13 +1,13 @@
 """``python -m hpsearch``: the command line, with a clean way out at every moment.
 
 Until a study takes over the signals (and after it gives them back), SIGINT and SIGTERM end
-the command at once with 130 or 143 and no traceback, even in the middle of an import while the
-command has one thread (with more, the import is left to finish first: a stop raised inside one
-can leave a module lock held that another thread then waits for forever). Each way
-out is taken once: after the first signal has decided the outcome (here, or in a study that is
-stopping on it), later signals change nothing, so a second Ctrl-C cannot cut short the saving of
-what is finished. Once the command is done, signals are blocked, the local workers are stopped
-and the process leaves without running exit handlers that a late signal could break.
+the command with 130 or 143 and no traceback: at once, or in the middle of an import as soon as
+the import is over (a stop raised inside one can leave a module lock held that another thread
+then waits for forever, or be dropped). Each way out is taken once: after the first signal has
+decided the outcome (here, or in a study that is stopping on it), later signals change nothing,
+so a second Ctrl-C cannot cut short the saving of what is finished. Once the command is done,
+signals are blocked, the local workers are stopped and the process leaves without running exit
+handlers that a late signal could break.
 
 A signal in the first instants of the interpreter, before this module runs, is Python's own.
 """
@@ -28,16 +28,49 @@ _decided: list[int] = []
 def _stop(signum: int, frame: FrameType | None) -> None:
     if _decided:
         return  # decided already: the way out under way is the one to finish
-    # Until the study's signal module is loaded whole there is no study and one thread: raise.
     interrupts: Any = sys.modules.get("hpsearch.execution.interrupts")
     if all(hasattr(interrupts, name) for name in ("stopping", "unsafe_to_raise", "try_again_soon")):
         if interrupts.stopping() is not None:
             return  # a study is stopping on an earlier signal: its way out is the one to finish
-        if sys.modules["threading"].active_count() > 1 and interrupts.unsafe_to_raise(frame):
+        if interrupts.unsafe_to_raise(frame):
             interrupts.try_again_soon(signum)
             return
+    elif _in_import(frame):  # the study's signal module not loaded yet: the same, here
+        _again_soon(signum)
+        return
     _decided.append(signum)
     raise SystemExit(128 + signum)
+
+
+# Inside an import, never raise, even with one thread: raised in the import machinery's own
+# bookkeeping, the stop can leave a module's lock held (a thread started later, the figure
+# warm-up, then waits for it forever) or, inside an extension module's set-up, be dropped (the
+# command went on to finish the study). The signal comes again once the import is over. These
+# two are hpsearch.execution.interrupts' in_import and try_again_soon, for the instants before
+# that module is loaded.
+_due: list[int] = []
+
+
+def _in_import(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _again_soon(signum: int) -> None:
+    if _due or not hasattr(signal, "setitimer"):
+        return
+
+    def again(_signum: int, _frame: FrameType | None) -> None:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        _due.clear()
+        os.kill(os.getpid(), signum)
+
+    _due.append(signum)
+    signal.signal(signal.SIGALRM, again)
+    signal.setitimer(signal.ITIMER_REAL, 0.02)
 
 
 def _catch() -> None:

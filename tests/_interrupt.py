@@ -102,16 +102,24 @@ def describe(procs: list[psutil.Process]) -> list[str]:
     return out
 
 
+def is_worker(proc: psutil.Process) -> bool:
+    """Whether ``proc`` is a local worker process: started loky's way (its command line says
+    so), or forked by the fork server (whose command line it shares, as a child of the server's);
+    not a resource tracker, nor the fork server itself."""
+    try:
+        if "LokyProcess" in " ".join(proc.cmdline()):
+            return True
+        parent = proc.parent()
+        return parent is not None and all(
+            "multiprocessing.forkserver" in " ".join(p.cmdline()) for p in (proc, parent)
+        )
+    except psutil.Error:
+        return False
+
+
 def workers(sid: int) -> list[psutil.Process]:
-    """The loky worker processes of session ``sid`` (not its resource trackers)."""
-    found = []
-    for proc in session_processes(sid):
-        try:
-            if "LokyProcess" in " ".join(proc.cmdline()):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
+    """The local worker processes of session ``sid`` (not its resource trackers)."""
+    return [proc for proc in session_processes(sid) if is_worker(proc)]
 
 
 def kill_session(sid: int) -> None:
@@ -151,10 +159,13 @@ class Run:
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
+        # faulthandler in every process of the run: a hang's Python stacks (see wait) are then
+        # one SIGABRT away.
+        env = {**(os.environ if self.env is None else self.env), "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen(
             self.command,
             cwd=self.cwd,
-            env=self.env,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -212,8 +223,7 @@ class Run:
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.abort()
-            raise
+            pytest.fail(f"hung for {timeout:g} s: {self.command}\n{self.hung()}")
         self.ended = time.monotonic()
         for reader in self._readers:
             reader.join(timeout=LINGER_DEADLINE)
@@ -222,6 +232,23 @@ class Run:
     def exit_seconds(self) -> float | None:
         """Seconds from the first signal to the command's exit."""
         return None if not self.sent or self.ended is None else self.ended - self.sent[0][0]
+
+    def hung(self) -> str:
+        """What each process of a hung run was doing (its Python stacks, dumped by faulthandler on
+        SIGABRT), then the run stopped: for the message of the failure."""
+        procs = session_processes(self.sid)
+        where = describe(procs)
+        for proc in procs:
+            try:
+                where[procs.index(proc)] += f" ({proc.status()})"
+                proc.send_signal(signal.SIGABRT)
+            except psutil.Error:
+                continue
+        time.sleep(2.0)  # the dumps written (a guard, not a wait for an event: they may not come)
+        self.abort()
+        for reader in self._readers:
+            reader.join(timeout=LINGER_DEADLINE)
+        return "\n".join(["processes:", *where, "stderr:", self.err()[-20000:]])
 
     def abort(self) -> None:
         kill_session(self.sid)

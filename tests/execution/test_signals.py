@@ -11,6 +11,7 @@ exactly. The slower sweep over every moment, both signals and many delays is
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -170,3 +171,38 @@ def test_sigkill_of_the_study_takes_its_workers_with_it(tmp_path: Path, when: st
     finally:
         run.abort()
     assert intact(folder) == []
+
+
+# ----------------------------------------------------------------------------- inside an import
+PROBE = """
+import sys
+from hpsearch.__main__ import _stop
+_stop(15, sys._getframe())  # as if SIGTERM landed here, inside this module's import
+print("imported", flush=True)
+"""
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["before-the-study-module", "with-it"])
+def test_a_stop_inside_an_import_waits_for_the_import_then_ends_the_command(
+    tmp_path: Path, loaded: bool
+) -> None:
+    """Raised inside an import, the stop can leave a module lock held or be dropped (seen: a
+    command that went on to finish its study, and one that hung in the confirm stage); it comes
+    once the import is over, with the command's status, even while the command has one thread."""
+    (tmp_path / "probe.py").write_text(PROBE)
+    code = (
+        "import time\n"
+        + ("import hpsearch.execution.interrupts\n" if loaded else "")
+        + "from hpsearch.__main__ import _catch\n"
+        "_catch()\n"
+        "try:\n"
+        "    import probe\n"
+        "    time.sleep(5)\n"  # the stop ends this wait at once: a guard, not a measure
+        "    print('not stopped', flush=True)\n"
+        "except SystemExit as exc:\n"
+        "    print('stopped', exc.code, flush=True)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert out.stdout.split("\n")[:2] == ["imported", "stopped 143"], out.stdout + out.stderr

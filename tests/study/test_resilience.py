@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from _interrupt import is_worker
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="signals and /proc: Linux"
@@ -107,16 +108,8 @@ def wait_for_trials(cwd: Path, proc: subprocess.Popen, n: int) -> None:
 
 
 def workers_of(proc: subprocess.Popen) -> list[psutil.Process]:
-    """The joblib/loky worker processes of the study (not its resource trackers)."""
-    found = []
-    for child in psutil.Process(proc.pid).children(recursive=True):
-        try:
-            cmdline = " ".join(child.cmdline())
-        except psutil.Error:
-            continue
-        if "LokyProcess" in cmdline or "popen_loky" in cmdline:
-            found.append(child)
-    return found
+    """The local worker processes of the study (not its resource trackers)."""
+    return [c for c in psutil.Process(proc.pid).children(recursive=True) if is_worker(c)]
 
 
 def log_records(cwd: Path) -> list[dict]:

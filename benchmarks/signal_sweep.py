@@ -27,6 +27,7 @@ lines (one per case, one summary). Takes about 10 s a case (the default sweep: ~
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shutil
 import signal
@@ -57,6 +58,7 @@ from _interrupt import (  # noqa: E402
 )
 
 NAME = "study"
+PACKAGE = str(Path(importlib.util.find_spec("hpsearch").origin).resolve().parent)  # the copy the commands run
 CONFIRM_RUNS = 4
 COMMAND = hpsearch("random", "--trials", "12", "--jobs", "2", "--seed", "4", "--epochs", "20", "--samples", "500",
                    "--hidden", "100,100", "--confirm", "2", "--repeats", "2", "--name", NAME, "--quiet")
@@ -114,16 +116,19 @@ def pythons_own(run, folder: Path) -> bool:  # noqa: ANN001
     standard streams, its ``site`` module, ``runpy``) or loads hpsearch's ``__main__``: Python's
     own way out, which no program can change. Status 1 with "Fatal Python error: init_..." or
     "Could not import runpy module", or killed by the signal after a traceback in which no frame
-    is hpsearch's; counted clean when that is all that happened (no study folder was made)."""
+    is hpsearch's (but its package's ``__init__.py``, which runpy imports before ``__main__``);
+    counted clean when that is all that happened (no study folder was made)."""
     err = run.err()
     own_init = run.proc.returncode == 1 and (
         re.search(r"^Fatal Python error: init_\w+: ", err, re.M) is not None
         or "Could not import runpy module" in err
     )
+    # runpy imports the package (hpsearch/__init__.py) before it runs hpsearch.__main__: a frame
+    # there is still Python's own way out; a frame of any other module of hpsearch's is not.
     own_traceback = (
         run.proc.returncode == -signal.SIGINT
         and "KeyboardInterrupt" in err
-        and re.search(r'File ".*hpsearch', err) is None
+        and re.search(rf'File "{re.escape(PACKAGE)}/(?!__init__\.py")', err) is None
     )
     return (own_init or own_traceback) and not folder.exists()
 

@@ -50,7 +50,10 @@ ALLOWED = {
         "exceptions",
         "root",
     },
+    # execution: a command that will run a user's objective on local processes starts their
+    # fork server before the study's modules load (pool.start_early), nothing more
     "cli": {
+        "execution",
         "study",
         "reports",
         "builtin",

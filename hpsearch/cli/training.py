@@ -127,6 +127,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise ValueError(
             f"--compare {args.compare}: not a searched setting; searched: {', '.join(space.names)}"
         )
+    if args.objective is not None and args.backend in ("auto", "loky"):
+        from hpsearch.execution.pool import start_early
+
+        start_early()  # the workers' modules load beside the study's, on another core
     from hpsearch.exceptions import StudyInterrupted
     from hpsearch.study.study import Study
 

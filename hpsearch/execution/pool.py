@@ -33,7 +33,7 @@ from hpsearch.execution.workers import Task, die_with_parent, marked
 from hpsearch.records import TrialState
 from hpsearch.settings import Settings
 
-__all__ = ["BACKENDS", "Pool", "DeathWatch", "local_backend", "shutdown"]
+__all__ = ["BACKENDS", "Pool", "DeathWatch", "local_backend", "shutdown", "start_early"]
 
 BACKENDS = ("auto", "loky", "threading", "dask")
 # Training work (runs x epochs x training images x weights) below which threads finish a study
@@ -67,26 +67,54 @@ def local_backend(work: float | None) -> str:
 def _loky(n: int) -> Any:
     from joblib.externals.loky import get_reusable_executor
 
+    from hpsearch.execution.forking import start_worker, worker_context
+
     with _signals_blocked():
-        # The workers learn their parent's pid to end at once if it died while they started.
+        # The workers learn their parent's pid to end at once if it died while they started;
+        # forked from the fork server, they also take this process's environment as it is now.
+        forked = worker_context()
+        if forked is None:
+            return get_reusable_executor(
+                max_workers=n,
+                timeout=IDLE_TIMEOUT,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
+        context, server = forked
         return get_reusable_executor(
             max_workers=n,
+            context=context,
             timeout=IDLE_TIMEOUT,
-            initializer=die_with_parent,
-            initargs=(os.getpid(),),
+            initializer=start_worker,
+            initargs=(server, dict(os.environ)),
         )
 
 
+def start_early() -> None:
+    """Starts the fork server now, where the local workers will be forked from it: it loads what
+    they need while this process loads the study's modules (a command about to run a user's
+    objective on local processes calls it)."""
+    from hpsearch.execution.forking import worker_context
+
+    with _signals_blocked():
+        worker_context()
+
+
 def _start_trackers() -> None:
-    """Starts the resource trackers of loky and of multiprocessing, if they are not running.
+    """Starts the resource trackers of multiprocessing and (for workers started its way) of loky,
+    if they are not running.
 
-    loky starts them with the first worker; but Python 3.11's multiprocessing tracker unblocks
-    SIGINT in the calling thread when it has started, which would undo :func:`_signals_blocked`
-    for the workers started right after it. Started here, before the block, it is left running.
+    Both would start with the first worker (or the fork server); but Python 3.11's
+    multiprocessing tracker unblocks SIGINT in the calling thread when it has started, which
+    would undo :func:`_signals_blocked` for the workers started right after it. Started here,
+    before the block, it is left running.
     """
-    from joblib.externals.loky.backend import resource_tracker
+    from hpsearch.execution.forking import usable
 
-    resource_tracker.ensure_running()
+    if not usable():
+        from joblib.externals.loky.backend import resource_tracker
+
+        resource_tracker.ensure_running()
     if os.name == "posix":
         from multiprocessing import resource_tracker as mp_resource_tracker
 

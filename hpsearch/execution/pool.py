@@ -74,20 +74,13 @@ def _loky(n: int) -> Any:
         # forked from the fork server, they also take this process's environment as it is now.
         forked = worker_context()
         if forked is None:
-            return get_reusable_executor(
-                max_workers=n,
-                timeout=IDLE_TIMEOUT,
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
+            start: dict[str, Any] = dict(initializer=die_with_parent, initargs=(os.getpid(),))
+        else:
+            context, server = forked
+            start = dict(
+                context=context, initializer=start_worker, initargs=(server, dict(os.environ))
             )
-        context, server = forked
-        return get_reusable_executor(
-            max_workers=n,
-            context=context,
-            timeout=IDLE_TIMEOUT,
-            initializer=start_worker,
-            initargs=(server, dict(os.environ)),
-        )
+        return get_reusable_executor(max_workers=n, timeout=IDLE_TIMEOUT, **start)
 
 
 def start_early() -> None:

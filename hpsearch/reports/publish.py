@@ -197,7 +197,7 @@ def write_reports(
         elif figures or not figure:
             due[key] = (path, write)
     drawn = False  # a figure the page does not show yet
-    panels = min(n_best, sum(1 for t in trials if t.val_curve or goal.metric in t.curves))
+    panels = curve_plots.best_curves_panels(trials, n=n_best, goal=goal)
     for key, outcome in plots.write_all(due, panels).items():
         if isinstance(outcome, Path):
             paths[key] = outcome

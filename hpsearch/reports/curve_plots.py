@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import Goal, RepeatResult, TrialResult
 from hpsearch.reports.comparison import in_order
 from hpsearch.reports.formatting import METRIC_DECIMALS, decimals_for, metric_text, wilson
 from hpsearch.reports.plots import outside_legend, say_empty
+
+if TYPE_CHECKING:  # imported where a figure is drawn (see hpsearch.reports.plots)
+    from matplotlib.figure import Figure
 
 __all__ = [
     "MeanCurve",
@@ -129,6 +129,9 @@ def best_curves(
     # Heights in inches: the legend strip, then per row the title block and the axes.
     legend_h, title_h, axes_h, bottom = 0.45, 0.18 * lines + 0.2, 1.9, 0.55
     width, height = 3.2 * ncols, legend_h + nrows * (title_h + axes_h) + bottom
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(width, height))
     # Fixed margins rather than a layout engine: the grid's shape is known, and constrained
     # layout costs seconds on 20 panels.
@@ -247,6 +250,8 @@ def line_styles(n: int) -> list[tuple[Any, str]]:
     tab20's 20, and beyond 20 each colour again with another dash."""
     if n <= 10:
         return [(f"C{k}", "-") for k in range(n)]
+    import matplotlib
+
     colours = [matplotlib.colormaps["tab20"](k) for k in range(20)]
     dashes = ["-", "--", ":", "-."]
     return [(colours[k % 20], dashes[(k // 20) % len(dashes)]) for k in range(n)]
@@ -331,6 +336,9 @@ def comparison_curves(
     """
     values, parts = mean_curves(repeats, by, choices)
     styles = line_styles(len(values))
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(5.2 * max(len(parts), 1) + 1.6, 4.2), layout="constrained")
     axes = fig.subplots(1, max(len(parts), 1), squeeze=False, sharey=True)[0]
     if not parts:

@@ -25,18 +25,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-# Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
-# headless by construction; saving (through Agg) is the caller's job.
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from hpsearch.records import Goal, TrialResult
 from hpsearch.space.search_space import SearchSpace
 from hpsearch.storage.files import replacing
 
+# Figures are built with matplotlib.figure.Figure, not pyplot: no GUI backend, no global state,
+# headless by construction; saving (through Agg) is the caller's job. matplotlib is imported
+# where a figure is drawn, never with the module: a study that writes its tables and page but
+# no figure (``--no-figures``, the page's captions) does not pay for its import.
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from matplotlib.legend import Legend
     from matplotlib.typing import LegendLocType
 
@@ -188,6 +188,8 @@ def log_ticks(axis: Any) -> None:
     no minor ticks (forty cost more to draw than the points). Narrower: plain labels at 1, 2 and
     5 (every digit if need be) and unlabelled minor ticks, as matplotlib's minor labels
     (``3x10^-1``) run into each other."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
     low, high = axis.get_view_interval()
     if axis.get_scale() != "log" or low <= 0:
         return
@@ -232,6 +234,8 @@ def save_figure(fig: Any, path: Path, dpi: int) -> Path:
     pixels. The PNG is compressed at zlib's fastest level: a few percent of the time, files a
     sixth larger.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     fig.set_dpi(dpi)
     with replacing(path) as tmp:
         FigureCanvasAgg(fig).print_png(tmp, pil_kwargs={"compress_level": 1})

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-import matplotlib.font_manager
 import numpy as np
-from matplotlib.collections import Collection
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from hpsearch.records import Goal, TrialResult
 from hpsearch.reports.formatting import share, shown_value, where
@@ -45,6 +40,9 @@ from hpsearch.reports.ranking import varied
 from hpsearch.space.dimensions import Categorical
 from hpsearch.space.search_space import SearchSpace
 
+if TYPE_CHECKING:  # imported where a figure is drawn (see hpsearch.reports.plots)
+    from matplotlib.figure import Figure
+
 __all__ = ["history", "importance_bars", "lr_wd_map", "map_axes", "param_scores"]
 
 
@@ -63,6 +61,9 @@ def history(trials: Sequence[TrialResult], goal: Goal | None = None) -> Figure:
     Example:
         >>> history(study.trials).savefig("history.png", dpi=DPI)  # doctest: +SKIP
     """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     fig = Figure(figsize=(8, 4), layout="constrained")
     ax = fig.add_subplot()
     ordered = sorted(trials, key=lambda t: t.number)
@@ -160,6 +161,9 @@ def lr_wd_map(
     Example:
         >>> lr_wd_map(study.trials, space=study.space).savefig("map.png", dpi=DPI)  # doctest: +SKIP
     """
+    from matplotlib.collections import Collection
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6.8, 5.6), layout="constrained")
     ax = fig.add_subplot()
     placed = [t for t in trials if is_number(t.params.get(x)) and is_number(t.params.get(y))]
@@ -249,6 +253,8 @@ def param_scores(
     names = list(names if names is not None else (varied(trials, space) or space.names))
     ncols = max(1, min(ncols, len(names) or 1))
     nrows = max(math.ceil(len(names) / ncols), 1)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows + 0.4), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     jitter = np.random.default_rng(0)  # a fixed stream: the same study draws the same figure
@@ -339,6 +345,9 @@ def _choice_ticks(ax: Any, choices: Sequence[Any], panel_width: float) -> None:
     (0.6 of the font size each)."""
     labels = [shown_value(c) for c in choices]
     ax.set_xticks(range(len(labels)), labels)
+    import matplotlib
+    import matplotlib.font_manager
+
     size = matplotlib.rcParams["xtick.labelsize"]
     points = matplotlib.font_manager.FontProperties(size=size).get_size_in_points()
     share = 0.8 * panel_width / max(len(labels), 1)  # each tick's room (the axes is ~80%)
@@ -361,6 +370,8 @@ def importance_bars(table: Any, metric: str = "val_acc") -> Figure:
         >>> importance_bars(result.table).savefig("importance.png", dpi=DPI)  # doctest: +SKIP
     """
     rows = table.iloc[::-1]
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6.0, 1.2 + 0.45 * len(rows)), layout="constrained")
     ax = fig.subplots()
     shares = rows["share"].to_numpy(dtype=float)

@@ -9,6 +9,7 @@ import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import PIL.Image
@@ -321,6 +322,28 @@ def test_study_on_digits_end_to_end(tmp_path):
     assert "digits" in page and "120 validation images" in page
     ranking = pd.read_csv(study.path / "ranking.csv")
     assert ranking["n_val"].tolist() == [120] * 4 and ranking["val_acc_low"].notna().all()
+
+
+@pytest.mark.parametrize("figures", [False, True])
+def test_reports_without_figures_never_import_matplotlib(tmp_path, figures):
+    """Tables and the page alone (``--no-figures``, the captions on the page) load no
+    matplotlib: its import is a third of a second of the study's end. With figures it is
+    loaded, so the check sees an import where there is one."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+from _report_fixtures import definition, make_trials
+from hpsearch.reports.publish import write_reports
+from hpsearch.space.search_space import default_space
+paths = write_reports({str(tmp_path)!r}, make_trials(12), default_space(),
+                      settings=definition(), figures={figures})
+print(sorted(paths), "matplotlib" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    names, loaded = done.stdout.rsplit(" ", 1)
+    assert loaded.strip() == str(figures)
+    assert ("'best_curves'" in names) is figures and "'index'" in names
 
 
 def test_a_study_without_figures_writes_its_tables_and_page_and_report_draws_them_later(

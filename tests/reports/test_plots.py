@@ -426,3 +426,37 @@ def test_param_scores_categorical_labels_never_overlap(choices):
     assert [label.get_text() for label in ax.get_xticklabels()] == choices
     for a, b in itertools.combinations(boxes, 2):
         assert not a.overlaps(b), (a, b)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_writing_figures_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled):
+    """The collector is paused while the figures are drawn (see plots._collector_paused), in
+    this process and in the forked copy, and given back as it was: on for a notebook that had
+    it on, off for a program that turned it off. The figures are written all the same."""
+    import gc
+
+    from hpsearch.reports import plots
+
+    trials = make_trials(8)
+    seen: list[bool] = []
+
+    def writer(name: str):
+        def write(path):
+            seen.append(gc.isenabled())
+            return plots.save_figure(history(trials), path, 40)
+
+        return tmp_path / name, write
+
+    # Three, as write_all shares them out: the costliest to the forked copy, one drawn here.
+    names = ("param_scores", "history", "other")
+    due = {name: writer(f"{name}.png") for name in names}
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        outcomes = plots.write_all(due)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert outcomes == {name: tmp_path / f"{name}.png" for name in names}
+    assert all(p.stat().st_size > 0 for p in outcomes.values())
+    assert seen and not any(seen)  # this process drew at least one, paused

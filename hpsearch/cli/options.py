@@ -68,8 +68,9 @@ def add_backend(g: Any) -> None:
         "--no-figures",
         dest="figures",
         action="store_false",
-        help="write the tables and the page but none of the study's figures (about a second "
-        "a session); `hpsearch report NAME` draws them later",
+        help="write the tables and the page but none of the study's figures (they cost about a "
+        "second of CPU a session, matplotlib's import included); `hpsearch report NAME` draws "
+        "them later",
     )
     g.add_argument(
         "--allow-changed-code",

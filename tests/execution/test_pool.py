@@ -96,3 +96,31 @@ def test_a_second_study_from_another_directory_runs_on_the_same_workers(tmp_path
         )
         study.optimize()
         assert len(study.trials) == 4
+
+
+def test_stopping_the_local_workers_waits_for_the_task_queues_feeder() -> None:
+    """shutdown (the command's last step) returns only once the feeder thread of the queue that
+    took tasks to the workers has ended: that thread frees the queue's semaphores as it ends,
+    and a process leaving in the middle of that left its resource tracker to warn of a "leaked
+    semaphore" at exit. The feeder is made slow to end here, so a shutdown that does not wait
+    for it returns while it still runs."""
+    import threading
+
+    from hpsearch.execution import pool as pool_module
+
+    pool_module.shutdown()  # a fresh executor: its queue's feeder is patched before it starts
+    with Pool(_work, Settings(), 0, "loky", 2) as pool:
+        calls = pool._executor._call_queue
+        close = calls._writer.close
+
+        def slow_close() -> None:  # what the feeder calls on the queue's end mark, last
+            time.sleep(0.5)
+            close()
+
+        calls._writer.close = slow_close
+        pool.submit(Task(0, {"lr": 0.1}))
+        assert [record.state for _, record, _ in pool.results()] == [TrialState.COMPLETE]
+        feeder = calls._thread
+        assert isinstance(feeder, threading.Thread) and feeder.is_alive()
+    pool_module.shutdown()
+    assert not feeder.is_alive()

@@ -286,6 +286,8 @@ def write_all(
                 share.append(key)
     outcomes: dict[str, Path | str] = {}
     theirs = {k: due[k] for k in share}
+    if theirs:
+        _load_matplotlib()
     with _collector_paused():
         child = _fork_writer(theirs) if theirs else None
         for key, (path, write) in due.items():
@@ -307,12 +309,22 @@ def _collector_paused() -> Iterator[None]:
     collector runs again after the block.
     """
     paused = gc.isenabled()
-    gc.disable()
     try:
+        gc.disable()
         yield
     finally:
         if paused:
             gc.enable()
+
+
+def _load_matplotlib() -> None:
+    """Loads what the figures need before a copy of this process is forked to draw some: the copy
+    inherits it rather than importing it again, and is never forked in the middle of an import
+    another thread has under way (the figure warm-up, given up on after a while), whose locks
+    the copy would then wait on forever. (This thread waits for such an import to end.)"""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
+    import matplotlib.ticker  # noqa: F401 (each loaded for the copy)
 
 
 def _fork_writer(due: Mapping[str, tuple[Path, Callable[[Path], Path]]]) -> tuple[int, int] | None:

@@ -430,9 +430,9 @@ def test_param_scores_categorical_labels_never_overlap(choices):
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_writing_figures_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled):
-    """The collector is paused while the figures are drawn (see plots._collector_paused), in
-    this process and in the forked copy, and given back as it was: on for a notebook that had
-    it on, off for a program that turned it off. The figures are written all the same."""
+    """The collector is paused while this process draws its share of the figures (see
+    plots._collector_paused) and given back as it was: on for a notebook that had it on, off
+    for a program that turned it off. The figures are written all the same."""
     import gc
 
     from hpsearch.reports import plots
@@ -460,3 +460,53 @@ def test_writing_figures_leaves_the_garbage_collector_as_it_found_it(tmp_path, e
     assert outcomes == {name: tmp_path / f"{name}.png" for name in names}
     assert all(p.stat().st_size > 0 for p in outcomes.values())
     assert seen and not any(seen)  # this process drew at least one, paused
+
+
+_IMPORTING_BESIDE = """
+import importlib.abc, sys, threading, time
+sys.path.insert(0, {tests!r})
+
+class Slow(importlib.abc.MetaPathFinder):  # matplotlib.figure's import, slow in one thread
+    def find_spec(self, name, path, target=None):
+        if name == "matplotlib.figure" and threading.current_thread().name == "warm-up":
+            time.sleep(1.0)
+        return None
+
+sys.meta_path.insert(0, Slow())
+from pathlib import Path
+from _report_fixtures import make_trials
+from hpsearch.reports import plots, score_plots
+
+warm = threading.Thread(target=lambda: __import__("matplotlib.figure"), name="warm-up",
+                        daemon=True)
+warm.start()
+time.sleep(0.3)  # the thread is inside matplotlib.figure's import now
+trials = make_trials(8)
+due = {{name: (Path({out!r}) / f"{{name}}.png",
+              lambda p: plots.save_figure(score_plots.history(trials), p, 40))
+       for name in ("param_scores", "history", "other")}}
+print(sorted(k for k, v in plots.write_all(due).items() if isinstance(v, Path)))
+"""
+
+
+def test_figures_are_written_while_another_thread_is_importing_matplotlib(tmp_path):
+    """A study's figures while its warm-up thread is still inside matplotlib's import (it is
+    waited for 30 s at most): the copy forked to draw a share of them must not start inside
+    that import, whose lock no thread of the copy would ever release (it hung, and the study
+    with it, waiting for the copy)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _IMPORTING_BESIDE.format(tests=str(Path(__file__).parents[1]), out=str(tmp_path))
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                          start_new_session=True) as run:  # fmt: skip
+        try:
+            out, _ = run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)  # the command and a copy stuck in an import
+    assert run.returncode == 0
+    assert out.split() == ["['history',", "'other',", "'param_scores']"]

@@ -38,8 +38,14 @@ HANG_GUARD = 120  # seconds: only a hang (the trial sleeps for hours) comes near
 @pytest.fixture(scope="module")
 def client():
     # Workers with nannies, as `dask worker` starts them by default: they can be restarted.
+    # No dashboard, and the scheduler's HTTP server (health, metrics) on a free port: on its
+    # default, 8787, it warns when another test's cluster has that port.
     cluster = distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )
     with cluster, distributed.Client(cluster) as c:
         yield c

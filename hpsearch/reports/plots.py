@@ -286,8 +286,6 @@ def write_all(
                 share.append(key)
     outcomes: dict[str, Path | str] = {}
     theirs = {k: due[k] for k in share}
-    if theirs:
-        _load_matplotlib()
     with _collector_paused():
         child = _fork_writer(theirs) if theirs else None
         for key, (path, write) in due.items():
@@ -330,6 +328,7 @@ def _load_matplotlib() -> None:
 def _fork_writer(due: Mapping[str, tuple[Path, Callable[[Path], Path]]]) -> tuple[int, int] | None:
     """A forked process writing ``due``, reporting each outcome as a JSON line on a pipe:
     ``(pid, read end)``, or None if it could not start."""
+    _load_matplotlib()
     read, write_end = os.pipe()
     try:
         with warnings.catch_warnings():  # Python 3.12+ warns of fork in a threaded process;
